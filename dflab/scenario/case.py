@@ -190,6 +190,7 @@ class Memory:
     acquired_at: int  # epoch seconds
     hostname: str
     processes: tuple[Process, ...]
+    formats: tuple[str, ...] = ("raw", "lime")  # which image files to write: "raw", "lime"
 
 
 @dataclass(frozen=True)
@@ -203,6 +204,7 @@ class DnsQuery:
     answer: str  # IPv4
     client_port: int
     txid: int
+    id: str = ""  # the spec's flow id
 
 
 @dataclass(frozen=True)
@@ -223,6 +225,7 @@ class HttpTransfer:
     response_body: bytes = b""
     request_body: bytes = b""
     basic_auth: tuple[str, str] | None = None  # (user, password) sent in clear
+    id: str = ""
 
     @property
     def response_sha256(self) -> str:
@@ -243,6 +246,7 @@ class FtpSession:
     stor_data: bytes = b""
     data_port: int = 0  # server's passive data port
     data_client_port: int = 0
+    id: str = ""
 
 
 @dataclass(frozen=True)
@@ -257,6 +261,7 @@ class RawTransfer:
     upload: bytes = b""  # client → server
     download: bytes = b""  # server → client
     label: str = ""  # "exfiltration", "reverse-shell", ...
+    id: str = ""
 
 
 @dataclass(frozen=True)

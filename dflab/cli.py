@@ -1,0 +1,172 @@
+"""The ``dflab`` command line.
+
+Every user mistake surfaces as one line on stderr (``dflab: error: <where>: <what>``)
+and a non-zero exit code; tracebacks are kept for real bugs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from dflab.errors import DflabError
+
+console = Console()
+err_console = Console(stderr=True)
+
+SECRET_ENV = "DFLAB_COURSE_SECRET"
+SECRET_HELP = (f"Course secret that keys every trainee's variant (default: ${SECRET_ENV}, else a public demo "
+               "secret: fine for practice, not for graded sessions, since anyone can rebuild the answers).")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="dflab")
+def cli() -> None:
+    """dflab: a hands-on digital forensics lab.
+
+    \b
+    Evidence is generated from a scenario spec, deterministically, one unique
+    variant per trainee, with an answer key:
+      dflab scenario validate labs/scenarios/nightjar.yaml
+      dflab evidence build labs/scenarios/nightjar.yaml --out build/nightjar --trainee alice
+      dflab evidence verify build/nightjar/alice/evidence
+    """
+
+
+# -- scenario -----------------------------------------------------------------------------------------
+@cli.group()
+def scenario() -> None:
+    """Check and inspect scenario specs (the YAML that every piece of evidence derives from)."""
+
+
+@scenario.command("validate")
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option("--trainee", default="default", show_default=True, help="Also resolve this trainee's variant.")
+@click.option("--secret", envvar=SECRET_ENV, default=None, help=SECRET_HELP)
+def scenario_validate(spec: Path, trainee: str, secret: str | None) -> None:
+    """Validate SPEC against the schema and resolve one variant; print what it plans.
+
+    Errors name the file, line and field (e.g. `nightjar.yaml:87: disk.files[5].mode: ...`).
+    """
+    from dflab.scenario.draw import DEMO_SECRET, variant_seed
+    from dflab.scenario.load import load_spec
+    from dflab.scenario.resolve import resolve
+
+    s = load_spec(spec)
+    case = resolve(s, variant_seed(secret or DEMO_SECRET, s.scenario, trainee), trainee)
+    table = Table(title=f"{s.scenario} v{s.version}: {s.title}", show_lines=False)
+    table.add_column("evidence")
+    table.add_column("planned", overflow="fold")
+    deleted = [f.path for f in case.disk.files if f.deleted_at]
+    table.add_row("disk", f"{case.disk.table.upper()} {case.disk.size_bytes // 2**20} MiB; "
+                  + ", ".join(f"{v.fs} '{v.label}' {v.size_bytes // 2**20} MiB" for v in case.disk.volumes)
+                  + f"; {len(case.disk.files)} files, deleted: {', '.join(deleted) or 'none'}")
+    story = [p for p in case.memory.processes if p.pid in dict(case.facts['process_ids']).values()]
+    table.add_row("memory", f"{case.memory.size_bytes // 2**20} MiB, {len(case.memory.processes)} processes; story: "
+                  + ", ".join(f"{p.comm}({p.pid}{', hidden' if p.hidden else ''})" for p in story))
+    n = case.network
+    table.add_row("network", f"{len(n.dns)} DNS, {len(n.http)} HTTP, {len(n.ftp)} FTP, {len(n.raw)} raw flows "
+                  f"+ {n.noise_packets} background packets")
+    table.add_row("timeline", f"{len(case.timeline)} events")
+    console.print(table)
+    console.print(f"[green]ok[/green] {spec} is valid (variant {trainee!r} resolved)")
+
+
+# -- evidence -----------------------------------------------------------------------------------------
+@cli.group()
+def evidence() -> None:
+    """Build evidence variants and verify them against their hash manifests."""
+
+
+@evidence.command("build")
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option("--out", "out", type=click.Path(path_type=Path), required=True,
+              help="Output directory; each trainee's build goes to OUT/<trainee>/.")
+@click.option("--trainee", "trainees", multiple=True, help="Trainee id (repeatable). Default: 'default'.")
+@click.option("--roster", type=click.Path(path_type=Path), help="CSV roster with an 'id' column: one variant each.")
+@click.option("--secret", envvar=SECRET_ENV, default=None, help=SECRET_HELP)
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Parallel builds (default: all cores).")
+@click.option("--force", is_flag=True, help="Replace existing builds (the old one is kept until the new is complete).")
+def evidence_build(spec: Path, out: Path, trainees: tuple[str, ...], roster: Path | None, secret: str | None,
+                   workers: int | None, force: bool) -> None:
+    """Generate disk, memory and network evidence plus the answer key for each trainee.
+
+    \b
+    The same SPEC, secret and trainee id always give byte-identical files
+    (compare the manifests). Layout of OUT/<trainee>/:
+      evidence/  disk.img, memory.raw, memory.lime, symbols/, network.pcap(ng), manifest.json
+      key/       answer_key.json  (instructors only: never hand this to trainees)
+    """
+    from dflab.evidence.build import build_cohort
+    from dflab.roster import check_trainee_id, read_roster
+    from dflab.scenario.draw import DEMO_SECRET
+
+    names = [check_trainee_id(t, "--trainee") for t in trainees]
+    if roster:
+        names += [t.id for t in read_roster(roster)]
+    names = list(dict.fromkeys(names)) or ["default"]
+    if not secret:
+        err_console.print(f"[yellow]note:[/yellow] no course secret (--secret or ${SECRET_ENV}): using the public "
+                          "demo secret; answers are reproducible by anyone.")
+    columns = (TextColumn("[bold]building evidence"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("{task.description}"))
+    with Progress(*columns, console=err_console, transient=False) as progress:
+        task = progress.add_task("", total=len(names))
+        results = build_cohort(spec, secret or DEMO_SECRET, names, out, workers=workers, force=force,
+                               on_done=lambda r: progress.update(task, advance=1, description=r.variant))
+    table = Table(title=f"evidence built in {out}")
+    for col in ("trainee", "manifest sha256", "seconds", "on disk"):
+        table.add_column(col)
+    for r in results:
+        table.add_row(r.variant, r.manifest_sha256[:16] + "…", f"{r.seconds:.2f}", f"{r.bytes_written / 2**20:.1f} MiB")
+    console.print(table)
+
+
+@evidence.command("verify")
+@click.argument("evidence_dir", type=click.Path(path_type=Path))
+def evidence_verify(evidence_dir: Path) -> None:
+    """Re-hash every file in EVIDENCE_DIR against its manifest.json; exit 3 on any mismatch.
+
+    Run it before and after analysis: it is the integrity check of ISO/IEC 27037.
+    """
+    from dflab.errors import EvidenceError
+    from dflab.evidence.manifest import verify
+
+    if (evidence_dir / "evidence").is_dir() and not (evidence_dir / "manifest.json").exists():
+        evidence_dir = evidence_dir / "evidence"
+    problems = verify(evidence_dir)
+    if problems:
+        for p in problems:
+            err_console.print(f"[red]MISMATCH[/red] {evidence_dir / p.path}: {p.problem}")
+        raise EvidenceError(f"{len(problems)} file(s) do not match the manifest", str(evidence_dir))
+    console.print(f"[green]verified[/green] {evidence_dir}: every file matches manifest.json")
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning user errors into one line and an exit code."""
+    try:
+        cli.main(standalone_mode=False)
+    except DflabError as exc:
+        err_console.print(f"dflab: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err_console.print("dflab: aborted", highlight=False)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("dflab: interrupted; nothing half-written was left behind", highlight=False)
+        sys.exit(130)
+    except BrokenPipeError:
+        os._exit(1)
+
+
+if __name__ == "__main__":
+    main()

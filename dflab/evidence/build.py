@@ -1,0 +1,105 @@
+"""Build evidence: spec + seed → evidence directory + answer key, for one trainee or a whole cohort.
+
+Layout of one variant's build (the unit handed to a trainee is ``evidence/``;
+``key/`` stays with the instructor)::
+
+    <out>/evidence/disk.img            raw partitioned disk image
+    <out>/evidence/memory.raw|.lime    physical memory
+    <out>/evidence/symbols/linux/*.json  volatility3 ISF symbol table for that memory
+    <out>/evidence/network.pcap|.pcapng  capture of the suspect's segment
+    <out>/evidence/manifest.json       size + SHA-256 of every evidence file
+    <out>/key/answer_key.json          answers and facts (never given to trainees)
+
+The whole directory is built in a temporary sibling and renamed into place,
+so an interrupted or failed build leaves nothing half-written behind.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from dflab.atomic import atomic_dir, write_bytes
+from dflab.evidence.disk import write_disk
+from dflab.evidence.key import build_key
+from dflab.evidence.manifest import canonical_json, write_manifest
+from dflab.evidence.memory import write_memory
+from dflab.evidence.network import write_network
+from dflab.scenario.case import Case
+from dflab.scenario.draw import variant_seed
+from dflab.scenario.load import load_spec
+from dflab.scenario.resolve import resolve
+from dflab.scenario.spec import Spec
+
+EVIDENCE = "evidence"
+KEY = "key"
+KEY_FILE = "answer_key.json"
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    variant: str
+    out: Path
+    manifest_sha256: str
+    seconds: float
+    bytes_written: int
+
+
+def write_case(case: Case, out: Path) -> str:
+    """Write one case's evidence and key into the existing, empty directory ``out``; return the manifest hash."""
+    ev = out / EVIDENCE
+    ev.mkdir()
+    disk = write_disk(case, ev / "disk.img")
+    memory = write_memory(case, ev, case.memory.formats)
+    network = write_network(case, ev)
+    manifest_sha = write_manifest(ev, case.scenario_id, case.variant)
+    key = build_key(case, disk, memory, network, manifest_sha)
+    write_bytes(out / KEY / KEY_FILE, canonical_json(key))
+    return manifest_sha
+
+
+def build_variant(spec: Spec, secret: str, trainee: str, out: Path, *, force: bool = False) -> BuildResult:
+    """Build one trainee's variant into ``out`` (atomically; ``force`` replaces an existing build)."""
+    t0 = time.perf_counter()
+    case = resolve(spec, variant_seed(secret, spec.scenario, trainee), trainee)
+    with atomic_dir(out, replace=force) as tmp:
+        manifest_sha = write_case(case, tmp)
+    size = sum(p.stat().st_blocks * 512 for p in out.rglob("*") if p.is_file())
+    return BuildResult(trainee, out, manifest_sha, time.perf_counter() - t0, size)
+
+
+def _build_one(spec_path: str, secret: str, trainee: str, out: str, force: bool) -> BuildResult:
+    return build_variant(load_spec(spec_path), secret, trainee, Path(out), force=force)
+
+
+def build_cohort(spec_path: Path, secret: str, trainees: Iterable[str], out_root: Path, *, workers: int | None = None,
+                 force: bool = False, on_done: Callable[[BuildResult], None] | None = None) -> list[BuildResult]:
+    """Build every trainee's variant under ``out_root/<trainee>/`` using ``workers`` processes (all cores by default).
+
+    Each variant is independent and CPU-bound in Python, so processes (not
+    threads) are what uses both cores.  Results come back in completion order
+    through ``on_done`` (for a progress bar) and are returned in input order.
+    """
+    load_spec(spec_path)  # fail fast, in this process, on a bad spec
+    names = list(trainees)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(names)))
+    if workers == 1:
+        results = []
+        for t in names:
+            results.append(_build_one(str(spec_path), secret, t, str(out_root / t), force))
+            if on_done:
+                on_done(results[-1])
+        return results
+    done: dict[str, BuildResult] = {}
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(_build_one, str(spec_path), secret, t, str(out_root / t), force): t for t in names}
+        for fut in as_completed(futures):
+            res = fut.result()
+            done[futures[fut]] = res
+            if on_done:
+                on_done(res)
+    return [done[t] for t in names]

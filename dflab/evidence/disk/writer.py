@@ -1,0 +1,79 @@
+"""Write the suspect disk of a Case as a raw image, and say where everything went."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from dflab.errors import DflabError
+from dflab.evidence.disk.ext4 import build_ext4
+from dflab.evidence.disk.fat32 import build_fat32
+from dflab.evidence.disk.model import BuiltFs
+from dflab.evidence.disk.partition import SECTOR, place, table_chunks
+from dflab.scenario.case import Case, DiskFile, Volume
+
+_BUILDERS: dict[str, Callable[[Volume, list[DiskFile], int], BuiltFs]] = {
+    "fat32": build_fat32,
+    "ext4": build_ext4,
+}
+
+
+def write_disk(case: Case, path: Path) -> dict[str, object]:
+    """Write case.disk as a raw image at ``path``; return JSON-serialisable facts for the answer key.
+
+    The image is written sparse: only the pieces the file systems produce
+    are written, the rest is a hole left by ``truncate``.  The facts come
+    from the layout computed here, never from reading the image back.
+    """
+    disk = case.disk
+    parts = place(disk)
+    volume_ids = {p.volume.id for p in parts}
+    for f in disk.files:
+        if f.volume not in volume_ids:
+            raise DflabError(f"volume {f.volume!r} is not one of the disk's volumes", f"disk.files[{f.id}]")
+    ids = [f.id for f in disk.files]
+    if len(set(ids)) != len(ids):
+        raise DflabError("file ids are not unique", "disk.files")
+
+    built = {p.volume.id: _BUILDERS[p.volume.fs](p.volume, [f for f in disk.files if f.volume == p.volume.id],
+                                                 p.start) for p in parts}
+    with open(path, "wb") as fh:
+        fh.truncate(disk.size_bytes)
+        pieces = list(table_chunks(disk, parts))
+        for p in parts:
+            pieces += [(p.start * SECTOR + offset, data) for offset, data in built[p.volume.id].chunks]
+        for offset, data in sorted(pieces, key=lambda piece: piece[0]):
+            fh.seek(offset)
+            fh.write(data)
+
+    start = {p.volume.id: p.start for p in parts}
+    files: dict[str, object] = {}
+    for f in disk.files:
+        placed = built[f.volume].files[f.id]
+        files[f.id] = {
+            "volume": f.volume,
+            "inode": placed.inode,
+            "size": len(f.content),
+            "sha256": f.sha256,
+            "deleted": f.deleted_at is not None,
+            "is_dir": f.is_dir,
+            "path": f.path,
+            "slack_offset": None if placed.slack_offset is None else start[f.volume] * SECTOR + placed.slack_offset,
+        }
+    facts: dict[str, object] = {
+        "table": disk.table,
+        "sector_size": SECTOR,
+        "size_bytes": disk.size_bytes,
+        "partitions": [
+            {"index": p.index, "volume": p.volume.id, "start_sector": p.start, "sectors": p.sectors, "type": p.type,
+             "fs": p.volume.fs, "label": built[p.volume.id].label, "uuid": p.volume.uuid,
+             "serial": p.volume.serial}
+            for p in parts
+        ],
+        "files": files,
+    }
+    if disk.table == "gpt":
+        facts["disk_guid"] = disk.disk_guid
+    else:
+        facts["disk_signature"] = f"0x{disk.disk_signature:08x}"
+    return facts

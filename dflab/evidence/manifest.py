@@ -1,0 +1,106 @@
+"""Evidence manifests: every evidence file with its size and SHA-256, and the check against them.
+
+The manifest is what proves determinism (two builds, identical manifests) and
+integrity (``dflab evidence verify`` re-hashes and names any file that changed),
+the digital equivalent of a sealed evidence bag's label.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dflab.atomic import write_bytes
+from dflab.errors import EvidenceError
+
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = "dflab-evidence-manifest/1"
+CHUNK = 4 * 1024 * 1024
+
+
+def sha256_file(path: Path) -> str:
+    """Stream a file through SHA-256 (hashlib releases the GIL, so files hash in parallel threads)."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _evidence_files(evidence_dir: Path) -> list[Path]:
+    return sorted(p for p in evidence_dir.rglob("*") if p.is_file() and p.name != MANIFEST)
+
+
+def canonical_json(data: Any) -> bytes:
+    """The one JSON encoding dflab writes: sorted keys, fixed separators, trailing newline."""
+    return (json.dumps(data, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode()
+
+
+def make_manifest(evidence_dir: Path, scenario: str, variant: str) -> dict[str, Any]:
+    files = _evidence_files(evidence_dir)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        digests = list(pool.map(sha256_file, files))
+    return {
+        "format": MANIFEST_FORMAT,
+        "scenario": scenario,
+        "variant": variant,
+        "files": [{"path": p.relative_to(evidence_dir).as_posix(), "size": p.stat().st_size, "sha256": d}
+                  for p, d in zip(files, digests, strict=True)],
+    }
+
+
+def write_manifest(evidence_dir: Path, scenario: str, variant: str) -> str:
+    """Write ``manifest.json`` into ``evidence_dir``; return the manifest's own SHA-256."""
+    data = canonical_json(make_manifest(evidence_dir, scenario, variant))
+    write_bytes(evidence_dir / MANIFEST, data)
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    path: str
+    problem: str  # "missing", "size 123 != 456", "sha256 differs", "not in manifest"
+
+
+def load_manifest(evidence_dir: Path) -> dict[str, Any]:
+    path = evidence_dir / MANIFEST
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise EvidenceError("no manifest.json: not a dflab evidence directory", str(evidence_dir)) from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise EvidenceError(f"manifest is not valid JSON ({exc})", str(path)) from exc
+    if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT or not isinstance(data.get("files"), list):
+        raise EvidenceError(f"manifest is not a {MANIFEST_FORMAT} manifest", str(path))
+    return data
+
+
+def verify(evidence_dir: Path) -> list[Mismatch]:
+    """Re-hash every file listed in the manifest; return what does not match (empty list: intact)."""
+    manifest = load_manifest(evidence_dir)
+    listed: dict[str, dict[str, Any]] = {}
+    for entry in manifest["files"]:
+        if not isinstance(entry, dict) or not {"path", "size", "sha256"} <= entry.keys():
+            raise EvidenceError("manifest entry lacks path/size/sha256", str(evidence_dir / MANIFEST))
+        listed[entry["path"]] = entry
+    problems: list[Mismatch] = []
+    present = []
+    for rel, entry in listed.items():
+        p = evidence_dir / rel
+        if not p.is_file():
+            problems.append(Mismatch(rel, "missing"))
+        elif p.stat().st_size != entry["size"]:
+            problems.append(Mismatch(rel, f"size {p.stat().st_size} != {entry['size']} (truncated or altered)"))
+        else:
+            present.append((rel, p, entry["sha256"]))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        digests = list(pool.map(sha256_file, [p for _, p, _ in present]))
+    problems += [Mismatch(rel, "sha256 differs (altered)") for (rel, _, want), got in zip(present, digests, strict=True)
+                 if got != want]
+    problems += [Mismatch(p.relative_to(evidence_dir).as_posix(), "not in manifest")
+                 for p in _evidence_files(evidence_dir) if p.relative_to(evidence_dir).as_posix() not in listed]
+    return sorted(problems, key=lambda m: m.path)

@@ -1,0 +1,135 @@
+"""Kernel virtual memory: where kernel objects live and how their fields are written.
+
+Two kernel mappings exist, as on x86-64 Linux without KASLR: the kernel image
+(``__START_KERNEL_map`` = 0xffffffff80000000 + physical) holding the named
+symbols, and the direct map (``page_offset_base`` + physical) holding every
+dynamically allocated object.  Fields are written by name through the
+:class:`~dflab.evidence.memory.cstruct.TypeTable`, never by hand-computed
+offsets.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from dflab.errors import EvidenceError
+from dflab.evidence.memory.cstruct import BASE_TYPES, TypeDesc, TypeTable
+from dflab.evidence.memory.physmem import PAGE, PhysicalMemory
+
+START_KERNEL_MAP = 0xFFFF_FFFF_8000_0000
+PAGE_OFFSET = 0xFFFF_8880_0000_0000  # page_offset_base of a 4-level, non-KASLR kernel
+KERNEL_PHYS = 0x0100_0000  # the kernel image is loaded at 16 MiB
+KERNEL_IMAGE_SIZE = 0x0080_0000  # text, data and the boot page tables
+_SLAB_ALIGN = 64
+
+Value = int | bytes
+
+
+class KernelMemory:
+    """Writes typed kernel objects into physical memory and records named symbols."""
+
+    def __init__(self, phys: PhysicalMemory, types: TypeTable) -> None:
+        self.phys = phys
+        self.types = types
+        self.symbols: dict[str, dict[str, object]] = {}
+        self._image_cursor = {"text": KERNEL_PHYS, "data": KERNEL_PHYS + 0x20_0000,
+                              "bss": KERNEL_PHYS + 0x60_0000}
+        self._slab_page = 0
+        self._slab_used = PAGE
+
+    @staticmethod
+    def to_phys(vaddr: int) -> int:
+        """Physical address behind a kernel virtual address."""
+        if vaddr >= START_KERNEL_MAP:
+            return vaddr - START_KERNEL_MAP
+        if vaddr >= PAGE_OFFSET:
+            return vaddr - PAGE_OFFSET
+        raise ValueError(f"not a kernel address: {vaddr:#x}")
+
+    def write(self, vaddr: int, data: bytes) -> None:
+        self.phys.write(self.to_phys(vaddr), data)
+
+    # --- allocation -------------------------------------------------------
+    def symbol(self, name: str, type_desc: TypeDesc, *, section: str = "data", align: int = 64,
+               size: int | None = None, constant: bytes | None = None) -> int:
+        """Place a named kernel-image object and return its virtual address."""
+        nbytes = self.types.size_of(type_desc) if size is None else size
+        phys = -(-self._image_cursor[section] // align) * align
+        self._image_cursor[section] = phys + max(nbytes, 1)
+        if self._image_cursor[section] > KERNEL_PHYS + KERNEL_IMAGE_SIZE:
+            raise EvidenceError("kernel image section overflow", f"symbol {name}")
+        vaddr = START_KERNEL_MAP + phys
+        entry: dict[str, object] = {"address": vaddr, "type": type_desc}
+        if constant is not None:
+            entry["constant_data"] = constant
+            self.write(vaddr, constant)
+        self.symbols[name] = entry
+        return vaddr
+
+    def label(self, name: str, vaddr: int) -> None:
+        """Name an address without a type (``_text``, ``_etext``)."""
+        self.symbols[name] = {"address": vaddr}
+
+    def alloc(self, nbytes: int) -> int:
+        """Allocate ``nbytes`` of slab memory (direct map) and return its virtual address."""
+        if nbytes > PAGE:
+            raise EvidenceError(f"kernel object of {nbytes} bytes exceeds a page", "memory")
+        start = -(-self._slab_used // _SLAB_ALIGN) * _SLAB_ALIGN
+        if start + nbytes > PAGE:
+            self._slab_page = self.phys.alloc_frame()
+            start = 0
+        self._slab_used = start + nbytes
+        return PAGE_OFFSET + self._slab_page + start
+
+    def new(self, type_name: str, values: dict[str, Value] | None = None) -> int:
+        """Allocate a zeroed ``type_name`` object, fill ``values`` and return its address."""
+        vaddr = self.alloc(self.types.layouts[type_name].size)
+        self.write(vaddr, bytes(self.types.layouts[type_name].size))
+        if values:
+            self.fill(vaddr, type_name, values)
+        return vaddr
+
+    def new_string(self, text: bytes) -> int:
+        """A NUL-terminated byte string in slab memory."""
+        vaddr = self.alloc(len(text) + 1)
+        self.write(vaddr, text + b"\0")
+        return vaddr
+
+    # --- typed writes ----------------------------------------------------
+    def fill(self, vaddr: int, type_name: str, values: dict[str, Value]) -> None:
+        """Write ``{"member.path": value}`` into the object at ``vaddr``."""
+        for path, value in values.items():
+            offset, desc = self.types.resolve(type_name, path)
+            self.write(vaddr + offset, self._encode(desc, value, f"{type_name}.{path}"))
+
+    def addr_of(self, vaddr: int, type_name: str, path: str) -> int:
+        """Address of a member (for list heads and embedded structs)."""
+        return vaddr + self.types.offset_of(type_name, path)
+
+    def init_list(self, vaddr: int, type_name: str, path: str) -> int:
+        """Make an embedded ``list_head`` empty (pointing at itself); return its address."""
+        head = self.addr_of(vaddr, type_name, path)
+        self.fill(head, "list_head", {"next": head, "prev": head})
+        return head
+
+    def link_list(self, head: int, nodes: list[int]) -> None:
+        """Chain ``list_head`` addresses into a circular list after ``head``."""
+        ring = [head, *nodes]
+        for i, node in enumerate(ring):
+            self.fill(node, "list_head", {"next": ring[(i + 1) % len(ring)], "prev": ring[i - 1]})
+
+    def _encode(self, desc: TypeDesc, value: Value, where: str) -> bytes:
+        kind = desc["kind"]
+        if isinstance(value, bytes):
+            size = self.types.size_of(desc)
+            if len(value) > size:
+                raise EvidenceError(f"{len(value)} bytes do not fit into {size}", where)
+            return value.ljust(size, b"\0")
+        if kind == "pointer":
+            return struct.pack("<Q", value & 0xFFFF_FFFF_FFFF_FFFF)
+        if kind == "enum":
+            return struct.pack("<i", value)
+        if kind == "base":
+            size, _, signed = BASE_TYPES[str(desc["name"])]
+            return value.to_bytes(size, "little", signed=signed and value < 0)
+        raise EvidenceError(f"cannot write an integer into a {kind}", where)

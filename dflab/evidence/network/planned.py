@@ -1,0 +1,121 @@
+"""The case's planned flows (DNS, HTTP, FTP, raw TCP) rendered into conversations, with their key facts.
+
+Each flow draws its timing and sequence numbers from its own RNG seeded by
+the case seed, kind and index, so planned flows are identical whatever the
+noise is, and adding a flow never shifts another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+from dflab.errors import EvidenceError
+from dflab.evidence.network.conversation import Conversation
+from dflab.evidence.network.dns import dns_lookup
+from dflab.evidence.network.ftp import ftp_exchange
+from dflab.evidence.network.http import http_exchange, request_bytes, response_bytes
+from dflab.evidence.network.segment import Segment, derived_seed
+from dflab.evidence.network.tcp import TcpSession
+from dflab.scenario.case import Case, DnsQuery, FtpSession, HttpTransfer, RawTransfer
+
+SERVERS = ("nginx/1.18.0 (Ubuntu)", "Apache/2.4.52 (Ubuntu)", "nginx")
+
+
+def to_us(t: float) -> int:
+    """Seconds (float) → integer microseconds, the only time unit frames carry."""
+    return round(t * 1_000_000)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class PlannedFlows:
+    """Renders every planned flow; ``conversations`` and ``facts`` are filled in plan order."""
+
+    def __init__(self, case: Case, seg: Segment) -> None:
+        self.case = case
+        self.seg = seg
+        self.conversations: list[Conversation] = []
+        self.facts: list[dict[str, object]] = []
+
+    def _rng(self, kind: str, index: int) -> random.Random:
+        return random.Random(derived_seed(self.case.seed, "network-flow", kind, index))
+
+    def _ip(self, host_id: str, where: str) -> str:
+        try:
+            return self.case.host(host_id).ip
+        except KeyError:
+            raise EvidenceError(f"unknown host id {host_id!r}", where) from None
+
+    def _add(self, kind: str, index: int, conv: Conversation, **extra: object) -> dict[str, object]:
+        self.conversations.append(conv)
+        fact: dict[str, object] = {"kind": kind, "index": index, **conv.facts(), **extra}
+        self.facts.append(fact)
+        return fact
+
+    def render(self) -> None:
+        net = self.case.network
+        for i, q in enumerate(net.dns):
+            self._dns(i, q)
+        for i, h in enumerate(net.http):
+            self._http(i, h)
+        for i, f in enumerate(net.ftp):
+            self._ftp(i, f)
+        for i, r in enumerate(net.raw):
+            self._raw(i, r)
+
+    def _dns(self, i: int, q: DnsQuery) -> None:
+        where = f"network.dns[{i}]"
+        client, resolver = self._ip(q.client, where), self._ip(q.resolver, where)
+        self.seg.check_touches(client, resolver, where)
+        rng = self._rng("dns", i)
+        ttl = rng.choice((60, 300, 600, 3600))
+        conv = dns_lookup(self.seg, rng, to_us(q.time), client, q.client_port, resolver, q.txid, q.qname, q.answer,
+                          ttl)
+        self._add("dns", i, conv, qname=q.qname, answer=q.answer, txid=q.txid, ttl=ttl)
+
+    def _http(self, i: int, h: HttpTransfer) -> None:
+        where = f"network.http[{i}]"
+        client, server = self._ip(h.client, where), self._ip(h.server, where)
+        self.seg.check_touches(client, server, where)
+        rng = self._rng("http", i)
+        software = random.Random(derived_seed(self.case.seed, "http-server", server)).choice(SERVERS)
+        request = request_bytes(h.method, h.host_header, h.uri, h.user_agent, h.request_body, h.basic_auth)
+        response = response_bytes(h.status, h.content_type, h.response_body, to_us(h.time), software)
+        conv = http_exchange(self.seg, rng, to_us(h.time), client, h.client_port, server, h.server_port, request,
+                             response)
+        self._add("http", i, conv, method=h.method, host=h.host_header, uri=h.uri, user_agent=h.user_agent,
+                  status=h.status, content_type=h.content_type, server_software=software,
+                  response_length=len(h.response_body), response_sha256=h.response_sha256,
+                  request_body_length=len(h.request_body), request_body_sha256=_sha256(h.request_body),
+                  basic_auth=list(h.basic_auth) if h.basic_auth else None)
+
+    def _ftp(self, i: int, f: FtpSession) -> None:
+        where = f"network.ftp[{i}]"
+        client, server = self._ip(f.client, where), self._ip(f.server, where)
+        self.seg.check_touches(client, server, where)
+        ctrl, data = ftp_exchange(self.seg, self._rng("ftp", i), to_us(f.time), client, f.client_port, server,
+                                  f.user, f.password, f.stor_name, f.stor_data, f.data_port, f.data_client_port,
+                                  where)
+        data_facts = None
+        if data is not None:
+            self.conversations.append(data)
+            data_facts = data.facts()
+        self._add("ftp", i, ctrl, user=f.user, password=f.password, stor_name=f.stor_name,
+                  stor_length=len(f.stor_data), stor_sha256=_sha256(f.stor_data), data=data_facts)
+
+    def _raw(self, i: int, r: RawTransfer) -> None:
+        where = f"network.raw[{i}]"
+        client, server = self._ip(r.client, where), self._ip(r.server, where)
+        self.seg.check_touches(client, server, where)
+        conv = Conversation("tcp", self.seg.endpoint(client), r.client_port, self.seg.endpoint(server),
+                            r.server_port)
+        session = TcpSession(conv, self._rng("raw", i), to_us(r.time))
+        session.open()
+        session.send(True, r.upload)
+        session.send(False, r.download)
+        session.close(by_client=True)
+        self._add("raw", i, conv, label=r.label, upload_length=len(r.upload), upload_sha256=_sha256(r.upload),
+                  download_length=len(r.download), download_sha256=_sha256(r.download))

@@ -1,0 +1,93 @@
+"""Per-trainee seeds and the values drawn from them.
+
+The variant seed is a keyed hash of (course secret, scenario, trainee): the
+same three inputs always give the same evidence, trainees cannot derive each
+other's seeds without the secret, and different trainees get different
+answers.  Every drawn value uses its own RNG stream keyed by its name, so
+adding a variable to a spec does not change the values of the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import random
+import string
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from dflab.scenario.spec import parse_iso
+
+SEED_CONTEXT = b"dflab-variant-v1"
+DEMO_SECRET = "dflab-demo-course-secret"
+
+
+def variant_seed(course_secret: str, scenario_id: str, trainee_id: str) -> bytes:
+    """HMAC-SHA256(secret, context | scenario | trainee): the 32-byte seed of one trainee's variant."""
+    msg = b"\0".join((SEED_CONTEXT, scenario_id.encode(), trainee_id.encode()))
+    return hmac.new(course_secret.encode(), msg, hashlib.sha256).digest()
+
+
+def rng(seed: bytes, *labels: str) -> random.Random:
+    """An independent, reproducible RNG stream for ``labels`` under ``seed``.
+
+    ``random.Random(int)`` is specified to give the same sequence on every
+    platform and Python version for the integer methods we use.
+    """
+    h = hashlib.sha256(seed + b"\0" + "\0".join(labels).encode()).digest()
+    return random.Random(int.from_bytes(h, "big"))
+
+
+def draw(spec: Any, seed: bytes, name: str) -> Any:
+    """Draw one value.  Literals pass through; a single-key mapping names the distribution.
+
+    Raises ValueError with a message naming the draw; callers add the field path.
+    """
+    if not isinstance(spec, dict):
+        return spec
+    if len(spec) != 1:
+        raise ValueError(f"a drawn value is a mapping with one key (choice, int, ip_in, ...), got {sorted(spec)}")
+    (kind, arg), = spec.items()
+    r = rng(seed, "draw", name)
+    if kind == "choice":
+        if not isinstance(arg, list) or not arg:
+            raise ValueError("choice needs a non-empty list")
+        return arg[r.randrange(len(arg))]
+    if kind == "int":
+        lo, hi = _pair(arg, "int")
+        return r.randint(int(lo), int(hi))
+    if kind == "ip_in":
+        net = ipaddress.ip_network(str(arg), strict=False)
+        if net.num_addresses < 16:
+            raise ValueError(f"ip_in network {net} is too small (need at least a /28)")
+        # Skip network, broadcast and the low addresses kept for gateways and resolvers.
+        return str(net.network_address + r.randint(10, net.num_addresses - 2))
+    if kind == "time_between":
+        lo, hi = (parse_iso(str(t)) for t in _pair(arg, "time_between"))
+        span = int((hi - lo).total_seconds())
+        if span < 0:
+            raise ValueError("time_between needs [earlier, later]")
+        return (lo + timedelta(seconds=r.randint(0, span))).isoformat()
+    if kind == "hex":
+        return "".join(r.choice("0123456789abcdef") for _ in range(int(arg)))
+    if kind == "password":
+        alphabet = string.ascii_letters + string.digits + "!#%&*+-=?@"
+        return "".join(r.choice(alphabet) for _ in range(int(arg)))
+    raise ValueError(f"unknown draw {kind!r} (choice, int, ip_in, time_between, hex, password)")
+
+
+def _pair(arg: Any, kind: str) -> tuple[Any, Any]:
+    if not isinstance(arg, list) or len(arg) != 2:
+        raise ValueError(f"{kind} needs [low, high]")
+    return arg[0], arg[1]
+
+
+def epoch(iso: str) -> int:
+    """ISO-8601 with zone → integer epoch seconds."""
+    return int(parse_iso(iso).timestamp())
+
+
+def iso(ts: float) -> str:
+    """Epoch seconds → ISO-8601 UTC with a Z (what the answer key and labs show)."""
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,395 @@
+"""Resolve a spec and a variant seed into a :class:`~dflab.scenario.case.Case`.
+
+Order matters only where facts depend on each other, and it is fixed:
+variables → times → hosts and users → flow ports → processes → files →
+flows → timeline.  Every draw has its own RNG stream (see draw.py), so the
+result is a pure function of ``(spec, seed)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+from collections.abc import Callable
+from typing import Any
+
+from dflab.errors import SpecError
+from dflab.scenario import content
+from dflab.scenario.case import (
+    Case,
+    Disk,
+    DiskFile,
+    DnsQuery,
+    FtpSession,
+    HistoryEntry,
+    Host,
+    HttpTransfer,
+    InjectedRegion,
+    Memory,
+    Network,
+    OpenFile,
+    Process,
+    RawTransfer,
+    Socket,
+    TimelineEvent,
+    User,
+    Volume,
+)
+from dflab.scenario.draw import draw, epoch, rng
+from dflab.scenario.spec import TIME_REF, BodyRef, FileSpec, FillerSpec, ProcessSpec, Spec
+from dflab.scenario.system import system_processes
+
+TEMPLATE = re.compile(r"\{([A-Za-z_][\w.]*)\}")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+EPHEMERAL = (32768, 60999)
+
+
+class _Resolver:
+    def __init__(self, spec: Spec, seed: bytes, variant: str) -> None:
+        self.spec = spec
+        self.seed = seed
+        self.variant = variant
+        self.ns: dict[str, Any] = {}
+        self.times: dict[str, int] = {}
+
+    # -- helpers -----------------------------------------------------------------------------------
+    def fail(self, where: str, what: str) -> SpecError:
+        return SpecError(what, f"scenario {self.spec.scenario}: {where}")
+
+    def fill(self, text: str, where: str) -> str:
+        """Substitute ``{name}`` references from the namespace."""
+
+        def sub(m: re.Match[str]) -> str:
+            key = m.group(1)
+            if key not in self.ns:
+                raise self.fail(where, f"unknown reference {{{key}}} in {text!r}")
+            return str(self.ns[key])
+
+        return TEMPLATE.sub(sub, text)
+
+    def value(self, spec: Any, name: str, where: str) -> Any:
+        try:
+            v = draw(spec, self.seed, name)
+        except (ValueError, TypeError) as exc:
+            raise self.fail(where, str(exc)) from exc
+        return self.fill(v, where) if isinstance(v, str) else v
+
+    def at(self, ref: str, where: str) -> int:
+        m = TIME_REF.match(ref)
+        if not m:
+            raise self.fail(where, f"not a time reference: {ref!r} (use @event, @event+30s, @event-2d)")
+        if m["event"] not in self.times:
+            raise self.fail(where, f"time {ref!r} names unknown event {m['event']!r}")
+        t = self.times[m["event"]]
+        if m["num"]:
+            delta = float(m["num"]) * _UNIT_SECONDS[m["unit"]]
+            t += int(delta) if m["sign"] == "+" else -int(delta)
+        return t
+
+    # -- stages ------------------------------------------------------------------------------------
+    def variables(self) -> None:
+        for name, spec in self.spec.variables.items():
+            self.ns[name] = self.value(spec, f"var:{name}", f"variables.{name}")
+
+    def timeline_times(self) -> None:
+        start = self.value(self.spec.start, "start", "start")
+        try:
+            self.times["start"] = epoch(str(start))
+        except ValueError as exc:
+            raise self.fail("start", str(exc)) from exc
+        self.ns["start"] = start
+        for ev in self.spec.timeline:
+            lo, hi = ev.seconds
+            r = rng(self.seed, "event", ev.id)
+            self.times[ev.id] = self.times[ev.after] + int(lo + (hi - lo) * r.random())
+
+    def hosts(self) -> tuple[Host, ...]:
+        out = []
+        for h in self.spec.hosts:
+            where = f"hosts.{h.id}"
+            ip = str(self.value(h.ip, f"host:{h.id}:ip", where))
+            try:
+                ipaddress.IPv4Address(ip)
+            except ValueError as exc:
+                raise self.fail(where, f"ip {ip!r} is not an IPv4 address") from exc
+            if h.mac:
+                mac = h.mac
+            else:
+                r = rng(self.seed, "mac", h.id)
+                mac = "02:" + ":".join(f"{r.randrange(256):02x}" for _ in range(5))
+            host = Host(h.id, self.fill(h.hostname, where), ip, mac)
+            self.ns.update({f"hosts.{h.id}.ip": host.ip, f"hosts.{h.id}.hostname": host.hostname,
+                            f"hosts.{h.id}.mac": host.mac})
+            out.append(host)
+        return tuple(out)
+
+    def users(self) -> tuple[User, ...]:
+        out = []
+        for u in self.spec.users:
+            where = f"users.{u.id}"
+            name = self.fill(u.name, where)
+            uid = int(self.value(u.uid, f"user:{u.id}:uid", where))
+            user = User(name, uid, uid, f"/home/{name}", u.shell, self.fill(u.full_name, where))
+            self.ns.update({f"users.{u.id}.name": name, f"users.{u.id}.uid": uid,
+                            f"users.{u.id}.home": user.home})
+            out.append(user)
+        return tuple(out)
+
+    def flow_ports(self) -> None:
+        used: set[int] = set()
+        for f in self.spec.network.flows:
+            where = f"network.flows.{f.id}"
+            if f.client_port is not None:
+                port = int(self.value(f.client_port, f"flow:{f.id}:cport", where))
+            else:
+                r = rng(self.seed, "port", f.id)
+                port = r.randint(*EPHEMERAL)
+                while port in used:
+                    port = port + 1 if port < EPHEMERAL[1] else EPHEMERAL[0]
+            used.add(port)
+            self.ns[f"flows.{f.id}.client_port"] = port
+            default = {"dns": 53, "http": 80, "ftp": 21, "raw": 0}[f.kind]
+            self.ns[f"flows.{f.id}.port"] = int(self.value(f.port, f"flow:{f.id}:port", where)) \
+                if f.port is not None else default
+
+    def processes(self, users: dict[str, User], boot: int) -> tuple[Process, ...]:
+        specs = self.spec.memory.processes
+        pids: dict[str, int] = {}
+        for p in specs:
+            pid = int(self.value(p.pid, f"proc:{p.id}:pid", f"memory.processes.{p.id}"))
+            while pid in pids.values():
+                pid += 1
+            pids[p.id] = pid
+            self.ns[f"processes.{p.id}.pid"] = pid
+        story = [self.process(p, pids, users) for p in specs]
+        return tuple(sorted(system_processes(boot, set(pids.values())) + story, key=lambda pr: pr.pid))
+
+    def process(self, p: ProcessSpec, pids: dict[str, int], users: dict[str, User]) -> Process:
+        where = f"memory.processes.{p.id}"
+        user = users[p.user] if p.user else None
+        uid = user.uid if user else 0
+        sockets = tuple(self.socket(s.proto, s.state, s.local, s.remote, s.fd, where) for s in p.sockets)
+        injected = None
+        if p.inject:
+            r = rng(self.seed, "inject", p.id)
+            start = 0x7F00_0000_0000 + r.randrange(0x10000, 0x7FFFF) * 0x1000
+            sled = b"\x90" * r.randint(8, 24)
+            stub = b"\xfc\x48\x83\xe4\xf0\xe8" + content.random_bytes(r, 96) + b"\x48\x31\xc0\xc3"
+            injected = InjectedRegion(start, sled + stub)
+        return Process(
+            pid=pids[p.id],
+            ppid=1 if p.parent == "init" else int(p.parent[4:]) if p.parent.startswith("pid:") else pids[p.parent],
+            comm=self.fill(p.comm, where)[:15],
+            args=tuple(self.fill(a, where) for a in p.args),
+            uid=uid,
+            gid=uid,
+            start_time=self.at(p.started, f"{where}.started"),
+            exe_path=self.fill(p.exe, where),
+            hidden=p.hidden,
+            open_files=tuple(OpenFile(fd, self.fill(path, where)) for fd, path in sorted(p.open_files.items())),
+            sockets=sockets,
+            bash_history=tuple(HistoryEntry(self.at(h.at, f"{where}.history"), self.fill(h.command, where))
+                               for h in p.history),
+            environ=tuple((k, self.fill(v, where)) for k, v in p.environ.items()),
+            injected=injected,
+        )
+
+    def socket(self, proto: str, state: str, local: str, remote: str | None, fd: int, where: str) -> Socket:
+        lip, lport = self.endpoint(local, where)
+        rip, rport = self.endpoint(remote, where) if remote else ("0.0.0.0", 0)
+        return Socket(proto, state, lip, lport, rip, rport, fd)  # type: ignore[arg-type]
+
+    def endpoint(self, text: str, where: str) -> tuple[str, int]:
+        host, _, port = self.fill(text, where).rpartition(":")
+        ip = self.ns.get(f"hosts.{host}.ip", host)
+        try:
+            ipaddress.IPv4Address(ip)
+            return ip, int(port)
+        except ValueError as exc:
+            raise self.fail(where, f"endpoint {text!r} is not host:port") from exc
+
+    def files(self, users: dict[str, User], procs: dict[str, Process]) -> tuple[DiskFile, ...]:
+        d = self.spec.disk
+        by_id = {f.id: f for f in d.files}
+        made: dict[str, DiskFile] = {}
+
+        def make(f: FileSpec) -> DiskFile:
+            if f.id in made:
+                return made[f.id]
+            made[f.id] = self.file(f, users, procs, lambda mid: make(by_id[mid]))
+            return made[f.id]
+
+        for f in d.files:
+            make(f)
+        out = [made[f.id] for f in d.files]
+        for i, fill in enumerate(d.filler):
+            out.extend(self.filler(i, fill, users))
+        paths: set[tuple[str, str]] = set()
+        for f in out:
+            if (f.volume, f.path) in paths and f.deleted_at is None:
+                raise self.fail(f"disk file {f.id}", f"path {f.path} is used twice on volume {f.volume}")
+            paths.add((f.volume, f.path))
+        return tuple(out)
+
+    def file(self, f: FileSpec, users: dict[str, User], procs: dict[str, Process],
+             member: Callable[[str], DiskFile]) -> DiskFile:
+        where = f"disk.files.{f.id}"
+        r = rng(self.seed, "file", f.id)
+        c = f.content
+        size = c.size if isinstance(c.size, int) or c.size is None else r.randint(*c.size)
+        kind = c.kind
+        if kind == "text":
+            data = content.text(r, size or 2048)
+        elif kind == "literal":
+            data = self.fill(c.text or "", where).encode()
+        elif kind == "elf":
+            data = content.elf(r, size or 16384, [self.fill(c.text, where)] if c.text else [])
+        elif kind == "random":
+            data = content.random_bytes(r, size or 4096)
+        elif kind == "png":
+            data = content.png(r)
+        elif kind == "pdf":
+            body = self.fill(c.text, where).splitlines() if c.text else content.text(r, 600).decode().splitlines()
+            data = content.pdf(body)
+        elif kind == "zip":
+            members = [member(m) for m in c.members]
+            data = content.zip_stored((m.name, m.content, m.mtime) for m in members)
+        elif kind == "history":
+            proc = procs[c.process or ""]
+            data = content.bash_history((h.time, h.command) for h in proc.bash_history)
+        else:  # passwd
+            lines = ["root:x:0:0:root:/root:/bin/bash", "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin",
+                     "syslog:x:104:110::/home/syslog:/usr/sbin/nologin"]
+            lines += [f"{u.name}:x:{u.uid}:{u.gid}:{u.full_name},,,:{u.home}:{u.shell}" for u in users.values()]
+            data = ("\n".join(lines) + "\n").encode()
+        created = self.at(f.created, f"{where}.created")
+        modified = self.at(f.modified, f"{where}.modified") if f.modified else created
+        accessed = self.at(f.accessed, f"{where}.accessed") if f.accessed else modified
+        deleted = self.at(f.deleted, f"{where}.deleted") if f.deleted else None
+        changed = self.at(f.changed, f"{where}.changed") if f.changed else (deleted or modified)
+        owner = users[f.owner] if f.owner else None
+        true_type = content.sniff(data)
+        path = self.fill(f.path, where)
+        if f.type_lies and true_type in ("text", "binary"):
+            raise self.fail(where, "type_lies is set but the content has no magic bytes to contradict the name")
+        return DiskFile(f.id, f.volume, path, data, modified, accessed, changed, created,
+                        uid=owner.uid if owner else 0, gid=owner.gid if owner else 0, mode=f.mode,
+                        deleted_at=deleted, slack=self.fill(f.slack, where).encode() if f.slack else b"",
+                        true_type=true_type)  # type: ignore[arg-type]
+
+    def filler(self, index: int, fill: FillerSpec, users: dict[str, User]) -> list[DiskFile]:
+        r = rng(self.seed, "filler", str(index))
+        owner = users[fill.owner] if fill.owner else None
+        lo = self.at(fill.created[0], "filler.created")
+        hi = self.at(fill.created[1], "filler.created")
+        out = []
+        for n in range(r.randint(*fill.count)):
+            directory = self.fill(r.choice(fill.directories), "filler.directories")
+            stem = "_".join(r.sample(content.WORDS, 2))
+            ext = r.choice(("txt", "txt", "pdf", "png", "csv"))
+            if ext == "pdf":
+                data = content.pdf(content.text(r, 500).decode().splitlines())
+            elif ext == "png":
+                data = content.png(r, r.randint(8, 48), r.randint(8, 48))
+            else:
+                data = content.text(r, r.randint(300, 12000))
+            t = r.randint(lo, hi)
+            out.append(DiskFile(f"filler-{index}-{n}", fill.volume, f"{directory}/{stem}_{n}.{ext}", data, t,
+                                t + r.randint(0, 86400), t, t, uid=owner.uid if owner else 0,
+                                gid=owner.gid if owner else 0, true_type=content.sniff(data)))  # type: ignore
+        return out
+
+    def flows(self, files: dict[str, DiskFile], hosts: dict[str, Host]) -> Network:
+        n = self.spec.network
+        dns, http, ftp, raw = [], [], [], []
+
+        def body(ref: BodyRef | None, where: str) -> bytes:
+            if ref is None:
+                return b""
+            return files[ref.file].content if ref.file else self.fill(ref.text or "", where).encode()
+
+        for f in n.flows:
+            where = f"network.flows.{f.id}"
+            t = float(self.at(f.at, f"{where}.at"))
+            cport = self.ns[f"flows.{f.id}.client_port"]
+            sport = self.ns[f"flows.{f.id}.port"]
+            if f.kind == "dns":
+                txid = rng(self.seed, "txid", f.id).randrange(1, 65536)
+                dns.append(DnsQuery(t, f.client, f.server, self.fill(f.qname or "", where),
+                                    hosts[f.answer or ""].ip, cport, txid, f.id))
+            elif f.kind == "http":
+                auth = tuple(self.fill(x, where) for x in f.basic_auth) if f.basic_auth else None
+                http.append(HttpTransfer(t, f.client, f.server, cport, sport, f.method,
+                                         self.fill(f.host_header or hosts[f.server].hostname, where),
+                                         self.fill(f.uri or "/", where), self.fill(f.user_agent, where), f.status,
+                                         f.content_type, body(f.body, where), body(f.request_body, where),
+                                         auth, f.id))  # type: ignore[arg-type]
+            elif f.kind == "ftp":
+                r = rng(self.seed, "ftp", f.id)
+                stor = files[f.stor.file] if f.stor and f.stor.file else None
+                ftp.append(FtpSession(t, f.client, f.server, cport, self.fill(f.user or "", where),
+                                      self.fill(f.password or "", where), stor.name if stor else "",
+                                      stor.content if stor else b"", r.randint(50000, 50999) if stor else 0,
+                                      cport + 1 if stor else 0, f.id))
+            else:
+                raw.append(RawTransfer(t, f.client, f.server, cport, sport, body(f.upload, where), b"",
+                                       self.fill(f.label, where), f.id))
+        noise = int(self.value(n.noise_packets, "noise", "network.noise_packets"))
+        noise_seed = int.from_bytes(hashlib.sha256(self.seed + b"noise").digest()[:4], "big")
+        return Network(float(self.at(n.start, "network.start")), float(self.at(n.end, "network.end")),
+                       n.capture_host, tuple(dns), tuple(http), tuple(ftp), tuple(raw), noise, noise_seed,
+                       n.gateway)
+
+    def resolve(self) -> Case:
+        s = self.spec
+        self.variables()
+        self.timeline_times()
+        self.case_hosts = self.hosts()
+        hosts = {h.id: h for h in self.case_hosts}
+        users_t = self.users()
+        users = {us.id: u for us, u in zip(s.users, users_t, strict=True)}
+        self.flow_ports()
+        mem = s.memory
+        boot = self.at(mem.boot, "memory.boot")
+        procs_t = self.processes(users, boot)
+        by_pid = {p.pid: p for p in procs_t}
+        procs = {p.id: by_pid[self.ns[f"processes.{p.id}.pid"]] for p in mem.processes}
+        files_t = self.files(users, procs)
+        files = {f.id: f for f in files_t}
+        volumes = tuple(Volume(v.id, v.fs, v.label, v.size, rng(self.seed, "vol", v.id).getrandbits(32),
+                               _uuid(self.seed, "vol", v.id), v.mount) for v in s.disk.volumes)
+        disk = Disk(s.disk.table, s.disk.size, rng(self.seed, "disk").getrandbits(32), _uuid(self.seed, "disk"),
+                    volumes, files_t)
+        suspect = hosts[s.suspect]
+        tag = self.seed[:4].hex()
+        release = f"{mem.kernel}-dflab{tag}"
+        banner = (f"Linux version {release} (buildd@lcy02-amd64-059) (gcc (Ubuntu 11.4.0-1ubuntu1~22.04) 11.4.0, "
+                  f"GNU ld (GNU Binutils for Ubuntu) 2.38) #101-Ubuntu SMP Tue Nov 14 13:30:08 UTC 2023 "
+                  f"(Ubuntu {mem.kernel}-dflab{tag})\n")
+        memory = Memory(mem.size, release, banner, boot, self.at(mem.acquired, "memory.acquired"), suspect.hostname,
+                        procs_t, tuple(mem.formats))
+        network = self.flows(files, hosts)
+        timeline = tuple(
+            TimelineEvent(float(self.times[e.id]), e.id, e.action, self.fill(e.description, f"timeline.{e.id}"),
+                          e.sources, tuple(self.fill(r, f"timeline.{e.id}") for r in e.refs))
+            for e in s.timeline)
+        return Case(s.scenario, s.version, s.title, self.variant, self.seed.hex(), self.case_hosts, users_t,
+                    s.suspect, disk, memory, network, timeline,
+                    facts={"answers": dict(s.answers), "process_ids": {k: v.pid for k, v in procs.items()},
+                           "user_ids": [u.id for u in s.users],
+                           "variables": {k: self.ns[k] for k in s.variables}})
+
+
+def _uuid(seed: bytes, *labels: str) -> str:
+    """A version-4-shaped UUID drawn from the seed."""
+    b = bytearray(hashlib.sha256(seed + "\0".join(labels).encode()).digest()[:16])
+    b[6] = (b[6] & 0x0F) | 0x40
+    b[8] = (b[8] & 0x3F) | 0x80
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def resolve(spec: Spec, seed: bytes, variant: str = "default") -> Case:
+    """Draw every value of ``spec`` from ``seed``: the case of one trainee (``variant``)."""
+    return _Resolver(spec, seed, variant).resolve()

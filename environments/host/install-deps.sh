@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Install what dflab and its real-tool tests need on a fresh Debian/Ubuntu machine (root), once.
+# Debian packages: The Sleuth Kit CLI (fls, icat, mmls ...), tshark, fsck tools for the image checks.
+# Python: a virtual environment in .venv with dflab and its test extras.
+# Fails loudly: a missing real tool must stop the run, never turn tests into skips.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+need_apt=()
+for pair in fls:sleuthkit tshark:tshark fsck.fat:dosfstools e2fsck:e2fsprogs; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair#*:}")
+done
+if ((${#need_apt[@]})); then
+  echo "install-deps: installing Debian packages: ${need_apt[*]}" >&2
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: need root (or sudo) to install ${need_apt[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # tshark asks whether non-root users may capture; preseed "no".
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.dflab-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+  .venv/bin/python -m pip install -q -e ".[test]"
+  touch "$stamp"
+fi
+for tool in fls icat mmls fsstat istat tshark fsck.fat e2fsck; do
+  command -v "$tool" >/dev/null || { echo "install-deps: $tool is still missing" >&2; exit 1; }
+done
+.venv/bin/python -c "import pytsk3, pyewf, scapy, volatility3" || { echo "install-deps: Python stack broken" >&2; exit 1; }

@@ -1,0 +1,289 @@
+"""The network writer, checked with the tools a trainee uses: tshark and scapy.
+
+Every assertion compares against what the Case planned (names, credentials,
+hashes, ports, byte counts), not just "the tool ran".  tshark missing is a
+failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.l2 import ARP, Ether
+from scapy.utils import PcapNgReader, PcapReader, rdpcap
+
+from dflab.errors import EvidenceError
+from dflab.evidence.network import write_network
+from dflab.scenario.case import Case, HttpTransfer, RawTransfer
+from tests.small_case import T0, small_case
+
+CAPTURES = ("network.pcap", "network.pcapng")
+CHECKSUMS = ("-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE")
+BIG_BODY = hashlib.sha256(b"big").digest() * 9000  # 288 KiB: many windows of MSS segments
+POST_BODY = b"user=jdoe&token=" + b"A" * 5000
+
+
+def tshark(*args: str) -> str:
+    """Run tshark and return stdout; a missing tshark fails the test."""
+    exe = shutil.which("tshark")
+    if exe is None:
+        pytest.fail("tshark is not installed (apt-get install tshark)")
+    proc = subprocess.run([exe, *args], capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def rich_case() -> Case:
+    """The small case plus a large download, a POST with Basic auth, and a two-way raw session."""
+    case = small_case()
+    net = case.network
+    extra_http = (
+        HttpTransfer(T0 + 800.0, "suspect", "drop", 49830, 80, "GET", "files.example.org", "/tools/kit.tar",
+                     "curl/7.81.0", 200, "application/x-tar", response_body=BIG_BODY),
+        HttpTransfer(T0 + 900.0, "suspect", "drop", 49831, 80, "POST", "files.example.org", "/upload.php",
+                     "curl/7.81.0", 201, "text/plain", response_body=b"stored\n", request_body=POST_BODY,
+                     basic_auth=("exfil", "s3cr3t!")),
+    )
+    shell = RawTransfer(T0 + 2000.0, "suspect", "c2", 49840, 4444, upload=b"uid=1000(jdoe)\n" * 300,
+                        download=b"id; cat /etc/passwd\n" * 100, label="reverse-shell")
+    return dataclasses.replace(case, network=dataclasses.replace(net, http=net.http + extra_http,
+                                                                 raw=net.raw + (shell,)))
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object], Case]:
+    out = tmp_path_factory.mktemp("small")
+    case = small_case()
+    return out, write_network(case, out), case
+
+
+@pytest.fixture(scope="module")
+def rich(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object], Case]:
+    out = tmp_path_factory.mktemp("rich")
+    case = rich_case()
+    return out, write_network(case, out), case
+
+
+def flow(facts: dict[str, object], kind: str, index: int = 0) -> dict[str, object]:
+    return next(f for f in facts["flows"] if f["kind"] == kind and f["index"] == index)  # type: ignore[union-attr]
+
+
+def stream_of(path: Path, client_port: int) -> int:
+    """tshark's tcp.stream index of the connection from ``client_port``."""
+    out = tshark("-r", str(path), "-Y", f"tcp.srcport=={client_port} && tcp.flags.syn==1 && tcp.flags.ack==0",
+                 "-T", "fields", "-e", "tcp.stream")
+    return int(out.split()[0])
+
+
+def follow_raw(path: Path, stream: int) -> tuple[bytes, bytes]:
+    """Reassembled (client → server, server → client) bytes of a TCP stream via ``-z follow,tcp,raw``."""
+    out = tshark("-r", str(path), "-q", "-z", f"follow,tcp,raw,{stream}")
+    sent, received = bytearray(), bytearray()
+    body = out.split("=" * 10)[-2] if False else out  # keep whole output; parse the data lines below
+    lines = body.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Node 1:")) + 1
+    for line in lines[start:]:
+        if line.startswith("="):
+            break
+        if line.startswith("\t"):
+            received += bytes.fromhex(line.strip())
+        elif line:
+            sent += bytes.fromhex(line)
+    return bytes(sent), bytes(received)
+
+
+@pytest.mark.parametrize("name", CAPTURES)
+@pytest.mark.parametrize("which", ["small", "rich"])
+def test_tshark_reports_no_errors_or_malformed(name: str, which: str, request: pytest.FixtureRequest) -> None:
+    out, _, _ = request.getfixturevalue(which)
+    expert = tshark("-r", str(out / name), *CHECKSUMS, "-q", "-z", "expert")
+    assert "Errors (" not in expert and "Malformed" not in expert, expert
+    bad = tshark("-r", str(out / name), *CHECKSUMS, "-Y", "_ws.malformed || _ws.expert.severity >= warning")
+    assert bad == ""
+
+
+@pytest.mark.parametrize("name", CAPTURES)
+def test_scapy_reads_back_with_valid_checksums(small: tuple[Path, dict[str, object], Case], name: str) -> None:
+    out, facts, _ = small
+    packets = rdpcap(str(out / name))
+    assert len(packets) == facts["packet_count"]
+    reader = PcapNgReader if name.endswith("ng") else PcapReader
+    with reader(str(out / name)) as r:
+        assert sum(1 for _ in r) == facts["packet_count"]
+    assert float(packets[0].time) == facts["first_timestamp"]
+    assert float(packets[-1].time) == facts["last_timestamp"]
+    for pkt in packets:
+        if IP not in pkt:
+            assert ARP in pkt
+            continue
+        ip = pkt[IP]
+        rebuilt = ip.copy()
+        del rebuilt.chksum
+        layer = TCP if TCP in ip else UDP
+        del rebuilt[layer].chksum
+        again = IP(bytes(rebuilt))
+        assert again.chksum == ip.chksum
+        assert again[layer].chksum == ip[layer].chksum
+
+
+def test_timestamps_ordered_and_inside_window(small: tuple[Path, dict[str, object], Case]) -> None:
+    out, facts, case = small
+    times = [int(p.time * 1_000_000) for p in rdpcap(str(out / "network.pcap"))]
+    assert times == sorted(times)
+    assert case.network.start <= facts["first_timestamp"] <= facts["last_timestamp"] <= case.network.end
+
+
+def test_starts_with_arp_for_gateway_and_uses_right_macs(small: tuple[Path, dict[str, object], Case]) -> None:
+    out, _, case = small
+    packets = rdpcap(str(out / "network.pcap"))
+    me, gw, resolver = case.host("suspect"), case.host("gateway"), case.host("resolver")
+    assert packets[0][ARP].op == 1 and packets[0][ARP].pdst == gw.ip and packets[0][Ether].dst == "ff:ff:ff:ff:ff:ff"
+    assert packets[1][ARP].op == 2 and packets[1][ARP].hwsrc == gw.mac and packets[1][ARP].pdst == me.ip
+    for pkt in packets:
+        if IP not in pkt:
+            continue
+        for ip, mac in ((pkt[IP].src, pkt[Ether].src), (pkt[IP].dst, pkt[Ether].dst)):
+            expected = {me.ip: me.mac, resolver.ip: resolver.mac}.get(ip, gw.mac)
+            assert mac == expected, (ip, mac)
+
+
+def test_dns_query_and_answer(small: tuple[Path, dict[str, object], Case]) -> None:
+    out, facts, case = small
+    q = case.network.dns[0]
+    rows = tshark("-r", str(out / "network.pcap"), "-Y", f'dns.qry.name == "{q.qname}"', "-T", "fields",
+                  "-e", "dns.flags.response", "-e", "dns.id", "-e", "udp.srcport", "-e", "dns.a").splitlines()
+    assert rows == [f"0\t0x{q.txid:04x}\t{q.client_port}\t", f"1\t0x{q.txid:04x}\t53\t{q.answer}"]
+    fact = flow(facts, "dns")
+    assert fact["start"] == q.time and fact["packets"] == 2
+
+
+@pytest.mark.parametrize("name", CAPTURES)
+def test_http_export_objects_match_planned_bodies(rich: tuple[Path, dict[str, object], Case], name: str,
+                                                  tmp_path: Path) -> None:
+    out, facts, case = rich
+    tshark("-r", str(out / name), "-q", "--export-objects", f"http,{tmp_path}")
+    exported = {hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.iterdir()}
+    for i, h in enumerate(case.network.http):
+        assert h.response_sha256 in exported
+        assert flow(facts, "http", i)["response_sha256"] == h.response_sha256
+    assert "update.bin" in {p.name for p in tmp_path.iterdir()}
+
+
+def test_http_request_fields_and_basic_auth(rich: tuple[Path, dict[str, object], Case]) -> None:
+    out, facts, case = rich
+    rows = tshark("-r", str(out / "network.pcap"), "-Y", "http.request && tcp.dstport == 80 && "
+                  "ip.dst in {203.0.113.45 198.51.100.77}", "-T", "fields", "-e", "http.request.method",
+                  "-e", "http.host", "-e", "http.request.uri", "-e", "http.user_agent", "-e", "http.authbasic",
+                  "-e", "http.content_length").splitlines()
+    assert rows == [
+        "GET\tcdn-update.example.net\t/update.bin\tWget/1.21.2\t\t",
+        "GET\tfiles.example.org\t/tools/kit.tar\tcurl/7.81.0\t\t",
+        f"POST\tfiles.example.org\t/upload.php\tcurl/7.81.0\texfil:s3cr3t!\t{len(POST_BODY)}",
+    ]
+    post = flow(facts, "http", 2)
+    sent, _ = follow_raw(out / "network.pcap", stream_of(out / "network.pcap", 49831))
+    assert sent.endswith(b"\r\n\r\n" + POST_BODY)
+    assert post["payload_bytes_client_to_server"] == len(sent)
+    assert post["basic_auth"] == ["exfil", "s3cr3t!"]
+
+
+def test_ftp_login_and_stored_file(small: tuple[Path, dict[str, object], Case]) -> None:
+    out, facts, case = small
+    f = case.network.ftp[0]
+    pcap = out / "network.pcap"
+    rows = tshark("-r", str(pcap), "-Y", "ftp.request", "-T", "fields", "-e", "ftp.request.command",
+                  "-e", "ftp.request.arg").splitlines()
+    assert rows == [f"USER\t{f.user}", f"PASS\t{f.password}", "TYPE\tI", "PASV\t", f"STOR\t{f.stor_name}", "QUIT\t"]
+    codes = tshark("-r", str(pcap), "-Y", "ftp.response", "-T", "fields", "-e", "ftp.response.code").split()
+    assert codes == ["220", "331", "230", "200", "227", "150", "226", "221"]
+    pasv = tshark("-r", str(pcap), "-Y", "ftp.response.code == 227", "-T", "fields", "-e", "ftp.passive.port")
+    assert int(pasv) == f.data_port
+    sent, received = follow_raw(pcap, stream_of(pcap, f.data_client_port))
+    assert sent == f.stor_data and received == b""
+    fact = flow(facts, "ftp")
+    assert (fact["user"], fact["password"]) == (f.user, f.password)
+    assert fact["stor_sha256"] == hashlib.sha256(f.stor_data).hexdigest()
+    assert fact["data"]["payload_bytes_client_to_server"] == len(f.stor_data)  # type: ignore[index]
+
+
+def conversations(path: Path) -> dict[tuple[str, str], list[int]]:
+    """``-z conv,tcp`` rows keyed by (A address:port, B address:port) → [frames B→A, bytes B→A, frames A→B, ...]."""
+    table: dict[tuple[str, str], list[int]] = {}
+    for line in tshark("-r", str(path), "-q", "-z", "conv,tcp").splitlines():
+        parts = line.split()
+        if len(parts) > 8 and parts[1] == "<->":
+            nums = [int(x) for x in parts[3:9] if x != "bytes"] + [int(x) for x in parts[4:10:2] if x.isdigit()]
+            table[(parts[0], parts[2])] = [int(parts[3]), int(parts[4]), int(parts[6]), int(parts[7])]
+            del nums
+    return table
+
+
+@pytest.mark.parametrize("name", CAPTURES)
+def test_exfiltration_conversation_and_payload(rich: tuple[Path, dict[str, object], Case], name: str) -> None:
+    out, facts, case = rich
+    path = out / name
+    table = conversations(path)
+    for i, r in enumerate(case.network.raw):
+        fact = flow(facts, "raw", i)
+        row = table[(f"{case.host(r.client).ip}:{r.client_port}", f"{case.host(r.server).ip}:{r.server_port}")]
+        # tshark lists "A <- B" (server → client) first, then "A -> B".
+        assert row == [fact["packets_server_to_client"], fact["frame_bytes_server_to_client"],
+                       fact["packets_client_to_server"], fact["frame_bytes_client_to_server"]]
+        assert fact["payload_bytes_client_to_server"] == len(r.upload)
+        assert fact["upload_sha256"] == hashlib.sha256(r.upload).hexdigest()
+        sent, received = follow_raw(path, stream_of(path, r.client_port))
+        assert (sent, received) == (r.upload, r.download)
+
+
+def test_planned_flows_start_at_planned_times(rich: tuple[Path, dict[str, object], Case]) -> None:
+    _, facts, case = rich
+    net = case.network
+    for kind, planned in (("dns", net.dns), ("http", net.http), ("ftp", net.ftp), ("raw", net.raw)):
+        for i, p in enumerate(planned):
+            assert flow(facts, kind, i)["start"] == p.time
+
+
+def test_deterministic_and_noise_seed_matters(small: tuple[Path, dict[str, object], Case], tmp_path: Path) -> None:
+    out, facts, case = small
+    again = write_network(case, tmp_path / "again")
+    for name in CAPTURES:
+        assert (tmp_path / "again" / name).read_bytes() == (out / name).read_bytes()
+    assert again == facts
+    reseeded = dataclasses.replace(case, network=dataclasses.replace(case.network, noise_seed=8))
+    other = write_network(reseeded, tmp_path / "other")
+    assert (tmp_path / "other" / "network.pcap").read_bytes() != (out / "network.pcap").read_bytes()
+    assert other["flows"] == facts["flows"]  # planned flows do not depend on the noise
+    assert other["packet_count"] == facts["packet_count"]
+
+
+def test_noise_count_is_exact(small: tuple[Path, dict[str, object], Case]) -> None:
+    _, facts, case = small
+    planned = sum(int(f["packets"]) + (int(f["data"]["packets"]) if f.get("data") else 0)  # type: ignore[index]
+                  for f in facts["flows"])  # type: ignore[union-attr]
+    assert facts["noise_packets"] == case.network.noise_packets
+    assert facts["packet_count"] == 2 + planned + case.network.noise_packets
+
+
+def test_scale_5000_noise_packets(tmp_path: Path) -> None:
+    case = small_case()
+    big = dataclasses.replace(case, network=dataclasses.replace(case.network, noise_packets=5000))
+    facts = write_network(big, tmp_path)
+    assert facts["noise_packets"] == 5000
+    with PcapReader(str(tmp_path / "network.pcap")) as r:
+        assert sum(1 for _ in r) == facts["packet_count"]
+    bad = tshark("-r", str(tmp_path / "network.pcapng"), *CHECKSUMS, "-Y",
+                 "_ws.malformed || _ws.expert.severity >= warning")
+    assert bad == ""
+
+
+def test_flow_outside_capture_window_is_refused(tmp_path: Path) -> None:
+    case = small_case()
+    late = dataclasses.replace(case, network=dataclasses.replace(case.network, end=case.network.raw[0].time + 0.01))
+    with pytest.raises(EvidenceError, match=r"network\.raw\[0\]"):
+        write_network(late, tmp_path)

@@ -1,0 +1,115 @@
+"""Scenario spec: schema errors name file, line and field; resolution is a pure function of (spec, seed)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from dflab.errors import SpecError
+from dflab.scenario.draw import DEMO_SECRET, draw, variant_seed
+from dflab.scenario.load import load_spec, parse_spec
+from dflab.scenario.resolve import resolve
+
+NIGHTJAR = Path(__file__).resolve().parents[1] / "labs" / "scenarios" / "nightjar.yaml"
+
+
+@pytest.fixture(scope="module")
+def spec_text() -> str:
+    return NIGHTJAR.read_text()
+
+
+def _case(trainee: str, secret: str = DEMO_SECRET):
+    spec = load_spec(NIGHTJAR)
+    return resolve(spec, variant_seed(secret, spec.scenario, trainee), trainee)
+
+
+def test_bundled_scenario_resolves_deterministically():
+    assert _case("alice") == _case("alice")
+
+
+def test_trainees_get_different_answers():
+    a, b = _case("alice"), _case("bob")
+    assert a.seed != b.seed
+    differing = [k for k in ("c2_domain", "user", "exfil_port", "ftp_password", "account")
+                 if a.facts["variables"][k] != b.facts["variables"][k]]
+    assert len(differing) >= 3
+    assert a.file("payload").sha256 != b.file("payload").sha256
+
+
+def test_course_secret_changes_the_variant():
+    assert _case("alice", "secret-1").seed != _case("alice", "secret-2").seed
+
+
+def test_evidence_kinds_agree_on_the_story():
+    case = _case("carol")
+    payload = case.file("payload")
+    download = next(h for h in case.network.http if h.id == "download")
+    assert download.response_body == payload.content  # same bytes on the wire and on disk
+    implant = next(p for p in case.memory.processes if p.pid == case.facts["process_ids"]["implant"])
+    assert implant.exe_path == payload.path
+    exfil = next(r for r in case.network.raw if r.id == "exfil")
+    assert exfil.upload == case.file("archive").content
+    sock = implant.sockets[0]
+    c2 = case.host("c2")
+    assert (sock.remote_ip, sock.remote_port, sock.local_port) == (c2.ip, exfil.server_port, exfil.client_port)
+    assert case.file("archive").true_type == "zip" and case.file("archive").name.endswith(".jpg")
+    assert payload.deleted_at is not None and payload.mtime == int(download.time)
+    assert case.file("hostname").content.decode().strip() == case.memory.hostname == case.host("suspect").hostname
+
+
+def test_unknown_field_is_reported_with_line(spec_text: str):
+    bad = spec_text.replace("  table: mbr\n", "  table: mbr\n  tabel: gpt\n")
+    line = bad.splitlines().index("  tabel: gpt") + 1
+    with pytest.raises(SpecError) as err:
+        parse_spec(bad, "nightjar.yaml")
+    assert str(err.value).startswith(f"nightjar.yaml:{line}: disk.tabel: unknown field")
+
+
+def test_bad_value_names_field_path(spec_text: str):
+    bad = spec_text.replace("fs: ext4", "fs: ntfs4")
+    with pytest.raises(SpecError, match=r"nightjar.yaml:\d+: disk.volumes\[1\].fs: Input should be 'fat32' or 'ext4'"):
+        parse_spec(bad, "nightjar.yaml")
+
+
+def test_dangling_reference_is_reported(spec_text: str):
+    bad = spec_text.replace("members: [forecast, payroll, board]", "members: [forecast, payrol, board]")
+    with pytest.raises(SpecError, match=r"unknown file 'payrol'"):
+        parse_spec(bad, "nightjar.yaml")
+
+
+def test_yaml_syntax_error_has_line():
+    with pytest.raises(SpecError, match=r"x.yaml:2: not valid YAML"):
+        parse_spec("scenario: a\n  bad: [1,\n", "x.yaml")
+
+
+def test_unknown_template_reference_is_a_spec_error(spec_text: str):
+    spec = parse_spec(spec_text.replace("{hostname}\\n", "{hostnme}\\n"), "nightjar.yaml")
+    with pytest.raises(SpecError, match=r"disk.files.hostname: unknown reference \{hostnme\}"):
+        resolve(spec, b"\0" * 32)
+
+
+def test_impossible_time_range_is_reported(spec_text: str):
+    bad = spec_text.replace('"2026-03-02T07:30:00Z", "2026-03-06T08:30:00Z"', '"2026-03-06T08:30:00Z", "2026-03-02T07:30:00Z"')
+    with pytest.raises(SpecError, match="start: time_between needs"):
+        resolve(parse_spec(bad), b"\0" * 32)
+
+
+def test_missing_spec_file(tmp_path: Path):
+    with pytest.raises(SpecError, match="scenario spec not found"):
+        load_spec(tmp_path / "nope.yaml")
+
+
+def test_draws_are_independent_streams():
+    seed = variant_seed("s", "x", "t")
+    assert draw({"int": [0, 10**9]}, seed, "a") == draw({"int": [0, 10**9]}, seed, "a")
+    assert draw({"int": [0, 10**9]}, seed, "a") != draw({"int": [0, 10**9]}, seed, "b")
+    with pytest.raises(ValueError, match="unknown draw"):
+        draw({"gauss": 1}, seed, "a")
+
+
+def test_case_is_frozen():
+    case = _case("dave")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        case.variant = "x"  # type: ignore[misc]
