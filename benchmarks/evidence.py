@@ -69,7 +69,7 @@ def main() -> None:
         evidence = out / "evidence"
         apparent = sum(p.stat().st_size for p in evidence.rglob("*") if p.is_file())
         sizes = {p.name: p.stat().st_size for p in evidence.iterdir() if p.is_file()}
-        packets = json.loads((out / "key" / "answer_key.json").read_text())["facts"]["network"].get("packets")
+        packets = json.loads((out / "key" / "answer_key.json").read_text())["facts"]["network"]["packet_count"]
         build_s, cp_s = statistics.median(builds), statistics.median(copies)
         peak_one = _single_build_peak_rss(t / "rss")
 

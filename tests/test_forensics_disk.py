@@ -9,8 +9,10 @@ real Sleuth Kit tools.
 from __future__ import annotations
 
 import hashlib
+import os
 import struct
 import subprocess
+import time
 import uuid
 import xml.etree.ElementTree as ET
 import zlib
@@ -328,7 +330,7 @@ def _fls(image: Path) -> list[tuple[str, str, bool]]:
     out = subprocess.run([tool("fls"), "-r", "-p", str(image)], check=True, capture_output=True, text=True).stdout
     rows = []
     for line in out.splitlines():
-        kinds, rest = line.split(" ", 1)
+        rest = line.split(" ", 1)[1]  # drop the "r/r" type column
         deleted = rest.startswith("* ")
         address, name = rest.removeprefix("* ").split(":\t", 1)
         rows.append(("/" + name, address, deleted))
@@ -371,3 +373,53 @@ def test_timeline_is_long_and_sorted() -> None:
     assert sorted(res1.event) == ["a", "b", "c", "m"]
     files = disk.list_files(image).set_index("path")
     assert res1.set_index("event").loc["m", "time"] == files.loc["/res1.dat", "mtime"]
+
+
+def test_fat_times_do_not_depend_on_the_examiner_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """FAT keeps local wall-clock time; we report it as TSK does under TZ=UTC, whatever our TZ is."""
+    image = sample(FAT6)
+    body = subprocess.run([tool("fls"), "-r", "-p", "-m", "/", str(image)], check=True, capture_output=True,
+                          text=True, env={**os.environ, "TZ": "UTC"}).stdout
+    # mactime body format: md5|name|inode|mode|uid|gid|size|atime|mtime|ctime|crtime
+    expected = {int(f[2]): int(f[8]) for f in (line.split("|") for line in body.splitlines()) if int(f[8])}
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        files = disk.list_files(image)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    ours = {row.inode: int(row.mtime.timestamp()) for row in files.itertuples() if not pd.isna(row.mtime)}
+    assert ours == expected
+    assert ours[6] == int(pd.Timestamp("2004-02-14 12:52:06", tz="UTC").timestamp())  # sing.dat
+
+
+# ----------------------------------------------------------------- round trip with the project's own disk writer
+
+def test_generated_disk_gives_back_every_planned_file(tmp_path: Path) -> None:
+    """What a trainee's notebook does on lab evidence: every file the Case planned, found and recovered."""
+    from dflab.evidence.disk.writer import write_disk
+    from tests.small_case import small_case
+
+    case = small_case()
+    image = tmp_path / "disk.img"
+    write_disk(case, image)
+    parts = disk.partitions(image)
+    assert parts.filesystem.tolist() == [v.fs for v in case.disk.volumes]
+    with pytest.raises(EvidenceError, match="pass partition="):
+        disk.list_files(image)  # two file systems: the trainee must choose
+    liars = set()
+    for index, volume in enumerate(case.disk.volumes):
+        files = disk.list_files(image, partition=index).set_index("path")
+        for planned in (f for f in case.disk.files if f.volume == volume.id and not f.is_dir):
+            row = files.loc[planned.path]
+            assert (row["deleted"], row["size"], row["type"]) == (planned.deleted_at is not None,
+                                                                  len(planned.content), "file"), planned.path
+            assert row["mtime"] == pd.Timestamp(planned.mtime, unit="s", tz="UTC"), planned.path
+            content = disk.read_file(image, int(row["inode"]), partition=index)
+            assert hashlib.sha256(content).hexdigest() == planned.sha256, planned.path
+            assert file_type(content) == planned.true_type, planned.path
+            if extension_lies(planned.name, content):
+                liars.add(planned.path)
+    # small_case hides a ZIP as .jpg and a PNG as .txt; the ELF has no extension and does not count.
+    assert liars == {"/tmp/.cache/backup.jpg", "/home/jdoe/Pictures/notes.txt"}

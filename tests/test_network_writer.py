@@ -12,6 +12,7 @@ import hashlib
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from scapy.layers.inet import IP, TCP, UDP
@@ -27,6 +28,7 @@ CAPTURES = ("network.pcap", "network.pcapng")
 CHECKSUMS = ("-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE")
 BIG_BODY = hashlib.sha256(b"big").digest() * 9000  # 288 KiB: many windows of MSS segments
 POST_BODY = b"user=jdoe&token=" + b"A" * 5000
+Written = tuple[Path, dict[str, Any], Case]  # output dir, facts returned by write_network, the case
 
 
 def tshark(*args: str) -> str:
@@ -53,25 +55,25 @@ def rich_case() -> Case:
     shell = RawTransfer(T0 + 2000.0, "suspect", "c2", 49840, 4444, upload=b"uid=1000(jdoe)\n" * 300,
                         download=b"id; cat /etc/passwd\n" * 100, label="reverse-shell")
     return dataclasses.replace(case, network=dataclasses.replace(net, http=net.http + extra_http,
-                                                                 raw=net.raw + (shell,)))
+                                                                 raw=(*net.raw, shell)))
 
 
 @pytest.fixture(scope="module")
-def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object], Case]:
+def small(tmp_path_factory: pytest.TempPathFactory) -> Written:
     out = tmp_path_factory.mktemp("small")
     case = small_case()
     return out, write_network(case, out), case
 
 
 @pytest.fixture(scope="module")
-def rich(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object], Case]:
+def rich(tmp_path_factory: pytest.TempPathFactory) -> Written:
     out = tmp_path_factory.mktemp("rich")
     case = rich_case()
     return out, write_network(case, out), case
 
 
-def flow(facts: dict[str, object], kind: str, index: int = 0) -> dict[str, object]:
-    return next(f for f in facts["flows"] if f["kind"] == kind and f["index"] == index)  # type: ignore[union-attr]
+def flow(facts: dict[str, Any], kind: str, index: int = 0) -> dict[str, Any]:
+    return next(f for f in facts["flows"] if f["kind"] == kind and f["index"] == index)
 
 
 def stream_of(path: Path, client_port: int) -> int:
@@ -85,8 +87,7 @@ def follow_raw(path: Path, stream: int) -> tuple[bytes, bytes]:
     """Reassembled (client → server, server → client) bytes of a TCP stream via ``-z follow,tcp,raw``."""
     out = tshark("-r", str(path), "-q", "-z", f"follow,tcp,raw,{stream}")
     sent, received = bytearray(), bytearray()
-    body = out.split("=" * 10)[-2] if False else out  # keep whole output; parse the data lines below
-    lines = body.splitlines()
+    lines = out.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("Node 1:")) + 1
     for line in lines[start:]:
         if line.startswith("="):
@@ -109,7 +110,7 @@ def test_tshark_reports_no_errors_or_malformed(name: str, which: str, request: p
 
 
 @pytest.mark.parametrize("name", CAPTURES)
-def test_scapy_reads_back_with_valid_checksums(small: tuple[Path, dict[str, object], Case], name: str) -> None:
+def test_scapy_reads_back_with_valid_checksums(small: Written, name: str) -> None:
     out, facts, _ = small
     packets = rdpcap(str(out / name))
     assert len(packets) == facts["packet_count"]
@@ -132,14 +133,14 @@ def test_scapy_reads_back_with_valid_checksums(small: tuple[Path, dict[str, obje
         assert again[layer].chksum == ip[layer].chksum
 
 
-def test_timestamps_ordered_and_inside_window(small: tuple[Path, dict[str, object], Case]) -> None:
+def test_timestamps_ordered_and_inside_window(small: Written) -> None:
     out, facts, case = small
     times = [int(p.time * 1_000_000) for p in rdpcap(str(out / "network.pcap"))]
     assert times == sorted(times)
     assert case.network.start <= facts["first_timestamp"] <= facts["last_timestamp"] <= case.network.end
 
 
-def test_starts_with_arp_for_gateway_and_uses_right_macs(small: tuple[Path, dict[str, object], Case]) -> None:
+def test_starts_with_arp_for_gateway_and_uses_right_macs(small: Written) -> None:
     out, _, case = small
     packets = rdpcap(str(out / "network.pcap"))
     me, gw, resolver = case.host("suspect"), case.host("gateway"), case.host("resolver")
@@ -153,7 +154,7 @@ def test_starts_with_arp_for_gateway_and_uses_right_macs(small: tuple[Path, dict
             assert mac == expected, (ip, mac)
 
 
-def test_dns_query_and_answer(small: tuple[Path, dict[str, object], Case]) -> None:
+def test_dns_query_and_answer(small: Written) -> None:
     out, facts, case = small
     q = case.network.dns[0]
     rows = tshark("-r", str(out / "network.pcap"), "-Y", f'dns.qry.name == "{q.qname}"', "-T", "fields",
@@ -164,7 +165,7 @@ def test_dns_query_and_answer(small: tuple[Path, dict[str, object], Case]) -> No
 
 
 @pytest.mark.parametrize("name", CAPTURES)
-def test_http_export_objects_match_planned_bodies(rich: tuple[Path, dict[str, object], Case], name: str,
+def test_http_export_objects_match_planned_bodies(rich: Written, name: str,
                                                   tmp_path: Path) -> None:
     out, facts, case = rich
     tshark("-r", str(out / name), "-q", "--export-objects", f"http,{tmp_path}")
@@ -175,10 +176,10 @@ def test_http_export_objects_match_planned_bodies(rich: tuple[Path, dict[str, ob
     assert "update.bin" in {p.name for p in tmp_path.iterdir()}
 
 
-def test_http_request_fields_and_basic_auth(rich: tuple[Path, dict[str, object], Case]) -> None:
-    out, facts, case = rich
+def test_http_request_fields_and_basic_auth(rich: Written) -> None:
+    out, facts, _ = rich
     rows = tshark("-r", str(out / "network.pcap"), "-Y", "http.request && tcp.dstport == 80 && "
-                  "ip.dst in {203.0.113.45 198.51.100.77}", "-T", "fields", "-e", "http.request.method",
+                  "(ip.dst == 203.0.113.45 || ip.dst == 198.51.100.77)", "-T", "fields", "-e", "http.request.method",
                   "-e", "http.host", "-e", "http.request.uri", "-e", "http.user_agent", "-e", "http.authbasic",
                   "-e", "http.content_length").splitlines()
     assert rows == [
@@ -193,14 +194,14 @@ def test_http_request_fields_and_basic_auth(rich: tuple[Path, dict[str, object],
     assert post["basic_auth"] == ["exfil", "s3cr3t!"]
 
 
-def test_ftp_login_and_stored_file(small: tuple[Path, dict[str, object], Case]) -> None:
+def test_ftp_login_and_stored_file(small: Written) -> None:
     out, facts, case = small
     f = case.network.ftp[0]
     pcap = out / "network.pcap"
-    rows = tshark("-r", str(pcap), "-Y", "ftp.request", "-T", "fields", "-e", "ftp.request.command",
+    rows = tshark("-r", str(pcap), "-Y", "ftp.request.command", "-T", "fields", "-e", "ftp.request.command",
                   "-e", "ftp.request.arg").splitlines()
     assert rows == [f"USER\t{f.user}", f"PASS\t{f.password}", "TYPE\tI", "PASV\t", f"STOR\t{f.stor_name}", "QUIT\t"]
-    codes = tshark("-r", str(pcap), "-Y", "ftp.response", "-T", "fields", "-e", "ftp.response.code").split()
+    codes = tshark("-r", str(pcap), "-Y", "ftp.response.code", "-T", "fields", "-e", "ftp.response.code").split()
     assert codes == ["220", "331", "230", "200", "227", "150", "226", "221"]
     pasv = tshark("-r", str(pcap), "-Y", "ftp.response.code == 227", "-T", "fields", "-e", "ftp.passive.port")
     assert int(pasv) == f.data_port
@@ -209,23 +210,25 @@ def test_ftp_login_and_stored_file(small: tuple[Path, dict[str, object], Case]) 
     fact = flow(facts, "ftp")
     assert (fact["user"], fact["password"]) == (f.user, f.password)
     assert fact["stor_sha256"] == hashlib.sha256(f.stor_data).hexdigest()
-    assert fact["data"]["payload_bytes_client_to_server"] == len(f.stor_data)  # type: ignore[index]
+    assert fact["data"]["payload_bytes_client_to_server"] == len(f.stor_data)
 
 
-def conversations(path: Path) -> dict[tuple[str, str], list[int]]:
-    """``-z conv,tcp`` rows keyed by (A address:port, B address:port) → [frames B→A, bytes B→A, frames A→B, ...]."""
-    table: dict[tuple[str, str], list[int]] = {}
+def conversations(path: Path) -> dict[tuple[str, str], list[str]]:
+    """``-z conv,tcp`` rows: (A addr:port, B addr:port) → [frames A←B, bytes A←B, frames A→B, bytes A→B].
+
+    tshark prints byte counts with a unit ("4514 bytes", "296 kB"), so the
+    counts are kept as the text tshark shows.
+    """
+    table: dict[tuple[str, str], list[str]] = {}
     for line in tshark("-r", str(path), "-q", "-z", "conv,tcp").splitlines():
         parts = line.split()
         if len(parts) > 8 and parts[1] == "<->":
-            nums = [int(x) for x in parts[3:9] if x != "bytes"] + [int(x) for x in parts[4:10:2] if x.isdigit()]
-            table[(parts[0], parts[2])] = [int(parts[3]), int(parts[4]), int(parts[6]), int(parts[7])]
-            del nums
+            table[(parts[0], parts[2])] = [parts[3], f"{parts[4]} {parts[5]}", parts[6], f"{parts[7]} {parts[8]}"]
     return table
 
 
 @pytest.mark.parametrize("name", CAPTURES)
-def test_exfiltration_conversation_and_payload(rich: tuple[Path, dict[str, object], Case], name: str) -> None:
+def test_exfiltration_conversation_and_payload(rich: Written, name: str) -> None:
     out, facts, case = rich
     path = out / name
     table = conversations(path)
@@ -233,23 +236,24 @@ def test_exfiltration_conversation_and_payload(rich: tuple[Path, dict[str, objec
         fact = flow(facts, "raw", i)
         row = table[(f"{case.host(r.client).ip}:{r.client_port}", f"{case.host(r.server).ip}:{r.server_port}")]
         # tshark lists "A <- B" (server → client) first, then "A -> B".
-        assert row == [fact["packets_server_to_client"], fact["frame_bytes_server_to_client"],
-                       fact["packets_client_to_server"], fact["frame_bytes_client_to_server"]]
+        assert row == [str(fact["packets_server_to_client"]), f"{fact['frame_bytes_server_to_client']} bytes",
+                       str(fact["packets_client_to_server"]), f"{fact['frame_bytes_client_to_server']} bytes"]
         assert fact["payload_bytes_client_to_server"] == len(r.upload)
         assert fact["upload_sha256"] == hashlib.sha256(r.upload).hexdigest()
         sent, received = follow_raw(path, stream_of(path, r.client_port))
         assert (sent, received) == (r.upload, r.download)
 
 
-def test_planned_flows_start_at_planned_times(rich: tuple[Path, dict[str, object], Case]) -> None:
+def test_planned_flows_start_at_planned_times(rich: Written) -> None:
     _, facts, case = rich
     net = case.network
-    for kind, planned in (("dns", net.dns), ("http", net.http), ("ftp", net.ftp), ("raw", net.raw)):
-        for i, p in enumerate(planned):
+    planned: dict[str, tuple[Any, ...]] = {"dns": net.dns, "http": net.http, "ftp": net.ftp, "raw": net.raw}
+    for kind, flows in planned.items():
+        for i, p in enumerate(flows):
             assert flow(facts, kind, i)["start"] == p.time
 
 
-def test_deterministic_and_noise_seed_matters(small: tuple[Path, dict[str, object], Case], tmp_path: Path) -> None:
+def test_deterministic_and_noise_seed_matters(small: Written, tmp_path: Path) -> None:
     out, facts, case = small
     again = write_network(case, tmp_path / "again")
     for name in CAPTURES:
@@ -262,10 +266,9 @@ def test_deterministic_and_noise_seed_matters(small: tuple[Path, dict[str, objec
     assert other["packet_count"] == facts["packet_count"]
 
 
-def test_noise_count_is_exact(small: tuple[Path, dict[str, object], Case]) -> None:
+def test_noise_count_is_exact(small: Written) -> None:
     _, facts, case = small
-    planned = sum(int(f["packets"]) + (int(f["data"]["packets"]) if f.get("data") else 0)  # type: ignore[index]
-                  for f in facts["flows"])  # type: ignore[union-attr]
+    planned = sum(f["packets"] + (f["data"]["packets"] if f.get("data") else 0) for f in facts["flows"])
     assert facts["noise_packets"] == case.network.noise_packets
     assert facts["packet_count"] == 2 + planned + case.network.noise_packets
 

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import BinaryIO
 
 from scapy.config import conf
 from scapy.error import Scapy_Exception
@@ -32,7 +33,7 @@ from scapy.utils import PcapNgReader, PcapReader
 
 from dflab.errors import EvidenceError
 
-__all__ = ["Frame", "frames", "TruncatedCaptureWarning"]
+__all__ = ["Frame", "TruncatedCaptureWarning", "frames"]
 
 _PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": "<", b"\xa1\xb2\xc3\xd4": ">",  # microsecond
@@ -96,7 +97,8 @@ def _relink_class(reader: PcapReader | PcapNgReader) -> type[Packet] | None:
     linktype = getattr(reader, "linktype", None)
     if linktype is None or linktype in conf.l2types:
         return None
-    return conf.l2types.get(linktype & _LINKTYPE_MASK)
+    cls = conf.l2types.get(linktype & _LINKTYPE_MASK)
+    return cls if isinstance(cls, type) else None
 
 
 def _redissect(cls: type[Packet], packet: Packet) -> Packet:
@@ -133,7 +135,7 @@ def _complete_packet_count(path: Path) -> int | None:
     return count
 
 
-def _scan_pcap(fh: object, endian: str, size: int) -> tuple[int, int | None]:
+def _scan_pcap(fh: BinaryIO, endian: str, size: int) -> tuple[int, int | None]:
     if size < 24:
         return 0, None  # header itself is cut: scapy raises, and we turn that into EvidenceError
     pos, count = 24, 0
@@ -150,7 +152,7 @@ def _scan_pcap(fh: object, endian: str, size: int) -> tuple[int, int | None]:
     return count, None
 
 
-def _scan_pcapng(fh: object, size: int) -> tuple[int, int | None]:
+def _scan_pcapng(fh: BinaryIO, size: int) -> tuple[int, int | None]:
     pos, count, endian = 0, 0, "<"
     while pos < size:
         fh.seek(pos)

@@ -30,11 +30,14 @@ the ``index`` column of :func:`partitions` or a byte offset.
 
 from __future__ import annotations
 
+import calendar
 import os
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import pandas as pd
 import pyewf
@@ -46,12 +49,12 @@ from dflab.forensics.hashing import DEFAULT_ALGORITHMS, new_hashers
 from dflab.forensics.magic import file_type
 
 __all__ = [
-    "open_image",
-    "partitions",
-    "list_files",
-    "read_file",
     "extract",
     "file_type",
+    "list_files",
+    "open_image",
+    "partitions",
+    "read_file",
     "timeline",
 ]
 
@@ -98,6 +101,7 @@ _FS_NAMES = {
     pytsk3.TSK_FS_TYPE_ISO9660: "iso9660",
 }
 _TIME_FIELDS = ("mtime", "atime", "ctime", "crtime")
+_LOCAL_TIME_FS = frozenset({"fat12", "fat16", "fat32"})
 _ADDRESS = re.compile(r"^(\d+)(?:-(\d+)-(\d+))?$")
 
 Partition = int | None
@@ -146,7 +150,7 @@ def open_image(path: str | os.PathLike[str]) -> pytsk3.Img_Info:
         try:
             handle = pyewf.handle()
             handle.open(pyewf.glob(str(target)))
-        except (OSError, IOError) as exc:
+        except OSError as exc:
             raise EvidenceError(f"cannot open E01 image (corrupt or missing segments?): {exc}", str(target)) from exc
         return EwfImgInfo(handle)
     try:
@@ -172,6 +176,13 @@ def partitions(path: str | os.PathLike[str], all_slots: bool = False) -> pd.Data
     (``kind`` "meta" / "unallocated", ``index`` <NA>), as mmls does.
     """
     img = open_image(path)
+    try:
+        return _partition_table(img, all_slots)
+    finally:
+        _close(img)
+
+
+def _partition_table(img: pytsk3.Img_Info, all_slots: bool = False) -> pd.DataFrame:
     rows = []
     volume = _volume_info(img)
     if volume is None:
@@ -218,14 +229,15 @@ def list_files(
     * ``deleted`` -- the name is unallocated (fls prints ``*``)
     * ``realloc`` -- deleted name whose metadata now belongs to another file
     * ``mtime``, ``atime``, ``ctime``, ``crtime`` -- UTC timestamps (NaT when
-      the file system does not record them)
+      the file system does not record them; FAT has no time zone, so its
+      times are the device's wall clock labelled UTC)
 
     FAT forgets the first letter of a deleted name (``_ing.dat`` was
     ``sing.dat``); TSK shows ``_`` in its place.  Files whose name is gone but
     whose metadata survives appear under ``/$OrphanFiles``.
     """
     with _FileSystem.open(path, partition) as fs:
-        rows = list(_walk(fs.fs, fs.fs.open_dir(path="/"), "", [fs.fs.info.root_inum], fs.is_ntfs))
+        rows = list(_walk(fs.fs, fs.fs.open_dir(path="/"), "", [fs.fs.info.root_inum], fs.kind))
     frame = pd.DataFrame(rows, columns=_LIST_COLUMNS)
     frame = frame.astype({"inode": "int64", "deleted": bool, "realloc": bool, "attr_type": "Int64", "attr_id": "Int64", "size": "Int64"})
     for field in _TIME_FIELDS:
@@ -305,25 +317,35 @@ class _FileSystem:
     where: str
 
     @property
-    def is_ntfs(self) -> bool:
-        return self.fs.info.ftype == pytsk3.TSK_FS_TYPE_NTFS
+    def kind(self) -> str:
+        """Short file system name: ntfs, fat16, ext4, ..."""
+        return _FS_NAMES.get(int(self.fs.info.ftype), str(self.fs.info.ftype))
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], partition: Partition) -> "_FileSystem":
+    def open(cls, path: str | os.PathLike[str], partition: Partition) -> _FileSystem:
         img = open_image(path)
-        offset = _partition_offset(path, img, partition)
         try:
-            fs = pytsk3.FS_Info(img, offset=offset)
-        except OSError as exc:
-            raise EvidenceError(f"no file system TSK recognises at byte offset {offset}", str(path)) from exc
+            offset = _partition_offset(path, img, partition)
+            try:
+                fs = pytsk3.FS_Info(img, offset=offset)
+            except OSError as exc:
+                raise EvidenceError(f"no file system TSK recognises at byte offset {offset}", str(path)) from exc
+        except BaseException:
+            _close(img)
+            raise
         return cls(img, fs, f"{path}@{offset}")
 
-    def __enter__(self) -> "_FileSystem":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if isinstance(self.image, EwfImgInfo):
-            self.image.close()
+        _close(self.image)
+
+
+def _close(img: pytsk3.Img_Info) -> None:
+    """Release libewf's file handles now; raw images are closed by pytsk3 when collected."""
+    if isinstance(img, EwfImgInfo):
+        img.close()
 
 
 def _volume_info(img: pytsk3.Img_Info) -> pytsk3.Volume_Info | None:
@@ -333,7 +355,7 @@ def _volume_info(img: pytsk3.Img_Info) -> pytsk3.Volume_Info | None:
         return None
 
 
-def _part_kind(flags: object) -> str:
+def _part_kind(flags: pytsk3.TSK_VS_PART_FLAG_ENUM) -> str:
     value = int(flags)
     if value & pytsk3.TSK_VS_PART_FLAG_ALLOC:
         return "partition"
@@ -357,7 +379,7 @@ def _partition_offset(path: str | os.PathLike[str], img: pytsk3.Img_Info, partit
             return 0
         raise EvidenceError(f"image has no partition table, so partition={partition!r} makes no sense; "
                             "omit it", str(path))
-    table = partitions(path)
+    table = _partition_table(img)
     if partition is None:
         with_fs = table[table["filesystem"].notna()]
         if len(with_fs) == 1:
@@ -379,7 +401,7 @@ def _partition_offset(path: str | os.PathLike[str], img: pytsk3.Img_Info, partit
 
 
 def _walk(fs: pytsk3.FS_Info, directory: pytsk3.Directory, parent: str, ancestors: list[int],
-          ntfs: bool) -> Iterator[dict]:
+          kind: str) -> Iterator[dict]:
     """Yield rows depth-first in directory order, as fls -r does.
 
     ``ancestors`` holds the directory addresses on the current path: a
@@ -409,21 +431,21 @@ def _walk(fs: pytsk3.FS_Info, directory: pytsk3.Directory, parent: str, ancestor
             "type": _META_TYPES.get(int(meta.type)) if meta is not None else None,
             "deleted": deleted,
             "realloc": bool(deleted and meta is not None and int(meta.flags) & pytsk3.TSK_FS_META_FLAG_ALLOC),
-            **_times(meta),
+            **_times(meta, kind),
         }
         if base["type"] is None:
             base["type"] = _NAME_TYPES.get(int(name_info.type), "unknown")
-        yield from _stream_rows(handle, base, meta, ntfs)
+        yield from _stream_rows(handle, base, meta, kind == "ntfs")
         if base["type"] in ("dir", "virtual_dir") and len(ancestors) < MAX_DEPTH \
                 and base["inode"] not in ancestors:
             try:
                 child = fs.open_dir(inode=base["inode"])
             except OSError:
                 continue
-            yield from _walk(fs, child, base["path"], [*ancestors, base["inode"]], ntfs)
+            yield from _walk(fs, child, base["path"], [*ancestors, base["inode"]], kind)
 
 
-def _stream_rows(handle: pytsk3.File, base: dict, meta: object, ntfs: bool) -> Iterator[dict]:
+def _stream_rows(handle: pytsk3.File, base: dict, meta: pytsk3.TSK_FS_META | None, ntfs: bool) -> Iterator[dict]:
     """One row per NTFS $DATA / named index stream (as fls prints them), else one row."""
     if ntfs and meta is not None:
         found = False
@@ -449,11 +471,21 @@ def _stream_rows(handle: pytsk3.File, base: dict, meta: object, ntfs: bool) -> I
            "size": int(meta.size) if meta is not None else pd.NA}
 
 
-def _times(meta: object) -> dict[str, pd.Timestamp]:
+def _times(meta: pytsk3.TSK_FS_META | None, kind: str) -> dict[str, pd.Timestamp]:
+    """The four MAC(B) times as UTC timestamps; 0 (not recorded) becomes NaT.
+
+    FAT stores local wall-clock time with no zone, and TSK turns it into an
+    epoch with the C library's ``mktime`` -- in *this machine's* time zone.
+    We undo that so FAT times read as the wall clock recorded on the suspect
+    device, labelled UTC, identically on every machine (what TSK shows with
+    ``TZ=UTC``).  Shift them yourself if you know the device's zone.
+    """
     out = {}
     for field in _TIME_FIELDS:
         seconds = int(getattr(meta, field, 0) or 0) if meta is not None else 0
         nanos = int(getattr(meta, f"{field}_nano", 0) or 0) if meta is not None else 0
+        if seconds and kind in _LOCAL_TIME_FS:
+            seconds = calendar.timegm(time.localtime(seconds))
         out[field] = pd.Timestamp(seconds * 1_000_000_000 + nanos, unit="ns", tz="UTC") if seconds else pd.NaT
     return out
 

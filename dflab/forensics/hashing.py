@@ -19,7 +19,7 @@ DEFAULT_ALGORITHMS: tuple[str, ...] = ("md5", "sha1", "sha256")
 CHUNK_SIZE = 1024 * 1024
 
 
-def new_hashers(algorithms: Iterable[str] = DEFAULT_ALGORITHMS) -> dict[str, "hashlib._Hash"]:
+def new_hashers(algorithms: Iterable[str] = DEFAULT_ALGORITHMS) -> dict[str, hashlib._Hash]:
     """Return fresh hash objects keyed by lower-case algorithm name.
 
     Raises :class:`ValueError` for a name ``hashlib`` does not know, so a typo

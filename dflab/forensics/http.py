@@ -51,7 +51,7 @@ def parse_requests(data: bytes) -> list[Message]:
             break
         message, body_at = head
         declared = message.header("content-length")
-        length = int(declared) if _is_int(declared) else 0
+        length = int(declared or 0) if _is_int(declared) else 0
         if "chunked" in (message.header("transfer-encoding") or "").lower():
             message.body, pos, message.complete = _dechunk(data, body_at)
         else:
@@ -84,8 +84,8 @@ def parse_responses(data: bytes, request_methods: list[str]) -> list[Message]:
             pos = body_at
         elif "chunked" in (message.header("transfer-encoding") or "").lower():
             message.body, pos, message.complete = _dechunk(data, body_at)
-        elif _is_int(message.header("content-length")):
-            length = int(message.header("content-length"))
+        elif _is_int(declared := message.header("content-length")):
+            length = int(declared or 0)
             message.body = data[body_at:body_at + length]
             message.complete = len(message.body) == length
             pos = body_at + length
@@ -113,7 +113,7 @@ def _head(data: bytes, pos: int, start_line: re.Pattern[bytes]) -> tuple[Message
 
 
 def _dechunk(data: bytes, pos: int) -> tuple[bytes, int, bool]:
-    parts = []
+    parts: list[bytes] = []
     while True:
         eol = data.find(b"\r\n", pos)
         if eol < 0:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-__all__ = ["file_type", "extension_lies", "EXTENSIONS"]
+__all__ = ["EXTENSIONS", "extension_lies", "file_type"]
 
 # (offset, signature, type).  Order matters: longer/more specific signatures first.
 _SIGNATURES: tuple[tuple[int, bytes, str], ...] = (

@@ -112,6 +112,7 @@ class _Inode:
     number: int
     file: DiskFile
     deleted: bool
+    where: str  # where to point a user at when this inode can't be written
     children: list[_Inode] = field(default_factory=list)
     extents: list[tuple[int, int]] = field(default_factory=list)  # (first block, length)
 
@@ -170,30 +171,29 @@ def build_ext4(volume: Volume, files: list[DiskFile], start_lba: int) -> BuiltFs
     numbers = itertools.count(FIRST_INO + 1)
 
     def convert(node: Node) -> _Inode:
-        inode = _Inode(next(numbers), node.file, node.deleted)  # numbered before its children: tree order
+        inode = _Inode(next(numbers), node.file, node.deleted, node.where)  # numbered before its children: tree order
         inode.children = [convert(child) for child in node.children]
         return inode
 
     lost = _Inode(LOST_FOUND_INO, DiskFile("", volume.id, "/lost+found", b"", first, first, first, first,
-                                          mode=0o700, is_dir=True), False)
-    root = _Inode(ROOT_INO, root_node.file, False, [lost] + [convert(c) for c in root_node.children])
+                                          mode=0o700, is_dir=True), False, where)
+    root = _Inode(ROOT_INO, root_node.file, False, where, [lost] + [convert(c) for c in root_node.children])
     pairs = _preorder(root, root)
     inodes = [inode for inode, _ in pairs]
 
     alloc = _Allocator(lay)
     blocks_of: dict[int, list[bytes]] = {}
     for inode, parent in pairs:
-        label = f"disk.files[{inode.file.id}] on {where}" if inode.file.id else where
         if inode.is_dir:
-            blocks_of[inode.number] = _dir_blocks(inode, parent)
-            inode.extents = alloc.allocate(len(blocks_of[inode.number]), True, inode.file.path, label)
+            blocks_of[inode.number] = _dir_blocks(inode, parent, inode.where)
+            inode.extents = alloc.allocate(len(blocks_of[inode.number]), True, inode.file.path, inode.where)
         else:
             count = math.ceil(len(inode.file.content) / BLOCK)
             spare = count * BLOCK - len(inode.file.content)
             if len(inode.file.slack) > spare:
                 raise DflabError(f"slack of {len(inode.file.slack)} bytes does not fit after the file's end "
-                                 f"({spare} bytes left in its last {BLOCK}-byte block)", label)
-            inode.extents = alloc.allocate(count, not inode.deleted, inode.file.path, label) if count else []
+                                 f"({spare} bytes left in its last {BLOCK}-byte block)", inode.where)
+            inode.extents = alloc.allocate(count, not inode.deleted, inode.file.path, inode.where) if count else []
 
     built = BuiltFs(label=volume.label)
     for inode in inodes:
@@ -244,24 +244,34 @@ def _preorder(inode: _Inode, parent: _Inode) -> list[tuple[_Inode, _Inode]]:
     return out
 
 
-def _dir_blocks(directory: _Inode, parent: _Inode) -> list[bytes]:
-    """Linear directory blocks; a deleted child stays as a record inside the previous record's span."""
+def _dir_blocks(directory: _Inode, parent: _Inode, where: str) -> list[bytes]:
+    """Linear directory blocks; a deleted child stays as a record inside the previous live record's span.
+
+    A deleted record must never open a block (there would be nothing to hide
+    it in, and TSK would list it as allocated), so one that doesn't fit the
+    current block waits until a live record has opened the next one.
+    """
     records = [(directory.number, b".", FT_DIR, False), (parent.number, b"..", FT_DIR, False)]
     records += [(c.number, c.file.name.encode("utf-8"), FT_DIR if c.is_dir else FT_REG, c.deleted)
                 for c in directory.children]
     blocks: list[list[tuple[int, int, bytes, int, bool]]] = [[]]  # (offset, inode, name, type, deleted)
     used = 0
-    for number, name, kind, deleted in records:
-        size = _rec_size(name)
-        if used + size > BLOCK:
-            blocks.append([])
-            used = 0
-        if deleted and not blocks[-1]:
-            # A block can't open with a deleted record (nothing to hide it in): open it with an empty one.
-            blocks[-1].append((0, 0, b"", 0, False))
-            used = _rec_size(b"")
-        blocks[-1].append((used, number, name, kind, deleted))
-        used += size
+    waiting: list[tuple[int, bytes, int, bool]] = []
+    for record in records:
+        if record[3]:
+            waiting.append(record)
+        else:
+            if used + _rec_size(record[1]) > BLOCK:
+                blocks.append([])
+                used = 0
+            blocks[-1].append((used, *record))
+            used += _rec_size(record[1])
+        while waiting and used + _rec_size(waiting[0][1]) <= BLOCK:
+            blocks[-1].append((used, *waiting[0]))
+            used += _rec_size(waiting.pop(0)[1])
+    if waiting:
+        raise DflabError(f"{len(waiting)} deleted entries at the end of the directory do not fit in its last "
+                         "block; plan a live file after them", where)
     out = []
     for records_in_block in blocks:
         block = bytearray(BLOCK)

@@ -107,15 +107,16 @@ def build_fat32(volume: Volume, files: list[DiskFile], start_lba: int) -> BuiltF
     label = _label(volume.label, where)
     first_time, _ = volume_time_range(files)
 
+    for node in root.walk()[1:]:
+        _times_of(node)  # fail on unstorable times before anything else uses them
     entries: dict[int, _Entry] = {id(root): _Entry(root, b"", None)}
     for node in root.walk():
         if node.is_dir:
-            _name_children(node, entries, f"{where}: {node.file.path}")
+            _name_children(node, entries)
 
-    # Allocate clusters: every directory and file contiguously, in tree order.
-    fat = [0] * (geo.clusters + 2)
-    fat[0], fat[1] = 0x0FFFFFF8, END_OF_CHAIN
-    cursor = 2
+    # Allocate clusters: every directory and file contiguously, in tree order.  The FAT grows with the
+    # allocation (its entry n is cluster n); a deleted file's clusters stay 0 = free.
+    fat = [0x0FFFFFF8, END_OF_CHAIN]
     for node in root.walk():
         entry = entries[id(node)]
         if node.is_dir:
@@ -128,19 +129,18 @@ def build_fat32(volume: Volume, files: list[DiskFile], start_lba: int) -> BuiltF
             if len(node.file.slack) > spare:
                 raise DflabError(f"slack of {len(node.file.slack)} bytes does not fit after the file's end "
                                  f"({spare} bytes left in its last {geo.cluster_bytes}-byte cluster)",
-                                 f"disk.files[{node.file.id}] on {where}")
+                                 node.where)
+        cursor = len(fat)
         if cursor + count > geo.clusters + 2:
             raise DflabError(f"{node.file.path} does not fit: the volume has {geo.clusters} clusters of "
-                             f"{geo.cluster_bytes} bytes", f"disk.files[{node.file.id}] on {where}"
-                             if node.file.id else where)
+                             f"{geo.cluster_bytes} bytes", node.where)
         entry.first_cluster, entry.clusters = (cursor, count) if count else (0, 0)
-        if not node.deleted:
-            for c in range(cursor, cursor + count):
-                fat[c] = c + 1
-            if count:
-                fat[cursor + count - 1] = END_OF_CHAIN
-        cursor += count
+        if node.deleted:
+            fat += [0] * count
+        elif count:
+            fat += [*range(cursor + 1, cursor + count), END_OF_CHAIN]
 
+    parents = {id(child): node for node in root.walk() for child in node.children}
     built = BuiltFs(label=label.decode("ascii").rstrip())
     for node in root.walk():
         entry = entries[id(node)]
@@ -151,9 +151,12 @@ def build_fat32(volume: Volume, files: list[DiskFile], start_lba: int) -> BuiltF
                 if label:
                     body += _dirent(label, ATTR_VOLUME, _times(first_time, first_time, first_time), 0, 0)
             else:
-                times = _times_of(node.file)
+                times = _times_of(node)
                 body += _dirent(b".          ", ATTR_DIR, times, entry.first_cluster, 0)
-                body += _dirent(b"..         ", ATTR_DIR, times, _parent_cluster(root, node, entries), 0)
+                parent = parents[id(node)]
+                # ".." of a directory in the root holds 0, not the root's cluster.
+                body += _dirent(b"..         ", ATTR_DIR, times,
+                                0 if parent is root else entries[id(parent)].first_cluster, 0)
             for child in node.children:
                 ce = entries[id(child)]
                 body += _child_entries(ce)
@@ -168,32 +171,32 @@ def build_fat32(volume: Volume, files: list[DiskFile], start_lba: int) -> BuiltF
                 placed = built.files[node.file.id]
                 built.files[node.file.id] = PlacedFile(placed.inode, offset + len(content))
 
-    fat_bytes = _fat_bytes(fat, cursor)
+    # Only the FAT's used head is written: the rest of it is zero (free) anyway.
+    fat_bytes = struct.pack(f"<{len(fat)}I", *fat)
     for n in range(NUM_FATS):
         built.put((RESERVED_SECTORS + n * geo.fat_sectors) * SECTOR, fat_bytes)
     live = sum(1 for value in fat[2:] if value)
     boot = _boot_sector(geo, volume.serial, label, start_lba)
-    info = _fsinfo(geo.clusters - live, cursor if cursor < geo.clusters + 2 else 2)
+    info = _fsinfo(geo.clusters - live, len(fat) if len(fat) < geo.clusters + 2 else 2)
     for base in (0, 6):
         built.put(base * SECTOR, boot + info)
     return built
 
 
-def _name_children(directory: Node, entries: dict[int, _Entry], where: str) -> None:
+def _name_children(directory: Node, entries: dict[int, _Entry]) -> None:
     """Give each child a unique short name, and a long name when the short one can't carry it."""
     seen_long: set[str] = set()
     seen_short: set[bytes] = set()
     for child in directory.children:
         name = child.file.name
-        bad = sorted(set(name) & _LONG_FORBIDDEN)
-        if bad or name.endswith((" ", ".")):
-            raise DflabError(f"name {name!r} is not allowed on FAT", f"{where}: disk.files[{child.file.id}]")
+        if set(name) & _LONG_FORBIDDEN or name.endswith((" ", ".")):
+            raise DflabError(f"name {name!r} is not allowed on FAT", child.where)
         if len(name.encode("utf-16-le")) // 2 > MAX_LONG_NAME:
             raise DflabError(f"name {name!r} is longer than {MAX_LONG_NAME} characters",
-                             f"{where}: disk.files[{child.file.id}]")
+                             child.where)
         if name.upper() in seen_long:
             raise DflabError(f"name {name!r} differs only in case from a sibling (FAT ignores case)",
-                             f"{where}: disk.files[{child.file.id}]")
+                             child.where)
         seen_long.add(name.upper())
         short = _short_name(name, seen_short)
         seen_short.add(short)
@@ -228,7 +231,7 @@ def _basis(text: str) -> str:
 
 
 def _pack83(name: str) -> bytes:
-    base, dot, ext = name.partition(".")
+    base, _, ext = name.partition(".")
     return (base.ljust(8) + ext.ljust(3)).encode("ascii", "replace")[:11]
 
 
@@ -264,7 +267,7 @@ def _child_entries(entry: _Entry) -> bytes:
     attr = ATTR_DIR if node.is_dir else ATTR_ARCHIVE
     short = bytes([DELETED]) + entry.short[1:] if node.deleted else entry.short
     size = 0 if node.is_dir else len(node.file.content)
-    out += _dirent(short, attr, _times_of(node.file), entry.first_cluster, size)
+    out += _dirent(short, attr, _times_of(node), entry.first_cluster, size)
     return bytes(out)
 
 
@@ -274,11 +277,11 @@ def _dirent(name: bytes, attr: int, times: tuple[int, int, int, int, int, int], 
                        cluster & 0xFFFF, size)
 
 
-def _times_of(f: DiskFile) -> tuple[int, int, int, int, int, int]:
+def _times_of(node: Node) -> tuple[int, int, int, int, int, int]:
     try:
-        return _times(f.crtime, f.atime, f.mtime)
+        return _times(node.file.crtime, node.file.atime, node.file.mtime)
     except ValueError as exc:
-        raise DflabError(str(exc), f"disk.files[{f.id or f.path}]") from exc
+        raise DflabError(str(exc), node.where) from exc
 
 
 def _times(crtime: int, atime: int, mtime: int) -> tuple[int, int, int, int, int, int]:
@@ -296,25 +299,12 @@ def _dos(t: int) -> tuple[int, int]:
     return ((d.year - 1980) << 9) | (d.month << 5) | d.day, (d.hour << 11) | (d.minute << 5) | (d.second // 2)
 
 
-def _parent_cluster(root: Node, node: Node, entries: dict[int, _Entry]) -> int:
-    """".." points at the parent's first cluster, or 0 when the parent is the root directory."""
-    for candidate in root.walk():
-        if node in candidate.children:
-            return 0 if candidate is root else entries[id(candidate)].first_cluster
-    raise AssertionError(node.file.path)
-
-
 def _tsk_inode(geo: Geometry, directory: _Entry, index: int) -> int:
     """TSK's address for the ``index``-th 32-byte slot of ``directory``: slots counted from the data area."""
     offset = index * DENTRY
     cluster = directory.first_cluster + offset // geo.cluster_bytes
     sector = geo.data_sector + (cluster - 2) * geo.sectors_per_cluster + (offset % geo.cluster_bytes) // SECTOR
     return (sector - geo.data_sector) * (SECTOR // DENTRY) + (offset % SECTOR) // DENTRY + TSK_FIRST_NORMAL_INODE
-
-
-def _fat_bytes(fat: list[int], used_until: int) -> bytes:
-    """The FAT up to the last cluster ever allocated; the rest of it stays zero (free)."""
-    return struct.pack(f"<{used_until}I", *fat[:used_until])
 
 
 def _boot_sector(geo: Geometry, serial: int, label: bytes, hidden: int) -> bytes:

@@ -25,7 +25,7 @@ class BuiltFs:
     files: dict[str, PlacedFile] = field(default_factory=dict)  # by DiskFile.id
     label: str = ""
 
-    def put(self, offset: int, data: bytes) -> None:
+    def put(self, offset: int, data: bytes | bytearray) -> None:
         """Place ``data`` at ``offset``; empty pieces are dropped."""
         if data:
             self.chunks.append((offset, bytes(data)))

@@ -19,7 +19,14 @@ class Node:
     """A file or directory of one volume; implicit directories carry a synthetic ``DiskFile`` with id ``""``."""
 
     file: DiskFile
+    source: str  # id of the planned file this node is, or whose path implied it ("" for the root)
     children: list[Node] = field(default_factory=list)
+
+    @property
+    def where(self) -> str:
+        """Where to point a user at when this node can't be written."""
+        volume = f"volume {self.file.volume}"
+        return f"disk.files[{self.source}] on {volume}" if self.source else volume
 
     @property
     def is_dir(self) -> bool:
@@ -49,7 +56,7 @@ def build_tree(volume: Volume, files: list[DiskFile], max_name_bytes: int) -> No
     Raises :class:`DflabError` naming the file for paths no file system can hold.
     """
     first, _ = volume_time_range(files)
-    root = Node(DiskFile("", volume.id, "/", b"", first, first, first, first, mode=0o755, is_dir=True))
+    root = Node(DiskFile("", volume.id, "/", b"", first, first, first, first, mode=0o755, is_dir=True), "")
     by_path: dict[str, Node] = {"/": root}
     for f in files:
         where = f"disk.files[{f.id}] on volume {volume.id}"
@@ -63,7 +70,7 @@ def build_tree(volume: Volume, files: list[DiskFile], max_name_bytes: int) -> No
             path = "/" + "/".join(parts[:depth])
             node = by_path.get(path)
             if node is None:
-                node = Node(_implicit_dir(f, path, depth))
+                node = Node(_implicit_dir(f, path, depth), f.id)
                 by_path[path] = node
                 parent.children.append(node)
             elif not node.is_dir:
@@ -79,7 +86,7 @@ def build_tree(volume: Volume, files: list[DiskFile], max_name_bytes: int) -> No
             # A directory listed after one of its children: keep the position, take the planned metadata.
             existing.file = f
             continue
-        node = Node(f)
+        node = Node(f, f.id)
         by_path[path] = node
         parent.children.append(node)
     return root

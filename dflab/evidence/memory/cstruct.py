@@ -10,8 +10,9 @@ offsets by hand.  Offsets follow the natural x86-64 C alignment rules.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-TypeDesc = dict[str, object]
+TypeDesc = dict[str, Any]  # an ISF type descriptor: {"kind": ..., ...}
 
 # name -> (size, ISF kind, signed)
 BASE_TYPES: dict[str, tuple[int, str, bool]] = {
@@ -41,11 +42,6 @@ def base(name: str) -> TypeDesc:
 def struct(name: str) -> TypeDesc:
     """A reference to a struct defined in the same table."""
     return {"kind": "struct", "name": name}
-
-
-def union(name: str) -> TypeDesc:
-    """A reference to a union defined in the same table."""
-    return {"kind": "union", "name": name}
 
 
 def ptr(subtype: TypeDesc) -> TypeDesc:
@@ -81,10 +77,9 @@ class Member:
 
 @dataclass
 class Layout:
-    """A struct or union with computed offsets, size and alignment."""
+    """A struct with computed offsets, size and alignment."""
 
     name: str
-    kind: str
     size: int
     align: int
     members: dict[str, Member] = field(default_factory=dict)
@@ -99,7 +94,7 @@ class Enum:
 
 
 class TypeTable:
-    """Struct, union and enum definitions with C layout rules applied in definition order.
+    """Struct and enum definitions with C layout rules applied in definition order.
 
     A type must be defined before another embeds it by value (pointers may
     refer to types defined later, as in C).
@@ -109,22 +104,17 @@ class TypeTable:
         self.layouts: dict[str, Layout] = {}
         self.enums: dict[str, Enum] = {}
 
-    def define(self, name: str, fields: list[tuple[str, TypeDesc]], *, kind: str = "struct",
-               min_size: int = 0) -> Layout:
-        """Lay out ``fields`` in order (a union puts all of them at offset 0)."""
+    def define(self, name: str, fields: list[tuple[str, TypeDesc]]) -> Layout:
+        """Lay out the struct ``name`` with ``fields`` in order, each at its natural alignment."""
         offset, align, members = 0, 1, {}
         for fname, ftype in fields:
             fsize, falign = self.size_of(ftype), self.align_of(ftype)
             align = max(align, falign)
-            if kind == "union":
-                members[fname] = Member(0, ftype)
-                offset = max(offset, fsize)
-            else:
-                offset = -(-offset // falign) * falign
-                members[fname] = Member(offset, ftype)
-                offset += fsize
-        size = -(-max(offset, min_size) // align) * align
-        layout = Layout(name, kind, size, align, members)
+            offset = -(-offset // falign) * falign
+            members[fname] = Member(offset, ftype)
+            offset += fsize
+        size = -(-offset // align) * align
+        layout = Layout(name, size, align, members)
         self.layouts[name] = layout
         return layout
 
@@ -139,8 +129,8 @@ class TypeTable:
         if kind == "pointer":
             return 8
         if kind == "array":
-            return int(t["count"]) * self.size_of(t["subtype"])  # type: ignore[arg-type]
-        if kind in ("struct", "union"):
+            return int(t["count"]) * self.size_of(t["subtype"])
+        if kind == "struct":
             return self.layouts[str(t["name"])].size
         if kind == "enum":
             return 4
@@ -149,8 +139,8 @@ class TypeTable:
     def align_of(self, t: TypeDesc) -> int:
         kind = t["kind"]
         if kind == "array":
-            return self.align_of(t["subtype"])  # type: ignore[arg-type]
-        if kind in ("struct", "union"):
+            return self.align_of(t["subtype"])
+        if kind == "struct":
             return self.layouts[str(t["name"])].align
         return max(1, self.size_of(t))
 
@@ -161,8 +151,8 @@ class TypeTable:
             if t["kind"] == "array":
                 idx = int(part)
                 sub = t["subtype"]
-                offset += idx * self.size_of(sub)  # type: ignore[arg-type]
-                t = sub  # type: ignore[assignment]
+                offset += idx * self.size_of(sub)
+                t = sub
                 continue
             member = self.layouts[str(t["name"])].members[part]
             offset += member.offset
@@ -172,7 +162,7 @@ class TypeTable:
     def offset_of(self, type_name: str, path: str) -> int:
         return self.resolve(type_name, path)[0]
 
-    def isf_types(self) -> tuple[dict[str, object], dict[str, object], dict[str, object]]:
+    def isf_types(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         """``(base_types, user_types, enums)`` sections of an ISF document."""
         base_types = {
             name: {"kind": kind, "size": size, "signed": signed, "endian": "little"}
@@ -180,7 +170,7 @@ class TypeTable:
         }
         user_types = {
             name: {
-                "kind": lay.kind,
+                "kind": "struct",
                 "size": lay.size,
                 "fields": {m: {"type": mem.type, "offset": mem.offset} for m, mem in lay.members.items()},
             }

@@ -15,7 +15,12 @@ from dataclasses import dataclass
 from dflab.errors import EvidenceError
 from dflab.evidence.memory.cstruct import FUNCTION, U64, array, base, struct
 from dflab.evidence.memory.kernel_types import NR_OPEN_DEFAULT
-from dflab.evidence.memory.kmem import KERNEL_PHYS, PAGE_OFFSET, START_KERNEL_MAP, KernelMemory
+from dflab.evidence.memory.kmem import (
+    KERNEL_PHYS,
+    PAGE_OFFSET,
+    START_KERNEL_MAP,
+    KernelMemory,
+)
 from dflab.evidence.memory.paging import LARGE, PageTables
 from dflab.scenario.case import Memory
 
@@ -47,7 +52,9 @@ class KernelImage:
 
 def _text(km: KernelMemory) -> dict[str, int]:
     km.label("_text", START_KERNEL_MAP + KERNEL_PHYS)
-    km.label("_stext", START_KERNEL_MAP + KERNEL_PHYS)
+    # The head page, as in a real kernel; it keeps the functions below off _text's address, since
+    # lsof resolves d_dname only when exactly one symbol sits at that address.
+    km.symbol("startup_64", FUNCTION, section="text", size=0x1000)
     sym = {name: km.symbol(name, FUNCTION, section="text", align=16, size=len(_FUNC_BODY))
            for name in TEXT_FUNCTIONS}
     for addr in sym.values():

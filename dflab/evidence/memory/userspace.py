@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import struct
 from dataclasses import dataclass
@@ -48,6 +49,14 @@ class Vma:
                                                                        (VM_EXEC, "x")))
 
 
+MAX_ARGS_BYTES, MAX_ENV_BYTES = 4096, 8192  # what psaux / envars accept before giving up
+
+
+def argv(proc: Process) -> tuple[str, ...]:
+    """The argument vector exec left on the stack (a process always has argv[0])."""
+    return proc.args or (proc.comm,)
+
+
 def _pages(n: int) -> int:
     return max(1, -(-n // PAGE))
 
@@ -75,19 +84,22 @@ def bash_heap(start: int, history: tuple[HistoryEntry, ...]) -> bytes:
 
 def _stack(top: int, proc: Process) -> tuple[bytes, dict[str, int]]:
     """The initial stack of an exec'd process: argc, argv[], envp[], then the strings at the top."""
-    args = b"".join(a.encode() + b"\0" for a in proc.args)
+    args = b"".join(a.encode() + b"\0" for a in argv(proc))
     env = b"".join(f"{k}={v}".encode() + b"\0" for k, v in proc.environ)
+    if len(args) > MAX_ARGS_BYTES or len(env) > MAX_ENV_BYTES:
+        raise EvidenceError(f"argv ({len(args)} bytes) or environ ({len(env)} bytes) is longer than volatility "
+                            f"reads ({MAX_ARGS_BYTES}/{MAX_ENV_BYTES})", f"memory.processes[pid={proc.pid}]")
     strings_start = (top - 16 - len(args) - len(env)) & ~0xF
     arg_start, env_start = strings_start, strings_start + len(args)
-    argv, pos = [], arg_start
-    for a in proc.args:
-        argv.append(pos)
+    vec_args, pos = [], arg_start
+    for a in argv(proc):
+        vec_args.append(pos)
         pos += len(a.encode()) + 1
     envp, pos = [], env_start
     for k, v in proc.environ:
         envp.append(pos)
         pos += len(f"{k}={v}".encode()) + 1
-    vector = struct.pack(f"<Q{len(argv)}QQ{len(envp)}QQ", len(argv), *argv, 0, *envp, 0)
+    vector = struct.pack(f"<Q{len(vec_args)}QQ{len(envp)}QQ", len(vec_args), *vec_args, 0, *envp, 0)
     start_stack = (strings_start - len(vector) - 64) & ~0xF
     lowest = start_stack & ~(PAGE - 1)
     data = bytearray(top - lowest)
@@ -136,7 +148,7 @@ class AddressSpace:
         vmas.append(Vma(stack_low, stack_top, VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC
                         | VM_GROWSDOWN | VM_ACCOUNT, bytes(PAGE) + stack_bytes, (stack_top - stack_low) // PAGE))
         vmas.sort(key=lambda v: v.start)
-        for a, b in zip(vmas, vmas[1:]):
+        for a, b in itertools.pairwise(vmas):
             if a.end > b.start:
                 raise EvidenceError(f"mappings {a.start:#x}-{a.end:#x} and {b.start:#x}-{b.end:#x} overlap",
                                     f"memory.processes[pid={proc.pid}]")

@@ -70,7 +70,7 @@ class Vfs:
         self._disk = self._index_disk(case)
         self._dentries: dict[str, int] = {}
         self._children: dict[int, list[int]] = {}
-        self._inodes: dict[str, tuple[int, int]] = {}  # path -> (inode address, inode number)
+        self._inodes: dict[str, tuple[int, int, FileMeta]] = {}  # path -> (inode address, number, meta)
         ext4 = self._fs_type("ext4")
         sockfs = self._fs_type("sockfs")
         self.root_sb = km.new("super_block", {"s_dev": (8 << MINORBITS) | 1, "s_type": ext4,
@@ -90,6 +90,11 @@ class Vfs:
     def _index_disk(case: Case) -> dict[str, DiskFile]:
         mounts = {v.id: v.mount_point.rstrip("/") for v in case.disk.volumes}
         return {mounts.get(f.volume, "") + f.path: f for f in case.disk.files if not f.is_dir}
+
+    def disk_content(self, path: str) -> bytes:
+        """The bytes of the case's disk file at ``path`` (empty when the disk has none)."""
+        f = self._disk.get(path)
+        return f.content if f is not None else b""
 
     def _fs_type(self, name: str) -> int:
         return self.km.new("file_system_type", {"name": self.km.new_string(name.encode())})
@@ -138,7 +143,12 @@ class Vfs:
         f = self._disk.get(path)
         if is_dir or f is None:
             t = self._default_time
-            mode = stat.S_IFDIR | 0o755 if is_dir else stat.S_IFREG | 0o644
+            if is_dir:
+                mode = stat.S_IFDIR | 0o755
+            elif path.startswith("/dev/"):
+                mode = stat.S_IFCHR | (0o620 if path.startswith("/dev/pts/") else 0o666)
+            else:
+                mode = stat.S_IFREG | 0o644
             return FileMeta(mode, uid if not is_dir else 0, gid if not is_dir else 0, 4096 if is_dir else 0,
                             t, t, t, False)
         deleted = f.deleted_at is not None and f.deleted_at <= acquired_at
@@ -158,11 +168,11 @@ class Vfs:
                 ino = self._next_ino
                 self._next_ino += 1
                 inode = self._new_inode(ino, meta, self.root_sb)
-                self._inodes[so_far] = (inode, ino)
+                self._inodes[so_far] = (inode, ino, meta)
                 self._dentries[so_far] = self._new_dentry(part.encode(), parent, inode, self.root_sb)
             parent = self._dentries[so_far]
-        inode, ino = self._inodes[path]
-        return self._dentries[path], inode, ino, self._meta(path, False, uid, gid, acquired)
+        inode, ino, meta = self._inodes[path]
+        return self._dentries[path], inode, ino, meta
 
     def open_file(self, path: str, uid: int, gid: int) -> tuple[int, int, FileMeta]:
         """A ``struct file`` for ``path``; returns ``(file, inode number, meta)``."""

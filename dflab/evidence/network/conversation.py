@@ -11,6 +11,11 @@ from dflab.evidence.network.segment import Endpoint
 Frame = tuple[int, bytes]  # (timestamp in microseconds since the epoch, Ethernet frame)
 
 
+def to_us(t: float) -> int:
+    """Seconds (float) → integer microseconds, the only time unit frames carry (no float drift)."""
+    return round(t * 1_000_000)
+
+
 @dataclass
 class Conversation:
     """Frames of one client/server 5-tuple, counted the way ``tshark -z conv`` counts them.

@@ -12,7 +12,7 @@ import random
 
 from dflab.errors import EvidenceError
 from dflab.evidence.network.arp import arp_exchange, gratuitous_arp
-from dflab.evidence.network.conversation import Conversation, Frame, udp_exchange
+from dflab.evidence.network.conversation import Conversation, Frame, to_us, udp_exchange
 from dflab.evidence.network.dns import dns_lookup
 from dflab.evidence.network.http import http_exchange, request_bytes, response_bytes
 from dflab.evidence.network.ntp import ntp_messages
@@ -28,10 +28,10 @@ WEB = (
      "Apache/2.4.29 (Ubuntu)"),
     ("detectportal.firefox.com", "/canonical.html", "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:121.0) "
      "Gecko/20100101 Firefox/121.0", "nginx"),
-    ("intranet.corp.example", "/news/index.html", "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:121.0) "
+    ("www.debian.org", "/News/index.en.html", "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:121.0) "
      "Gecko/20100101 Firefox/121.0", "Apache/2.4.52 (Ubuntu)"),
 )
-LOOKUPS = ("www.google.com", "fonts.gstatic.com", "api.snapcraft.io", "motd.ubuntu.com", "mail.corp.example",
+LOOKUPS = ("www.google.com", "fonts.gstatic.com", "api.snapcraft.io", "motd.ubuntu.com", "changelogs.ubuntu.com",
            "ocsp.digicert.com", "www.wikipedia.org", "github.com")
 NTP_NAME = "ntp.ubuntu.com"
 WORDS = ("quarterly", "update", "meeting", "notes", "release", "security", "mirror", "package", "index", "news",
@@ -50,9 +50,10 @@ class NoiseMaker:
         self.seg = seg
         self.client = seg.endpoint(seg.capture.ip)
         self.resolver_ip = resolver_ip
-        self.used_ports = set(reserved_ports)
-        self.lo = round(net.start * 1e6) + 1_000_000
-        self.hi = round(net.end * 1e6) - 5_000_000
+        self.reserved_ports = frozenset(reserved_ports)
+        self.used_ports = set(self.reserved_ports)
+        self.lo = to_us(net.start) + 1_000_000
+        self.hi = to_us(net.end) - 5_000_000
         if net.noise_packets and self.hi <= self.lo:
             raise EvidenceError("capture window shorter than 6 s leaves no room for noise", "network.start/end")
         case_ips = {h.ip for h in case.hosts}
@@ -71,6 +72,9 @@ class NoiseMaker:
                f"{r.randint(1, 254)}"
 
     def _port(self) -> int:
+        """A fresh ephemeral client port; once all are spent they are reused, as a busy host does."""
+        if len(self.used_ports) >= EPHEMERAL[1] - EPHEMERAL[0] + 1:
+            self.used_ports = set(self.reserved_ports)
         while True:
             port = self.rng.randint(*EPHEMERAL)
             if port not in self.used_ports:

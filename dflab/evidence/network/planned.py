@@ -11,7 +11,7 @@ import hashlib
 import random
 
 from dflab.errors import EvidenceError
-from dflab.evidence.network.conversation import Conversation
+from dflab.evidence.network.conversation import Conversation, to_us
 from dflab.evidence.network.dns import dns_lookup
 from dflab.evidence.network.ftp import ftp_exchange
 from dflab.evidence.network.http import http_exchange, request_bytes, response_bytes
@@ -20,11 +20,6 @@ from dflab.evidence.network.tcp import TcpSession
 from dflab.scenario.case import Case, DnsQuery, FtpSession, HttpTransfer, RawTransfer
 
 SERVERS = ("nginx/1.18.0 (Ubuntu)", "Apache/2.4.52 (Ubuntu)", "nginx")
-
-
-def to_us(t: float) -> int:
-    """Seconds (float) → integer microseconds, the only time unit frames carry."""
-    return round(t * 1_000_000)
 
 
 def _sha256(data: bytes) -> str:
@@ -39,6 +34,7 @@ class PlannedFlows:
         self.seg = seg
         self.conversations: list[Conversation] = []
         self.facts: list[dict[str, object]] = []
+        self.spans: list[tuple[str, int, int]] = []  # (flow's place in the case, first frame µs, last frame µs)
 
     def _rng(self, kind: str, index: int) -> random.Random:
         return random.Random(derived_seed(self.case.seed, "network-flow", kind, index))
@@ -49,11 +45,14 @@ class PlannedFlows:
         except KeyError:
             raise EvidenceError(f"unknown host id {host_id!r}", where) from None
 
-    def _add(self, kind: str, index: int, conv: Conversation, **extra: object) -> dict[str, object]:
+    def _keep(self, kind: str, index: int, conv: Conversation) -> None:
         self.conversations.append(conv)
-        fact: dict[str, object] = {"kind": kind, "index": index, **conv.facts(), **extra}
-        self.facts.append(fact)
-        return fact
+        times = [t for t, _ in conv.frames]
+        self.spans.append((f"network.{kind}[{index}]", min(times), max(times)))
+
+    def _add(self, kind: str, index: int, flow_id: str, conv: Conversation, **extra: object) -> None:
+        self._keep(kind, index, conv)
+        self.facts.append({"kind": kind, "index": index, "id": flow_id, **conv.facts(), **extra})
 
     def render(self) -> None:
         net = self.case.network
@@ -74,7 +73,7 @@ class PlannedFlows:
         ttl = rng.choice((60, 300, 600, 3600))
         conv = dns_lookup(self.seg, rng, to_us(q.time), client, q.client_port, resolver, q.txid, q.qname, q.answer,
                           ttl)
-        self._add("dns", i, conv, qname=q.qname, answer=q.answer, txid=q.txid, ttl=ttl)
+        self._add("dns", i, q.id, conv, qname=q.qname, answer=q.answer, txid=q.txid, ttl=ttl)
 
     def _http(self, i: int, h: HttpTransfer) -> None:
         where = f"network.http[{i}]"
@@ -86,7 +85,7 @@ class PlannedFlows:
         response = response_bytes(h.status, h.content_type, h.response_body, to_us(h.time), software)
         conv = http_exchange(self.seg, rng, to_us(h.time), client, h.client_port, server, h.server_port, request,
                              response)
-        self._add("http", i, conv, method=h.method, host=h.host_header, uri=h.uri, user_agent=h.user_agent,
+        self._add("http", i, h.id, conv, method=h.method, host=h.host_header, uri=h.uri, user_agent=h.user_agent,
                   status=h.status, content_type=h.content_type, server_software=software,
                   response_length=len(h.response_body), response_sha256=h.response_sha256,
                   request_body_length=len(h.request_body), request_body_sha256=_sha256(h.request_body),
@@ -101,9 +100,9 @@ class PlannedFlows:
                                   where)
         data_facts = None
         if data is not None:
-            self.conversations.append(data)
+            self._keep("ftp", i, data)
             data_facts = data.facts()
-        self._add("ftp", i, ctrl, user=f.user, password=f.password, stor_name=f.stor_name,
+        self._add("ftp", i, f.id, ctrl, user=f.user, password=f.password, stor_name=f.stor_name,
                   stor_length=len(f.stor_data), stor_sha256=_sha256(f.stor_data), data=data_facts)
 
     def _raw(self, i: int, r: RawTransfer) -> None:
@@ -117,5 +116,5 @@ class PlannedFlows:
         session.send(True, r.upload)
         session.send(False, r.download)
         session.close(by_client=True)
-        self._add("raw", i, conv, label=r.label, upload_length=len(r.upload), upload_sha256=_sha256(r.upload),
+        self._add("raw", i, r.id, conv, label=r.label, upload_length=len(r.upload), upload_sha256=_sha256(r.upload),
                   download_length=len(r.download), download_sha256=_sha256(r.download))

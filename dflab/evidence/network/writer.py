@@ -9,10 +9,10 @@ from pathlib import Path
 
 from dflab.errors import EvidenceError
 from dflab.evidence.network.arp import arp_exchange
-from dflab.evidence.network.conversation import Frame
+from dflab.evidence.network.conversation import Frame, to_us
 from dflab.evidence.network.noise import NoiseMaker
 from dflab.evidence.network.pcapio import write_pcap, write_pcapng
-from dflab.evidence.network.planned import PlannedFlows, to_us
+from dflab.evidence.network.planned import PlannedFlows
 from dflab.evidence.network.segment import Segment, derived_seed
 from dflab.scenario.case import Case
 
@@ -44,19 +44,18 @@ def build_frames(case: Case) -> tuple[list[Frame], list[dict[str, object]], int]
     streams: list[list[Frame]] = [arp_exchange(random.Random(derived_seed(case.seed, "network-arp")), start, me, gw)]
     planned = PlannedFlows(case, seg)
     planned.render()
+    end = to_us(net.end)
+    for where, first, last in planned.spans:
+        if first < start:
+            raise EvidenceError("flow starts before the capture window (network.start)", where)
+        if last > end:
+            raise EvidenceError("flow ends after the capture window (network.end)", where)
     streams += [conv.in_time_order() for conv in planned.conversations]
     noise_units = NoiseMaker(case, seg, _reserved_ports(case), _resolver_ip(case)).frames(net.noise_packets)
     streams += [sorted(unit, key=lambda f: f[0]) for unit in noise_units]
     # Merge by time; ties go to the earlier stream and, within a stream, keep its order.
     keyed = ([(t, s, i, frame) for i, (t, frame) in enumerate(stream)] for s, stream in enumerate(streams))
     frames = [(t, frame) for t, _, _, frame in heapq.merge(*keyed)]
-    end = to_us(net.end)
-    for fact in planned.facts:
-        where = f"network.{fact['kind']}[{fact['index']}]"
-        if to_us(float(fact["start"])) < start:  # type: ignore[arg-type]
-            raise EvidenceError("flow starts before the capture window (network.start)", where)
-        if to_us(float(fact["end"])) > end:  # type: ignore[arg-type]
-            raise EvidenceError("flow ends after the capture window (network.end)", where)
     return frames, planned.facts, sum(len(u) for u in noise_units)
 
 

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Build the local base image dflab/base:bookworm with debootstrap, for machines that cannot pull images.
+#
+#   environments/docker/base-image.sh            build it unless the engine already has it (fast path)
+#   environments/docker/base-image.sh --force    rebuild it
+#
+# Why: lab machines and CI reach a Debian mirror but no image registry, so the trainee image's base is
+# made here from the mirror this machine's apt already uses (read from /etc/apt/sources.list.d/*, never a
+# hard-coded host). The Debian tools the image needs at run time (The Sleuth Kit CLI, tshark, tini as
+# PID 1) go into the same debootstrap run, so the Dockerfile needs no network on this path.
+#
+# Environment: DFLAB_BASE_IMAGE (tag, default dflab/base:bookworm), DFLAB_DEBIAN_MIRROR (override the
+# mirror), DFLAB_DEBIAN_SUITE (default bookworm), DFLAB_DOCKER_ROOT (state directory shared with
+# engine.sh; the downloaded .debs are cached under it so a rebuild does not fetch them again).
+set -euo pipefail
+
+TAG=${DFLAB_BASE_IMAGE:-dflab/base:bookworm}
+SUITE=${DFLAB_DEBIAN_SUITE:-bookworm}
+# python3-venv: the image's virtual environment; sleuthkit/tshark: trainees' CLI tools; tini: PID 1 that
+# reaps zombies left by notebook kernels and terminals.
+PACKAGES=python3,python3-venv,ca-certificates,sleuthkit,tshark,tini
+CACHE=${DFLAB_DOCKER_ROOT:-/var/tmp/dflab-docker}/debootstrap-cache
+
+say() { echo "base-image: $*" >&2; }
+
+if [ "${1:-}" != "--force" ] && docker image inspect "$TAG" >/dev/null 2>&1; then
+  say "$TAG already exists; skipping (use --force to rebuild)"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  say "debootstrap needs root"
+  exit 1
+fi
+
+mirror_from_apt() {
+  # First URI whose suites include $SUITE, from deb822 *.sources or one-line *.list files.
+  local f
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    awk -v suite="$SUITE" '
+      function flush() { if (isdeb && hassuite && uri != "") { print uri; found = 1; exit } isdeb = hassuite = 0; uri = "" }
+      /^[[:space:]]*$/ { flush(); next }
+      /^Types:/ { for (i = 2; i <= NF; i++) if ($i == "deb") isdeb = 1 }
+      /^URIs:/ { uri = $2 }
+      /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == suite) hassuite = 1 }
+      END { if (!found) flush() }
+    ' "$f"
+  done
+  for f in /etc/apt/sources.list.d/*.list /etc/apt/sources.list; do
+    [ -f "$f" ] || continue
+    awk -v suite="$SUITE" '$1 == "deb" { i = 2; if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ } if ($(i + 1) == suite) print $i }' "$f"
+  done
+}
+
+MIRROR=${DFLAB_DEBIAN_MIRROR:-$(mirror_from_apt | head -n 1)}
+if [ -z "$MIRROR" ]; then
+  say "no Debian mirror for $SUITE in /etc/apt/sources.list.d/*; set DFLAB_DEBIAN_MIRROR"
+  exit 1
+fi
+
+if ! command -v debootstrap >/dev/null 2>&1; then
+  say "installing debootstrap"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
+fi
+
+WORK=$(mktemp -d /var/tmp/dflab-rootfs.XXXXXX)
+ROOTFS=$WORK/rootfs
+cleanup() {
+  # debootstrap mounts /proc and /sys inside the target; unmount before deleting so an interrupted run
+  # can never delete through a mount.
+  local m
+  for m in $(awk -v r="$ROOTFS" 'index($2, r) == 1 { print $2 }' /proc/mounts | sort -r); do
+    umount -l "$m" || true
+  done
+  rm -rf --one-file-system "$WORK"
+}
+trap cleanup EXIT
+
+say "debootstrap $SUITE from $MIRROR with $PACKAGES"
+# Debconf runs non-interactively inside debootstrap; the question below would default to "no" anyway,
+# but trainees must never get a setuid dumpcap, so it is preseeded explicitly after install too.
+mkdir -p "$CACHE"
+if ! debootstrap --variant=minbase --cache-dir="$CACHE" --include="$PACKAGES" "$SUITE" "$ROOTFS" "$MIRROR" >"$WORK/debootstrap.log" 2>&1; then
+  say "debootstrap failed; last log lines:"
+  tail -n 30 "$WORK/debootstrap.log" >&2
+  tail -n 30 "$ROOTFS/debootstrap/debootstrap.log" >&2 2>/dev/null || true
+  exit 1
+fi
+echo "wireshark-common wireshark-common/install-setuid boolean false" | chroot "$ROOTFS" debconf-set-selections
+if [ -u "$ROOTFS/usr/bin/dumpcap" ]; then
+  say "dumpcap is setuid in the rootfs; refusing to build"
+  exit 1
+fi
+
+# Keep the image small: package caches and lists are rebuilt by any later apt-get update.
+rm -rf "$ROOTFS"/var/cache/apt/archives/*.deb "$ROOTFS"/var/lib/apt/lists/*
+
+say "importing as $TAG"
+tar --numeric-owner -C "$ROOTFS" -c . |
+  docker import -c 'ENV LANG=C.UTF-8' -c 'CMD ["/bin/bash"]' - "$TAG" >/dev/null
+say "built $TAG"
