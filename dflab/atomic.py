@@ -17,15 +17,19 @@ from typing import BinaryIO
 from dflab.errors import DflabError
 
 
-def _writable_parent(path: Path) -> Path:
-    parent = path.parent
+def ensure_writable_dir(directory: Path) -> Path:
+    """Create ``directory`` if needed and check it is writable, so a bad output path fails before any work."""
     try:
-        parent.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DflabError(f"cannot create directory: {exc.strerror}", str(parent)) from exc
-    if not os.access(parent, os.W_OK):
-        raise DflabError("directory is not writable", str(parent))
-    return parent
+        raise DflabError(f"cannot create directory: {exc.strerror}", str(directory)) from exc
+    if not os.access(directory, os.W_OK):
+        raise DflabError("directory is not writable", str(directory))
+    return directory
+
+
+def _writable_parent(path: Path) -> Path:
+    return ensure_writable_dir(path.parent)
 
 
 @contextlib.contextmanager

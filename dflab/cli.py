@@ -103,14 +103,18 @@ def evidence_build(spec: Path, out: Path, trainees: tuple[str, ...], roster: Pat
       evidence/  disk.img, memory.raw, memory.lime, symbols/, network.pcap(ng), manifest.json
       key/       answer_key.json  (instructors only: never hand this to trainees)
     """
+    from dflab.atomic import ensure_writable_dir
     from dflab.evidence.build import build_cohort
     from dflab.roster import check_trainee_id, read_roster
     from dflab.scenario.draw import DEMO_SECRET
+    from dflab.scenario.load import load_spec
 
     names = [check_trainee_id(t, "--trainee") for t in trainees]
     if roster:
         names += [t.id for t in read_roster(roster)]
     names = list(dict.fromkeys(names)) or ["default"]
+    load_spec(spec)
+    ensure_writable_dir(out)
     if not secret:
         err_console.print(f"[yellow]note:[/yellow] no course secret (--secret or ${SECRET_ENV}): using the public "
                           "demo secret; answers are reproducible by anyone.")

@@ -115,6 +115,7 @@ def test_key_answers_match_the_real_tools(built):
     # Memory: the implant runs with the key's pid and command line; the hidden one only psscan sees.
     symbols = ev / "symbols"
     cache = res.out.parent / "volcache"
+    cache.mkdir(exist_ok=True)
 
     def vol(plugin: str) -> list[dict]:
         text = _run(str(VOL), "-q", "-r", "json", "--offline", "--cache-path", str(cache), "-s", str(symbols),

@@ -14,7 +14,8 @@ NIGHTJAR = ROOT / "labs" / "scenarios" / "nightjar.yaml"
 
 def dflab(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "dflab.cli", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=600, env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "HOME": str(cwd)})
+                          timeout=600, env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "HOME": str(cwd),
+                               "DFLAB_COURSE_SECRET": "test-secret"})
 
 
 def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:

@@ -254,6 +254,9 @@ def test_generated_capture_gives_back_the_planned_traffic(tmp_path: Path) -> Non
         ftp = creds[creds.protocol == "ftp"]
         assert ftp[["username", "password", "server", "success"]].values.tolist() == [
             [s.user, s.password, ip[s.server], True] for s in case.network.ftp]
+        for session in (s for s in case.network.ftp if s.stor_data):
+            flow = (ip[session.client], session.data_client_port, ip[session.server], session.data_port)
+            assert pcap.tcp_stream(capture, flow) == session.stor_data
         for raw in case.network.raw:
             flow = (ip[raw.client], raw.client_port, ip[raw.server], raw.server_port)
             assert pcap.tcp_stream(capture, flow) == raw.upload

@@ -22,7 +22,7 @@ import pytest
 
 from dflab.errors import EvidenceError
 from dflab.evidence.memory import write_memory
-from dflab.scenario.case import Case, OpenFile
+from dflab.scenario.case import Case, OpenFile, Socket
 from tests.small_case import small_case
 
 HIDDEN_PID = 1503
@@ -227,10 +227,17 @@ def test_two_writes_are_byte_identical(case, tmp_path, written):
 
 
 def _variant(case: Case) -> Case:
-    """Same story, another trainee: new seed and banner, a renamed implant, bash's fd 255."""
+    """Same story, another trainee: new seed and banner, a renamed implant holding its deleted
+    binary open, bash's fd 255, and UDP / CLOSE_WAIT sockets."""
     mem = case.memory
     banner = mem.banner.replace("(small)", "(variant-b)")
-    changes = {1502: {"comm": "svc-update"}, 1450: {"open_files": (OpenFile(255, "/dev/pts/0"),)}}
+    sshd = next(p for p in mem.processes if p.pid == 812)
+    changes = {
+        1502: {"comm": "svc-update", "open_files": (OpenFile(5, "/home/jdoe/Downloads/update.bin"),)},
+        1450: {"open_files": (OpenFile(255, "/dev/pts/0"),)},
+        812: {"sockets": (*sshd.sockets, Socket("udp", "UNCONNECTED", "0.0.0.0", 68, fd=7),
+                          Socket("tcp", "CLOSE_WAIT", "10.13.37.23", 22, "10.13.37.1", 50111, fd=8))},
+    }
     procs = tuple(dataclasses.replace(p, **changes.get(p.pid, {})) for p in mem.processes)
     return dataclasses.replace(case, seed="11" * 32, variant="b",
                                memory=dataclasses.replace(mem, banner=banner, processes=procs))
@@ -251,9 +258,18 @@ def test_variants_get_distinct_isf_names_and_share_a_symbols_dir_and_cache(case,
     for out, name in ((out_a, "update.bin"), (out_b, "svc-update"), (out_a, "update.bin")):
         rows = run_vol(out / "memory.lime", cache, "linux.pslist", symbols=shared)
         assert {r["PID"]: r["COMM"] for r in rows}[1502] == name
-    bash_fds = {r["FD"]: r["Path"] for r in run_vol(out_b / "memory.lime", cache, "linux.lsof", symbols=shared)
-                if r["PID"] == 1450}
-    assert bash_fds == {0: "/dev/pts/0", 1: "/dev/pts/0", 2: "/dev/pts/0", 255: "/dev/pts/0"}
+    lsof = {(r["PID"], r["FD"]): r["Path"] for r in run_vol(out_b / "memory.lime", cache, "linux.lsof",
+                                                             symbols=shared)}
+    assert lsof == {(p["pid"], f["fd"]): f["path"] for p in facts_b["processes"] if not p["hidden"]
+                    for f in p["files"]}
+    assert {fd: path for (pid, fd), path in lsof.items() if pid == 1450} == {
+        0: "/dev/pts/0", 1: "/dev/pts/0", 2: "/dev/pts/0", 255: "/dev/pts/0"}
+    assert lsof[(1502, 5)] == " /home/jdoe/Downloads/update.bin (deleted)"
+    sockstat = {(r["PID"], r["FD"], r["Proto"], r["State"])
+                for r in run_vol(out_b / "memory.lime", cache, "linux.sockstat", symbols=shared)}
+    assert sockstat == {(p["pid"], s["fd"], s["proto"], s["state"]) for p in facts_b["processes"]
+                        if not p["hidden"] for s in p["sockets"]}
+    assert {(812, 7, "UDP", "UNCONNECTED"), (812, 8, "TCP", "CLOSE_WAIT")} <= sockstat
 
 
 @pytest.mark.parametrize(("change", "message"), [

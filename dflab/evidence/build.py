@@ -23,7 +23,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from dflab.atomic import atomic_dir, write_bytes
+from dflab.atomic import atomic_dir, ensure_writable_dir, write_bytes
 from dflab.evidence.disk import write_disk
 from dflab.evidence.key import build_key
 from dflab.evidence.manifest import canonical_json, write_manifest
@@ -84,7 +84,8 @@ def build_cohort(spec_path: Path, secret: str, trainees: Iterable[str], out_root
     threads) are what uses both cores.  Results come back in completion order
     through ``on_done`` (for a progress bar) and are returned in input order.
     """
-    load_spec(spec_path)  # fail fast, in this process, on a bad spec
+    load_spec(spec_path)  # fail fast, in this process, on a bad spec or output directory
+    ensure_writable_dir(out_root)
     names = list(trainees)
     workers = max(1, min(workers or os.cpu_count() or 1, len(names)))
     if workers == 1:

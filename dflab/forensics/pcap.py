@@ -111,8 +111,8 @@ def conversations(path: PathLike) -> pd.DataFrame:
     table: dict[tuple, dict] = {}
     for frame in frames(path):
         src, dst, proto, sport, dport = _addresses(frame.packet)
-        if proto in ("ARP", "non-IP") or not _is_ip(frame.packet):
-            continue
+        if src is None or not _is_ip(frame.packet):
+            continue  # ARP and other non-IP frames have no IP conversation
         a, b = (src, sport), (dst, dport)
         key = (proto, *sorted([a, b], key=repr))
         conv = table.get(key)

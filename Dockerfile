@@ -1,0 +1,72 @@
+# The trainee lab image: JupyterLab with nbgrader, volatility3, pytsk3, scapy, The Sleuth Kit CLI,
+# tshark and dflab, run as the non-root user `trainee`.
+#
+# Build (the context must hold `wheelhouse/`, made by environments/docker/wheelhouse.sh):
+#   environments/docker/wheelhouse.sh wheelhouse && docker build -t dflab/trainee .
+# or, with the wheelhouse kept elsewhere and a local base image:
+#   environments/docker/build-image.sh /var/tmp/dflab-wheelhouse dflab/trainee --build-arg BASE_IMAGE=dflab/base:bookworm
+# Run (evidence read-only, token required, no outbound network):
+#   docker run -e DFLAB_TOKEN=... -v EVIDENCE:/evidence:ro -p 127.0.0.1:8888:8888 dflab/trainee
+#
+# Only classic builder features are used (no BuildKit mounts): some lab machines have no buildx.
+
+# Public default for real users; tests and offline machines pass the debootstrap-made dflab/base:bookworm.
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+
+# --- Stage 1: the virtual environment with every third-party package, installed from the wheelhouse.
+# A separate stage keeps the wheel files out of the final image's layers.
+FROM ${BASE_IMAGE} AS venv
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+COPY wheelhouse/requirements.txt /tmp/wheelhouse/requirements.txt
+COPY wheelhouse/deps/ /tmp/wheelhouse/deps/
+RUN python3 -m venv /opt/dflab \
+ && /opt/dflab/bin/pip install --no-index --find-links /tmp/wheelhouse/deps -r /tmp/wheelhouse/requirements.txt \
+ # Trainees submit and validate; creating assignments and grading are the instructor's, so those
+ # nbgrader lab plugins are switched off for everyone using this environment.
+ && /opt/dflab/bin/jupyter labextension disable --level=sys_prefix \
+      @jupyter/nbgrader:formgrader @jupyter/nbgrader:create-assignment @jupyter/nbgrader:course-list
+
+# --- Stage 2: the image trainees run.
+FROM ${BASE_IMAGE}
+ENV LANG=C.UTF-8 PYTHONDONTWRITEBYTECODE=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# The local base already carries these Debian tools; a public Python image does not, so they are
+# installed here (this is the only step that needs network, and only on that path). tshark must not
+# give non-root users capture rights, hence the preseed.
+RUN set -eu; missing=""; \
+    command -v fls >/dev/null 2>&1 || missing="$missing sleuthkit"; \
+    command -v tshark >/dev/null 2>&1 || missing="$missing tshark"; \
+    command -v tini >/dev/null 2>&1 || missing="$missing tini"; \
+    if [ -n "$missing" ]; then \
+      echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections; \
+      apt-get update; \
+      DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $missing; \
+      rm -rf /var/lib/apt/lists/*; \
+    fi; \
+    fls -V; tshark -v >/dev/null; tini --version
+
+# uid 1000 matches the usual first user on the host, so bind-mounted work directories stay writable.
+# /evidence is only a mount point: evidence (with its volatility3 symbol tables) is mounted read-only.
+RUN useradd --uid 1000 --user-group --create-home --home-dir /home/trainee --shell /bin/bash trainee \
+ && mkdir -p /home/trainee/work /evidence \
+ && chown trainee:trainee /home/trainee/work
+
+COPY --from=venv /opt/dflab /opt/dflab
+# dflab changes far more often than its dependencies: its wheel gets its own small layer, installed
+# without dependencies (they are all in the venv already; `pip check` proves it).
+COPY wheelhouse/dflab/ /tmp/dflab-wheel/
+RUN /opt/dflab/bin/pip install --no-index --no-deps /tmp/dflab-wheel/dflab-*.whl \
+ && /opt/dflab/bin/pip check \
+ && rm -rf /tmp/dflab-wheel
+COPY jupyter_config.py /etc/dflab/jupyter_config.py
+
+ENV PATH=/opt/dflab/bin:$PATH
+USER trainee
+WORKDIR /home/trainee/work
+EXPOSE 8888
+# /api answers without a token, so the check needs no secret.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8888/api', timeout=4)"]
+# tini as PID 1 reaps the zombies that kernels and terminals leave behind and forwards signals.
+ENTRYPOINT ["tini", "--"]
+CMD ["jupyter", "lab", "--config=/etc/dflab/jupyter_config.py"]
