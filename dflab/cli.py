@@ -100,7 +100,7 @@ def evidence_build(spec: Path, out: Path, trainees: tuple[str, ...], roster: Pat
     \b
     The same SPEC, secret and trainee id always give byte-identical files
     (compare the manifests). Layout of OUT/<trainee>/:
-      evidence/  disk.img, memory.raw, memory.lime, symbols/, network.pcap(ng), manifest.json
+      evidence/  disk.img, memory.lime (+ .raw), symbols/, network.pcap(ng), manifest.json
       key/       answer_key.json  (instructors only: never hand this to trainees)
     """
     from dflab.atomic import ensure_writable_dir

@@ -62,7 +62,7 @@ def _run(*cmd: str) -> str:
 def test_layout_and_manifest(built):
     ev = built["alice"].out / "evidence"
     names = {f["path"] for f in _manifest(built["alice"])["files"]}
-    assert {"disk.img", "memory.raw", "memory.lime", "network.pcap", "network.pcapng"} <= names
+    assert {"disk.img", "memory.lime", "network.pcap", "network.pcapng"} <= names
     assert any(n.startswith("symbols/linux/") and n.endswith(".json") for n in names)
     assert verify(ev) == []
     assert not (ev / "answer_key.json").exists()  # the key never sits with the evidence

@@ -113,3 +113,9 @@ def test_case_is_frozen():
     case = _case("dave")
     with pytest.raises(dataclasses.FrozenInstanceError):
         case.variant = "x"  # type: ignore[misc]
+
+
+def test_memory_formats_option(spec_text: str):
+    assert _case("erin").memory.formats == ("lime",)
+    both = parse_spec(spec_text.replace("  kernel: 5.15.0-91-generic\n", "  kernel: 5.15.0-91-generic\n  formats: [raw, lime]\n"))
+    assert resolve(both, b"\0" * 32).memory.formats == ("raw", "lime")

@@ -19,14 +19,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
 from dflab.atomic import atomic_dir, ensure_writable_dir, write_bytes
 from dflab.evidence.disk import write_disk
 from dflab.evidence.key import build_key
-from dflab.evidence.manifest import canonical_json, write_manifest
+from dflab.evidence.manifest import canonical_json, evidence_files, sha256_file, write_manifest
 from dflab.evidence.memory import write_memory
 from dflab.evidence.network import write_network
 from dflab.scenario.case import Case
@@ -50,13 +50,28 @@ class BuildResult:
 
 
 def write_case(case: Case, out: Path) -> str:
-    """Write one case's evidence and key into the existing, empty directory ``out``; return the manifest hash."""
+    """Write one case's evidence and key into the existing, empty directory ``out``; return the manifest hash.
+
+    Hashing the large images is most of the cost of a build; it runs in a
+    thread (hashlib releases the GIL) while the next writer works in Python.
+    """
     ev = out / EVIDENCE
     ev.mkdir()
-    disk = write_disk(case, ev / "disk.img")
-    memory = write_memory(case, ev, case.memory.formats)
-    network = write_network(case, ev)
-    manifest_sha = write_manifest(ev, case.scenario_id, case.variant)
+    hashing: dict[Path, Future[str]] = {}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+
+        def hash_new_files() -> None:
+            for p in evidence_files(ev):
+                if p not in hashing:
+                    hashing[p] = pool.submit(sha256_file, p)
+
+        disk = write_disk(case, ev / "disk.img")
+        hash_new_files()
+        memory = write_memory(case, ev, case.memory.formats)
+        hash_new_files()
+        network = write_network(case, ev)
+        known = {p: f.result() for p, f in hashing.items()}
+    manifest_sha = write_manifest(ev, case.scenario_id, case.variant, known)
     key = build_key(case, disk, memory, network, manifest_sha)
     write_bytes(out / KEY / KEY_FILE, canonical_json(key))
     return manifest_sha

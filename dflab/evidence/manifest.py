@@ -40,10 +40,18 @@ def canonical_json(data: Any) -> bytes:
     return (json.dumps(data, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode()
 
 
-def make_manifest(evidence_dir: Path, scenario: str, variant: str) -> dict[str, Any]:
+def evidence_files(evidence_dir: Path) -> list[Path]:
+    """Every file a manifest covers (all files below the directory except the manifest itself)."""
+    return _evidence_files(evidence_dir)
+
+
+def make_manifest(evidence_dir: Path, scenario: str, variant: str,
+                  known: dict[Path, str] | None = None) -> dict[str, Any]:
+    """Describe every evidence file; ``known`` holds digests already computed (e.g. while other files were written)."""
     files = _evidence_files(evidence_dir)
+    known = known or {}
     with ThreadPoolExecutor(max_workers=4) as pool:
-        digests = list(pool.map(sha256_file, files))
+        digests = list(pool.map(lambda p: known.get(p) or sha256_file(p), files))
     return {
         "format": MANIFEST_FORMAT,
         "scenario": scenario,
@@ -53,9 +61,9 @@ def make_manifest(evidence_dir: Path, scenario: str, variant: str) -> dict[str, 
     }
 
 
-def write_manifest(evidence_dir: Path, scenario: str, variant: str) -> str:
+def write_manifest(evidence_dir: Path, scenario: str, variant: str, known: dict[Path, str] | None = None) -> str:
     """Write ``manifest.json`` into ``evidence_dir``; return the manifest's own SHA-256."""
-    data = canonical_json(make_manifest(evidence_dir, scenario, variant))
+    data = canonical_json(make_manifest(evidence_dir, scenario, variant, known))
     write_bytes(evidence_dir / MANIFEST, data)
     return hashlib.sha256(data).hexdigest()
 

@@ -190,7 +190,7 @@ class Memory:
     acquired_at: int  # epoch seconds
     hostname: str
     processes: tuple[Process, ...]
-    formats: tuple[str, ...] = ("raw", "lime")  # which image files to write: "raw", "lime"
+    formats: tuple[str, ...] = ("lime",)  # which image files to write: "raw", "lime"
 
 
 @dataclass(frozen=True)

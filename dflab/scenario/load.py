@@ -68,8 +68,9 @@ def load_spec(path: str | Path) -> Spec:
 def parse_spec(text: str, name: str = "<spec>") -> Spec:
     """Validate spec text; ``name`` is used in error messages."""
     try:
-        data = yaml.safe_load(text)
-        root = yaml.compose(text)
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
+        data = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+        root = yaml.compose(text, Loader=loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark else ""

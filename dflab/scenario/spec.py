@@ -207,7 +207,7 @@ class MemorySpec(Strict):
     kernel: str = "5.15.0-91-generic"
     acquired: TimeRef
     boot: TimeRef
-    formats: tuple[Literal["raw", "lime"], ...] = ("raw", "lime")
+    formats: tuple[Literal["raw", "lime"], ...] = ("lime",)  # LiME is what acquisition tools write; add raw if wanted
     processes: tuple[ProcessSpec, ...]
 
     @field_validator("size")
