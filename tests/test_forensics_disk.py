@@ -423,3 +423,22 @@ def test_generated_disk_gives_back_every_planned_file(tmp_path: Path) -> None:
                 liars.add(planned.path)
     # small_case hides a ZIP as .jpg and a PNG as .txt; the ELF has no extension and does not count.
     assert liars == {"/tmp/.cache/backup.jpg", "/home/jdoe/Pictures/notes.txt"}
+
+
+def test_truncated_generated_image_warns_and_names_the_image(tmp_path: Path) -> None:
+    """A disk image cut short (a failed copy) still lists, but the reader says it is truncated and where."""
+    from dflab.evidence.disk import write_disk
+    from dflab.forensics.disk import TruncatedImageWarning
+    from tests.small_case import small_case
+
+    image = tmp_path / "cut.img"
+    facts = write_disk(small_case(), image)
+    root = next(p for p in facts["partitions"] if p["volume"] == "root")
+    os.truncate(image, (root["start_sector"] + 2048) * 512)  # keep 1 MiB of the ext4 volume
+    with pytest.warns(TruncatedImageWarning, match=rf"{image}: the file system at byte offset {root['start_sector'] * 512}"):
+        listing = disk.list_files(image, partition=1)
+    assert len(listing) > 0
+    garbage = tmp_path / "garbage.img"
+    garbage.write_bytes(os.urandom(100_000))
+    with pytest.raises(EvidenceError, match=rf"{garbage}: no file system TSK recognises at byte offset 0"):
+        disk.list_files(garbage)

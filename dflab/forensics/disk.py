@@ -34,6 +34,7 @@ import calendar
 import os
 import re
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,7 @@ from dflab.forensics.hashing import DEFAULT_ALGORITHMS, new_hashers
 from dflab.forensics.magic import file_type
 
 __all__ = [
+    "TruncatedImageWarning",
     "extract",
     "file_type",
     "list_files",
@@ -330,6 +332,7 @@ class _FileSystem:
                 fs = pytsk3.FS_Info(img, offset=offset)
             except OSError as exc:
                 raise EvidenceError(f"no file system TSK recognises at byte offset {offset}", str(path)) from exc
+            _warn_if_truncated(path, img, fs, offset)
         except BaseException:
             _close(img)
             raise
@@ -340,6 +343,19 @@ class _FileSystem:
 
     def __exit__(self, *exc: object) -> None:
         _close(self.image)
+
+
+class TruncatedImageWarning(UserWarning):
+    """The image ends before a file system on it does: listings work, data past the end is missing."""
+
+
+def _warn_if_truncated(path: str | os.PathLike[str], img: pytsk3.Img_Info, fs: pytsk3.FS_Info, offset: int) -> None:
+    needed = offset + int(fs.info.block_count) * int(fs.info.block_size)
+    if needed > img.get_size():
+        warnings.warn(TruncatedImageWarning(
+            f"{path}: the file system at byte offset {offset} needs {needed} bytes but the image has "
+            f"{img.get_size()}: the image is truncated, so files stored past its end read back incomplete"),
+            stacklevel=3)
 
 
 def _close(img: pytsk3.Img_Info) -> None:
