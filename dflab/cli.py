@@ -152,6 +152,16 @@ def evidence_verify(evidence_dir: Path) -> None:
     console.print(f"[green]verified[/green] {evidence_dir}: every file matches manifest.json")
 
 
+def _mount_subcommands() -> None:
+    """Command groups that live beside their feature (live response, courses)."""
+    from dflab.live.cli import live
+
+    cli.add_command(live)
+
+
+_mount_subcommands()
+
+
 def main() -> None:
     """Entry point: run the CLI, turning user errors into one line and an exit code."""
     try:

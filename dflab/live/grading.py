@@ -1,0 +1,196 @@
+"""Grade a lab 01 live collection: order of volatility, hashes, completeness, the suspect's traits.
+
+Pure functions of the case directory (the collection log and its outputs) and the expected traits
+(:func:`dflab.live.traits.expected_traits`, computed by the grader from the trainee's seed).  Nothing
+here trusts a value the trainee typed: hashes are recomputed from the files, traits are looked up in
+the collected outputs, and an output only counts if its hash still matches the log.  A broken or
+missing log gives zero points with a reason, never an exception.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dflab.errors import EvidenceError
+from dflab.live.collect import LOG_NAME, LogEntry, read_log, verify_log
+
+# Volatility levels: collect a lower level before a higher one.
+NETWORK, SYSTEM, TEMP_FS, DISK = 1, 2, 3, 4
+LEVELS = {
+    NETWORK: "network state (RFC 3227 §2.1 item 2 'routing table, arp cache'; NIST SP 800-86 §5.2.2 lists "
+             "network connections first: they change within seconds)",
+    SYSTEM: "process table, login sessions and memory (RFC 3227 §2.1 item 2 'process table, kernel "
+            "statistics, memory')",
+    TEMP_FS: "temporary file systems (RFC 3227 §2.1 item 3)",
+    DISK: "disk (RFC 3227 §2.1 item 4)",
+}
+ACTION_LEVEL = {
+    "network_connections": NETWORK,
+    "processes": SYSTEM, "logged_in_users": SYSTEM, "open_files": SYSTEM, "memory_maps": SYSTEM,
+    "recover_deleted_exe": SYSTEM, "recover_deleted_fd": SYSTEM,
+}
+MEMORY_FS = {"tmpfs", "ramfs", "devtmpfs"}
+KERNEL_FS = {"proc", "sysfs"}
+REQUIRED = ("network_connections", "logged_in_users", "processes", "open_files", "memory_maps",
+            "recover_deleted_exe", "recover_deleted_fd")
+POINTS = {"order": 3.0, "hashes": 3.0, "completeness": 2.0, "trait_exe": 2.0, "trait_held_file": 2.0,
+          "trait_listener": 2.0, "trait_sink_connection": 2.0, "trait_user_trace": 2.0}
+
+
+@dataclass(frozen=True)
+class Criterion:
+    name: str
+    points: float
+    max_points: float
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GradeReport:
+    criteria: tuple[Criterion, ...]
+
+    @property
+    def total(self) -> float:
+        return sum(c.points for c in self.criteria)
+
+    @property
+    def max_total(self) -> float:
+        return sum(c.max_points for c in self.criteria)
+
+    def by_name(self) -> dict[str, Criterion]:
+        return {c.name: c for c in self.criteria}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"total": self.total, "max_total": self.max_total,
+                "criteria": [{"name": c.name, "points": c.points, "max_points": c.max_points,
+                              "reasons": list(c.reasons)} for c in self.criteria]}
+
+
+def level(entry: LogEntry) -> int | None:
+    """The volatility level of what ``entry`` collected (None: not an acquisition)."""
+    if entry.action == "file":
+        fs = entry.details.get("fs_type", "")
+        return SYSTEM if fs in KERNEL_FS else TEMP_FS if fs in MEMORY_FS else DISK
+    return ACTION_LEVEL.get(entry.action)
+
+
+def order_violations(entries: list[LogEntry]) -> list[str]:
+    """Each acquisition that came after a less volatile one, explained with its RFC 3227 level."""
+    problems = []
+    worst: tuple[int, LogEntry] | None = None   # the least volatile acquisition so far
+    for e in entries:
+        lv = level(e)
+        if lv is None:
+            continue
+        if worst is not None and lv < worst[0]:
+            problems.append(f"{e.action} (entry {e.seq}, {LEVELS[lv]}) was collected after {worst[1].action} "
+                            f"(entry {worst[1].seq}, {LEVELS[worst[0]]})")
+        if worst is None or lv > worst[0]:
+            worst = (lv, e)
+    return problems
+
+
+def grade_collection(case_dir: str | Path, expected: dict[str, Any]) -> GradeReport:
+    """Score the collection in ``case_dir`` against one trainee's ``expected`` traits."""
+    case = Path(case_dir)
+    try:
+        entries = read_log(case / LOG_NAME)
+    except EvidenceError as exc:
+        return GradeReport(tuple(Criterion(n, 0.0, p, (str(exc),)) for n, p in POINTS.items()))
+    verified, hash_problems = _verify_outputs(case, entries)
+    chain = verify_log(entries)
+    outputs = [e for e in entries if e.output is not None]
+    hashes_ok = len(outputs) - len({p for p, _ in hash_problems})
+    hash_points = 0.0 if chain or not outputs else POINTS["hashes"] * hashes_ok / len(outputs)
+    done = {e.action for e in verified}
+    missing = [a for a in REQUIRED if a not in done]
+    order = order_violations(entries)
+    criteria = [
+        Criterion("order", 0.0 if order else POINTS["order"], POINTS["order"],
+                  tuple(order) or ("collected in order of volatility",)),
+        Criterion("hashes", round(hash_points, 2), POINTS["hashes"],
+                  tuple(chain + [m for _, m in hash_problems]) or (f"all {len(outputs)} outputs match the log",)),
+        Criterion("completeness", round(POINTS["completeness"] * (len(REQUIRED) - len(missing)) / len(REQUIRED), 2),
+                  POINTS["completeness"], tuple(f"not collected (or altered): {a}" for a in missing)
+                  or ("every required source collected",)),
+        *_traits(case, verified, expected),
+    ]
+    return GradeReport(tuple(criteria))
+
+
+def _verify_outputs(case: Path, entries: list[LogEntry]) -> tuple[list[LogEntry], list[tuple[str, str]]]:
+    """Re-hash every output; return the entries whose file still matches, and the problems found."""
+    good, problems = [], []
+    for e in entries:
+        if e.output is None:
+            continue
+        path = case / e.output
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            problems.append((e.output, f"entry {e.seq}: output {e.output} is missing"))
+            continue
+        if digest != e.sha256:
+            problems.append((e.output, f"entry {e.seq}: {e.output} does not match its logged SHA-256"))
+        else:
+            good.append(e)
+    return good, problems
+
+
+def _tables(case: Path, verified: list[LogEntry], action: str) -> list[pd.DataFrame]:
+    frames = []
+    for e in verified:
+        if e.action == action:
+            try:
+                frames.append(pd.read_csv(case / str(e.output), dtype=str, keep_default_na=False))
+            except (OSError, ValueError, pd.errors.EmptyDataError):
+                continue
+    return frames
+
+
+def _has_row(frames: list[pd.DataFrame], **want: Any) -> bool:
+    for df in frames:
+        if not set(want) <= set(df.columns):
+            continue
+        mask = pd.Series(True, index=df.index)
+        for col, value in want.items():
+            mask &= df[col] == str(value)
+        if mask.any():
+            return True
+    return False
+
+
+def _traits(case: Path, verified: list[LogEntry], expected: dict[str, Any]) -> list[Criterion]:
+    def crit(name: str, found: bool, yes: str, no: str) -> Criterion:
+        return Criterion(name, POINTS[name] if found else 0.0, POINTS[name], (yes if found else no,))
+
+    sha: dict[str, set[str | None]] = defaultdict(set)
+    for e in verified:
+        sha[e.action].add(e.sha256)
+    net = _tables(case, verified, "network_connections")
+    users = _tables(case, verified, "logged_in_users")
+    lst, snk, ut = expected["listener"], expected["sink"], expected["user_trace"]
+    return [
+        crit("trait_exe", expected["exe_sha256"] in sha["recover_deleted_exe"],
+             "deleted executable recovered (hash matches)",
+             "no recovered executable has the suspect's hash"),
+        crit("trait_held_file", expected["held_file"]["sha256"] in sha["recover_deleted_fd"],
+             "deleted open file recovered (hash matches)",
+             "no recovered descriptor has the deleted file's content"),
+        crit("trait_listener", _has_row(net, local_ip=lst["ip"], local_port=lst["port"], state="LISTEN"),
+             "the suspect's listener is in the collected connection table",
+             "the collected connection tables show no listener on the suspect's port"),
+        crit("trait_sink_connection", _has_row(net, remote_ip=snk["ip"], remote_port=snk["port"],
+                                               state="ESTABLISHED"),
+             "the connection to the sink is in the collected connection table",
+             "the collected connection tables show no established connection to the sink"),
+        crit("trait_user_trace", _has_row(users, remote_host=ut["remote_ip"], remote_port=ut["remote_port"]),
+             "the SSH login session is in the collected login sessions",
+             "the collected login sessions do not show the suspect's SSH session"),
+    ]
