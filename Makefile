@@ -16,7 +16,10 @@ lab: deps
 	$(VENV)/bin/dflab evidence build labs/scenarios/nightjar.yaml --out $(OUT) --trainee $(TRAINEE) --force
 	$(VENV)/bin/dflab evidence verify $(OUT)/$(TRAINEE)/evidence
 
+# The Docker engine is started here (installed first if missing); the trainee image is built by the
+# tests' session fixture, so its minutes overlap with the other tests on the second worker.
 test: deps
+	bash environments/docker/engine.sh start
 	$(PY) -m pytest -n 2 --dist loadgroup -q
 
 bench: deps

@@ -2,7 +2,7 @@
 
 The image copies this file to /etc/dflab/jupyter_config.py and starts ``jupyter lab --config=`` with it.
 It deliberately does not live in /etc/jupyter: every Jupyter command (``jupyter nbconvert`` in a
-trainee's terminal, ``jupyter labextension list`` in a health check) loads that directory, and the
+trainee's terminal, ``jupyter labextension list`` when inspecting the image) loads that directory, and the
 token rule below must stop only the server, not every tool.
 
 The container is the isolation boundary (non-root, no capabilities, no outbound network); these
@@ -19,7 +19,9 @@ c = get_config()  # noqa: F821 -- traitlets injects get_config() when it loads t
 # one that nobody is told (SystemExit is not swallowed by traitlets' config-file error handling).
 _token = os.environ.get("DFLAB_TOKEN", "")
 if not _token:
-    sys.exit("jupyter_config: DFLAB_TOKEN is empty or unset; refusing to start a lab server without a token")
+    sys.exit(
+        "jupyter_config: DFLAB_TOKEN is empty or unset; refusing to start a lab server without a token"
+    )
 c.IdentityProvider.token = _token
 
 # 0.0.0.0 is inside the container's own network namespace: the host decides what reaches it

@@ -80,15 +80,23 @@ cleanup() {
 trap cleanup EXIT
 
 say "debootstrap $SUITE from $MIRROR with $PACKAGES"
-# Debconf runs non-interactively inside debootstrap; the question below would default to "no" anyway,
-# but trainees must never get a setuid dumpcap, so it is preseeded explicitly after install too.
-mkdir -p "$CACHE"
-if ! debootstrap --variant=minbase --cache-dir="$CACHE" --include="$PACKAGES" "$SUITE" "$ROOTFS" "$MIRROR" >"$WORK/debootstrap.log" 2>&1; then
-  say "debootstrap failed; last log lines:"
+fail() {
+  say "$1 failed; last log lines:"
   tail -n 30 "$WORK/debootstrap.log" >&2
   tail -n 30 "$ROOTFS/debootstrap/debootstrap.log" >&2 2>/dev/null || true
   exit 1
-fi
+}
+mkdir -p "$CACHE"
+# Two stages so dpkg can skip its per-file fsync while installing (a throw-away rootfs needs no crash
+# safety); that saved about 40 s of a 2 min build here.
+debootstrap --foreign --variant=minbase --cache-dir="$CACHE" --include="$PACKAGES" "$SUITE" "$ROOTFS" "$MIRROR" \
+  >"$WORK/debootstrap.log" 2>&1 || fail "debootstrap (first stage)"
+echo force-unsafe-io >"$ROOTFS/etc/dpkg/dpkg.cfg.d/dflab-unsafe-io"
+chroot "$ROOTFS" /debootstrap/debootstrap --second-stage >>"$WORK/debootstrap.log" 2>&1 ||
+  fail "debootstrap (second stage)"
+rm "$ROOTFS/etc/dpkg/dpkg.cfg.d/dflab-unsafe-io"
+# Debconf runs non-interactively inside debootstrap, so the question below defaulted to "no"; it is
+# preseeded anyway so a later apt-get upgrade in a derived image keeps dumpcap without setuid.
 echo "wireshark-common wireshark-common/install-setuid boolean false" | chroot "$ROOTFS" debconf-set-selections
 if [ -u "$ROOTFS/usr/bin/dumpcap" ]; then
   say "dumpcap is setuid in the rootfs; refusing to build"

@@ -103,6 +103,12 @@ stop() {
     waited=$((waited + 1))
   done
   rm -f "$PIDFILE"
+  # dockerd leaves its data-root bind mount and the default network namespace mounted after it exits;
+  # release them so the state directory can be deleted (they are recreated on the next start).
+  local m
+  for m in $(awk -v r="$ROOT/" 'index($2, r) == 1 { print $2 }' /proc/mounts | sort -r); do
+    umount "$m" 2>/dev/null || umount -l "$m" || true
+  done
   say "stopped dockerd (pid $pid)"
 }
 
