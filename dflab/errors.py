@@ -7,6 +7,9 @@ non-zero.  Anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 
 class DflabError(Exception):
     """An error caused by the user's input or environment, reported as one line.
@@ -37,3 +40,14 @@ class ToolError(DflabError):
     """An external tool (volatility3, TSK, tshark) is missing or failed on valid input."""
 
     exit_code = 4
+
+
+def read_user_text(path: str | os.PathLike[str], what: str, error: type[DflabError] = DflabError,
+                   encoding: str = "utf-8") -> str:
+    """Read a file the user named (a spec, a roster); a missing or unreadable file is one clear line."""
+    try:
+        return Path(path).read_text(encoding=encoding)
+    except FileNotFoundError as exc:
+        raise error(f"{what} not found", str(path)) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"cannot read {what}: {exc}", str(path)) from exc

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from dflab.errors import DflabError
+from dflab.errors import DflabError, read_user_text
 
 TRAINEE_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 
@@ -33,12 +33,7 @@ def check_trainee_id(value: str, where: str) -> str:
 
 def read_roster(path: Path) -> list[Trainee]:
     """Parse a roster; raise DflabError naming ``file:line`` for the first bad line."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError as exc:
-        raise DflabError("roster not found", str(path)) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DflabError(f"cannot read roster: {exc}", str(path)) from exc
+    text = read_user_text(path, "roster", encoding="utf-8-sig")
     reader = csv.DictReader(text.splitlines())
     if not reader.fieldnames or "id" not in [f.strip().lower() for f in reader.fieldnames]:
         raise DflabError("roster needs a header line with an 'id' column (id,name,email)", f"{path}:1")

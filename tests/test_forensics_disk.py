@@ -190,7 +190,7 @@ def test_jpeg8_extension_lies_finds_the_hidden_pictures() -> None:
     image = sample(JPEG8)
     files = disk.list_files(image)
     regular = files[(files.type == "file") & ~files.name.str.startswith("$")]
-    liars = sorted(p for p, a in zip(regular.path, regular.address)
+    liars = sorted(p for p, a in zip(regular.path, regular.address, strict=True)
                    if extension_lies(p, disk.read_file(image, a)))
     # file9.boo is a ZIP with a non-ZIP extension; file13.dll:here a JPEG in a DLL's stream.
     assert liars == ["/alloc/file2.dat", "/archive/file9.boo", "/del2/file7.hmm", "/misc/file13.dll:here"]
@@ -310,7 +310,8 @@ def _gpt_image(path: Path) -> None:
     with path.open("wb") as fh:
         fh.truncate(total * sector)
         fh.write(mbr + bytes(header).ljust(sector, b"\0") + entries)
-    subprocess.run([tool("mkfs.fat"), "-F", "16", "-s", "1", "-i", "12345678", "--offset", str(first), str(path), str(count // 2)],
+    subprocess.run([tool("mkfs.fat"), "-F", "16", "-s", "1", "-i", "12345678", "--offset", str(first), str(path),
+                    str(count // 2)],
                    check=True, capture_output=True)
 
 
@@ -341,7 +342,7 @@ def _fls(image: Path) -> list[tuple[str, str, bool]]:
 def test_list_files_equals_fls(relative: str) -> None:
     image = sample(relative)
     ours = disk.list_files(image)
-    assert list(zip(ours.path, ours.address, ours.deleted)) == _fls(image)
+    assert list(zip(ours.path, ours.address, ours.deleted, strict=True)) == _fls(image)
 
 
 @pytest.mark.parametrize("relative,address", [(NTFS7, "32-128-6"), (NTFS7, "38"), (FAT6, "965"),
@@ -435,7 +436,8 @@ def test_truncated_generated_image_warns_and_names_the_image(tmp_path: Path) -> 
     facts = write_disk(small_case(), image)
     root = next(p for p in facts["partitions"] if p["volume"] == "root")
     os.truncate(image, (root["start_sector"] + 2048) * 512)  # keep 1 MiB of the ext4 volume
-    with pytest.warns(TruncatedImageWarning, match=rf"{image}: the file system at byte offset {root['start_sector'] * 512}"):
+    offset = root["start_sector"] * 512
+    with pytest.warns(TruncatedImageWarning, match=rf"{image}: the file system at byte offset {offset}"):
         listing = disk.list_files(image, partition=1)
     assert len(listing) > 0
     garbage = tmp_path / "garbage.img"

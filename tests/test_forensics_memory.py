@@ -65,7 +65,7 @@ def test_pstree_matches_the_planned_process_tree(generated: Path, tmp_path: Path
     depth = {}
     for p in sorted(visible.values(), key=lambda p: p.pid):
         depth[p.pid] = depth.get(p.ppid, -1) + 1 if p.ppid in visible else 0
-    assert dict(zip(tree.PID, tree.depth)) == depth
+    assert dict(zip(tree.PID, tree.depth, strict=True)) == depth
     # pre-order: every child comes after its parent
     order = list(tree.PID)
     assert all(order.index(p.ppid) < order.index(p.pid) for p in visible.values() if p.ppid in visible)
@@ -91,7 +91,7 @@ def test_psaux_args_and_bash_history(generated: Path, tmp_path: Path) -> None:
     planned = [(p.pid, h.command, pd.Timestamp(h.time, unit="s", tz="UTC"))
                for p in case.memory.processes for h in p.bash_history]
     assert planned
-    assert list(zip(history.PID, history.Command, history.CommandTime)) == planned
+    assert list(zip(history.PID, history.Command, history.CommandTime, strict=True)) == planned
     assert str(history.CommandTime.dtype).startswith("datetime64")
 
 

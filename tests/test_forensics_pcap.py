@@ -36,7 +36,7 @@ def test_http_get_request_and_object_hash_equal_tshark_export(tmp_path: Path) ->
     tshark("-r", str(capture), "-q", "--export-objects", f"http,{tmp_path}")
     exported = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.iterdir()}
     objects = pcap.http_objects(capture)
-    assert dict(zip(objects.filename, objects.sha256)) == exported == {
+    assert dict(zip(objects.filename, objects.sha256, strict=True)) == exported == {
         "CHANGES.bro-aux.txt": "4e7c7ef0984119447e743e3ec77e1de52713e345cde03fe7df753a35849bed18"}
     assert objects.complete.tolist() == [True]
     assert hashlib.sha256(objects.body[0]).hexdigest() == objects.sha256[0]

@@ -91,7 +91,8 @@ def test_unknown_template_reference_is_a_spec_error(spec_text: str):
 
 
 def test_impossible_time_range_is_reported(spec_text: str):
-    bad = spec_text.replace('"2026-03-02T07:30:00Z", "2026-03-06T08:30:00Z"', '"2026-03-06T08:30:00Z", "2026-03-02T07:30:00Z"')
+    early, late = '"2026-03-02T07:30:00Z"', '"2026-03-06T08:30:00Z"'
+    bad = spec_text.replace(f"{early}, {late}", f"{late}, {early}")
     with pytest.raises(SpecError, match="start: time_between needs"):
         resolve(parse_spec(bad), b"\0" * 32)
 
@@ -117,5 +118,6 @@ def test_case_is_frozen():
 
 def test_memory_formats_option(spec_text: str):
     assert _case("erin").memory.formats == ("lime",)
-    both = parse_spec(spec_text.replace("  kernel: 5.15.0-91-generic\n", "  kernel: 5.15.0-91-generic\n  formats: [raw, lime]\n"))
+    kernel = "  kernel: 5.15.0-91-generic\n"
+    both = parse_spec(spec_text.replace(kernel, kernel + "  formats: [raw, lime]\n"))
     assert resolve(both, b"\0" * 32).memory.formats == ("raw", "lime")

@@ -241,7 +241,8 @@ def list_files(
     with _FileSystem.open(path, partition) as fs:
         rows = list(_walk(fs.fs, fs.fs.open_dir(path="/"), "", [fs.fs.info.root_inum], fs.kind))
     frame = pd.DataFrame(rows, columns=_LIST_COLUMNS)
-    frame = frame.astype({"inode": "int64", "deleted": bool, "realloc": bool, "attr_type": "Int64", "attr_id": "Int64", "size": "Int64"})
+    frame = frame.astype({"inode": "int64", "deleted": bool, "realloc": bool, "attr_type": "Int64", "attr_id": "Int64",
+                          "size": "Int64"})
     for field in _TIME_FIELDS:
         frame[field] = pd.to_datetime(frame[field], utc=True)
     if not include_deleted:

@@ -31,7 +31,8 @@ def new_hashers(algorithms: Iterable[str] = DEFAULT_ALGORITHMS) -> dict[str, has
         try:
             hashers[key] = hashlib.new(key)
         except ValueError as exc:
-            raise ValueError(f"unknown hash algorithm {name!r}; try one of {sorted(hashlib.algorithms_guaranteed)}") from exc
+            known = sorted(hashlib.algorithms_guaranteed)
+            raise ValueError(f"unknown hash algorithm {name!r}; try one of {known}") from exc
     return hashers
 
 

@@ -14,7 +14,7 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 WORDS = (
     "account audit balance board budget client contract cost customer data deadline draft estimate "
@@ -62,7 +62,7 @@ def zip_stored(members: Iterable[tuple[str, bytes, int]]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as z:
         for name, data, mtime in members:
-            t = datetime.fromtimestamp(max(mtime, 315532800), tz=timezone.utc)
+            t = datetime.fromtimestamp(max(mtime, 315532800), tz=UTC)
             info = zipfile.ZipInfo(name, date_time=(t.year, t.month, t.day, t.hour, t.minute, t.second))
             info.create_system = 3  # Unix, whatever machine builds it
             info.external_attr = 0o100644 << 16

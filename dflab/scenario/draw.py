@@ -14,7 +14,7 @@ import hmac
 import ipaddress
 import random
 import string
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dflab.scenario.spec import parse_iso
@@ -90,4 +90,4 @@ def epoch(iso: str) -> int:
 
 def iso(ts: float) -> str:
     """Epoch seconds → ISO-8601 UTC with a Z (what the answer key and labs show)."""
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from dflab.errors import SpecError
+from dflab.errors import SpecError, read_user_text
 from dflab.scenario.spec import Spec
 
 PathKey = tuple[str | int, ...]
@@ -55,14 +55,7 @@ def _dotted(loc: tuple[Any, ...]) -> str:
 
 def load_spec(path: str | Path) -> Spec:
     """Read and validate a spec file; raise :class:`SpecError` naming file, line and field."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise SpecError("scenario spec not found", str(p)) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"cannot read scenario spec: {exc}", str(p)) from exc
-    return parse_spec(text, str(p))
+    return parse_spec(read_user_text(path, "scenario spec", SpecError), str(path))
 
 
 def parse_spec(text: str, name: str = "<spec>") -> Spec:

@@ -66,7 +66,7 @@ def build_tree(volume: Volume, files: list[DiskFile], max_name_bytes: int) -> No
         if f.is_dir and f.deleted_at is not None:
             raise DflabError("deleted directories are not supported, delete its files instead", where)
         parent = root
-        for depth, name in enumerate(parts[:-1], start=1):
+        for depth in range(1, len(parts)):
             path = "/" + "/".join(parts[:depth])
             node = by_path.get(path)
             if node is None:
