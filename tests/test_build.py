@@ -109,6 +109,9 @@ def test_key_answers_match_the_real_tools(built):
     _run("tshark", "-r", str(ev / "network.pcap"), "-q", "--export-objects", f"http,{out}")
     hashes = {hashlib.sha256(p.read_bytes()).hexdigest() for p in out.iterdir()}
     assert ans["payload_sha256"] in hashes
+    for capture in ("network.pcap", "network.pcapng"):
+        flagged = _run("tshark", "-r", str(ev / capture), "-Y", "_ws.malformed || _ws.expert.severity >= error")
+        assert flagged.strip() == "", f"{capture}: malformed packets or expert errors:\n{flagged[:2000]}"
     creds = _run("tshark", "-r", str(ev / "network.pcap"), "-Y", "ftp.request.command == \"PASS\"", "-T", "fields",
                  "-e", "ftp.request.arg")
     assert creds.split() == [ans["ftp_password"]]
