@@ -154,8 +154,10 @@ def evidence_verify(evidence_dir: Path) -> None:
 
 def _mount_subcommands() -> None:
     """Command groups that live beside their feature (live response, courses)."""
+    from dflab.course_cli import course
     from dflab.live.cli import live
 
+    cli.add_command(course)
     cli.add_command(live)
 
 

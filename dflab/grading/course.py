@@ -1,0 +1,204 @@
+"""Create an nbgrader course directory for a cohort: config, gradebook, lab source, per-trainee evidence, release.
+
+Layout of a course made by :func:`init_course`::
+
+    DIR/nbgrader_config.py            timeout, ClearSolutions, dflab's autograde pipeline
+    DIR/.dflab-course.json            fingerprint of the course secret (a re-run must use the same one)
+    DIR/gradebook.db                  nbgrader's gradebook, one student per roster line
+    DIR/source/<lab>/                 the instructor's notebook (with solutions) + lab.yaml
+    DIR/release/<lab>/                what trainees get (nbgrader generate_assignment)
+    DIR/graders/<lab>.yaml            the lab's answer checks
+    DIR/evidence/<trainee>/evidence/  each trainee's evidence (hand out read-only)
+    DIR/evidence/<trainee>/key/       each trainee's answer key (never hand out)
+
+Every step only writes what is missing or different, so running it twice
+changes nothing, and adding trainees to the roster builds only theirs.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import hashlib
+import hmac
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from nbgrader.api import Gradebook
+from nbgrader.apps import NbGraderAPI
+from nbgrader.coursedir import CourseDirectory
+from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
+
+from dflab.atomic import ensure_writable_dir, write_bytes
+from dflab.errors import DflabError
+from dflab.evidence.build import build_cohort
+from dflab.grading.checks import load_checks
+from dflab.grading.preprocessor import autograde_pipeline
+from dflab.roster import Trainee, read_roster
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG_FILE = "nbgrader_config.py"
+SECRET_STAMP = ".dflab-course.json"
+CELL_TIMEOUT_S = 300  # a forensic cell may hash or carve a whole image: generous, but not unbounded
+COURSE_IGNORE = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "work"]  # work/: the notebook's exports
+
+
+@dataclass
+class InitResult:
+    """What one ``init_course`` run changed (all empty on an idempotent re-run)."""
+
+    root: Path
+    written: list[str] = field(default_factory=list)
+    students_added: list[str] = field(default_factory=list)
+    evidence_built: list[str] = field(default_factory=list)
+    released: bool = False
+
+
+def config_text(root: Path) -> str:
+    """The course's ``nbgrader_config.py`` (deterministic: absolute paths only, no timestamps)."""
+    pipeline = "".join(f"    {name!r},\n" for name in autograde_pipeline())
+    return f'''# Written by `dflab course init`; re-running it rewrites this file.
+c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
+
+c.CourseDirectory.root = {str(root)!r}
+c.CourseDirectory.ignore = {COURSE_IGNORE!r}
+
+# Forensic cells hash and walk whole images: allow {CELL_TIMEOUT_S} s per cell.
+c.Execute.timeout = {CELL_TIMEOUT_S}
+
+# Released notebooks get a stub where the solution was; ungraded solution regions are errors.
+c.ClearSolutions.code_stub = {{"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}}
+c.ClearSolutions.enforce_metadata = True
+
+# dflab grading: the kernel runs on the graded trainee's evidence; answers are checked after execution,
+# before nbgrader's SaveAutoGrades scores the cells (graders/README.md).
+c.Autograde.autograde_preprocessors = [
+{pipeline}]
+c.TraineeEvidence.evidence_root = {str(root / "evidence")!r}
+c.CheckAnswers.evidence_root = {str(root / "evidence")!r}
+c.CheckAnswers.checks_dir = {str(root / "graders")!r}
+'''
+
+
+def course_config(root: Path) -> Config:
+    """Load a course's ``nbgrader_config.py`` as nbgrader would."""
+    if not (root / CONFIG_FILE).is_file():
+        raise DflabError(f"no {CONFIG_FILE}: not a dflab course (run `dflab course init`)", str(root))
+    return PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
+
+
+def tools_on_path() -> None:
+    """Put this interpreter's ``bin/`` on PATH: nbgrader's gradebook runs the ``alembic`` command by name.
+
+    Without it, using the venv's Python without activating the venv fails
+    with "No such file or directory: 'alembic'" on first gradebook access.
+    """
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
+
+
+def course_api(root: Path) -> NbGraderAPI:
+    """nbgrader's Python API bound to the course at ``root`` with its config."""
+    tools_on_path()
+    config = course_config(root)
+    return NbGraderAPI(CourseDirectory(config=config), config=config)
+
+
+def load_lab(labs_dir: Path, lab: str) -> dict[str, Any]:
+    """Read ``labs/<lab>/lab.yaml``; its ``scenario``, ``notebook`` and ``source`` say what to copy and build."""
+    path = labs_dir / lab / "lab.yaml"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise DflabError(f"no lab {lab!r} (no lab.yaml)", str(path)) from exc
+    except (OSError, yaml.YAMLError) as exc:
+        raise DflabError(f"cannot read lab metadata: {exc}", str(path)) from exc
+    for name in ("id", "scenario", "notebook", "source"):
+        if not isinstance(data, dict) or not isinstance(data.get(name), str):
+            raise DflabError(f"{name}: missing (a string is required)", str(path))
+    if data["id"] != lab:
+        raise DflabError(f"id: {data['id']!r} does not match the folder name {lab!r}", str(path))
+    return data
+
+
+def _sync_file(src: Path, dest: Path, result: InitResult) -> None:
+    if dest.is_file() and filecmp.cmp(src, dest, shallow=False):
+        return
+    write_bytes(dest, src.read_bytes())
+    result.written.append(str(dest.relative_to(result.root)))
+
+
+def _sync_text(text: str, dest: Path, result: InitResult) -> None:
+    if dest.is_file() and dest.read_text(encoding="utf-8") == text:
+        return
+    write_bytes(dest, text.encode())
+    result.written.append(str(dest.relative_to(result.root)))
+
+
+def _secret_stamp(root: Path, secret: str) -> str:
+    """A fingerprint of the course secret (not the secret) so a re-run with another secret fails loudly.
+
+    Evidence is built once per trainee; a different secret would silently
+    leave old variants next to a config that believes in new ones.
+    """
+    stamp = json.dumps({"secret_fingerprint": hmac.new(secret.encode(), b"dflab-course", hashlib.sha256)
+                        .hexdigest()[:16]}, sort_keys=True) + "\n"
+    path = root / SECRET_STAMP
+    if path.is_file() and path.read_text(encoding="utf-8") != stamp:
+        raise DflabError("this course was built with a different course secret; use the same --secret "
+                         "(or $DFLAB_COURSE_SECRET) or a new directory", str(path))
+    return stamp
+
+
+def init_course(root: Path, roster: Path, lab: str, secret: str, *, labs_dir: Path = REPO / "labs",
+                graders_dir: Path = REPO / "graders", workers: int | None = None) -> InitResult:
+    """Create or update the course at ``root`` for the trainees in ``roster`` and one ``lab``; see the module doc."""
+    trainees = read_roster(roster)
+    meta = load_lab(labs_dir, lab)
+    spec = labs_dir / "scenarios" / f"{meta['scenario']}.yaml"
+    checks_file = graders_dir / f"{lab}.yaml"
+    load_checks(checks_file)  # fail before any work on a broken check file
+    root = ensure_writable_dir(root).resolve()
+    result = InitResult(root)
+    _sync_text(_secret_stamp(root, secret), root / SECRET_STAMP, result)
+
+    _sync_text(config_text(root), root / CONFIG_FILE, result)
+    _sync_file(labs_dir / lab / meta["source"], root / "source" / lab / meta["notebook"], result)
+    _sync_file(labs_dir / lab / "lab.yaml", root / "source" / lab / "lab.yaml", result)
+    _sync_file(checks_file, root / "graders" / f"{lab}.yaml", result)
+
+    missing = [t.id for t in trainees if not (root / "evidence" / t.id / "key" / "answer_key.json").is_file()]
+    if missing:
+        build_cohort(spec, secret, missing, ensure_writable_dir(root / "evidence"), workers=workers)
+        result.evidence_built = missing
+
+    api = course_api(root)
+    result.students_added = _add_students(api.coursedir.db_url, trainees)
+    source_changed = any(w.startswith(f"source/{lab}/") for w in result.written)
+    if source_changed or not (root / "release" / lab / meta["notebook"]).is_file():
+        outcome = api.generate_assignment(lab, force=True, create=True)
+        if not outcome["success"]:
+            last = (outcome.get("error") or outcome.get("log") or "unknown error").strip().splitlines()[-1]
+            raise DflabError(f"nbgrader generate_assignment failed: {last}", str(root / "source" / lab))
+        result.released = True
+    return result
+
+
+def _add_students(db_url: str, trainees: list[Trainee]) -> list[str]:
+    """Add roster trainees missing from the gradebook (what ``nbgrader db student add`` does)."""
+    added = []
+    with Gradebook(db_url) as gb:
+        known = {s.id for s in gb.students}
+        for t in trainees:
+            if t.id in known:
+                continue
+            first, _, last = t.name.partition(" ")
+            gb.update_or_create_student(t.id, first_name=first or None, last_name=last or None, email=t.email or None)
+            added.append(t.id)
+    return added

@@ -1,0 +1,230 @@
+"""nbgrader preprocessors that put dflab answer checking into ``nbgrader autograde``.
+
+Registered in ``c.Autograde.autograde_preprocessors`` (see :func:`autograde_pipeline`):
+
+* :class:`TraineeEvidence` runs *before* ``Execute`` and points the kernel at
+  the graded trainee's own evidence (``$DFLAB_EVIDENCE``), so one notebook is
+  graded against whichever variant belongs to the submission's student id.
+* :class:`CheckAnswers` runs *after* ``Execute`` and *before* ``SaveAutoGrades``:
+  for every autograder test cell that records answers it replaces the cell's
+  outputs with nothing (correct) or one error output saying what was wrong,
+  without the expected value.  nbgrader's own ``SaveAutoGrades`` then scores
+  the cell (an error output scores 0), so gradebook, feedback and totals stay
+  native nbgrader.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from nbconvert.exporters.exporter import ResourcesDict
+from nbformat.notebooknode import NotebookNode, from_dict
+from nbformat.v4 import new_code_cell
+from nbgrader import utils
+from nbgrader.api import Gradebook
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Unicode
+
+from dflab.errors import DflabError
+from dflab.grading.checks import CheckFile, check_answer, checks_for
+from dflab.lab.answers import ANSWER_MIME
+from dflab.lab.evidence import EVIDENCE_ENV
+
+ANSWER_FUNCTION = "answer"
+ERROR_NAME = "AnswerCheck"
+NOT_RUN = "no answer recorded (was the cell run?)"
+
+
+def key_file(evidence_root: Path, student: str) -> Path:
+    """Where a trainee's answer key lives: ``<evidence root>/<student>/key/answer_key.json``."""
+    return evidence_root / student / "key" / "answer_key.json"
+
+
+def _student(resources: ResourcesDict) -> str:
+    try:
+        return str(resources["nbgrader"]["student"])
+    except KeyError as exc:
+        raise DflabError("no student id in the nbgrader resources: run this preprocessor inside "
+                         "`nbgrader autograde`") from exc
+
+
+class TraineeEvidence(NbGraderPreprocessor):
+    """Point the kernel (started next by ``Execute``) at the graded trainee's evidence.
+
+    The kernel inherits this process's environment; nbgrader autogrades one
+    notebook at a time, so setting the variable per notebook is safe.  A
+    missing evidence directory or key fails this submission only, before any
+    trainee code runs.
+    """
+
+    evidence_root = Unicode("", help="Directory holding <student>/evidence and <student>/key.").tag(config=True)
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
+        student = _student(resources)
+        root = Path(self.evidence_root).expanduser()
+        evidence = root / student / "evidence"
+        if not (evidence / "manifest.json").is_file():
+            raise DflabError(f"no evidence for trainee {student!r} (expected {evidence}/manifest.json)",
+                             "TraineeEvidence.evidence_root")
+        if not key_file(root, student).is_file():
+            raise DflabError(f"no answer key for trainee {student!r}", str(key_file(root, student)))
+        os.environ[EVIDENCE_ENV] = str(evidence)
+        return nb, resources
+
+
+class CheckAnswers(NbGraderPreprocessor):
+    """Score the answers each autograder test cell recorded against the graded trainee's key."""
+
+    evidence_root = Unicode("", help="Directory holding <student>/key/answer_key.json.").tag(config=True)
+    checks_dir = Unicode("", help="Directory holding the check files, <assignment id>.yaml.").tag(config=True)
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
+        student = _student(resources)
+        path = key_file(Path(self.evidence_root).expanduser(), student)
+        try:
+            self._key = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise DflabError(f"no answer key for trainee {student!r}", str(path)) from exc
+        except (OSError, json.JSONDecodeError) as exc:
+            raise DflabError(f"unreadable answer key: {exc}", str(path)) from exc
+        self._key_where = str(path)
+        self._checks = checks_for(Path(self.checks_dir).expanduser(), str(resources["nbgrader"]["assignment"]))
+        nb, resources = super().preprocess(nb, resources)
+        deleted = restore_deleted_tests(nb, _source_test_cells(resources))
+        if deleted:
+            self.log.warning("deleted test cells scored 0: %s", ", ".join(deleted))
+        return nb, resources
+
+    def preprocess_cell(self, cell: NotebookNode, resources: ResourcesDict,
+                        cell_index: int) -> tuple[NotebookNode, ResourcesDict]:
+        if cell.cell_type != "code" or not utils.is_grade(cell) or utils.is_solution(cell):
+            return cell, resources
+        names = answer_names(cell.source)
+        if not names:
+            return cell, resources  # an ordinary nbgrader test cell: nbgrader scores it as usual
+        reasons = grade_outputs(names, cell.get("outputs", []), self._checks, self._key, self._key_where)
+        grade_id = cell.metadata["nbgrader"].get("grade_id", f"cell {cell_index}")
+        if reasons:
+            self.log.info("%s: %s", grade_id, "; ".join(reasons))
+        cell.outputs = [error_output(reasons)] if reasons else []
+        return cell, resources
+
+
+def _source_test_cells(resources: ResourcesDict) -> list[tuple[str, float, str]]:
+    """(grade id, points, source) of every autograder test cell of the instructor's notebook, from the gradebook."""
+    info = resources["nbgrader"]
+    with Gradebook(info["db_url"]) as gb:
+        notebook = gb.find_notebook(info["notebook"], info["assignment"])
+        sources = {c.name: c for c in notebook.source_cells}
+        return [(g.name, float(g.max_score), sources[g.name].source) for g in notebook.grade_cells
+                if g.cell_type == "code" and g.name in sources and g.name not in
+                {s.name for s in notebook.solution_cells}]
+
+
+def restore_deleted_tests(nb: NotebookNode, tests: list[tuple[str, float, str]]) -> list[str]:
+    """Append a 0-scoring copy of every test cell the submission deleted; return their grade ids.
+
+    Without this a deleted test cell keeps the grade it had in the gradebook
+    (nbgrader only updates grades of cells present), so deleting a test cell
+    after one good run would keep its points.  nbgrader's own
+    ``OverwriteCells.add_missing_cells`` fails when an answer cell and its test
+    cell are both deleted, so dflab re-adds them itself, after execution.
+    """
+    present = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
+    missing = [t for t in tests if t[0] not in present]
+    for grade_id, points, source in missing:
+        cell = new_code_cell(source, outputs=[error_output([f"tampered: test cell {grade_id!r} was deleted"])])
+        cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "points": points,
+                                     "grade_id": grade_id, "schema_version": 3}
+        nb.cells.append(cell)
+    return [t[0] for t in missing]
+
+
+def answer_names(source: str) -> list[str]:
+    """The answer names a test cell records: the literal first argument of each ``answer(...)`` call.
+
+    The test cell's source is the instructor's (nbgrader restores locked
+    cells from the source notebook before execution), so its calls say what
+    the cell must produce.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
+                and isinstance(node.args[0].value, str) and _called_name(node.func) == ANSWER_FUNCTION:
+            names.append(node.args[0].value)
+    return sorted(set(names), key=names.index)
+
+
+def _called_name(func: ast.expr) -> str | None:
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return None
+
+
+def grade_outputs(names: list[str], outputs: list[Any], checks: CheckFile, key: dict[str, Any],
+                  key_where: str) -> list[str]:
+    """Why the recorded answers are not all correct (empty list: all correct, full points)."""
+    recorded: dict[str, list[Any]] = {}
+    reasons: list[str] = []
+    errors = []
+    for out in outputs:
+        if out.get("output_type") == "error":
+            errors.append(f"{out.get('ename', 'Error')}: {out.get('evalue', '')}".strip())
+        data = out.get("data", {}) if out.get("output_type") in ("display_data", "execute_result") else {}
+        if ANSWER_MIME not in data:
+            continue
+        payload = data[ANSWER_MIME]
+        if isinstance(payload, str):
+            try:
+                payload = json.loads(payload)
+            except json.JSONDecodeError:
+                payload = None
+        if not isinstance(payload, dict) or not isinstance(payload.get("name"), str) or "value" not in payload:
+            reasons.append("malformed answer output (expected {name, value})")
+            continue
+        recorded.setdefault(payload["name"], []).append(payload["value"])
+    for extra in sorted(set(recorded) - set(names)):
+        reasons.append(f"tampered: this cell does not record {extra!r}")
+    for name in names:
+        values = recorded.get(name, [])
+        if len(values) > 1:
+            reasons.append(f"{name}: tampered ({len(values)} answer outputs, expected exactly one)")
+        elif not values:
+            reasons.append(f"{name}: {NOT_RUN}" + (f" [{errors[0]}]" if errors else ""))
+        else:
+            ok, why = check_answer(checks, name, values[0], key, key_where)
+            if not ok:
+                reasons.append(f"{name}: {why}")
+    return reasons
+
+
+def error_output(reasons: list[str]) -> NotebookNode:
+    """The one error output that makes nbgrader score a cell 0 and shows the trainee why."""
+    text = "; ".join(reasons)
+    return from_dict({"output_type": "error", "ename": ERROR_NAME, "evalue": text,
+                      "traceback": [f"{ERROR_NAME}: {r}" for r in reasons]})
+
+
+def autograde_pipeline() -> list[str]:
+    """nbgrader 0.9.6's default ``Autograde.autograde_preprocessors`` with dflab's two inserted around Execute."""
+    return [
+        "dflab.grading.preprocessor.TraineeEvidence",
+        "nbgrader.preprocessors.Execute",
+        "dflab.grading.preprocessor.CheckAnswers",
+        "nbgrader.preprocessors.IgnorePattern",
+        "nbconvert.preprocessors.ClearMetadataPreprocessor",
+        "nbgrader.preprocessors.LimitOutput",
+        "nbgrader.preprocessors.SaveAutoGrades",
+        "nbgrader.preprocessors.AssignLatePenalties",
+        "nbgrader.preprocessors.CheckCellMetadata",
+    ]

@@ -1,0 +1,12 @@
+"""What lab notebooks import: record answers, find the evidence, check its integrity.
+
+This package runs in the trainee's kernel, so it never reads or holds an
+answer value or the key: :func:`answer` validates only the *shape* of a value
+(from the lab's ``lab.yaml``) and emits it as a display output that the
+grader, in its own process, compares with the key (see graders/README.md).
+"""
+
+from dflab.lab.answers import ANSWER_MIME, answer, lab_answers
+from dflab.lab.evidence import EVIDENCE_ENV, evidence_dir, verify_evidence
+
+__all__ = ["ANSWER_MIME", "EVIDENCE_ENV", "answer", "evidence_dir", "lab_answers", "verify_evidence"]

@@ -1,0 +1,126 @@
+"""Record a named answer: check its shape, show it, and emit it for the grader.
+
+The shape rules come from the ``answers:`` section of the lab's ``lab.yaml``
+(in the notebook's working directory, where nbgrader copies it on release and
+restores it from the instructor's source on autograde).  They say what *kind*
+of value is wanted (``hex`` of length 64, ``int``, ``path`` ...) and never
+what the value is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import numbers
+import os
+import re
+from pathlib import Path, PurePath
+from typing import Any
+
+import yaml
+
+from dflab.errors import DflabError
+
+ANSWER_MIME = "application/vnd.dflab.answer+json"
+LAB_FILE = "lab.yaml"
+LAB_DIR_ENV = "DFLAB_LAB_DIR"
+SHAPES = ("text", "hex", "int", "number", "path", "time", "list")
+_HEX = re.compile(r"^(0x)?[0-9a-fA-F]+$")
+
+
+def lab_answers(lab_dir: Path | None = None) -> dict[str, dict[str, Any]]:
+    """The lab's answer names and their shape rules, from ``lab.yaml`` (``$DFLAB_LAB_DIR`` or the working dir)."""
+    directory = lab_dir or Path(os.environ.get(LAB_DIR_ENV) or Path.cwd())
+    path = directory / LAB_FILE
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise DflabError("no lab.yaml here: open the notebook from its lab folder", str(directory)) from exc
+    except (OSError, yaml.YAMLError) as exc:
+        raise DflabError(f"cannot read lab metadata: {exc}", str(path)) from exc
+    answers = data.get("answers") if isinstance(data, dict) else None
+    if not isinstance(answers, dict) or not answers:
+        raise DflabError("answers: missing or empty", str(path))
+    for name, rule in answers.items():
+        if not isinstance(rule, dict) or rule.get("shape") not in SHAPES:
+            raise DflabError(f"shape must be one of {', '.join(SHAPES)}", f"{path}: answers.{name}")
+    return answers
+
+
+def answer(name: str, value: Any) -> Any:
+    """Validate ``value``'s shape for answer ``name``, show a confirmation, emit it for grading; return it.
+
+    A wrong shape raises ``ValueError`` with what is expected, so the trainee
+    can fix it before submitting.  Correctness is *not* decided here.
+    """
+    rules = lab_answers()
+    if name not in rules:
+        raise ValueError(f"{name!r} is not an answer of this lab; expected one of {', '.join(sorted(rules))}")
+    recorded = _check_shape(name, _to_json(name, value), rules[name])
+    from IPython.display import display
+
+    preview = json.dumps(recorded, ensure_ascii=False)
+    display({ANSWER_MIME: {"name": name, "value": recorded},
+             "text/plain": f"recorded {name} = {preview if len(preview) <= 120 else preview[:117] + '...'}"},
+            raw=True)
+    return value
+
+
+def _to_json(name: str, value: Any) -> Any:
+    """Turn what notebooks naturally hold (numpy ints, Timestamps, Paths, sets) into plain JSON values."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError(f"{name}: {number} is not a usable number")
+        return number
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise ValueError(f"{name}: the time has no time zone; use UTC (e.g. pd.Timestamp(..., tz='UTC'))")
+        return value.isoformat()
+    if isinstance(value, PurePath):
+        return value.as_posix()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (set, frozenset)):
+        return sorted(_to_json(name, v) for v in value)
+    if isinstance(value, (list, tuple)):
+        return [_to_json(name, v) for v in value]
+    if hasattr(value, "tolist"):  # numpy arrays, pandas Series
+        return _to_json(name, value.tolist())
+    raise ValueError(f"{name}: cannot record a {type(value).__name__}; use text, a number or a list")
+
+
+def _check_shape(name: str, value: Any, rule: dict[str, Any]) -> Any:
+    shape = rule["shape"]
+    if value is None or value in ("", []):
+        raise ValueError(f"{name}: no value yet (got {value!r}); assign your finding first")
+    if shape in ("text", "hex", "path", "time") and not isinstance(value, str):
+        raise ValueError(f"{name}: expected text ({shape}), got {type(value).__name__}")
+    if shape == "hex":
+        digits = "".join(value.split())
+        if not _HEX.match(digits):
+            raise ValueError(f"{name}: expected hex digits (0-9, a-f), got {value[:20]!r}")
+        length = rule.get("length")
+        if length and len(digits.removeprefix("0x")) != length:
+            raise ValueError(f"{name}: expected {length} hex digits, got {len(digits.removeprefix('0x'))}")
+    elif shape == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ValueError(f"{name}: expected a whole number, got {type(value).__name__}")
+    elif shape == "number" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise ValueError(f"{name}: expected a number, got {type(value).__name__}")
+    elif shape == "path" and not value.startswith("/"):
+        raise ValueError(f"{name}: expected an absolute path starting with /, got {value[:40]!r}")
+    elif shape == "time":
+        try:
+            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ValueError(f"{name}: expected an ISO-8601 time, YYYY-MM-DDTHH:MM:SSZ") from exc
+        if parsed.tzinfo is None:
+            raise ValueError(f"{name}: the time has no zone; add Z for UTC")
+    elif shape == "list" and not isinstance(value, list):
+        raise ValueError(f"{name}: expected a list, got {type(value).__name__}")
+    return value
