@@ -156,9 +156,11 @@ def _mount_subcommands() -> None:
     """Command groups that live beside their feature (live response, courses)."""
     from dflab.course_cli import course
     from dflab.live.cli import live
+    from dflab.session.cli import session
 
     cli.add_command(course)
     cli.add_command(live)
+    cli.add_command(session)
 
 
 _mount_subcommands()

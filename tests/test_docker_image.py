@@ -15,7 +15,6 @@ import itertools
 import json
 import os
 import subprocess
-import sys
 import time
 import tomllib
 import urllib.error
@@ -25,17 +24,17 @@ from pathlib import Path
 
 import pytest
 
+from tests import docker_fixtures
+
+# The shared, memoised image build (tests/docker_fixtures.py).
+trainee_image = docker_fixtures.trainee_image
+
 # All image tests share one engine and one build: keep them on one xdist worker.
 pytestmark = pytest.mark.xdist_group(name="docker_image")
 
 REPO = Path(__file__).resolve().parents[1]
 DOCKER_DIR = REPO / "environments" / "docker"
-# Outside the repository and reused across runs: downloading ~140 MB of wheels is the slow part.
-WHEELHOUSE = Path(os.environ.get("DFLAB_WHEELHOUSE", "/var/tmp/dflab-wheelhouse"))
-BASE_IMAGE = "dflab/base:bookworm"
-IMAGE = "dflab/trainee:test"
 TOKEN = "dflab-test-token"
-SETUP_TIMEOUT = 1200
 RUN_TIMEOUT = 120
 READY_TIMEOUT = 90.0
 
@@ -53,64 +52,6 @@ CONFINED = (
     "--cpus", "1",
     "--pids-limit", "256",
 )  # fmt: skip
-
-
-def _check(cmd: list[str], what: str, timeout: float = SETUP_TIMEOUT) -> None:
-    """Run a setup command; fail the session with its output when it does not succeed."""
-    proc = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    if proc.returncode != 0:
-        pytest.fail(
-            f"{what} failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-        )
-
-
-@pytest.fixture(scope="session")
-def trainee_image() -> str:
-    """Engine up, base image and wheelhouse ready, trainee image built; returns its tag."""
-    _check(
-        ["bash", str(DOCKER_DIR / "engine.sh"), "start"],
-        "starting the Docker engine",
-        timeout=180,
-    )
-    # The base image (Debian mirror) and the wheelhouse (package index) are independent and both
-    # network-bound, so they are prepared side by side.
-    steps = {
-        "building the base image": ["bash", str(DOCKER_DIR / "base-image.sh")],
-        "filling the wheelhouse": [
-            "bash",
-            str(DOCKER_DIR / "wheelhouse.sh"),
-            str(WHEELHOUSE),
-        ],
-    }
-    # wheelhouse.sh runs pip with the interpreter running these tests (>= 3.11, so it has tomllib).
-    env = {**os.environ, "PYTHON": sys.executable}
-    running = {
-        what: subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-        )
-        for what, cmd in steps.items()
-    }
-    failures = []
-    for what, proc in running.items():
-        out, _ = proc.communicate(timeout=SETUP_TIMEOUT)
-        if proc.returncode != 0:
-            failures.append(f"{what} failed (exit {proc.returncode}):\n{out[-3000:]}")
-    if failures:
-        pytest.fail("\n".join(failures))
-    _check(
-        [
-            "bash",
-            str(DOCKER_DIR / "build-image.sh"),
-            str(WHEELHOUSE),
-            IMAGE,
-            "--build-arg",
-            f"BASE_IMAGE={BASE_IMAGE}",
-        ],
-        "building the trainee image",
-    )
-    return IMAGE
 
 
 _names = itertools.count()

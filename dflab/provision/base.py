@@ -1,0 +1,90 @@
+"""The backend contract: start, stop, poll and measure one trainee's lab environment.
+
+Modelled on JupyterHub's ``Spawner``: ``start`` returns where the server answers, ``poll`` returns
+``None`` while it runs and an exit status once it does not, and everything a backend must remember
+between commands (a pid, a port, a container id) lives in ``TraineeEnv.state``, a JSON-able dict the
+session persists (the role of ``Spawner.get_state``/``load_state``). Backends call
+``TraineeEnv.save()`` right after every side effect, so a CLI that crashes in the middle of a start
+leaves a record of what it already created.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# poll() result when the environment is gone but its exit status cannot be known (a process that was
+# not our child, a container removed behind our back).
+UNKNOWN_EXIT = -1
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where one trainee's JupyterLab answers, and the token that opens it."""
+
+    url: str  # base URL ending in "/", e.g. http://127.0.0.1:41234/
+    token: str
+
+    @property
+    def lab_url(self) -> str:
+        """The link handed to the trainee (token included, so one click logs in)."""
+        return f"{self.url}lab?token={self.token}"
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Resource use of one environment at one moment."""
+
+    cpu_percent: float  # of one CPU, as `docker stats` and `top` report it
+    memory_bytes: int
+
+
+@dataclass
+class TraineeEnv:
+    """One trainee's environment as a backend sees it: identity, secrets, inputs and durable state."""
+
+    trainee: str
+    token: str
+    evidence: Path  # the trainee's evidence directory (manifest.json inside), exposed read-only
+    state: dict[str, Any] = field(default_factory=dict)
+    # Persists ``state``; backends call it after each side effect (see the module docstring).
+    on_save: Callable[[dict[str, Any]], None] | None = None
+
+    def save(self) -> None:
+        if self.on_save is not None:
+            self.on_save(dict(self.state))
+
+
+class Backend(abc.ABC):
+    """One kind of lab environment for a whole session (local processes, Docker containers)."""
+
+    name: str
+
+    @abc.abstractmethod
+    def start(self, env: TraineeEnv) -> Endpoint:
+        """Start ``env`` (or keep it when it already runs) and return its endpoint; does not wait for readiness."""
+
+    @abc.abstractmethod
+    def stop(self, env: TraineeEnv, *, purge: bool = False) -> None:
+        """Stop ``env``; its workspace survives unless ``purge``. Stopping a stopped env does nothing."""
+
+    @abc.abstractmethod
+    def poll(self, env: TraineeEnv) -> int | None:
+        """``None`` while ``env`` runs; otherwise its exit status (``UNKNOWN_EXIT`` when unknowable)."""
+
+    @abc.abstractmethod
+    def stats(self, env: TraineeEnv) -> Stats | None:
+        """CPU and memory of a running ``env`` (``None`` when it does not run)."""
+
+    def preflight(self) -> None:  # noqa: B027 -- an optional hook, as in JupyterHub's Spawner
+        """Check what every start needs (an engine, an image) so a cohort fails in one line, not N."""
+
+    def diagnose(self, env: TraineeEnv) -> str:
+        """The last lines the environment printed, to explain a failed start in one message."""
+        return ""
+
+    def shutdown(self, *, purge: bool = False) -> None:  # noqa: B027 -- an optional hook
+        """Release what the session shares between trainees (after every trainee was stopped)."""

@@ -1,0 +1,132 @@
+"""``dflab session``: run a cohort's lab environments (mounted by dflab/cli.py).
+
+Every command reads and updates the session directory's state, so each can be re-run: after a
+crash, after a reboot, or just to be sure.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from dflab.errors import DflabError
+from dflab.session.manager import READY_TIMEOUT, Outcome, Session
+
+SECRET_ENV = "DFLAB_COURSE_SECRET"
+DEFAULT_IMAGE = "dflab/trainee"
+
+console = Console()
+err_console = Console(stderr=True)
+
+session_dir_option = click.option(
+    "--session-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("dflab-session"),
+    show_default=True, help="Where the session keeps its state, evidence and access list.")
+timeout_option = click.option("--timeout", type=click.FloatRange(1, 3600), default=READY_TIMEOUT, show_default=True,
+                              help="Seconds to wait for each lab server to answer with its token.")
+
+
+@click.group("session")
+def session() -> None:
+    """Run one isolated JupyterLab per trainee, each with their own evidence variant.
+
+    \b
+      dflab session start --lab labs/02-disk --roster roster.csv [--backend docker]
+      dflab session status
+      dflab session restart alice
+      dflab session stop [--purge]
+    """
+
+
+def _outcome_table(title: str, outcomes: list[Outcome]) -> Table:
+    table = Table(title=title)
+    for column in ("trainee", "state", "action", "url", "detail"):
+        table.add_column(column, overflow="fold")
+    for o in outcomes:
+        table.add_row(o.trainee, o.status, o.action, o.url or "", o.detail)
+    return table
+
+
+def _fail_on(outcomes: list[Outcome]) -> None:
+    failed = [o for o in outcomes if o.status == "failed"]
+    if failed:
+        raise DflabError(f"{len(failed)} lab(s) failed to start: "
+                         + "; ".join(f"{o.trainee}: {o.detail}" for o in failed))
+
+
+@session.command("start")
+@click.option("--lab", "lab", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Lab directory (lab.yaml names the scenario; its files are copied into each workspace).")
+@click.option("--roster", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="CSV roster with an 'id' column: one lab environment each.")
+@click.option("--backend", type=click.Choice(["local", "docker"]), default="local", show_default=True,
+              help="local: one JupyterLab process per trainee (no isolation); docker: one confined container each.")
+@session_dir_option
+@click.option("--image", default=DEFAULT_IMAGE, show_default=True, help="Trainee image (docker backend).")
+@click.option("--scenario", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Scenario spec, when the lab directory has no lab.yaml naming one.")
+@click.option("--secret", envvar=SECRET_ENV, default=None,
+              help=f"Course secret keying every variant (default: ${SECRET_ENV}, else the public demo secret).")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Parallel evidence builds.")
+@timeout_option
+def session_start(lab: Path, roster: Path, backend: str, session_dir: Path, image: str, scenario: Path | None,
+                  secret: str | None, workers: int | None, timeout: float) -> None:
+    """Build each trainee's evidence, start their labs, wait until each answers, write the access list.
+
+    Re-running it adds new roster lines and starts stopped labs; running ones are kept and labs
+    that died are left to `dflab session restart` (so nobody is restarted behind their back).
+    """
+    from dflab.roster import read_roster
+    from dflab.scenario.draw import DEMO_SECRET
+
+    trainees = read_roster(roster)  # a bad line stops here, before anything is created
+    if not secret:
+        err_console.print(f"[yellow]note:[/yellow] no course secret (--secret or ${SECRET_ENV}): using the public "
+                          "demo secret; answers are reproducible by anyone.")
+    s = Session(session_dir)
+    s.configure(backend, lab, scenario, image, secret or DEMO_SECRET)
+    s.add_trainees(trainees)
+    s.backend().preflight()
+    built = s.build_evidence(secret or DEMO_SECRET, workers,
+                             on_done=lambda t: err_console.print(f"evidence  {t}", highlight=False))
+    if not built:
+        err_console.print("evidence  up to date", highlight=False)
+    outcomes = s.start(timeout)
+    console.print(_outcome_table(f"session {s.dir} ({backend})", outcomes))
+    console.print(f"access list: {s.dir / 'access.csv'} (links include tokens: hand each only to its trainee)")
+    _fail_on(outcomes)
+
+
+@session.command("status")
+@session_dir_option
+def session_status(session_dir: Path) -> None:
+    """Health, CPU and memory of every trainee's lab."""
+    table = Table(title=f"session {session_dir}")
+    for column in ("trainee", "state", "url", "CPU %", "memory"):
+        table.add_column(column, justify="right" if column in ("CPU %", "memory") else "left")
+    for h in Session.existing(session_dir).status():
+        table.add_row(h.trainee, h.state, h.url or "", f"{h.stats.cpu_percent:.1f}" if h.stats else "",
+                      f"{h.stats.memory_bytes / 2**20:.0f} MiB" if h.stats else "")
+    console.print(table)
+
+
+@session.command("restart")
+@click.argument("trainee")
+@session_dir_option
+@timeout_option
+def session_restart(trainee: str, session_dir: Path, timeout: float) -> None:
+    """Restart one trainee's lab (their workspace is kept), e.g. after it died."""
+    outcome = Session.existing(session_dir).restart(trainee, timeout)
+    console.print(_outcome_table(f"session {session_dir}", [outcome]))
+    _fail_on([outcome])
+
+
+@session.command("stop")
+@session_dir_option
+@click.option("--purge", is_flag=True, help="Also delete every workspace (trainees' saved work is lost).")
+def session_stop(session_dir: Path, purge: bool) -> None:
+    """Stop every trainee's lab; workspaces are kept unless --purge, so `start` resumes where they were."""
+    outcomes = Session.existing(session_dir).stop(purge)
+    console.print(_outcome_table(f"session {session_dir}", outcomes))

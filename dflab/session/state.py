@@ -1,0 +1,159 @@
+"""Durable session state in SQLite: one row per trainee, so every command can be re-run safely.
+
+Each command reads what earlier ones recorded (a crashed one included) and writes before and after
+each side effect, so ``start`` twice creates nothing twice and an interrupted ``start`` resumes. WAL
+mode lets ``status`` read while a ``start`` writes. Timestamps are wall-clock UTC: they describe the
+session, not evidence, so determinism does not apply to them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dflab.errors import DflabError
+
+SCHEMA_VERSION = 1
+DB_NAME = "session.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS trainees (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    token TEXT NOT NULL,
+    backend_state TEXT NOT NULL DEFAULT '{}',
+    url TEXT,
+    manifest_sha256 TEXT,
+    error TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    started_at TEXT
+);
+"""
+
+# Lifecycle of a row: new -> evidence -> starting -> running -> (dead | stopped) -> starting ...
+# "failed" is a start that did not answer in time; "dead" a running environment that exited.
+STATUSES = ("new", "evidence", "starting", "running", "failed", "dead", "stopped")
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class TraineeRow:
+    id: str
+    status: str
+    token: str
+    backend_state: dict[str, Any]
+    url: str | None
+    manifest_sha256: str | None
+    error: str | None
+    created_at: str
+    updated_at: str
+    started_at: str | None
+
+
+class SessionState:
+    """The SQLite file ``<session dir>/session.sqlite`` (created on first use, readable by the owner only)."""
+
+    def __init__(self, session_dir: Path) -> None:
+        self.path = session_dir / DB_NAME
+        session_dir.mkdir(parents=True, exist_ok=True)
+        new = not self.path.exists()
+        try:
+            # Threads start trainees in parallel; one connection behind a lock keeps writes serial.
+            self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+            if new:
+                os.chmod(self.path, 0o600)  # it holds every trainee's token
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise DflabError(f"cannot open session state: {exc}", str(self.path)) from exc
+        self._lock = threading.Lock()
+        version = self.get_meta("schema_version")
+        if version is None:
+            self.set_meta("schema_version", str(SCHEMA_VERSION))
+        elif int(version) != SCHEMA_VERSION:
+            raise DflabError(f"session state has schema version {version}; this dflab reads {SCHEMA_VERSION}",
+                             str(self.path))
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # -- session-wide facts -----------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._tx() as db:
+            db.execute("INSERT INTO meta(key, value) VALUES (?, ?) "
+                       "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
+    def meta(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+
+    # -- trainees ---------------------------------------------------------------------------------
+    def add_trainee(self, trainee: str, token: str) -> bool:
+        """Insert ``trainee`` with ``token`` unless present (its first token is kept); return whether added."""
+        stamp = now()
+        with self._tx() as db:
+            cur = db.execute("INSERT OR IGNORE INTO trainees(id, status, token, created_at, updated_at) "
+                             "VALUES (?, 'new', ?, ?, ?)", (trainee, token, stamp, stamp))
+            return cur.rowcount == 1
+
+    def update(self, trainee: str, **fields: Any) -> None:
+        """Set columns of one row (``backend_state`` as a dict); ``updated_at`` follows."""
+        if "status" in fields and fields["status"] not in STATUSES:
+            raise ValueError(f"unknown status {fields['status']!r}")
+        if "backend_state" in fields:
+            fields["backend_state"] = json.dumps(fields["backend_state"], sort_keys=True)
+        fields["updated_at"] = now()
+        columns = ", ".join(f"{name} = ?" for name in fields)
+        with self._tx() as db:
+            cur = db.execute(f"UPDATE trainees SET {columns} WHERE id = ?", (*fields.values(), trainee))  # noqa: S608
+            if cur.rowcount != 1:
+                raise DflabError("no such trainee in this session", trainee)
+
+    def get(self, trainee: str) -> TraineeRow:
+        with self._lock:
+            row = self._db.execute(f"SELECT {_COLUMNS} FROM trainees WHERE id = ?", (trainee,)).fetchone()  # noqa: S608
+        if row is None:
+            raise DflabError("no such trainee in this session", trainee)
+        return _row(row)
+
+    def trainees(self) -> list[TraineeRow]:
+        """Every trainee, in the order they were added (roster order)."""
+        with self._lock:
+            rows = self._db.execute(f"SELECT {_COLUMNS} FROM trainees ORDER BY rowid").fetchall()  # noqa: S608
+        return [_row(r) for r in rows]
+
+
+_COLUMNS = "id, status, token, backend_state, url, manifest_sha256, error, created_at, updated_at, started_at"
+
+
+def _row(row: tuple[Any, ...]) -> TraineeRow:
+    values = list(row)
+    values[3] = json.loads(values[3])
+    return TraineeRow(*values)
