@@ -16,22 +16,16 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import nbformat
 import pytest
 import yaml
 from nbclient import NotebookClient
-from nbgrader.api import Gradebook
 
-from dflab.grading.checks import check_answer, load_checks, lookup
-from dflab.grading.course import init_course
+from dflab.grading.checks import check_answer
 from dflab.grading.preprocessor import answer_names
 from dflab.lab.answers import ANSWER_MIME
-from tests.test_lab_02_disk import key, nbgrader, solution_cells
+from tests.labkit import ROOT, Lab, key, leaked_forms, solution_cells
 
-ROOT = Path(__file__).resolve().parents[1]
-LAB = "04-network"
-NB = "04-network.ipynb"
-SECRET = "test-secret"
+LAB = Lab("04-network", "04-network.ipynb")
 FULL_MARKS = 17
 pytestmark = pytest.mark.xdist_group("lab-04-network")  # one worker: the course is built once per module
 
@@ -40,123 +34,75 @@ pytestmark = pytest.mark.xdist_group("lab-04-network")  # one worker: the course
 def course_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("course")
     roster = tmp_path_factory.mktemp("roster") / "roster.csv"  # not next to lab 02's: modules may share a basetemp
-    roster.write_text("id,name,email\nalice,Alice Adams,alice@example.org\nbob,Bob Brown,bob@example.org\n")
-    result = init_course(root, roster, LAB, SECRET)
-    assert result.evidence_built == ["alice", "bob"] and result.students_added == ["alice", "bob"] and result.released
-    return root
-
-
-# Lab-parameterised versions of tests/test_lab_02_disk.py's helpers (there they are bound to its LAB constant).
-
-def source_nb(root: Path) -> nbformat.NotebookNode:
-    return nbformat.read(root / "source" / LAB / NB, as_version=4)
-
-
-def points(root: Path) -> dict[str, float]:
-    return {c.metadata["nbgrader"]["grade_id"]: float(c.metadata["nbgrader"]["points"])
-            for c in source_nb(root).cells if c.metadata.get("nbgrader", {}).get("grade")}
-
-
-def submit_and_grade(root: Path, student: str, nb: nbformat.NotebookNode) -> dict[str, float]:
-    """Put ``nb`` in submitted/<student>/, run `nbgrader autograde`, return grade id -> auto score."""
-    dest = root / "submitted" / student / LAB
-    dest.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, dest / NB)
-    proc = nbgrader(root, "autograde", LAB, "--student", student, "--force")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
-        return {g.name: g.auto_score for g in gb.find_submission_notebook(LAB, LAB, student).grades}
-
-
-def feedback(root: Path, student: str, grade_id: str) -> list[dict]:
-    nb = nbformat.read(root / "autograded" / student / LAB / NB, as_version=4)
-    [cell] = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
-    return cell.outputs
+    return LAB.build_course(root, roster)
 
 
 def expected_values(root: Path, student: str) -> dict[str, object]:
     """Every answer this lab grades, as the student's key holds it (check-file key paths)."""
-    checks = load_checks(ROOT / "graders" / f"{LAB}.yaml")
-    k = key(root, student)
-    return {name: lookup(k, checks.key_path(name), "key") for name in checks.checks}
+    return LAB.expected_values(root, student, "key")
 
 
 def test_check_file_key_paths_point_at_the_planned_facts(course_dir: Path) -> None:
     k = key(course_dir, "alice")  # drop_domain is the name the capture's DNS resolved to the drop's address
     assert k["answers"]["drop_domain"] == k["namespace"]["flows.dns-drop.qname"]
     assert k["namespace"]["flows.dns-drop.answer"] == k["answers"]["drop_ip"]
-    lab = yaml.safe_load((ROOT / "labs" / LAB / "lab.yaml").read_text())
-    graded = {n for c in source_nb(course_dir).cells for n in answer_names(c.source)}
-    assert graded == set(lab["answers"]) == set(load_checks(ROOT / "graders" / f"{LAB}.yaml").checks)
+    lab = yaml.safe_load((ROOT / "labs" / LAB.id / "lab.yaml").read_text())
+    graded = {n for c in LAB.source_nb(course_dir).cells for n in answer_names(c.source)}
+    assert graded == set(lab["answers"]) == set(LAB.checks().checks)
     assert {n for step in lab["steps"] for n in step["answers"]} == graded
 
 
 def test_solution_scores_full_marks_against_each_trainees_own_evidence(course_dir: Path) -> None:
-    full = points(course_dir)
-    assert sum(full.values()) == FULL_MARKS
-    for student in ("alice", "bob"):
-        assert submit_and_grade(course_dir, student, source_nb(course_dir)) == full
-        assert all(feedback(course_dir, student, g) == [] for g in full)
+    LAB.assert_full_marks(course_dir, FULL_MARKS)
 
 
 def test_blank_release_scores_zero(course_dir: Path) -> None:
-    released = nbformat.read(course_dir / "release" / LAB / NB, as_version=4)
-    scores = submit_and_grade(course_dir, "bob", released)
-    assert scores == dict.fromkeys(points(course_dir), 0.0)
-    [out] = feedback(course_dir, "bob", "check-payload-hash")
-    assert out["ename"] == "AnswerCheck"
-    assert out["evalue"] == ("payload_sha256: no answer recorded (was the cell run?) "
-                             "[NameError: name 'payload_sha256' is not defined]")
+    LAB.assert_blank_scores_zero(course_dir, "check-payload-hash", "payload_sha256")
 
 
 def test_partly_answered_scores_the_expected_partial_marks(course_dir: Path) -> None:
-    nb = source_nb(course_dir)
+    nb = LAB.source_nb(course_dir)
     by_id = {c.metadata["nbgrader"]["grade_id"]: c for c in solution_cells(nb)}
     by_id["answer-exfil"].source = "# YOUR CODE HERE\nraise NotImplementedError()"
     by_id["answer-credentials"].source += '\nftp_password = ftp_password + "x"'
-    scores = submit_and_grade(course_dir, "alice", nb)
+    scores = LAB.submit_and_grade(course_dir, "alice", nb)
     lost = {"check-exfil-port": 0.0, "check-exfil-bytes": 0.0, "check-archive-hash": 0.0, "check-ftp-password": 0.0}
-    assert scores == points(course_dir) | lost and sum(scores.values()) == FULL_MARKS - 5
-    [out] = feedback(course_dir, "alice", "check-ftp-password")
+    assert scores == LAB.points(course_dir) | lost and sum(scores.values()) == FULL_MARKS - 5
+    [out] = LAB.feedback(course_dir, "alice", "check-ftp-password")
     assert out["evalue"] == "ftp_password: not the value found in your evidence"
-    [out] = feedback(course_dir, "alice", "check-exfil-port")
+    [out] = LAB.feedback(course_dir, "alice", "check-exfil-port")
     assert out["evalue"] == ("exfil_port: no answer recorded (was the cell run?) "
                              "[NameError: name 'exfil_port' is not defined]")
-    graded = nbformat.read(course_dir / "autograded" / "alice" / LAB / NB, as_version=4)
+    graded = LAB.autograded_nb(course_dir, "alice")
     feedback_text = json.dumps([c.get("outputs", []) for c in graded.cells
                                 if c.metadata.get("nbgrader", {}).get("grade")])
     assert key(course_dir, "alice")["answers"]["ftp_password"] not in feedback_text  # feedback never shows the key
 
 
-def copied_answers_notebook(root: Path, values_from: str) -> nbformat.NotebookNode:
-    """The solution notebook with every answer typed in as a literal from one trainee's key (copying)."""
+def copied_answers(root: Path, values_from: str) -> dict[str, object]:
+    """Every answer of one trainee's key as a trainee would type it (times as ISO text), for a copying test."""
     values = expected_values(root, values_from)
-    shapes = yaml.safe_load((ROOT / "labs" / LAB / "lab.yaml").read_text())["answers"]
+    shapes = yaml.safe_load((ROOT / "labs" / LAB.id / "lab.yaml").read_text())["answers"]
     for name, value in values.items():
         if shapes[name]["shape"] == "time" and isinstance(value, (int, float)):  # the key holds epoch seconds
             values[name] = datetime.fromtimestamp(value, UTC).isoformat()
-    nb = source_nb(root)
-    first, *rest = solution_cells(nb)
-    first.source = "\n".join(f"{n} = {v!r}" for n, v in values.items())
-    for cell in rest:
-        cell.source = "pass"
-    return nb
+    return values
 
 
 def test_alices_answers_graded_as_bob_score_only_where_the_variants_coincide(course_dir: Path) -> None:
-    full = points(course_dir)
-    copied = copied_answers_notebook(course_dir, "alice")
-    assert submit_and_grade(course_dir, "alice", copy.deepcopy(copied)) == full
+    full = LAB.points(course_dir)
+    copied = LAB.typed_in(course_dir, copied_answers(course_dir, "alice"))
+    assert LAB.submit_and_grade(course_dir, "alice", copy.deepcopy(copied)) == full
 
-    checks = load_checks(ROOT / "graders" / f"{LAB}.yaml")
+    checks = LAB.checks()
     alice, bob = expected_values(course_dir, "alice"), key(course_dir, "bob")
     expected = {}
-    for cell in source_nb(course_dir).cells:
+    for cell in LAB.source_nb(course_dir).cells:
         if cell.metadata.get("nbgrader", {}).get("grade"):
             grade_id = cell.metadata["nbgrader"]["grade_id"]
             ok = all(check_answer(checks, n, alice[n], bob, "key")[0] for n in answer_names(cell.source))
             expected[grade_id] = full[grade_id] if ok else 0.0
-    scores = submit_and_grade(course_dir, "bob", copied)
+    scores = LAB.submit_and_grade(course_dir, "bob", copied)
     assert scores == expected and sum(scores.values()) < FULL_MARKS
     for grade_id in ("check-capture", "check-payload-hash", "check-archive-hash", "check-ftp-password",
                      "check-intranet-password", "check-suspect-ip"):
@@ -164,44 +110,28 @@ def test_alices_answers_graded_as_bob_score_only_where_the_variants_coincide(cou
 
 
 def test_release_has_no_solution_code_and_no_answer_values(course_dir: Path) -> None:
-    release = course_dir / "release" / LAB
-    files = sorted(p for p in release.rglob("*") if p.is_file())
-    assert [p.relative_to(release).as_posix() for p in files] == [NB, "lab.yaml"]
-    text = "\n".join(p.read_text(encoding="utf-8") for p in files)
-    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
-    for cell in solution_cells(source_nb(course_dir)):
-        region = cell.source.split("### BEGIN SOLUTION")[1].split("### END SOLUTION")[0]
-        for line in filter(None, (ln.strip() for ln in region.splitlines())):
-            assert line not in text, f"solution line released: {line}"
-    released = nbformat.read(release / NB, as_version=4)
-    assert all(not c.get("outputs") for c in released.cells if c.cell_type == "code")
-    tests = [c for c in released.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    text = LAB.released_text(course_dir)
+    tests = [c for c in LAB.released_nb(course_dir).cells if c.metadata.get("nbgrader", {}).get("grade")]
     assert tests and all(re.fullmatch(r"from dflab\.lab import answer\nanswer\('\w+', \w+\);", c.source) for c in tests)
     for student in ("alice", "bob"):
         values = list(expected_values(course_dir, student).values())
         values.append(datetime.fromtimestamp(key(course_dir, student)["facts"]["network"]["first_timestamp"],
                                              UTC).strftime("%Y-%m-%dT%H:%M:%S"))
         for value in values:
-            forms = {str(value), json.dumps(value)[1:-1]} if isinstance(value, str) else {str(value)}
-            for form in forms:  # as typed, and JSON-escaped as it would sit in the .ipynb
-                assert not re.search(rf"(?<![\w.]){re.escape(form)}(?![\w])", text), f"{student}: {form!r} released"
+            assert not (leaked := leaked_forms(text, value)), f"{student}: {leaked[0]!r} released"
 
 
 def test_nbgrader_validate(course_dir: Path) -> None:
-    alice = course_dir / "evidence" / "alice" / "evidence"
-    proc = nbgrader(course_dir, "validate", f"source/{LAB}/{NB}", evidence=alice)
-    assert "Success! Your notebook passes all the tests." in proc.stdout, proc.stdout + proc.stderr
-    proc = nbgrader(course_dir, "validate", "--invert", f"release/{LAB}/{NB}", evidence=alice)
-    assert "Success! The notebook does not pass any tests." in proc.stdout, proc.stdout + proc.stderr
+    LAB.assert_validates(course_dir)
 
 
 # ---------------------------------------------------------------------------------------- tshark cross-check
 
 def run_solution(root: Path, student: str, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
     """Execute the solution notebook in a real kernel on ``student``'s evidence; return the answers it recorded."""
-    shutil.copy(root / "source" / LAB / "lab.yaml", workdir / "lab.yaml")
+    shutil.copy(root / "source" / LAB.id / "lab.yaml", workdir / "lab.yaml")
     monkeypatch.setenv("DFLAB_EVIDENCE", str(root / "evidence" / student / "evidence"))  # the kernel inherits it
-    nb = source_nb(root)
+    nb = LAB.source_nb(root)
     client = NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(workdir)}})
     started = time.perf_counter()
     client.execute()
