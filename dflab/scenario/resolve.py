@@ -345,8 +345,8 @@ class _Resolver:
         s = self.spec
         self.variables()
         self.timeline_times()
-        self.case_hosts = self.hosts()
-        hosts = {h.id: h for h in self.case_hosts}
+        case_hosts = self.hosts()
+        hosts = {h.id: h for h in case_hosts}
         users_t = self.users()
         users = {us.id: u for us, u in zip(s.users, users_t, strict=True)}
         self.flow_ports()
@@ -374,7 +374,7 @@ class _Resolver:
             TimelineEvent(float(self.times[e.id]), e.id, e.action, self.fill(e.description, f"timeline.{e.id}"),
                           e.sources, tuple(self.fill(r, f"timeline.{e.id}") for r in e.refs))
             for e in s.timeline)
-        return Case(s.scenario, s.version, s.title, self.variant, self.seed.hex(), self.case_hosts, users_t,
+        return Case(s.scenario, s.version, s.title, self.variant, self.seed.hex(), case_hosts, users_t,
                     s.suspect, disk, memory, network, timeline,
                     facts={"answers": dict(s.answers), "process_ids": {k: v.pid for k, v in procs.items()},
                            "user_ids": [u.id for u in s.users],
