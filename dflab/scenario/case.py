@@ -21,7 +21,6 @@ from typing import Literal
 
 FsType = Literal["fat32", "ext4"]
 TableType = Literal["mbr", "gpt"]
-TrueType = Literal["text", "elf", "zip", "png", "jpeg", "pdf", "script", "binary"]
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,7 @@ class DiskFile:
     mode: int = 0o644
     deleted_at: int | None = None
     slack: bytes = b""
-    true_type: TrueType = "text"
+    true_type: str = "text"  # what dflab.forensics.magic.file_type says of ``content``
     is_dir: bool = False
 
     @property

@@ -120,24 +120,3 @@ def random_bytes(r: random.Random, size: int) -> bytes:
 def bash_history(entries: Iterable[tuple[int, str]]) -> bytes:
     """~/.bash_history as bash writes it with HISTTIMEFORMAT set: ``#epoch`` before each command."""
     return "".join(f"#{t}\n{cmd}\n" for t, cmd in entries).encode()
-
-
-MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"\x7fELF", "elf"),
-    (b"PK\x03\x04", "zip"),
-    (b"\x89PNG\r\n\x1a\n", "png"),
-    (b"\xff\xd8\xff", "jpeg"),
-    (b"%PDF-", "pdf"),
-    (b"#!", "script"),
-)
-
-
-def sniff(data: bytes) -> str:
-    """The true type of ``data`` by its magic bytes ("text" for printable text, else "binary")."""
-    for magic, kind in MAGIC:
-        if data.startswith(magic):
-            return kind
-    sample = data[:4096]
-    if all(32 <= b < 127 or b in (9, 10, 13) for b in sample):
-        return "text"
-    return "binary"

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dflab.errors import SpecError
+from dflab.forensics.magic import extension_lies, file_type
 from dflab.scenario import content
 from dflab.scenario.case import (
     Case,
@@ -269,14 +270,13 @@ class _Resolver:
         deleted = self.at(f.deleted, f"{where}.deleted") if f.deleted else None
         changed = self.at(f.changed, f"{where}.changed") if f.changed else (deleted or modified)
         owner = users[f.owner] if f.owner else None
-        true_type = content.sniff(data)
         path = self.fill(f.path, where)
-        if f.type_lies and true_type in ("text", "binary"):
-            raise self.fail(where, "type_lies is set but the content has no magic bytes to contradict the name")
+        if f.type_lies and not extension_lies(path, data):
+            raise self.fail(where, "type_lies is set but the content's magic bytes do not contradict the name")
         return DiskFile(f.id, f.volume, path, data, modified, accessed, changed, created,
                         uid=owner.uid if owner else 0, gid=owner.gid if owner else 0, mode=f.mode,
                         deleted_at=deleted, slack=self.fill(f.slack, where).encode() if f.slack else b"",
-                        true_type=true_type)  # type: ignore[arg-type]
+                        true_type=file_type(data))
 
     def filler(self, index: int, fill: FillerSpec, users: dict[str, User]) -> list[DiskFile]:
         r = rng(self.seed, "filler", str(index))
@@ -297,7 +297,7 @@ class _Resolver:
             t = r.randint(lo, hi)
             out.append(DiskFile(f"filler-{index}-{n}", fill.volume, f"{directory}/{stem}_{n}.{ext}", data, t,
                                 t + r.randint(0, 86400), t, t, uid=owner.uid if owner else 0,
-                                gid=owner.gid if owner else 0, true_type=content.sniff(data)))  # type: ignore
+                                gid=owner.gid if owner else 0, true_type=file_type(data)))
         return out
 
     def flows(self, files: dict[str, DiskFile], hosts: dict[str, Host]) -> Network:

@@ -114,4 +114,4 @@ def _implicit_dir(child: DiskFile, path: str, depth: int) -> DiskFile:
     """
     uid, gid = (0, 0) if depth == 1 else (child.uid, child.gid)
     return replace(child, id="", path=path, content=b"", uid=uid, gid=gid, mode=0o755, deleted_at=None,
-                   slack=b"", true_type="binary", is_dir=True)
+                   slack=b"", true_type="empty", is_dir=True)
