@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Install what dflab and its real-tool tests need on a fresh Debian/Ubuntu machine (root), once.
-# Debian packages: The Sleuth Kit CLI (fls, icat, mmls ...), tshark, fsck tools for the image checks.
+# Debian packages: The Sleuth Kit CLI (fls, icat, mmls ...), tshark, fsck tools for the image checks,
+# PostgreSQL (the gradebook tests start a real server) and Node.js/npm (JupyterHub's proxy).
 # Python: a virtual environment in .venv with dflab and its test extras.
+# npm: configurable-http-proxy (JupyterHub's proxy) into .venv/node, linked into .venv/bin.
 # Fails loudly: a missing real tool must stop the run, never turn tests into skips.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 need_apt=()
-for pair in fls:sleuthkit tshark:tshark fsck.fat:dosfstools e2fsck:e2fsprogs; do
+for pair in fls:sleuthkit tshark:tshark fsck.fat:dosfstools e2fsck:e2fsprogs npm:npm; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair#*:}")
 done
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need_apt+=(postgresql)
 if ((${#need_apt[@]})); then
   echo "install-deps: installing Debian packages: ${need_apt[*]}" >&2
   if [ "$(id -u)" -ne 0 ]; then
@@ -33,7 +36,14 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q -e ".[test]"
   touch "$stamp"
 fi
+if [ ! -x .venv/node/node_modules/.bin/configurable-http-proxy ]; then
+  mkdir -p .venv/node
+  npm install --silent --no-audit --no-fund --prefix .venv/node configurable-http-proxy@4 >/dev/null
+fi
+ln -sf ../node/node_modules/.bin/configurable-http-proxy .venv/bin/configurable-http-proxy
 for tool in fls icat mmls fsstat istat tshark fsck.fat e2fsck; do
   command -v "$tool" >/dev/null || { echo "install-deps: $tool is still missing" >&2; exit 1; }
 done
-.venv/bin/python -c "import pytsk3, pyewf, scapy, volatility3" || { echo "install-deps: Python stack broken" >&2; exit 1; }
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || { echo "install-deps: PostgreSQL's initdb is missing" >&2; exit 1; }
+.venv/bin/configurable-http-proxy --version >/dev/null || { echo "install-deps: configurable-http-proxy broken" >&2; exit 1; }
+.venv/bin/python -c "import pytsk3, pyewf, scapy, volatility3, jupyterhub, dockerspawner, psycopg2" || { echo "install-deps: Python stack broken" >&2; exit 1; }
