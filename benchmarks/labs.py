@@ -3,6 +3,8 @@
 
 Builds one trainee's evidence, then executes every `labs/<lab>/source.ipynb` (the solution) with a fresh
 kernel, exactly as `nbgrader autograde` does (kernel start included), and counts the answers it recorded.
+A lab whose lab.yaml asks for `environment: {live_suspect: true}` (01-live) runs as in the trainee's
+environment instead: in its own namespaces beside its running suspect (tests/livekit.py), where it collects.
 Use --json for one JSON object of the figures.
 """
 
@@ -18,6 +20,7 @@ import time
 from pathlib import Path
 
 import nbformat
+import yaml
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,8 +28,10 @@ sys.path.insert(0, str(ROOT))
 
 from dflab.evidence.build import build_variant  # noqa: E402
 from dflab.lab.answers import ANSWER_MIME  # noqa: E402
+from dflab.live.traits import suspect_seed  # noqa: E402
 from dflab.scenario.draw import DEMO_SECRET  # noqa: E402
 from dflab.scenario.load import load_spec  # noqa: E402
+from tests.livekit import run_as_trainee  # noqa: E402
 
 SPEC = ROOT / "labs" / "scenarios" / "nightjar.yaml"
 TARGET_S = 20.0
@@ -35,6 +40,12 @@ TARGET_S = 20.0
 def run_lab(lab_dir: Path, evidence: Path, work: Path) -> dict[str, object]:
     """Execute one lab's solution notebook in a copy of its folder; return time and answers recorded."""
     shutil.copytree(lab_dir, work)
+    meta = yaml.safe_load((lab_dir / "lab.yaml").read_text(encoding="utf-8"))
+    if (meta.get("environment") or {}).get("live_suspect"):
+        figures = run_as_trainee(work, "source.ipynb", suspect_seed("bench", DEMO_SECRET))
+        seconds = float(figures["seconds"])
+        return {"lab": lab_dir.name, "seconds": seconds, "answers_recorded": figures["answers_recorded"],
+                "within_target": seconds <= TARGET_S}
     nb = nbformat.read(work / "source.ipynb", as_version=4)
     os.environ["DFLAB_EVIDENCE"] = str(evidence)
     client = NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(work)}})

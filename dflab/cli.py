@@ -154,11 +154,17 @@ def evidence_verify(evidence_dir: Path) -> None:
 
 def _mount_subcommands() -> None:
     """Command groups that live beside their feature (live response, courses)."""
+    from dflab.bundle_cli import bundle
     from dflab.course_cli import course
+    from dflab.grade_cli import grade
+    from dflab.hub.cli import hub
     from dflab.live.cli import live
     from dflab.session.cli import session
 
+    cli.add_command(bundle)
     cli.add_command(course)
+    cli.add_command(grade)
+    cli.add_command(hub)
     cli.add_command(live)
     cli.add_command(session)
 

@@ -23,6 +23,9 @@ from dflab.grading.course import init_course
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "test-secret"
+# The lab tests grade through the local sandbox so they need no image; the Docker sandbox has its own tests
+# (tests/test_grading_sandbox.py).
+LOCAL_SANDBOX = ("--SandboxedExecute.sandbox=local",)
 ROSTER = "id,name,email\nalice,Alice Adams,alice@example.org\nbob,Bob Brown,bob@example.org\n"
 
 
@@ -92,7 +95,7 @@ class Lab:
         dest = root / "submitted" / student / self.id
         dest.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, dest / self.nb)
-        proc = nbgrader(root, "autograde", self.id, "--student", student, "--force")
+        proc = nbgrader(root, "autograde", self.id, "--student", student, "--force", *LOCAL_SANDBOX)
         assert proc.returncode == 0, proc.stderr[-3000:]
         with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
             return {g.name: g.auto_score for g in gb.find_submission_notebook(self.id, self.id, student).grades}

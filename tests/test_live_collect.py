@@ -9,13 +9,23 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from dflab.errors import DflabError
+from dflab.errors import DflabError, EvidenceError
 from dflab.live import suspect
 from dflab.live.collect import LOG_NAME, Collector, read_log, verify_log
-from dflab.live.custody import Transfer, build_custody, custody_errors, to_case_uco, validate_custody, write_custody
-from dflab.live.grading import POINTS, grade_collection
+from dflab.live.custody import (
+    Transfer,
+    build_custody,
+    close_case,
+    custody_errors,
+    custody_problems,
+    to_case_uco,
+    validate_custody,
+    write_custody,
+)
+from dflab.live.grading import POINTS, check_collection, grade_collection
 from dflab.live.procfs import login_sessions
 from dflab.live.traits import expected_traits, suspect_seed
 
@@ -193,14 +203,69 @@ def test_collector_guards_the_case_directory(tmp_path: Path) -> None:
     c.file(Path(__file__), dest="copy.py")
     with pytest.raises(DflabError, match="belongs to case 'CASE-1'"):
         Collector(tmp_path, "examiner", "CASE-2")
-    again = Collector(tmp_path, "examiner", "CASE-1")             # a restarted kernel continues the log
-    entry = again.file(Path(__file__), dest="copy.py")
+    again = Collector(tmp_path, "examiner", "CASE-1")             # a restarted kernel continues the log,
+    assert again.file(Path(__file__), dest="copy.py").seq == 2    # replays what it holds (collected once)
+    entry = again.file(Path(__file__).with_name("__init__.py"), dest="copy.py")   # and collects what is new
     assert entry.seq == 3 and entry.output == "003-copy.py"
     assert verify_log(read_log(again.log_path)) == []
     with pytest.raises(DflabError, match="plain file name"):
-        again.file(Path(__file__), dest="../escape.py")
+        again.file(Path(__file__).with_name("labkit.py"), dest="../escape.py")
     with pytest.raises(DflabError, match="no such process"):
         again.open_files(2 ** 22 + 1)
+
+
+def test_a_closed_case_replays_the_same_tables_and_refuses_anything_new(tmp_path: Path, running) -> None:
+    info, exp = running
+    notes = tmp_path / "notes.txt"
+    notes.write_text("x\n")
+    case = tmp_path / "case"
+    c = collect(case, info.suspect_pid, notes)
+    live = {"net": c.network_connections(), "users": c.logged_in_users(), "procs": c.processes(),
+            "fds": c.open_files(info.suspect_pid), "maps": c.memory_maps(info.suspect_pid)}
+    assert len(c.entries()) == 9          # asked again in the same session: replayed, not collected twice
+    record = close_case(case, [Transfer("examiner", "custodian", "storage")])
+    files = {p.name: p.read_bytes() for p in case.iterdir()}
+    assert {"custody.json", "custody.jsonld"} <= set(files) and custody_problems(case) == []
+    suspect.stop(tmp_path / "state")     # the grader's world: no suspect, a closed case
+
+    replay = Collector(case, "examiner", "NJ-2026-0042")
+    assert replay.closed and "closed" in replay.status()
+    again = {"net": replay.network_connections(), "users": replay.logged_in_users(), "procs": replay.processes(),
+             "fds": replay.open_files(info.suspect_pid), "maps": replay.memory_maps(info.suspect_pid)}
+    for name, df in live.items():
+        pd.testing.assert_frame_equal(again[name], df, check_dtype=True, obj=name)
+    assert replay.recover_deleted_exe(info.suspect_pid).sha256 == exp["exe_sha256"]
+    assert close_case(case) == record
+    with pytest.raises(DflabError, match="is closed .*recover_deleted_fd was not collected before closing"):
+        replay.recover_deleted_fd(info.suspect_pid, 4)
+    assert {p.name: p.read_bytes() for p in case.iterdir()} == files   # nothing written by replaying or closing
+
+    exe = next(e for e in replay.entries() if e.action == "recover_deleted_exe")
+    (case / exe.output).write_bytes(b"altered")
+    with pytest.raises(EvidenceError, match="does not match its logged SHA-256"):
+        Collector(case, "examiner", "NJ-2026-0042").recover_deleted_exe(info.suspect_pid)
+    log = case / LOG_NAME
+    log.write_bytes(log.read_bytes().replace(b'"rows":', b'"rows":1', 1))
+    assert custody_problems(case) == ["the collection log changed after the custody record was written"]
+
+
+def test_a_forged_log_or_a_symlink_cannot_make_the_grader_read_outside_the_case(tmp_path: Path) -> None:
+    exp = expected_traits(suspect_seed("alice"))
+    c = Collector(tmp_path / "case", "examiner", "CASE-1")
+    entry = c.file(Path(__file__))
+    (tmp_path / "outside").write_bytes(Path(__file__).read_bytes())      # same bytes, so the same hash
+    assert check_collection("case", exp, "hashes", tmp_path) == (True, "correct")
+    (c.case_dir / entry.output).unlink()
+    (c.case_dir / entry.output).symlink_to(tmp_path / "outside")
+    assert check_collection("case", exp, "hashes", tmp_path) == (
+        False, "the case folder holds symbolic links: exhibits, log and record must be the files themselves")
+    (c.case_dir / entry.output).unlink()
+    forged = c.log_path.read_bytes().replace(f'"output":"{entry.output}"'.encode(), b'"output":"../outside"')
+    c.log_path.write_bytes(forged)
+    assert grade_collection(c.case_dir, exp).by_name()["hashes"].reasons == (
+        "entry 2: output '../outside' is not a file of the case folder",)
+    assert check_collection("../..", exp, "order", tmp_path) == (
+        False, "the case directory must be a relative path inside your assignment folder")
 
 
 def test_custody_errors_name_the_field(tmp_path: Path) -> None:

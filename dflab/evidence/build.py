@@ -22,13 +22,15 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dflab.atomic import atomic_dir, ensure_writable_dir, write_bytes
 from dflab.evidence.disk import write_disk
 from dflab.evidence.key import build_key
-from dflab.evidence.manifest import canonical_json, evidence_files, sha256_file, write_manifest
+from dflab.evidence.manifest import canonical_json, evidence_files, load_manifest, sha256_file, write_manifest
 from dflab.evidence.memory import write_memory
 from dflab.evidence.network import write_network
+from dflab.live.traits import expected_traits, suspect_seed
 from dflab.scenario.case import Case
 from dflab.scenario.draw import variant_seed
 from dflab.scenario.load import load_spec
@@ -49,8 +51,10 @@ class BuildResult:
     bytes_written: int
 
 
-def write_case(case: Case, out: Path) -> str:
+def write_case(case: Case, out: Path, live: dict[str, Any]) -> str:
     """Write one case's evidence and key into the existing, empty directory ``out``; return the manifest hash.
+
+    ``live`` is the trainee's lab-01 suspect traits: no evidence file holds them, only the key.
 
     Hashing the large images is most of the cost of a build; it runs in a
     thread (hashlib releases the GIL) while the next writer works in Python.
@@ -72,7 +76,7 @@ def write_case(case: Case, out: Path) -> str:
         network = write_network(case, ev)
         known = {p: f.result() for p, f in hashing.items()}
     manifest_sha = write_manifest(ev, case.scenario_id, case.variant, known)
-    key = build_key(case, disk, memory, network, manifest_sha)
+    key = build_key(case, disk, memory, network, manifest_sha, load_manifest(ev)["files"], live=live)
     write_bytes(out / KEY / KEY_FILE, canonical_json(key))
     return manifest_sha
 
@@ -82,7 +86,7 @@ def build_variant(spec: Spec, secret: str, trainee: str, out: Path, *, force: bo
     t0 = time.perf_counter()
     case = resolve(spec, variant_seed(secret, spec.scenario, trainee), trainee)
     with atomic_dir(out, replace=force) as tmp:
-        manifest_sha = write_case(case, tmp)
+        manifest_sha = write_case(case, tmp, expected_traits(suspect_seed(trainee, secret)))
     size = sum(p.stat().st_blocks * 512 for p in out.rglob("*") if p.is_file())
     return BuildResult(trainee, out, manifest_sha, time.perf_counter() - t0, size)
 

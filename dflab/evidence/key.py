@@ -7,7 +7,9 @@ The key has three parts:
   trainee's findings against;
 * ``facts`` — every fact the case planned, by evidence kind, including the
   layout facts the writers report (partition offsets, inode numbers, symbol
-  table name), for instructors and for tests;
+  table name), for instructors and for tests; ``facts.live`` holds the traits
+  of the trainee's live-response suspect (lab 01), which runs in the trainee's
+  environment rather than in the evidence;
 * ``timeline`` — the story's events with their times.
 
 Answer templates reference a flat namespace (``files.payload.sha256``,
@@ -105,8 +107,13 @@ def render_answers(templates: dict[str, str], ns: dict[str, Any], scenario: str)
 
 
 def build_key(case: Case, disk: dict[str, Any], memory: dict[str, Any], network: dict[str, Any],
-              manifest_sha256: str) -> dict[str, Any]:
-    """The complete answer key for one variant (JSON-serialisable, deterministic key order)."""
+              manifest_sha256: str, evidence_items: list[dict[str, Any]] | None = None, *,
+              live: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The complete answer key for one variant (JSON-serialisable, deterministic key order).
+
+    ``evidence_items`` are the manifest's entries (path, size, sha256): the exhibits a findings report cites,
+    kept in the key so the grader checks citations without reading the trainee's evidence folder.
+    """
     ns = namespace(case, disk)
     return {
         "format": KEY_FORMAT,
@@ -115,9 +122,10 @@ def build_key(case: Case, disk: dict[str, Any], memory: dict[str, Any], network:
         "title": case.title,
         "variant": case.variant,
         "evidence_manifest_sha256": manifest_sha256,
+        "evidence_items": list(evidence_items or []),
         "answers": render_answers(dict(case.facts.get("answers", {})), ns, case.scenario_id),
         "timeline": [{"time": iso(e.time), "id": e.id, "action": e.action, "description": e.description,
                       "sources": list(e.sources), "refs": list(e.refs)} for e in case.timeline],
-        "facts": {"disk": disk, "memory": memory, "network": network},
+        "facts": {"disk": disk, "memory": memory, "network": network, "live": dict(live or {})},
         "namespace": ns,
     }

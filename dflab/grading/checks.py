@@ -10,6 +10,7 @@ trainees' near-identical answers).
 
 from __future__ import annotations
 
+import fnmatch
 import math
 import posixpath
 import re
@@ -19,11 +20,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dflab.errors import DflabError
 
-Compare = Literal["exact", "casefold", "hex", "int", "float", "set", "time", "path"]
+Compare = Literal["exact", "casefold", "hex", "int", "float", "set", "time", "path", "citations", "timeline",
+                  "live_collection"]
 Result = tuple[bool, str]
 CORRECT = "correct"
 _HEX = re.compile(r"^(0x)?[0-9a-f]+$")
@@ -38,6 +40,23 @@ class Check(BaseModel):
     key: str | None = Field(default=None, description="dotted path in the answer key; default answers.<name>")
     tolerance: float = Field(default=0.0, ge=0)
     tolerance_s: float = Field(default=0.0, ge=0)
+    require: tuple[str, ...] = Field(default=(), description="citations: manifest paths (fnmatch patterns) that "
+                                     "must be cited; timeline: step ids that must be listed")
+    criterion: str | None = Field(default=None, description="live_collection: which criterion of the submitted "
+                                  "case directory this answer is graded on (dflab.live.grading.CRITERIA)")
+
+    @model_validator(mode="after")
+    def _criterion_fits(self) -> Check:
+        """A live_collection check names a known criterion; no other check names one."""
+        if self.compare != "live_collection":
+            if self.criterion is not None:
+                raise ValueError("criterion is only for compare: live_collection")
+            return self
+        from dflab.live.grading import CRITERIA  # pandas-heavy, and only lab 01 needs it
+
+        if self.criterion not in CRITERIA:
+            raise ValueError(f"criterion must be one of {', '.join(CRITERIA)}")
+        return self
 
 
 class CheckFile(BaseModel):
@@ -214,15 +233,89 @@ def compare_path(got: Any, want: Any, check: Check) -> Result:
     return (True, CORRECT) if norm == posixpath.normpath(str(want)) else (False, "not the path found in your evidence")
 
 
+def _pairs(value: Any) -> list[tuple[str, Any]] | None:
+    """A list of two-item [text, value] pairs as recorded (JSON has no tuples), else None."""
+    if not isinstance(value, list) or not value:
+        return None
+    if not all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) for p in value):
+        return None
+    return [(p[0].strip(), p[1]) for p in value]
+
+
+def compare_citations(got: Any, want: Any, check: Check) -> Result:
+    """Every cited [evidence item, sha256] pair names an item of the evidence manifest with its exact hash, and the
+    ``require``d items (fnmatch patterns of manifest paths) are cited: a court can follow each finding to a sealed
+    exhibit.  Item names are public (they are the manifest's), so reasons may name them; hashes are never shown."""
+    pairs = _pairs(got)
+    if pairs is None:
+        return False, "expected a non-empty list of [evidence item, sha256] pairs"
+    manifest = {str(entry["path"]): str(entry["sha256"]).lower() for entry in want}
+    reasons = []
+    for item, sha in pairs:
+        if item not in manifest:
+            reasons.append(f"cites {item!r}, which is not an item of the evidence manifest")
+        elif not isinstance(sha, str) or "".join(sha.split()).lower() != manifest[item]:
+            reasons.append(f"the SHA-256 cited for {item!r} is not the one in the evidence manifest")
+    cited = {item for item, _ in pairs}
+    reasons += [f"no finding cites {pattern!r}" for pattern in check.require
+                if not any(fnmatch.fnmatchcase(item, pattern) for item in cited)]
+    return (False, "; ".join(dict.fromkeys(reasons))) if reasons else (True, CORRECT)  # a finding per repeat
+
+
+def compare_timeline(got: Any, want: Any, check: Check) -> Result:
+    """[step id, time] pairs in chronological order, each step a step of the case listed once, each time within
+    ``tolerance_s`` of the key's, every ``require``d step present.  Step ids are the case's public vocabulary."""
+    pairs = _pairs(got)
+    if pairs is None:
+        return False, "expected a non-empty list of [step, time] pairs"
+    times: dict[str, float] = {}
+    for event in want:
+        if (when := _instant(event["time"])) is None:
+            raise DflabError(f"key timeline time is not a time: {event['time']!r}", "answer key")
+        times[str(event["id"])] = when
+    reasons, seen, instants = [], set(), []
+    for step, value in pairs:
+        if step in seen:
+            reasons.append(f"step {step!r} is listed twice")
+            continue
+        seen.add(step)
+        instant = _instant(value)
+        if step not in times:
+            reasons.append(f"{step!r} is not a step of this case")
+        elif instant is None:
+            reasons.append(f"step {step!r}: expected an ISO-8601 time with a zone or epoch seconds")
+        elif abs(instant - times[step]) > check.tolerance_s:
+            reasons.append(f"step {step!r}: not within {check.tolerance_s:g} s of the time in your evidence")
+        if instant is not None:
+            instants.append(instant)
+    if instants != sorted(instants):
+        reasons.append("the steps are not in chronological order")
+    missing = [step for step in check.require if step not in seen]
+    if missing:
+        reasons.append(f"missing step(s): {', '.join(missing)}")
+    return (False, "; ".join(reasons)) if reasons else (True, CORRECT)
+
+
 COMPARES: dict[str, Callable[[Any, Any, Check], Result]] = {
     "exact": compare_exact, "casefold": compare_casefold, "hex": compare_hex, "int": compare_int,
     "float": compare_float, "set": compare_set, "time": compare_time, "path": compare_path,
+    "citations": compare_citations, "timeline": compare_timeline,
 }
 
 
-def check_answer(checks: CheckFile, name: str, value: Any, key: dict[str, Any], key_where: str) -> Result:
-    """Compare answer ``name``'s recorded value with the key; an unknown name is a wrong answer, not a crash."""
+def check_answer(checks: CheckFile, name: str, value: Any, key: dict[str, Any], key_where: str,
+                 submission: Path | None = None) -> Result:
+    """Compare answer ``name``'s recorded value with the key; an unknown name is a wrong answer, not a crash.
+
+    ``submission`` is the trainee's submitted assignment folder, read by checks on handed-in files
+    (``live_collection``: the case directory of lab 01, graded by :func:`dflab.live.grading.check_collection`).
+    """
     if name not in checks.checks:
         return False, f"{name!r} is not an answer of lab {checks.lab}"
     check = checks.checks[name]
+    if check.compare == "live_collection":
+        from dflab.live.grading import check_collection  # pandas-heavy, and only lab 01 needs it
+
+        return check_collection(value, lookup(key, checks.key_path(name), key_where), str(check.criterion),
+                                submission)
     return COMPARES[check.compare](value, lookup(key, checks.key_path(name), key_where), check)

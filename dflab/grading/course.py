@@ -39,12 +39,14 @@ from dflab.errors import DflabError
 from dflab.evidence.build import build_cohort
 from dflab.grading.checks import load_checks
 from dflab.grading.preprocessor import autograde_pipeline
+from dflab.grading.sandbox.base import CELL_TIMEOUT_S, Limits
+from dflab.grading.sandbox.docker_sandbox import DEFAULT_IMAGE
 from dflab.roster import Trainee, read_roster
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG_FILE = "nbgrader_config.py"
 SECRET_STAMP = ".dflab-course.json"
-CELL_TIMEOUT_S = 300  # a forensic cell may hash or carve a whole image: generous, but not unbounded
+DEFAULT_LIMITS = Limits()
 COURSE_IGNORE = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "work"]  # work/: the notebook's exports
 
 
@@ -69,17 +71,29 @@ c.CourseDirectory.root = {str(root)!r}
 c.CourseDirectory.ignore = {COURSE_IGNORE!r}
 
 # Forensic cells hash and walk whole images: allow {CELL_TIMEOUT_S} s per cell.
-c.Execute.timeout = {CELL_TIMEOUT_S}
+c.Execute.timeout = {CELL_TIMEOUT_S}  # nbgrader's own Execute (validate; the unsafe stock pipeline)
 
 # Released notebooks get a stub where the solution was; ungraded solution regions are errors.
 c.ClearSolutions.code_stub = {{"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}}
 c.ClearSolutions.enforce_metadata = True
 
-# dflab grading: the kernel runs on the graded trainee's evidence; answers are checked after execution,
-# before nbgrader's SaveAutoGrades scores the cells (graders/README.md).
+# dflab grading: each submission runs in a sandbox (a fresh container of the trainee image when a Docker
+# engine answers, else a confined local process) on its trainee's evidence only, read-only; answers are
+# checked in the grader's process after execution, before nbgrader's SaveAutoGrades scores the cells
+# (graders/README.md).
 c.Autograde.autograde_preprocessors = [
 {pipeline}]
-c.TraineeEvidence.evidence_root = {str(root / "evidence")!r}
+c.SandboxedExecute.sandbox = "auto"  # or "docker", "local"
+c.SandboxedExecute.image = {DEFAULT_IMAGE!r}
+c.SandboxedExecute.evidence_root = {str(root / "evidence")!r}
+c.SandboxedExecute.hide_paths = {[str(root), str(REPO / "labs")]!r}  # what the local sandbox covers
+c.SandboxedExecute.timeout = {CELL_TIMEOUT_S}  # seconds per cell
+c.SandboxedExecute.wall_s = {DEFAULT_LIMITS.wall_s!r}  # seconds per submission
+c.SandboxedExecute.cpus = {DEFAULT_LIMITS.cpus!r}
+c.SandboxedExecute.memory_bytes = {DEFAULT_LIMITS.memory_bytes}
+c.SandboxedExecute.pids = {DEFAULT_LIMITS.pids}
+c.SandboxedExecute.max_output_bytes = {DEFAULT_LIMITS.max_output_bytes}
+c.TraineeEvidence.evidence_root = {str(root / "evidence")!r}  # used by the stock pipeline only
 c.CheckAnswers.evidence_root = {str(root / "evidence")!r}
 c.CheckAnswers.checks_dir = {str(root / "graders")!r}
 '''
@@ -177,6 +191,9 @@ def init_course(root: Path, roster: Path, lab: str, secret: str, *, labs_dir: Pa
     if missing:
         build_cohort(spec, secret, missing, ensure_writable_dir(root / "evidence"), workers=workers)
         result.evidence_built = missing
+    for trainee in trainees:
+        share_evidence(root / "evidence" / trainee.id / "evidence")
+        protect_key(root / "evidence" / trainee.id / "key")
 
     api = course_api(root)
     result.students_added = _add_students(api.coursedir.db_url, trainees)
@@ -188,6 +205,34 @@ def init_course(root: Path, roster: Path, lab: str, secret: str, *, labs_dir: Pa
             raise DflabError(f"nbgrader generate_assignment failed: {last}", str(root / "source" / lab))
         result.released = True
     return result
+
+
+def share_evidence(evidence: Path) -> None:
+    """Make a trainee's evidence readable, not writable, by everyone (files 0644, directories 0755).
+
+    Atomic writes create private (0600) files; the grading sandboxes run the
+    submission under an unprivileged uid that must read its evidence.
+    """
+    if not evidence.is_dir():
+        return
+    evidence.chmod(0o755)
+    for path in evidence.rglob("*"):
+        if not path.is_symlink():
+            path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def protect_key(key_dir: Path) -> None:
+    """Make a trainee's key directory readable by its owner only (0700, files 0600).
+
+    The local grading sandbox runs submissions under another uid: besides
+    hiding the course directory, the key must not be readable by it.
+    """
+    if not key_dir.is_dir():
+        return
+    key_dir.chmod(0o700)
+    for path in key_dir.iterdir():
+        if path.is_file() and not path.is_symlink():
+            path.chmod(0o600)
 
 
 def _add_students(db_url: str, trainees: list[Trainee]) -> list[str]:

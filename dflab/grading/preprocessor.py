@@ -2,10 +2,12 @@
 
 Registered in ``c.Autograde.autograde_preprocessors`` (see :func:`autograde_pipeline`):
 
-* :class:`TraineeEvidence` runs *before* ``Execute`` and points the kernel at
-  the graded trainee's own evidence (``$DFLAB_EVIDENCE``), so one notebook is
-  graded against whichever variant belongs to the submission's student id.
-* :class:`CheckAnswers` runs *after* ``Execute`` and *before* ``SaveAutoGrades``:
+* ``dflab.grading.execute.SandboxedExecute`` replaces nbgrader's ``Execute``:
+  the submission runs confined, on the graded trainee's own evidence.
+* :class:`TraineeEvidence` is the unsandboxed alternative (:func:`stock_pipeline`,
+  unsafe for untrusted code): it runs *before* nbgrader's ``Execute`` and points the
+  kernel at the graded trainee's evidence (``$DFLAB_EVIDENCE``).
+* :class:`CheckAnswers` runs *after* execution and *before* ``SaveAutoGrades``:
   for every autograder test cell that records answers it replaces the cell's
   outputs with nothing (correct) or one error output saying what was wrong,
   without the expected value.  nbgrader's own ``SaveAutoGrades`` then scores
@@ -26,6 +28,7 @@ from nbformat.notebooknode import NotebookNode, from_dict
 from nbformat.v4 import new_code_cell
 from nbgrader import utils
 from nbgrader.api import Gradebook
+from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
 
@@ -44,7 +47,8 @@ def key_file(evidence_root: Path, student: str) -> Path:
     return evidence_root / student / "key" / "answer_key.json"
 
 
-def _student(resources: ResourcesDict) -> str:
+def student_id(resources: ResourcesDict) -> str:
+    """The graded student's id, as ``nbgrader autograde`` puts it in the resources."""
     try:
         return str(resources["nbgrader"]["student"])
     except KeyError as exc:
@@ -64,7 +68,7 @@ class TraineeEvidence(NbGraderPreprocessor):
     evidence_root = Unicode("", help="Directory holding <student>/evidence and <student>/key.").tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
-        student = _student(resources)
+        student = student_id(resources)
         root = Path(self.evidence_root).expanduser()
         evidence = root / student / "evidence"
         if not (evidence / "manifest.json").is_file():
@@ -83,7 +87,7 @@ class CheckAnswers(NbGraderPreprocessor):
     checks_dir = Unicode("", help="Directory holding the check files, <assignment id>.yaml.").tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
-        student = _student(resources)
+        student = student_id(resources)
         path = key_file(Path(self.evidence_root).expanduser(), student)
         try:
             self._key = json.loads(path.read_text(encoding="utf-8"))
@@ -92,6 +96,7 @@ class CheckAnswers(NbGraderPreprocessor):
         except (OSError, json.JSONDecodeError) as exc:
             raise DflabError(f"unreadable answer key: {exc}", str(path)) from exc
         self._key_where = str(path)
+        self._submission = submitted_dir(self, resources)
         self._checks = checks_for(Path(self.checks_dir).expanduser(), str(resources["nbgrader"]["assignment"]))
         nb, resources = super().preprocess(nb, resources)
         deleted = restore_deleted_tests(nb, _source_test_cells(resources))
@@ -106,12 +111,21 @@ class CheckAnswers(NbGraderPreprocessor):
         names = answer_names(cell.source)
         if not names:
             return cell, resources  # an ordinary nbgrader test cell: nbgrader scores it as usual
-        reasons = grade_outputs(names, cell.get("outputs", []), self._checks, self._key, self._key_where)
+        reasons = grade_outputs(names, cell.get("outputs", []), self._checks, self._key, self._key_where,
+                                self._submission)
         grade_id = cell.metadata["nbgrader"].get("grade_id", f"cell {cell_index}")
         if reasons:
             self.log.info("%s: %s", grade_id, "; ".join(reasons))
         cell.outputs = [error_output(reasons)] if reasons else []
         return cell, resources
+
+
+def submitted_dir(pp: NbGraderPreprocessor, resources: ResourcesDict) -> Path:
+    """The trainee's folder in ``submitted/``: checks on handed-in files read it, never the copy the notebook
+    was just re-executed in (whatever that run wrote is not what the trainee handed in)."""
+    coursedir = CourseDirectory(parent=pp)
+    info = resources["nbgrader"]
+    return Path(coursedir.format_path(coursedir.submitted_directory, str(info["student"]), str(info["assignment"])))
 
 
 def _source_test_cells(resources: ResourcesDict) -> list[tuple[str, float, str]]:
@@ -172,7 +186,7 @@ def _called_name(func: ast.expr) -> str | None:
 
 
 def grade_outputs(names: list[str], outputs: list[Any], checks: CheckFile, key: dict[str, Any],
-                  key_where: str) -> list[str]:
+                  key_where: str, submission: Path | None = None) -> list[str]:
     """Why the recorded answers are not all correct (empty list: all correct, full points)."""
     recorded: dict[str, list[Any]] = {}
     reasons: list[str] = []
@@ -202,7 +216,7 @@ def grade_outputs(names: list[str], outputs: list[Any], checks: CheckFile, key: 
         elif not values:
             reasons.append(f"{name}: {NOT_RUN}" + (f" [{errors[0]}]" if errors else ""))
         else:
-            ok, why = check_answer(checks, name, values[0], key, key_where)
+            ok, why = check_answer(checks, name, values[0], key, key_where, submission)
             if not ok:
                 reasons.append(f"{name}: {why}")
     return reasons
@@ -216,15 +230,38 @@ def error_output(reasons: list[str]) -> NotebookNode:
 
 
 def autograde_pipeline() -> list[str]:
-    """nbgrader 0.9.6's default ``Autograde.autograde_preprocessors`` with dflab's two inserted around Execute."""
+    """nbgrader 0.9.6's default ``Autograde.autograde_preprocessors`` with ``Execute`` sandboxed and answers checked.
+
+    ``SandboxedExecute`` (dflab.grading.execute) runs the submission confined,
+    on the trainee's evidence only; ``CheckAnswers`` then scores it in this
+    process, against the key the sandbox never saw.
+    """
+    return [
+        "dflab.grading.execute.SandboxedExecute",
+        "dflab.grading.preprocessor.CheckAnswers",
+        *NBGRADER_AFTER_EXECUTE,
+    ]
+
+
+def stock_pipeline() -> list[str]:
+    """The unsandboxed pipeline: nbgrader's own ``Execute`` with the instructor's rights. UNSAFE for untrusted code.
+
+    Kept for comparison (benchmarks/grading.py) and for trusted notebooks:
+    the kernel can read every key, the gradebook and every submission.
+    """
     return [
         "dflab.grading.preprocessor.TraineeEvidence",
         "nbgrader.preprocessors.Execute",
         "dflab.grading.preprocessor.CheckAnswers",
-        "nbgrader.preprocessors.IgnorePattern",
-        "nbconvert.preprocessors.ClearMetadataPreprocessor",
-        "nbgrader.preprocessors.LimitOutput",
-        "nbgrader.preprocessors.SaveAutoGrades",
-        "nbgrader.preprocessors.AssignLatePenalties",
-        "nbgrader.preprocessors.CheckCellMetadata",
+        *NBGRADER_AFTER_EXECUTE,
     ]
+
+
+NBGRADER_AFTER_EXECUTE = [
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]

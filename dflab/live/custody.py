@@ -21,9 +21,10 @@ import jsonschema
 
 from dflab.atomic import write_bytes
 from dflab.errors import DflabError, EvidenceError
-from dflab.live.collect import HASH_ALGORITHM, LOG_NAME, read_log, tool_version
+from dflab.live.collect import CUSTODY_FILE, HASH_ALGORITHM, LOG_NAME, read_log, tool_version
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "graders" / "schemas" / "chain_of_custody.schema.json"
+CASE_UCO_FILE = "custody.jsonld"
 
 DESCRIPTIONS = {
     "network_connections": "TCP connection table with owning processes",
@@ -121,6 +122,56 @@ def write_custody(record: dict[str, Any], path: str | os.PathLike[str]) -> None:
     """Validate ``record`` and write it atomically as JSON."""
     validate_custody(record)
     write_bytes(path, json.dumps(record, indent=2, sort_keys=True).encode() + b"\n")
+
+
+def close_case(case_dir: str | os.PathLike[str], transfers: list[Transfer] | tuple[Transfer, ...] = ()
+               ) -> dict[str, Any]:
+    """Close the case: write its custody record (``custody.json``) and CASE/UCO export; return the record.
+
+    Closing seals the collection: afterwards :class:`dflab.live.collect.Collector` only replays the case.
+    Closing a closed case writes nothing and returns the record written then (validated again), so the
+    notebook cell that closed it can run again, e.g. when the grader re-executes the notebook.
+    """
+    case = Path(case_dir)
+    path = case / CUSTODY_FILE
+    if path.is_file():
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise EvidenceError(f"unreadable custody record: {exc}", str(path)) from exc
+        validate_custody(record)
+        return record
+    record = build_custody(case, transfers)
+    write_bytes(case / CASE_UCO_FILE, json.dumps(to_case_uco(record), indent=2).encode() + b"\n")
+    write_custody(record, path)   # last: its presence is what closes the case
+    return record
+
+
+def custody_problems(case_dir: str | os.PathLike[str]) -> list[str]:
+    """Why the case's custody record does not vouch for its collection: schema errors, or items and log hash
+    that differ from the collection log as it is now (empty: the record matches)."""
+    case = Path(case_dir)
+    path = case / CUSTODY_FILE
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return [f"no custody record ({CUSTODY_FILE}): the case was not closed"]
+    except (OSError, ValueError) as exc:
+        return [f"unreadable custody record: {exc}"]
+    problems = custody_errors(record)
+    if problems:
+        return problems
+    try:
+        log_bytes = (case / LOG_NAME).read_bytes()
+        entries = read_log(case / LOG_NAME)
+    except (OSError, EvidenceError) as exc:
+        return [f"cannot read the collection log: {exc}"]
+    if record["log"]["sha256"] != hashlib.sha256(log_bytes).hexdigest() or record["log"]["entries"] != len(entries):
+        problems.append("the collection log changed after the custody record was written")
+    logged = [(e.seq, e.output, e.sha256) for e in entries if e.output is not None]
+    if [(i["seq"], i["file"], i["sha256"]) for i in record["items"]] != logged:
+        problems.append("the custody record's items differ from the collection log's outputs")
+    return problems
 
 
 # -- CASE/UCO ------------------------------------------------------------------------------------------

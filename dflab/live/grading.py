@@ -17,8 +17,9 @@ from typing import Any
 
 import pandas as pd
 
-from dflab.errors import EvidenceError
+from dflab.errors import DflabError, EvidenceError
 from dflab.live.collect import LOG_NAME, LogEntry, read_log, verify_log
+from dflab.live.custody import custody_problems
 
 # Volatility levels: collect a lower level before a higher one.
 NETWORK, SYSTEM, TEMP_FS, DISK = 1, 2, 3, 4
@@ -41,6 +42,9 @@ REQUIRED = ("network_connections", "logged_in_users", "processes", "open_files",
             "recover_deleted_exe", "recover_deleted_fd")
 POINTS = {"order": 3.0, "hashes": 3.0, "completeness": 2.0, "trait_exe": 2.0, "trait_held_file": 2.0,
           "trait_listener": 2.0, "trait_sink_connection": 2.0, "trait_user_trace": 2.0}
+CUSTODY_POINTS = 2.0
+CRITERIA = (*POINTS, "custody")   # what a grader check may name (graders/01-live.yaml)
+_MAX_REASONS = 3
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,8 @@ def grade_collection(case_dir: str | Path, expected: dict[str, Any]) -> GradeRep
     done = {e.action for e in verified}
     missing = [a for a in REQUIRED if a not in done]
     order = order_violations(entries)
+    if not any(level(e) is not None for e in entries):
+        order = ["nothing was collected"]
     criteria = [
         Criterion("order", 0.0 if order else POINTS["order"], POINTS["order"],
                   tuple(order) or ("collected in order of volatility",)),
@@ -131,6 +137,9 @@ def _verify_outputs(case: Path, entries: list[LogEntry]) -> tuple[list[LogEntry]
         if e.output is None:
             continue
         path = case / e.output
+        if Path(e.output).name != e.output or path.is_symlink():   # a forged log may point outside the case
+            problems.append((e.output, f"entry {e.seq}: output {e.output!r} is not a file of the case folder"))
+            continue
         try:
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
         except OSError:
@@ -194,3 +203,41 @@ def _traits(case: Path, verified: list[LogEntry], expected: dict[str, Any]) -> l
              "the SSH login session is in the collected login sessions",
              "the collected login sessions do not show the suspect's SSH session"),
     ]
+
+
+def grade_custody(case_dir: str | Path) -> Criterion:
+    """The custody criterion: ``custody.json`` is valid against the schema and matches the collection log."""
+    problems = custody_problems(case_dir)
+    return Criterion("custody", 0.0 if problems else CUSTODY_POINTS, CUSTODY_POINTS,
+                     tuple(problems) or ("custody record valid and consistent with the log",))
+
+
+def check_collection(recorded: Any, expected: dict[str, Any], criterion: str, submission: Path | None
+                     ) -> tuple[bool, str]:
+    """The grader's verdict on one ``criterion`` for the case directory a trainee recorded.
+
+    ``recorded`` is the case directory relative to the trainee's submitted assignment folder
+    (``submission``): the grader reads the files handed in, never the copy the re-executed notebook ran in,
+    and never anything outside the submission.  A criterion passes only with all its points; otherwise the
+    reason says what is wrong without any expected value.
+    """
+    if criterion not in CRITERIA:
+        raise DflabError(f"unknown live collection criterion {criterion!r} (one of {', '.join(CRITERIA)})")
+    if submission is None:
+        raise DflabError("live collection checks need the submitted assignment folder")
+    if not isinstance(recorded, str) or not recorded.strip():
+        return False, f"expected the case directory as text, got {type(recorded).__name__}"
+    rel = Path(recorded.strip())
+    base = submission.resolve()
+    case = (base / rel).resolve()
+    if rel.is_absolute() or not case.is_relative_to(base):
+        return False, "the case directory must be a relative path inside your assignment folder"
+    if not case.is_dir():
+        return False, f"no case directory {recorded.strip()!r} was handed in with the notebook"
+    if any(p.is_symlink() for p in case.rglob("*")):
+        return False, "the case folder holds symbolic links: exhibits, log and record must be the files themselves"
+    result = grade_custody(case) if criterion == "custody" else grade_collection(case, expected).by_name()[criterion]
+    if result.points >= result.max_points:
+        return True, "correct"
+    more = len(result.reasons) - _MAX_REASONS
+    return False, "; ".join(result.reasons[:_MAX_REASONS]) + (f" (and {more} more)" if more > 0 else "")

@@ -79,6 +79,30 @@ class Backend(abc.ABC):
     def stats(self, env: TraineeEnv) -> Stats | None:
         """CPU and memory of a running ``env`` (``None`` when it does not run)."""
 
+    @abc.abstractmethod
+    def export_workspace(self, env: TraineeEnv, folder: str, dest: Path) -> bool:
+        """Copy ``folder`` of ``env``'s workspace to the new directory ``dest``; ``False`` when it does not exist.
+
+        Works whether or not the environment runs (workspaces outlive it). Symbolic links may be
+        copied as links, never followed; the caller drops whatever is not a regular file.
+        """
+
+    @abc.abstractmethod
+    def workspace_ref(self, env: TraineeEnv) -> str:
+        """Where ``env``'s workspace lives (a path, a volume name), recorded in collection manifests."""
+
+    @abc.abstractmethod
+    def start_suspect(self, env: TraineeEnv, seed: bytes) -> None:
+        """Start lab 01's live suspect in ``env`` as the trainee's user, from ``seed`` alone (never the secret)."""
+
+    @abc.abstractmethod
+    def suspect_running(self, env: TraineeEnv) -> bool:
+        """Whether every process of ``env``'s suspect is alive."""
+
+    @abc.abstractmethod
+    def stop_suspect(self, env: TraineeEnv) -> None:
+        """Stop ``env``'s suspect and remove its files (nothing when none runs)."""
+
     def preflight(self) -> None:  # noqa: B027 -- an optional hook, as in JupyterHub's Spawner
         """Check what every start needs (an engine, an image) so a cohort fails in one line, not N."""
 

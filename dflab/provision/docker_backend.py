@@ -19,6 +19,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import tarfile
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +32,7 @@ from docker.models.containers import Container
 from docker.types import Mount
 
 from dflab.errors import DflabError
+from dflab.live.cli import SEED_ENV
 from dflab.provision import relay
 from dflab.provision.base import UNKNOWN_EXIT, Backend, Endpoint, Stats, TraineeEnv
 from dflab.provision.seed import SEEDED_MARK
@@ -41,6 +44,10 @@ SOCKET = f"{SOCKET_DIR}/jupyter.sock"
 STOP_TIMEOUT = 10
 DOCKER_TIMEOUT = 60
 LABEL = "dflab.session"
+# A restarted engine (or host) brings every lab back with its workspace; `docker kill`, `stop` and a
+# session's own stop count as manual stops, so a lab killed on purpose stays down until `restart`.
+RESTART_POLICY = {"Name": "unless-stopped"}
+TRAINEE_USER = "trainee"  # the image's uid 1000 account: lab 01's suspect runs as the trainee
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,20 @@ class Limits:
     memory: str = "1g"  # also the swap limit: a memory hog is killed, not swapped
     cpus: float = 1.0
     pids: int = 512  # bounds a fork bomb to this container
+
+
+# `dflab live ...` without the rest of the dflab CLI: importing course, session and grading code (nbgrader,
+# the docker SDK) costs a second of CPU in a 1-CPU lab, and the suspect needs none of it.
+LIVE_CLI = """
+import sys
+from dflab.errors import DflabError
+from dflab.live.cli import live
+try:
+    live.main(sys.argv[1:], prog_name="dflab live", standalone_mode=False)
+except DflabError as exc:
+    print(f"dflab: error: {exc}")
+    sys.exit(exc.exit_code)
+"""
 
 
 def _seed_then_serve() -> list[str]:
@@ -200,12 +221,16 @@ class DockerBackend(Backend):
             self.image, _seed_then_serve(), name=self.container_name(env.trainee),
             network_mode="none", mounts=mounts,
             tmpfs={"/tmp": "rw,nosuid,nodev,size=512m",  # noqa: S108 -- the container's own /tmp
-                   "/home/trainee": f"rw,nosuid,nodev,size=256m,uid={TRAINEE_UID},gid={TRAINEE_UID},mode=0755"},
+                   "/home/trainee": f"rw,nosuid,nodev,size=256m,uid={TRAINEE_UID},gid={TRAINEE_UID},mode=0755",
+                   # Lab 01's suspect runs from ~/.cache/xdg-sync, so this one tmpfs allows exec (Docker's
+                   # default is noexec); the trainee can run files from the workspace volume anyway.
+                   "/home/trainee/.cache": f"rw,exec,nosuid,nodev,size=64m,uid={TRAINEE_UID},gid={TRAINEE_UID},"
+                                           "mode=0700"},
             environment={"DFLAB_TOKEN": env.token, "DFLAB_EVIDENCE": "/evidence"},
             mem_limit=self.limits.memory, memswap_limit=self.limits.memory,
             nano_cpus=int(self.limits.cpus * 1e9), pids_limit=self.limits.pids,
             # The image's health check probes TCP 8888, which a socket-listening server does not open.
-            healthcheck={"test": ["NONE"]},
+            healthcheck={"test": ["NONE"]}, restart_policy=RESTART_POLICY,
             labels=self._labels(env.trainee, "lab"), **self._confinement(),
         )  # fmt: skip
 
@@ -219,7 +244,7 @@ class DockerBackend(Backend):
                 ports={f"{LAB_PORT}/tcp": ("127.0.0.1", host_port)},
                 mounts=[Mount(SOCKET_DIR, str(self.socket_dir(env.trainee).resolve()), type="bind", read_only=True)],
                 mem_limit="64m", memswap_limit="64m", nano_cpus=int(0.5e9), pids_limit=32,
-                healthcheck={"test": ["NONE"]},
+                healthcheck={"test": ["NONE"]}, restart_policy=RESTART_POLICY,
                 labels=self._labels(env.trainee, "proxy"), **self._confinement(),
             )  # fmt: skip
         except docker.errors.APIError as exc:
@@ -269,6 +294,65 @@ class DockerBackend(Backend):
         # What `docker stats` shows: usage minus reclaimable page cache (cgroup v2 / v1 names).
         cache = detail.get("inactive_file", detail.get("total_inactive_file", 0))
         return Stats(round(percent, 1), int(mem.get("usage", 0)) - int(cache))
+
+    def export_workspace(self, env: TraineeEnv, folder: str, dest: Path) -> bool:
+        # A created, never started container holding the volume read-only: the engine copies out of it
+        # whether the trainee's lab runs or not, and no code runs in it.
+        name = f"{self.container_name(env.trainee)}-collect"
+        if (leftover := self._get(name)) is not None:  # from a collect that crashed
+            leftover.remove(force=True)
+        holder = self.client.containers.create(
+            self.image, ["true"], name=name, network_mode="none",
+            mounts=[Mount("/work", self.volume_name(env.trainee), type="volume", read_only=True)],
+            labels=self._labels(env.trainee, "collect"),
+            **{k: v for k, v in self._confinement().items() if k != "detach"})
+        try:
+            try:
+                chunks, _ = holder.get_archive(f"/work/{folder}")
+            except docker.errors.NotFound:
+                return False
+            with tempfile.TemporaryFile() as spool:
+                for chunk in chunks:
+                    spool.write(chunk)
+                spool.seek(0)
+                with tarfile.open(fileobj=spool) as tar:
+                    # The archive's root is the folder itself; its contents go straight into ``dest``.
+                    prefix = folder.rstrip("/").rsplit("/", 1)[-1] + "/"
+                    members = [m for m in tar.getmembers() if (m.isfile() or m.isdir()) and m.name.startswith(prefix)]
+                    for m in members:
+                        m.name = m.name[len(prefix):]
+                    dest.mkdir()
+                    # "data" refuses absolute names, ".." and device files: nothing lands outside ``dest``.
+                    tar.extractall(dest, members=members, filter="data")
+            return True
+        finally:
+            holder.remove(force=True)
+
+    def workspace_ref(self, env: TraineeEnv) -> str:
+        return f"docker volume {self.volume_name(env.trainee)}"
+
+    def _live(self, env: TraineeEnv, command: str, environment: dict[str, str] | None = None) -> tuple[int, str]:
+        """``dflab live suspect <command>`` in the trainee's running lab, as the trainee; (-1, "") if none runs."""
+        container = self._get(self.container_name(env.trainee))
+        if container is None or container.status != "running":
+            return -1, ""
+        result = container.exec_run(["python", "-c", LIVE_CLI, "suspect", command], user=TRAINEE_USER,
+                                    environment=environment or {})
+        return result.exit_code, result.output.decode(errors="replace").strip()
+
+    def start_suspect(self, env: TraineeEnv, seed: bytes) -> None:
+        # The seed travels in the environment of a command that exits at once, never on a command line.
+        code, out = self._live(env, "start", {SEED_ENV: seed.hex()})
+        if code != 0:
+            last = out.splitlines()[-1] if out else "its lab is not running"
+            raise DflabError(f"the live suspect did not start: {last}", env.trainee)
+
+    def suspect_running(self, env: TraineeEnv) -> bool:
+        code, out = self._live(env, "status")
+        return code == 0 and out.splitlines()[:1] == ["running"]
+
+    def stop_suspect(self, env: TraineeEnv) -> None:
+        self._live(env, "stop")
 
     def diagnose(self, env: TraineeEnv) -> str:
         container = self._get(self.container_name(env.trainee))

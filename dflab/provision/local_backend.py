@@ -206,6 +206,35 @@ class LocalBackend(Backend):
         cpu = 100.0 * (ticks1 - ticks0) / _CLK_TCK / (time.monotonic() - t0)
         return Stats(round(cpu, 1), rss)
 
+    def export_workspace(self, env: TraineeEnv, folder: str, dest: Path) -> bool:
+        src = self.workspace(env.trainee) / folder
+        if src.is_symlink() or not src.is_dir():
+            return False
+        shutil.copytree(src, dest, symlinks=True)
+        return True
+
+    def workspace_ref(self, env: TraineeEnv) -> str:
+        return str(self.workspace(env.trainee))
+
+    def live_dir(self, trainee: str) -> Path:
+        """The suspect's executable, held file and state: per trainee, so suspects never share state."""
+        return self.session_dir / "live" / trainee
+
+    def start_suspect(self, env: TraineeEnv, seed: bytes) -> None:
+        from dflab.live import suspect
+
+        suspect.start(self.live_dir(env.trainee), seed)
+
+    def suspect_running(self, env: TraineeEnv) -> bool:
+        from dflab.live import suspect
+
+        return suspect.status(self.live_dir(env.trainee)).state == "running"
+
+    def stop_suspect(self, env: TraineeEnv) -> None:
+        from dflab.live import suspect
+
+        suspect.stop(self.live_dir(env.trainee))
+
     def diagnose(self, env: TraineeEnv) -> str:
         try:
             lines = self.log_path(env.trainee).read_text(errors="replace").splitlines()

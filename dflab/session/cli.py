@@ -6,6 +6,8 @@ crash, after a reboot, or just to be sure.
 
 from __future__ import annotations
 
+import signal
+import time
 from pathlib import Path
 
 import click
@@ -33,8 +35,9 @@ def session() -> None:
     """Run one isolated JupyterLab per trainee, each with their own evidence variant.
 
     \b
-      dflab session start --lab labs/02-disk --roster roster.csv [--backend docker]
+      dflab session start --lab labs/02-disk --roster roster.csv [--backend docker] [--serve]
       dflab session status
+      dflab session collect
       dflab session restart alice
       dflab session stop [--purge]
     """
@@ -58,45 +61,99 @@ def _fail_on(outcomes: list[Outcome]) -> None:
 
 @session.command("start")
 @click.option("--lab", "lab", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Lab directory (lab.yaml names the scenario; its files are copied into each workspace).")
+              help="Lab directory (lab.yaml: id, scenario, notebook, source); trainees get nbgrader's released copy.")
 @click.option("--roster", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="CSV roster with an 'id' column: one lab environment each.")
+              help="CSV roster with an 'id' column: one lab environment each; trainees no longer listed are stopped.")
 @click.option("--backend", type=click.Choice(["local", "docker"]), default="local", show_default=True,
               help="local: one JupyterLab process per trainee (no isolation); docker: one confined container each.")
 @session_dir_option
 @click.option("--image", default=DEFAULT_IMAGE, show_default=True, help="Trainee image (docker backend).")
-@click.option("--scenario", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Scenario spec, when the lab directory has no lab.yaml naming one.")
 @click.option("--secret", envvar=SECRET_ENV, default=None,
               help=f"Course secret keying every variant (default: ${SECRET_ENV}, else the public demo secret).")
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Parallel evidence builds.")
+@click.option("--purge", is_flag=True, help="Also delete the workspaces of trainees the roster no longer lists.")
+@click.option("--serve", is_flag=True,
+              help="Print each trainee's link, keep serving until Ctrl-C, then stop the session (workspaces kept).")
 @timeout_option
-def session_start(lab: Path, roster: Path, backend: str, session_dir: Path, image: str, scenario: Path | None,
-                  secret: str | None, workers: int | None, timeout: float) -> None:
-    """Build each trainee's evidence, start their labs, wait until each answers, write the access list.
+def session_start(lab: Path, roster: Path, backend: str, session_dir: Path, image: str, secret: str | None,
+                  workers: int | None, purge: bool, serve: bool, timeout: float) -> None:
+    """Make the session an nbgrader course, build each trainee's evidence, start their labs, write the access list.
 
-    Re-running it adds new roster lines and starts stopped labs; running ones are kept and labs
-    that died are left to `dflab session restart` (so nobody is restarted behind their back).
+    Re-running it adds new roster lines, stops the labs of trainees no longer listed and starts stopped
+    labs; running ones are kept and labs that died are left to `dflab session restart` (so nobody is
+    restarted behind their back).
     """
     from dflab.roster import read_roster
     from dflab.scenario.draw import DEMO_SECRET
+    from dflab.session.lab import load_lab
 
     trainees = read_roster(roster)  # a bad line stops here, before anything is created
+    load_lab(lab)  # so does a bad lab directory
     if not secret:
         err_console.print(f"[yellow]note:[/yellow] no course secret (--secret or ${SECRET_ENV}): using the public "
                           "demo secret; answers are reproducible by anyone.")
+    secret = secret or DEMO_SECRET
     s = Session(session_dir)
-    s.configure(backend, lab, scenario, image, secret or DEMO_SECRET)
-    s.add_trainees(trainees)
-    s.backend().preflight()
-    built = s.build_evidence(secret or DEMO_SECRET, workers,
-                             on_done=lambda t: err_console.print(f"evidence  {t}", highlight=False))
+    lab_info = s.configure(backend, lab, image, secret)
+    s.add_trainees(trainees, secret)
+    s.backend().preflight()  # no engine, no image: one line before any evidence is built
+    # Evidence first (one line per trainee as each is done), into the course layout init_course then finds.
+    built = s.build_evidence(secret, workers, on_done=lambda t: err_console.print(f"evidence  {t}", highlight=False))
     if not built:
         err_console.print("evidence  up to date", highlight=False)
-    outcomes = s.start(timeout)
+    s.prepare_course(lab_info, roster, secret, workers)
+    outcomes = s.start(timeout, [t.id for t in trainees], purge)
     console.print(_outcome_table(f"session {s.dir} ({backend})", outcomes))
     console.print(f"access list: {s.dir / 'access.csv'} (links include tokens: hand each only to its trainee)")
     _fail_on(outcomes)
+    if serve:
+        _serve(s)
+
+
+def _serve(s: Session) -> None:
+    """Print the links, wait for Ctrl-C (or SIGTERM), then stop every lab; workspaces are kept."""
+    for trainee, url in s.access_links().items():
+        click.echo(f"{trainee}: {url}")
+    click.echo(f"serving; press Ctrl-C to stop (work is kept; `dflab session start` with the same options resumes; "
+               f"evidence in {s.dir / 'evidence'})")
+
+    def terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
+    try:
+        outcomes = s.stop()
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    console.print(_outcome_table(f"session {s.dir} stopped", outcomes))
+
+
+@session.command("collect")
+@session_dir_option
+def session_collect(session_dir: Path) -> None:
+    """Copy each trainee's lab folder into submitted/<trainee>/<lab>/ (nbgrader's layout) for `dflab grade`.
+
+    Works while labs run and after `stop`. Each submission gets timestamp.txt and dflab-collect.json
+    (SHA-256 of every file, when, from where); an unchanged folder is not collected again.
+    """
+    s = Session.existing(session_dir)
+    results = s.collect()
+    table = Table(title=f"collected into {s.dir / 'submitted'}")
+    for column in ("trainee", "status", "files", "timestamp"):
+        table.add_column(column)
+    for c in results:
+        table.add_row(c.trainee, c.status, str(c.files) if c.status != "no work" else "", c.timestamp)
+    console.print(table)
+    counts = {status: sum(c.status == status for c in results) for status in ("collected", "unchanged", "no work")}
+    console.print(", ".join(f"{n} {status}" for status, n in counts.items()), highlight=False)
 
 
 @session.command("status")

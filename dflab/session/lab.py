@@ -1,5 +1,11 @@
-"""What a session hands out from a lab directory: the scenario its evidence comes from and the files
-copied into every trainee's workspace."""
+"""What a session hands out from a lab directory: nbgrader's *released* copy of the lab, never its source.
+
+A session directory is an nbgrader course made by :func:`dflab.grading.course.init_course` (config,
+gradebook, ``source/``, ``release/``, per-trainee evidence and keys), so ``dflab grade`` reads what
+``session collect`` writes. Trainees get ``handout/<lab id>/``: a copy of ``release/<lab id>/`` (the
+notebook with solutions stripped, and lab.yaml), seeded once into each workspace as ``<lab id>/``,
+the layout ``nbgrader fetch_assignment`` would give them.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from dflab.atomic import atomic_dir
-from dflab.errors import DflabError, read_user_text
+from dflab.errors import DflabError
+from dflab.grading import course
 
-LAB_META = "lab.yaml"
+HANDOUT = "handout"
+REPO_GRADERS = course.REPO / "graders"
 
 
 @dataclass(frozen=True)
@@ -20,44 +26,47 @@ class Lab:
     directory: Path
     id: str
     scenario: Path  # the spec every trainee's evidence variant is built from
-    seed_files: tuple[Path, ...]  # relative to ``directory``
+    notebook: str  # the released notebook's file name
+    live_suspect: bool  # lab.yaml `environment: {live_suspect: true}`: lab 01's suspect runs beside the lab
 
 
-def load_lab(directory: Path, scenario: Path | None = None) -> Lab:
-    """Read ``directory`` (a lab folder with lab.yaml, or any folder of notebooks with ``scenario`` given).
-
-    The scenario named in lab.yaml is looked up in the sibling ``scenarios/`` folder, the layout of
-    ``labs/``. Every file is handed to trainees except the instructor's ``source:`` notebook (it holds
-    the solutions nbgrader strips from the released copy).
-    """
+def load_lab(directory: Path) -> Lab:
+    """Read ``directory/lab.yaml`` (id, scenario, notebook, source; optional ``environment``)."""
     if not directory.is_dir():
         raise DflabError("lab directory not found", str(directory))
-    meta: dict[str, object] = {}
-    if (directory / LAB_META).is_file():
-        loaded = yaml.safe_load(read_user_text(directory / LAB_META, "lab metadata"))
-        if not isinstance(loaded, dict):
-            raise DflabError("lab metadata must be a mapping", str(directory / LAB_META))
-        meta = loaded
-    if scenario is None:
-        if "scenario" not in meta:
-            raise DflabError("no scenario: the lab has no lab.yaml naming one; pass --scenario SPEC", str(directory))
-        scenario = directory.parent / "scenarios" / f"{meta['scenario']}.yaml"
+    directory = directory.resolve()
+    meta = course.load_lab(directory.parent, directory.name)
+    scenario = directory.parent / "scenarios" / f"{meta['scenario']}.yaml"
     if not scenario.is_file():
         raise DflabError("scenario spec not found", str(scenario))
-    hidden = {str(meta["source"])} if "source" in meta else set()
-    files = tuple(sorted(p.relative_to(directory) for p in directory.rglob("*")
-                         if p.is_file() and p.relative_to(directory).as_posix() not in hidden
-                         and not any(part.startswith(".") for part in p.relative_to(directory).parts)))
-    return Lab(directory, str(meta.get("id", directory.name)), scenario, files)
+    environment = meta.get("environment") or {}
+    if not isinstance(environment, dict):
+        raise DflabError("environment: must be a mapping (e.g. {live_suspect: true})", str(directory / "lab.yaml"))
+    return Lab(directory, meta["id"], scenario, meta["notebook"], environment.get("live_suspect") is True)
 
 
-def write_seed(lab: Lab, dest: Path) -> None:
-    """Copy the lab's trainee files to ``dest`` (replaced as a whole, atomically)."""
-    with atomic_dir(dest, replace=True) as tmp:
-        for rel in lab.seed_files:
-            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(lab.directory / rel, tmp / rel)
+def graders_dir(lab: Lab) -> Path:
+    """The answer checks: ``graders/`` beside the labs folder when it has this lab's, else the repository's."""
+    beside = lab.directory.parent.parent / "graders"
+    return beside if (beside / f"{lab.id}.yaml").is_file() else REPO_GRADERS
+
+
+def write_handout(session_dir: Path, lab: Lab) -> Path:
+    """Copy ``release/<lab>/`` to ``handout/<lab>/`` (replaced as a whole, atomically); return ``handout/``.
+
+    Only the released tree is copied: the source notebook (solutions), ``graders/`` and the keys stay
+    in the course directory, which no trainee environment mounts.
+    """
+    release = session_dir / "release" / lab.id
+    if not (release / lab.notebook).is_file():
+        raise DflabError(f"nbgrader released no {lab.notebook}", str(release))
+    handout = session_dir / HANDOUT
+    handout.mkdir(exist_ok=True)
+    with atomic_dir(handout / lab.id, replace=True) as tmp:
+        shutil.copytree(release, tmp, dirs_exist_ok=True)
         # Readable by the container's uid 1000 whoever runs the session.
         tmp.chmod(0o755)
         for p in tmp.rglob("*"):
             p.chmod(0o755 if p.is_dir() else 0o644)
+    handout.chmod(0o755)
+    return handout

@@ -1,12 +1,14 @@
 """The session lifecycle: build each trainee's evidence, start, watch, restart and stop their labs.
 
-Layout of a session directory::
+A session directory is an nbgrader course (:func:`dflab.grading.course.init_course`), plus::
 
-    session.sqlite            durable state (see state.py); tokens inside, owner-only
+    session.sqlite            durable state (see state.py); tokens and live seeds inside, owner-only
     access.csv                trainee,url (token in the URL); owner-only, rewritten atomically
-    lab/                      the lab's trainee files, seeded once into each workspace
-    evidence/<trainee>/       build_cohort output: evidence/ (read-only, handed out) and key/ (never)
+    handout/<lab>/            release/<lab>/ as trainees get it, seeded once into each workspace as <lab>/
+    evidence/<trainee>/       evidence/ (read-only, handed out) and key/ (never)
+    submitted/<trainee>/<lab>/  what `collect` took from the workspace (timestamp.txt, dflab-collect.json)
     workspaces/<trainee>/     local backend only (Docker keeps workspaces in named volumes)
+    live/<trainee>/           local backend only: lab 01's suspect state
 """
 
 from __future__ import annotations
@@ -28,10 +30,13 @@ from dflab.atomic import write_bytes
 from dflab.errors import DflabError
 from dflab.evidence.build import EVIDENCE, build_cohort
 from dflab.evidence.manifest import MANIFEST
+from dflab.grading.course import InitResult, init_course
+from dflab.live.traits import suspect_seed
 from dflab.provision.base import Backend, Endpoint, Stats, TraineeEnv
 from dflab.provision.http import api_status
 from dflab.roster import Trainee
-from dflab.session.lab import load_lab, write_seed
+from dflab.session.collect import Collected, collect_one
+from dflab.session.lab import HANDOUT, Lab, graders_dir, load_lab, write_handout
 from dflab.session.state import SessionState, TraineeRow, now
 
 _T = TypeVar("_T")
@@ -50,7 +55,7 @@ class Outcome:
 
     trainee: str
     status: str  # the row's status afterwards
-    action: str  # started, kept, left dead, failed, restarted, stopped
+    action: str  # started, kept, left dead, failed, restarted, stopped, removed
     url: str | None
     detail: str = ""
 
@@ -93,10 +98,11 @@ class Session:
         return session
 
     # -- configuration ----------------------------------------------------------------------------
-    def configure(self, backend: str, lab_dir: Path, scenario: Path | None, image: str, secret: str) -> None:
+    def configure(self, backend: str, lab_dir: Path, image: str, secret: str) -> Lab:
         """Record the session's backend, lab, image and secret, or check a re-run asks for the same ones."""
-        lab = load_lab(lab_dir, scenario)
-        wanted = {"backend": backend, "lab": str(lab.directory.resolve()), "scenario": str(lab.scenario.resolve()),
+        lab = load_lab(lab_dir)
+        wanted = {"backend": backend, "lab": str(lab.directory), "lab_id": lab.id, "notebook": lab.notebook,
+                  "scenario": str(lab.scenario.resolve()), "live_suspect": "yes" if lab.live_suspect else "no",
                   "image": image if backend == "docker" else "", "secret": secret_fingerprint(secret)}
         have = self.state.meta()
         for key, value in wanted.items():
@@ -109,17 +115,39 @@ class Session:
             self.state.set_meta("created_at", now())
             for key, value in wanted.items():
                 self.state.set_meta(key, value)
-        write_seed(lab, self.dir / "lab")
+        return lab
+
+    def prepare_course(self, lab: Lab, roster: Path, secret: str, workers: int | None = None) -> InitResult:
+        """Make the session directory the lab's nbgrader course (evidence, gradebook, release) and the handout.
+
+        ``init_course`` only writes what is missing or changed, so a re-run builds only new trainees.
+        """
+        result = init_course(self.dir, roster, lab.id, secret, labs_dir=lab.directory.parent,
+                             graders_dir=graders_dir(lab), workers=workers)
+        # init_course leaves evidence owner-writable (0644); handed-out evidence is writable by nobody.
+        for row in self.state.trainees():
+            if self.evidence_dir(row.id).is_dir():
+                _read_only(self.evidence_dir(row.id))
+        write_handout(self.dir, lab)
+        return result
+
+    @property
+    def lab_id(self) -> str:
+        return self.state.get_meta("lab_id") or ""
+
+    @property
+    def live_suspect(self) -> bool:
+        return self.state.get_meta("live_suspect") == "yes"
 
     def backend(self) -> Backend:
         meta = self.state.meta()
         if meta["backend"] == "docker":
             from dflab.provision.docker_backend import DockerBackend
 
-            return DockerBackend(meta["session_id"], self.dir, self.dir / "lab", meta["image"])
+            return DockerBackend(meta["session_id"], self.dir, self.dir / HANDOUT, meta["image"])
         from dflab.provision.local_backend import LocalBackend
 
-        return LocalBackend(self.dir, self.dir / "lab")
+        return LocalBackend(self.dir, self.dir / HANDOUT)
 
     def env(self, row: TraineeRow) -> TraineeEnv:
         return TraineeEnv(row.id, row.token, self.evidence_dir(row.id), dict(row.backend_state),
@@ -164,20 +192,43 @@ class Session:
         return todo
 
     # -- lifecycle --------------------------------------------------------------------------------
-    def add_trainees(self, trainees: list[Trainee]) -> list[str]:
-        """Add roster trainees (each gets a token once, kept across runs); return the new ones."""
-        return [t.id for t in trainees if self.state.add_trainee(t.id, secrets.token_urlsafe(24))]
+    def add_trainees(self, trainees: list[Trainee], secret: str) -> list[str]:
+        """Add roster trainees (each gets a token once, kept across runs); return the new ones.
 
-    def start(self, timeout: float = READY_TIMEOUT) -> list[Outcome]:
-        """Start every trainee that is not running; running ones are kept, dead ones left to `restart`."""
+        A trainee removed by an earlier roster and listed again comes back (as "stopped", so ``start``
+        starts them with their kept workspace). For a live-suspect lab each trainee's suspect seed is
+        recorded here, the one moment the course secret is at hand: ``restart`` needs it later.
+        """
+        added = []
+        for t in trainees:
+            if self.state.add_trainee(t.id, secrets.token_urlsafe(24)):
+                added.append(t.id)
+            elif self.state.get(t.id).status == "removed":
+                self.state.update(t.id, status="stopped")
+            if self.live_suspect and self.state.get_meta(f"live_seed.{t.id}") is None:
+                self.state.set_meta(f"live_seed.{t.id}", suspect_seed(t.id, secret).hex())
+        return added
+
+    def start(self, timeout: float = READY_TIMEOUT, roster: list[str] | None = None,
+              purge_removed: bool = False) -> list[Outcome]:
+        """Start every trainee that is not running; running ones are kept, dead ones left to `restart`.
+
+        Trainees missing from ``roster`` (when given) have their lab stopped, workspace kept unless
+        ``purge_removed``.
+        """
         backend = self.backend()
         backend.preflight()  # engine and image problems are one line, before any trainee starts
+        listed = set(roster) if roster is not None else None
 
         def one(row: TraineeRow) -> Outcome:
             env = self.env(row)
+            if listed is not None and row.id not in listed:
+                return self._remove(backend, env, row, purge_removed)
             exit_code = backend.poll(env)
             if row.status == "running" and exit_code is None:
-                return Outcome(row.id, "running", "kept", row.url)
+                # A lab that came back by itself (engine restart) lost its suspect: start it again.
+                problem = self._ensure_suspect(backend, env)
+                return Outcome(row.id, "running", "kept", row.url, problem)
             if row.status in ("running", "dead"):
                 self.state.update(row.id, status="dead", error=f"exited ({exit_code})")
                 return Outcome(row.id, "dead", "left dead", row.url, "use `dflab session restart`")
@@ -187,10 +238,27 @@ class Session:
         self.write_access_list()
         return outcomes
 
+    def _remove(self, backend: Backend, env: TraineeEnv, row: TraineeRow, purge: bool) -> Outcome:
+        """Stop a trainee the roster no longer lists; their workspace stays unless ``purge``."""
+        if row.status == "removed" and not purge:
+            return Outcome(row.id, "removed", "kept removed", None, "not on the roster")
+        if self.live_suspect:
+            backend.stop_suspect(env)
+        backend.stop(env, purge=purge)
+        self.state.update(row.id, status="removed")
+        detail = "not on the roster; workspace " + ("deleted" if purge else "kept")
+        return Outcome(row.id, "removed", "removed", None, detail)
+
     def restart(self, trainee: str, timeout: float = READY_TIMEOUT) -> Outcome:
         """Stop (workspace kept) and start one trainee, e.g. after their container or process died."""
         backend = self.backend()
-        env = self.env(self.state.get(trainee))
+        row = self.state.get(trainee)
+        if row.status == "removed":
+            raise DflabError("this trainee was removed from the roster; add them back and run `session start`",
+                             trainee)
+        env = self.env(row)
+        if self.live_suspect:
+            backend.stop_suspect(env)
         backend.stop(env)
         outcome = self._launch(backend, env, timeout, "restarted")
         self.write_access_list()
@@ -204,12 +272,25 @@ class Session:
             self.state.update(env.trainee, status="failed", error=exc.what)
             return Outcome(env.trainee, "failed", "failed", None, exc.what)
         self.state.update(env.trainee, url=endpoint.url)
-        problem = self._wait_ready(backend, env, endpoint, timeout)
+        problem = self._wait_ready(backend, env, endpoint, timeout) or self._ensure_suspect(backend, env)
         if problem:
             self.state.update(env.trainee, status="failed", error=problem)
             return Outcome(env.trainee, "failed", "failed", endpoint.url, problem)
         self.state.update(env.trainee, status="running", started_at=now())
         return Outcome(env.trainee, "running", action, endpoint.url)
+
+    def _ensure_suspect(self, backend: Backend, env: TraineeEnv) -> str:
+        """Start the trainee's live suspect unless it runs (live-suspect labs only); return what went wrong."""
+        if not self.live_suspect or backend.suspect_running(env):
+            return ""
+        seed = self.state.get_meta(f"live_seed.{env.trainee}")
+        if seed is None:
+            return "no live-suspect seed recorded: run `dflab session start` with the course secret"
+        try:
+            backend.start_suspect(env, bytes.fromhex(seed))
+        except DflabError as exc:
+            return exc.what
+        return ""
 
     @staticmethod
     def _wait_ready(backend: Backend, env: TraineeEnv, endpoint: Endpoint, timeout: float) -> str:
@@ -241,18 +322,38 @@ class Session:
         return self._each(one, self.state.trainees())
 
     def stop(self, purge: bool = False) -> list[Outcome]:
-        """Stop every trainee's environment; workspaces are kept unless ``purge``."""
+        """Stop every trainee's environment (and live suspect); workspaces are kept unless ``purge``."""
         backend = self.backend()
 
         def one(row: TraineeRow) -> Outcome:
-            backend.stop(self.env(row), purge=purge)
-            self.state.update(row.id, status="stopped", url=None if purge else row.url)
-            return Outcome(row.id, "stopped", "purged" if purge else "stopped", None)
+            env = self.env(row)
+            if self.live_suspect:
+                backend.stop_suspect(env)
+            backend.stop(env, purge=purge)
+            status = "removed" if row.status == "removed" else "stopped"
+            self.state.update(row.id, status=status, url=None if purge else row.url)
+            return Outcome(row.id, status, "purged" if purge else "stopped", None)
 
         outcomes = self._each(one, self.state.trainees())
         backend.shutdown(purge=purge)
         self.write_access_list()
         return outcomes
+
+    def collect(self) -> list[Collected]:
+        """Copy each trainee's ``<lab>/`` folder into ``submitted/<trainee>/<lab>/`` (see collect.py).
+
+        Works on running and stopped labs alike (workspaces outlive them); removed trainees are
+        collected too, since their work was kept.
+        """
+        backend = self.backend()
+        lab = self.lab_id
+
+        def one(row: TraineeRow) -> Collected:
+            env = self.env(row)
+            return collect_one(row.id, lab, self.dir, backend.workspace_ref(env),
+                               lambda dest: backend.export_workspace(env, lab, dest))
+
+        return self._each(one, self.state.trainees())
 
     @staticmethod
     def _each(fn: Callable[[_T], _R], items: list[_T]) -> list[_R]:
@@ -262,14 +363,18 @@ class Session:
         with ThreadPoolExecutor(max_workers=min(START_PARALLEL, len(items))) as pool:
             return list(pool.map(fn, items))
 
+    def access_links(self) -> dict[str, str]:
+        """Each running trainee's link (token included)."""
+        return {row.id: Endpoint(row.url, row.token).lab_url for row in self.state.trainees()
+                if row.status == "running" and row.url}
+
     def write_access_list(self) -> Path:
         """``access.csv``: each running trainee's link, token included; owner-only, replaced atomically."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["trainee", "url"])
-        for row in self.state.trainees():
-            if row.status == "running" and row.url:
-                writer.writerow([row.id, Endpoint(row.url, row.token).lab_url])
+        for trainee, url in self.access_links().items():
+            writer.writerow([trainee, url])
         path = self.dir / ACCESS_LIST
         write_bytes(path, out.getvalue().encode())
         os.chmod(path, 0o600)

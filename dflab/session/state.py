@@ -41,8 +41,9 @@ CREATE TABLE IF NOT EXISTS trainees (
 """
 
 # Lifecycle of a row: new -> evidence -> starting -> running -> (dead | stopped) -> starting ...
-# "failed" is a start that did not answer in time; "dead" a running environment that exited.
-STATUSES = ("new", "evidence", "starting", "running", "failed", "dead", "stopped")
+# "failed" is a start that did not answer in time; "dead" a running environment that exited;
+# "removed" a trainee a later roster no longer lists (stopped, workspace kept unless purged).
+STATUSES = ("new", "evidence", "starting", "running", "failed", "dead", "stopped", "removed")
 
 
 def now() -> str:

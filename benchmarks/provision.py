@@ -1,0 +1,316 @@
+#!/usr/bin/env python3
+"""How fast does a cohort's Docker session get ready, and what does an idle trainee cost? (issue #5)
+
+Prints, in one run on this machine (a real Docker engine, `bash environments/docker/engine.sh start`):
+  (a) session: the wall time of `dflab session start --backend docker --lab labs/02-disk --roster <N trainees>`,
+      from launching the command until every trainee's JupyterLab answers 200 to its own token (checked
+      again from here on every access-list URL), evidence variants included; the evidence phase is timed
+      from the command's own "evidence <trainee>" lines;
+  (b) floor: N bare `docker run`s of the same image with the same confinement (uid 1000, caps dropped,
+      no-new-privileges, read-only root, the same tmpfs, memory/CPU/pids limits, evidence read-only, a
+      workspace volume, a token) publishing 8888 on 127.0.0.1 directly, issued by as many parallel workers
+      as the session starts labs with (`START_PARALLEL`), then polled (every 0.2 s, like the session) until
+      all answer 200 with their token. No evidence build, no relay proxy: what the engine and JupyterLab cost;
+  ratio a/b (target <= 1.5x) and a's absolute time (target <= 60 s for 30);
+  (c) idle memory per trainee with one kernel started in every lab: `docker stats` memory (usage minus
+      inactive page cache) of the trainee's lab container PLUS its relay-proxy container (target <= 120 MiB).
+
+One unmeasured warm-up container runs first, so neither side pays for a cold image cache. Everything
+started is removed at the end (`session stop --purge`, bare containers and their volumes).
+Use --json for one JSON object of the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from dflab.provision.docker_backend import LAB_PORT, TRAINEE_UID, Limits  # noqa: E402
+from dflab.provision.http import api_status  # noqa: E402
+from dflab.session.manager import START_PARALLEL  # noqa: E402
+
+LAB = ROOT / "labs" / "02-disk"
+DFLAB = [str(Path(sys.executable).parent / "dflab")] if (Path(sys.executable).parent / "dflab").exists() \
+    else [sys.executable, "-m", "dflab.cli"]
+BENCH_LABEL = "dflab.bench"
+POLL = 0.2
+READY_TIMEOUT = 600.0
+IDLE_SETTLE = 10.0  # seconds the kernels sit idle before memory is read
+
+
+def _dflab(*args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*DFLAB, *args], capture_output=True, text=True, cwd=ROOT, check=False, **kw)
+
+
+def _wait_all(endpoints: list[tuple[str, str]], deadline: float) -> None:
+    """Poll every (url, token) until each answers 200; raise when the deadline passes."""
+    waiting = set(endpoints)
+    while waiting:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"provision benchmark: {len(waiting)} lab(s) never answered")
+        for ep in list(waiting):
+            if api_status(*ep, timeout=2.0) == 200:
+                waiting.discard(ep)
+        if waiting:
+            time.sleep(POLL)
+
+
+# -- (b) the bare floor ---------------------------------------------------------------------------
+def _bare_run(image: str, name: str, token: str, evidence: Path, tag: str) -> str:
+    """`docker run` one confined JupyterLab publishing 8888 on 127.0.0.1; return its base URL."""
+    limits = Limits()
+    cmd = ["docker", "run", "-d", "--name", name, "--label", f"{BENCH_LABEL}={tag}",
+           "--user", f"{TRAINEE_UID}:{TRAINEE_UID}", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+           "--read-only", "--tmpfs", "/tmp:rw,nosuid,nodev,size=512m",  # noqa: S108 -- the container's /tmp
+           "--tmpfs", f"/home/trainee:rw,nosuid,nodev,size=256m,uid={TRAINEE_UID},gid={TRAINEE_UID},mode=0755",
+           "--memory", limits.memory, "--memory-swap", limits.memory, "--cpus", str(limits.cpus),
+           "--pids-limit", str(limits.pids), "--no-healthcheck",
+           "--mount", f"type=bind,src={evidence},dst=/evidence,readonly",
+           "--mount", "type=volume,dst=/home/trainee/work",
+           "-e", f"DFLAB_TOKEN={token}", "-e", "DFLAB_EVIDENCE=/evidence",
+           "-p", f"127.0.0.1::{LAB_PORT}", image]  # fmt: skip
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    port = subprocess.run(["docker", "port", name, f"{LAB_PORT}/tcp"], check=True, capture_output=True,
+                          text=True).stdout.split()[0].rsplit(":", 1)[1]
+    return f"http://127.0.0.1:{port}/"
+
+
+def _remove_bare(client: docker.DockerClient, tag: str) -> None:
+    for c in client.containers.list(all=True, filters={"label": f"{BENCH_LABEL}={tag}"}):
+        with contextlib.suppress(docker.errors.APIError):
+            c.remove(force=True, v=True)
+
+
+def bare_floor(client: docker.DockerClient, image: str, n: int, evidence: Path, tag: str) -> float:
+    """Seconds from the first `docker run` until all ``n`` bare labs answer with their tokens."""
+    tokens = [secrets.token_urlsafe(24) for _ in range(n)]
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(max_workers=START_PARALLEL) as pool:
+        urls = list(pool.map(lambda i: _bare_run(image, f"dflab-bench-{tag}-{i:03d}", tokens[i], evidence, tag),
+                             range(n)))
+    _wait_all(list(zip(urls, tokens, strict=True)), t0 + READY_TIMEOUT)
+    return time.monotonic() - t0
+
+
+# -- (a) the session ------------------------------------------------------------------------------
+def session_start(image: str, n: int, work: Path) -> dict[str, Any]:
+    """Run `dflab session start` for ``n`` trainees; time it and its evidence phase; check every URL."""
+    roster = work / "roster.csv"
+    roster.write_text("id\n" + "".join(f"bench{i:03d}\n" for i in range(n)))
+    session_dir = work / "session"
+    cmd = [*DFLAB, "session", "start", "--backend", "docker", "--lab", str(LAB), "--roster", str(roster),
+           "--session-dir", str(session_dir), "--image", image, "--secret", "provision-benchmark",
+           "--timeout", str(READY_TIMEOUT)]
+    evidence_done = 0.0
+    lines = []
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "COLUMNS": "200"})
+    assert proc.stdout is not None
+    for line in proc.stdout:  # the command says "evidence  built for ..." when its evidence phase ends
+        lines.append(line)
+        if line.startswith("evidence "):
+            evidence_done = time.monotonic() - t0
+    if proc.wait(timeout=READY_TIMEOUT) != 0:
+        raise SystemExit(f"provision benchmark: session start failed (exit {proc.returncode}):\n"
+                         + "".join(lines)[-3000:])
+    endpoints = []
+    for line in (session_dir / "access.csv").read_text().splitlines()[1:]:
+        url = line.split(",", 1)[1]
+        base, token = url.split("lab?token=")
+        endpoints.append((base, token))
+    if len(endpoints) != n:
+        raise SystemExit(f"provision benchmark: access list has {len(endpoints)} labs, not {n}")
+    _wait_all(endpoints, time.monotonic() + 60)
+    total = time.monotonic() - t0
+    return {"session_dir": session_dir, "total_s": total, "endpoints": endpoints,
+            "evidence_s": evidence_done}
+
+
+# -- (c) idle memory with one kernel --------------------------------------------------------------
+def _start_kernel(url: str, token: str) -> None:
+    """Start one kernel and wait for its kernel_info reply (over the websocket, as JupyterLab does)."""
+    req = urllib.request.Request(f"{url}api/kernels", data=b"{}", method="POST",  # noqa: S310 -- our own URL
+                                 headers={"Authorization": f"token {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310
+        kernel_id = json.load(resp)["id"]
+    asyncio.run(asyncio.wait_for(_kernel_info(url, token, kernel_id), 120))
+
+
+async def _kernel_info(url: str, token: str, kernel_id: str) -> None:
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    ws_url = url.replace("http://", "ws://") + f"api/kernels/{kernel_id}/channels"
+    ws = await websocket_connect(HTTPRequest(ws_url, headers={"Authorization": f"token {token}"},
+                                             connect_timeout=120, request_timeout=120))
+    msg_id = uuid.uuid4().hex
+    ws.write_message(json.dumps({
+        "header": {"msg_id": msg_id, "username": "bench", "session": uuid.uuid4().hex, "msg_type":
+                   "kernel_info_request", "version": "5.3"},
+        "parent_header": {}, "metadata": {}, "content": {}, "channel": "shell"}))
+    while (raw := await ws.read_message()) is not None:
+        msg = json.loads(raw)
+        if msg.get("msg_type") == "kernel_info_reply" and msg.get("parent_header", {}).get("msg_id") == msg_id:
+            ws.close()
+            return
+    raise SystemExit(f"provision benchmark: the kernel in {url} closed before answering kernel_info")
+
+
+def _memory(container: Any) -> int:
+    """What `docker stats` shows: usage minus inactive page cache (cgroup v2 / v1 names)."""
+    mem = container.stats(stream=False).get("memory_stats", {})
+    detail = mem.get("stats", {})
+    return int(mem.get("usage", 0)) - int(detail.get("inactive_file", detail.get("total_inactive_file", 0)))
+
+
+def idle_memory(client: docker.DockerClient, session_id: str, endpoints: list[tuple[str, str]]) -> dict[str, Any]:
+    with ThreadPoolExecutor(max_workers=START_PARALLEL) as pool:
+        list(pool.map(lambda ep: _start_kernel(*ep), endpoints))
+    time.sleep(IDLE_SETTLE)
+    containers = client.containers.list(filters={"label": f"dflab.session={session_id}"})
+    with ThreadPoolExecutor(max_workers=START_PARALLEL) as pool:
+        used = dict(zip(containers, pool.map(_memory, containers), strict=True))
+    per: dict[str, dict[str, int]] = {}
+    for c, mem in used.items():
+        per.setdefault(c.labels["dflab.trainee"], {})[c.labels["dflab.role"]] = mem
+    mib = 2**20
+    labs = [v.get("lab", 0) / mib for v in per.values()]
+    proxies = [v.get("proxy", 0) / mib for v in per.values()]
+    totals = [a + b for a, b in zip(labs, proxies, strict=True)]
+    return {"trainees_measured": len(per), "lab_mean_mib": statistics.mean(labs),
+            "proxy_mean_mib": statistics.mean(proxies), "per_trainee_mean_mib": statistics.mean(totals),
+            "per_trainee_max_mib": max(totals)}
+
+
+def _session_id(session_dir: Path) -> str:
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(session_dir / "session.sqlite")) as db:
+        return str(db.execute("SELECT value FROM meta WHERE key = 'session_id'").fetchone()[0])
+
+
+def _note(text: str) -> None:
+    """A progress line on stderr, so a long run shows where it is (the figures go to stdout)."""
+    print(f"provision benchmark: {text} (load {_load()})", file=sys.stderr, flush=True)
+
+
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"{one:.1f}/{five:.1f}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--trainees", type=int, default=30, help="cohort size N")
+    ap.add_argument("--image", default="dflab/trainee:test", help="trainee image (built by the docker tests)")
+    ap.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    args = ap.parse_args()
+
+    client = docker.from_env(timeout=300)
+    try:
+        image = client.images.get(args.image)
+    except docker.errors.ImageNotFound:
+        raise SystemExit(f"provision benchmark: image {args.image} is not on the engine (run the docker tests "
+                         "or environments/docker/build-image.sh)") from None
+    tag = f"{os.getpid()}"
+    # Pinned under a tag of its own: a rebuild moving args.image mid-run must not mix two images.
+    pinned = f"dflab/trainee:bench-{tag}"
+    image.tag(pinned)
+    load_before = _load()
+    with tempfile.TemporaryDirectory(prefix="dflab-provision-bench-") as tmp:
+        work = Path(tmp)
+        sample = work / "sample-evidence"
+        sample.mkdir()
+        sample.chmod(0o755)
+        session: dict[str, Any] | None = None
+        try:
+            bare_floor(client, pinned, 1, sample, f"{tag}-warm")  # warm the image cache, not measured
+            _remove_bare(client, f"{tag}-warm")
+            bare_s = bare_floor(client, pinned, args.trainees, sample, tag)
+            _note(f"bare floor: {bare_s:.1f} s for {args.trainees}")
+            _remove_bare(client, tag)
+            session = session_start(pinned, args.trainees, work)
+            _note(f"session: {session['total_s']:.1f} s (evidence phase ended at {session['evidence_s']:.1f} s)")
+            memory = idle_memory(client, _session_id(session["session_dir"]), session["endpoints"])
+        finally:
+            _remove_bare(client, f"{tag}-warm")
+            _remove_bare(client, tag)
+            if session is not None or (work / "session" / "session.sqlite").exists():
+                _dflab("session", "stop", "--purge", "--session-dir", str(work / "session"))
+            # Evidence is made read-only for the containers; make it deletable again.
+            subprocess.run(["chmod", "-R", "u+w", str(work)], check=False)
+            with contextlib.suppress(docker.errors.APIError):
+                client.images.remove(pinned, force=True, noprune=True)  # the tag only, while others use it
+
+    total, evidence = session["total_s"], session["evidence_s"]
+    figures = {
+        "trainees": args.trainees,
+        "image": args.image,
+        "image_id": image.id[:19],
+        "start_parallel": START_PARALLEL,
+        "session_ready_s": round(total, 1),
+        "session_evidence_s": round(evidence, 1),
+        "session_after_evidence_s": round(total - evidence, 1),
+        "bare_floor_s": round(bare_s, 1),
+        "ratio_session_to_bare": round(total / bare_s, 2),
+        "ratio_after_evidence_to_bare": round((total - evidence) / bare_s, 2),
+        "target_ratio": 1.5,
+        "target_session_ready_s": 60,
+        "idle_lab_mean_mib": round(memory["lab_mean_mib"], 1),
+        "idle_proxy_mean_mib": round(memory["proxy_mean_mib"], 1),
+        "idle_per_trainee_mean_mib": round(memory["per_trainee_mean_mib"], 1),
+        "idle_per_trainee_max_mib": round(memory["per_trainee_max_mib"], 1),
+        "target_idle_per_trainee_mib": 120,
+        "memory_trainees_measured": memory["trainees_measured"],
+        "cpus": os.cpu_count(),
+        "load_avg_1m_5m_before": load_before,
+        "load_avg_1m_5m_after": _load(),
+    }
+    if args.json:
+        print(json.dumps(figures))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    n = args.trainees
+    table = Table(title=f"dflab session provisioning, {n} trainees, docker backend (issue #5)")
+    for col in ("figure", "value", "target"):
+        table.add_column(col)
+    table.add_row(f"(a) session start → {n} labs answer (evidence included)", f"{total:.1f} s", "<= 60 s for 30")
+    table.add_row("    of which: evidence variants built", f"{evidence:.1f} s", "")
+    table.add_row("    of which: containers started until all answer", f"{total - evidence:.1f} s", "")
+    table.add_row(f"(b) {n} bare `docker run`s ({START_PARALLEL} in parallel) → all answer", f"{bare_s:.1f} s", "")
+    table.add_row("ratio a / b", f"{total / bare_s:.2f}x", "<= 1.5x")
+    table.add_row("ratio (a minus evidence) / b", f"{(total - evidence) / bare_s:.2f}x", "")
+    table.add_row("(c) idle memory per trainee, one kernel: lab + proxy",
+                  f"{memory['per_trainee_mean_mib']:.0f} MiB mean, {memory['per_trainee_max_mib']:.0f} max",
+                  "<= 120 MiB")
+    table.add_row("    lab container / relay proxy container (means)",
+                  f"{memory['lab_mean_mib']:.0f} / {memory['proxy_mean_mib']:.0f} MiB", "")
+    table.add_row("load average 1m/5m before / after", f"{load_before} / {_load()} ({os.cpu_count()} CPUs)", "")
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""``SandboxedExecute``: nbgrader's ``Execute`` step, with the submission confined in a sandbox.
+
+A drop-in replacement for ``nbgrader.preprocessors.Execute`` in
+``c.Autograde.autograde_preprocessors``.  For each submission it:
+
+1. takes the student from nbgrader's resources and checks their evidence exists;
+2. runs the notebook in a sandbox (dflab.grading.sandbox) on a private copy of
+   the autograded assignment directory, with only ``<evidence_root>/<student>/evidence``
+   mounted, read-only; the key never enters the sandbox;
+3. copies back **only outputs and execution counts**, cell by cell, matched by
+   index: the notebook nbgrader holds keeps its own sources and metadata (so its
+   checksums and ``CheckAnswers`` see the instructor's test cells).  What comes
+   back is untrusted: cells that do not line up, or outputs that are not valid
+   nbformat, mark every graded cell tampered;
+4. when the sandbox stopped early (time, memory, output, dead kernel), puts one
+   error output on the cell where it stopped, so nbgrader scores it 0; cells
+   after it have no outputs and score 0 through ``CheckAnswers``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbconvert.exporters.exporter import ResourcesDict
+from nbformat.notebooknode import NotebookNode, from_dict
+from nbgrader import utils
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Enum, Float, Integer, List, Unicode
+
+from dflab.errors import DflabError
+from dflab.grading.preprocessor import student_id
+from dflab.grading.sandbox import KINDS, Limits, SandboxResult, pick_sandbox
+from dflab.grading.sandbox.base import CELL_TIMEOUT_S, GiB, MiB
+from dflab.grading.sandbox.docker_sandbox import DEFAULT_IMAGE
+
+ERROR_NAME = "Sandbox"
+
+
+def sandbox_error(text: str) -> NotebookNode:
+    """One error output (nbgrader scores a graded cell holding one 0) that says why, in the feedback."""
+    return from_dict({"output_type": "error", "ename": ERROR_NAME, "evalue": text,
+                      "traceback": [f"{ERROR_NAME}: {text}"]})
+
+
+class SandboxedExecute(NbGraderPreprocessor):
+    """Execute the submission in a sandbox and keep only its outputs (see the module doc)."""
+
+    sandbox = Enum(list(KINDS), default_value="auto",
+                   help="auto (Docker when an engine answers, else local), docker or local.").tag(config=True)
+    image = Unicode(DEFAULT_IMAGE, help="The trainee image the Docker sandbox runs.").tag(config=True)
+    evidence_root = Unicode("", help="Directory holding <student>/evidence (and <student>/key, never mounted)."
+                            ).tag(config=True)
+    hide_paths = List(Unicode(), help="Directories the local sandbox hides (course directory, lab sources); "
+                      "the evidence root is always hidden.").tag(config=True)
+    timeout = Integer(CELL_TIMEOUT_S, help="Seconds one cell may run before it is interrupted.").tag(config=True)
+    wall_s = Float(600.0, help="Seconds one whole submission may run.").tag(config=True)
+    cpus = Float(1.0, help="CPUs one submission may use.").tag(config=True)
+    memory_bytes = Integer(GiB, help="Memory (swap included) one submission may use.").tag(config=True)
+    pids = Integer(256, help="Processes one submission may run at once.").tag(config=True)
+    max_output_bytes = Integer(10 * MiB, help="Bytes of output the whole notebook may produce.").tag(config=True)
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(cpus=self.cpus, memory_bytes=self.memory_bytes, pids=self.pids, wall_s=self.wall_s,
+                      cell_timeout_s=self.timeout, max_output_bytes=self.max_output_bytes)
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
+        student = student_id(resources)
+        root = Path(self.evidence_root).expanduser()
+        evidence = root / student / "evidence"
+        if not (evidence / "manifest.json").is_file():
+            raise DflabError(f"no evidence for trainee {student!r} (expected {evidence}/manifest.json)",
+                             "SandboxedExecute.evidence_root")
+        hide = [root, *(Path(p).expanduser() for p in self.hide_paths)]
+        sandbox = pick_sandbox(self.sandbox, self.image, hide=[p for p in hide if p.is_dir()])
+        workdir = Path(resources["metadata"]["path"])
+        result = sandbox.run(nb, workdir, evidence, self.limits)
+        self.log.info("%s sandbox: %s in %.1f s%s", sandbox.kind, result.status, result.seconds,
+                      f" ({result.reason})" if result.reason else "")
+        merge_outputs(nb, result)
+        return nb, resources
+
+
+def merge_outputs(nb: NotebookNode, result: SandboxResult) -> None:
+    """Copy outputs and execution counts from ``result.notebook`` into ``nb``; mark where execution stopped."""
+    code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    for i in code:
+        nb.cells[i].outputs, nb.cells[i].execution_count = [], None
+    ran = result.notebook
+    if ran is not None and not _lines_up(nb, ran):
+        _tampered(nb, "tampered: the executed notebook does not match the submission's cells")
+        return
+    if ran is not None:
+        for i in code:
+            outputs, count = ran.cells[i].get("outputs", []), ran.cells[i].get("execution_count")
+            nb.cells[i].outputs = list(outputs) if isinstance(outputs, list) else []
+            nb.cells[i].execution_count = count if isinstance(count, int) and not isinstance(count, bool) else None
+        try:
+            nbformat.validate(nb)
+        except nbformat.ValidationError:
+            _tampered(nb, "tampered: the executed notebook holds invalid outputs")
+            return
+    if result.status != "ok" and code:
+        stop = result.cell if result.cell in code else code[0]
+        nb.cells[stop].outputs.append(sandbox_error(_why(result)))
+
+
+def _why(result: SandboxResult) -> str:
+    return {"timeout": "stopped: ", "oom": "stopped: ", "output_too_large": "",
+            "killed": "stopped: "}.get(result.status, "not executed: ") + (result.reason or result.status)
+
+
+def _lines_up(nb: NotebookNode, ran: NotebookNode) -> bool:
+    """The executed notebook has the same cells, same types, same sources, in the same order."""
+    cells = ran.get("cells")
+    if not isinstance(cells, list) or len(cells) != len(nb.cells):
+        return False
+    return all(isinstance(r, dict) and r.get("cell_type") == c.cell_type and r.get("source") == c.source
+               for c, r in zip(nb.cells, cells, strict=True))
+
+
+def _tampered(nb: NotebookNode, text: str) -> None:
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+            if utils.is_grade(cell):
+                cell.outputs = [sandbox_error(text)]

@@ -1,0 +1,99 @@
+"""What instructors take away from a grading run: a CSV of the gradebook and a leak check of the feedback.
+
+The CSV has one line per (lab, student) of the status table, with nbgrader's scores: nbgrader's own
+``nbgrader export`` knows nothing of statuses, so a rejected or failed submission would look like a
+missing one there.
+
+Per-trainee HTML feedback is nbgrader's ``generate_feedback`` (run by the workers after autograde).  The
+grader's answer checks never put an expected value in an output, but feedback is what leaves the
+instructor's hands, so :func:`leaks` checks it anyway: feedback may repeat what the trainee submitted,
+and nothing else from any answer key.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import nbformat
+
+from dflab.atomic import write_bytes
+from dflab.grading import gradebook
+from dflab.grading.checks import checks_for, lookup
+
+CSV_COLUMNS = ("assignment", "student", "status", "score", "max_score", "reason", "sha256", "updated_at")
+MIN_VALUE_LEN = 6  # shorter values ("42", "ext4") occur in any HTML page by chance and prove nothing
+
+
+def export_csv(url: str, dest: Path, lab: str | None = None) -> int:
+    """Write the status table (one lab or all) with scores to ``dest`` atomically; return the line count."""
+    rows = gradebook.read_statuses(url, lab)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in CSV_COLUMNS})
+    write_bytes(dest, out.getvalue().encode())
+    return len(rows)
+
+
+def feedback_files(root: Path, lab: str, student: str) -> list[Path]:
+    """The HTML feedback nbgrader wrote for ``student``."""
+    return sorted((root / "feedback" / student / lab).glob("*.html"))
+
+
+def key_values(root: Path, lab: str, student: str) -> set[str]:
+    """Every graded answer value in ``student``'s key, as text (list members one by one)."""
+    checks = checks_for(root / "graders", lab)
+    path = root / "evidence" / student / "key" / "answer_key.json"
+    key = json.loads(path.read_text(encoding="utf-8"))
+    values: set[str] = set()
+    for name in checks.checks:
+        value = lookup(key, checks.key_path(name), str(path))
+        for item in value if isinstance(value, list) else [value]:
+            if len(str(item)) >= MIN_VALUE_LEN:
+                values.add(str(item))
+    return values
+
+
+def _present(text: str, value: str) -> bool:
+    forms = {value, json.dumps(value)[1:-1]}
+    return any(re.search(rf"(?<![\w.]){re.escape(f)}(?![\w])", text) for f in forms)
+
+
+def own_text(root: Path, lab: str, student: str) -> str:
+    """What the trainee produced themselves: their submitted notebooks and, once graded, the outputs their
+    own cells printed when executed (every cell but the grader-owned test cells, whose outputs the answer
+    check writes)."""
+    parts = [p.read_text(encoding="utf-8", errors="replace")
+             for p in sorted((root / "submitted" / student / lab).glob("*.ipynb"))]
+    for path in sorted((root / "autograded" / student / lab).glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if cell.cell_type == "code" and not (meta.get("grade") and not meta.get("solution")):
+                parts.extend(_strings(cell.get("outputs", [])))
+    return "\n".join(parts)
+
+
+def _strings(node: object) -> list[str]:
+    """Every string in an output structure, as the trainee saw it (not JSON-escaped again)."""
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [s for v in node.values() for s in _strings(v)]
+    if isinstance(node, list):
+        return [s for v in node for s in _strings(v)]
+    return [json.dumps(node)] if node is not None else []
+
+
+def leaks(root: Path, lab: str, student: str, students: list[str]) -> list[str]:
+    """Answer values (of any trainee in ``students``) in ``student``'s feedback that the trainee did not
+    produce themselves (see :func:`own_text`)."""
+    submitted = own_text(root, lab, student)
+    feedback = "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in feedback_files(root, lab, student))
+    values = set().union(*(key_values(root, lab, s) for s in students)) if students else set()
+    return sorted(v for v in values if _present(feedback, v) and not _present(submitted, v))

@@ -1,0 +1,151 @@
+"""The Docker sandbox: one fresh, confined container per submission, removed afterwards.
+
+The container runs the trainee image (the same software the trainee worked
+with) with the confinement of the lab containers (dflab.provision.docker_backend)
+plus grading's own limits:
+
+* no network at all (``network_mode=none``), uid 1000, every capability
+  dropped, no-new-privileges, read-only root file system with small tmpfs
+  ``/tmp`` and home;
+* memory (swap included), CPU and pids limits from :class:`Limits`; the
+  wall-clock limit is enforced from outside (kill, status ``timeout``) and an
+  OOM kill is read from the container's state (status ``oom``);
+* mounts: the trainee's evidence read-only at ``/evidence`` (``$DFLAB_EVIDENCE``),
+  a private copy of the assignment directory as the notebook's directory,
+  the runner's in/out directory, and the runner itself (read-only).  Nothing
+  else of the host, so no key, gradebook or other submission is reachable.
+
+Containers are labelled ``dflab.grading=1`` so a crashed grader's leftovers can
+be found (``docker ps -a --filter label=dflab.grading=1``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import docker
+import docker.errors
+import requests.exceptions
+from docker.types import Mount
+from nbformat.notebooknode import NotebookNode
+
+from dflab.errors import DflabError
+from dflab.grading.sandbox import runner
+from dflab.grading.sandbox.base import NOTEBOOK_IN, NOTEBOOK_OUT, Limits, Sandbox, SandboxResult, read_result, stage
+
+LABEL = "dflab.grading"
+DEFAULT_IMAGE = "dflab/trainee:latest"
+TRAINEE_UID = 1000
+HOME = "/home/trainee"
+WORK = f"{HOME}/work"
+RUN = "/grading/run"
+RUNNER = "/opt/dflab-sandbox/runner.py"
+DOCKER_TIMEOUT = 60
+
+
+def engine(timeout: int = DOCKER_TIMEOUT) -> docker.DockerClient:
+    """A connection to the Docker engine; no engine is one clear line."""
+    try:
+        client = docker.from_env(timeout=timeout)
+        client.ping()
+    except docker.errors.DockerException as exc:
+        raise DflabError(f"no Docker engine answers ({exc}); start one with "
+                         "`bash environments/docker/engine.sh start` or grade with the local sandbox "
+                         "(--SandboxedExecute.sandbox=local)", "docker sandbox") from exc
+    return client
+
+
+class DockerSandbox(Sandbox):
+    """Execute each submission in its own container of ``image``."""
+
+    kind = "docker"
+
+    def __init__(self, image: str, client: docker.DockerClient | None = None) -> None:
+        self.image = image
+        self.client = client or engine()
+
+    def preflight(self) -> None:
+        """Fail before grading anything when the image is not on the engine."""
+        try:
+            self.client.images.get(self.image)
+        except docker.errors.ImageNotFound as exc:
+            raise DflabError(f"image {self.image} is not on the Docker engine; build it with "
+                             f"`environments/docker/build-image.sh WHEELHOUSE {self.image}` (see README) or set "
+                             "--SandboxedExecute.image", "docker sandbox") from exc
+
+    def run(self, notebook: NotebookNode, workdir: Path, evidence: Path, limits: Limits) -> SandboxResult:
+        start = time.monotonic()
+        private = Path(tempfile.mkdtemp(prefix="dflab-sandbox-"))
+        container = None
+        try:
+            work, run_dir = stage(notebook, workdir, private)
+            for path in (work, run_dir):
+                _give(path)
+            try:
+                container = self._create(work, run_dir, evidence, limits)
+                container.start()
+            except docker.errors.APIError as exc:
+                raise DflabError(f"Docker refused the grading container: {exc.explanation or exc}",
+                                 "docker sandbox") from exc
+            try:
+                exit_code = container.wait(timeout=limits.wall_s).get("StatusCode")
+            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+                with contextlib.suppress(docker.errors.APIError):  # it may have ended meanwhile
+                    container.kill()
+                return SandboxResult(None, "timeout", f"timed out after {limits.wall_s:.0f} s",
+                                     time.monotonic() - start)
+            container.reload()
+            state = container.attrs["State"]
+            nb, status, reason, cell = read_result(run_dir / NOTEBOOK_OUT, limits, exit_code)
+            if state.get("OOMKilled") and status in ("ok", "killed", "error"):
+                status, reason = "oom", f"memory limit of {limits.memory_bytes >> 20} MiB reached"
+            elif nb is None and status == "error":
+                tail = container.logs(tail=3).decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+                reason = f"{reason}; exit {state.get('ExitCode')}: {tail[0][:200]}"
+            return SandboxResult(nb, status, reason, time.monotonic() - start, cell)
+        finally:
+            if container is not None:
+                with contextlib.suppress(docker.errors.NotFound):
+                    container.remove(force=True)
+            shutil.rmtree(private, ignore_errors=True)
+
+    def _create(self, work: Path, run_dir: Path, evidence: Path, limits: Limits):  # noqa: ANN202 -- docker's type
+        mounts = [
+            Mount(WORK, str(work), type="bind"),
+            Mount(RUN, str(run_dir), type="bind"),
+            Mount("/evidence", str(evidence.resolve()), type="bind", read_only=True),
+            Mount(RUNNER, str(Path(runner.__file__).resolve()), type="bind", read_only=True),
+        ]
+        command = ["python", RUNNER, f"{RUN}/{NOTEBOOK_IN}", f"{RUN}/{NOTEBOOK_OUT}", *limits.runner_args(),
+                   "--cwd", WORK]
+        return self.client.containers.create(
+            self.image, command, mounts=mounts, working_dir=WORK, network_mode="none",
+            user=f"{TRAINEE_UID}:{TRAINEE_UID}", cap_drop=["ALL"], security_opt=["no-new-privileges"],
+            read_only=True,
+            tmpfs={"/tmp": "rw,nosuid,nodev,size=256m",  # noqa: S108 -- the container's own /tmp
+                   HOME: f"rw,nosuid,nodev,size=64m,uid={TRAINEE_UID},gid={TRAINEE_UID},mode=0700"},
+            environment={"DFLAB_EVIDENCE": "/evidence", "HOME": HOME, "NBGRADER_EXECUTION": "autograde",
+                         "MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+            mem_limit=limits.memory_bytes, memswap_limit=limits.memory_bytes,
+            nano_cpus=int(limits.cpus * 1e9), pids_limit=limits.pids,
+            healthcheck={"test": ["NONE"]}, labels={LABEL: "1"},
+            # The engine keeps what the container prints: bounded, so a flood to stderr cannot fill its disk.
+            log_config={"type": "json-file", "config": {"max-size": "1m", "max-file": "1"}},
+        )  # fmt: skip
+
+
+def _give(path: Path) -> None:
+    """Hand a staged directory to the container's uid (when this grader may), private to it."""
+    if os.geteuid() == 0:
+        for root, dirs, files in os.walk(path):
+            for name in dirs + files:
+                os.lchown(os.path.join(root, name), TRAINEE_UID, TRAINEE_UID)
+        os.chown(path, TRAINEE_UID, TRAINEE_UID)
+        path.chmod(0o700)
+    else:
+        path.chmod(0o777)  # rootless engines map the container's uid elsewhere; the private parent stays 0700

@@ -1,0 +1,227 @@
+"""Execute one notebook inside a grading sandbox: ``python -m dflab.grading.sandbox.runner IN OUT [options]``.
+
+This program runs *inside* the sandbox, next to the trainee's kernel, so it is
+as untrusted as the kernel once the first cell has run: the grader takes only
+outputs from what it writes (never sources or metadata) and decides
+correctness elsewhere.  Its job is to keep one hostile cell from costing more
+than that cell:
+
+* nbclient's own machinery executes the cells (errors allowed, a per-cell
+  timeout that interrupts the kernel, so an infinite loop costs one cell);
+* outputs are capped as they arrive, per output and in total, and replaced by
+  a note, so a cell printing 1 GiB cannot blow up this process's memory; the
+  kernel is interrupted when a cell floods;
+* a cell that ignores the interrupt (in a sandbox, ``--reap``) ends execution
+  and everything the submission started is killed: otherwise every later
+  cell would wait its full timeout behind it;
+* a dead kernel (killed by the trainee, or by the memory limit) ends execution:
+  the cell it died in gets an error output, later cells get nothing;
+* a soft deadline stops before the sandbox's hard wall-clock limit so the
+  cells run so far are kept;
+* OUT is always written, atomically (temporary file + rename).
+
+It imports only the standard library, nbformat and nbclient (never dflab), so
+the Docker sandbox can mount this one file into any trainee image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from typing import Any
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat.notebooknode import NotebookNode, from_dict
+
+STATUS_KEY = "dflab_sandbox"  # notebook metadata the runner leaves for the grader (untrusted, advisory)
+OUTPUT_LIMIT = "OutputLimit"
+ERROR_ROOM = 64 * 1024  # an error output (one per cell) is kept past the cap if it is this small
+TIMEOUT_ERROR = {"ename": "CellTimeoutError", "evalue": "",
+                 "traceback": ["CellTimeoutError: no reply from the kernel before the cell timeout"]}
+
+
+def output_size(out: Any) -> int:
+    """An output's size as it will be stored (its JSON text)."""
+    return len(json.dumps(out, default=str))
+
+
+def limit_note(limit: int) -> NotebookNode:
+    """The error output that replaces what a cell printed past the limit (it scores the cell 0)."""
+    text = f"output over {limit} bytes: truncated by the grading sandbox"
+    return from_dict({"output_type": "error", "ename": OUTPUT_LIMIT, "evalue": text,
+                      "traceback": [f"{OUTPUT_LIMIT}: {text}"]})
+
+
+class CappedClient(NotebookClient):
+    """nbclient's ``NotebookClient`` with outputs capped as they arrive.
+
+    ``per_output`` bounds one output, ``max_output`` all outputs of the
+    notebook.  Past the cap an output is dropped (one note per cell) and the
+    kernel is interrupted, so the flood stops instead of being read and thrown
+    away until the cell timeout.
+    """
+
+    def __init__(self, nb: NotebookNode, *, max_output: int, deadline: float, **kw: Any) -> None:
+        super().__init__(nb, **kw)
+        self.max_output = max_output
+        self.per_output = max(1024, max_output // 4)
+        self.used = 0
+        self.deadline = deadline
+        self.flooded: set[int] = set()
+        self.timeout_func = self._cell_timeout
+        self.on_cell_executed = self._keep_reply_error
+
+    def _cell_timeout(self, cell: NotebookNode) -> int:
+        return max(1, min(int(self.timeout or 0) or 10**9, int(self.deadline - time.monotonic())))
+
+    @staticmethod
+    def _keep_reply_error(cell: NotebookNode, execute_reply: dict[str, Any], **_: Any) -> None:
+        """Add the reply's error when no output shows it (a timeout), as nbgrader's ``Execute`` does."""
+        content = execute_reply.get("content", {})
+        if content.get("status") == "error" and not any(
+                o.get("output_type") == "error" and o.get("ename") == content.get("ename") for o in cell.outputs):
+            cell.outputs.append(from_dict({"output_type": "error", "ename": content.get("ename", "Error"),
+                                           "evalue": content.get("evalue", ""),
+                                           "traceback": content.get("traceback") or ["ERROR"]}))
+
+    def _admit(self, size: int, cell_index: int) -> bool:
+        if cell_index not in self.flooded and size <= self.per_output and self.used + size <= self.max_output:
+            self.used += size
+            return True
+        return False
+
+    def _flood(self, outs: list[NotebookNode], cell_index: int) -> None:
+        if cell_index in self.flooded:
+            return
+        self.flooded.add(cell_index)
+        outs.append(limit_note(self.max_output))
+        if self.km is not None:
+            asyncio.ensure_future(self.km.interrupt_kernel())  # noqa: RUF006 -- fire and forget
+
+    def output(self, outs: list[NotebookNode], msg: dict[str, Any], display_id: str | None,
+               cell_index: int) -> NotebookNode | None:
+        size = output_size(msg.get("content", {}))
+        if msg.get("msg_type") == "error" and size <= ERROR_ROOM:
+            return super().output(outs, msg, display_id, cell_index)  # one per execution: how the cell ended
+        if not self._admit(size, cell_index):
+            self._flood(outs, cell_index)
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+    def _update_display_id(self, display_id: str, msg: dict[str, Any]) -> None:
+        # An update rewrites earlier outputs in place: it is charged against the same budget.
+        if self._admit(output_size(msg.get("content", {})), -1):
+            super()._update_display_id(display_id, msg)
+
+
+def stuck(cell: NotebookNode) -> bool:
+    """The cell timed out and the kernel did not answer the interrupt (no KeyboardInterrupt came back)."""
+    names = [o.get("ename") for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    return TIMEOUT_ERROR["ename"] in names and "KeyboardInterrupt" not in names
+
+
+def execute(nb: NotebookNode, cwd: str, cell_timeout: int, max_output: int, wall: float,
+            reap_stuck: bool = False) -> dict[str, Any]:
+    """Run ``nb`` in place; return the status the runner leaves in the notebook's metadata.
+
+    ``reap_stuck`` (in a sandbox only): a cell that ignores the interrupt ends
+    execution, and everything the submission runs is killed.
+    """
+    start = time.monotonic()
+    deadline = start + wall
+    client = CappedClient(
+        nb, max_output=max_output, deadline=deadline, timeout=cell_timeout, allow_errors=True,
+        interrupt_on_timeout=True, error_on_timeout=TIMEOUT_ERROR, raise_on_iopub_timeout=False,
+        record_timing=False, kernel_name=nb.metadata.get("kernelspec", {}).get("name", "python3"),
+        extra_arguments=["--HistoryManager.hist_file=:memory:"], resources={"metadata": {"path": cwd}},
+        startup_timeout=120,
+    )
+    status: dict[str, Any] = {"status": "ok", "cell": None, "reason": ""}
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    with client.setup_kernel(cwd=cwd):
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            if time.monotonic() >= deadline:
+                status = {"status": "timeout", "cell": index, "reason": f"wall-clock limit of {wall:.0f} s reached"}
+                break
+            try:
+                client.execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
+            except DeadKernelError:
+                status = {"status": "killed", "cell": index, "reason": "the kernel died while running this cell"}
+                break
+            except CellTimeoutError:
+                cell.outputs.append(from_dict({"output_type": "error", **TIMEOUT_ERROR}))
+            if stuck(cell) and reap_stuck:
+                reap()  # every later cell would wait its full timeout behind this one
+                status = {"status": "timeout", "cell": index,
+                          "reason": f"the cell ignored the interrupt after {cell_timeout} s"}
+                break
+    if client.flooded and status["status"] == "ok":
+        status = {"status": "output_too_large", "cell": min(client.flooded),
+                  "reason": f"output over {max_output} bytes"}
+    return status
+
+
+def reap() -> None:
+    """Kill whatever the submission left running (daemons that survived the kernel's shutdown).
+
+    Only inside a sandbox: there this uid and PID namespace belong to this run
+    alone, so nothing can replace OUT after it is written; a submission that
+    kills the runner instead leaves a non-zero exit status, and the sandbox
+    discards its result.
+    """
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(-1, signal.SIGKILL)
+
+
+def write_atomic(nb: NotebookNode, path: str) -> None:
+    """Write ``nb`` to ``path`` through a temporary file in the same directory and a rename."""
+    fd, tmp = tempfile.mkstemp(prefix=".out-", suffix=".ipynb", dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            nbformat.write(nb, fh)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebook_in")
+    parser.add_argument("notebook_out")
+    parser.add_argument("--cell-timeout", type=int, required=True)
+    parser.add_argument("--max-output", type=int, required=True)
+    parser.add_argument("--wall", type=float, default=600.0, help="soft deadline in seconds for all cells")
+    parser.add_argument("--cwd", default=os.getcwd(), help="the kernel's working directory")
+    parser.add_argument("--reap", action="store_true",
+                        help="kill every other process this uid can signal before writing OUT (sandbox only)")
+    args = parser.parse_args(argv)
+    nb = nbformat.read(args.notebook_in, as_version=4)
+    try:
+        status = execute(nb, args.cwd, args.cell_timeout, args.max_output, args.wall, args.reap)
+    except Exception as exc:  # noqa: BLE001 -- whatever happened, the grader gets a notebook and a reason
+        status = {"status": "error", "cell": None, "reason": f"{type(exc).__name__}: {exc}"[:500]}
+    nb.metadata[STATUS_KEY] = status
+    if args.reap:
+        reap()
+    write_atomic(nb, args.notebook_out)
+    print(json.dumps(status), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""JupyterHub with DockerSpawner for cohorts past one machine's session (``dflab hub``)."""

@@ -1,0 +1,142 @@
+"""``dflab hub``: JupyterHub + DockerSpawner for a cohort (mounted by dflab/cli.py).
+
+\b
+  dflab course init /srv/course --roster roster.csv --lab 02-disk      (evidence + released notebook)
+  dflab hub config --roster roster.csv --course /srv/course --lab 02-disk --state-dir /srv/dflab-hub
+  jupyterhub -f /srv/dflab-hub/jupyterhub_config.py
+  dflab hub purge --name dflab          (containers, work volumes and the lab network)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import secrets
+import shutil
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from dflab.atomic import atomic_dir, ensure_writable_dir, write_bytes
+from dflab.errors import DflabError
+from dflab.evidence.manifest import MANIFEST
+from dflab.hub.auth import access_code
+from dflab.hub.config import INSTRUCTOR_TOKEN_FILE, LAB_SEED_DIR, SECRET_FILE, HubSettings, render_config
+from dflab.provision.docker_backend import Limits
+from dflab.roster import read_roster
+
+ACCESS_LIST = "access.csv"
+LAB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+console = Console()
+
+
+def _secret_file(path: Path) -> str:
+    """The secret in ``path``, created owner-only on first use and kept afterwards (codes stay valid)."""
+    if not path.exists():
+        write_bytes(path, secrets.token_hex(32).encode() + b"\n")
+    path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
+def write_handout(release: Path, dest: Path) -> None:
+    """Copy nbgrader's released lab (solutions stripped) to ``dest``, readable by the labs' uid 1000.
+
+    Workspaces get it as ``<lab id>/``, the layout of ``dflab session`` and ``nbgrader fetch_assignment``.
+    The course's source notebook, graders and keys stay where no lab container mounts them.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.parent.chmod(0o755)
+    with atomic_dir(dest, replace=True) as tmp:
+        shutil.copytree(release, tmp, dirs_exist_ok=True)
+        tmp.chmod(0o755)
+        for p in tmp.rglob("*"):
+            p.chmod(0o755 if p.is_dir() else 0o644)
+
+
+def hand_out_read_only(tree: Path) -> None:
+    """Files 0444, directories 0555 (as `dflab session` does): uid 1000 in a lab reads them, nobody writes.
+
+    The bind mount is read-only as well; the modes also keep the host side from being changed by mistake.
+    """
+    for p in tree.rglob("*"):
+        p.chmod(0o555 if p.is_dir() else 0o444)
+    tree.chmod(0o555)
+
+
+@click.group("hub")
+def hub() -> None:
+    """JupyterHub with DockerSpawner: the cohort's labs behind one hub (see environments/jupyterhub/)."""
+
+
+@hub.command("config")
+@click.option("--roster", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="CSV with an id column: the only users who may log in.")
+@click.option("--course", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="nbgrader course from `dflab course init` (or a session directory): evidence/<trainee>/ "
+                   "and release/<lab>/.")
+@click.option("--lab", required=True, help="Lab id whose released notebook seeds every workspace (e.g. 02-disk).")
+@click.option("--image", default="dflab/trainee", show_default=True, help="Trainee image (the session's).")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("dflab-hub"),
+              show_default=True, help="Secrets, access list, hub database and the lab's seed files.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write jupyterhub_config.py  [default: STATE_DIR/jupyterhub_config.py]")
+@click.option("--name", default="dflab", show_default=True, help="Hub name: prefixes and labels docker objects.")
+@click.option("--port", type=int, default=8000, show_default=True, help="Public port of the proxy on 127.0.0.1.")
+@click.option("--hub-port", type=int, default=8081, show_default=True, help="Hub API port on the lab network.")
+@click.option("--proxy-api-port", type=int, default=8001, show_default=True, help="Proxy API port on 127.0.0.1.")
+@click.option("--memory", default=Limits.memory, show_default=True, help="Memory (and memory+swap) per lab.")
+@click.option("--cpus", type=click.FloatRange(0.1, 64), default=Limits.cpus, show_default=True, help="CPUs per lab.")
+@click.option("--pids", type=click.IntRange(16, 65536), default=Limits.pids, show_default=True,
+              help="Processes per lab.")
+def config(roster: Path, course: Path, lab: str, image: str, state_dir: Path,
+           out: Path | None, name: str, port: int, hub_port: int, proxy_api_port: int, memory: str, cpus: float,
+           pids: int) -> None:
+    """Write jupyterhub_config.py, the access codes and the lab's seed files for a cohort."""
+    if not LAB_ID.match(lab):
+        raise DflabError(f"lab id {lab!r} must be a folder name like 02-disk", "--lab")
+    trainees = tuple(t.id for t in read_roster(roster))
+    course = course.resolve()
+    release = course / "release" / lab
+    if not release.is_dir():
+        raise DflabError(f"the course has no released lab {lab!r} (run `dflab course init {course} --roster "
+                         f"{roster} --lab {lab}`)", str(release))
+    evidence_root = course / "evidence"
+    for trainee in trainees:
+        if not (evidence_root / trainee / "evidence" / MANIFEST).is_file():
+            raise DflabError(f"no evidence for trainee {trainee!r} (re-run `dflab course init` with this roster)",
+                             str(evidence_root / trainee))
+    settings = HubSettings(name=name, image=image, trainees=trainees, evidence_root=evidence_root,
+                           state_dir=state_dir.resolve(), port=port, hub_port=hub_port,
+                           proxy_api_port=proxy_api_port, limits=Limits(memory.lower(), cpus, pids))
+    text = render_config(settings)
+    ensure_writable_dir(state_dir)
+    state_dir.chmod(0o700)
+    secret = _secret_file(state_dir / SECRET_FILE).encode()
+    _secret_file(state_dir / INSTRUCTOR_TOKEN_FILE)
+    write_handout(release, state_dir / LAB_SEED_DIR / lab)
+    for trainee in trainees:
+        hand_out_read_only(evidence_root / trainee / "evidence")
+    rows = io.StringIO()
+    writer = csv.writer(rows, lineterminator="\n")
+    writer.writerow(["trainee", "access_code"])
+    writer.writerows([t, access_code(secret, t)] for t in sorted(trainees))
+    write_bytes(state_dir / ACCESS_LIST, rows.getvalue().encode())
+    os.chmod(state_dir / ACCESS_LIST, 0o600)
+    out = out or state_dir / "jupyterhub_config.py"
+    write_bytes(out, text.encode())
+    console.print(f"wrote {out} for {len(trainees)} trainees; access codes in {state_dir / ACCESS_LIST} "
+                  "(hand each trainee their own line)")
+    console.print(f"start it with: jupyterhub -f {out}")
+
+
+@hub.command("purge")
+@click.option("--name", default="dflab", show_default=True, help="The hub's name (as given to `hub config`).")
+def purge(name: str) -> None:
+    """Remove the hub's lab containers, trainees' work volumes and lab network (stop the hub first)."""
+    from dflab.hub.runtime import remove_hub_objects
+
+    remove_hub_objects(name)
+    console.print(f"removed docker objects labelled dflab.hub={name}")

@@ -1,0 +1,93 @@
+"""What a generated jupyterhub_config.py calls when the hub starts (see config.py).
+
+Kept out of the generated file so that file stays short and declarative, and so these steps are
+ordinary, tested code: the lab network, the proxy executable, the instructor token and the evidence
+check before every spawn.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+
+from dflab.evidence.manifest import MANIFEST
+
+DOCKER_TIMEOUT = 60
+
+
+def ensure_lab_network(name: str, labels: dict[str, str]) -> str:
+    """Create (or reuse) the labs' ``internal`` bridge network; return its gateway address on this host.
+
+    An internal network has no route out of the host: a lab container can reach only addresses on
+    that bridge, i.e. the host's gateway address, where the hub's API listens. Inter-container traffic
+    is switched off too, so one trainee cannot reach another's server. The host itself (the proxy)
+    still reaches every container on its bridge address.
+    """
+    client = docker.from_env(timeout=DOCKER_TIMEOUT)
+    found = [n for n in client.networks.list(names=[name]) if n.name == name]  # the name filter is a substring
+    network = found[0] if found else client.networks.create(
+        name, driver="bridge", internal=True, labels=labels,
+        options={"com.docker.network.bridge.enable_icc": "false"})
+    network.reload()
+    if not network.attrs.get("Internal"):
+        raise RuntimeError(f"docker network {name} exists but is not internal; remove it (labs must have no route out)")
+    gateways = [cfg["Gateway"] for cfg in network.attrs["IPAM"]["Config"] if cfg.get("Gateway")]
+    if not gateways:
+        raise RuntimeError(f"docker network {name} has no gateway address for the hub to listen on")
+    return gateways[0]
+
+
+def proxy_command() -> str:
+    """configurable-http-proxy next to this Python (the venv `make deps` fills), else from PATH."""
+    beside = Path(sys.executable).parent / "configurable-http-proxy"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("configurable-http-proxy")
+    if not found:
+        raise RuntimeError("configurable-http-proxy not found: `npm install configurable-http-proxy` "
+                           "(environments/host/install-deps.sh puts it in .venv/bin)")
+    return found
+
+
+def read_secret(path: Path) -> str:
+    """A secret the hub needs at start (instructor token), kept outside the config file."""
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise RuntimeError(f"{path}: {exc.strerror}; re-run `dflab hub config`") from exc
+    if not value:
+        raise RuntimeError(f"{path} is empty; re-run `dflab hub config`")
+    return value
+
+
+def require_evidence(evidence_root: Path) -> Callable[[Any], None]:
+    """A pre-spawn hook: refuse to start a trainee whose evidence variant is missing.
+
+    Without it Docker would create an empty directory at the bind source and the trainee would get a
+    lab with no evidence and no error.
+    """
+
+    def hook(spawner: Any) -> None:
+        evidence = evidence_root / spawner.user.name / "evidence"
+        if not (evidence / MANIFEST).is_file():
+            raise RuntimeError(f"no evidence for {spawner.user.name}: {evidence}/{MANIFEST} is missing")
+
+    return hook
+
+
+def remove_hub_objects(hub_name: str) -> None:
+    """Remove the containers, volumes and network a hub created (``dflab hub purge``; tests' clean-up)."""
+    client = docker.from_env(timeout=DOCKER_TIMEOUT)
+    label = f"dflab.hub={hub_name}"
+    for container in client.containers.list(all=True, filters={"label": label}):
+        container.remove(force=True)
+    for volume in client.volumes.list(filters={"label": label}):
+        volume.remove(force=True)
+    for network in client.networks.list(filters={"label": label}):
+        network.remove()

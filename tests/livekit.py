@@ -1,0 +1,80 @@
+"""Run lab 01 as in a trainee's environment: the trainee's suspect running, the notebook executed beside it.
+
+A trainee's container has its own process and network namespaces: /proc shows only that trainee's processes
+and sockets, so "the process whose executable was deleted" is theirs alone.  The test machine runs other
+tests' suspects, containers and long-lived daemons (whose upgraded executables also show "(deleted)"), so the
+notebook is run the same way here: `unshare` gives it fresh PID, network and mount namespaces (a user
+namespace too, so no privileges are needed), loopback is brought up, the suspect is started for the trainee's
+seed (:func:`dflab.live.suspect.start`), the notebook is executed by nbclient with a real kernel, and the
+suspect is stopped.  Nothing survives the namespace: leaving it kills every process started inside.
+
+Used by tests/test_lab_01_live.py and benchmarks/labs.py; ``python -m tests.livekit DIR NOTEBOOK SEED`` is the
+part that runs inside the namespaces.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from dflab.lab.answers import ANSWER_MIME
+from dflab.live import suspect
+
+ROOT = Path(__file__).resolve().parents[1]
+_SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
+
+
+def run_as_trainee(lab_dir: Path, notebook: str, seed: bytes) -> dict[str, object]:
+    """Execute ``lab_dir/notebook`` in place, in its own namespaces, beside a suspect started for ``seed``.
+
+    Returns the in-namespace figures (``seconds`` of notebook execution, ``answers_recorded``, and
+    ``suspect_running`` as seen just before it was stopped).  Fails with the inner error if anything fails.
+    """
+    unshare = shutil.which("unshare")
+    assert unshare, "util-linux `unshare` is required to run lab 01 as in a trainee's container"
+    proc = subprocess.run([unshare, "--user", "--map-root-user", "--pid", "--fork", "--mount-proc", "--net",
+                           sys.executable, "-m", "tests.livekit", str(lab_dir), notebook, seed.hex()],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _loopback_up() -> None:
+    """A new network namespace starts with `lo` down; the suspect and the kernel's ZMQ sockets need it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        flags = struct.unpack("16sh", fcntl.ioctl(s, _SIOCGIFFLAGS, struct.pack("16sh", b"lo", 0)))[1]
+        fcntl.ioctl(s, _SIOCSIFFLAGS, struct.pack("16sh", b"lo", flags | _IFF_UP))
+
+
+def _inside(lab_dir: Path, notebook: str, seed: bytes) -> dict[str, object]:
+    _loopback_up()
+    nb = nbformat.read(lab_dir / notebook, as_version=4)
+    with tempfile.TemporaryDirectory(prefix="dflab-suspect-") as state:
+        suspect.start(state, seed)
+        try:
+            client = NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
+                                    resources={"metadata": {"path": str(lab_dir)}})
+            t0 = time.perf_counter()
+            client.execute()
+            seconds = time.perf_counter() - t0
+            running = suspect.status(state).state
+        finally:
+            suspect.stop(state)
+    nbformat.write(nb, lab_dir / notebook)
+    recorded = sum(1 for cell in nb.cells for out in cell.get("outputs", []) if ANSWER_MIME in out.get("data", {}))
+    return {"seconds": round(seconds, 2), "answers_recorded": recorded, "suspect_running": running}
+
+
+if __name__ == "__main__":
+    print(json.dumps(_inside(Path(sys.argv[1]), sys.argv[2], bytes.fromhex(sys.argv[3]))))
