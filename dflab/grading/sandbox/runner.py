@@ -123,6 +123,20 @@ class CappedClient(NotebookClient):
             super()._update_display_id(display_id, msg)
 
 
+def sacrifice_kernel(client: NotebookClient) -> None:
+    """Make the kernel, not this runner, the one the OOM killer picks when the sandbox runs out of memory.
+
+    A flood of output or a memory bomb fills the sandbox's memory in the kernel *and* in the message
+    queues between kernel and runner; were the runner killed, the cells already graded would be lost
+    with it. Raising another process's ``oom_score_adj`` needs no privilege for one's own processes.
+    """
+    process = getattr(getattr(client.km, "provisioner", None), "process", None)
+    if process is not None:
+        with contextlib.suppress(OSError):
+            with open(f"/proc/{process.pid}/oom_score_adj", "w", encoding="ascii") as f:
+                f.write("1000")
+
+
 def stuck(cell: NotebookNode) -> bool:
     """The cell timed out and the kernel did not answer the interrupt (no KeyboardInterrupt came back)."""
     names = [o.get("ename") for o in cell.get("outputs", []) if o.get("output_type") == "error"]
@@ -150,6 +164,7 @@ def execute(nb: NotebookNode, cwd: str, cell_timeout: int, max_output: int, wall
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     with client.setup_kernel(cwd=cwd):
+        sacrifice_kernel(client)
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue
