@@ -142,7 +142,9 @@ class LocalSandbox(Sandbox):
             "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "NBGRADER_EXECUTION": "autograde",
             EVIDENCE_ENV: str(mount_point),
         }
-        runner_cmd = [self.python, "-m", runner.__name__, str(run_dir / NOTEBOOK_IN), str(run_dir / NOTEBOOK_OUT),
+        # The runner as a script in isolated mode: no dflab package import (docker SDK and all) per submission.
+        runner_cmd = [self.python, "-I", str(Path(runner.__file__).resolve()), str(run_dir / NOTEBOOK_IN),
+                      str(run_dir / NOTEBOOK_OUT),
                       *limits.runner_args(), "--cwd", str(work)]
         if uid is None:
             unshare = ["unshare", "--user", "--map-root-user"]

@@ -37,10 +37,16 @@ import tempfile
 import time
 from typing import Any
 
-import nbformat
-from nbclient import NotebookClient
-from nbclient.exceptions import CellTimeoutError, DeadKernelError
-from nbformat.notebooknode import NotebookNode, from_dict
+if __name__ == "__main__":
+    # nbformat imports jsonschema, whose format checkers build an IRI grammar at import when the optional
+    # rfc3987-syntax is installed (it is, through jupyter-events): 2.6 s of every submission's run, for a
+    # format notebook validation never checks. jsonschema skips that checker when the import fails.
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]
+
+import nbformat  # noqa: E402
+from nbclient import NotebookClient  # noqa: E402
+from nbclient.exceptions import CellTimeoutError, DeadKernelError  # noqa: E402
+from nbformat.notebooknode import NotebookNode, from_dict  # noqa: E402
 
 STATUS_KEY = "dflab_sandbox"  # notebook metadata the runner leaves for the grader (untrusted, advisory)
 OUTPUT_LIMIT = "OutputLimit"
