@@ -52,4 +52,4 @@ def course_init(directory: Path, roster: Path, lab: str, secret: str | None, wor
     if not (result.written or result.evidence_built or result.students_added or result.released):
         click.echo(f"{result.root}: up to date, nothing changed")
     else:
-        click.echo(f"{result.root}: course ready; grade with `cd {result.root} && nbgrader autograde {lab}`")
+        click.echo(f"{result.root}: course ready; grade with `dflab grade {lab} --course {result.root}`")
