@@ -36,7 +36,7 @@ from typing import Any
 from dflab.atomic import atomic_dir, ensure_writable_dir, write_bytes
 from dflab.errors import DflabError, EvidenceError
 from dflab.evidence.build import EVIDENCE, KEY, build_cohort
-from dflab.evidence.manifest import CHUNK, Mismatch, canonical_json
+from dflab.evidence.manifest import CHUNK, Mismatch, canonical_json, compare_listed
 from dflab.roster import read_roster
 
 BUNDLE_MANIFEST = "bundle.json"
@@ -240,18 +240,7 @@ def verify_bundle(bundle: Path, track: Track = _no_track) -> list[Mismatch]:
     """Re-hash every file against bundle.json; return what does not match (empty: intact)."""
     manifest = load_manifest(bundle)
     listed = {e["path"]: e for e in manifest["files"]}
-    problems: list[Mismatch] = []
-    present: list[tuple[str, Path]] = []
-    for rel, entry in listed.items():
-        p = bundle / rel
-        if not p.is_file():
-            problems.append(Mismatch(rel, "missing"))
-        elif p.stat().st_size != entry["size"]:
-            problems.append(Mismatch(rel, f"size {p.stat().st_size} != {entry['size']} (truncated or altered)"))
-        else:
-            present.append((rel, p))
-    digests = _hash_all([p for _, p in present], {}, track, "verifying")
-    problems += [Mismatch(rel, "sha256 differs (altered)") for rel, p in present if digests[p] != listed[rel]["sha256"]]
+    problems = compare_listed(bundle, listed, lambda paths: _hash_all(paths, {}, track, "verifying"))
     problems += [Mismatch(p.relative_to(bundle).as_posix(), "not in bundle.json")
                  for p in _bundle_files(bundle) if p.relative_to(bundle).as_posix() not in listed]
     return sorted(problems, key=lambda m: m.path)

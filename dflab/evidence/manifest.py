@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,20 +96,34 @@ def verify(evidence_dir: Path) -> list[Mismatch]:
         if not isinstance(entry, dict) or not {"path", "size", "sha256"} <= entry.keys():
             raise EvidenceError("manifest entry lacks path/size/sha256", str(evidence_dir / MANIFEST))
         listed[entry["path"]] = entry
+    problems = compare_listed(evidence_dir, listed, _hash_in_threads)
+    problems += [Mismatch(p.relative_to(evidence_dir).as_posix(), "not in manifest")
+                 for p in _evidence_files(evidence_dir) if p.relative_to(evidence_dir).as_posix() not in listed]
+    return sorted(problems, key=lambda m: m.path)
+
+
+def _hash_in_threads(paths: list[Path]) -> dict[Path, str]:
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(zip(paths, pool.map(sha256_file, paths), strict=True))
+
+
+def compare_listed(base: Path, listed: dict[str, dict[str, Any]],
+                   hash_paths: Callable[[list[Path]], dict[Path, str]]) -> list[Mismatch]:
+    """Files listed (relative path -> {size, sha256}) that are missing, of another size or another hash.
+
+    Sizes are compared first, so a truncated image is reported without hashing it; ``hash_paths`` hashes the
+    rest (the evidence verifier in threads, the bundle with a progress bar). Unlisted files are the caller's.
+    """
     problems: list[Mismatch] = []
-    present = []
+    present: list[tuple[str, Path]] = []
     for rel, entry in listed.items():
-        p = evidence_dir / rel
+        p = base / rel
         if not p.is_file():
             problems.append(Mismatch(rel, "missing"))
         elif p.stat().st_size != entry["size"]:
             problems.append(Mismatch(rel, f"size {p.stat().st_size} != {entry['size']} (truncated or altered)"))
         else:
-            present.append((rel, p, entry["sha256"]))
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        digests = list(pool.map(sha256_file, [p for _, p, _ in present]))
-    problems += [Mismatch(rel, "sha256 differs (altered)") for (rel, _, want), got in zip(present, digests, strict=True)
-                 if got != want]
-    problems += [Mismatch(p.relative_to(evidence_dir).as_posix(), "not in manifest")
-                 for p in _evidence_files(evidence_dir) if p.relative_to(evidence_dir).as_posix() not in listed]
-    return sorted(problems, key=lambda m: m.path)
+            present.append((rel, p))
+    digests = hash_paths([p for _, p in present])
+    return problems + [Mismatch(rel, "sha256 differs (altered)") for rel, p in present
+                       if digests[p] != listed[rel]["sha256"]]

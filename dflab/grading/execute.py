@@ -28,8 +28,7 @@ from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Enum, Float, Integer, List, Unicode
 
-from dflab.errors import DflabError
-from dflab.grading.preprocessor import student_id
+from dflab.grading.preprocessor import student_id, trainee_evidence
 from dflab.grading.sandbox import KINDS, Limits, SandboxResult, pick_sandbox
 from dflab.grading.sandbox.base import CELL_TIMEOUT_S, GiB, MiB
 from dflab.grading.sandbox.docker_sandbox import DEFAULT_IMAGE
@@ -68,10 +67,7 @@ class SandboxedExecute(NbGraderPreprocessor):
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
         student = student_id(resources)
         root = Path(self.evidence_root).expanduser()
-        evidence = root / student / "evidence"
-        if not (evidence / "manifest.json").is_file():
-            raise DflabError(f"no evidence for trainee {student!r} (expected {evidence}/manifest.json)",
-                             "SandboxedExecute.evidence_root")
+        evidence = trainee_evidence(root, student, "SandboxedExecute.evidence_root")
         hide = [root, *(Path(p).expanduser() for p in self.hide_paths)]
         sandbox = pick_sandbox(self.sandbox, self.image, hide=[p for p in hide if p.is_dir()])
         workdir = Path(resources["metadata"]["path"])

@@ -56,6 +56,14 @@ def student_id(resources: ResourcesDict) -> str:
                          "`nbgrader autograde`") from exc
 
 
+def trainee_evidence(evidence_root: Path, student: str, where: str) -> Path:
+    """``<evidence root>/<student>/evidence``, or one clear error (naming the ``where`` setting) if it is not built."""
+    evidence = evidence_root / student / "evidence"
+    if not (evidence / "manifest.json").is_file():
+        raise DflabError(f"no evidence for trainee {student!r} (expected {evidence}/manifest.json)", where)
+    return evidence
+
+
 class TraineeEvidence(NbGraderPreprocessor):
     """Point the kernel (started next by ``Execute``) at the graded trainee's evidence.
 
@@ -70,10 +78,7 @@ class TraineeEvidence(NbGraderPreprocessor):
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
         student = student_id(resources)
         root = Path(self.evidence_root).expanduser()
-        evidence = root / student / "evidence"
-        if not (evidence / "manifest.json").is_file():
-            raise DflabError(f"no evidence for trainee {student!r} (expected {evidence}/manifest.json)",
-                             "TraineeEvidence.evidence_root")
+        evidence = trainee_evidence(root, student, "TraineeEvidence.evidence_root")
         if not key_file(root, student).is_file():
             raise DflabError(f"no answer key for trainee {student!r}", str(key_file(root, student)))
         os.environ[EVIDENCE_ENV] = str(evidence)
