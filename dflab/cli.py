@@ -6,6 +6,7 @@ and a non-zero exit code; tracebacks are kept for real bugs.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -25,7 +26,20 @@ SECRET_HELP = (f"Course secret that keys every trainee's variant (default: ${SEC
                "secret: fine for practice, not for graded sessions, since anyone can rebuild the answers).")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """A group whose subcommands in ``LAZY_COMMANDS`` are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            module, _, name = LAZY_COMMANDS[cmd_name].partition(":")
+            self.add_command(getattr(importlib.import_module(module), name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="dflab")
 def cli() -> None:
     """dflab: a hands-on digital forensics lab.
@@ -54,7 +68,7 @@ def scenario_validate(spec: Path, trainee: str, secret: str | None) -> None:
 
     Errors name the file, line and field (e.g. `nightjar.yaml:87: disk.files[5].mode: ...`).
     """
-    from dflab.scenario.draw import DEMO_SECRET, variant_seed
+    from dflab.scenario.draw import DEMO_SECRET, iso, variant_seed
     from dflab.scenario.load import load_spec
     from dflab.scenario.resolve import resolve
 
@@ -66,7 +80,8 @@ def scenario_validate(spec: Path, trainee: str, secret: str | None) -> None:
     deleted = [f.path for f in case.disk.files if f.deleted_at]
     table.add_row("disk", f"{case.disk.table.upper()} {case.disk.size_bytes // 2**20} MiB; "
                   + ", ".join(f"{v.fs} '{v.label}' {v.size_bytes // 2**20} MiB" for v in case.disk.volumes)
-                  + f"; {len(case.disk.files)} files, deleted: {', '.join(deleted) or 'none'}")
+                  + f"; {len(case.disk.files)} files, deleted: {', '.join(deleted) or 'none'}"
+                  + (f"; + disk.E01 acquired {iso(case.disk.e01.acquired_at)}" if case.disk.e01 else ""))
     story = [p for p in case.memory.processes if p.pid in dict(case.facts['process_ids']).values()]
     table.add_row("memory", f"{case.memory.size_bytes // 2**20} MiB, {len(case.memory.processes)} processes; story: "
                   + ", ".join(f"{p.comm}({p.pid}{', hidden' if p.hidden else ''})" for p in story))
@@ -100,7 +115,8 @@ def evidence_build(spec: Path, out: Path, trainees: tuple[str, ...], roster: Pat
     \b
     The same SPEC, secret and trainee id always give byte-identical files
     (compare the manifests). Layout of OUT/<trainee>/:
-      evidence/  disk.img, memory.lime (+ .raw), symbols/, network.pcap(ng), manifest.json
+      evidence/  disk.img (+ disk.E01 if the spec sets disk.e01), memory.lime (+ .raw), symbols/,
+                 network.pcap(ng), manifest.json
       key/       answer_key.json  (instructors only: never hand this to trainees)
     """
     from dflab.atomic import ensure_writable_dir
@@ -152,24 +168,17 @@ def evidence_verify(evidence_dir: Path) -> None:
     console.print(f"[green]verified[/green] {evidence_dir}: every file matches manifest.json")
 
 
-def _mount_subcommands() -> None:
-    """Command groups that live beside their feature (live response, courses)."""
-    from dflab.bundle_cli import bundle
-    from dflab.course_cli import course
-    from dflab.grade_cli import grade
-    from dflab.hub.cli import hub
-    from dflab.live.cli import live
-    from dflab.session.cli import session
-
-    cli.add_command(bundle)
-    cli.add_command(course)
-    cli.add_command(grade)
-    cli.add_command(hub)
-    cli.add_command(live)
-    cli.add_command(session)
-
-
-_mount_subcommands()
+# Command groups that live beside their feature, imported only when named: session, grade and course pull in
+# nbgrader, the docker SDK and JupyterHub (seconds of imports), which `dflab evidence build` or `--help` must
+# not pay for. Click's documented lazy-group pattern.
+LAZY_COMMANDS = {
+    "bundle": "dflab.bundle_cli:bundle",
+    "course": "dflab.course_cli:course",
+    "grade": "dflab.grade_cli:grade",
+    "hub": "dflab.hub.cli:hub",
+    "live": "dflab.live.cli:live",
+    "session": "dflab.session.cli:session",
+}
 
 
 def main() -> None:
@@ -177,7 +186,7 @@ def main() -> None:
     try:
         cli.main(standalone_mode=False)
     except DflabError as exc:
-        err_console.print(f"dflab: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        err_console.print(f"dflab: error: {exc}", markup=False, highlight=False, emoji=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         err_console.print("dflab: aborted", highlight=False)

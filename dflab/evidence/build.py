@@ -4,6 +4,7 @@ Layout of one variant's build (the unit handed to a trainee is ``evidence/``;
 ``key/`` stays with the instructor)::
 
     <out>/evidence/disk.img            raw partitioned disk image
+    <out>/evidence/disk.E01            the same image as EnCase 6, when the spec sets ``disk.e01``
     <out>/evidence/memory.raw|.lime    physical memory
     <out>/evidence/symbols/linux/*.json  volatility3 ISF symbol table for that memory
     <out>/evidence/network.pcap|.pcapng  capture of the suspect's segment
@@ -26,6 +27,7 @@ from typing import Any
 
 from dflab.atomic import atomic_dir, ensure_writable_dir, write_bytes
 from dflab.evidence.disk import write_disk
+from dflab.evidence.disk.ewf import require_tools, write_e01
 from dflab.evidence.key import build_key
 from dflab.evidence.manifest import canonical_json, evidence_files, load_manifest, sha256_file, write_manifest
 from dflab.evidence.memory import write_memory
@@ -62,7 +64,7 @@ def write_case(case: Case, out: Path, live: dict[str, Any]) -> str:
     ev = out / EVIDENCE
     ev.mkdir()
     hashing: dict[Path, Future[str]] = {}
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=3) as pool:
 
         def hash_new_files() -> None:
             for p in evidence_files(ev):
@@ -71,9 +73,15 @@ def write_case(case: Case, out: Path, live: dict[str, Any]) -> str:
 
         disk = write_disk(case, ev / "disk.img")
         hash_new_files()
+        # ewfacquire (a subprocess) converts the image while the memory and network writers run in Python.
+        e01 = pool.submit(write_e01, ev / "disk.img", ev / "disk.E01", case.disk.e01,
+                          where=f"scenario {case.scenario_id}: disk.e01", work_dir=out) if case.disk.e01 else None
         memory = write_memory(case, ev, case.memory.formats)
         hash_new_files()
         network = write_network(case, ev)
+        if e01:
+            disk["e01"] = e01.result()
+            hash_new_files()
         known = {p: f.result() for p, f in hashing.items()}
     manifest_sha = write_manifest(ev, case.scenario_id, case.variant, known)
     key = build_key(case, disk, memory, network, manifest_sha, load_manifest(ev)["files"], live=live)
@@ -103,7 +111,9 @@ def build_cohort(spec_path: Path, secret: str, trainees: Iterable[str], out_root
     threads) are what uses both cores.  Results come back in completion order
     through ``on_done`` (for a progress bar) and are returned in input order.
     """
-    load_spec(spec_path)  # fail fast, in this process, on a bad spec or output directory
+    spec = load_spec(spec_path)  # fail fast, in this process, on a bad spec, a missing tool or output directory
+    if spec.disk.e01:
+        require_tools(f"{spec_path}: disk.e01")
     ensure_writable_dir(out_root)
     names = list(trainees)
     workers = max(1, min(workers or os.cpu_count() or 1, len(names)))

@@ -105,6 +105,24 @@ class DiskFile:
 
 
 @dataclass(frozen=True)
+class E01Header:
+    """The acquisition record of the disk's E01 copy (what ``ewfinfo`` shows), all literal spec text.
+
+    ``acquired_at`` is both the header's acquisition and system date: the
+    clock ewfacquire sees is frozen there, which is what makes the E01 bytes
+    a function of the case.
+    """
+
+    acquired_at: int  # epoch seconds, written as UTC
+    case_number: str
+    description: str
+    examiner: str
+    evidence_number: str
+    notes: str
+    compression: Literal["none", "fast", "best"] = "fast"  # deflate level
+
+
+@dataclass(frozen=True)
 class Disk:
     """The suspect host's disk: a partition table and its volumes' contents."""
 
@@ -114,6 +132,7 @@ class Disk:
     disk_guid: str  # GPT disk GUID (used when table == "gpt")
     volumes: tuple[Volume, ...]
     files: tuple[DiskFile, ...]
+    e01: E01Header | None = None  # also deliver the image as disk.E01 (EnCase 6) when set
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from dflab.scenario.case import (
     Disk,
     DiskFile,
     DnsQuery,
+    E01Header,
     FtpSession,
     HistoryEntry,
     Host,
@@ -341,6 +342,14 @@ class _Resolver:
                        n.capture_host, tuple(dns), tuple(http), tuple(ftp), tuple(raw), noise, noise_seed,
                        n.gateway)
 
+    def e01_header(self) -> E01Header | None:
+        e = self.spec.disk.e01
+        if e is None:
+            return None
+        acquired = self.at(e.acquired or self.spec.memory.acquired, "disk.e01.acquired")
+        return E01Header(acquired, e.case_number or self.spec.scenario, e.description or self.spec.title, e.examiner,
+                         e.evidence_number, e.notes, e.compression)
+
     def resolve(self) -> Case:
         s = self.spec
         self.variables()
@@ -360,7 +369,7 @@ class _Resolver:
         volumes = tuple(Volume(v.id, v.fs, v.label, v.size, rng(self.seed, "vol", v.id).getrandbits(32),
                                _uuid(self.seed, "vol", v.id), v.mount) for v in s.disk.volumes)
         disk = Disk(s.disk.table, s.disk.size, rng(self.seed, "disk").getrandbits(32), _uuid(self.seed, "disk"),
-                    volumes, files_t)
+                    volumes, files_t, self.e01_header())
         suspect = hosts[s.suspect]
         tag = self.seed[:4].hex()
         release = f"{mem.kernel}-dflab{tag}"

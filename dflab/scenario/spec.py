@@ -152,12 +152,53 @@ class FillerSpec(Strict):
     created: tuple[TimeRef, TimeRef]
 
 
+def header_text_problem(text: str) -> str | None:
+    """Why ``text`` cannot go into an E01 header, or None.
+
+    EnCase's ``header`` section is ASCII and tab/newline separated (ewfacquire
+    writes 0x1a for anything else and a tab would shift every later field);
+    a ``{name}`` reference is refused because header text is never templated,
+    so no drawn value (possibly an answer) can reach the evidence through it.
+    """
+    if not all(" " <= c <= "~" for c in text):
+        return f"E01 header text must be printable ASCII without tabs or newlines: {text!r}"
+    if re.search(r"\{[A-Za-z_][\w.]*\}", text):
+        return f"E01 header text is literal, not a template (no drawn values in headers): {text!r}"
+    return None
+
+
+class E01Spec(Strict):
+    """Also deliver the disk as ``disk.E01`` (EnCase 6, written by ewfacquire), beside the raw ``disk.img``.
+
+    The header is the acquisition record an examiner reads with ``ewfinfo``.
+    Defaults: acquired at ``memory.acquired``, case number = scenario id,
+    description = title.
+    """
+
+    acquired: TimeRef | None = None
+    case_number: str | None = None
+    description: str | None = None
+    examiner: str = "dflab"
+    evidence_number: str = "disk"
+    notes: str = ""
+    compression: Literal["none", "fast", "best"] = "fast"
+
+    @field_validator("case_number", "description", "examiner", "evidence_number", "notes")
+    @classmethod
+    def _header_text(cls, v: str | None) -> str | None:
+        problem = None if v is None else header_text_problem(v)
+        if problem:
+            raise ValueError(problem)
+        return v
+
+
 class DiskSpec(Strict):
     table: Literal["mbr", "gpt"] = "mbr"
     size: int | str
     volumes: tuple[VolumeSpec, ...]
     files: tuple[FileSpec, ...]
     filler: tuple[FillerSpec, ...] = ()
+    e01: E01Spec | None = None  # off by default: only disk.img
 
     @field_validator("size")
     @classmethod
@@ -314,6 +355,10 @@ class Spec(Strict):
                 raise ValueError(f"{where}: unknown {kind} {value!r} (known: {', '.join(sorted(known))})")
 
         need("host", self.suspect, hosts, "suspect")
+        title_problem = header_text_problem(self.title)  # the E01 description's default
+        if self.disk.e01 and self.disk.e01.description is None and title_problem:
+            raise ValueError(f"disk.e01.description defaults to the title, which cannot be used; set it "
+                             f"({title_problem})")
         for f in self.disk.files:
             need("volume", f.volume, volumes, f"disk file {f.id}")
             need("user", f.owner, users, f"disk file {f.id}")

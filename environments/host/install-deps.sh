@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what dflab and its real-tool tests need on a fresh Debian/Ubuntu machine (root), once.
 # Debian packages: The Sleuth Kit CLI (fls, icat, mmls ...), tshark, fsck tools for the image checks,
+# ewf-tools + faketime (optional E01 copies of disk images, with a frozen acquisition clock),
 # PostgreSQL (the gradebook tests start a real server) and Node.js/npm (JupyterHub's proxy).
 # Python: a virtual environment in .venv with dflab and its test extras.
 # npm: configurable-http-proxy (JupyterHub's proxy) into .venv/node, linked into .venv/bin.
@@ -9,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 need_apt=()
-for pair in fls:sleuthkit tshark:tshark fsck.fat:dosfstools e2fsck:e2fsprogs npm:npm; do
+for pair in fls:sleuthkit tshark:tshark fsck.fat:dosfstools e2fsck:e2fsprogs npm:npm ewfacquire:ewf-tools faketime:faketime; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair#*:}")
 done
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need_apt+=(postgresql)
@@ -36,12 +37,19 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q -e ".[test]"
   touch "$stamp"
 fi
+# jsonschema builds an IRI grammar (lark) at import when rfc3987-syntax is installed (it comes with
+# jupyter-events' jsonschema[format-nongpl] extra): 2.6 s of CPU in every process importing nbformat, so in
+# every lab server, nbgrader run and grading worker. No schema Jupyter or dflab uses has an "iri" format,
+# and `pip check` stays clean. The trainee image (Dockerfile) drops it the same way.
+if compgen -G ".venv/lib/python3*/site-packages/rfc3987_syntax*" >/dev/null; then
+  .venv/bin/python -m pip uninstall -q -y rfc3987-syntax lark
+fi
 if [ ! -x .venv/node/node_modules/.bin/configurable-http-proxy ]; then
   mkdir -p .venv/node
   npm install --silent --no-audit --no-fund --prefix .venv/node configurable-http-proxy@4 >/dev/null
 fi
 ln -sf ../node/node_modules/.bin/configurable-http-proxy .venv/bin/configurable-http-proxy
-for tool in fls icat mmls fsstat istat tshark fsck.fat e2fsck; do
+for tool in fls icat mmls fsstat istat tshark fsck.fat e2fsck ewfacquire ewfverify ewfinfo faketime; do
   command -v "$tool" >/dev/null || { echo "install-deps: $tool is still missing" >&2; exit 1; }
 done
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || { echo "install-deps: PostgreSQL's initdb is missing" >&2; exit 1; }

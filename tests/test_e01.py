@@ -1,0 +1,264 @@
+"""Optional E01 copy of the disk (scenario field ``disk.e01``), written by the real ewfacquire under libfaketime.
+
+Checked with the real tools: ewfverify accepts it, ewfinfo shows the header the spec planned, libewf's media is
+the raw image byte for byte, TSK (mmls, fls) and dflab.forensics.disk list the same on the E01 as on the raw
+image, builds seconds apart are byte-identical, and a missing or broken tool is one clear line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyewf
+import pytest
+
+from dflab.errors import DflabError, SpecError, ToolError
+from dflab.evidence.build import build_cohort, build_variant
+from dflab.evidence.disk import ewf
+from dflab.evidence.disk.ewf import write_e01
+from dflab.evidence.manifest import Mismatch, sha256_file, verify
+from dflab.forensics import disk as fdisk
+from dflab.scenario.case import E01Header
+from dflab.scenario.draw import DEMO_SECRET, variant_seed
+from dflab.scenario.load import parse_spec
+from dflab.scenario.resolve import resolve
+
+ROOT = Path(__file__).resolve().parents[1]
+NIGHTJAR = ROOT / "labs" / "scenarios" / "nightjar.yaml"
+E01_SPEC = ('  e01: {acquired: "@acquire+20m", examiner: "J. Responder", evidence_number: "NJ-001-DISK", '
+            'notes: "imaged with a write blocker"}\n')
+TRAINEE = "erin"
+
+pytestmark = pytest.mark.xdist_group("e01")
+
+
+def _with_e01(e01_line: str = E01_SPEC) -> str:
+    text = NIGHTJAR.read_text()
+    assert "\n  filler:\n" in text
+    return text.replace("\n  filler:\n", f"\n{e01_line}  filler:\n", 1)
+
+
+@pytest.fixture(scope="module")
+def spec_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("spec") / "nightjar-e01.yaml"
+    path.write_text(_with_e01())
+    return path
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory, spec_file):
+    """The same trainee built twice in a row and once more at least two wall-clock seconds later."""
+    spec = parse_spec(spec_file.read_text(), str(spec_file))
+    root = tmp_path_factory.mktemp("e01builds")
+    started = time.time()
+    out = {name: build_variant(spec, DEMO_SECRET, TRAINEE, root / name).out for name in ("a", "b")}
+    time.sleep(max(0.0, started + 2.5 - time.time()))
+    out["later"] = build_variant(spec, DEMO_SECRET, TRAINEE, root / "later").out
+    return out
+
+
+def _manifest(out: Path) -> dict:
+    return json.loads((out / "evidence" / "manifest.json").read_text())
+
+
+def _key(out: Path) -> dict:
+    return json.loads((out / "key" / "answer_key.json").read_text())
+
+
+def _run(*cmd: str) -> str:
+    return subprocess.run(cmd, capture_output=True, check=True, text=True, timeout=120).stdout
+
+
+def test_manifest_lists_the_e01_and_verify_checks_it(builds, tmp_path):
+    ev = builds["a"] / "evidence"
+    files = {f["path"]: f for f in _manifest(builds["a"])["files"]}
+    assert files["disk.E01"] == {"path": "disk.E01", "size": (ev / "disk.E01").stat().st_size,
+                                 "sha256": sha256_file(ev / "disk.E01")}
+    assert "disk.img" in files  # the raw image stays: the labs read it
+    assert verify(ev) == []
+    assert not [p for p in builds["a"].rglob("*") if p.name.endswith(".part")]
+    assert _key(builds["a"])["facts"]["disk"]["e01"]["segments"] == ["disk.E01"]
+    # An altered E01 is named by the verifier (`dflab evidence verify`), like any other exhibit.
+    copy = tmp_path / "evidence"
+    shutil.copytree(ev, copy)
+    with (copy / "disk.E01").open("r+b") as fh:
+        fh.seek(5000)
+        byte = fh.read(1)
+        fh.seek(5000)
+        fh.write(bytes([byte[0] ^ 0xFF]))
+    assert verify(copy) == [Mismatch("disk.E01", "sha256 differs (altered)")]
+
+
+def test_builds_seconds_apart_are_byte_identical(builds):
+    a, b, later = (builds[k] / "evidence" / "disk.E01" for k in ("a", "b", "later"))
+    assert a.read_bytes() == b.read_bytes() == later.read_bytes()
+    assert _manifest(builds["a"]) == _manifest(builds["b"]) == _manifest(builds["later"])
+
+
+def test_ewfverify_and_ewfinfo_show_the_planned_header(builds):
+    ev = builds["a"] / "evidence"
+    check = _run("ewfverify", "-q", str(ev / "disk.E01"))
+    assert "ewfverify: SUCCESS" in check
+    info = dict(re.findall(r"^\t([^:\n]+):\t+(.*)$", _run("ewfinfo", str(ev / "disk.E01")), re.M))
+    acquire = next(e["time"] for e in _key(builds["a"])["timeline"] if e["id"] == "acquire")
+    planned = datetime.fromisoformat(acquire.replace("Z", "+00:00")) + timedelta(minutes=20)
+    assert datetime.strptime(info["Acquisition date"], "%a %b %d %H:%M:%S %Y").replace(tzinfo=UTC) == planned
+    assert info["System date"] == info["Acquisition date"]
+    assert info["Case number"] == "nightjar"
+    assert info["Description"] == "Operation Nightjar: data theft from a finance workstation"
+    assert (info["Examiner name"], info["Evidence number"]) == ("J. Responder", "NJ-001-DISK")
+    assert info["Notes"] == "imaged with a write blocker"
+    assert info["File format"] == "EnCase 6" and info["Compression method"] == "deflate"
+    raw_size = (ev / "disk.img").stat().st_size
+    assert info["Media size"].endswith(f"({raw_size} bytes)")
+    assert info["MD5"] == hashlib.md5((ev / "disk.img").read_bytes()).hexdigest()  # noqa: S324 - evidence hash
+
+
+def test_e01_media_is_the_raw_image(builds):
+    ev = builds["a"] / "evidence"
+    handle = pyewf.handle()
+    handle.open(pyewf.glob(str(ev / "disk.E01")))
+    try:
+        digest = hashlib.sha256()
+        while chunk := handle.read(4 * 1024 * 1024):
+            digest.update(chunk)
+    finally:
+        handle.close()
+    raw = {f["path"]: f for f in _manifest(builds["a"])["files"]}["disk.img"]
+    assert digest.hexdigest() == raw["sha256"]
+
+
+def test_tsk_reads_the_e01_like_the_raw_image(builds):
+    ev = builds["a"] / "evidence"
+    e01, raw = str(ev / "disk.E01"), str(ev / "disk.img")
+    assert _run("mmls", e01) == _run("mmls", raw)
+    key = _key(builds["a"])
+    root = next(p for p in key["facts"]["disk"]["partitions"] if p["volume"] == "root")
+    deleted = _run("fls", "-r", "-d", "-p", "-o", str(root["start_sector"]), e01)
+    assert key["answers"]["payload_path"].lstrip("/") in deleted
+    assert deleted == _run("fls", "-r", "-d", "-p", "-o", str(root["start_sector"]), raw)
+    assert _run("fls", "-r", "-p", "-o", str(root["start_sector"]), e01) == \
+        _run("fls", "-r", "-p", "-o", str(root["start_sector"]), raw)
+    # The notebooks' reader (pytsk3 over pyewf) sees the same partitions and files.
+    assert fdisk.partitions(e01).equals(fdisk.partitions(raw))
+    assert fdisk.list_files(e01, partition=1).equals(fdisk.list_files(raw, partition=1))
+
+
+def _only_tools(tmp_path: Path, *tools: str) -> str:
+    """A PATH holding just ``tools`` (symlinks to the real ones)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in tools:
+        (bin_dir / tool).symlink_to(Path("/usr/bin") / tool)
+    return str(bin_dir)
+
+
+def test_missing_ewfacquire_is_one_line_before_any_build(tmp_path, spec_file):
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "dflab.cli", "evidence", "build", str(spec_file), "--out", str(out),
+                           "--trainee", TRAINEE, "--secret", "s"], capture_output=True, text=True,
+                          env={**os.environ, "PATH": _only_tools(tmp_path, "faketime"), "COLUMNS": "300"})
+    assert proc.returncode == 4
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"dflab: error: {spec_file}: disk.e01: E01 output needs ewfacquire (Debian package ewf-tools), "
+        "which is not on PATH")
+    assert "Traceback" not in proc.stderr
+    assert list(out.iterdir()) == []
+
+
+def test_missing_faketime_stops_a_cohort_before_it_starts(tmp_path, spec_file, monkeypatch):
+    monkeypatch.setenv("PATH", _only_tools(tmp_path, "ewfacquire"))
+    with pytest.raises(ToolError, match=r"disk.e01: E01 output needs faketime \(Debian package faketime\)"):
+        build_cohort(spec_file, DEMO_SECRET, [TRAINEE, "frank"], tmp_path / "out", workers=2)
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_tool_in_a_single_build_leaves_nothing(tmp_path, spec_file, monkeypatch):
+    spec = parse_spec(spec_file.read_text(), str(spec_file))
+    monkeypatch.setenv("PATH", _only_tools(tmp_path, "faketime"))
+    with pytest.raises(ToolError, match=r"^scenario nightjar: disk.e01: E01 output needs ewfacquire"):
+        build_variant(spec, DEMO_SECRET, TRAINEE, tmp_path / "out" / TRAINEE)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def _header(acquired_at: int = 1_772_445_600) -> E01Header:
+    return E01Header(acquired_at, "case", "desc", "examiner", "disk", "")
+
+
+def test_a_clock_that_is_not_frozen_is_refused(tmp_path, builds, monkeypatch):
+    """A faketime that fails to fake (libfaketime missing: ld.so only warns) would leak the wall clock."""
+    shim = tmp_path / "bin" / "faketime"
+    shim.parent.mkdir()
+    shim.write_text('#!/bin/sh\nshift 2\nexec "$@"\n')  # drops "-f TIME", runs ewfacquire on the real clock
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim.parent}{os.pathsep}{os.environ['PATH']}")
+    target = tmp_path / "out" / "disk.E01"
+    target.parent.mkdir()
+    with pytest.raises(ToolError, match="faketime did not freeze ewfacquire's clock"):
+        write_e01(builds["a"] / "evidence" / "disk.img", target, _header(), where="test")
+    assert list(target.parent.iterdir()) == []
+
+
+def test_a_disk_past_the_segment_size_gets_every_segment(tmp_path, monkeypatch):
+    """Disks over 1.4 GiB are split into disk.E01, disk.E02 ...: shown here with ewfacquire's 1 MiB minimum."""
+    monkeypatch.setattr(ewf, "SEGMENT_SIZE", "1.0MiB")
+    raw = tmp_path / "raw.img"
+    raw.write_bytes(random.Random(7).randbytes(3 * 1024 * 1024))  # 3 MiB that deflate cannot shrink
+    (tmp_path / "out").mkdir()
+    facts = write_e01(raw, tmp_path / "out" / "disk.E01", _header(), where="test")
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert len(names) > 1 and names == facts["segments"] and names[0] == "disk.E01" and names[1] == "disk.E02"
+    handle = pyewf.handle()
+    handle.open(pyewf.glob(str(tmp_path / "out" / "disk.E01")))
+    try:
+        assert handle.read(raw.stat().st_size) == raw.read_bytes()
+    finally:
+        handle.close()
+    assert facts["md5"] == hashlib.md5(raw.read_bytes()).hexdigest()  # noqa: S324 - evidence hash
+
+
+def test_ewfacquire_failure_is_one_line(tmp_path):
+    target = tmp_path / "disk.E01"
+    with pytest.raises(ToolError, match=r"^test: ewfacquire failed \(exit 1\): Unable to open file\(s\) or device"):
+        write_e01(tmp_path / "no-such.img", target, _header(), where="test")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_e01_is_off_by_default_and_defaults_come_from_the_scenario():
+    plain = parse_spec(NIGHTJAR.read_text())
+    assert plain.disk.e01 is None
+    assert resolve(plain, variant_seed(DEMO_SECRET, "nightjar", TRAINEE), TRAINEE).disk.e01 is None
+    spec = parse_spec(_with_e01("  e01: {}\n"))
+    case = resolve(spec, variant_seed(DEMO_SECRET, "nightjar", TRAINEE), TRAINEE)
+    assert case.disk.e01 == E01Header(case.memory.acquired_at, "nightjar", spec.title, "dflab", "disk", "", "fast")
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ('  e01: {examiner: "{user}"}\n', r"disk.e01.examiner: E01 header text is literal, not a template"),
+    ('  e01: {notes: "a\\tb"}\n', r"disk.e01.notes: E01 header text must be printable ASCII"),
+    ("  e01: {compression: zstd}\n", r"disk.e01.compression"),
+    ("  e01: {acquired: tomorrow}\n", r"disk.e01.acquired"),
+])
+def test_bad_e01_fields_name_file_line_and_field(line, message):
+    text = _with_e01(line)
+    lineno = text.splitlines().index(line.rstrip("\n")) + 1
+    with pytest.raises(SpecError, match=rf"^x.yaml:{lineno}: {message}"):
+        parse_spec(text, "x.yaml")
+
+
+def test_a_title_that_cannot_be_a_header_needs_a_description():
+    text = _with_e01("  e01: {}\n").replace('title: "Operation Nightjar', 'title: "Opération Nightjar', 1)
+    with pytest.raises(DflabError, match="disk.e01.description defaults to the title"):
+        parse_spec(text)
+    fixed = parse_spec(text.replace("  e01: {}\n", '  e01: {description: "Operation Nightjar"}\n'))
+    assert fixed.disk.e01 is not None and fixed.disk.e01.description == "Operation Nightjar"
