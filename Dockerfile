@@ -21,10 +21,17 @@ COPY wheelhouse/requirements.txt /tmp/wheelhouse/requirements.txt
 COPY wheelhouse/deps/ /tmp/wheelhouse/deps/
 RUN python3 -m venv /opt/dflab \
  && /opt/dflab/bin/pip install --no-index --find-links /tmp/wheelhouse/deps -r /tmp/wheelhouse/requirements.txt \
- # Trainees submit and validate; creating assignments and grading are the instructor's, so those
- # nbgrader lab plugins are switched off for everyone using this environment.
+ # Trainees validate; collection reads their workspace (no nbgrader exchange), creating assignments and
+ # grading are the instructor's: those nbgrader lab plugins are switched off for everyone using this
+ # environment (their server extensions are off in jupyter_config.py).
  && /opt/dflab/bin/jupyter labextension disable --level=sys_prefix \
-      @jupyter/nbgrader:formgrader @jupyter/nbgrader:create-assignment @jupyter/nbgrader:course-list
+      @jupyter/nbgrader:formgrader @jupyter/nbgrader:create-assignment @jupyter/nbgrader:course-list \
+      @jupyter/nbgrader:assignment-list @jupyter/nbgrader:menu \
+ # jsonschema builds an IRI grammar (lark) at import when rfc3987-syntax is installed: 2.6 s of CPU in every
+ # process that imports nbformat, a JupyterLab server included. Without it, jsonschema skips the "iri"
+ # format check, which no notebook or Jupyter event schema uses; `pip check` stays clean (an extra's
+ # dependency, not a requirement).
+ && /opt/dflab/bin/pip uninstall -y rfc3987-syntax lark
 
 # --- Stage 2: the image trainees run.
 FROM ${BASE_IMAGE}

@@ -10,10 +10,11 @@ Prints, in one run on this machine (a real Docker engine, `bash environments/doc
       no-new-privileges, read-only root, the same tmpfs, memory/CPU/pids limits, evidence read-only, a
       workspace volume, a token) publishing 8888 on 127.0.0.1 directly, issued by as many parallel workers
       as the session starts labs with (`START_PARALLEL`), then polled (every 0.2 s, like the session) until
-      all answer 200 with their token. No evidence build, no relay proxy: what the engine and JupyterLab cost;
+      all answer 200 with their token. No evidence build, no relay: what the engine and JupyterLab cost;
   ratio a/b (target <= 1.5x) and a's absolute time (target <= 60 s for 30);
   (c) idle memory per trainee with one kernel started in every lab: `docker stats` memory (usage minus
-      inactive page cache) of the trainee's lab container PLUS its relay-proxy container (target <= 120 MiB).
+      inactive page cache) of the trainee's lab container PLUS an N-th of the session's relay container
+      (target <= 120 MiB).
 
 One unmeasured warm-up container runs first, so neither side pays for a cold image cache. Everything
 started is removed at the end (`session stop --purge`, bare containers and their volumes).
@@ -191,15 +192,19 @@ def idle_memory(client: docker.DockerClient, session_id: str, endpoints: list[tu
     containers = client.containers.list(filters={"label": f"dflab.session={session_id}"})
     with ThreadPoolExecutor(max_workers=START_PARALLEL) as pool:
         used = dict(zip(containers, pool.map(_memory, containers), strict=True))
-    per: dict[str, dict[str, int]] = {}
+    per: dict[str, int] = {}
+    shared = 0  # the session's relay, one for everybody: its share is added to each trainee
     for c, mem in used.items():
-        per.setdefault(c.labels["dflab.trainee"], {})[c.labels["dflab.role"]] = mem
+        if c.labels.get("dflab.role") == "lab":
+            per[c.labels["dflab.trainee"]] = mem
+        else:
+            shared += mem
     mib = 2**20
-    labs = [v.get("lab", 0) / mib for v in per.values()]
-    proxies = [v.get("proxy", 0) / mib for v in per.values()]
-    totals = [a + b for a, b in zip(labs, proxies, strict=True)]
-    return {"trainees_measured": len(per), "lab_mean_mib": statistics.mean(labs),
-            "proxy_mean_mib": statistics.mean(proxies), "per_trainee_mean_mib": statistics.mean(totals),
+    labs = [v / mib for v in per.values()]
+    relay_share = shared / mib / max(1, len(per))
+    totals = [lab + relay_share for lab in labs]
+    return {"trainees_measured": len(per), "lab_mean_mib": statistics.mean(labs), "relay_mib": shared / mib,
+            "relay_share_mib": relay_share, "per_trainee_mean_mib": statistics.mean(totals),
             "per_trainee_max_mib": max(totals)}
 
 
@@ -278,7 +283,8 @@ def main() -> None:
         "target_ratio": 1.5,
         "target_session_ready_s": 60,
         "idle_lab_mean_mib": round(memory["lab_mean_mib"], 1),
-        "idle_proxy_mean_mib": round(memory["proxy_mean_mib"], 1),
+        "idle_relay_mib": round(memory["relay_mib"], 1),
+        "idle_relay_share_mib": round(memory["relay_share_mib"], 2),
         "idle_per_trainee_mean_mib": round(memory["per_trainee_mean_mib"], 1),
         "idle_per_trainee_max_mib": round(memory["per_trainee_max_mib"], 1),
         "target_idle_per_trainee_mib": 120,
@@ -303,11 +309,11 @@ def main() -> None:
     table.add_row(f"(b) {n} bare `docker run`s ({START_PARALLEL} in parallel) → all answer", f"{bare_s:.1f} s", "")
     table.add_row("ratio a / b", f"{total / bare_s:.2f}x", "<= 1.5x")
     table.add_row("ratio (a minus evidence) / b", f"{(total - evidence) / bare_s:.2f}x", "")
-    table.add_row("(c) idle memory per trainee, one kernel: lab + proxy",
+    table.add_row("(c) idle memory per trainee, one kernel: lab + share of the relay",
                   f"{memory['per_trainee_mean_mib']:.0f} MiB mean, {memory['per_trainee_max_mib']:.0f} max",
                   "<= 120 MiB")
-    table.add_row("    lab container / relay proxy container (means)",
-                  f"{memory['lab_mean_mib']:.0f} / {memory['proxy_mean_mib']:.0f} MiB", "")
+    table.add_row("    lab container (mean) / the session's one relay container",
+                  f"{memory['lab_mean_mib']:.0f} / {memory['relay_mib']:.0f} MiB", "")
     table.add_row("load average 1m/5m before / after", f"{load_before} / {_load()} ({os.cpu_count()} CPUs)", "")
     Console().print(table)
 

@@ -251,6 +251,31 @@ def _get(url: str, token: str | None) -> int:
         return err.code
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def _get_unredirected(url: str) -> int:
+    """HTTP status of a GET without a token, redirects not followed (a login redirect is a refusal)."""
+    try:
+        with urllib.request.build_opener(_NoRedirect).open(url, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def _send(url: str, token: str, method: str, payload: object) -> tuple[int, str]:
+    """HTTP status and body of a JSON request (PUT/POST) with the token."""
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method=method,
+                                     headers={"Authorization": f"token {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
 def test_lab_server_answers_only_with_token(
     trainee_image: str, container_name: Callable[[], str]
 ) -> None:
@@ -295,6 +320,28 @@ def test_lab_server_answers_only_with_token(
     assert _get(f"{base}/api/status", None) == 403
     assert _get(f"{base}/api/status", "wrong-token") == 403
     assert _get(f"{base}/lab", TOKEN) == 200
-    # The trainee side of nbgrader is served; the instructor's formgrader is not.
+    # nbgrader's Validate routes exist from the start but nbgrader is imported only when first used.
+    assert "loading nbgrader's validate_assignment handlers" not in logs
+    assert _get_unredirected(f"{base}/nbgrader_version?version=0.9.6") == 302  # to the login page
     assert _get(f"{base}/nbgrader_version?version=0.9.6", TOKEN) == 200
+    # A real validation by nbgrader's own handler: a test cell that fails on the (unanswered) solution.
+    def cell(source: str, nbgrader: dict[str, object]) -> dict[str, object]:
+        meta = {"locked": False, "points": 0, "schema_version": 3, **nbgrader}
+        return {"cell_type": "code", "execution_count": None, "outputs": [], "source": source,
+                "metadata": {"nbgrader": meta}}
+
+    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {"kernelspec": {"name": "python3", "language": "python",
+                                                                          "display_name": "Python 3"}},
+          "cells": [cell("answer = None", {"solution": True, "grade": False, "grade_id": "answer"}),
+                    cell("assert answer == 42, 'not yet'", {"solution": False, "grade": True, "locked": True,
+                                                            "points": 1, "grade_id": "check"})]}
+    assert _send(f"{base}/api/contents/check.ipynb", TOKEN, "PUT", {"type": "notebook", "content": nb})[0] == 201
+    status, body = _send(f"{base}/assignments/validate", TOKEN, "POST", {"path": "check.ipynb"})
+    assert status == 200 and json.loads(body)["success"] is True, body
+    assert "not yet" in json.dumps(json.loads(body)["value"]["failed"]), body
+    logs = subprocess.run(["docker", "logs", name], capture_output=True, text=True, timeout=RUN_TIMEOUT,
+                          check=False).stderr
+    assert "loading nbgrader's validate_assignment handlers on first use" in logs
+    # Fetch/submit (nbgrader's exchange) and the instructor's formgrader are not served in a lab.
     assert _get(f"{base}/formgrader", TOKEN) == 404
+    assert _get(f"{base}/assignments", TOKEN) == 404

@@ -180,6 +180,7 @@ def lab_container(course: Path, trainee_image: str) -> Iterator[docker.models.co
     env = TraineeEnv("alice", secrets.token_hex(16), course / "evidence" / "alice" / "evidence")
     engine = docker.from_env(timeout=120)
     try:
+        backend.prepare([env])
         backend.start(env)
         yield engine.containers.get(backend.container_name("alice"))
     finally:

@@ -99,6 +99,12 @@ def lab(engine: docker.DockerClient, session_dir: Path, trainee: str) -> Contain
     return engine.containers.get(f"dflab-{session_id}-{trainee}")
 
 
+def relay(engine: docker.DockerClient, session_dir: Path) -> Container:
+    """The session's relay container (one per session, a port per trainee)."""
+    session_id = Session.existing(session_dir).state.get_meta("session_id")
+    return engine.containers.get(f"dflab-{session_id}-relay")
+
+
 def sh(container: Container, script: str) -> tuple[int, str]:
     """Run ``script`` in the container as its own user (uid 1000), bounded; exit code and combined output."""
     result = container.exec_run(["timeout", str(EXEC_TIMEOUT), "sh", "-c", script])
@@ -142,11 +148,13 @@ def test_a_lab_is_confined(cohort: Path, engine: docker.DockerClient) -> None:
     assert host["CapDrop"] == ["ALL"] and host["SecurityOpt"] == ["no-new-privileges"]
     assert host["ReadonlyRootfs"] is True and host["PidsLimit"] == 512
     assert host["Memory"] == host["MemorySwap"] == 2**30 and host["NanoCpus"] == 10**9
-    # The only way in is the proxy's port, published on the host's loopback only.
-    proxy = engine.containers.get(f"{container.name}-proxy")
-    bindings = proxy.attrs["HostConfig"]["PortBindings"]["8888/tcp"]
-    assert [b["HostIp"] for b in bindings] == ["127.0.0.1"]
-    assert proxy.attrs["HostConfig"]["CapDrop"] == ["ALL"] and proxy.attrs["HostConfig"]["ReadonlyRootfs"] is True
+    # The only way in is the session relay's port for this trainee, published on the host's loopback only.
+    relay_host = relay(engine, cohort).attrs["HostConfig"]
+    assert {b["HostIp"] for bindings in relay_host["PortBindings"].values() for b in bindings} == {"127.0.0.1"}
+    assert len(relay_host["PortBindings"]) == len(endpoints(cohort))
+    assert relay_host["CapDrop"] == ["ALL"] and relay_host["ReadonlyRootfs"] is True
+    assert relay_host["SecurityOpt"] == ["no-new-privileges"]
+    assert relay(engine, cohort).attrs["Config"]["User"] == "1000:1000"
 
 
 def test_a_killed_container_comes_back_with_the_saved_notebook(cohort: Path, engine: docker.DockerClient) -> None:

@@ -2,7 +2,7 @@
 container, collect from volumes, roster removals, and containers lost behind the CLI's back.
 
 A dockerd restart itself is not exercised here: other test modules share this machine's engine. The
-equivalent faults are (a lab container removed, a proxy removed); the containers' ``unless-stopped``
+equivalent faults are (a lab container removed, the session's relay removed); the containers' ``unless-stopped``
 restart policy, checked below, is what brings labs back after an engine restart. A dedicated test on
 an engine of its own is the candidate for the real thing.
 """
@@ -28,7 +28,7 @@ from dflab.session.collect import MANIFEST
 from dflab.session.manager import Session
 from tests import docker_fixtures
 from tests.test_session_course import LAB_ID, RELEASED, live_lab
-from tests.test_session_docker import lab, remove_everything, sh
+from tests.test_session_docker import lab, relay, remove_everything, sh
 from tests.test_session_local import (
     NOTEBOOK,
     SECRET,
@@ -118,8 +118,7 @@ def test_containers_get_the_release_and_never_the_key(cohort: Path, engine: dock
         env = " ".join(container.attrs["Config"]["Env"])
         assert "DFLAB_LIVE_SEED" not in env and SECRET not in env
         assert container.attrs["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
-        assert engine.containers.get(f"{container.name}-proxy").attrs["HostConfig"]["RestartPolicy"]["Name"] \
-            == "unless-stopped"
+        assert relay(engine, cohort).attrs["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
 
 
 def test_each_container_runs_its_trainees_suspect(cohort: Path, engine: docker.DockerClient) -> None:
@@ -162,17 +161,26 @@ def test_a_removed_lab_container_comes_back_with_work_and_suspect(cohort: Path, 
     assert_suspect_runs(lab(engine, cohort, "bob"), "bob")
 
 
-def test_a_removed_proxy_shows_dead_and_restart_brings_it_back(cohort: Path, engine: docker.DockerClient) -> None:
-    url, token = endpoints(cohort)["alice"]
-    engine.containers.get(f"{lab(engine, cohort, 'alice').name}-proxy").remove(force=True)
+def test_a_removed_relay_is_reported_and_start_brings_it_back_on_the_same_ports(
+        cohort: Path, engine: docker.DockerClient, trainee_image: str) -> None:
+    links = endpoints(cohort)
+    labs_before = {t: lab(engine, cohort, t).id for t in COHORT}
+    relay(engine, cohort).remove(force=True)
     deadline = time.monotonic() + 30
-    while api_status(url, token) == 200:
+    while any(api_status(url, token) == 200 for url, token in links.values()):
         assert time.monotonic() < deadline
         time.sleep(0.2)
-    assert {h.trainee: h.state for h in Session.existing(cohort).status()}["alice"] == "dead"
-    ok(run_session("restart", "alice", "--session-dir", str(cohort), "--timeout", READY_TIMEOUT))
-    assert endpoints(cohort)["alice"] == (url, token) and api_status(url, token) == 200
-    assert_suspect_runs(lab(engine, cohort, "alice"), "alice")
+    # The labs still run (nobody's work is touched); `status` says the shared part is gone, and fails.
+    assert {h.trainee: h.state for h in Session.existing(cohort).status()} == {t: "running" for t in COHORT}
+    result = run_session("status", "--session-dir", str(cohort))
+    assert isinstance(result.exception, DflabError), result.output
+    assert "relay" in str(result.exception) and "dflab session start" in str(result.exception)
+    out = restart_all(cohort, trainee_image)
+    assert "kept" in out
+    assert endpoints(cohort) == links  # every trainee's link works again, unchanged
+    assert all(api_status(url, token) == 200 for url, token in links.values())
+    assert {t: lab(engine, cohort, t).id for t in COHORT} == labs_before
+    ok(run_session("status", "--session-dir", str(cohort)))
 
 
 def test_a_stopped_suspect_is_started_again_by_start(cohort: Path, engine: docker.DockerClient,
@@ -195,7 +203,10 @@ def test_a_dropped_trainee_is_stopped_and_keeps_the_volume(cohort: Path, engine:
         out = start(cohort, write_roster(cohort.parent / "only-alice.csv", "alice"), trainee_image)
         assert "removed" in out and "workspace kept" in out
         names = {c.name for c in engine.containers.list(all=True, filters={"label": f"dflab.session={session_id}"})}
-        assert names == {f"dflab-{session_id}-alice", f"dflab-{session_id}-alice-proxy"}
+        assert names == {f"dflab-{session_id}-alice", f"dflab-{session_id}-relay"}
+        # The relay now serves alice only; bob's port is closed.
+        assert relay(engine, cohort).labels["dflab.relay.trainees"] == "alice"
+        assert api_status(url, token) is None
         engine.volumes.get(f"dflab-{session_id}-bob-work")
     finally:
         restart_all(cohort, trainee_image)

@@ -36,7 +36,6 @@ from traitlets.config.loader import PyFileConfigLoader
 
 from dflab.atomic import ensure_writable_dir, write_bytes
 from dflab.errors import DflabError
-from dflab.evidence.build import build_cohort
 from dflab.grading.checks import load_checks
 from dflab.grading.preprocessor import autograde_pipeline
 from dflab.grading.sandbox.base import CELL_TIMEOUT_S, Limits
@@ -171,8 +170,13 @@ def _secret_stamp(root: Path, secret: str) -> str:
 
 
 def init_course(root: Path, roster: Path, lab: str, secret: str, *, labs_dir: Path = REPO / "labs",
-                graders_dir: Path = REPO / "graders", workers: int | None = None) -> InitResult:
-    """Create or update the course at ``root`` for the trainees in ``roster`` and one ``lab``; see the module doc."""
+                graders_dir: Path = REPO / "graders", workers: int | None = None,
+                build_evidence: bool = True) -> InitResult:
+    """Create or update the course at ``root`` for the trainees in ``roster`` and one ``lab``; see the module doc.
+
+    ``build_evidence=False`` leaves missing variants to the caller (a session builds them while it starts
+    labs), who must then share the evidence and protect the key as this function does.
+    """
     trainees = read_roster(roster)
     meta = load_lab(labs_dir, lab)
     spec = labs_dir / "scenarios" / f"{meta['scenario']}.yaml"
@@ -188,7 +192,9 @@ def init_course(root: Path, roster: Path, lab: str, secret: str, *, labs_dir: Pa
     _sync_file(checks_file, root / "graders" / f"{lab}.yaml", result)
 
     missing = [t.id for t in trainees if not (root / "evidence" / t.id / "key" / "answer_key.json").is_file()]
-    if missing:
+    if missing and build_evidence:
+        from dflab.evidence.build import build_cohort  # scapy and all: not for graders that only read the config
+
         build_cohort(spec, secret, missing, ensure_writable_dir(root / "evidence"), workers=workers)
         result.evidence_built = missing
     for trainee in trainees:

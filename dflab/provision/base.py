@@ -106,6 +106,17 @@ class Backend(abc.ABC):
     def preflight(self) -> None:  # noqa: B027 -- an optional hook, as in JupyterHub's Spawner
         """Check what every start needs (an engine, an image) so a cohort fails in one line, not N."""
 
+    def prepare(self, envs: list[TraineeEnv]) -> None:  # noqa: B027 -- an optional hook
+        """Set up what the session's trainees ``envs`` share (a network, a relay) before any of them starts.
+
+        Called with every trainee on the roster before ``start``/``restart``; may record per-trainee
+        state (a port) in each env. Running it again with the same trainees changes nothing.
+        """
+
+    def session_problems(self) -> list[str]:
+        """What is wrong with the parts trainees share (one line each), for ``session status``."""
+        return []
+
     def diagnose(self, env: TraineeEnv) -> str:
         """The last lines the environment printed, to explain a failed start in one message."""
         return ""

@@ -1,15 +1,15 @@
 """The Docker backend: one confined container per trainee, reachable only from this host.
 
-Per trainee ``t`` of session ``s``:
+Per trainee ``t`` of session ``s``: ``dflab-s-t`` runs JupyterLab from the trainee image with **no
+network** (only loopback), as uid 1000, every capability dropped, no-new-privileges, a read-only root
+with tmpfs ``/tmp`` and home, memory/CPU/pids limits, the evidence bind-mounted read-only at
+``/evidence``, the lab's files at ``/srv/lab`` (read-only, copied into the workspace once) and the named
+volume ``dflab-s-t-work`` at ``/home/trainee/work``: the workspace that outlives containers. Jupyter
+listens on a Unix socket in ``<session>/sockets/t``.
 
-* ``dflab-s-t`` runs JupyterLab from the trainee image with **no network** (only loopback), as uid
-  1000, every capability dropped, no-new-privileges, a read-only root with tmpfs ``/tmp`` and home,
-  memory/CPU/pids limits, the evidence bind-mounted read-only at ``/evidence``, the lab's files at
-  ``/srv/lab`` (read-only, copied into the workspace once) and the named volume ``dflab-s-t-work`` at
-  ``/home/trainee/work``: the workspace that outlives containers. Jupyter listens on a Unix socket in
-  ``<session>/sockets/t`` (see relay.py for why).
-* ``dflab-s-t-proxy`` relays ``127.0.0.1:<port>`` on the host to that socket, from the per-session
-  bridge network ``dflab-s`` (inter-container traffic disabled); it runs no trainee code.
+Per session: ``dflab-s-relay`` relays ``127.0.0.1:<port of t>`` on the host to t's socket, one port per
+trainee, from the bridge network ``dflab-s`` (inter-container traffic disabled); it runs no trainee code
+(see relay.py for why one relay and not one per trainee).
 
 Names are derived, not random, so every operation finds what an earlier (or crashed) run created.
 """
@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tarfile
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,7 @@ from dflab.errors import DflabError
 from dflab.live.cli import SEED_ENV
 from dflab.provision import relay
 from dflab.provision.base import UNKNOWN_EXIT, Backend, Endpoint, Stats, TraineeEnv
+from dflab.provision.http import api_status
 from dflab.provision.seed import SEEDED_MARK
 
 LAB_PORT = 8888
@@ -48,11 +51,29 @@ LABEL = "dflab.session"
 # session's own stop count as manual stops, so a lab killed on purpose stays down until `restart`.
 RESTART_POLICY = {"Name": "unless-stopped"}
 TRAINEE_USER = "trainee"  # the image's uid 1000 account: lab 01's suspect runs as the trainee
+RELAY_SOCKETS = "/run/dflab-sockets"  # <session>/sockets in the relay container, read-only
+RELAY_TRAINEES = "dflab.relay.trainees"  # label: the trainees a relay serves, comma-separated, sorted
+RELAY_BASE_PORT = 10000
+RELAY_TIMEOUT = 30.0  # seconds a new relay may take to listen on every port
+
+
+def _clashing_port(exc: docker.errors.APIError) -> int | None:
+    """The host port a failed publish names ("Bind for 127.0.0.1:N failed", "listen tcp4 127.0.0.1:N: bind")."""
+    text = str(exc)
+    if "already allocated" not in text and "address already in use" not in text:
+        return None
+    found = re.search(r"127\.0\.0\.1:(\d+)", text)
+    return int(found.group(1)) if found else None
+
+
+def _relay_port(trainees: list[str], trainee: str) -> int:
+    """The relay's container port for ``trainee`` (its host port is whatever the engine published)."""
+    return RELAY_BASE_PORT + trainees.index(trainee)
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-trainee resource limits (the proxy container gets small fixed ones)."""
+    """Per-trainee resource limits (the session's relay container gets small fixed ones)."""
 
     memory: str = "1g"  # also the swap limit: a memory hog is killed, not swapped
     cpus: float = 1.0
@@ -96,6 +117,8 @@ class DockerBackend(Backend):
         self.limits = limits
         self._client: docker.DockerClient | None = None
         self._network_lock = threading.Lock()
+        # Trainees the last prepare() could not give their port (someone else holds it): their start fails.
+        self._blocked: dict[str, str] = {}
 
     # -- engine and names -------------------------------------------------------------------------
     @property
@@ -122,8 +145,9 @@ class DockerBackend(Backend):
     def container_name(self, trainee: str) -> str:
         return f"dflab-{self.session_id}-{trainee}"
 
-    def proxy_name(self, trainee: str) -> str:
-        return f"dflab-{self.session_id}-{trainee}-proxy"
+    @property
+    def relay_name(self) -> str:
+        return f"dflab-{self.session_id}-relay"
 
     def volume_name(self, trainee: str) -> str:
         return f"dflab-{self.session_id}-{trainee}-work"
@@ -135,8 +159,9 @@ class DockerBackend(Backend):
     def socket_dir(self, trainee: str) -> Path:
         return self.session_dir / "sockets" / trainee
 
-    def _labels(self, trainee: str, role: str) -> dict[str, str]:
-        return {LABEL: self.session_id, "dflab.trainee": trainee, "dflab.role": role}
+    def _labels(self, trainee: str | None, role: str) -> dict[str, str]:
+        trainee_label = {"dflab.trainee": trainee} if trainee is not None else {}
+        return {LABEL: self.session_id, **trainee_label, "dflab.role": role}
 
     def _get(self, name: str) -> Container | None:
         try:
@@ -153,28 +178,78 @@ class DockerBackend(Backend):
 
     def _start(self, env: TraineeEnv) -> Endpoint:
         self.preflight()
-        with self._network_lock:  # trainees start in parallel threads; the network must exist once
-            self._ensure_network()
+        if env.trainee in self._blocked:
+            raise DflabError(self._blocked[env.trainee], env.trainee)
+        if "port" not in env.state:
+            raise DflabError("no relay port recorded for this trainee; run `dflab session start`", env.trainee)
         self._ensure_volume(env.trainee)
-        sockets = self.socket_dir(env.trainee)
-        sockets.mkdir(parents=True, exist_ok=True)
-        # Only uid 1000 (Jupyter in the lab, the relay in the proxy) may use the socket directory.
-        if os.geteuid() == 0:
-            os.chown(sockets, TRAINEE_UID, TRAINEE_UID)
-        sockets.chmod(0o700 if os.geteuid() in (0, TRAINEE_UID) else 0o777)
+        self._socket_dir(env.trainee)
         lab = self._running_or_removed(self.container_name(env.trainee))
         if lab is None:
             lab = self._run_lab(env)
         env.state["container"] = lab.id
         env.save()
-        proxy = self._running_or_removed(self.proxy_name(env.trainee))
-        if proxy is None:
-            proxy = self._run_proxy(env)
-        proxy.reload()
-        bound = proxy.attrs["NetworkSettings"]["Ports"][f"{LAB_PORT}/tcp"][0]
-        env.state.update(proxy=proxy.id, port=int(bound["HostPort"]))
-        env.save()
         return Endpoint(f"http://127.0.0.1:{env.state['port']}/", env.token)
+
+    def _socket_dir(self, trainee: str) -> Path:
+        """The trainee's socket directory: only uid 1000 (Jupyter in the lab, the relay) may use it."""
+        sockets = self.socket_dir(trainee)
+        sockets.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            os.chown(sockets, TRAINEE_UID, TRAINEE_UID)
+        sockets.chmod(0o700 if os.geteuid() in (0, TRAINEE_UID) else 0o777)
+        return sockets
+
+    def prepare(self, envs: list[TraineeEnv]) -> None:
+        try:
+            self._prepare(envs)
+        except docker.errors.APIError as exc:
+            raise DflabError(f"Docker refused to start the session's relay: {exc.explanation or exc}",
+                             self.relay_name) from exc
+
+    def _prepare(self, envs: list[TraineeEnv]) -> None:
+        """The network and a relay with one port per trainee in ``envs``, each trainee's port recorded.
+
+        A running relay serving exactly these trainees is kept. Otherwise (none yet, stopped, removed, or
+        the roster changed) it is replaced, asking for every port a trainee already had so their links
+        survive; a roster change therefore drops open connections for a moment (JupyterLab reconnects).
+        """
+        self.preflight()
+        with self._network_lock:
+            self._ensure_network()
+        self._blocked.clear()
+        for env in envs:
+            self._socket_dir(env.trainee)
+        while True:
+            served = [env for env in envs if env.trainee not in self._blocked]
+            trainees = sorted(env.trainee for env in served)
+            current = self._get(self.relay_name)
+            if current is not None and (current.status != "running"
+                                        or current.labels.get(RELAY_TRAINEES) != ",".join(trainees)):
+                current.remove(force=True)
+                current = None
+            if current is not None:
+                break
+            try:
+                current = self._run_relay(served)
+                self._wait_listening(current)
+                break
+            except docker.errors.APIError as exc:
+                # Someone else took a port a trainee had: that trainee's start fails in one line, the rest go on.
+                clash = _clashing_port(exc)
+                owner = next((env.trainee for env in served if clash and env.state.get("port") == clash), None)
+                if owner is None:
+                    raise
+                self._blocked[owner] = f"port {clash} on 127.0.0.1 is already in use"
+                with contextlib.suppress(docker.errors.DockerException):
+                    self.client.containers.get(self.relay_name).remove(force=True)
+        current.reload()
+        bindings = current.attrs["NetworkSettings"]["Ports"]
+        for env in served:
+            port = int(bindings[f"{_relay_port(trainees, env.trainee)}/tcp"][0]["HostPort"])
+            if env.state.get("port") != port:
+                env.state["port"] = port
+                env.save()
 
     def _running_or_removed(self, name: str) -> Container | None:
         """The running container ``name``; a stopped or dead one is removed (a fresh one replaces it)."""
@@ -234,43 +309,62 @@ class DockerBackend(Backend):
             labels=self._labels(env.trainee, "lab"), **self._confinement(),
         )  # fmt: skip
 
-    def _run_proxy(self, env: TraineeEnv) -> Container:
-        # Ask for the port the trainee had, so their link survives a restart.
-        host_port = env.state.get("port")
-        try:
-            return self.client.containers.run(
-                self.image, ["python", "-c", Path(relay.__file__).read_text(), SOCKET, str(LAB_PORT)],
-                name=self.proxy_name(env.trainee), network=self.network_name,
-                ports={f"{LAB_PORT}/tcp": ("127.0.0.1", host_port)},
-                mounts=[Mount(SOCKET_DIR, str(self.socket_dir(env.trainee).resolve()), type="bind", read_only=True)],
-                mem_limit="64m", memswap_limit="64m", nano_cpus=int(0.5e9), pids_limit=32,
-                healthcheck={"test": ["NONE"]}, restart_policy=RESTART_POLICY,
-                labels=self._labels(env.trainee, "proxy"), **self._confinement(),
-            )  # fmt: skip
-        except docker.errors.APIError as exc:
-            if "already allocated" in str(exc) or "address already in use" in str(exc):
-                with contextlib.suppress(docker.errors.DockerException):
-                    self.client.containers.get(self.proxy_name(env.trainee)).remove(force=True)
-                raise DflabError(f"port {host_port} on 127.0.0.1 is already in use", env.trainee) from exc
-            raise
+    def _wait_listening(self, relay_container: Container) -> None:
+        """Return once a new relay answers HTTP on every port, so links work when `start` returns.
+
+        A TCP connect is not enough: the engine's port proxy accepts connections before the relay listens.
+        Any HTTP answer is (the lab's 403 without a token, or the relay's 502 while a lab restarts).
+        """
+        relay_container.reload()
+        ports = [int(b[0]["HostPort"]) for b in relay_container.attrs["NetworkSettings"]["Ports"].values() if b]
+        deadline = time.monotonic() + RELAY_TIMEOUT
+        while ports:
+            if api_status(f"http://127.0.0.1:{ports[-1]}/", None, timeout=2.0) is not None:
+                ports.pop()
+            else:
+                relay_container.reload()
+                if relay_container.status != "running" or time.monotonic() > deadline:
+                    last = relay_container.logs(tail=3).decode(errors="replace").strip()
+                    raise DflabError(f"the session's relay does not listen ({relay_container.status}): {last}",
+                                     self.relay_name) from None
+                time.sleep(0.1)
+
+    def _run_relay(self, envs: list[TraineeEnv]) -> Container:
+        trainees = sorted(env.trainee for env in envs)
+        # Ask for the ports trainees had, so their links survive a new relay.
+        ports = {f"{_relay_port(trainees, env.trainee)}/tcp": ("127.0.0.1", env.state.get("port")) for env in envs}
+        routes = [f"{_relay_port(trainees, t)}={t}" for t in trainees]
+        return self.client.containers.run(
+            self.image, ["python", "-c", Path(relay.__file__).read_text(), RELAY_SOCKETS, *routes],
+            name=self.relay_name, network=self.network_name, ports=ports,
+            mounts=[Mount(RELAY_SOCKETS, str((self.session_dir / "sockets").resolve()), type="bind", read_only=True)],
+            mem_limit="128m", memswap_limit="128m", nano_cpus=int(1e9), pids_limit=32,
+            healthcheck={"test": ["NONE"]}, restart_policy=RESTART_POLICY,
+            labels={**self._labels(None, "relay"), RELAY_TRAINEES: ",".join(trainees)}, **self._confinement(),
+        )  # fmt: skip
 
     def poll(self, env: TraineeEnv) -> int | None:
-        for name in (self.container_name(env.trainee), self.proxy_name(env.trainee)):
-            container = self._get(name)
-            if container is None:
-                return UNKNOWN_EXIT
-            if container.status != "running":
-                return int(container.attrs["State"]["ExitCode"])
+        container = self._get(self.container_name(env.trainee))
+        if container is None:
+            return UNKNOWN_EXIT
+        if container.status != "running":
+            return int(container.attrs["State"]["ExitCode"])
         return None
 
+    def session_problems(self) -> list[str]:
+        relay = self._get(self.relay_name)
+        if relay is not None and relay.status == "running":
+            return []
+        state = "is gone" if relay is None else f"is {relay.status}"
+        return [f"the session's relay {self.relay_name} {state}: no lab is reachable; "
+                "`dflab session start` (same options) brings it back with every trainee's port"]
+
     def stop(self, env: TraineeEnv, *, purge: bool = False) -> None:
-        for name in (self.proxy_name(env.trainee), self.container_name(env.trainee)):
-            if (container := self._get(name)) is not None:
-                with contextlib.suppress(docker.errors.APIError):
-                    container.stop(timeout=STOP_TIMEOUT)
-                container.remove(force=True)
+        if (container := self._get(self.container_name(env.trainee))) is not None:
+            with contextlib.suppress(docker.errors.APIError):
+                container.stop(timeout=STOP_TIMEOUT)
+            container.remove(force=True)
         env.state.pop("container", None)
-        env.state.pop("proxy", None)
         env.save()
         if purge:
             with contextlib.suppress(docker.errors.NotFound):
@@ -362,6 +456,10 @@ class DockerBackend(Backend):
         return lines[-1] if lines else f"container {container.status}"
 
     def shutdown(self, *, purge: bool = False) -> None:
+        if (relay_container := self._get(self.relay_name)) is not None:
+            with contextlib.suppress(docker.errors.APIError):
+                relay_container.stop(timeout=STOP_TIMEOUT)
+            relay_container.remove(force=True)
         for network in self._networks():
             with contextlib.suppress(docker.errors.APIError):
                 network.remove()

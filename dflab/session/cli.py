@@ -97,12 +97,13 @@ def session_start(lab: Path, roster: Path, backend: str, session_dir: Path, imag
     lab_info = s.configure(backend, lab, image, secret)
     s.add_trainees(trainees, secret)
     s.backend().preflight()  # no engine, no image: one line before any evidence is built
-    # Evidence first (one line per trainee as each is done), into the course layout init_course then finds.
-    built = s.build_evidence(secret, workers, on_done=lambda t: err_console.print(f"evidence  {t}", highlight=False))
-    if not built:
+    # The course (gradebook, released notebook, handout) first; evidence variants are then built while labs
+    # start, each lab as soon as its trainee's variant is done (one "evidence <trainee>" line each).
+    s.prepare_course(lab_info, roster, secret, workers, build_evidence=False)
+    if not s.unbuilt_evidence():
         err_console.print("evidence  up to date", highlight=False)
-    s.prepare_course(lab_info, roster, secret, workers)
-    outcomes = s.start(timeout, [t.id for t in trainees], purge)
+    outcomes = s.start(timeout, [t.id for t in trainees], purge, secret=secret, workers=workers,
+                       on_evidence=lambda t: err_console.print(f"evidence  {t}", highlight=False))
     console.print(_outcome_table(f"session {s.dir} ({backend})", outcomes))
     console.print(f"access list: {s.dir / 'access.csv'} (links include tokens: hand each only to its trainee)")
     _fail_on(outcomes)
@@ -163,10 +164,13 @@ def session_status(session_dir: Path) -> None:
     table = Table(title=f"session {session_dir}")
     for column in ("trainee", "state", "url", "CPU %", "memory"):
         table.add_column(column, justify="right" if column in ("CPU %", "memory") else "left")
-    for h in Session.existing(session_dir).status():
+    s = Session.existing(session_dir)
+    for h in s.status():
         table.add_row(h.trainee, h.state, h.url or "", f"{h.stats.cpu_percent:.1f}" if h.stats else "",
                       f"{h.stats.memory_bytes / 2**20:.0f} MiB" if h.stats else "")
     console.print(table)
+    if problems := s.problems():
+        raise DflabError("; ".join(problems), str(session_dir))
 
 
 @session.command("restart")

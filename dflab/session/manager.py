@@ -21,16 +21,16 @@ import os
 import secrets
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from dflab.atomic import write_bytes
 from dflab.errors import DflabError
-from dflab.evidence.build import EVIDENCE, build_cohort
+from dflab.evidence.build import EVIDENCE, KEY, BuildResult, build_cohort
 from dflab.evidence.manifest import MANIFEST
-from dflab.grading.course import InitResult, init_course
+from dflab.grading.course import InitResult, init_course, protect_key
 from dflab.live.traits import suspect_seed
 from dflab.provision.base import Backend, Endpoint, Stats, TraineeEnv
 from dflab.provision.http import api_status
@@ -44,6 +44,8 @@ _R = TypeVar("_R")
 
 ACCESS_LIST = "access.csv"
 READY_TIMEOUT = 120.0
+READY_POLL = 0.2  # seconds between readiness checks of the servers still starting
+ENGINE_POLL = 2.0  # seconds between asking the backend whether a starting server died
 # Starting N labs at once is mostly waiting on Python imports inside each server; more threads than
 # this only make the engine and the CPUs thrash.
 START_PARALLEL = 8
@@ -58,6 +60,14 @@ class Outcome:
     action: str  # started, kept, left dead, failed, restarted, stopped, removed
     url: str | None
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class _Started:
+    """A lab the backend started, not yet known to answer."""
+
+    env: TraineeEnv
+    endpoint: Endpoint
 
 
 @dataclass(frozen=True)
@@ -117,13 +127,15 @@ class Session:
                 self.state.set_meta(key, value)
         return lab
 
-    def prepare_course(self, lab: Lab, roster: Path, secret: str, workers: int | None = None) -> InitResult:
+    def prepare_course(self, lab: Lab, roster: Path, secret: str, workers: int | None = None,
+                       build_evidence: bool = True) -> InitResult:
         """Make the session directory the lab's nbgrader course (evidence, gradebook, release) and the handout.
 
         ``init_course`` only writes what is missing or changed, so a re-run builds only new trainees.
+        With ``build_evidence=False`` missing variants are left to :meth:`start` (built while labs start).
         """
         result = init_course(self.dir, roster, lab.id, secret, labs_dir=lab.directory.parent,
-                             graders_dir=graders_dir(lab), workers=workers)
+                             graders_dir=graders_dir(lab), workers=workers, build_evidence=build_evidence)
         # init_course leaves evidence owner-writable (0644); handed-out evidence is writable by nobody.
         for row in self.state.trainees():
             if self.evidence_dir(row.id).is_dir():
@@ -157,9 +169,8 @@ class Session:
         return self.dir / "evidence" / trainee / EVIDENCE
 
     # -- evidence ---------------------------------------------------------------------------------
-    def build_evidence(self, secret: str, workers: int | None = None,
-                       on_done: Callable[[str], None] | None = None) -> list[str]:
-        """Build the variants not built yet; return the trainees built now.
+    def unbuilt_evidence(self) -> list[str]:
+        """Trainees whose variant is not built yet; built ones are checked against their recorded hash.
 
         A variant whose directory exists is kept when its manifest hash is the recorded one, and
         adopted (hash recorded) when none was recorded: a crash between build and record loses nothing.
@@ -178,17 +189,28 @@ class Session:
                 raise DflabError(f"evidence manifest changed since it was built (sha256 {sha[:16]}…, "
                                  f"recorded {row.manifest_sha256[:16]}…)", str(manifest))
             _read_only(self.evidence_dir(row.id))
+        return todo
+
+    def build_evidence(self, secret: str, workers: int | None = None,
+                       on_done: Callable[[str], None] | None = None) -> list[str]:
+        """Build the variants not built yet (see :meth:`unbuilt_evidence`); return the trainees built now."""
+        todo = self.unbuilt_evidence()
         if not todo:
             return []
         for trainee in todo:
             self.state.update(trainee, status="evidence")
         scenario = Path(self.state.get_meta("scenario") or "")
-        # force: a half-built leftover (no manifest) is replaced; atomic_dir keeps partial builds out anyway.
-        results = build_cohort(scenario, secret, todo, self.dir / "evidence", workers=workers, force=True,
-                               on_done=(lambda r: on_done(r.variant)) if on_done else None)
-        for result in results:
+
+        def done(result: BuildResult) -> None:
+            # Recorded as each variant lands, so a lab can start on it while the others are still built.
             _read_only(result.out / EVIDENCE)
+            protect_key(result.out / KEY)
             self.state.update(result.variant, manifest_sha256=result.manifest_sha256, status="new")
+            if on_done:
+                on_done(result.variant)
+
+        # force: a half-built leftover (no manifest) is replaced; atomic_dir keeps partial builds out anyway.
+        build_cohort(scenario, secret, todo, self.dir / "evidence", workers=workers, force=True, on_done=done)
         return todo
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -209,18 +231,24 @@ class Session:
                 self.state.set_meta(f"live_seed.{t.id}", suspect_seed(t.id, secret).hex())
         return added
 
-    def start(self, timeout: float = READY_TIMEOUT, roster: list[str] | None = None,
-              purge_removed: bool = False) -> list[Outcome]:
+    def start(self, timeout: float = READY_TIMEOUT, roster: list[str] | None = None, purge_removed: bool = False,
+              *, secret: str | None = None, workers: int | None = None,
+              on_evidence: Callable[[str], None] | None = None) -> list[Outcome]:
         """Start every trainee that is not running; running ones are kept, dead ones left to `restart`.
 
         Trainees missing from ``roster`` (when given) have their lab stopped, workspace kept unless
-        ``purge_removed``.
+        ``purge_removed``. With ``secret``, variants not built yet are built here (``on_evidence`` hears
+        of each) and each trainee's lab starts as soon as their own variant is ready, so engine work
+        overlaps the remaining builds. Labs are started without waiting for one another and then awaited
+        together: a slot of the start pool is never held by a server that is still importing.
         """
         backend = self.backend()
         backend.preflight()  # engine and image problems are one line, before any trainee starts
         listed = set(roster) if roster is not None else None
+        rows = self.state.trainees()
 
-        def one(row: TraineeRow) -> Outcome:
+        def settle(row: TraineeRow) -> Outcome | None:
+            """What happens to ``row`` without starting it; ``None`` when it is to be started."""
             env = self.env(row)
             if listed is not None and row.id not in listed:
                 return self._remove(backend, env, row, purge_removed)
@@ -232,11 +260,35 @@ class Session:
             if row.status in ("running", "dead"):
                 self.state.update(row.id, status="dead", error=f"exited ({exit_code})")
                 return Outcome(row.id, "dead", "left dead", row.url, "use `dflab session restart`")
-            return self._launch(backend, env, timeout, "started")
+            return None
 
-        outcomes = self._each(one, self.state.trainees())
+        with ThreadPoolExecutor(max_workers=START_PARALLEL) as pool:
+            settled = dict(zip([r.id for r in rows], pool.map(settle, rows), strict=True))
+            self._prepare(backend)
+            waiting = {r.id for r in rows if settled[r.id] is None}
+            begun: dict[str, Future[_Started | Outcome]] = {}
+
+            def begin(trainee: str) -> None:
+                if trainee in waiting and trainee not in begun:
+                    begun[trainee] = pool.submit(self._begin, backend, self.env(self.state.get(trainee)))
+
+            unbuilt = set(self.unbuilt_evidence())  # and a tampered variant stops everything here
+            for trainee in sorted(waiting - unbuilt):
+                begin(trainee)
+            if secret is not None:
+                def built(trainee: str) -> None:
+                    if on_evidence:
+                        on_evidence(trainee)
+                    begin(trainee)
+
+                self.build_evidence(secret, workers, on_done=built)
+            for trainee in sorted(waiting - set(begun)):  # no variant and no secret to build it: fails below
+                begin(trainee)
+            launched = {t: f.result() for t, f in begun.items()}
+        outcomes = self._await_ready(backend, launched, timeout, "started")
+        outcomes.update({t: o for t, o in settled.items() if o is not None})
         self.write_access_list()
-        return outcomes
+        return [outcomes[r.id] for r in rows]
 
     def _remove(self, backend: Backend, env: TraineeEnv, row: TraineeRow, purge: bool) -> Outcome:
         """Stop a trainee the roster no longer lists; their workspace stays unless ``purge``."""
@@ -256,28 +308,78 @@ class Session:
         if row.status == "removed":
             raise DflabError("this trainee was removed from the roster; add them back and run `session start`",
                              trainee)
-        env = self.env(row)
+        self._prepare(backend)
+        env = self.env(self.state.get(trainee))
         if self.live_suspect:
             backend.stop_suspect(env)
         backend.stop(env)
-        outcome = self._launch(backend, env, timeout, "restarted")
+        outcome = self._await_ready(backend, {trainee: self._begin(backend, env)}, timeout, "restarted")[trainee]
         self.write_access_list()
         return outcome
 
-    def _launch(self, backend: Backend, env: TraineeEnv, timeout: float, action: str) -> Outcome:
+    def _prepare(self, backend: Backend) -> None:
+        """What the trainees still on the roster share (the Docker relay) exists and knows each of them."""
+        backend.prepare([self.env(row) for row in self.state.trainees() if row.status != "removed"])
+
+    def _begin(self, backend: Backend, env: TraineeEnv) -> _Started | Outcome:
+        """Ask the backend to start ``env`` (not waiting for its server); a refusal is a failed Outcome."""
         self.state.update(env.trainee, status="starting", error=None)
+        if not self.evidence_dir(env.trainee).is_dir():
+            return self._failed(env.trainee, None, "no evidence variant built (run `dflab session start`)")
         try:
             endpoint = backend.start(env)
         except DflabError as exc:
-            self.state.update(env.trainee, status="failed", error=exc.what)
-            return Outcome(env.trainee, "failed", "failed", None, exc.what)
+            return self._failed(env.trainee, None, exc.what)
         self.state.update(env.trainee, url=endpoint.url)
-        problem = self._wait_ready(backend, env, endpoint, timeout) or self._ensure_suspect(backend, env)
-        if problem:
-            self.state.update(env.trainee, status="failed", error=problem)
-            return Outcome(env.trainee, "failed", "failed", endpoint.url, problem)
-        self.state.update(env.trainee, status="running", started_at=now())
-        return Outcome(env.trainee, "running", action, endpoint.url)
+        return _Started(env, endpoint)
+
+    def _failed(self, trainee: str, url: str | None, why: str) -> Outcome:
+        self.state.update(trainee, status="failed", error=why)
+        return Outcome(trainee, "failed", "failed", url, why)
+
+    def _await_ready(self, backend: Backend, launched: dict[str, _Started | Outcome], timeout: float,
+                     action: str) -> dict[str, Outcome]:
+        """Wait for every started server to answer 200 to its own token, all together; then their suspects."""
+        outcomes = {t: o for t, o in launched.items() if isinstance(o, Outcome)}
+        pending = {t: e for t, e in launched.items() if isinstance(e, _Started)}
+        ready: dict[str, _Started] = {}
+        deadline = time.monotonic() + timeout
+        last_poll = time.monotonic()
+        with ThreadPoolExecutor(max_workers=START_PARALLEL) as pool:
+            while pending:
+                answers = pool.map(lambda s: api_status(s.endpoint.url, s.endpoint.token), list(pending.values()))
+                for trainee, status in zip(list(pending), answers, strict=True):
+                    if status == 200:
+                        ready[trainee] = pending.pop(trainee)
+                # Whether a server died is an engine call per trainee: every 2 s, not every check.
+                if pending and time.monotonic() - last_poll >= ENGINE_POLL:
+                    last_poll = time.monotonic()
+                    codes = pool.map(lambda s: backend.poll(s.env), list(pending.values()))
+                    for trainee, code in zip(list(pending), codes, strict=True):
+                        if code is not None:
+                            started = pending.pop(trainee)
+                            why = backend.diagnose(started.env)
+                            outcomes[trainee] = self._failed(
+                                trainee, started.endpoint.url,
+                                f"lab server exited ({code}) before answering" + (f": {why}" if why else ""))
+                if pending and time.monotonic() > deadline:
+                    for trainee, started in list(pending.items()):
+                        url = started.endpoint.url
+                        outcomes[trainee] = self._failed(
+                            trainee, url, f"lab server did not answer {url}api/status within {timeout:.0f}s")
+                        pending.pop(trainee)
+                if pending:
+                    time.sleep(READY_POLL)
+
+            def finish(started: _Started) -> Outcome:
+                trainee, url = started.env.trainee, started.endpoint.url
+                if problem := self._ensure_suspect(backend, started.env):
+                    return self._failed(trainee, url, problem)
+                self.state.update(trainee, status="running", started_at=now())
+                return Outcome(trainee, "running", action, url)
+
+            outcomes.update(zip(ready, pool.map(finish, ready.values()), strict=True))
+        return outcomes
 
     def _ensure_suspect(self, backend: Backend, env: TraineeEnv) -> str:
         """Start the trainee's live suspect unless it runs (live-suspect labs only); return what went wrong."""
@@ -291,19 +393,6 @@ class Session:
         except DflabError as exc:
             return exc.what
         return ""
-
-    @staticmethod
-    def _wait_ready(backend: Backend, env: TraineeEnv, endpoint: Endpoint, timeout: float) -> str:
-        """Wait until the server answers 200 to its own token; return what went wrong, or ""."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if api_status(endpoint.url, endpoint.token) == 200:
-                return ""
-            if (code := backend.poll(env)) is not None:
-                why = backend.diagnose(env)
-                return f"lab server exited ({code}) before answering" + (f": {why}" if why else "")
-            time.sleep(0.2)
-        return f"lab server did not answer {endpoint.url}api/status within {timeout:.0f}s"
 
     def status(self) -> list[Health]:
         """Health of every trainee now (a running row whose environment exited becomes "dead")."""
@@ -320,6 +409,12 @@ class Session:
             return Health(row.id, row.status, row.url, None)
 
         return self._each(one, self.state.trainees())
+
+    def problems(self) -> list[str]:
+        """What is wrong with the parts running trainees share (the Docker relay), one line each."""
+        if not any(row.status == "running" for row in self.state.trainees()):
+            return []
+        return self.backend().session_problems()
 
     def stop(self, purge: bool = False) -> list[Outcome]:
         """Stop every trainee's environment (and live suspect); workspaces are kept unless ``purge``."""
