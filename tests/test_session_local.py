@@ -12,6 +12,7 @@ import csv
 import json
 import os
 import signal
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -252,3 +253,31 @@ def test_commands_on_a_missing_session_fail_clearly(tmp_path: Path) -> None:
         result = run_session(*args, "--session-dir", str(tmp_path / "nothing"))
         assert isinstance(result.exception, DflabError)
         assert "no session here" in str(result.exception)
+
+
+@pytest.mark.parametrize("size", ["40k", "120k", "250k", "1m"])
+def test_a_full_disk_is_one_clear_line_and_a_rerun_with_space_completes(tmp_path: Path, size: str) -> None:
+    """A real full file system under the session (a tiny tmpfs; mounting needs root, as `make test` does).
+
+    Each size runs out at another step (session state, gradebook, release, evidence); every one is a
+    single line, and once there is room the same command finishes the session from what was kept.
+    """
+    session_dir = tmp_path / "session"
+    session_dir.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(session_dir)], check=True)
+    try:
+        args = ("start", "--lab", str(LAB), "--roster", str(write_roster(tmp_path / "roster.csv", "alice")),
+                "--session-dir", str(session_dir), "--secret", SECRET, "--timeout", READY_TIMEOUT)
+        result = run_session(*args)
+        assert isinstance(result.exception, DflabError), f"{result.output}\n{result.exception!r}"
+        assert "full" in str(result.exception) or "No space left" in str(result.exception)
+        assert "\n" not in str(result.exception)
+        subprocess.run(["mount", "-o", "remount,size=64m", str(session_dir)], check=True)
+        ok(run_session(*args))
+        url, token = endpoints(session_dir)["alice"]
+        assert api_status(url, token) == 200
+        assert verify(Session.existing(session_dir).evidence_dir("alice")) == []
+    finally:
+        run_session("stop", "--session-dir", str(session_dir))
+        # Lazily: this process may still hold the session's SQLite files open (in-process CLI runs).
+        subprocess.run(["umount", "--lazy", str(session_dir)], check=True)

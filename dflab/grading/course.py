@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy.exc
 import yaml
 from nbgrader.api import Gradebook
 from nbgrader.apps import NbGraderAPI
@@ -244,12 +245,16 @@ def protect_key(key_dir: Path) -> None:
 def _add_students(db_url: str, trainees: list[Trainee]) -> list[str]:
     """Add roster trainees missing from the gradebook (what ``nbgrader db student add`` does)."""
     added = []
-    with Gradebook(db_url) as gb:
-        known = {s.id for s in gb.students}
-        for t in trainees:
-            if t.id in known:
-                continue
-            first, _, last = t.name.partition(" ")
-            gb.update_or_create_student(t.id, first_name=first or None, last_name=last or None, email=t.email or None)
-            added.append(t.id)
+    try:
+        with Gradebook(db_url) as gb:
+            known = {s.id for s in gb.students}
+            for t in trainees:
+                if t.id in known:
+                    continue
+                first, _, last = t.name.partition(" ")
+                gb.update_or_create_student(t.id, first_name=first or None, last_name=last or None,
+                                            email=t.email or None)
+                added.append(t.id)
+    except sqlalchemy.exc.OperationalError as exc:  # a full disk, a read-only or locked gradebook file
+        raise DflabError(f"cannot write the gradebook: {exc.orig}", db_url) from exc
     return added

@@ -121,10 +121,8 @@ class Session:
                 raise DflabError(f"this session was started with {shown}; use the same, or another --session-dir",
                                  str(self.dir))
         if "backend" not in have:
-            self.state.set_meta("session_id", hashlib.sha256(str(self.dir).encode()).hexdigest()[:8])
-            self.state.set_meta("created_at", now())
-            for key, value in wanted.items():
-                self.state.set_meta(key, value)
+            self.state.set_meta_all({"session_id": hashlib.sha256(str(self.dir).encode()).hexdigest()[:8],
+                                     "created_at": now(), **wanted})
         return lab
 
     def prepare_course(self, lab: Lab, roster: Path, secret: str, workers: int | None = None,

@@ -91,14 +91,18 @@ class SessionState:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; a full disk (or a locked, read-only file) is one line, the old state kept."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                raise DflabError(f"cannot write session state: {exc}", str(self.path)) from exc
 
     # -- session-wide facts -----------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -110,6 +114,12 @@ class SessionState:
         with self._tx() as db:
             db.execute("INSERT INTO meta(key, value) VALUES (?, ?) "
                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
+    def set_meta_all(self, values: dict[str, str]) -> None:
+        """Set several keys in one transaction: all are recorded or none (a full disk leaves no half set)."""
+        with self._tx() as db:
+            db.executemany("INSERT INTO meta(key, value) VALUES (?, ?) "
+                           "ON CONFLICT(key) DO UPDATE SET value = excluded.value", list(values.items()))
 
     def meta(self) -> dict[str, str]:
         with self._lock:
