@@ -58,17 +58,8 @@ c.MappingKernelManager.cull_interval = 300
 c.MappingKernelManager.cull_connected = True
 c.MappingKernelManager.cull_busy = False
 
-# Server extensions, each costing start-up CPU and memory in every lab of a cohort (measured in the trainee
-# image, per server: nbgrader's extensions 1 s of CPU and 41 MiB). nbgrader's *Validate* button stays, served
-# by dflab.labserver, which imports nbgrader only when the button is first pressed. Fetching and submitting
-# through nbgrader's exchange (assignment_list, course_list) is not how dflab collects work (`dflab session
-# collect` reads the workspace), and grading belongs to the instructor (formgrader): those stay off, as do
-# their lab plugins in the image. jupyter_lsp serves language servers, none of which the image installs.
-c.ServerApp.jpserver_extensions = {
-    "dflab.labserver": True,
-    "nbgrader.server_extensions.validate_assignment": False,
-    "nbgrader.server_extensions.assignment_list": False,
-    "nbgrader.server_extensions.formgrader": False,
-    "nbgrader.server_extensions.course_list": False,
-    "jupyter_lsp": False,
-}
+# Server extensions: nbgrader's Validate button (imported when first pressed), no exchange, formgrader or
+# language servers; the list and the reasons are in dflab/labserver.py, shared with the local backend.
+from dflab.labserver import LAB_SERVER_EXTENSIONS  # noqa: E402 -- config files run top to bottom
+
+c.ServerApp.jpserver_extensions = dict(LAB_SERVER_EXTENSIONS)

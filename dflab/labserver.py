@@ -12,8 +12,8 @@ nbgrader's ``assignment_list``, ``course_list`` and ``formgrader`` stay off in l
 jupyter_config.py): dflab collects submissions from the workspace (``dflab session collect``), not
 through nbgrader's exchange, and grading belongs to the instructor.
 
-Enable with ``c.ServerApp.jpserver_extensions = {"dflab.labserver": True, ...}``, instead of
-``nbgrader.server_extensions.validate_assignment``.
+Every trainee lab server (the image's jupyter_config.py, the local backend) enables exactly
+``LAB_SERVER_EXTENSIONS``.
 """
 
 from __future__ import annotations
@@ -27,6 +27,20 @@ from tornado import httputil, web
 from tornado.routing import PathMatches, Router
 
 NBGRADER_HANDLERS = "nbgrader.server_extensions.validate_assignment.handlers"
+
+# The server extensions of a trainee's lab. Each costs start-up CPU and memory in every lab of a cohort
+# (measured in the trainee image, per server: nbgrader's extensions 1 s of CPU and 41 MiB). Fetching and
+# submitting through nbgrader's exchange (assignment_list, course_list) is not how dflab collects work
+# (`dflab session collect` reads the workspace), grading belongs to the instructor (formgrader), and
+# jupyter_lsp serves language servers, none of which is installed: those stay off.
+LAB_SERVER_EXTENSIONS = {
+    "dflab.labserver": True,
+    "nbgrader.server_extensions.validate_assignment": False,
+    "nbgrader.server_extensions.assignment_list": False,
+    "nbgrader.server_extensions.formgrader": False,
+    "nbgrader.server_extensions.course_list": False,
+    "jupyter_lsp": False,
+}
 
 
 class LazyNbgraderRoutes(Router):

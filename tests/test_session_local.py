@@ -135,6 +135,23 @@ def test_each_trainee_answers_only_with_their_own_token(cohort: Path) -> None:
     assert (cohort / "access.csv").stat().st_mode & 0o077 == 0
 
 
+def _http_status(url: str, token: str) -> int:
+    request = urllib.request.Request(url, headers={"Authorization": f"token {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def test_lab_servers_load_the_trainee_extensions_only(cohort: Path) -> None:
+    url, token = endpoints(cohort)["alice"]
+    assert _http_status(f"{url}nbgrader_version?version=0.9.6", token) == 200  # Validate, through dflab.labserver
+    assert _http_status(f"{url}formgrader", token) == 404  # the instructor's
+    assert _http_status(f"{url}assignments", token) == 404  # nbgrader's exchange
+    assert _http_status(f"{url}lsp/status", token) == 404  # language servers
+
+
 def test_each_trainee_gets_their_own_read_only_evidence(cohort: Path) -> None:
     s = Session.existing(cohort)
     manifests = set()

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from dflab.errors import DflabError
+from dflab.labserver import LAB_SERVER_EXTENSIONS
 from dflab.provision.base import UNKNOWN_EXIT, Backend, Endpoint, Stats, TraineeEnv
 from dflab.provision.seed import seed_workspace
 
@@ -118,6 +119,7 @@ class LocalBackend(Backend):
             "--ServerApp.open_browser=False",
             "--ServerApp.allow_origin=",
             "--ServerApp.terminals_enabled=True",
+            f"--ServerApp.jpserver_extensions={LAB_SERVER_EXTENSIONS!r}",
             "--MappingKernelManager.cull_idle_timeout=3600",
             "--MappingKernelManager.cull_interval=300",
             # As root (CI, a throw-away training VM) Jupyter refuses to start without this; the local
