@@ -199,6 +199,15 @@ def main() -> None:
         sys.exit(130)
     except BrokenPipeError:
         os._exit(1)
+    except OSError as exc:
+        # The docker SDK talks HTTP through requests: an engine that stops mid-command surfaces as
+        # requests' ConnectionError (an OSError), not as a docker error. That is an outage, not a bug.
+        if not type(exc).__module__.startswith(("requests", "urllib3")):
+            raise
+        err_console.print(f"dflab: error: docker backend: the Docker engine stopped answering ({exc}); "
+                          "nothing is lost: start it again and re-run the command", markup=False, highlight=False,
+                          emoji=False, soft_wrap=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -66,3 +66,27 @@ def test_bad_roster_line_is_named(tmp_path: Path):
     assert proc.returncode == 2
     assert f"{roster}:3: duplicate trainee id 'alice'" in one_error_line(proc)
     assert not (tmp_path / "o").exists()
+
+
+def test_an_engine_lost_mid_command_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                                tmp_path: Path) -> None:
+    """The docker SDK reports a dockerd that died mid-command as requests' ConnectionError: one line, exit 2."""
+    import requests
+
+    from dflab import cli
+    from dflab.session import manager
+
+    def lost(cls: type, directory: Path) -> None:
+        raise requests.exceptions.ConnectionError("('Connection aborted.', RemoteDisconnected())")
+
+    monkeypatch.setattr(manager.Session, "existing", classmethod(lost))
+    monkeypatch.setattr(sys, "argv", ["dflab", "session", "status", "--session-dir", str(tmp_path)])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "the Docker engine stopped answering" in lines[0] and "nothing is lost" in lines[0]
+    # Any other OSError is a bug and keeps its traceback.
+    monkeypatch.setattr(manager.Session, "existing", classmethod(lambda cls, d: (_ for _ in ()).throw(OSError(5, "x"))))
+    with pytest.raises(OSError):
+        cli.main()

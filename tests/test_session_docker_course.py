@@ -1,10 +1,10 @@
 """Docker sessions as nbgrader courses, on a real engine: the release handed out, lab 01's suspect in each
 container, collect from volumes, roster removals, and containers lost behind the CLI's back.
 
-A dockerd restart itself is not exercised here: other test modules share this machine's engine. The
-equivalent faults are (a lab container removed, the session's relay removed); the containers' ``unless-stopped``
-restart policy, checked below, is what brings labs back after an engine restart. A dedicated test on
-an engine of its own is the candidate for the real thing.
+A dockerd restart itself is exercised on a private engine of its own (test_session_dockerd_restart.py):
+other test modules share this machine's engine. The equivalent faults here are a lab container removed
+and the session's relay removed; the containers' ``unless-stopped`` restart policy, checked below, is what
+brings labs back after an engine restart.
 """
 
 from __future__ import annotations

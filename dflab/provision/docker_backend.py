@@ -66,6 +66,12 @@ def _clashing_port(exc: docker.errors.APIError) -> int | None:
     return int(found.group(1)) if found else None
 
 
+def _pinned(relay_container: Container) -> bool:
+    """Whether the relay asks for fixed host ports (ports the engine chose are chosen again when it restarts)."""
+    bindings = relay_container.attrs["HostConfig"]["PortBindings"] or {}
+    return all(b.get("HostPort") for binds in bindings.values() for b in binds or [])
+
+
 def _relay_port(trainees: list[str], trainee: str) -> int:
     """The relay's container port for ``trainee`` (its host port is whatever the engine published)."""
     return RELAY_BASE_PORT + trainees.index(trainee)
@@ -129,8 +135,9 @@ class DockerBackend(Backend):
                 client = docker.from_env(timeout=DOCKER_TIMEOUT)
                 client.ping()
             except docker.errors.DockerException as exc:
-                raise DflabError(f"no Docker engine answers ({exc}); start one with "
-                                 "`bash environments/docker/engine.sh start`", "docker backend") from exc
+                raise DflabError(f"no Docker engine answers ({exc}); start dockerd (`systemctl start docker`, or "
+                                 "`bash environments/docker/engine.sh start` in the dflab repository)",
+                                 "docker backend") from exc
             self._client = client
         return self._client
 
@@ -210,9 +217,12 @@ class DockerBackend(Backend):
     def _prepare(self, envs: list[TraineeEnv]) -> None:
         """The network and a relay with one port per trainee in ``envs``, each trainee's port recorded.
 
-        A running relay serving exactly these trainees is kept. Otherwise (none yet, stopped, removed, or
-        the roster changed) it is replaced, asking for every port a trainee already had so their links
-        survive; a roster change therefore drops open connections for a moment (JupyterLab reconnects).
+        A running relay serving exactly these trainees on fixed ports (their recorded ones) is kept. Otherwise
+        (none yet, stopped, removed, the roster changed) it is replaced, asking for every port a trainee already
+        had so their links survive; a roster change therefore drops open connections for a moment (JupyterLab
+        reconnects). A trainee without a port gets one the engine chooses, and the relay is then made again
+        asking for it: a port left to the engine is chosen anew each time the engine restarts the relay
+        (after a dockerd restart, say), and every link handed out would move.
         """
         self.preflight()
         with self._network_lock:
@@ -225,13 +235,17 @@ class DockerBackend(Backend):
             trainees = sorted(env.trainee for env in served)
             current = self._get(self.relay_name)
             if current is not None and (current.status != "running"
-                                        or current.labels.get(RELAY_TRAINEES) != ",".join(trainees)):
+                                        or current.labels.get(RELAY_TRAINEES) != ",".join(trainees)
+                                        or not _pinned(current)):
                 current.remove(force=True)
                 current = None
             if current is not None:
                 break
             try:
                 current = self._run_relay(served)
+                if not _pinned(current):
+                    self._record_ports(current, trainees, served)  # and the next turn pins them
+                    continue
                 self._wait_listening(current)
                 break
             except docker.errors.APIError as exc:
@@ -243,8 +257,13 @@ class DockerBackend(Backend):
                 self._blocked[owner] = f"port {clash} on 127.0.0.1 is already in use"
                 with contextlib.suppress(docker.errors.DockerException):
                     self.client.containers.get(self.relay_name).remove(force=True)
-        current.reload()
-        bindings = current.attrs["NetworkSettings"]["Ports"]
+        self._record_ports(current, trainees, served)
+
+    @staticmethod
+    def _record_ports(relay_container: Container, trainees: list[str], served: list[TraineeEnv]) -> None:
+        """Record each served trainee's host port, as the engine published it."""
+        relay_container.reload()
+        bindings = relay_container.attrs["NetworkSettings"]["Ports"]
         for env in served:
             port = int(bindings[f"{_relay_port(trainees, env.trainee)}/tcp"][0]["HostPort"])
             if env.state.get("port") != port:
