@@ -104,12 +104,15 @@ def _build_one(spec_path: str, secret: str, trainee: str, out: str, force: bool)
 
 
 def build_cohort(spec_path: Path, secret: str, trainees: Iterable[str], out_root: Path, *, workers: int | None = None,
-                 force: bool = False, on_done: Callable[[BuildResult], None] | None = None) -> list[BuildResult]:
+                 force: bool = False, on_done: Callable[[BuildResult], None] | None = None,
+                 on_started: Callable[[], None] | None = None) -> list[BuildResult]:
     """Build every trainee's variant under ``out_root/<trainee>/`` using ``workers`` processes (all cores by default).
 
     Each variant is independent and CPU-bound in Python, so processes (not
     threads) are what uses both cores.  Results come back in completion order
     through ``on_done`` (for a progress bar) and are returned in input order.
+    ``on_started`` is called once every worker process exists: the moment a
+    caller may start threads of its own without forking beside them.
     """
     spec = load_spec(spec_path)  # fail fast, in this process, on a bad spec, a missing tool or output directory
     if spec.disk.e01:
@@ -118,6 +121,8 @@ def build_cohort(spec_path: Path, secret: str, trainees: Iterable[str], out_root
     names = list(trainees)
     workers = max(1, min(workers or os.cpu_count() or 1, len(names)))
     if workers == 1:
+        if on_started:
+            on_started()
         results = []
         for t in names:
             results.append(_build_one(str(spec_path), secret, t, str(out_root / t), force))
@@ -126,7 +131,10 @@ def build_cohort(spec_path: Path, secret: str, trainees: Iterable[str], out_root
         return results
     done: dict[str, BuildResult] = {}
     with ProcessPoolExecutor(max_workers=workers) as pool:
+        # With the fork start method every worker is forked at the first submit, so they all exist here.
         futures = {pool.submit(_build_one, str(spec_path), secret, t, str(out_root / t), force): t for t in names}
+        if on_started:
+            on_started()
         for fut in as_completed(futures):
             res = fut.result()
             done[futures[fut]] = res

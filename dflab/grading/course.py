@@ -199,6 +199,8 @@ def init_course(root: Path, roster: Path, lab: str, secret: str, *, labs_dir: Pa
         build_cohort(spec, secret, missing, ensure_writable_dir(root / "evidence"), workers=workers)
         result.evidence_built = missing
     for trainee in trainees:
+        if trainee.id in missing and not build_evidence:
+            continue  # the caller builds it (maybe right now), and shares and protects it
         share_evidence(root / "evidence" / trainee.id / "evidence")
         protect_key(root / "evidence" / trainee.id / "key")
 

@@ -97,13 +97,14 @@ def session_start(lab: Path, roster: Path, backend: str, session_dir: Path, imag
     lab_info = s.configure(backend, lab, image, secret)
     s.add_trainees(trainees, secret)
     s.backend().preflight()  # no engine, no image: one line before any evidence is built
-    # The course (gradebook, released notebook, handout) first; evidence variants are then built while labs
-    # start, each lab as soon as its trainee's variant is done (one "evidence <trainee>" line each).
-    s.prepare_course(lab_info, roster, secret, workers, build_evidence=False)
+    # Evidence variants are built while the course (gradebook, released notebook, handout) is prepared beside
+    # them; each lab starts once the handout exists and its trainee's variant is done (an "evidence <trainee>"
+    # line each).
     if not s.unbuilt_evidence():
         err_console.print("evidence  up to date", highlight=False)
     outcomes = s.start(timeout, [t.id for t in trainees], purge, secret=secret, workers=workers,
-                       on_evidence=lambda t: err_console.print(f"evidence  {t}", highlight=False))
+                       on_evidence=lambda t: err_console.print(f"evidence  {t}", highlight=False),
+                       before_labs=lambda: s.prepare_course(lab_info, roster, secret, workers, build_evidence=False))
     console.print(_outcome_table(f"session {s.dir} ({backend})", outcomes))
     console.print(f"access list: {s.dir / 'access.csv'} (links include tokens: hand each only to its trainee)")
     _fail_on(outcomes)

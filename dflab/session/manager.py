@@ -135,9 +135,8 @@ class Session:
         result = init_course(self.dir, roster, lab.id, secret, labs_dir=lab.directory.parent,
                              graders_dir=graders_dir(lab), workers=workers, build_evidence=build_evidence)
         # init_course leaves evidence owner-writable (0644); handed-out evidence is writable by nobody.
-        for row in self.state.trainees():
-            if self.evidence_dir(row.id).is_dir():
-                _read_only(self.evidence_dir(row.id))
+        for trainee in (r.id for r in self.state.trainees() if r.manifest_sha256 is not None):
+            _read_only(self.evidence_dir(trainee))
         write_handout(self.dir, lab)
         return result
 
@@ -189,11 +188,16 @@ class Session:
             _read_only(self.evidence_dir(row.id))
         return todo
 
-    def build_evidence(self, secret: str, workers: int | None = None,
-                       on_done: Callable[[str], None] | None = None) -> list[str]:
-        """Build the variants not built yet (see :meth:`unbuilt_evidence`); return the trainees built now."""
+    def build_evidence(self, secret: str, workers: int | None = None, on_done: Callable[[str], None] | None = None,
+                       on_started: Callable[[], None] | None = None) -> list[str]:
+        """Build the variants not built yet (see :meth:`unbuilt_evidence`); return the trainees built now.
+
+        ``on_started`` runs once the build's worker processes exist (or at once when nothing is to be built).
+        """
         todo = self.unbuilt_evidence()
         if not todo:
+            if on_started:
+                on_started()
             return []
         for trainee in todo:
             self.state.update(trainee, status="evidence")
@@ -208,7 +212,8 @@ class Session:
                 on_done(result.variant)
 
         # force: a half-built leftover (no manifest) is replaced; atomic_dir keeps partial builds out anyway.
-        build_cohort(scenario, secret, todo, self.dir / "evidence", workers=workers, force=True, on_done=done)
+        build_cohort(scenario, secret, todo, self.dir / "evidence", workers=workers, force=True, on_done=done,
+                     on_started=on_started)
         return todo
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -231,7 +236,8 @@ class Session:
 
     def start(self, timeout: float = READY_TIMEOUT, roster: list[str] | None = None, purge_removed: bool = False,
               *, secret: str | None = None, workers: int | None = None,
-              on_evidence: Callable[[str], None] | None = None) -> list[Outcome]:
+              on_evidence: Callable[[str], None] | None = None,
+              before_labs: Callable[[], object] | None = None) -> list[Outcome]:
         """Start every trainee that is not running; running ones are kept, dead ones left to `restart`.
 
         Trainees missing from ``roster`` (when given) have their lab stopped, workspace kept unless
@@ -239,6 +245,8 @@ class Session:
         of each) and each trainee's lab starts as soon as their own variant is ready, so engine work
         overlaps the remaining builds. Labs are started without waiting for one another and then awaited
         together: a slot of the start pool is never held by a server that is still importing.
+        ``before_labs`` (e.g. writing the course's handout) runs in a thread beside the evidence build, and
+        no lab starts before it has finished.
         """
         backend = self.backend()
         backend.preflight()  # engine and image problems are one line, before any trainee starts
@@ -260,28 +268,41 @@ class Session:
                 return Outcome(row.id, "dead", "left dead", row.url, "use `dflab session restart`")
             return None
 
-        with ThreadPoolExecutor(max_workers=START_PARALLEL) as pool:
+        with ThreadPoolExecutor(max_workers=1) as side, ThreadPoolExecutor(max_workers=START_PARALLEL) as pool:
             settled = dict(zip([r.id for r in rows], pool.map(settle, rows), strict=True))
             self._prepare(backend)
             waiting = {r.id for r in rows if settled[r.id] is None}
+            unbuilt = set(self.unbuilt_evidence())  # and a tampered variant stops everything here
+            prepared: list[Future[object]] = []
             begun: dict[str, Future[_Started | Outcome]] = {}
+
+            def launch(env: TraineeEnv) -> _Started | Outcome:
+                prepared[0].result()  # the handout exists (a failure there is raised once, below)
+                return self._begin(backend, env)
 
             def begin(trainee: str) -> None:
                 if trainee in waiting and trainee not in begun:
-                    begun[trainee] = pool.submit(self._begin, backend, self.env(self.state.get(trainee)))
+                    begun[trainee] = pool.submit(launch, self.env(self.state.get(trainee)))
 
-            unbuilt = set(self.unbuilt_evidence())  # and a tampered variant stops everything here
-            for trainee in sorted(waiting - unbuilt):
-                begin(trainee)
-            if secret is not None:
-                def built(trainee: str) -> None:
-                    if on_evidence:
-                        on_evidence(trainee)
+            def kick_off() -> None:
+                # Threads that work (``before_labs``, launches) start only once the evidence build's worker
+                # processes are forked: forking beside a busy thread can copy a lock it holds into the child.
+                prepared.append(side.submit(before_labs or (lambda: None)))
+                for trainee in sorted(waiting - unbuilt):
                     begin(trainee)
 
-                self.build_evidence(secret, workers, on_done=built)
+            def built(trainee: str) -> None:
+                if on_evidence:
+                    on_evidence(trainee)
+                begin(trainee)
+
+            if unbuilt and secret is not None:
+                self.build_evidence(secret, workers, on_done=built, on_started=kick_off)
+            else:
+                kick_off()
             for trainee in sorted(waiting - set(begun)):  # no variant and no secret to build it: fails below
                 begin(trainee)
+            prepared[0].result()
             launched = {t: f.result() for t, f in begun.items()}
         outcomes = self._await_ready(backend, launched, timeout, "started")
         outcomes.update({t: o for t, o in settled.items() if o is not None})
