@@ -50,6 +50,8 @@ c.ServerApp.open_browser = False
 c.ServerApp.root_dir = "/home/trainee/work"
 # Trainees need a terminal for The Sleuth Kit CLI, tshark and vol.
 c.ServerApp.terminals_enabled = True
+# Labs are offline and trainees install nothing: no PyPI extension manager (it would look PyPI up).
+c.LabApp.extension_manager = "readonly"
 
 # A room full of forgotten kernels each holding a memory image exhausts the host: shut down kernels
 # idle for an hour, even with a browser tab still open.

@@ -22,7 +22,8 @@ from nbgrader.api import Gradebook
 
 from dflab.errors import DflabError
 from dflab.grading.execute import ERROR_NAME, merge_outputs
-from dflab.grading.sandbox import SandboxResult, pick_sandbox
+from dflab.grading.sandbox import Limits, SandboxResult, pick_sandbox
+from dflab.grading.sandbox.local_sandbox import home_template
 from tests import hostile
 from tests.docker_fixtures import trainee_image  # noqa: F401 (pytest fixture)
 from tests.labkit import Lab, key
@@ -208,6 +209,37 @@ def test_only_outputs_come_back_and_the_stop_is_marked(course_dir: Path) -> None
     assert nb.cells[code[3]].outputs[-1]["evalue"] == "stopped: the reason"
     nothing = _merged(copy.deepcopy(solution), None, "timeout")
     assert [len(nothing.cells[i].outputs) for i in code] == [1] + [0] * (len(code) - 1)
+
+
+@LOCAL_GROUP
+def test_local_runs_start_from_a_warm_home_of_their_own(course_dir: Path, tmp_path: Path) -> None:
+    """Every run gets a copy of the prebuilt home (matplotlib's font cache): what one submission plants there
+    reaches neither the template nor the next run, the template itself is out of reach, and the kernel, started
+    without its debugger, still lets the submission import debugpy."""
+    template = home_template(sys.executable)
+    assert template is not None and list(template.glob(".cache/matplotlib/fontlist-*.json"))
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    nb.cells = [new_code_cell(f"""
+import os, pathlib
+home = pathlib.Path.home()
+try:
+    template = os.listdir({str(template)!r})
+except OSError:
+    template = []
+print(sorted(p.name[:9] for p in home.glob(".cache/matplotlib/*")), (home / "planted").exists(), template)
+(home / ".cache" / "matplotlib" / "planted").write_text("x")
+(home / "planted").write_text("x")
+"""), new_code_cell("import debugpy\nprint(debugpy.__name__)")]
+    (tmp_path / "work").mkdir()
+    sandbox = pick_sandbox("local", "unused", hide=[course_dir])
+    for _ in range(2):
+        result = sandbox.run(copy.deepcopy(nb), tmp_path / "work", course_dir / "evidence" / "alice" / "evidence",
+                             Limits(cell_timeout_s=CELL_TIMEOUT))
+        assert result.status == "ok" and result.notebook is not None, result.reason
+        printed = ["".join(o.get("text", "") for o in c.outputs) for c in result.notebook.cells]
+        assert printed == ["['fontlist-'] False []\n", "debugpy\n"]
+    assert not list(template.rglob("planted"))
 
 
 def test_pick_sandbox_errors_are_one_clear_line() -> None:

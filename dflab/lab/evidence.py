@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from dflab.errors import EvidenceError
 from dflab.evidence.manifest import load_manifest, verify
+
+if TYPE_CHECKING:  # pandas is imported by the notebook that calls verify_evidence, not by graders
+    import pandas as pd
 
 EVIDENCE_ENV = "DFLAB_EVIDENCE"
 DEFAULT_EVIDENCE = "~/evidence"
@@ -38,4 +40,6 @@ def verify_evidence(directory: Path | None = None) -> pd.DataFrame:
     problems = verify(directory)
     if problems:
         raise EvidenceError("; ".join(f"{p.path}: {p.problem}" for p in problems), str(directory))
+    import pandas as pd
+
     return pd.DataFrame(load_manifest(directory)["files"], columns=["path", "size", "sha256"])

@@ -119,6 +119,7 @@ class LocalBackend(Backend):
             "--ServerApp.open_browser=False",
             "--ServerApp.allow_origin=",
             "--ServerApp.terminals_enabled=True",
+            "--LabApp.extension_manager=readonly",
             f"--ServerApp.jpserver_extensions={LAB_SERVER_EXTENSIONS!r}",
             "--MappingKernelManager.cull_idle_timeout=3600",
             "--MappingKernelManager.cull_interval=300",
