@@ -19,6 +19,7 @@ import hmac
 import io
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -268,41 +269,52 @@ class Session:
                 return Outcome(row.id, "dead", "left dead", row.url, "use `dflab session restart`")
             return None
 
+        unbuilt = set(self.unbuilt_evidence())  # and a tampered variant stops everything here
+        gate = threading.Lock()
+        opened: list[bool] = []  # [True] once the side work is done and labs may start
+        evidence_ready = {r.id for r in rows} - unbuilt
+        begun: dict[str, Future[_Started | Outcome]] = {}
+        settled: dict[str, Outcome | None] = {}
         with ThreadPoolExecutor(max_workers=1) as side, ThreadPoolExecutor(max_workers=START_PARALLEL) as pool:
-            settled = dict(zip([r.id for r in rows], pool.map(settle, rows), strict=True))
-            self._prepare(backend)
-            waiting = {r.id for r in rows if settled[r.id] is None}
-            unbuilt = set(self.unbuilt_evidence())  # and a tampered variant stops everything here
-            prepared: list[Future[object]] = []
-            begun: dict[str, Future[_Started | Outcome]] = {}
 
-            def launch(env: TraineeEnv) -> _Started | Outcome:
-                prepared[0].result()  # the handout exists (a failure there is raised once, below)
-                return self._begin(backend, env)
+            def begin(trainee: str) -> None:  # called with ``gate`` held
+                if settled.get(trainee, False) is None and trainee not in begun:
+                    begun[trainee] = pool.submit(self._begin, backend, self.env(self.state.get(trainee)))
 
-            def begin(trainee: str) -> None:
-                if trainee in waiting and trainee not in begun:
-                    begun[trainee] = pool.submit(launch, self.env(self.state.get(trainee)))
-
-            def kick_off() -> None:
-                # Threads that work (``before_labs``, launches) start only once the evidence build's worker
-                # processes are forked: forking beside a busy thread can copy a lock it holds into the child.
-                prepared.append(side.submit(before_labs or (lambda: None)))
-                for trainee in sorted(waiting - unbuilt):
-                    begin(trainee)
+            def side_work() -> None:
+                """Everything but evidence that labs need: who starts, the relay, the course's handout."""
+                settled.update(zip([r.id for r in rows], pool.map(settle, rows), strict=True))
+                self._prepare(backend)
+                if before_labs:
+                    before_labs()
+                with gate:
+                    opened.append(True)
+                    for trainee in sorted(evidence_ready):
+                        begin(trainee)
 
             def built(trainee: str) -> None:
                 if on_evidence:
                     on_evidence(trainee)
-                begin(trainee)
+                with gate:
+                    evidence_ready.add(trainee)
+                    if opened:
+                        begin(trainee)
+
+            # Threads start only once the evidence build's worker processes are forked (forking beside a
+            # busy thread can copy a lock it holds into the child), and then run beside the build.
+            side_done: list[Future[None]] = []
+
+            def kick_off() -> None:
+                side_done.append(side.submit(side_work))
 
             if unbuilt and secret is not None:
                 self.build_evidence(secret, workers, on_done=built, on_started=kick_off)
             else:
                 kick_off()
-            for trainee in sorted(waiting - set(begun)):  # no variant and no secret to build it: fails below
-                begin(trainee)
-            prepared[0].result()
+            side_done[0].result()
+            with gate:  # no variant and no secret to build it: these fail in _begin
+                for trainee in sorted(unbuilt - evidence_ready):
+                    begin(trainee)
             launched = {t: f.result() for t, f in begun.items()}
         outcomes = self._await_ready(backend, launched, timeout, "started")
         outcomes.update({t: o for t, o in settled.items() if o is not None})
