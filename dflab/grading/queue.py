@@ -23,10 +23,11 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+
+from dflab.dbtx import immediate
 
 STATES = ("pending", "running", "done", "failed", "rejected")
 FINAL = ("done", "failed", "rejected")
@@ -107,16 +108,9 @@ class Queue:
     def close(self) -> None:
         self.db.close()
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
         """One write transaction, taken before reading so that two claimers never pick the same job."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+        return immediate(self.db)
 
     def jobs(self, gradebook: str, lab: str) -> list[Job]:
         """Every job of ``lab`` in ``gradebook``, by student."""

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from dflab.dbtx import immediate
 from dflab.errors import DflabError
 
 SCHEMA_VERSION = 1
@@ -94,13 +95,8 @@ class SessionState:
         """One write transaction; a full disk (or a locked, read-only file) is one line, the old state kept."""
         with self._lock:
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
+                with immediate(self._db) as db:
+                    yield db
             except sqlite3.OperationalError as exc:
                 raise DflabError(f"cannot write session state: {exc}", str(self.path)) from exc
 
