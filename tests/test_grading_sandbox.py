@@ -50,6 +50,9 @@ def sandbox(request: pytest.FixtureRequest) -> dict[str, str]:
     return opts
 
 
+LAST_LOG = [""]  # nbgrader's log of the last grade() call, for the assertion messages of the hostile tests
+
+
 def grade(root: Path, student: str, nb: nbformat.NotebookNode, settings: dict[str, str],
           env: dict[str, str] | None = None) -> dict[str, float]:
     """Submit ``nb`` as ``student``, run the real `nbgrader autograde` with these SandboxedExecute
@@ -63,6 +66,7 @@ def grade(root: Path, student: str, nb: nbformat.NotebookNode, settings: dict[st
     proc = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", LAB.id, "--student", student, "--force",
                            *opts], cwd=root, env=base | (env or {}), capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    LAST_LOG[0] = proc.stderr
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
         return {g.name: g.auto_score for g in gb.find_submission_notebook(LAB.id, LAB.id, student).grades}
 
@@ -97,7 +101,7 @@ def test_mixed_attacks_gain_nothing_and_the_rest_still_scores(course_dir: Path, 
 
     scores = grade(course_dir, "alice", nb, sandbox, env={hostile.PLANTED_ENV: planted})
 
-    assert scores == full | dict.fromkeys(hostile.HOSTILE_MIXED, 0.0)
+    assert scores == full | dict.fromkeys(hostile.HOSTILE_MIXED, 0.0), LAST_LOG[0][-4000:]
     assert digest(bob_submission) == before
     assert not (course_dir / "autograded" / "bob" / LAB.id / "planted.txt").exists()
     with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gb:

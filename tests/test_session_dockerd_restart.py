@@ -59,6 +59,9 @@ from tests.test_session_local import (
 
 # The shared, memoised image build (tests/docker_fixtures.py), on the shared engine.
 trainee_image = docker_fixtures.trainee_image
+# Serialised with the other docker tests: a second engine starting, loading a 1 GiB image and restarting beside
+# them (same kernel, cgroups and disk) must not be what makes a neighbour's sandbox or lab miss its time.
+pytestmark = pytest.mark.xdist_group(name=docker_fixtures.XDIST_GROUP)
 
 # Beside the shared engine's root; not /tmp, often a tmpfs that would hold the 1 GiB image in memory.
 STATE_DIR = Path("/var/tmp")
