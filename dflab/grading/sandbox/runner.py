@@ -47,6 +47,15 @@ if __name__ == "__main__":
     # jsonschema skips a format checker whose import fails.
     for _lib in JSONSCHEMA_FORMAT_LIBS:
         sys.modules.setdefault(_lib, None)  # type: ignore[assignment]
+    # The kernel is forked from this process (GradingKernelManager): importing ipykernel here, without the
+    # debugger (see KERNEL_LAUNCHER), means the kernel starts with it and with jupyter_client, zmq, tornado and
+    # traitlets already loaded, instead of a second interpreter importing them all again.
+    sys.modules["debugpy"] = None  # type: ignore[assignment]
+    try:
+        import ipykernel.kernelapp  # noqa: F401
+    except ImportError:  # another kernel (another language): it starts from its kernelspec
+        pass
+    del sys.modules["debugpy"]
 
 import nbformat  # noqa: E402
 from jupyter_client.manager import AsyncKernelManager  # noqa: E402
@@ -149,9 +158,93 @@ class CappedClient(NotebookClient):
             super()._update_display_id(display_id, msg)
 
 
-class GradingKernelManager(AsyncKernelManager):
-    """jupyter_client's kernel manager, starting an ipykernel through :data:`KERNEL_LAUNCHER` (no debugger).
+class ForkedKernel:
+    """The part of ``subprocess.Popen`` jupyter_client's ``LocalProvisioner`` uses, for a forked kernel."""
 
+    stdin = stdout = stderr = None
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                self.returncode = -signal.SIGKILL  # reaped elsewhere: gone all the same
+            else:
+                if pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        end = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if end is not None and time.monotonic() >= end:
+                raise TimeoutError(f"kernel {self.pid} still running after {timeout} s")
+            time.sleep(0.01)
+        return self.returncode  # type: ignore[return-value]
+
+    def send_signal(self, signum: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signum)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
+def run_forked_kernel(argv: list[str], env: dict[str, str], cwd: str | None) -> None:
+    """In the forked child: become the kernel ``KERNEL_LAUNCHER`` would have started, then exit; never return.
+
+    The child starts as a copy of this runner: it gets the kernel's own session, environment, working
+    directory, arguments and event loop, as ``launch_kernel`` would have given a new process.
+    """
+    code = 1
+    try:
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
+        if cwd:
+            os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(env)
+        sys.dont_write_bytecode = bool(env.get("PYTHONDONTWRITEBYTECODE"))
+        here = os.path.dirname(os.path.abspath(__file__))
+        sys.path[:] = [p for p in sys.path if p not in ("", here)]  # as KERNEL_LAUNCHER: no script directory
+        sys.argv = ["-c", *argv]
+        asyncio.set_event_loop(asyncio.new_event_loop())  # the runner's loop stays the runner's
+        sys.modules["debugpy"] = None  # type: ignore[assignment]
+        from ipykernel.kernelapp import IPKernelApp
+        # parent_handle's default was read from the environment when the runner imported ipykernel
+        app = IPKernelApp.instance(parent_handle=int(env.get("JPY_PARENT_PID") or 0))
+        app.initialize(argv)
+        del sys.modules["debugpy"]
+        app.start()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # noqa: BLE001 -- whatever happened, the child must not go on as a second runner
+        import traceback
+        traceback.print_exc()
+    finally:
+        for stream in (sys.__stdout__, sys.__stderr__):
+            with contextlib.suppress(Exception):
+                stream.flush()  # type: ignore[union-attr]
+        os._exit(code)
+
+
+class GradingKernelManager(AsyncKernelManager):
+    """jupyter_client's kernel manager, starting an ipykernel without the debugger, forked from this runner.
+
+    The kernelspec's ``python -m ipykernel_launcher`` becomes :data:`KERNEL_LAUNCHER`; when that command would
+    run this very interpreter and ipykernel is already imported here, the kernel is forked instead of executed:
+    0.4 s less CPU per submission.  ``_async_launch_kernel`` is jupyter_client's documented place to launch a
+    kernel differently; everything else (ports, connection file, signals, shutdown) stays jupyter_client's.
     Any other kernel (another kernelspec, another language) starts exactly as its kernelspec says.
     """
 
@@ -160,6 +253,25 @@ class GradingKernelManager(AsyncKernelManager):
         if cmd[1:3] == ["-m", "ipykernel_launcher"]:
             cmd[1:3] = ["-c", KERNEL_LAUNCHER]
         return cmd
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        provisioner = self.provisioner
+        forkable = ("ipykernel.kernelapp" in sys.modules and kernel_cmd[:3] == [sys.executable, "-c", KERNEL_LAUNCHER]
+                    and type(provisioner).__name__ == "LocalProvisioner")
+        if not forkable:
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+            return
+        env = dict(kw.get("env") or os.environ)
+        env["JPY_PARENT_PID"] = str(os.getpid())  # ipykernel's parent poller: the kernel ends with the runner
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        pid = os.fork()
+        if pid == 0:
+            run_forked_kernel(kernel_cmd[3:], env, kw.get("cwd"))
+        provisioner.process = ForkedKernel(pid)  # type: ignore[union-attr]
+        provisioner.pid = provisioner.pgid = pid  # type: ignore[union-attr]
+        provisioner.cwd = kw.get("cwd") or os.getcwd()  # type: ignore[union-attr]
+        self._reconcile_connection_info(provisioner.connection_info)  # type: ignore[union-attr]
 
 
 def sacrifice_kernel(client: NotebookClient) -> None:
