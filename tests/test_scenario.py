@@ -121,3 +121,30 @@ def test_memory_formats_option(spec_text: str):
     kernel = "  kernel: 5.15.0-91-generic\n"
     both = parse_spec(spec_text.replace(kernel, kernel + "  formats: [raw, lime]\n"))
     assert resolve(both, b"\0" * 32).memory.formats == ("raw", "lime")
+
+
+def test_every_variant_leaves_room_for_its_planned_slack():
+    """A drawn file size must not eat the slack text's room: before, 8 of these 400 trainees got an unbuildable disk."""
+    spec = load_spec(NIGHTJAR)
+    slack_files = 0
+    for i in range(400):
+        case = resolve(spec, variant_seed("x", spec.scenario, f"b{i:03d}"), f"b{i:03d}")
+        for f in case.disk.files:
+            if f.slack:
+                slack_files += 1
+                sizes = spec_sizes(spec, f.id)
+                assert sizes[0] <= len(f.content) <= sizes[1], f.id
+                # Clusters are multiples of 512 bytes: this much room in the last sector is room in any cluster.
+                assert 0 < len(f.content) % 512 <= 512 - len(f.slack), (f"b{i:03d}", f.id, len(f.content))
+    assert slack_files == 400
+
+
+def spec_sizes(spec, file_id: str) -> tuple[int, int]:
+    return next(tuple(f.content.size) for f in spec.disk.files if f.id == file_id)
+
+
+def test_a_variant_that_once_had_no_room_for_its_slack_builds(tmp_path: Path):
+    from dflab.evidence.build import build_variant
+
+    result = build_variant(load_spec(NIGHTJAR), "x", "b234", tmp_path / "b234")  # its size drew a multiple of 4096
+    assert (result.out / "evidence" / "disk.img").is_file()

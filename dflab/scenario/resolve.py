@@ -45,6 +45,7 @@ from dflab.scenario.system import system_processes
 TEMPLATE = re.compile(r"\{([A-Za-z_][\w.]*)\}")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 EPHEMERAL = (32768, 60999)
+SECTOR_BYTES = 512  # every cluster and block size of the disk writers is a multiple of it
 
 
 class _Resolver:
@@ -240,6 +241,9 @@ class _Resolver:
         r = rng(self.seed, "file", f.id)
         c = f.content
         size = c.size if isinstance(c.size, int) or c.size is None else r.randint(*c.size)
+        slack = self.fill(f.slack, where).encode() if f.slack else b""
+        if slack and size is not None and not isinstance(c.size, int):
+            size = _room_for_slack(size, len(slack), c.size[0], c.size[1])
         kind = c.kind
         if kind == "text":
             data = content.text(r, size or 2048)
@@ -276,7 +280,7 @@ class _Resolver:
             raise self.fail(where, "type_lies is set but the content's magic bytes do not contradict the name")
         return DiskFile(f.id, f.volume, path, data, modified, accessed, changed, created,
                         uid=owner.uid if owner else 0, gid=owner.gid if owner else 0, mode=f.mode,
-                        deleted_at=deleted, slack=self.fill(f.slack, where).encode() if f.slack else b"",
+                        deleted_at=deleted, slack=slack,
                         true_type=file_type(data))
 
     def filler(self, index: int, fill: FillerSpec, users: dict[str, User]) -> list[DiskFile]:
@@ -388,6 +392,22 @@ class _Resolver:
                     facts={"answers": dict(s.answers), "process_ids": {k: v.pid for k, v in procs.items()},
                            "user_ids": [u.id for u in s.users],
                            "variables": {k: self.ns[k] for k in s.variables}})
+
+
+def _room_for_slack(size: int, slack: int, lo: int, hi: int) -> int:
+    """The drawn ``size`` moved (within ``[lo, hi]`` where it can) so its last allocation unit keeps ``slack`` bytes free.
+
+    Why: file slack is the room between a file's end and its last cluster's end, and a size drawn at random
+    can leave less room than the planned slack text needs (the disk writer then refuses that variant).
+    Clusters of every file system dflab writes are multiples of 512 bytes, so a size ending at most
+    ``512 - slack`` bytes into a 512-byte sector (and not on its boundary) leaves room in any of them.
+    """
+    if slack >= SECTOR_BYTES:
+        return size  # no size can help: the writer names the file and the room its cluster has
+    offset = size % SECTOR_BYTES
+    wanted = min(max(offset, 1), SECTOR_BYTES - slack)
+    moved = size - offset + wanted
+    return moved + SECTOR_BYTES if moved < lo and moved + SECTOR_BYTES <= hi else moved
 
 
 def _uuid(seed: bytes, *labels: str) -> str:
