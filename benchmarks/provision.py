@@ -2,10 +2,11 @@
 """How fast does a cohort's Docker session get ready, and what does an idle trainee cost? (issue #5)
 
 Prints, in one run on this machine (a real Docker engine, `bash environments/docker/engine.sh start`):
-  (a) session: the wall time of `dflab session start --backend docker --lab labs/02-disk --roster <N trainees>`,
+  (a) session: the wall time of `dflab session start --backend docker --lab LAB --roster <N trainees>`,
       from launching the command until every trainee's JupyterLab answers 200 to its own token (checked
       again from here on every access-list URL), evidence variants included; the evidence phase is timed
-      from the command's own "evidence <trainee>" lines;
+      from the command's own "evidence <trainee>" lines. LAB is labs/02-disk by default, whose variants hold
+      the disk only (its lab.yaml `evidence:`); `--lab labs/05-capstone` builds every kind (disk, memory, network);
   (b) floor: N bare `docker run`s of the same image with the same confinement (uid 1000, caps dropped,
       no-new-privileges, read-only root, the same tmpfs, memory/CPU/pids limits, evidence read-only, a
       workspace volume, a token) publishing 8888 on 127.0.0.1 directly, issued by as many parallel workers
@@ -50,7 +51,7 @@ from dflab.provision.docker_backend import LAB_PORT, TRAINEE_UID, Limits  # noqa
 from dflab.provision.http import api_status  # noqa: E402
 from dflab.session.manager import START_PARALLEL  # noqa: E402
 
-LAB = ROOT / "labs" / "02-disk"
+DEFAULT_LAB = ROOT / "labs" / "02-disk"
 DFLAB = [str(Path(sys.executable).parent / "dflab")] if (Path(sys.executable).parent / "dflab").exists() \
     else [sys.executable, "-m", "dflab.cli"]
 BENCH_LABEL = "dflab.bench"
@@ -114,12 +115,12 @@ def bare_floor(client: docker.DockerClient, image: str, n: int, evidence: Path, 
 
 
 # -- (a) the session ------------------------------------------------------------------------------
-def session_start(image: str, n: int, work: Path) -> dict[str, Any]:
+def session_start(image: str, n: int, work: Path, lab: Path) -> dict[str, Any]:
     """Run `dflab session start` for ``n`` trainees; time it and its evidence phase; check every URL."""
     roster = work / "roster.csv"
     roster.write_text("id\n" + "".join(f"bench{i:03d}\n" for i in range(n)))
     session_dir = work / "session"
-    cmd = [*DFLAB, "session", "start", "--backend", "docker", "--lab", str(LAB), "--roster", str(roster),
+    cmd = [*DFLAB, "session", "start", "--backend", "docker", "--lab", str(lab), "--roster", str(roster),
            "--session-dir", str(session_dir), "--image", image, "--secret", "provision-benchmark",
            "--timeout", str(READY_TIMEOUT)]
     evidence_done = 0.0
@@ -229,6 +230,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--trainees", type=int, default=30, help="cohort size N")
     ap.add_argument("--image", default="dflab/trainee:test", help="trainee image (built by the docker tests)")
+    ap.add_argument("--lab", type=Path, default=DEFAULT_LAB,
+                    help="lab folder the session hands out (its lab.yaml `evidence:` says which kinds are built)")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     args = ap.parse_args()
 
@@ -255,7 +258,7 @@ def main() -> None:
             bare_s = bare_floor(client, pinned, args.trainees, sample, tag)
             _note(f"bare floor: {bare_s:.1f} s for {args.trainees}")
             _remove_bare(client, tag)
-            session = session_start(pinned, args.trainees, work)
+            session = session_start(pinned, args.trainees, work, args.lab.resolve())
             _note(f"session: {session['total_s']:.1f} s (evidence phase ended at {session['evidence_s']:.1f} s)")
             memory = idle_memory(client, _session_id(session["session_dir"]), session["endpoints"])
         finally:
@@ -269,8 +272,12 @@ def main() -> None:
                 client.images.remove(pinned, force=True, noprune=True)  # the tag only, while others use it
 
     total, evidence = session["total_s"], session["evidence_s"]
+    from dflab.session.lab import load_lab
+
     figures = {
         "trainees": args.trainees,
+        "lab": load_lab(args.lab.resolve()).id,
+        "evidence_kinds": list(load_lab(args.lab.resolve()).evidence),
         "image": args.image,
         "image_id": image.id[:19],
         "start_parallel": START_PARALLEL,
@@ -300,7 +307,8 @@ def main() -> None:
     from rich.table import Table
 
     n = args.trainees
-    table = Table(title=f"dflab session provisioning, {n} trainees, docker backend (issue #5)")
+    table = Table(title=f"dflab session provisioning, {n} trainees of lab {figures['lab']} (evidence: "
+                        f"{', '.join(figures['evidence_kinds'])}), docker backend (issue #5)")
     for col in ("figure", "value", "target"):
         table.add_column(col)
     table.add_row(f"(a) session start → {n} labs answer (evidence included)", f"{total:.1f} s", "<= 60 s for 30")

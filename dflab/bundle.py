@@ -120,8 +120,11 @@ def _hash_all(paths: list[Path], known: dict[Path, str], track: Track, what: str
 
 
 # -- writing ---------------------------------------------------------------------------------------
-def _copy_lab(lab_dir: Path, dest: Path) -> tuple[str, str]:
-    """Copy the lab, its scenario spec and its answer checks in the layout ``dflab session`` reads."""
+def _copy_lab(lab_dir: Path, dest: Path) -> tuple[str, str, tuple[str, ...]]:
+    """Copy the lab, its scenario spec and its answer checks in the layout ``dflab session`` reads.
+
+    Returns the lab's folder name, its scenario spec and the evidence kinds it hands out.
+    """
     from dflab.session.lab import graders_dir, load_lab
 
     lab = load_lab(lab_dir)
@@ -133,7 +136,7 @@ def _copy_lab(lab_dir: Path, dest: Path) -> tuple[str, str]:
     if checks.is_file():
         (dest / "graders").mkdir()
         shutil.copy2(checks, dest / "graders" / checks.name)
-    return lab.directory.name, str(lab.scenario)
+    return lab.directory.name, str(lab.scenario), lab.evidence
 
 
 def _save_image(image: Any, ref: str, dest: Path, track: Track) -> str:
@@ -187,11 +190,12 @@ def write_bundle(out: Path, roster: Path, lab_dir: Path, image_ref: str, wheelho
                  + PER_TRAINEE_ESTIMATE * len(trainees))
     with atomic_dir(out) as tmp:
         tmp.chmod(0o700)  # answer keys inside: the instructor's until they choose to share parts
-        lab_name, scenario = _copy_lab(lab_dir, tmp)
+        lab_name, scenario, kinds = _copy_lab(lab_dir, tmp)
         shutil.copy2(roster, tmp / "roster.csv")
         build = tmp / ".build"
         advance = track("evidence", len(trainees), "trainees")
-        build_cohort(Path(scenario), secret, trainees, build, workers=workers, on_done=lambda r: advance(1))
+        build_cohort(Path(scenario), secret, trainees, build, workers=workers, on_done=lambda r: advance(1),
+                     kinds=kinds)
         for t in trainees:
             (tmp / EVIDENCE).mkdir(exist_ok=True)
             (tmp / "keys").mkdir(exist_ok=True)

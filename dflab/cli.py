@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from dflab.errors import DflabError
+from dflab.evidence.kinds import EVIDENCE_KINDS
 
 console = Console()
 err_console = Console(stderr=True)
@@ -108,8 +109,11 @@ def evidence() -> None:
 @click.option("--secret", envvar=SECRET_ENV, default=None, help=SECRET_HELP)
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Parallel builds (default: all cores).")
 @click.option("--force", is_flag=True, help="Replace existing builds (the old one is kept until the new is complete).")
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(EVIDENCE_KINDS),
+              help="Build only this kind of evidence (repeatable; default: all). The disk is always built: "
+                   "answer keys name its layout.")
 def evidence_build(spec: Path, out: Path, trainees: tuple[str, ...], roster: Path | None, secret: str | None,
-                   workers: int | None, force: bool) -> None:
+                   workers: int | None, force: bool, kinds: tuple[str, ...]) -> None:
     """Generate disk, memory and network evidence plus the answer key for each trainee.
 
     \b
@@ -139,7 +143,8 @@ def evidence_build(spec: Path, out: Path, trainees: tuple[str, ...], roster: Pat
     with Progress(*columns, console=err_console, transient=False) as progress:
         task = progress.add_task("", total=len(names))
         results = build_cohort(spec, secret or DEMO_SECRET, names, out, workers=workers, force=force,
-                               on_done=lambda r: progress.update(task, advance=1, description=r.variant))
+                               on_done=lambda r: progress.update(task, advance=1, description=r.variant),
+                               kinds=kinds or EVIDENCE_KINDS)
     table = Table(title=f"evidence built in {out}")
     for col in ("trainee", "manifest sha256", "seconds", "on disk"):
         table.add_column(col)

@@ -176,3 +176,23 @@ def test_verify_cli_names_the_altered_file(tmp_path, built):
     assert proc.returncode == 3
     assert "disk.img: size 1024 != " in proc.stderr and "network.pcap: sha256 differs" in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("dflab: error: ")
+
+
+def test_a_lab_that_needs_only_the_disk_gets_the_same_disk_and_answers(tmp_path, spec, built):
+    """kinds=("disk",): the disk image and every answer are the full build's; no memory or capture is written."""
+    res = build_variant(spec, DEMO_SECRET, "alice", tmp_path / "alice", kinds=["disk"])
+    full = {f["path"]: f["sha256"] for f in _manifest(built["alice"])["files"]}
+    only = {f["path"]: f["sha256"] for f in _manifest(res)["files"]}
+    assert set(only) == {"disk.img"} and only["disk.img"] == full["disk.img"]
+    assert verify(res.out / "evidence") == []
+    key, full_key = _key(res), _key(built["alice"])
+    assert key["answers"] == full_key["answers"] and key["timeline"] == full_key["timeline"]
+    assert set(key["facts"]) == {"disk", "live"} and key["facts"]["disk"] == full_key["facts"]["disk"]
+    net = build_variant(spec, DEMO_SECRET, "alice", tmp_path / "alice-net", kinds=["network"])  # disk comes too
+    assert {f["path"] for f in _manifest(net)["files"]} == {"disk.img", "network.pcap", "network.pcapng"}
+
+
+def test_an_unknown_evidence_kind_is_one_clear_line(tmp_path, spec):
+    with pytest.raises(DflabError, match=r"^evidence kinds: unknown evidence kind 'registry' \(choose from disk, "):
+        build_variant(spec, DEMO_SECRET, "alice", tmp_path / "alice", kinds=["disk", "registry"])
+    assert not (tmp_path / "alice").exists()

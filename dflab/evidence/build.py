@@ -11,6 +11,10 @@ Layout of one variant's build (the unit handed to a trainee is ``evidence/``;
     <out>/evidence/manifest.json       size + SHA-256 of every evidence file
     <out>/key/answer_key.json          answers and facts (never given to trainees)
 
+A lab may hand out only some kinds (``kinds``; lab.yaml ``evidence:``): a disk lab needs no memory image
+or capture, and a cohort's start-up waits for every variant. The disk is always built: answer keys name
+its layout (inode numbers, partition offsets) whatever the lab.
+
 The whole directory is built in a temporary sibling and renamed into place,
 so an interrupted or failed build leaves nothing half-written behind.
 """
@@ -29,6 +33,7 @@ from dflab.atomic import atomic_dir, ensure_writable_dir, write_bytes
 from dflab.evidence.disk import write_disk
 from dflab.evidence.disk.ewf import require_tools, write_e01
 from dflab.evidence.key import build_key
+from dflab.evidence.kinds import EVIDENCE_KINDS, check_kinds
 from dflab.evidence.manifest import canonical_json, evidence_files, load_manifest, sha256_file, write_manifest
 from dflab.evidence.memory import write_memory
 from dflab.evidence.network import write_network
@@ -53,10 +58,11 @@ class BuildResult:
     bytes_written: int
 
 
-def write_case(case: Case, out: Path, live: dict[str, Any]) -> str:
+def write_case(case: Case, out: Path, live: dict[str, Any], kinds: tuple[str, ...] = EVIDENCE_KINDS) -> str:
     """Write one case's evidence and key into the existing, empty directory ``out``; return the manifest hash.
 
     ``live`` is the trainee's lab-01 suspect traits: no evidence file holds them, only the key.
+    ``kinds`` (from :func:`check_kinds`) are the evidence kinds written; the key's ``facts`` hold theirs.
 
     Hashing the large images is most of the cost of a build; it runs in a
     thread (hashlib releases the GIL) while the next writer works in Python.
@@ -76,9 +82,9 @@ def write_case(case: Case, out: Path, live: dict[str, Any]) -> str:
         # ewfacquire (a subprocess) converts the image while the memory and network writers run in Python.
         e01 = pool.submit(write_e01, ev / "disk.img", ev / "disk.E01", case.disk.e01,
                           where=f"scenario {case.scenario_id}: disk.e01", work_dir=out) if case.disk.e01 else None
-        memory = write_memory(case, ev, case.memory.formats)
+        memory = write_memory(case, ev, case.memory.formats) if "memory" in kinds else None
         hash_new_files()
-        network = write_network(case, ev)
+        network = write_network(case, ev) if "network" in kinds else None
         if e01:
             disk["e01"] = e01.result()
             hash_new_files()
@@ -89,23 +95,27 @@ def write_case(case: Case, out: Path, live: dict[str, Any]) -> str:
     return manifest_sha
 
 
-def build_variant(spec: Spec, secret: str, trainee: str, out: Path, *, force: bool = False) -> BuildResult:
+def build_variant(spec: Spec, secret: str, trainee: str, out: Path, *, force: bool = False,
+                  kinds: Iterable[str] = EVIDENCE_KINDS) -> BuildResult:
     """Build one trainee's variant into ``out`` (atomically; ``force`` replaces an existing build)."""
     t0 = time.perf_counter()
+    written = check_kinds(kinds, "evidence kinds")
     case = resolve(spec, variant_seed(secret, spec.scenario, trainee), trainee)
     with atomic_dir(out, replace=force) as tmp:
-        manifest_sha = write_case(case, tmp, expected_traits(suspect_seed(trainee, secret)))
+        manifest_sha = write_case(case, tmp, expected_traits(suspect_seed(trainee, secret)), written)
     size = sum(p.stat().st_blocks * 512 for p in out.rglob("*") if p.is_file())
     return BuildResult(trainee, out, manifest_sha, time.perf_counter() - t0, size)
 
 
-def _build_one(spec_path: str, secret: str, trainee: str, out: str, force: bool) -> BuildResult:
-    return build_variant(load_spec(spec_path), secret, trainee, Path(out), force=force)
+def _build_one(spec_path: str, secret: str, trainee: str, out: str, force: bool,
+               kinds: tuple[str, ...]) -> BuildResult:
+    return build_variant(load_spec(spec_path), secret, trainee, Path(out), force=force, kinds=kinds)
 
 
 def build_cohort(spec_path: Path, secret: str, trainees: Iterable[str], out_root: Path, *, workers: int | None = None,
                  force: bool = False, on_done: Callable[[BuildResult], None] | None = None,
-                 on_started: Callable[[], None] | None = None) -> list[BuildResult]:
+                 on_started: Callable[[], None] | None = None,
+                 kinds: Iterable[str] = EVIDENCE_KINDS) -> list[BuildResult]:
     """Build every trainee's variant under ``out_root/<trainee>/`` using ``workers`` processes (all cores by default).
 
     Each variant is independent and CPU-bound in Python, so processes (not
@@ -115,6 +125,7 @@ def build_cohort(spec_path: Path, secret: str, trainees: Iterable[str], out_root
     caller may start threads of its own without forking beside them.
     """
     spec = load_spec(spec_path)  # fail fast, in this process, on a bad spec, a missing tool or output directory
+    written = check_kinds(kinds, "evidence kinds")
     if spec.disk.e01:
         require_tools(f"{spec_path}: disk.e01")
     ensure_writable_dir(out_root)
@@ -125,14 +136,15 @@ def build_cohort(spec_path: Path, secret: str, trainees: Iterable[str], out_root
             on_started()
         results = []
         for t in names:
-            results.append(_build_one(str(spec_path), secret, t, str(out_root / t), force))
+            results.append(_build_one(str(spec_path), secret, t, str(out_root / t), force, written))
             if on_done:
                 on_done(results[-1])
         return results
     done: dict[str, BuildResult] = {}
     with ProcessPoolExecutor(max_workers=workers) as pool:
         # With the fork start method every worker is forked at the first submit, so they all exist here.
-        futures = {pool.submit(_build_one, str(spec_path), secret, t, str(out_root / t), force): t for t in names}
+        futures = {pool.submit(_build_one, str(spec_path), secret, t, str(out_root / t), force, written): t
+                   for t in names}
         if on_started:
             on_started()
         for fut in as_completed(futures):

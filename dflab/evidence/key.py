@@ -106,13 +106,14 @@ def render_answers(templates: dict[str, str], ns: dict[str, Any], scenario: str)
     return out
 
 
-def build_key(case: Case, disk: dict[str, Any], memory: dict[str, Any], network: dict[str, Any],
+def build_key(case: Case, disk: dict[str, Any], memory: dict[str, Any] | None, network: dict[str, Any] | None,
               manifest_sha256: str, evidence_items: list[dict[str, Any]] | None = None, *,
               live: dict[str, Any] | None = None) -> dict[str, Any]:
     """The complete answer key for one variant (JSON-serialisable, deterministic key order).
 
     ``evidence_items`` are the manifest's entries (path, size, sha256): the exhibits a findings report cites,
     kept in the key so the grader checks citations without reading the trainee's evidence folder.
+    ``memory`` / ``network`` are ``None`` when that kind was not built: the key then has no facts for it.
     """
     ns = namespace(case, disk)
     return {
@@ -126,6 +127,7 @@ def build_key(case: Case, disk: dict[str, Any], memory: dict[str, Any], network:
         "answers": render_answers(dict(case.facts.get("answers", {})), ns, case.scenario_id),
         "timeline": [{"time": iso(e.time), "id": e.id, "action": e.action, "description": e.description,
                       "sources": list(e.sources), "refs": list(e.refs)} for e in case.timeline],
-        "facts": {"disk": disk, "memory": memory, "network": network, "live": dict(live or {})},
+        "facts": {"disk": disk, **({"memory": memory} if memory is not None else {}),
+                  **({"network": network} if network is not None else {}), "live": dict(live or {})},
         "namespace": ns,
     }

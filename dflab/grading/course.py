@@ -37,6 +37,7 @@ from traitlets.config.loader import PyFileConfigLoader
 
 from dflab.atomic import ensure_writable_dir, write_bytes
 from dflab.errors import DflabError
+from dflab.evidence.kinds import EVIDENCE_KINDS, check_kinds, kinds_held
 from dflab.grading.checks import load_checks
 from dflab.grading.preprocessor import autograde_pipeline
 from dflab.grading.sandbox.base import CELL_TIMEOUT_S, Limits
@@ -125,7 +126,11 @@ def course_api(root: Path) -> NbGraderAPI:
 
 
 def load_lab(labs_dir: Path, lab: str) -> dict[str, Any]:
-    """Read ``labs/<lab>/lab.yaml``; its ``scenario``, ``notebook`` and ``source`` say what to copy and build."""
+    """Read ``labs/<lab>/lab.yaml``; its ``scenario``, ``notebook`` and ``source`` say what to copy and build.
+
+    ``evidence`` (optional, default every kind) lists the evidence kinds the lab hands out; it comes back as
+    :func:`dflab.evidence.kinds.check_kinds` orders it, disk included.
+    """
     path = labs_dir / lab / "lab.yaml"
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -138,6 +143,10 @@ def load_lab(labs_dir: Path, lab: str) -> dict[str, Any]:
             raise DflabError(f"{name}: missing (a string is required)", str(path))
     if data["id"] != lab:
         raise DflabError(f"id: {data['id']!r} does not match the folder name {lab!r}", str(path))
+    evidence = data.get("evidence", list(EVIDENCE_KINDS))
+    if not isinstance(evidence, list) or not all(isinstance(k, str) for k in evidence):
+        raise DflabError(f"evidence: must be a list of evidence kinds ({', '.join(EVIDENCE_KINDS)})", str(path))
+    data["evidence"] = check_kinds(evidence, f"{path}: evidence")
     return data
 
 
@@ -196,8 +205,10 @@ def init_course(root: Path, roster: Path, lab: str, secret: str, *, labs_dir: Pa
     if missing and build_evidence:
         from dflab.evidence.build import build_cohort  # scapy and all: not for graders that only read the config
 
+        # Every kind: a course may hold several labs, and each variant is built once for all of them.
         build_cohort(spec, secret, missing, ensure_writable_dir(root / "evidence"), workers=workers)
         result.evidence_built = missing
+    _check_kinds_held(root, [t.id for t in trainees if t.id not in missing], lab, meta["evidence"])
     for trainee in trainees:
         if trainee.id in missing and not build_evidence:
             continue  # the caller builds it (maybe right now), and shares and protects it
@@ -214,6 +225,23 @@ def init_course(root: Path, roster: Path, lab: str, secret: str, *, labs_dir: Pa
             raise DflabError(f"nbgrader generate_assignment failed: {last}", str(root / "source" / lab))
         result.released = True
     return result
+
+
+def _check_kinds_held(root: Path, trainees: list[str], lab: str, kinds: tuple[str, ...]) -> None:
+    """Refuse a lab whose evidence kinds a variant built earlier lacks (a session's variants hold only its lab's).
+
+    Rebuilding would change the manifest other labs' trainees already hashed, so it is one clear line instead.
+    """
+    for trainee in trainees:
+        manifest = root / "evidence" / trainee / "evidence" / "manifest.json"
+        try:
+            held = kinds_held(f["path"] for f in json.loads(manifest.read_text(encoding="utf-8"))["files"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # no readable manifest: the lab's own checks report missing or corrupt evidence
+        lacking = [k for k in kinds if k not in held]
+        if lacking:
+            raise DflabError(f"lab {lab} needs {', '.join(lacking)} evidence, which this course's variant lacks "
+                             "(it was built for a lab without it); use a new course directory", str(manifest.parent))
 
 
 def share_evidence(evidence: Path) -> None:

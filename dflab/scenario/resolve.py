@@ -395,7 +395,7 @@ class _Resolver:
 
 
 def _room_for_slack(size: int, slack: int, lo: int, hi: int) -> int:
-    """The drawn ``size`` moved (within ``[lo, hi]`` where it can) so its last allocation unit keeps ``slack`` bytes free.
+    """The drawn ``size``, moved (within ``[lo, hi]`` where it can) so its last cluster keeps ``slack`` bytes free.
 
     Why: file slack is the room between a file's end and its last cluster's end, and a size drawn at random
     can leave less room than the planned slack text needs (the disk writer then refuses that variant).

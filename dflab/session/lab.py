@@ -28,10 +28,11 @@ class Lab:
     scenario: Path  # the spec every trainee's evidence variant is built from
     notebook: str  # the released notebook's file name
     live_suspect: bool  # lab.yaml `environment: {live_suspect: true}`: lab 01's suspect runs beside the lab
+    evidence: tuple[str, ...]  # lab.yaml `evidence:`: the evidence kinds each trainee's variant holds
 
 
 def load_lab(directory: Path) -> Lab:
-    """Read ``directory/lab.yaml`` (id, scenario, notebook, source; optional ``environment``)."""
+    """Read ``directory/lab.yaml`` (id, scenario, notebook, source; optional ``environment``, ``evidence``)."""
     if not directory.is_dir():
         raise DflabError("lab directory not found", str(directory))
     directory = directory.resolve()
@@ -42,7 +43,8 @@ def load_lab(directory: Path) -> Lab:
     environment = meta.get("environment") or {}
     if not isinstance(environment, dict):
         raise DflabError("environment: must be a mapping (e.g. {live_suspect: true})", str(directory / "lab.yaml"))
-    return Lab(directory, meta["id"], scenario, meta["notebook"], environment.get("live_suspect") is True)
+    return Lab(directory, meta["id"], scenario, meta["notebook"], environment.get("live_suspect") is True,
+               meta["evidence"])
 
 
 def graders_dir(lab: Lab) -> Path:

@@ -30,6 +30,7 @@ from typing import TypeVar
 from dflab.atomic import write_bytes
 from dflab.errors import DflabError
 from dflab.evidence.build import EVIDENCE, KEY, BuildResult, build_cohort
+from dflab.evidence.kinds import EVIDENCE_KINDS
 from dflab.evidence.manifest import MANIFEST
 from dflab.grading.course import InitResult, init_course, protect_key
 from dflab.live.traits import suspect_seed
@@ -114,6 +115,7 @@ class Session:
         lab = load_lab(lab_dir)
         wanted = {"backend": backend, "lab": str(lab.directory), "lab_id": lab.id, "notebook": lab.notebook,
                   "scenario": str(lab.scenario.resolve()), "live_suspect": "yes" if lab.live_suspect else "no",
+                  "evidence": ",".join(lab.evidence),
                   "image": image if backend == "docker" else "", "secret": secret_fingerprint(secret)}
         have = self.state.meta()
         for key, value in wanted.items():
@@ -213,8 +215,9 @@ class Session:
                 on_done(result.variant)
 
         # force: a half-built leftover (no manifest) is replaced; atomic_dir keeps partial builds out anyway.
+        kinds = (self.state.get_meta("evidence") or ",".join(EVIDENCE_KINDS)).split(",")  # older sessions: all
         build_cohort(scenario, secret, todo, self.dir / "evidence", workers=workers, force=True, on_done=done,
-                     on_started=on_started)
+                     on_started=on_started, kinds=kinds)
         return todo
 
     # -- lifecycle --------------------------------------------------------------------------------
