@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dflab.errors import DflabError
-from dflab.grading.course import load_lab
+from dflab.lab_meta import load_lab
 
 LABS = Path(__file__).resolve().parents[1] / "labs"
 FILE_KIND = {"disk.img": "disk", "memory.lime": "memory", "memory.raw": "memory", "network.pcap": "network",

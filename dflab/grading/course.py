@@ -25,10 +25,8 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy.exc
-import yaml
 from nbgrader.api import Gradebook
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
@@ -37,14 +35,14 @@ from traitlets.config.loader import PyFileConfigLoader
 
 from dflab.atomic import ensure_writable_dir, write_bytes
 from dflab.errors import DflabError
-from dflab.evidence.kinds import EVIDENCE_KINDS, check_kinds, kinds_held
+from dflab.evidence.kinds import kinds_held
 from dflab.grading.checks import load_checks
 from dflab.grading.preprocessor import autograde_pipeline
 from dflab.grading.sandbox.base import CELL_TIMEOUT_S, Limits
 from dflab.grading.sandbox.docker_sandbox import DEFAULT_IMAGE
+from dflab.lab_meta import REPO, load_lab
 from dflab.roster import Trainee, read_roster
 
-REPO = Path(__file__).resolve().parents[2]
 CONFIG_FILE = "nbgrader_config.py"
 SECRET_STAMP = ".dflab-course.json"
 DEFAULT_LIMITS = Limits()
@@ -123,31 +121,6 @@ def course_api(root: Path) -> NbGraderAPI:
     tools_on_path()
     config = course_config(root)
     return NbGraderAPI(CourseDirectory(config=config), config=config)
-
-
-def load_lab(labs_dir: Path, lab: str) -> dict[str, Any]:
-    """Read ``labs/<lab>/lab.yaml``; its ``scenario``, ``notebook`` and ``source`` say what to copy and build.
-
-    ``evidence`` (optional, default every kind) lists the evidence kinds the lab hands out; it comes back as
-    :func:`dflab.evidence.kinds.check_kinds` orders it, disk included.
-    """
-    path = labs_dir / lab / "lab.yaml"
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise DflabError(f"no lab {lab!r} (no lab.yaml)", str(path)) from exc
-    except (OSError, yaml.YAMLError) as exc:
-        raise DflabError(f"cannot read lab metadata: {exc}", str(path)) from exc
-    for name in ("id", "scenario", "notebook", "source"):
-        if not isinstance(data, dict) or not isinstance(data.get(name), str):
-            raise DflabError(f"{name}: missing (a string is required)", str(path))
-    if data["id"] != lab:
-        raise DflabError(f"id: {data['id']!r} does not match the folder name {lab!r}", str(path))
-    evidence = data.get("evidence", list(EVIDENCE_KINDS))
-    if not isinstance(evidence, list) or not all(isinstance(k, str) for k in evidence):
-        raise DflabError(f"evidence: must be a list of evidence kinds ({', '.join(EVIDENCE_KINDS)})", str(path))
-    data["evidence"] = check_kinds(evidence, f"{path}: evidence")
-    return data
 
 
 def _sync_file(src: Path, dest: Path, result: InitResult) -> None:

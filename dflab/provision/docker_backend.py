@@ -20,10 +20,12 @@ import contextlib
 import os
 import re
 import shutil
+import socket
 import tarfile
 import tempfile
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,6 +72,27 @@ def _pinned(relay_container: Container) -> bool:
     """Whether the relay asks for fixed host ports (ports the engine chose are chosen again when it restarts)."""
     bindings = relay_container.attrs["HostConfig"]["PortBindings"] or {}
     return all(b.get("HostPort") for binds in bindings.values() for b in binds or [])
+
+
+def _pick_ports(envs: Iterable[TraineeEnv]) -> set[str]:
+    """Record a free port of 127.0.0.1 for each of ``envs`` (the kernel's choice, all distinct); their trainees.
+
+    Every socket stays open until all are picked, so no two trainees get the same port.
+    """
+    held: list[socket.socket] = []
+    picked: set[str] = set()
+    try:
+        for env in envs:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            held.append(sock)
+            sock.bind(("127.0.0.1", 0))
+            env.state["port"] = sock.getsockname()[1]
+            env.save()
+            picked.add(env.trainee)
+    finally:
+        for sock in held:
+            sock.close()
+    return picked
 
 
 def _relay_port(trainees: list[str], trainee: str) -> int:
@@ -220,9 +243,11 @@ class DockerBackend(Backend):
         A running relay serving exactly these trainees on fixed ports (their recorded ones) is kept. Otherwise
         (none yet, stopped, removed, the roster changed) it is replaced, asking for every port a trainee already
         had so their links survive; a roster change therefore drops open connections for a moment (JupyterLab
-        reconnects). A trainee without a port gets one the engine chooses, and the relay is then made again
-        asking for it: a port left to the engine is chosen anew each time the engine restarts the relay
-        (after a dockerd restart, say), and every link handed out would move.
+        reconnects). A trainee without a port gets a free one picked here, so the relay asks for fixed ports
+        from its first run: a port left to the engine is chosen anew each time the engine restarts the relay
+        (after a dockerd restart, say), and every link handed out would move. A picked port someone takes
+        before the relay binds it is picked again; a port a trainee already had stays theirs, or their start
+        fails in one line.
         """
         self.preflight()
         with self._network_lock:
@@ -230,6 +255,7 @@ class DockerBackend(Backend):
         self._blocked.clear()
         for env in envs:
             self._socket_dir(env.trainee)
+        picked = _pick_ports(env for env in envs if "port" not in env.state)
         while True:
             served = [env for env in envs if env.trainee not in self._blocked]
             trainees = sorted(env.trainee for env in served)
@@ -243,21 +269,22 @@ class DockerBackend(Backend):
                 break
             try:
                 current = self._run_relay(served)
-                if not _pinned(current):
-                    self._record_ports(current, trainees, served)  # and the next turn pins them
-                    continue
                 self._wait_listening(current)
                 break
             except docker.errors.APIError as exc:
                 # Someone else took a port a trainee had: that trainee's start fails in one line, the rest go on.
                 clash = _clashing_port(exc)
-                owner = next((env.trainee for env in served if clash and env.state.get("port") == clash), None)
+                owner = next((env for env in served if clash and env.state.get("port") == clash), None)
                 if owner is None:
                     raise
-                self._blocked[owner] = f"port {clash} on 127.0.0.1 is already in use"
+                if owner.trainee in picked:  # taken since it was picked: pick another
+                    del owner.state["port"]
+                    _pick_ports([owner])
+                else:
+                    self._blocked[owner.trainee] = f"port {clash} on 127.0.0.1 is already in use"
                 with contextlib.suppress(docker.errors.DockerException):
                     self.client.containers.get(self.relay_name).remove(force=True)
-        self._record_ports(current, trainees, served)
+        self._record_ports(current, trainees, served)  # a relay kept from before has the final word
 
     @staticmethod
     def _record_ports(relay_container: Container, trainees: list[str], served: list[TraineeEnv]) -> None:

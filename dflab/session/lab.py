@@ -15,10 +15,11 @@ from pathlib import Path
 
 from dflab.atomic import atomic_dir
 from dflab.errors import DflabError
-from dflab.grading import course
+from dflab.lab_meta import REPO
+from dflab.lab_meta import load_lab as load_lab_meta
 
 HANDOUT = "handout"
-REPO_GRADERS = course.REPO / "graders"
+REPO_GRADERS = REPO / "graders"
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ def load_lab(directory: Path) -> Lab:
     if not directory.is_dir():
         raise DflabError("lab directory not found", str(directory))
     directory = directory.resolve()
-    meta = course.load_lab(directory.parent, directory.name)
+    meta = load_lab_meta(directory.parent, directory.name)
     scenario = directory.parent / "scenarios" / f"{meta['scenario']}.yaml"
     if not scenario.is_file():
         raise DflabError("scenario spec not found", str(scenario))

@@ -25,14 +25,13 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from dflab.atomic import write_bytes
 from dflab.errors import DflabError
 from dflab.evidence.build import EVIDENCE, KEY, BuildResult, build_cohort
 from dflab.evidence.kinds import EVIDENCE_KINDS
 from dflab.evidence.manifest import MANIFEST
-from dflab.grading.course import InitResult, init_course, protect_key
 from dflab.live.traits import suspect_seed
 from dflab.provision.base import Backend, Endpoint, Stats, TraineeEnv
 from dflab.provision.http import api_status
@@ -40,6 +39,9 @@ from dflab.roster import Trainee
 from dflab.session.collect import Collected, collect_one
 from dflab.session.lab import HANDOUT, Lab, graders_dir, load_lab, write_handout
 from dflab.session.state import SessionState, TraineeRow, now
+
+if TYPE_CHECKING:
+    from dflab.grading.course import InitResult
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -135,6 +137,8 @@ class Session:
         ``init_course`` only writes what is missing or changed, so a re-run builds only new trainees.
         With ``build_evidence=False`` missing variants are left to :meth:`start` (built while labs start).
         """
+        from dflab.grading.course import init_course  # nbgrader: imported beside the evidence build, not before it
+
         result = init_course(self.dir, roster, lab.id, secret, labs_dir=lab.directory.parent,
                              graders_dir=graders_dir(lab), workers=workers, build_evidence=build_evidence)
         # init_course leaves evidence owner-writable (0644); handed-out evidence is writable by nobody.
@@ -208,6 +212,8 @@ class Session:
 
         def done(result: BuildResult) -> None:
             # Recorded as each variant lands, so a lab can start on it while the others are still built.
+            from dflab.grading.course import protect_key  # after the build's fork, as in prepare_course
+
             _read_only(result.out / EVIDENCE)
             protect_key(result.out / KEY)
             self.state.update(result.variant, manifest_sha256=result.manifest_sha256, status="new")
@@ -285,11 +291,14 @@ class Session:
                     begun[trainee] = pool.submit(self._begin, backend, self.env(self.state.get(trainee)))
 
             def side_work() -> None:
-                """Everything but evidence that labs need: who starts, the relay, the course's handout."""
+                """Everything but evidence that labs need: who starts, the relay and the course's handout (those
+                two side by side: one waits on the engine, the other on nbgrader)."""
                 settled.update(zip([r.id for r in rows], pool.map(settle, rows), strict=True))
-                self._prepare(backend)
-                if before_labs:
-                    before_labs()
+                with ThreadPoolExecutor(max_workers=1) as beside:
+                    handout = beside.submit(before_labs) if before_labs else None
+                    self._prepare(backend)
+                    if handout:
+                        handout.result()
                 with gate:
                     opened.append(True)
                     for trainee in sorted(evidence_ready):
