@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
 
 import pytest
 
 from dflab.errors import DflabError, EvidenceError
-from dflab.evidence.manifest import load_manifest, verify, write_manifest
+from dflab.evidence.manifest import load_manifest, sha256_file, verify, write_manifest
 from dflab.roster import read_roster
 
 
@@ -61,3 +63,26 @@ def test_corrupt_manifest_is_one_clear_error(tmp_path: Path):
         verify(tmp_path)
     with pytest.raises(EvidenceError, match="no manifest.json"):
         verify(tmp_path / "nowhere")
+
+
+def _sparse(path: Path, size: int, *writes: tuple[int, bytes]) -> Path:
+    with path.open("wb") as fh:
+        fh.truncate(size)
+        for offset, data in writes:
+            fh.seek(offset)
+            fh.write(data)
+    return path
+
+
+@pytest.mark.parametrize("shape", ["empty", "dense", "all hole", "data between holes", "trailing hole"])
+def test_sparse_files_hash_as_if_read_byte_by_byte(tmp_path: Path, shape: str) -> None:
+    """Holes are hashed from zeros, not read: the digest must be the plain SHA-256 of every byte."""
+    blob = os.urandom(70_001)
+    path = {
+        "empty": lambda p: _sparse(p, 0),
+        "dense": lambda p: _sparse(p, 0, (0, os.urandom(5_000_003))),
+        "all hole": lambda p: _sparse(p, 9_000_001),
+        "data between holes": lambda p: _sparse(p, 20_000_000, (8_000_123, blob), (15_999_999, b"x")),
+        "trailing hole": lambda p: _sparse(p, 12_345_678, (0, blob)),
+    }[shape](tmp_path / "f")
+    assert sha256_file(path) == hashlib.sha256(path.read_bytes()).hexdigest()
