@@ -34,8 +34,9 @@ from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
 from dflab.atomic import ensure_writable_dir, write_bytes
-from dflab.errors import DflabError
+from dflab.errors import DflabError, EvidenceError
 from dflab.evidence.kinds import kinds_held
+from dflab.evidence.manifest import load_manifest
 from dflab.grading.checks import load_checks
 from dflab.grading.preprocessor import autograde_pipeline
 from dflab.grading.sandbox.base import CELL_TIMEOUT_S, Limits
@@ -206,15 +207,15 @@ def _check_kinds_held(root: Path, trainees: list[str], lab: str, kinds: tuple[st
     Rebuilding would change the manifest other labs' trainees already hashed, so it is one clear line instead.
     """
     for trainee in trainees:
-        manifest = root / "evidence" / trainee / "evidence" / "manifest.json"
+        evidence = root / "evidence" / trainee / "evidence"
         try:
-            held = kinds_held(f["path"] for f in json.loads(manifest.read_text(encoding="utf-8"))["files"])
-        except (OSError, ValueError, KeyError, TypeError):
+            held = kinds_held(str(f.get("path", "")) for f in load_manifest(evidence)["files"] if isinstance(f, dict))
+        except (EvidenceError, OSError):
             continue  # no readable manifest: the lab's own checks report missing or corrupt evidence
         lacking = [k for k in kinds if k not in held]
         if lacking:
             raise DflabError(f"lab {lab} needs {', '.join(lacking)} evidence, which this course's variant lacks "
-                             "(it was built for a lab without it); use a new course directory", str(manifest.parent))
+                             "(it was built for a lab without it); use a new course directory", str(evidence))
 
 
 def share_evidence(evidence: Path) -> None:

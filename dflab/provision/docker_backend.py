@@ -278,7 +278,6 @@ class DockerBackend(Backend):
                 if owner is None:
                     raise
                 if owner.trainee in picked:  # taken since it was picked: pick another
-                    del owner.state["port"]
                     _pick_ports([owner])
                 else:
                     self._blocked[owner.trainee] = f"port {clash} on 127.0.0.1 is already in use"
