@@ -67,16 +67,9 @@ class BundleSummary:
 # -- the engine -------------------------------------------------------------------------------------
 def docker_client() -> Any:
     """The engine, or one clear line when none answers."""
-    import docker
-    import docker.errors
+    from dflab.engine import connect
 
-    try:
-        client = docker.from_env(timeout=DOCKER_TIMEOUT)
-        client.ping()
-    except docker.errors.DockerException as exc:
-        raise DflabError(f"no Docker engine answers ({exc}); start one with "
-                         "`bash environments/docker/engine.sh start`", "docker") from exc
-    return client
+    return connect("docker", "start one with `bash environments/docker/engine.sh start`", at_least=DOCKER_TIMEOUT)
 
 
 def _image(client: Any, ref: str) -> Any:

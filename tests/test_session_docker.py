@@ -25,11 +25,13 @@ import pytest
 from click.testing import Result
 from docker.models.containers import Container
 
+from dflab.engine import TIMEOUT_ENV
 from dflab.errors import DflabError
 from dflab.evidence.manifest import verify
 from dflab.provision.http import api_status
 from dflab.session.manager import Session
 from tests import docker_fixtures
+from tests.engine_proxy import stalling_engine
 from tests.test_session_local import (
     LAB,
     NOTEBOOK,
@@ -292,6 +294,29 @@ def test_stop_purge_removes_containers_volumes_and_network(
         run_session("stop", "--purge", "--session-dir", str(session_dir))
         with contextlib.suppress(DflabError):
             remove_everything(engine, Session.existing(session_dir).state.get_meta("session_id") or "")
+
+
+def test_a_busy_engine_is_one_line_naming_the_trainee(cohort: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """status and collect, with every read of bob's lab stalled: one line naming bob, nothing half-written."""
+    monkeypatch.setenv(TIMEOUT_ENV, "3")
+    before = _files(cohort / "submitted")
+    with stalling_engine(tmp_path, lambda method, path: method == "GET" and "-bob" in path) as proxy:
+        monkeypatch.setenv("DOCKER_HOST", proxy.url)
+        for command in ("status", "collect"):
+            result = run_session(command, "--session-dir", str(cohort))
+            assert result.exit_code != 0 and isinstance(result.exception, DflabError), result.output
+            message = str(result.exception)
+            assert message.startswith("bob: the Docker engine did not answer within 3 s"), message
+            assert TIMEOUT_ENV in message
+    monkeypatch.delenv("DOCKER_HOST")
+    bobs = {p for p in _files(cohort / "submitted") if p.parts[0] == "bob"}
+    assert bobs == {p for p in before if p.parts[0] == "bob"}
+    ok(run_session("status", "--session-dir", str(cohort)))  # the engine was never the problem
+
+
+def _files(root: Path) -> set[Path]:
+    return {p.relative_to(root) for p in root.rglob("*") if p.is_file()} if root.exists() else set()
 
 
 def test_no_engine_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,12 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import docker
-import docker.errors
-
+from dflab.engine import connect
 from dflab.evidence.manifest import MANIFEST
-
-DOCKER_TIMEOUT = 60
 
 
 def ensure_lab_network(name: str, labels: dict[str, str]) -> str:
@@ -29,7 +25,7 @@ def ensure_lab_network(name: str, labels: dict[str, str]) -> str:
     is switched off too, so one trainee cannot reach another's server. The host itself (the proxy)
     still reaches every container on its bridge address.
     """
-    client = docker.from_env(timeout=DOCKER_TIMEOUT)
+    client = connect("jupyterhub", "start the Docker engine the hub spawns labs on")
     found = [n for n in client.networks.list(names=[name]) if n.name == name]  # the name filter is a substring
     network = found[0] if found else client.networks.create(
         name, driver="bridge", internal=True, labels=labels,
@@ -83,7 +79,7 @@ def require_evidence(evidence_root: Path) -> Callable[[Any], None]:
 
 def remove_hub_objects(hub_name: str) -> None:
     """Remove the containers, volumes and network a hub created (``dflab hub purge``; tests' clean-up)."""
-    client = docker.from_env(timeout=DOCKER_TIMEOUT)
+    client = connect("jupyterhub", "start the Docker engine the hub spawns labs on")
     label = f"dflab.hub={hub_name}"
     for container in client.containers.list(all=True, filters={"label": label}):
         container.remove(force=True)

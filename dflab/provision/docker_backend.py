@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import docker
@@ -35,6 +35,7 @@ import docker.errors
 from docker.models.containers import Container
 from docker.types import Mount
 
+from dflab.engine import connect, engine_errors
 from dflab.errors import DflabError
 from dflab.live.cli import SEED_ENV
 from dflab.provision import relay
@@ -47,7 +48,6 @@ TRAINEE_UID = 1000
 SOCKET_DIR = "/run/dflab"
 SOCKET = f"{SOCKET_DIR}/jupyter.sock"
 STOP_TIMEOUT = 10
-DOCKER_TIMEOUT = 60
 LABEL = "dflab.session"
 # A restarted engine (or host) brings every lab back with its workspace; `docker kill`, `stop` and a
 # session's own stop count as manual stops, so a lab killed on purpose stays down until `restart`.
@@ -133,6 +133,34 @@ def _seed_then_serve() -> list[str]:
     return ["sh", "-c", script]
 
 
+def _extract_plain(tar: tarfile.TarFile, root: str, dest: Path) -> None:
+    """Write the regular files and directories under ``root/`` of ``tar`` into ``dest``; nothing else.
+
+    The archive comes from a trainee's volume, so its names are not trusted: absolute names, ``..`` and
+    anything but files and directories (links, devices, FIFOs) are left out, and files are created without
+    following links.  Written by hand rather than with ``extractall(filter="data")``, which Python gained
+    only in 3.11.4 (Debian 12 ships 3.11.2).
+    """
+    for member in tar:
+        parts = PurePosixPath(member.name).parts
+        if not parts or parts[0] != root or not (member.isfile() or member.isdir()):
+            continue
+        rel = parts[1:]
+        if any(part in ("", ".", "..") for part in rel) or PurePosixPath(member.name).is_absolute():
+            continue
+        target = dest.joinpath(*rel)
+        if member.isdir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source = tar.extractfile(member)
+        if source is None:
+            continue
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        with source, os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(source, out)
+
+
 class DockerBackend(Backend):
     """Containers on a Docker engine reached through the docker SDK."""
 
@@ -154,23 +182,18 @@ class DockerBackend(Backend):
     def client(self) -> docker.DockerClient:
         """The engine connection, opened on first use; no engine is one clear line."""
         if self._client is None:
-            try:
-                client = docker.from_env(timeout=DOCKER_TIMEOUT)
-                client.ping()
-            except docker.errors.DockerException as exc:
-                raise DflabError(f"no Docker engine answers ({exc}); start dockerd (`systemctl start docker`, or "
-                                 "`bash environments/docker/engine.sh start` in the dflab repository)",
-                                 "docker backend") from exc
-            self._client = client
+            self._client = connect("docker backend", "start dockerd (`systemctl start docker`, or "
+                                   "`bash environments/docker/engine.sh start` in the dflab repository)")
         return self._client
 
     def preflight(self) -> None:
         """Fail before starting anything when the trainee image is not on the engine."""
-        try:
-            self.client.images.get(self.image)
-        except docker.errors.ImageNotFound as exc:
-            raise DflabError(f"image {self.image} is not on the Docker engine; build it with "
-                             "environments/docker/build-image.sh (see README)", "--image") from exc
+        with engine_errors("--image", f"looking up image {self.image}"):
+            try:
+                self.client.images.get(self.image)
+            except docker.errors.ImageNotFound as exc:
+                raise DflabError(f"image {self.image} is not on the Docker engine; build it with "
+                                 "environments/docker/build-image.sh (see README)", "--image") from exc
 
     def container_name(self, trainee: str) -> str:
         return f"dflab-{self.session_id}-{trainee}"
@@ -201,10 +224,8 @@ class DockerBackend(Backend):
 
     # -- the Backend contract ---------------------------------------------------------------------
     def start(self, env: TraineeEnv) -> Endpoint:
-        try:
+        with engine_errors(env.trainee, "starting the lab"):
             return self._start(env)
-        except docker.errors.APIError as exc:
-            raise DflabError(f"Docker refused to start the lab: {exc.explanation or exc}", env.trainee) from exc
 
     def _start(self, env: TraineeEnv) -> Endpoint:
         self.preflight()
@@ -231,11 +252,8 @@ class DockerBackend(Backend):
         return sockets
 
     def prepare(self, envs: list[TraineeEnv]) -> None:
-        try:
+        with engine_errors(self.relay_name, "starting the session's relay"):
             self._prepare(envs)
-        except docker.errors.APIError as exc:
-            raise DflabError(f"Docker refused to start the session's relay: {exc.explanation or exc}",
-                             self.relay_name) from exc
 
     def _prepare(self, envs: list[TraineeEnv]) -> None:
         """The network and a relay with one port per trainee in ``envs``, each trainee's port recorded.
@@ -389,95 +407,95 @@ class DockerBackend(Backend):
         )  # fmt: skip
 
     def poll(self, env: TraineeEnv) -> int | None:
-        container = self._get(self.container_name(env.trainee))
-        if container is None:
-            return UNKNOWN_EXIT
-        if container.status != "running":
-            return int(container.attrs["State"]["ExitCode"])
-        return None
+        with engine_errors(env.trainee, "checking the lab"):
+            container = self._get(self.container_name(env.trainee))
+            if container is None:
+                return UNKNOWN_EXIT
+            if container.status != "running":
+                return int(container.attrs["State"]["ExitCode"])
+            return None
 
     def session_problems(self) -> list[str]:
-        relay = self._get(self.relay_name)
-        if relay is not None and relay.status == "running":
-            return []
-        state = "is gone" if relay is None else f"is {relay.status}"
-        return [f"the session's relay {self.relay_name} {state}: no lab is reachable; "
-                "`dflab session start` (same options) brings it back with every trainee's port"]
+        with engine_errors(self.relay_name, "checking the session's relay"):
+            relay = self._get(self.relay_name)
+            if relay is not None and relay.status == "running":
+                return []
+            state = "is gone" if relay is None else f"is {relay.status}"
+            return [f"the session's relay {self.relay_name} {state}: no lab is reachable; "
+                    "`dflab session start` (same options) brings it back with every trainee's port"]
 
     def stop(self, env: TraineeEnv, *, purge: bool = False) -> None:
-        if (container := self._get(self.container_name(env.trainee))) is not None:
-            with contextlib.suppress(docker.errors.APIError):
-                container.stop(timeout=STOP_TIMEOUT)
-            container.remove(force=True)
-        env.state.pop("container", None)
-        env.save()
-        if purge:
-            with contextlib.suppress(docker.errors.NotFound):
-                self.client.volumes.get(self.volume_name(env.trainee)).remove(force=True)
-            shutil.rmtree(self.socket_dir(env.trainee), ignore_errors=True)
-            env.state.pop("port", None)
+        with engine_errors(env.trainee, "stopping the lab"):
+            if (container := self._get(self.container_name(env.trainee))) is not None:
+                with contextlib.suppress(docker.errors.APIError):
+                    container.stop(timeout=STOP_TIMEOUT)
+                container.remove(force=True)
+            env.state.pop("container", None)
             env.save()
+            if purge:
+                with contextlib.suppress(docker.errors.NotFound):
+                    self.client.volumes.get(self.volume_name(env.trainee)).remove(force=True)
+                shutil.rmtree(self.socket_dir(env.trainee), ignore_errors=True)
+                env.state.pop("port", None)
+                env.save()
 
     def stats(self, env: TraineeEnv) -> Stats | None:
-        container = self._get(self.container_name(env.trainee))
-        if container is None or container.status != "running":
-            return None
-        s = container.stats(stream=False)
-        cpu, pre = s["cpu_stats"], s["precpu_stats"]
-        cpu_delta = cpu["cpu_usage"]["total_usage"] - pre.get("cpu_usage", {}).get("total_usage", 0)
-        system_delta = cpu.get("system_cpu_usage", 0) - pre.get("system_cpu_usage", 0)
-        online = cpu.get("online_cpus") or len(cpu["cpu_usage"].get("percpu_usage") or [1])
-        percent = 100.0 * cpu_delta / system_delta * online if system_delta > 0 else 0.0
-        mem = s.get("memory_stats", {})
-        detail = mem.get("stats", {})
-        # What `docker stats` shows: usage minus reclaimable page cache (cgroup v2 / v1 names).
-        cache = detail.get("inactive_file", detail.get("total_inactive_file", 0))
-        return Stats(round(percent, 1), int(mem.get("usage", 0)) - int(cache))
+        with engine_errors(env.trainee, "measuring the lab"):
+            container = self._get(self.container_name(env.trainee))
+            if container is None or container.status != "running":
+                return None
+            s = container.stats(stream=False)
+            cpu, pre = s["cpu_stats"], s["precpu_stats"]
+            cpu_delta = cpu["cpu_usage"]["total_usage"] - pre.get("cpu_usage", {}).get("total_usage", 0)
+            system_delta = cpu.get("system_cpu_usage", 0) - pre.get("system_cpu_usage", 0)
+            online = cpu.get("online_cpus") or len(cpu["cpu_usage"].get("percpu_usage") or [1])
+            percent = 100.0 * cpu_delta / system_delta * online if system_delta > 0 else 0.0
+            mem = s.get("memory_stats", {})
+            detail = mem.get("stats", {})
+            # What `docker stats` shows: usage minus reclaimable page cache (cgroup v2 / v1 names).
+            cache = detail.get("inactive_file", detail.get("total_inactive_file", 0))
+            return Stats(round(percent, 1), int(mem.get("usage", 0)) - int(cache))
 
     def export_workspace(self, env: TraineeEnv, folder: str, dest: Path) -> bool:
-        # A created, never started container holding the volume read-only: the engine copies out of it
-        # whether the trainee's lab runs or not, and no code runs in it.
-        name = f"{self.container_name(env.trainee)}-collect"
-        if (leftover := self._get(name)) is not None:  # from a collect that crashed
-            leftover.remove(force=True)
-        holder = self.client.containers.create(
-            self.image, ["true"], name=name, network_mode="none",
-            mounts=[Mount("/work", self.volume_name(env.trainee), type="volume", read_only=True)],
-            labels=self._labels(env.trainee, "collect"),
-            **{k: v for k, v in self._confinement().items() if k != "detach"})
-        try:
+        with engine_errors(env.trainee, "copying the workspace out"):
+            # A created, never started container holding the volume read-only: the engine copies out of it
+            # whether the trainee's lab runs or not, and no code runs in it.
+            name = f"{self.container_name(env.trainee)}-collect"
+            if (leftover := self._get(name)) is not None:  # from a collect that crashed
+                leftover.remove(force=True)
+            holder = self.client.containers.create(
+                self.image, ["true"], name=name, network_mode="none",
+                mounts=[Mount("/work", self.volume_name(env.trainee), type="volume", read_only=True)],
+                labels=self._labels(env.trainee, "collect"),
+                **{k: v for k, v in self._confinement().items() if k != "detach"})
             try:
-                chunks, _ = holder.get_archive(f"/work/{folder}")
-            except docker.errors.NotFound:
-                return False
-            with tempfile.TemporaryFile() as spool:
-                for chunk in chunks:
-                    spool.write(chunk)
-                spool.seek(0)
-                with tarfile.open(fileobj=spool) as tar:
-                    # The archive's root is the folder itself; its contents go straight into ``dest``.
-                    prefix = folder.rstrip("/").rsplit("/", 1)[-1] + "/"
-                    members = [m for m in tar.getmembers() if (m.isfile() or m.isdir()) and m.name.startswith(prefix)]
-                    for m in members:
-                        m.name = m.name[len(prefix):]
-                    dest.mkdir()
-                    # "data" refuses absolute names, ".." and device files: nothing lands outside ``dest``.
-                    tar.extractall(dest, members=members, filter="data")
-            return True
-        finally:
-            holder.remove(force=True)
+                try:
+                    chunks, _ = holder.get_archive(f"/work/{folder}")
+                except docker.errors.NotFound:
+                    return False
+                with tempfile.TemporaryFile() as spool:
+                    for chunk in chunks:
+                        spool.write(chunk)
+                    spool.seek(0)
+                    with tarfile.open(fileobj=spool) as tar:
+                        dest.mkdir()
+                        _extract_plain(tar, folder.rstrip("/").rsplit("/", 1)[-1], dest)
+                return True
+            finally:
+                holder.remove(force=True)
 
     def workspace_ref(self, env: TraineeEnv) -> str:
         return f"docker volume {self.volume_name(env.trainee)}"
 
     def _live(self, env: TraineeEnv, command: str, environment: dict[str, str] | None = None) -> tuple[int, str]:
         """``dflab live suspect <command>`` in the trainee's running lab, as the trainee; (-1, "") if none runs."""
-        container = self._get(self.container_name(env.trainee))
-        if container is None or container.status != "running":
-            return -1, ""
-        result = container.exec_run(["python", "-c", LIVE_CLI, "suspect", command], user=TRAINEE_USER,
-                                    environment=environment or {})
-        return result.exit_code, result.output.decode(errors="replace").strip()
+        with engine_errors(env.trainee, "running `dflab live suspect` in the lab"):
+            container = self._get(self.container_name(env.trainee))
+            if container is None or container.status != "running":
+                return -1, ""
+            result = container.exec_run(["python", "-c", LIVE_CLI, "suspect", command], user=TRAINEE_USER,
+                                        environment=environment or {})
+            return result.exit_code, result.output.decode(errors="replace").strip()
 
     def start_suspect(self, env: TraineeEnv, seed: bytes) -> None:
         # The seed travels in the environment of a command that exits at once, never on a command line.
@@ -494,17 +512,19 @@ class DockerBackend(Backend):
         self._live(env, "stop")
 
     def diagnose(self, env: TraineeEnv) -> str:
-        container = self._get(self.container_name(env.trainee))
-        if container is None:
-            return "its container is gone"
-        lines = container.logs(tail=5).decode(errors="replace").strip().splitlines()
-        return lines[-1] if lines else f"container {container.status}"
+        with engine_errors(env.trainee, "reading the lab's log"):
+            container = self._get(self.container_name(env.trainee))
+            if container is None:
+                return "its container is gone"
+            lines = container.logs(tail=5).decode(errors="replace").strip().splitlines()
+            return lines[-1] if lines else f"container {container.status}"
 
     def shutdown(self, *, purge: bool = False) -> None:
-        if (relay_container := self._get(self.relay_name)) is not None:
-            with contextlib.suppress(docker.errors.APIError):
-                relay_container.stop(timeout=STOP_TIMEOUT)
-            relay_container.remove(force=True)
-        for network in self._networks():
-            with contextlib.suppress(docker.errors.APIError):
-                network.remove()
+        with engine_errors(self.relay_name, "stopping the session's relay"):
+            if (relay_container := self._get(self.relay_name)) is not None:
+                with contextlib.suppress(docker.errors.APIError):
+                    relay_container.stop(timeout=STOP_TIMEOUT)
+                relay_container.remove(force=True)
+            for network in self._networks():
+                with contextlib.suppress(docker.errors.APIError):
+                    network.remove()

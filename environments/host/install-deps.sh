@@ -3,17 +3,23 @@
 # Debian packages: The Sleuth Kit CLI (fls, icat, mmls ...), tshark, fsck tools for the image checks,
 # ewf-tools + faketime (optional E01 copies of disk images, with a frozen acquisition clock),
 # PostgreSQL (the gradebook tests start a real server) and Node.js/npm (JupyterHub's proxy).
-# Python: a virtual environment in .venv with dflab and its test extras.
+# Python: a virtual environment in .venv with dflab and its test extras, made with the *distribution's*
+# interpreter (/usr/bin/python3: Debian 12's 3.11.2, Debian 13's 3.13), the one instructors have, so the
+# suite runs on the oldest Python the project supports rather than a newer one a developer installed.
+# PYTHON=... picks another; a .venv made with a different interpreter is made again.
 # npm: configurable-http-proxy (JupyterHub's proxy) into .venv/node, linked into .venv/bin.
 # Fails loudly: a missing real tool must stop the run, never turn tests into skips.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 need_apt=()
-for pair in fls:sleuthkit tshark:tshark fsck.fat:dosfstools e2fsck:e2fsprogs npm:npm ewfacquire:ewf-tools faketime:faketime; do
+for pair in /usr/bin/python3:python3 fls:sleuthkit tshark:tshark fsck.fat:dosfstools e2fsck:e2fsprogs npm:npm ewfacquire:ewf-tools faketime:faketime; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair#*:}")
 done
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need_apt+=(postgresql)
+# Debian's python3 comes without venv and headers (python3-venv, python3-dev).
+if [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c "import ensurepip, venv" >/dev/null 2>&1; then need_apt+=(python3-venv); fi
+[ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))" >/dev/null 2>&1 || need_apt+=(python3-dev)
 if ((${#need_apt[@]})); then
   echo "install-deps: installing Debian packages: ${need_apt[*]}" >&2
   if [ "$(id -u)" -ne 0 ]; then
@@ -27,8 +33,12 @@ if ((${#need_apt[@]})); then
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
-PY=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
+PY=${PYTHON:-/usr/bin/python3}
+want=$("$PY" -c 'import sys; print(sys.version.split()[0], sys.base_prefix)')
+have=$(.venv/bin/python -c 'import sys; print(sys.version.split()[0], sys.base_prefix)' 2>/dev/null || true)
+if [ "$want" != "$have" ]; then
+  [ -z "$have" ] || echo "install-deps: .venv was made with Python $have; making it again with $want" >&2
+  rm -rf .venv
   "$PY" -m venv .venv
 fi
 stamp=.venv/.dflab-installed

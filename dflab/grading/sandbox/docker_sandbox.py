@@ -34,6 +34,7 @@ import requests.exceptions
 from docker.types import Mount
 from nbformat.notebooknode import NotebookNode
 
+from dflab.engine import connect, engine_errors, timed_out
 from dflab.errors import DflabError
 from dflab.grading.sandbox import runner
 from dflab.grading.sandbox.base import NOTEBOOK_IN, NOTEBOOK_OUT, Limits, Sandbox, SandboxResult, read_result, stage
@@ -45,19 +46,12 @@ HOME = "/home/trainee"
 WORK = f"{HOME}/work"
 RUN = "/grading/run"
 RUNNER = "/opt/dflab-sandbox/runner.py"
-DOCKER_TIMEOUT = 60
 
 
-def engine(timeout: int = DOCKER_TIMEOUT) -> docker.DockerClient:
+def engine() -> docker.DockerClient:
     """A connection to the Docker engine; no engine is one clear line."""
-    try:
-        client = docker.from_env(timeout=timeout)
-        client.ping()
-    except docker.errors.DockerException as exc:
-        raise DflabError(f"no Docker engine answers ({exc}); start one with "
-                         "`bash environments/docker/engine.sh start` or grade with the local sandbox "
-                         "(--SandboxedExecute.sandbox=local)", "docker sandbox") from exc
-    return client
+    return connect("docker sandbox", "start one with `bash environments/docker/engine.sh start` or grade with the "
+                   "local sandbox (--sandbox local)")
 
 
 class DockerSandbox(Sandbox):
@@ -71,14 +65,19 @@ class DockerSandbox(Sandbox):
 
     def preflight(self) -> None:
         """Fail before grading anything when the image is not on the engine."""
-        try:
-            self.client.images.get(self.image)
-        except docker.errors.ImageNotFound as exc:
-            raise DflabError(f"image {self.image} is not on the Docker engine; build it with "
-                             f"`environments/docker/build-image.sh WHEELHOUSE {self.image}` (see README) or set "
-                             "--SandboxedExecute.image", "docker sandbox") from exc
+        with engine_errors("docker sandbox", f"looking up image {self.image}"):
+            try:
+                self.client.images.get(self.image)
+            except docker.errors.ImageNotFound as exc:
+                raise DflabError(f"image {self.image} is not on the Docker engine; build it with "
+                                 f"`environments/docker/build-image.sh WHEELHOUSE {self.image}` (see README) or "
+                                 "set --SandboxedExecute.image", "docker sandbox") from exc
 
     def run(self, notebook: NotebookNode, workdir: Path, evidence: Path, limits: Limits) -> SandboxResult:
+        with engine_errors("docker sandbox", "running a submission's container"):
+            return self._run(notebook, workdir, evidence, limits)
+
+    def _run(self, notebook: NotebookNode, workdir: Path, evidence: Path, limits: Limits) -> SandboxResult:
         start = time.monotonic()
         private = Path(tempfile.mkdtemp(prefix="dflab-sandbox-"))
         container = None
@@ -86,15 +85,13 @@ class DockerSandbox(Sandbox):
             work, run_dir = stage(notebook, workdir, private)
             for path in (work, run_dir):
                 _give(path)
-            try:
-                container = self._create(work, run_dir, evidence, limits)
-                container.start()
-            except docker.errors.APIError as exc:
-                raise DflabError(f"Docker refused the grading container: {exc.explanation or exc}",
-                                 "docker sandbox") from exc
+            container = self._create(work, run_dir, evidence, limits)
+            container.start()
             try:
                 exit_code = container.wait(timeout=limits.wall_s).get("StatusCode")
-            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+            except requests.exceptions.RequestException as exc:
+                if not timed_out(exc):
+                    raise  # the engine went away: one line from run()
                 with contextlib.suppress(docker.errors.APIError):  # it may have ended meanwhile
                     container.kill()
                 return SandboxResult(None, "timeout", f"timed out after {limits.wall_s:.0f} s",
