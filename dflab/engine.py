@@ -47,11 +47,12 @@ def timeout() -> int:
     return value
 
 
-def connect(where: str, hint: str, *, at_least: int = 0) -> Any:
+def connect(where: str, hint: str, *, at_least: int = 0, seconds: int | None = None) -> Any:
     """A client of the engine ``DOCKER_HOST`` names (or the default socket) that answered a ping.
 
     ``hint`` says how to get an engine, for the one-line error when none answers; ``at_least`` raises the
-    timeout for callers whose single requests are long (``docker save`` of an image).
+    timeout for callers whose single requests are long (``docker save`` of an image); ``seconds`` sets it
+    outright, for a quick probe.
     """
     import docker
     import docker.errors
@@ -60,7 +61,7 @@ def connect(where: str, hint: str, *, at_least: int = 0) -> Any:
 
     from dflab.errors import DflabError
 
-    seconds = max(timeout(), at_least)
+    seconds = seconds or max(timeout(), at_least)
     try:
         client = _client(seconds)
         adapter = client.api.get_adapter(client.api.base_url)

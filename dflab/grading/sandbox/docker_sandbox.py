@@ -48,10 +48,10 @@ RUN = "/grading/run"
 RUNNER = "/opt/dflab-sandbox/runner.py"
 
 
-def engine() -> docker.DockerClient:
-    """A connection to the Docker engine; no engine is one clear line."""
+def engine(timeout: int | None = None) -> docker.DockerClient:
+    """A connection to the Docker engine (``timeout``: seconds per request, else the configured ones)."""
     return connect("docker sandbox", "start one with `bash environments/docker/engine.sh start` or grade with the "
-                   "local sandbox (--sandbox local)")
+                   "local sandbox (--sandbox local)", seconds=timeout)
 
 
 class DockerSandbox(Sandbox):

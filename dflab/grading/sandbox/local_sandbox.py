@@ -3,8 +3,8 @@
 As root (this machine, most grading servers) each run gets, through util-linux
 ``unshare`` and ``setpriv``:
 
-* private mount, network, and PID namespaces: only loopback, a fresh ``/proc``
-  (no other process is visible or signalable), and killing the namespace's
+* private mount, network, and PID namespaces: no network at all (the kernel is reached over Unix
+  sockets), a fresh ``/proc`` (no other process is visible or signalable), and killing the namespace's
   first process kills every process the submission started, however it
   detached (``setsid`` does not leave a PID namespace);
 * the graded trainee's evidence bind-mounted **read-only** inside the run's
@@ -49,15 +49,17 @@ from dflab.lab.evidence import EVIDENCE_ENV
 
 UID_BASE = 2_100_000  # far above any uid a distribution or useradd hands out
 UID_SLOTS = 128
+REAP_TIMEOUT_S = 30.0
 SLOT_DIR = Path("/run/dflab-sandbox")
 # What a kernel would otherwise build in its empty home on every run: matplotlib's font list (~/.cache/matplotlib).
 HOME_WARMUP = "try:\n    import matplotlib.font_manager\nexcept ImportError:\n    pass\n"
 HOME_WARMUP_TIMEOUT_S = 120
-# Runs inside the new namespaces, still as (namespace) root. Arguments: evidence, its mount point, the
-# interpreter's prefix, a stash mount point, the private ancestor of that prefix ("" when there is none),
-# then paths to hide up to "--", then the command.  All positional: nothing from the submission reaches the shell.
+# Runs inside the new namespaces, still as (namespace) root; the network namespace is left as it starts (no
+# interface up, not even loopback): the runner talks to its kernel over Unix sockets.  Arguments: evidence,
+# its mount point, the interpreter's prefix, a stash mount point, the private ancestor of that prefix ("" when
+# there is none), then paths to hide up to "--", then the command.  All positional: nothing from the submission
+# reaches the shell.
 NS_SCRIPT = r"""set -eu
-ip link set lo up
 mount --bind "$1" "$2"
 mount -o remount,bind,ro,nosuid,nodev "$2"
 if [ -n "$5" ]; then
@@ -124,7 +126,10 @@ class LocalSandbox(Sandbox):
                     fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
                     continue
-                yield UID_BASE + slot
+                try:
+                    yield UID_BASE + slot
+                finally:
+                    _reap_uid(UID_BASE + slot)  # before the slot (and its RLIMIT_NPROC count) goes to the next run
                 return
         raise DflabError(f"all {UID_SLOTS} local sandbox slots are busy", str(SLOT_DIR))
 
@@ -216,6 +221,43 @@ def _private_ancestor(prefix: Path) -> Path | None:
     return None
 
 
+def _uid_processes(uid: int) -> list[int]:
+    """Processes whose real uid is ``uid`` (those this process can see)."""
+    pids = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = Path(entry.path, "status").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        for line in status.splitlines():
+            if line.startswith("Uid:"):
+                if int(line.split()[1]) == uid:
+                    pids.append(int(entry.name))
+                break
+    return pids
+
+
+def _reap_uid(uid: int) -> None:
+    """Make sure nothing of a finished run's uid is left before its slot is reused.
+
+    Leaving the PID namespace kills every process in it, but the kernel tears a large namespace (a fork
+    bomb's) down at its own pace, and each process still counts towards the uid's ``RLIMIT_NPROC`` until it
+    is gone: the next run on the same slot would then fail to fork, more so on a slow or nested host.  So
+    wait for the uid's processes to vanish, killing any still there, for at most ``REAP_TIMEOUT_S``.
+    """
+    deadline = time.monotonic() + REAP_TIMEOUT_S
+    while (left := _uid_processes(uid)) and time.monotonic() < deadline:
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)
+    if _uid_processes(uid):
+        raise DflabError(f"processes of sandbox uid {uid} survived {REAP_TIMEOUT_S:.0f} s after their run",
+                         "local sandbox")
+
+
 def _chown_tree(path: Path, uid: int) -> None:
     os.lchown(path, uid, uid)
     for root, dirs, files in os.walk(path):
@@ -239,16 +281,37 @@ def _rlimits(limits: Limits) -> None:
         resource.setrlimit(which, (value, value))
 
 
+PROBE = ["--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc", "true"]
+
+
+@functools.cache
 def namespace_mode() -> str:
-    """``root`` (namespaces + a dropped uid) or ``userns`` (unprivileged user namespace); else refuse."""
+    """``root`` (namespaces + a dropped uid) or ``userns`` (unprivileged user namespace); else refuse in one line.
+
+    Probed once per process with exactly the namespaces a run needs, so a host that cannot give them (a
+    container without CAP_SYS_ADMIN, a /proc whose masked paths forbid a new mount from a user namespace)
+    is told before any submission runs, not once per submission.
+    """
     if shutil.which("unshare") is None or shutil.which("setpriv") is None:
         raise DflabError("the local sandbox needs util-linux's unshare and setpriv; install util-linux or use "
-                         "Docker (--SandboxedExecute.sandbox=docker)", "local sandbox")
+                         "Docker (--sandbox docker)", "local sandbox")
     if os.geteuid() == 0:
-        return "root"
-    probe = subprocess.run(["unshare", "--user", "--map-root-user", "--net", "--mount", "true"],
-                           capture_output=True, check=False)
+        probe = subprocess.run(["unshare", *PROBE], capture_output=True, text=True, check=False)
+        if probe.returncode == 0:
+            return "root"
+        raise DflabError(f"cannot confine submissions here: creating private mount, network and PID namespaces "
+                         f"failed ({_first_line(probe.stderr)}); this needs CAP_SYS_ADMIN (a container started "
+                         "without it?): grade with Docker (--sandbox docker) or on a host that allows namespaces",
+                         "local sandbox")
+    probe = subprocess.run(["unshare", "--user", "--map-root-user", *PROBE], capture_output=True, text=True,
+                           check=False)
     if probe.returncode == 0:
         return "userns"
-    raise DflabError("cannot confine submissions here: not root and no unprivileged user namespaces; grade with "
-                     "Docker (--SandboxedExecute.sandbox=docker) or as root", "local sandbox")
+    raise DflabError(f"cannot confine submissions here: not root, and an unprivileged user namespace with its own "
+                     f"/proc failed ({_first_line(probe.stderr)}); grade as root or with Docker (--sandbox docker)",
+                     "local sandbox")
+
+
+def _first_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[0][:200] if lines else "no message"

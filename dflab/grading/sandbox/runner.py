@@ -62,6 +62,7 @@ from jupyter_client.manager import AsyncKernelManager  # noqa: E402
 from nbclient import NotebookClient  # noqa: E402
 from nbclient.exceptions import CellTimeoutError, DeadKernelError  # noqa: E402
 from nbformat.notebooknode import NotebookNode, from_dict  # noqa: E402
+from traitlets import default  # noqa: E402
 
 # ipykernel's own launcher (ipykernel_launcher.py) less the debugger, which no one attaches to when grading:
 # ipykernel turns it off when debugpy cannot be imported, and importing it is 0.17 s of CPU per kernel start.
@@ -248,6 +249,18 @@ class GradingKernelManager(AsyncKernelManager):
     Any other kernel (another kernelspec, another language) starts exactly as its kernelspec says.
     """
 
+    @default("transport")
+    def _transport_default(self) -> str:
+        # Unix sockets, not TCP on loopback: the sandbox needs no network at all (and a host container
+        # without CAP_NET_ADMIN could not even bring a new network namespace's loopback up).
+        return "ipc"
+
+    @default("ip")
+    def _ip_default(self) -> str:
+        # The sockets' path prefix: absolute and short (Unix socket paths stop at 107 bytes), in the
+        # runtime directory the runner points at its own run folder.
+        return os.path.join(os.environ.get("JUPYTER_RUNTIME_DIR") or tempfile.gettempdir(), f"k{os.getpid()}")
+
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         cmd = super().format_kernel_cmd(extra_arguments)
         if cmd[1:3] == ["-m", "ipykernel_launcher"]:
@@ -377,6 +390,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reap", action="store_true",
                         help="kill every other process this uid can signal before writing OUT (sandbox only)")
     args = parser.parse_args(argv)
+    # Connection file and kernel sockets in the run folder: private to this run, and a short path.
+    os.environ["JUPYTER_RUNTIME_DIR"] = os.path.dirname(os.path.abspath(args.notebook_out))
     with open(args.notebook_in, encoding="utf-8") as fh:
         # The grader's own v4 notebook: not validated again here (compiling the schema costs 0.07 s per run).
         nb = nbformat.v4.reads(fh.read())
