@@ -98,8 +98,10 @@ if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
 fi
 cd /fresh/dflab
 t0=$(date +%s)
+set -m  # job control: `make lab` gets its own process group with SIGINT not ignored, as at a terminal
 make lab > /results/lab.log 2>&1 &
 lab=$!
+set +m
 served=fail
 for _ in $(seq 1 '"$LAB_TIMEOUT"'); do
   url=$(grep -o "http://127\.0\.0\.1:[0-9]*/lab?token=[A-Za-z0-9_-]*" /results/lab.log | head -n 1)
@@ -109,7 +111,10 @@ for _ in $(seq 1 '"$LAB_TIMEOUT"'); do
 done
 echo "lab_seconds $(( $(date +%s) - t0 ))" >&3
 echo "lab_result $served" >&3
-pkill -INT -f "dflab session start" 2>/dev/null; sleep 5; kill -INT $lab 2>/dev/null; wait $lab 2>/dev/null
+kill -INT -- -$lab 2>/dev/null  # Ctrl-C: the whole foreground group
+for _ in $(seq 1 60); do kill -0 $lab 2>/dev/null || break; sleep 1; done
+kill -0 $lab 2>/dev/null && { echo "lab_exit still running 60 s after Ctrl-C" >&3; kill -KILL -- -$lab; }
+wait $lab 2>/dev/null
 echo "lab_exit $?" >&3
 echo "python $(.venv/bin/python --version 2>/dev/null || echo none)" >&3
 if [ "${LAB_ONLY:-0}" = 1 ]; then exit 0; fi

@@ -1,25 +1,25 @@
 """The local sandbox, for machines without a container engine: a confined subprocess.
 
 As root (this machine, most grading servers) each run gets, through util-linux
-``unshare`` and ``setpriv``:
+``unshare``, ``pivot_root`` and ``setpriv``:
 
 * private mount, network, and PID namespaces: no network at all (the kernel is reached over Unix
   sockets), a fresh ``/proc`` (no other process is visible or signalable), and killing the namespace's
-  first process kills every process the submission started, however it
-  detached (``setsid`` does not leave a PID namespace);
-* the graded trainee's evidence bind-mounted **read-only** inside the run's
-  private directory, and the course directory (keys, gradebook, instructor's
-  notebooks, other submissions) hidden under an empty read-only tmpfs;
-* an unprivileged uid of its own (one per concurrent run, so one fork bomb's
-  ``RLIMIT_NPROC`` does not starve another run), no capabilities, no new
-  privileges, no supplementary groups; the key directory is root-only (0700)
-  besides being hidden;
-* rlimits (address space, CPU seconds, file size, processes) and a wall-clock
-  limit enforced from outside; a scrubbed environment.
+  first process kills every process the submission started, however it detached (``setsid`` does not
+  leave a PID namespace);
+* a minimal root file system of its own: the system directories and the interpreter read-only, the
+  graded trainee's evidence read-only at ``/evidence``, the submission's files in a fresh home; no
+  project checkout, no course directory (keys, gradebook, other submissions), no other run's folder,
+  no ``/run`` or ``/var`` (no file-system Unix sockets); ``/tmp``, ``/dev/shm`` and the home are
+  size-limited tmpfs that vanish with the run (``HOME_SIZE``, ``TMP_SIZE``, ``SHM_SIZE``);
+* an unprivileged uid of its own (one per concurrent run, so one fork bomb's ``RLIMIT_NPROC`` does not
+  starve another run; reaped before the next run takes it), no capabilities, no new privileges, no
+  supplementary groups;
+* rlimits (address space, CPU seconds, file size, processes) and a wall-clock limit enforced from
+  outside; a scrubbed environment.
 
-Not root: the same namespaces inside an unprivileged user namespace
-(``unshare -r``), with the grader's own uid mapped; without user namespaces
-the run is refused rather than executed unconfined.
+Not root: the same namespaces inside an unprivileged user namespace (``unshare -r``), with the grader's
+own uid mapped; a host that gives neither is refused in one line rather than the run executed unconfined.
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ import atexit
 import contextlib
 import fcntl
 import functools
+import importlib.util
 import os
 import resource
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
@@ -54,26 +54,72 @@ SLOT_DIR = Path("/run/dflab-sandbox")
 # What a kernel would otherwise build in its empty home on every run: matplotlib's font list (~/.cache/matplotlib).
 HOME_WARMUP = "try:\n    import matplotlib.font_manager\nexcept ImportError:\n    pass\n"
 HOME_WARMUP_TIMEOUT_S = 120
-# Runs inside the new namespaces, still as (namespace) root; the network namespace is left as it starts (no
-# interface up, not even loopback): the runner talks to its kernel over Unix sockets.  Arguments: evidence,
-# its mount point, the interpreter's prefix, a stash mount point, the private ancestor of that prefix ("" when
-# there is none), then paths to hide up to "--", then the command.  All positional: nothing from the submission
-# reaches the shell.
+# Inside the sandbox, paths are the same on every host (and as in the Docker sandbox).
+HOME = "/home/trainee"
+WORK = f"{HOME}/work"
+RUN = "/grading/run"
+EVIDENCE = "/evidence"
+# What a submission may write, all of it in memory that vanishes with the run (documented in graders/README.md):
+HOME_SIZE = "512m"  # the home with the work folder: the submission's files and whatever it writes beside them
+TMP_SIZE = "256m"  # /tmp
+SHM_SIZE = "64m"  # /dev/shm
+# Runs inside the new namespaces as (namespace) root and builds the sandbox's whole file system: an empty tmpfs
+# root holding read-only binds of the system directories and of the interpreter (nothing else of the host: no
+# project checkout, no course, no other run, no /run or /var with their Unix sockets), the evidence read-only,
+# the run folder (the runner's result), fresh /tmp, /dev/shm and home, then pivots into it.  The network
+# namespace stays as it starts (no interface up, not even loopback): the runner reaches its kernel over Unix
+# sockets.  Arguments: new root, uid ("" in a user namespace), private dir, evidence, then read-only binds up to
+# "--", paths to hide up to "--", then the command.  All positional: nothing from the submission reaches the shell.
 NS_SCRIPT = r"""set -eu
-mount --bind "$1" "$2"
-mount -o remount,bind,ro,nosuid,nodev "$2"
-if [ -n "$5" ]; then
-  mount --bind "$3" "$4"
-  mount -t tmpfs -o mode=0755,size=64k,nosuid,nodev dflab-exposed "$5"
-  mkdir -p "$3"
-  mount --bind "$4" "$3"
-  mount -o remount,bind,ro,nosuid,nodev "$3"
-fi
-shift 5
-while [ "$1" != "--" ]; do mount -t tmpfs -o ro,nosuid,nodev,noexec,size=4k,mode=000 dflab-hidden "$1"; shift; done
+root=$1 uid=$2 private=$3 evidence=$4
+shift 4
+mount -t tmpfs -o mode=0755,nosuid,nodev,size=4m dflab-root "$root"
+bind() {  # bind SOURCE TARGET [ro|rw]: a directory or a file, at TARGET under the new root
+  if [ -d "$1" ]; then mkdir -p "$root$2"; else mkdir -p "$root$(dirname "$2")"; : > "$root$2"; fi
+  mount --bind "$1" "$root$2"
+  if [ "$3" = ro ]; then mount -o remount,bind,ro,nosuid,nodev "$root$2"; fi
+}
+while [ "$1" != "--" ]; do
+  if [ -L "$1" ]; then ln -s "$(readlink "$1")" "$root$1"; elif [ -e "$1" ]; then bind "$1" "$1" ro; fi
+  shift
+done
 shift
-exec "$@"
-"""
+bind "$evidence" /evidence ro
+bind "$private/run" /grading/run rw
+mkdir -p "$root/proc" "$root/tmp" "$root/dev/shm" "$root/home/trainee"
+mount --rbind /proc "$root/proc"
+for d in null zero full random urandom; do bind "/dev/$d" "/dev/$d" rw; done
+ln -s /proc/self/fd "$root/dev/fd"
+ln -s fd/0 "$root/dev/stdin"; ln -s fd/1 "$root/dev/stdout"; ln -s fd/2 "$root/dev/stderr"
+mount -t tmpfs -o mode=1777,nosuid,nodev,size=@TMP@ dflab-tmp "$root/tmp"
+mount -t tmpfs -o mode=1777,nosuid,nodev,noexec,size=@SHM@ dflab-shm "$root/dev/shm"
+mount -t tmpfs -o mode=0700,nosuid,nodev,size=@HOME@ dflab-home "$root/home/trainee"
+cp -R "$private/home/." "$root/home/trainee/"
+mkdir -p "$root/home/trainee/work"
+cp -R "$private/work/." "$root/home/trainee/work/"
+if [ -n "$uid" ]; then chown -R "$uid:$uid" "$root/home/trainee"; fi
+while [ "$1" != "--" ]; do
+  if [ -e "$root$1" ]; then mount -t tmpfs -o ro,nosuid,nodev,noexec,size=4k,mode=000 dflab-hidden "$root$1"; fi
+  shift
+done
+shift
+cd "$root"
+mkdir .old
+if PATH=/usr/sbin:/sbin:$PATH pivot_root . .old 2>/dev/null; then
+  umount -l /.old
+  rmdir /.old
+  mount -o remount,ro,nosuid,nodev /
+  cd /home/trainee/work
+  exec "$@"
+fi
+# pivot_root refused (Docker's default seccomp profile forbids it): chroot, which a process without
+# CAP_SYS_CHROOT (every process of the submission) cannot leave.
+rmdir .old
+mount -o remount,ro,nosuid,nodev "$root"
+exec /usr/sbin/chroot "$root" /bin/sh -c 'cd /home/trainee/work && exec "$@"' dflab-sandbox "$@"
+""".replace("@TMP@", TMP_SIZE).replace("@SHM@", SHM_SIZE).replace("@HOME@", HOME_SIZE)
+# The top-level names of a root file system that programs expect (each a directory or, merged-/usr, a link).
+SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 
 
 class LocalSandbox(Sandbox):
@@ -135,32 +181,26 @@ class LocalSandbox(Sandbox):
 
     def _command(self, private: Path, notebook: NotebookNode, workdir: Path, evidence: Path, limits: Limits,
                  uid: int | None) -> tuple[list[str], dict[str, str]]:
-        private.chmod(0o711)  # the sandbox uid may traverse, not list
+        private.chmod(0o700)  # only the namespace script (root) reads it; the sandbox sees copies and binds
         work, run_dir = stage(notebook, workdir, private)
-        home, mount_point = private / "home", private / "evidence"
-        template, hide = home_template(self.python), self.hide
+        home = private / "home"
+        template = home_template(self.python)
         if template is not None and template.is_dir():
             shutil.copytree(template, home, symlinks=True)  # the run's own copy: nothing it does outlives it
-            hide = [*self.hide, template]  # and the template itself is out of the submission's reach
         else:
             home.mkdir()
-        mount_point.mkdir()
+        (private / "root").mkdir()
         if uid is not None:
-            for path in (work, run_dir, home):
-                _chown_tree(path, uid)
-        for hidden in hide:
-            if private.is_relative_to(hidden):
-                raise DflabError("cannot hide a directory that holds the sandbox itself", str(hidden))
+            _chown_tree(run_dir, uid)
         env = {
             "PATH": os.pathsep.join([str(Path(self.python).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
-            "HOME": str(home), "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg",
+            "HOME": HOME, "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg",
             "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "NBGRADER_EXECUTION": "autograde",
-            EVIDENCE_ENV: str(mount_point),
+            EVIDENCE_ENV: EVIDENCE,
         }
         # The runner as a script in isolated mode: no dflab package import (docker SDK and all) per submission.
-        runner_cmd = [self.python, "-I", str(Path(runner.__file__).resolve()), str(run_dir / NOTEBOOK_IN),
-                      str(run_dir / NOTEBOOK_OUT),
-                      *limits.runner_args(), "--cwd", str(work)]
+        runner_cmd = [self.python, "-I", str(Path(runner.__file__).resolve()), f"{RUN}/{NOTEBOOK_IN}",
+                      f"{RUN}/{NOTEBOOK_OUT}", *limits.runner_args(), "--cwd", WORK]
         if uid is None:
             unshare = ["unshare", "--user", "--map-root-user"]
             drop: list[str] = []
@@ -168,15 +208,31 @@ class LocalSandbox(Sandbox):
             unshare = ["unshare"]
             drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs",
                     "--inh-caps=-all", "--bounding-set=-all", "--"]
-        prefix = Path(os.path.realpath(sys.base_prefix))
-        stash = private / "python"
-        stash.mkdir()
-        private_top = _private_ancestor(prefix) if uid is not None else None
         argv = [*unshare, "--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc", "--",
-                "/bin/sh", "-c", NS_SCRIPT, "dflab-sandbox", str(evidence.resolve()), str(mount_point),
-                str(prefix), str(stash), str(private_top or ""), *[str(h) for h in hide], "--",
-                *drop, *runner_cmd]
+                "/bin/sh", "-c", NS_SCRIPT, "dflab-sandbox", str(private / "root"), "" if uid is None else str(uid),
+                str(private), str(evidence.resolve()), *[str(p) for p in visible_paths(self.python)], "--",
+                *[str(h) for h in self.hide], "--", *drop, *runner_cmd]
         return argv, env
+
+
+def visible_paths(python: str) -> list[Path]:
+    """What of the host a submission sees, read-only: the system directories and what the interpreter needs.
+
+    The interpreter's installation and virtual environment, and the folder of every package imported from
+    outside them (an editable install of dflab, whose ``dflab.lab`` notebooks import): just those folders,
+    never the checkout around them.
+    """
+    paths = [Path(p) for p in SYSTEM_PATHS]
+    for prefix in (sys.prefix, sys.base_prefix, os.path.realpath(sys.base_prefix), Path(python).parent.parent):
+        paths.append(Path(prefix))
+    for name in ("dflab", "nbformat", "ipykernel", "nbclient"):
+        spec = importlib.util.find_spec(name)
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            paths.append(Path(location).resolve())
+    top = [p for p in dict.fromkeys(paths)]
+    # A path inside another one is bound with it already (and would be bound over it otherwise).
+    return [p for p in top if p.is_symlink() or not any(p != q and p.is_relative_to(q) and not q.is_symlink()
+                                                          for q in top)]
 
 
 @functools.cache
@@ -206,19 +262,6 @@ def _last_line(path: Path) -> str:
         fh.seek(max(0, path.stat().st_size - 4096))
         lines = fh.read().decode(errors="replace").strip().splitlines()
     return lines[-1][:200] if lines else "no output"
-
-
-def _private_ancestor(prefix: Path) -> Path | None:
-    """The outermost directory above the interpreter's prefix that other users cannot traverse (e.g. /root).
-
-    A Python installed under root's home (pyenv) cannot be executed by the
-    sandbox uid; inside the mount namespace that directory is replaced by a
-    tmpfs holding only the interpreter's prefix, which also hides the rest of it.
-    """
-    for parent in reversed(prefix.parents):
-        if parent != Path("/") and not parent.stat().st_mode & stat.S_IXOTH:
-            return parent
-    return None
 
 
 def _uid_processes(uid: int) -> list[int]:
