@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -140,6 +141,49 @@ def test_failed_build_leaves_nothing(tmp_path, spec, monkeypatch):
     with pytest.raises(DflabError, match=r"cannot write: No space left on device"):
         build_variant(spec, DEMO_SECRET, "zed", tmp_path / "zed")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_interrupted_cohort_leaves_no_temporary_and_no_empty_folder(tmp_path, monkeypatch, workers):
+    """Ctrl-C while bob builds: bob's temporary build and the output folders the cohort made go; alice's variant,
+    completed (and handed out through on_done) before the interrupt, stays whole. Two workers: the interrupt comes
+    back from a worker process, and alice, still running then, is waited for."""
+    def interrupted(case, out_dir):
+        if case.variant in stop:
+            raise KeyboardInterrupt
+        return real_network(case, out_dir)
+
+    real_network = build_mod.write_network
+    monkeypatch.setattr(build_mod, "write_network", interrupted)
+    out = tmp_path / "new" / "out"
+    stop = {"alice", "bob"}
+    with pytest.raises(KeyboardInterrupt):
+        build_mod.build_cohort(NIGHTJAR, DEMO_SECRET, ["alice", "bob"], out, workers=workers)
+    assert list(tmp_path.iterdir()) == []  # nothing completed: not even the folders are left
+
+    stop = {"bob"}
+    with pytest.raises(KeyboardInterrupt):
+        build_mod.build_cohort(NIGHTJAR, DEMO_SECRET, ["alice", "bob"], out, workers=workers)
+    assert sorted(p.name for p in out.iterdir()) == ["alice"]
+    assert verify(out / "alice" / "evidence") == [] and (out / "alice" / "key" / "answer_key.json").is_file()
+
+
+def test_a_failed_cli_build_leaves_no_folder(tmp_path):
+    """A spec that validates but cannot be built (its files outgrow the root volume): one line, no output folder."""
+    bad = tmp_path / "too-big.yaml"
+    text = NIGHTJAR.read_text()
+    assert text.count("size: [3000, 9000]") == 1
+    bad.write_text(text.replace("size: [3000, 9000]", "size: [15000000, 15000000]"))  # payroll, zipped in once more
+    assert subprocess.run([sys.executable, "-m", "dflab.cli", "scenario", "validate", str(bad)],
+                          capture_output=True).returncode == 0
+    proc = subprocess.run([sys.executable, "-m", "dflab.cli", "evidence", "build", str(bad), "--out",
+                           str(tmp_path / "out"), "--trainee", "alice", "--trainee", "bob", "--workers", "2"],
+                          capture_output=True, text=True, env={**os.environ, "COLUMNS": "300"}, timeout=300)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("dflab:")]
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert len(lines) == 1 and re.fullmatch(r"dflab: error: disk\.files\[archive\] on volume root: /tmp/\.cache/\S+"
+                                            r"\.jpg does not fit: the volume has 7168 blocks of 4096 bytes", lines[0])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["too-big.yaml"]
 
 
 def test_disk_full_is_one_clear_error(tmp_path, spec):

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import io
+import subprocess
+import zipfile
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -54,13 +58,13 @@ def test_evidence_kinds_agree_on_the_story():
     sock = implant.sockets[0]
     c2 = case.host("c2")
     assert (sock.remote_ip, sock.remote_port, sock.local_port) == (c2.ip, exfil.server_port, exfil.client_port)
-    assert case.file("archive").true_type == "zip" and case.file("archive").name.endswith(".jpg")
+    assert case.file("archive").true_type in {"zip", "tar", "gzip", "xz"} and case.file("archive").name.endswith(".jpg")
     assert payload.deleted_at is not None and payload.mtime == int(download.time)
     assert case.file("hostname").content.decode().strip() == case.memory.hostname == case.host("suspect").hostname
 
 
 def test_unknown_field_is_reported_with_line(spec_text: str):
-    bad = spec_text.replace("  table: mbr\n", "  table: mbr\n  tabel: gpt\n")
+    bad = spec_text.replace("  table: {choice: [mbr, gpt]}\n", "  table: {choice: [mbr, gpt]}\n  tabel: gpt\n")
     line = bad.splitlines().index("  tabel: gpt") + 1
     with pytest.raises(SpecError) as err:
         parse_spec(bad, "nightjar.yaml")
@@ -148,3 +152,52 @@ def test_a_variant_that_once_had_no_room_for_its_slack_builds(tmp_path: Path):
 
     result = build_variant(load_spec(NIGHTJAR), "x", "b234", tmp_path / "b234")  # its size drew a multiple of 4096
     assert (result.out / "evidence" / "disk.img").is_file()
+
+
+def test_the_disk_layout_and_the_archive_container_are_drawn_per_trainee():
+    """Lab 02's partition and signature answers differ between neighbours: table, root start, archive type."""
+    spec = load_spec(NIGHTJAR)
+    cases = [resolve(spec, variant_seed("layout", spec.scenario, f"t{i}"), f"t{i}") for i in range(60)]
+    tables = Counter(c.disk.table for c in cases)
+    starts = Counter(c.disk.volumes[1].start_sector for c in cases)
+    types = Counter(c.file("archive").true_type for c in cases)
+    assert set(tables) == {"mbr", "gpt"} and min(tables.values()) >= 15
+    assert all(s % 2048 == 0 and 35 * 2048 <= s <= 66 * 2048 for s in starts) and len(starts) >= 20
+    assert set(types) == {"zip", "tar", "gzip", "xz"}
+    assert cases[0].disk.volumes[0].start_sector is None  # TRANSFER: the first MiB boundary, as before
+
+
+def test_every_archive_container_is_a_real_file_of_its_type_holding_the_zip(tmp_path: Path):
+    """The real tools read each wrapper, and the ZIP stays readable through it: lab 04 lists the exfiltrated
+    archive's members with zipfile, whatever container it came in."""
+    spec = load_spec(NIGHTJAR)
+    seen = {}
+    for i in range(80):
+        case = resolve(spec, variant_seed("wrap", spec.scenario, f"w{i}"), f"w{i}")
+        archive = case.file("archive")
+        members = [case.file(m).name for m in ("forecast", "payroll", "board")]
+        assert zipfile.ZipFile(io.BytesIO(archive.content)).namelist() == members, archive.true_type
+        seen.setdefault(archive.true_type, archive)
+    assert set(seen) == {"zip", "tar", "gzip", "xz"}
+    for kind, archive in seen.items():
+        path = tmp_path / f"{kind}.bin"
+        path.write_bytes(archive.content)
+        stem = archive.name.removesuffix(".jpg")
+        if kind == "tar":
+            listing = subprocess.run(["tar", "tvf", str(path)], capture_output=True, text=True, check=True).stdout
+            assert listing.split()[-1] == f"{stem}.zip" and "root/root" in listing
+        elif kind in ("gzip", "xz"):
+            inner = subprocess.run([kind, "-dc", str(path)], capture_output=True, check=True).stdout
+            assert zipfile.ZipFile(io.BytesIO(inner)).namelist() == members
+        out = subprocess.run(["file", "-b", str(path)], capture_output=True, text=True, check=True).stdout
+        assert out.startswith({"zip": "Zip archive", "tar": "POSIX tar archive", "gzip": "gzip compressed data",
+                               "xz": "XZ compressed data"}[kind]), out
+
+
+def test_a_spec_without_the_new_fields_resolves_as_before(spec_text: str):
+    """table: mbr, no start_mib, no wrap: what the spec said before they were drawn (optional parts stay off)."""
+    plain = spec_text.replace("table: {choice: [mbr, gpt]}", "table: mbr").replace(
+        ", start_mib: {int: [35, 66]}", "").replace(", wrap: {choice: [none, tar, gzip, xz]}", "")
+    case = resolve(parse_spec(plain), b"\0" * 32)
+    assert case.disk.table == "mbr" and [v.start_sector for v in case.disk.volumes] == [None, None]
+    assert case.file("archive").true_type == "zip"

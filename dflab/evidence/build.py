@@ -16,7 +16,12 @@ or capture, and a cohort's start-up waits for every variant. The disk is always 
 its layout (inode numbers, partition offsets) whatever the lab.
 
 The whole directory is built in a temporary sibling and renamed into place,
-so an interrupted or failed build leaves nothing half-written behind.
+so an interrupted or failed build leaves nothing half-written behind.  A
+failed cohort build (``dflab evidence build``; any exception, Ctrl-C
+included) also removes the output directories it created, and an output
+directory it leaves empty: nothing of the failure stays.  Variants completed
+before the failure are whole and stay: callers hand them out as they land
+(``on_done``), and ``--force`` rebuilds them.
 """
 
 from __future__ import annotations
@@ -95,6 +100,24 @@ def write_case(case: Case, out: Path, live: dict[str, Any], kinds: tuple[str, ..
     return manifest_sha
 
 
+def _missing_dirs(path: Path) -> list[Path]:
+    """``path`` and its ancestors that do not exist yet, deepest first: what creating ``path`` would make."""
+    out = []
+    while not path.exists() and path != path.parent:
+        out.append(path)
+        path = path.parent
+    return out
+
+
+def _remove_empty(dirs: Iterable[Path]) -> None:
+    """Remove each directory that is (now) empty, in the order given (deepest first); keep anything else."""
+    for d in dirs:
+        try:
+            d.rmdir()
+        except OSError:
+            pass  # not empty, already gone, or not ours to remove
+
+
 def build_variant(spec: Spec, secret: str, trainee: str, out: Path, *, force: bool = False,
                   kinds: Iterable[str] = EVIDENCE_KINDS) -> BuildResult:
     """Build one trainee's variant into ``out`` (atomically; ``force`` replaces an existing build)."""
@@ -128,28 +151,48 @@ def build_cohort(spec_path: Path, secret: str, trainees: Iterable[str], out_root
     written = check_kinds(kinds, "evidence kinds")
     if spec.disk.e01:
         require_tools(f"{spec_path}: disk.e01")
+    made = _missing_dirs(out_root)
     ensure_writable_dir(out_root)
-    names = list(trainees)
+    try:
+        return _build_all(str(spec_path), secret, list(trainees), out_root, workers, force, on_done, on_started,
+                          written)
+    except BaseException:
+        # No worker builds any more (see _build_all) and each failed variant removed its own temporary directory:
+        # remove the output directories left empty (out_root too when a caller made it just before: the CLI does).
+        _remove_empty(made or [out_root])
+        raise
+
+
+def _build_all(spec_path: str, secret: str, names: list[str], out_root: Path, workers: int | None, force: bool,
+               on_done: Callable[[BuildResult], None] | None, on_started: Callable[[], None] | None,
+               written: tuple[str, ...]) -> list[BuildResult]:
+    """Build ``names`` in order (one worker) or in processes; on any failure return only once no worker builds."""
     workers = max(1, min(workers or os.cpu_count() or 1, len(names)))
     if workers == 1:
         if on_started:
             on_started()
         results = []
         for t in names:
-            results.append(_build_one(str(spec_path), secret, t, str(out_root / t), force, written))
+            results.append(_build_one(spec_path, secret, t, str(out_root / t), force, written))
             if on_done:
                 on_done(results[-1])
         return results
     done: dict[str, BuildResult] = {}
     with ProcessPoolExecutor(max_workers=workers) as pool:
         # With the fork start method every worker is forked at the first submit, so they all exist here.
-        futures = {pool.submit(_build_one, str(spec_path), secret, t, str(out_root / t), force, written): t
+        futures = {pool.submit(_build_one, spec_path, secret, t, str(out_root / t), force, written): t
                    for t in names}
         if on_started:
             on_started()
-        for fut in as_completed(futures):
-            res = fut.result()
-            done[futures[fut]] = res
-            if on_done:
-                on_done(res)
+        try:
+            for fut in as_completed(futures):
+                res = fut.result()
+                done[futures[fut]] = res
+                if on_done:
+                    on_done(res)
+        except BaseException:
+            # Drop the queued builds and wait for the running ones (a Ctrl-C reaches them too and stops them), so
+            # no variant is renamed into place after the caller has cleaned up.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
     return [done[t] for t in names]

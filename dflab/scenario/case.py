@@ -51,6 +51,9 @@ class Volume:
 
     ``size_bytes`` is the partition size; partitions are laid out in order,
     the first one starting at LBA 2048 (1 MiB), each aligned to 1 MiB.
+    ``start_sector`` (a multiple of 2048) places one further out, leaving the
+    gap before it unallocated; None is the first 1 MiB boundary after the
+    previous partition.
     """
 
     id: str
@@ -60,6 +63,7 @@ class Volume:
     serial: int  # FAT volume serial number, or low 32 bits of the ext4 UUID seed
     uuid: str  # ext4 file system UUID / GPT partition GUID (canonical 8-4-4-4-12 form)
     mount_point: str  # where the suspect host mounts it ("/", "/boot/efi", "/mnt/usb")
+    start_sector: int | None = None
 
 
 @dataclass(frozen=True)

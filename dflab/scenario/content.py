@@ -1,9 +1,11 @@
 """Deterministic file contents: the bytes of documents, binaries and archives in a case.
 
 Each generator is a pure function of its inputs and an RNG stream, and uses
-only byte formats we write ourselves (stored ZIP, uncompressed-deflate PNG,
-plain PDF), never a compressor whose output could change between library
-versions, so evidence stays byte-identical on any machine.
+only byte formats we write ourselves (stored ZIP, POSIX tar, gzip with stored
+deflate blocks, xz with uncompressed LZMA2 chunks, uncompressed-deflate PNG,
+plain PDF), never a compressor whose
+output could change between library versions, so evidence stays
+byte-identical on any machine.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import io
 import random
 import struct
+import tarfile
 import zipfile
 import zlib
 from collections.abc import Iterable
@@ -68,6 +71,65 @@ def zip_stored(members: Iterable[tuple[str, bytes, int]]) -> bytes:
             info.external_attr = 0o100644 << 16
             z.writestr(info, data)
     return buf.getvalue()
+
+
+def tar_one(name: str, data: bytes, mtime: int) -> bytes:
+    """A POSIX (ustar) tar archive holding one regular file, as ``tar cf`` writes it (padded to 10 KiB records)."""
+    buf = io.BytesIO()
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode, info.type = len(data), max(mtime, 0), 0o644, tarfile.REGTYPE
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def gzip_stored(name: str, data: bytes, mtime: int) -> bytes:
+    """A gzip stream (RFC 1952) of ``data`` in stored deflate blocks: valid for ``gzip -d``, and its bytes depend
+    on nothing but the input (no compressor version)."""
+    header = b"\x1f\x8b\x08\x08" + struct.pack("<I", max(mtime, 0) & 0xFFFFFFFF) + b"\x00\x03"
+    header += name.encode("latin-1", "replace") + b"\x00"  # FNAME: ISO 8859-1, NUL-terminated
+    blocks = bytearray()
+    chunks = [data[i:i + 0xFFFF] for i in range(0, len(data), 0xFFFF)] or [b""]
+    for k, chunk in enumerate(chunks):
+        blocks += struct.pack("<BHH", 1 if k == len(chunks) - 1 else 0, len(chunk), len(chunk) ^ 0xFFFF) + chunk
+    return header + bytes(blocks) + struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
+
+
+def xz_stored(data: bytes) -> bytes:
+    """An xz stream (one LZMA2 block of uncompressed chunks, CRC32 checks): valid for ``xz -d`` and ``lzma``, and
+    its bytes depend on nothing but the input (no compressor version)."""
+
+    def varint(n: int) -> bytes:
+        out = bytearray()
+        while n >= 0x80:
+            out.append(n & 0x7F | 0x80)
+            n >>= 7
+        return bytes(out + bytes([n]))
+
+    def pad4(b: bytes) -> bytes:
+        return b + bytes(-len(b) % 4)
+
+    flags = b"\x00\x01"  # check type 1: CRC32
+    header = b"\xfd7zXZ\x00" + flags + struct.pack("<I", zlib.crc32(flags))
+    # Block header: one filter (LZMA2, properties: a 4 KiB dictionary, which uncompressed chunks never use).
+    fields = b"\x00" + b"\x21\x01\x00"  # block flags (one filter, no sizes), LZMA2 filter id, 1 property byte
+    size = -(-(1 + len(fields)) // 4) * 4 + 4  # size byte + fields, padded to 4, + CRC32
+    block_header = (bytes([size // 4 - 1]) + fields).ljust(size - 4, b"\x00")
+    block_header += struct.pack("<I", zlib.crc32(block_header))
+    chunks = bytearray()
+    for k in range(0, len(data), 0x10000):
+        chunk = data[k:k + 0x10000]
+        chunks += struct.pack(">BH", 1 if k == 0 else 2, len(chunk) - 1) + chunk  # 1: reset dictionary, 2: keep
+    chunks += b"\x00"  # end of LZMA2 data
+    unpadded = len(block_header) + len(chunks) + 4
+    block = block_header + pad4(bytes(chunks)) + struct.pack("<I", zlib.crc32(data))
+    index = pad4(b"\x00" + varint(1) + varint(unpadded) + varint(len(data)))
+    index += struct.pack("<I", zlib.crc32(index))
+    backward = struct.pack("<I", len(index) // 4 - 1) + flags
+    footer = struct.pack("<I", zlib.crc32(backward)) + backward + b"YZ"
+    return header + block + index + footer
 
 
 def png(r: random.Random, width: int = 32, height: int = 24) -> bytes:

@@ -17,7 +17,7 @@ import string
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from dflab.scenario.spec import parse_iso
+from dflab.scenario.spec import check_draw, parse_iso
 
 SEED_CONTEXT = b"dflab-variant-v1"
 DEMO_SECRET = "dflab-demo-course-secret"
@@ -42,45 +42,30 @@ def rng(seed: bytes, *labels: str) -> random.Random:
 def draw(spec: Any, seed: bytes, name: str) -> Any:
     """Draw one value.  Literals pass through; a single-key mapping names the distribution.
 
-    Raises ValueError with a message naming the draw; callers add the field path.
+    The draw's shape and ranges are checked by :func:`dflab.scenario.spec.check_draw` (when the spec is loaded,
+    with its file and line, and again here); raises ValueError with a message naming the draw.
     """
     if not isinstance(spec, dict):
         return spec
-    if len(spec) != 1:
-        raise ValueError(f"a drawn value is a mapping with one key (choice, int, ip_in, ...), got {sorted(spec)}")
+    check_draw(spec)
     (kind, arg), = spec.items()
     r = rng(seed, "draw", name)
     if kind == "choice":
-        if not isinstance(arg, list) or not arg:
-            raise ValueError("choice needs a non-empty list")
         return arg[r.randrange(len(arg))]
     if kind == "int":
-        lo, hi = _pair(arg, "int")
-        return r.randint(int(lo), int(hi))
+        return r.randint(int(arg[0]), int(arg[1]))
     if kind == "ip_in":
         net = ipaddress.ip_network(str(arg), strict=False)
-        if net.num_addresses < 16:
-            raise ValueError(f"ip_in network {net} is too small (need at least a /28)")
         # Skip network, broadcast and the low addresses kept for gateways and resolvers.
         return str(net.network_address + r.randint(10, net.num_addresses - 2))
     if kind == "time_between":
-        lo, hi = (parse_iso(str(t)) for t in _pair(arg, "time_between"))
+        lo, hi = (parse_iso(str(t)) for t in arg)
         span = int((hi - lo).total_seconds())
-        if span < 0:
-            raise ValueError("time_between needs [earlier, later]")
         return (lo + timedelta(seconds=r.randint(0, span))).isoformat()
     if kind == "hex":
         return "".join(r.choice("0123456789abcdef") for _ in range(int(arg)))
-    if kind == "password":
-        alphabet = string.ascii_letters + string.digits + "!#%&*+-=?@"
-        return "".join(r.choice(alphabet) for _ in range(int(arg)))
-    raise ValueError(f"unknown draw {kind!r} (choice, int, ip_in, time_between, hex, password)")
-
-
-def _pair(arg: Any, kind: str) -> tuple[Any, Any]:
-    if not isinstance(arg, list) or len(arg) != 2:
-        raise ValueError(f"{kind} needs [low, high]")
-    return arg[0], arg[1]
+    alphabet = string.ascii_letters + string.digits + "!#%&*+-=?@"  # password
+    return "".join(r.choice(alphabet) for _ in range(int(arg)))
 
 
 def epoch(iso: str) -> int:

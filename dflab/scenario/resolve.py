@@ -39,7 +39,22 @@ from dflab.scenario.case import (
     Volume,
 )
 from dflab.scenario.draw import draw, epoch, rng
-from dflab.scenario.spec import TIME_REF, BodyRef, FileSpec, FillerSpec, ProcessSpec, Spec
+from dflab.scenario.load import locate
+from dflab.scenario.spec import (
+    ALIGN_SECTORS,
+    FDS,
+    MAX_DISK_BYTES,
+    MAX_NOISE_PACKETS,
+    PIDS,
+    PORTS,
+    TIME_REF,
+    UIDS,
+    BodyRef,
+    FileSpec,
+    FillerSpec,
+    ProcessSpec,
+    Spec,
+)
 from dflab.scenario.system import system_processes
 
 TEMPLATE = re.compile(r"\{([A-Za-z_][\w.]*)\}")
@@ -58,7 +73,9 @@ class _Resolver:
 
     # -- helpers -----------------------------------------------------------------------------------
     def fail(self, where: str, what: str) -> SpecError:
-        return SpecError(what, f"scenario {self.spec.scenario}: {where}")
+        """A spec error found while resolving: ``file:line: field: what`` when the spec was loaded from a file."""
+        at = locate(self.spec, where)
+        return SpecError(f"{where}: {what}", at) if at else SpecError(what, f"scenario {self.spec.scenario}: {where}")
 
     def fill(self, text: str, where: str) -> str:
         """Substitute ``{name}`` references from the namespace."""
@@ -77,6 +94,19 @@ class _Resolver:
         except (ValueError, TypeError) as exc:
             raise self.fail(where, str(exc)) from exc
         return self.fill(v, where) if isinstance(v, str) else v
+
+    def number(self, spec: Any, name: str, where: str, lo: int, hi: int) -> int:
+        """A drawn or templated whole number, checked against ``[lo, hi]`` (a template is only known now)."""
+        v = self.value(spec, name, where)
+        try:
+            n = int(v) if not isinstance(v, (bool, float)) else None
+        except ValueError:
+            n = None
+        if n is None:
+            raise self.fail(where, f"{v!r} is not a whole number")
+        if not lo <= n <= hi:
+            raise self.fail(where, f"{n} is outside {lo} .. {hi}")
+        return n
 
     def at(self, ref: str, where: str) -> int:
         m = TIME_REF.match(ref)
@@ -132,7 +162,7 @@ class _Resolver:
         for u in self.spec.users:
             where = f"users.{u.id}"
             name = self.fill(u.name, where)
-            uid = int(self.value(u.uid, f"user:{u.id}:uid", where))
+            uid = self.number(u.uid, f"user:{u.id}:uid", where, *UIDS)
             user = User(name, uid, uid, f"/home/{name}", u.shell, self.fill(u.full_name, where))
             self.ns.update({f"users.{u.id}.name": name, f"users.{u.id}.uid": uid,
                             f"users.{u.id}.home": user.home})
@@ -144,7 +174,7 @@ class _Resolver:
         for f in self.spec.network.flows:
             where = f"network.flows.{f.id}"
             if f.client_port is not None:
-                port = int(self.value(f.client_port, f"flow:{f.id}:cport", where))
+                port = self.number(f.client_port, f"flow:{f.id}:cport", where, *PORTS)
             else:
                 r = rng(self.seed, "port", f.id)
                 port = r.randint(*EPHEMERAL)
@@ -153,14 +183,14 @@ class _Resolver:
             used.add(port)
             self.ns[f"flows.{f.id}.client_port"] = port
             default = {"dns": 53, "http": 80, "ftp": 21, "raw": 0}[f.kind]
-            self.ns[f"flows.{f.id}.port"] = int(self.value(f.port, f"flow:{f.id}:port", where)) \
+            self.ns[f"flows.{f.id}.port"] = self.number(f.port, f"flow:{f.id}:port", where, *PORTS) \
                 if f.port is not None else default
 
     def processes(self, users: dict[str, User], boot: int) -> tuple[Process, ...]:
         specs = self.spec.memory.processes
         pids: dict[str, int] = {}
         for p in specs:
-            pid = int(self.value(p.pid, f"proc:{p.id}:pid", f"memory.processes.{p.id}"))
+            pid = self.number(p.pid, f"proc:{p.id}:pid", f"memory.processes.{p.id}", *PIDS)
             while pid in pids.values():
                 pid += 1
             pids[p.id] = pid
@@ -201,6 +231,8 @@ class _Resolver:
     def socket(self, proto: str, state: str, local: str, remote: str | None, fd: int, where: str) -> Socket:
         lip, lport = self.endpoint(local, where)
         rip, rport = self.endpoint(remote, where) if remote else ("0.0.0.0", 0)
+        if not FDS[0] <= fd <= FDS[1]:
+            raise self.fail(where, f"fd {fd} is outside {FDS[0]} .. {FDS[1]}")
         return Socket(proto, state, lip, lport, rip, rport, fd)  # type: ignore[arg-type]
 
     def endpoint(self, text: str, where: str) -> tuple[str, int]:
@@ -208,9 +240,12 @@ class _Resolver:
         ip = self.ns.get(f"hosts.{host}.ip", host)
         try:
             ipaddress.IPv4Address(ip)
-            return ip, int(port)
+            number = int(port)
         except ValueError as exc:
             raise self.fail(where, f"endpoint {text!r} is not host:port") from exc
+        if not 0 <= number <= PORTS[1]:
+            raise self.fail(where, f"endpoint {text!r}: port {number} is outside 0 .. {PORTS[1]}")
+        return ip, number
 
     def files(self, users: dict[str, User], procs: dict[str, Process]) -> tuple[DiskFile, ...]:
         d = self.spec.disk
@@ -231,7 +266,7 @@ class _Resolver:
         paths: set[tuple[str, str]] = set()
         for f in out:
             if (f.volume, f.path) in paths and f.deleted_at is None:
-                raise self.fail(f"disk file {f.id}", f"path {f.path} is used twice on volume {f.volume}")
+                raise self.fail(f"disk.files.{f.id}", f"path {f.path} is used twice on volume {f.volume}")
             paths.add((f.volume, f.path))
         return tuple(out)
 
@@ -245,6 +280,7 @@ class _Resolver:
         if slack and size is not None and not isinstance(c.size, int):
             size = _room_for_slack(size, len(slack), c.size[0], c.size[1])
         kind = c.kind
+        created = self.at(f.created, f"{where}.created")
         if kind == "text":
             data = content.text(r, size or 2048)
         elif kind == "literal":
@@ -261,6 +297,14 @@ class _Resolver:
         elif kind == "zip":
             members = [member(m) for m in c.members]
             data = content.zip_stored((m.name, m.content, m.mtime) for m in members)
+            wrap = self.value(c.wrap, f"file:{f.id}:wrap", f"{where}.content.wrap") if c.wrap is not None else "none"
+            inner = self.fill(f.path, where).rsplit("/", 1)[-1].rsplit(".", 1)[0] + ".zip"
+            if wrap == "tar":
+                data = content.tar_one(inner, data, created)
+            elif wrap == "gzip":
+                data = content.gzip_stored(inner, data, created)
+            elif wrap == "xz":
+                data = content.xz_stored(data)
         elif kind == "history":
             proc = procs[c.process or ""]
             data = content.bash_history((h.time, h.command) for h in proc.bash_history)
@@ -269,7 +313,6 @@ class _Resolver:
                      "syslog:x:104:110::/home/syslog:/usr/sbin/nologin"]
             lines += [f"{u.name}:x:{u.uid}:{u.gid}:{u.full_name},,,:{u.home}:{u.shell}" for u in users.values()]
             data = ("\n".join(lines) + "\n").encode()
-        created = self.at(f.created, f"{where}.created")
         modified = self.at(f.modified, f"{where}.modified") if f.modified else created
         accessed = self.at(f.accessed, f"{where}.accessed") if f.accessed else modified
         deleted = self.at(f.deleted, f"{where}.deleted") if f.deleted else None
@@ -286,11 +329,14 @@ class _Resolver:
     def filler(self, index: int, fill: FillerSpec, users: dict[str, User]) -> list[DiskFile]:
         r = rng(self.seed, "filler", str(index))
         owner = users[fill.owner] if fill.owner else None
-        lo = self.at(fill.created[0], "filler.created")
-        hi = self.at(fill.created[1], "filler.created")
+        where = f"disk.filler.{index}"
+        lo = self.at(fill.created[0], f"{where}.created")
+        hi = self.at(fill.created[1], f"{where}.created")
+        if lo > hi:
+            raise self.fail(f"{where}.created", "created needs [earlier, later]")
         out = []
         for n in range(r.randint(*fill.count)):
-            directory = self.fill(r.choice(fill.directories), "filler.directories")
+            directory = self.fill(r.choice(fill.directories), f"{where}.directories")
             stem = "_".join(r.sample(content.WORDS, 2))
             ext = r.choice(("txt", "txt", "pdf", "png", "csv"))
             if ext == "pdf":
@@ -340,11 +386,18 @@ class _Resolver:
             else:
                 raw.append(RawTransfer(t, f.client, f.server, cport, sport, body(f.upload, where), b"",
                                        self.fill(f.label, where), f.id))
-        noise = int(self.value(n.noise_packets, "noise", "network.noise_packets"))
+        noise = self.number(n.noise_packets, "noise", "network.noise_packets", 0, MAX_NOISE_PACKETS)
         noise_seed = int.from_bytes(hashlib.sha256(self.seed + b"noise").digest()[:4], "big")
         return Network(float(self.at(n.start, "network.start")), float(self.at(n.end, "network.end")),
                        n.capture_host, tuple(dns), tuple(http), tuple(ftp), tuple(raw), noise, noise_seed,
                        n.gateway)
+
+    def volume_start(self, volume_id: str, start_mib: Any) -> int | None:
+        """The drawn or literal first sector of a volume placed with ``start_mib`` (None: after the previous)."""
+        if start_mib is None:
+            return None
+        where = f"disk.volumes.{volume_id}.start_mib"
+        return self.number(start_mib, f"vol:{volume_id}:start", where, 1, MAX_DISK_BYTES // 2**20) * ALIGN_SECTORS
 
     def e01_header(self) -> E01Header | None:
         e = self.spec.disk.e01
@@ -371,8 +424,10 @@ class _Resolver:
         files_t = self.files(users, procs)
         files = {f.id: f for f in files_t}
         volumes = tuple(Volume(v.id, v.fs, v.label, v.size, rng(self.seed, "vol", v.id).getrandbits(32),
-                               _uuid(self.seed, "vol", v.id), v.mount) for v in s.disk.volumes)
-        disk = Disk(s.disk.table, s.disk.size, rng(self.seed, "disk").getrandbits(32), _uuid(self.seed, "disk"),
+                               _uuid(self.seed, "vol", v.id), v.mount, self.volume_start(v.id, v.start_mib))
+                        for v in s.disk.volumes)
+        table = self.value(s.disk.table, "disk:table", "disk.table")
+        disk = Disk(table, s.disk.size, rng(self.seed, "disk").getrandbits(32), _uuid(self.seed, "disk"),
                     volumes, files_t, self.e01_header())
         suspect = hosts[s.suspect]
         tag = self.seed[:4].hex()

@@ -11,30 +11,203 @@ Values that differ per trainee are drawn from the trainee's seed (see
 :mod:`dflab.scenario.draw`): ``{choice: [...]}``, ``{int: [lo, hi]}``,
 ``{ip_in: cidr}``, ``{time_between: [t0, t1]}``, ``{hex: n}``,
 ``{password: n}``.  Unknown fields are errors, so typos never pass silently.
+
+Limits.  A spec describes a training case, so every size and count has a
+maximum that keeps a variant small enough to build in seconds and hand out on
+a USB stick; a value outside it is a ``file:line: field: what`` error from
+``dflab scenario validate`` (and from every command that loads the spec),
+never a hang or a traceback at build time:
+
+* disk size: ``MIN_DISK_BYTES`` (2 MiB) .. ``MAX_DISK_BYTES`` (2 GiB), whole sectors, and the volumes must
+  fit it in every variant; a volume: 1 MiB .. 2 GiB; ``start_mib`` after the previous partition;
+* memory size: ``MIN_MEMORY_BYTES`` (32 MiB) .. ``MAX_MEMORY_BYTES`` (2 GiB), a multiple of 2 MiB;
+* a file's content ``size``: 0 .. ``MAX_FILE_BYTES`` (64 MiB), and at most its volume's size;
+* filler ``count``: 0 .. ``MAX_FILLER_FILES`` (1000) per rule;
+* ``noise_packets``: 0 .. ``MAX_NOISE_PACKETS`` (50,000);
+* timeline ``seconds``: 0 .. ``MAX_EVENT_GAP_S`` (30 days) after the previous event; a time offset
+  (``@event+5d``): at most ``MAX_OFFSET_DAYS`` (3650 days); absolute times: the years 1980 .. 2099;
+* ``{hex: n}``, ``{password: n}``: 1 .. ``MAX_DRAWN_TEXT`` (256) characters; ``{choice: [...]}``: at most
+  ``MAX_CHOICES`` (1000) options;
+* ports 1 .. 65535, pids 2 .. 4194304, uids 0 .. 4294967294, file descriptors 0 .. 1023.
+
+Every range (``{int: [lo, hi]}``, ``size: [lo, hi]``, ``count``, ``seconds``,
+``time_between``) must have ``lo <= hi``.  The YAML itself is bounded by
+:mod:`dflab.scenario.load` (file size, nesting, aliases).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ID = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
 TIME_REF = re.compile(r"^@(?P<event>[a-z][a-z0-9_-]*?)(?:\s*(?P<sign>[+-])\s*(?P<num>\d+(?:\.\d+)?)(?P<unit>[smhd]))?$")
 SIZE = re.compile(r"^(?P<num>\d+)\s*(?P<unit>B|KiB|MiB|GiB)?$")
 _UNITS = {None: 1, "B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+KiB, MiB, GiB = 1024, 1024**2, 1024**3
+SECTOR = 512
+ALIGN_SECTORS = 2048  # partitions start on 1 MiB boundaries, as every modern partitioner does
+GPT_RESERVED_SECTORS = 33  # the backup GPT (array + header) at the end of a GPT disk
+# The documented maxima (module docstring): what fits a training image and builds in seconds.
+MIN_DISK_BYTES = 2 * MiB
+MAX_DISK_BYTES = 2 * GiB
+MIN_VOLUME_BYTES = 1 * MiB
+MIN_MEMORY_BYTES = 32 * MiB
+MAX_MEMORY_BYTES = 2 * GiB
+MEMORY_ALIGN = 2 * MiB  # the memory writer maps RAM with 2 MiB pages
+MAX_FILE_BYTES = 64 * MiB
+MAX_FILLER_FILES = 1000
+MAX_NOISE_PACKETS = 50_000
+MAX_EVENT_GAP_S = 30 * 86400
+MAX_OFFSET_DAYS = 3650
+MAX_DRAWN_TEXT = 256
+MAX_CHOICES = 1000
+PORTS = (1, 65535)
+PIDS = (2, 4_194_304)  # PID_MAX_LIMIT on 64-bit Linux
+UIDS = (0, 2**32 - 2)
+FDS = (0, 1023)  # the default RLIMIT_NOFILE soft limit
+DRAWS = ("choice", "int", "ip_in", "time_between", "hex", "password")
 
 
 def parse_size(value: int | str) -> int:
-    """Parse ``64MiB`` / ``512 KiB`` / ``4096`` into bytes."""
+    """Parse ``64MiB`` / ``512 KiB`` / ``4096`` into bytes; a negative or non-numeric size is a ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"not a size: {value!r} (use e.g. 64MiB, 512KiB or a byte count)")
     if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"a size cannot be negative: {value}")
         return value
     m = SIZE.match(value.strip())
     if not m:
         raise ValueError(f"not a size: {value!r} (use e.g. 64MiB, 512KiB or a byte count)")
     return int(m["num"]) * _UNITS[m["unit"]]
+
+
+def _human(n: int) -> str:
+    for unit, size in (("GiB", GiB), ("MiB", MiB), ("KiB", KiB)):
+        if n >= size and n % size == 0:
+            return f"{n // size} {unit}"
+    return f"{n} bytes"
+
+
+def _bounded_size(value: int | str, what: str, lo: int, hi: int, multiple: int = SECTOR) -> int:
+    """``value`` parsed as a size and checked against ``[lo, hi]`` and a multiple (the documented limits)."""
+    n = parse_size(value)
+    if not lo <= n <= hi:
+        raise ValueError(f"{what} {_human(n)} is outside {_human(lo)} .. {_human(hi)}")
+    if n % multiple:
+        raise ValueError(f"{what} {n} bytes is not a multiple of {_human(multiple)}")
+    return n
+
+
+def _whole(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{what} needs whole numbers, got {value!r}")
+    return value
+
+
+def _ordered_pair(arg: Any, kind: str) -> tuple[Any, Any]:
+    if not isinstance(arg, (list, tuple)) or len(arg) != 2:
+        raise ValueError(f"{kind} needs [low, high], got {arg!r}")
+    return arg[0], arg[1]
+
+
+def check_draw(spec: dict[Any, Any]) -> None:
+    """Refuse a draw that cannot be drawn (wrong shape, reversed or empty range), with a message naming it.
+
+    Run when the spec is loaded, so the error carries the file and line; :func:`dflab.scenario.draw.draw`
+    draws only what passed here.
+    """
+    if len(spec) != 1:
+        raise ValueError(f"a drawn value is a mapping with one key ({', '.join(DRAWS)}), got {sorted(map(str, spec))}")
+    (kind, arg), = spec.items()
+    if kind == "choice":
+        if not isinstance(arg, list) or not arg:
+            raise ValueError("choice needs a non-empty list")
+        if len(arg) > MAX_CHOICES:
+            raise ValueError(f"choice has {len(arg)} options, at most {MAX_CHOICES}")
+        if any(isinstance(a, (dict, list)) for a in arg):
+            raise ValueError("choice options are plain values (text or numbers)")
+    elif kind == "int":
+        lo, hi = (_whole(v, "int") for v in _ordered_pair(arg, "int"))
+        if lo > hi:
+            raise ValueError(f"int range [{lo}, {hi}] is reversed: use [{hi}, {lo}]")
+    elif kind == "ip_in":
+        try:
+            net = ipaddress.IPv4Network(str(arg), strict=False)
+        except ValueError as exc:
+            raise ValueError(f"ip_in needs an IPv4 network such as 10.0.0.0/24: {exc}") from exc
+        if net.num_addresses < 16:
+            raise ValueError(f"ip_in network {net} is too small (need at least a /28)")
+    elif kind == "time_between":
+        lo, hi = (parse_iso(str(t)) for t in _ordered_pair(arg, "time_between"))
+        if lo > hi:
+            raise ValueError("time_between needs [earlier, later]")
+    elif kind in ("hex", "password"):
+        n = _whole(arg, kind)
+        if not 1 <= n <= MAX_DRAWN_TEXT:
+            raise ValueError(f"{kind} length {n} is outside 1 .. {MAX_DRAWN_TEXT}")
+    else:
+        raise ValueError(f"unknown draw {kind!r} ({', '.join(DRAWS)})")
+
+
+def _check_value(v: Any) -> Any:
+    if isinstance(v, dict):
+        check_draw(v)
+        return v
+    if isinstance(v, (str, int, float, bool)):
+        return v
+    raise ValueError(f"expected a value (text or a number) or a draw such as {{choice: [...]}}, got {v!r}")
+
+
+def value_bounds(v: Any) -> tuple[int, int] | None:
+    """The smallest and largest whole number ``v`` can be in any variant, or None when that is not known statically
+    (a template such as ``"{exfil_port}"`` is checked when it is resolved)."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        return v, v
+    if isinstance(v, str) and v.strip().isdigit():
+        return int(v), int(v)
+    if isinstance(v, dict) and len(v) == 1:
+        (kind, arg), = v.items()
+        if kind == "int":
+            return int(arg[0]), int(arg[1])
+        if kind == "choice":
+            bounds = [value_bounds(a) for a in arg]
+            if all(b is not None for b in bounds):
+                return min(b[0] for b in bounds), max(b[1] for b in bounds)  # type: ignore[index]
+    return None
+
+
+def check_range(v: Any, lo: int, hi: int, what: str) -> Any:
+    """Refuse a literal or drawn whole number that can fall outside ``[lo, hi]`` in some variant."""
+    bounds = value_bounds(v)
+    if bounds is not None and (bounds[0] < lo or bounds[1] > hi):
+        got = bounds[0] if bounds[0] == bounds[1] else list(bounds)
+        raise ValueError(f"{what} must be between {lo} and {hi}, got {got}")
+    return v
+
+
+def choices(v: Any) -> list[Any] | None:
+    """Every value ``v`` can take: itself, or a choice's options; None for other draws."""
+    if isinstance(v, dict):
+        return list(v["choice"]) if set(v) == {"choice"} else None
+    return [v]
+
+
+def _check_time_ref(ref: str) -> str:
+    m = TIME_REF.match(ref)
+    if m and m["num"] and float(m["num"]) * _UNIT_SECONDS[m["unit"]] > MAX_OFFSET_DAYS * 86400:
+        raise ValueError(f"time offset in {ref!r} is more than {MAX_OFFSET_DAYS} days")
+    return ref
 
 
 class Strict(BaseModel):
@@ -47,8 +220,8 @@ class Strict(BaseModel):
 # when drawn (so the error names the variable); the schema only checks the shape.
 Scalar = str | int | float | bool
 DrawSpec = dict[str, Any]
-Value = Scalar | DrawSpec
-TimeRef = Annotated[str, Field(pattern=TIME_REF.pattern)]
+Value = Annotated[Any, AfterValidator(_check_value)]  # a Scalar or a DrawSpec, checked by check_draw
+TimeRef = Annotated[str, Field(pattern=TIME_REF.pattern), AfterValidator(_check_time_ref)]
 
 
 class Event(Strict):
@@ -67,6 +240,8 @@ class Event(Strict):
     def _ordered(cls, v: tuple[float, float]) -> tuple[float, float]:
         if v[0] < 0 or v[1] < v[0]:
             raise ValueError("seconds must be [min, max] with 0 <= min <= max")
+        if v[1] > MAX_EVENT_GAP_S:
+            raise ValueError(f"seconds after the previous event are at most {MAX_EVENT_GAP_S} (30 days)")
         return v
 
 
@@ -77,6 +252,17 @@ class HostSpec(Strict):
     mac: str | None = None  # drawn from the seed when absent (locally administered)
     on_link: bool = True  # on the suspect's /24 segment; off-link hosts are reached through the gateway
 
+    @field_validator("ip")
+    @classmethod
+    def _ip(cls, v: Any) -> Any:
+        for option in choices(v) or ():
+            if isinstance(option, str) and "{" not in option:
+                try:
+                    ipaddress.IPv4Address(option)
+                except ValueError as exc:
+                    raise ValueError(f"ip {option!r} is not an IPv4 address") from exc
+        return v
+
 
 class UserSpec(Strict):
     id: ID
@@ -85,28 +271,84 @@ class UserSpec(Strict):
     full_name: str = ""
     shell: str = "/bin/bash"
 
+    @field_validator("uid")
+    @classmethod
+    def _uid(cls, v: Any) -> Any:
+        return check_range(v, *UIDS, "uid")
+
 
 class VolumeSpec(Strict):
+    """One partition and its file system.
+
+    ``start_mib`` places the partition at that MiB from the disk's start (LBA ``start_mib * 2048``), literal or
+    drawn (``{int: [35, 66]}``): the space before it, back to the previous partition, stays unallocated, as
+    ``mmls`` shows. Absent, the partition starts on the first MiB boundary after the previous one (the first at
+    LBA 2048).
+    """
+
     id: ID
     fs: Literal["fat32", "ext4"]
     label: str
     size: int | str
     mount: str
+    start_mib: Value | None = None
 
     @field_validator("size")
     @classmethod
     def _size(cls, v: int | str) -> int:
-        return parse_size(v)
+        return _bounded_size(v, "volume size", MIN_VOLUME_BYTES, MAX_DISK_BYTES)
+
+    @field_validator("start_mib")
+    @classmethod
+    def _start(cls, v: Any) -> Any:
+        if v is not None and value_bounds(v) is None:
+            raise ValueError("start_mib is a whole number of MiB, literal or drawn ({int: [lo, hi]}, {choice: [...]})")
+        return v if v is None else check_range(v, 1, MAX_DISK_BYTES // MiB, "start_mib")
+
+
+ZIP_WRAPS = ("none", "tar", "gzip", "xz")
 
 
 class ContentSpec(Strict):
-    """How a file's bytes are made.  ``kind`` picks the generator in content.py."""
+    """How a file's bytes are made.  ``kind`` picks the generator in content.py.
+
+    ``wrap`` (zip only) packs the ZIP into another container, literal or drawn per trainee
+    (``{choice: [none, tar, gzip, xz]}``): ``tar`` is a POSIX tar holding ``<name>.zip``, ``gzip`` and ``xz`` a
+    stream of it (stored deflate blocks, uncompressed LZMA2 chunks). All are written with the standard library,
+    byte-identical on any machine, and real files of their type (``tar``, ``gzip -d``, ``xz -d`` read them). A ZIP
+    under 64 KiB stays contiguous inside, so ``zipfile`` still lists its members through the wrapper (it skips
+    leading bytes, as for a self-extracting archive).
+    """
 
     kind: Literal["text", "literal", "elf", "zip", "png", "pdf", "random", "history", "passwd"]
     size: tuple[int, int] | int | None = None  # bytes (range drawn) for text/elf/random
     text: str | None = None  # for literal (templated)
     members: tuple[str, ...] = ()  # file ids, for zip
     process: str | None = None  # process id, for history
+    wrap: Value | None = None  # zip only: none, tar, gzip or xz (drawn or literal)
+
+    @field_validator("size")
+    @classmethod
+    def _size(cls, v: tuple[int, int] | int | None) -> tuple[int, int] | int | None:
+        if v is None:
+            return v
+        lo, hi = (v, v) if isinstance(v, int) else v
+        if lo > hi:
+            raise ValueError(f"size range [{lo}, {hi}] is reversed: use [{hi}, {lo}]")
+        if lo < 0 or hi > MAX_FILE_BYTES:
+            raise ValueError(f"content size must be between 0 and {MAX_FILE_BYTES} bytes ({_human(MAX_FILE_BYTES)}), "
+                             f"got {v if isinstance(v, int) else list(v)}")
+        return v
+
+    @field_validator("wrap")
+    @classmethod
+    def _wrap(cls, v: Any) -> Any:
+        options = choices(v)
+        if options is not None and v is not None and all(o in ZIP_WRAPS for o in options):
+            return v
+        if v is None:
+            return v
+        raise ValueError(f"wrap is one of {', '.join(ZIP_WRAPS)} or {{choice: [...]}} of them, got {v!r}")
 
     @model_validator(mode="after")
     def _needs(self) -> ContentSpec:
@@ -114,6 +356,8 @@ class ContentSpec(Strict):
         field = need.get(self.kind)
         if field and not getattr(self, field):
             raise ValueError(f"content kind {self.kind!r} needs {field!r}")
+        if self.wrap is not None and self.kind != "zip":
+            raise ValueError("wrap is for content kind 'zip' only")
         return self
 
 
@@ -147,9 +391,18 @@ class FillerSpec(Strict):
 
     volume: str
     owner: str | None = None
-    directories: tuple[str, ...]
+    directories: tuple[str, ...] = Field(min_length=1)
     count: tuple[int, int]
     created: tuple[TimeRef, TimeRef]
+
+    @field_validator("count")
+    @classmethod
+    def _count(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if v[0] > v[1]:
+            raise ValueError(f"count range [{v[0]}, {v[1]}] is reversed: use [{v[1]}, {v[0]}]")
+        if v[0] < 0 or v[1] > MAX_FILLER_FILES:
+            raise ValueError(f"count must be between 0 and {MAX_FILLER_FILES}, got {list(v)}")
+        return v
 
 
 def header_text_problem(text: str) -> str | None:
@@ -193,17 +446,27 @@ class E01Spec(Strict):
 
 
 class DiskSpec(Strict):
-    table: Literal["mbr", "gpt"] = "mbr"
+    """The suspect's disk. ``table`` is ``mbr``, ``gpt`` or drawn per trainee (``{choice: [mbr, gpt]}``)."""
+
+    table: Value = "mbr"
     size: int | str
-    volumes: tuple[VolumeSpec, ...]
+    volumes: tuple[VolumeSpec, ...] = Field(min_length=1)
     files: tuple[FileSpec, ...]
     filler: tuple[FillerSpec, ...] = ()
     e01: E01Spec | None = None  # off by default: only disk.img
 
+    @field_validator("table")
+    @classmethod
+    def _table(cls, v: Any) -> Any:
+        options = choices(v)
+        if options is None or not all(o in ("mbr", "gpt") for o in options):
+            raise ValueError(f"table is mbr, gpt or {{choice: [mbr, gpt]}}, got {v!r}")
+        return v
+
     @field_validator("size")
     @classmethod
     def _size(cls, v: int | str) -> int:
-        return parse_size(v)
+        return _bounded_size(v, "disk size", MIN_DISK_BYTES, MAX_DISK_BYTES)
 
 
 class SocketSpec(Strict):
@@ -212,6 +475,11 @@ class SocketSpec(Strict):
     local: str  # "host:port" or "host:{var}" or "0.0.0.0:port"
     remote: str | None = None
     fd: int
+
+    @field_validator("fd")
+    @classmethod
+    def _fd(cls, v: int) -> int:
+        return check_range(v, *FDS, "fd")
 
 
 class HistorySpec(Strict):
@@ -235,6 +503,18 @@ class ProcessSpec(Strict):
     environ: dict[str, str] = Field(default_factory=dict)
     inject: Literal["shellcode"] | None = None
 
+    @field_validator("pid")
+    @classmethod
+    def _pid(cls, v: Any) -> Any:
+        return check_range(v, *PIDS, "pid")
+
+    @field_validator("open_files")
+    @classmethod
+    def _fds(cls, v: dict[int, str]) -> dict[int, str]:
+        for fd in v:
+            check_range(fd, *FDS, "file descriptor")
+        return v
+
     @field_validator("comm")
     @classmethod
     def _comm(cls, v: str) -> str:
@@ -254,7 +534,7 @@ class MemorySpec(Strict):
     @field_validator("size")
     @classmethod
     def _size(cls, v: int | str) -> int:
-        return parse_size(v)
+        return _bounded_size(v, "memory size", MIN_MEMORY_BYTES, MAX_MEMORY_BYTES, MEMORY_ALIGN)
 
 
 class BodyRef(Strict):
@@ -299,6 +579,16 @@ class FlowSpec(Strict):
     label: str = ""
     client_port: Value | None = None
 
+    @field_validator("port", "client_port")
+    @classmethod
+    def _port(cls, v: Any) -> Any:
+        return v if v is None else check_range(v, *PORTS, "port")
+
+    @field_validator("status")
+    @classmethod
+    def _status(cls, v: int) -> int:
+        return check_range(v, 100, 599, "HTTP status")
+
     @model_validator(mode="after")
     def _kind_fields(self) -> FlowSpec:
         need = {"dns": ("qname", "answer"), "http": ("uri",), "ftp": ("user", "password"), "raw": ("port",)}
@@ -316,6 +606,11 @@ class NetworkSpec(Strict):
     end: TimeRef
     noise_packets: Value = 0
     flows: tuple[FlowSpec, ...]
+
+    @field_validator("noise_packets")
+    @classmethod
+    def _noise(cls, v: Any) -> Any:
+        return check_range(v, 0, MAX_NOISE_PACKETS, "noise_packets")
 
 
 class Spec(Strict):
@@ -335,6 +630,13 @@ class Spec(Strict):
     memory: MemorySpec
     network: NetworkSpec
     answers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("start")
+    @classmethod
+    def _start(cls, v: Any) -> Any:
+        if isinstance(v, str) and "{" not in v:
+            parse_iso(v)
+        return v
 
     @model_validator(mode="after")
     def _references(self) -> Spec:
@@ -393,8 +695,60 @@ class Spec(Strict):
 
 
 def parse_iso(value: str) -> datetime:
-    """Parse an ISO-8601 time that must carry a zone (evidence times are absolute)."""
-    t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    """Parse an ISO-8601 time that must carry a zone (evidence times are absolute) and fit FAT's dates."""
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValueError(f"not an ISO-8601 time: {value!r} (e.g. 2026-03-02T09:00:00Z)") from exc
     if t.tzinfo is None:
         raise ValueError(f"time {value!r} needs a zone, e.g. 2026-03-02T09:00:00Z")
+    if not 1980 <= t.year <= 2099:
+        raise ValueError(f"time {value!r} is outside the years 1980 .. 2099 that every evidence format can hold")
     return t
+
+
+def layout_problems(spec: Spec) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Limits that span fields, as (field path, what): the volumes fit the disk in every variant, and every
+    file's content fits its volume.  :func:`dflab.scenario.load.parse_spec` turns the first into ``file:line``."""
+    d = spec.disk
+    tables = choices(d.table) or []
+    total = d.size // SECTOR
+    last_usable = total - 1 - (GPT_RESERVED_SECTORS if "gpt" in tables else 0)
+    if "mbr" in tables and len(d.volumes) > 4:
+        yield ("disk", "volumes"), f"an MBR holds 4 primary partitions, {len(d.volumes)} volumes planned"
+    # The disk writers' own minimum volume sizes (imported here, so that reading the schema loads no writer).
+    from dflab.errors import DflabError
+    from dflab.evidence.disk.ext4 import layout as ext4_layout
+    from dflab.evidence.disk.fat32 import geometry as fat32_geometry
+
+    latest = ALIGN_SECTORS  # the latest LBA the next partition can start at, over all variants
+    for i, v in enumerate(d.volumes):
+        sectors = v.size // SECTOR
+        try:
+            fat32_geometry(v.size, v.id) if v.fs == "fat32" else ext4_layout(v.size, 0, v.id)
+        except DflabError as exc:
+            yield ("disk", "volumes", i, "size"), exc.what
+            return
+        if v.start_mib is not None:
+            lo, hi = value_bounds(v.start_mib) or (0, 0)
+            if lo * ALIGN_SECTORS < latest:
+                yield (("disk", "volumes", i, "start_mib"),
+                       f"volume {v.id} can start at {lo} MiB, before the previous partition ends (the first free "
+                       f"MiB is {-(-latest // ALIGN_SECTORS)} in some variants)")
+                return
+            latest = hi * ALIGN_SECTORS
+        end = latest + sectors - 1
+        if end > last_usable:
+            yield (("disk", "volumes", i, "size"),
+                   f"volume {v.id} ({_human(v.size)} at LBA {latest}) ends at LBA {end}, past the disk's last usable "
+                   f"LBA {last_usable} ({_human(d.size)} disk{', GPT' if 'gpt' in tables else ''})")
+            return
+        latest = -(-(latest + sectors) // ALIGN_SECTORS) * ALIGN_SECTORS
+    size_of = {v.id: v.size for v in d.volumes}
+    for i, f in enumerate(d.files):
+        size = f.content.size
+        biggest = size if isinstance(size, int) else size[1] if size else 0
+        if biggest > size_of.get(f.volume, biggest):
+            yield (("disk", "files", i, "content", "size"),
+                   f"file {f.id} can be {_human(biggest)}, more than its volume {f.volume} "
+                   f"({_human(size_of[f.volume])})")

@@ -2,7 +2,8 @@
 
 Partitions follow ``disk.volumes`` in order, the first at LBA 2048 and each
 one starting on a 1 MiB boundary, as every modern partitioner does; that
-is also what trainees see in ``mmls``.
+is also what trainees see in ``mmls``.  A volume with a ``start_sector``
+starts there, and the gap before it is unallocated space.
 """
 
 from __future__ import annotations
@@ -54,6 +55,11 @@ def place(disk: Disk) -> list[Placement]:
         if volume.size_bytes <= 0 or volume.size_bytes % SECTOR:
             raise DflabError(f"volume size {volume.size_bytes} is not a positive multiple of {SECTOR}", where)
         sectors = volume.size_bytes // SECTOR
+        if volume.start_sector is not None:
+            if volume.start_sector % ALIGN or volume.start_sector < start:
+                raise DflabError(f"start LBA {volume.start_sector} is not a 1 MiB boundary at or after LBA {start}, "
+                                 "where the previous partition ends", where)
+            start = volume.start_sector
         if start + sectors - 1 > last_usable:
             raise DflabError(f"volume of {sectors} sectors at LBA {start} does not fit on the disk "
                              f"(last usable LBA {last_usable})", where)
