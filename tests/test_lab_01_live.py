@@ -17,8 +17,12 @@ from nbgrader.api import Gradebook
 
 from dflab.errors import DflabError
 from dflab.grading.checks import check_answer, load_checks, lookup
+from dflab.live import witness
 from dflab.live.collect import LOG_NAME
+from dflab.live.custody import Transfer, close_case
 from dflab.live.traits import suspect_seed
+from dflab.scenario.draw import DEMO_SECRET
+from tests.forgekit import fabricate, sign
 from tests.labkit import LOCAL_SANDBOX, SECRET, Lab, key, leaked_forms, nbgrader
 from tests.livekit import run_as_trainee
 
@@ -29,6 +33,7 @@ STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 COLLECTION = {"check-order", "check-hashes", "check-completeness", "check-custody"}
 TRAITS = {"check-collected-exe", "check-collected-held-file", "check-collected-listener", "check-collected-sink",
           "check-collected-session"}
+UNSEALED = "carry no seal of your running suspect for the time they state"
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +128,8 @@ def test_disk_first_and_no_custody_record_lose_exactly_those_points(course_dir) 
 
 
 def test_a_collection_passes_only_against_its_own_trainees_key(course_dir, solutions) -> None:
-    """Alice's hand-in graded as bob: her procedure is sound, but her findings and exhibits are not bob's."""
+    """Alice's hand-in graded as bob: sound and sealed, but by alice's suspect; her findings and exhibits are not
+    bob's either."""
     checks = LAB.checks()
     alice, bob = key(course_dir, "alice"), key(course_dir, "bob")
     tests = {c.metadata["nbgrader"]["grade_id"]: c.source for c in LAB.source_nb(course_dir).cells
@@ -136,11 +142,32 @@ def test_a_collection_passes_only_against_its_own_trainees_key(course_dir, solut
                   for n in names}
         ok = all(check_answer(checks, n, v, bob, "k", solutions["alice"])[0] for n, v in values.items())
         expected[grade_id] = full[grade_id] if ok else 0.0
-    assert all(expected[g] == full[g] for g in COLLECTION)
-    assert all(expected[g] == 0.0 for g in TRAITS | {"check-exe-hash", "check-held-hash", "check-beacon"})
+    assert all(expected[g] == 0.0 for g in COLLECTION | TRAITS | {"check-exe-hash", "check-held-hash", "check-beacon"})
     assert submit(course_dir, "bob", solutions["alice"]) == expected
     assert evalue(course_dir, "bob", "check-collected-exe") == (
         "collected_exe: no recovered executable has the suspect's hash")
+    assert UNSEALED in evalue(course_dir, "bob", "check-custody")
+
+
+def test_a_fabricated_case_folder_with_the_released_notebook_scores_zero(course_dir) -> None:
+    """Issue 13 item 5: the released notebook untouched and a case folder made without collecting anything. As
+    reported (the log's clock running backwards, a custody record signed anyway, 9/25 before), and done carefully
+    (clocks that agree, close_case's own record, seals under the key the public demo secret gives): nothing."""
+    forgeries = {"backwards": {"step_s": -7.0},
+                 "careful": {"seal_key": witness.slot_key(suspect_seed("bob", DEMO_SECRET))}}
+    for name, how in forgeries.items():
+        folder = course_dir.parent / "trainees" / f"bob-forged-{name}" / LAB.id
+        folder.mkdir(parents=True)
+        for n in (LAB.nb, "lab.yaml"):
+            shutil.copy(course_dir / "release" / LAB.id / n, folder / n)
+        fabricate(folder / CASE, **how)
+        if name == "careful":
+            close_case(folder / CASE, [Transfer("bob", "Nightjar evidence custodian", "storage")])
+        else:
+            sign(folder / CASE)
+        scores = submit(course_dir, "bob", folder)
+        assert scores == dict.fromkeys(LAB.points(course_dir), 0.0), name
+        assert UNSEALED in evalue(course_dir, "bob", "check-order")
 
 
 def test_altered_exhibit_and_broken_log_score_zero_with_a_reason(course_dir, solutions) -> None:
@@ -167,7 +194,8 @@ def test_altered_exhibit_and_broken_log_score_zero_with_a_reason(course_dir, sol
     ok, why = check_answer(checks, "collection_hashes", CASE, alice, "k", folder)
     assert not ok and "entry 5: hash chain broken" in why
     ok, why = check_answer(checks, "collection_custody", CASE, alice, "k", folder)
-    assert (ok, why) == (False, "the collection log changed after the custody record was written")
+    assert not ok and why.startswith("the collection log changed after the custody record was written; ")
+    assert "1 of 9 log entries (entry 4) carry no seal" in why and why.endswith("(and 1 more)")   # + the chain
     for outside in ("/etc", "../../../..", "../alice-solution"):
         assert check_answer(checks, "collection_order", outside, alice, "k", folder) == (
             False, "the case directory must be a relative path inside your assignment folder")

@@ -25,7 +25,7 @@ from dflab.live.custody import (
     validate_custody,
     write_custody,
 )
-from dflab.live.grading import POINTS, check_collection, grade_collection
+from dflab.live.grading import POINTS, check_collection, grade_collection, sealed
 from dflab.live.procfs import login_sessions
 from dflab.live.traits import expected_traits, suspect_seed
 
@@ -113,6 +113,7 @@ def test_collection_finds_every_trait_and_scores_full_marks(tmp_path: Path, runn
     assert [e.action for e in entries] == ["open_case", *ORDER]
     assert [e.seq for e in entries] == list(range(1, 10))
     assert verify_log(entries) == []
+    assert all(sealed(e, bytes.fromhex(exp["witness"]["key"])) for e in entries)   # by the running suspect
     assert all(e.utc.endswith("Z") for e in entries)
     assert [e.monotonic_ns for e in entries] == sorted(e.monotonic_ns for e in entries)
     for e in entries[1:]:
@@ -175,18 +176,23 @@ def test_altered_outputs_and_log_are_caught(tmp_path: Path, running) -> None:
     c.log_path.write_bytes(b"\n".join(lines) + b"\n")
     report = grade_collection(c.case_dir, exp).by_name()
     assert report["hashes"].points == 0
-    assert "entry 4: hash chain broken" in report["hashes"].reasons[0]
+    assert report["hashes"].reasons[:2] == (
+        "1 of 9 log entries (entry 3) carry no seal of your running suspect for the time they state: collected "
+        "without it, copied from another trainee, or changed afterwards",
+        "entry 4: hash chain broken (an earlier entry was changed or removed)")
 
 
-def test_another_trainees_key_credits_no_traits(tmp_path: Path, running) -> None:
+def test_another_trainees_key_credits_nothing(tmp_path: Path, running) -> None:
+    """Sound and sealed, but by another trainee's suspect: neither the traits nor the procedure are theirs."""
     info, _ = running
     notes = tmp_path / "notes.txt"
     notes.write_text("x\n")
     c = collect(tmp_path / "case", info.suspect_pid, notes)
     report = grade_collection(c.case_dir, expected_traits(suspect_seed("someone-else"))).by_name()
-    assert {n: cr.points for n, cr in report.items() if n.startswith("trait_")} == dict.fromkeys(
-        ["trait_exe", "trait_held_file", "trait_listener", "trait_sink_connection", "trait_user_trace"], 0.0)
-    assert report["order"].points == 3.0
+    assert {n: cr.points for n, cr in report.items()} == dict.fromkeys(
+        ["order", "hashes", "completeness", "trait_exe", "trait_held_file", "trait_listener",
+         "trait_sink_connection", "trait_user_trace"], 0.0)
+    assert "9 of 9 log entries (entry 1, 2, 3, 4, 5 and 4 more) carry no seal" in report["order"].reasons[0]
 
 
 def test_missing_or_broken_log_scores_zero_with_a_reason(tmp_path: Path) -> None:
@@ -249,8 +255,8 @@ def test_a_closed_case_replays_the_same_tables_and_refuses_anything_new(tmp_path
     assert custody_problems(case) == ["the collection log changed after the custody record was written"]
 
 
-def test_a_forged_log_or_a_symlink_cannot_make_the_grader_read_outside_the_case(tmp_path: Path) -> None:
-    exp = expected_traits(suspect_seed("alice"))
+def test_a_forged_log_or_a_symlink_cannot_make_the_grader_read_outside_the_case(tmp_path: Path, running) -> None:
+    _, exp = running
     c = Collector(tmp_path / "case", "examiner", "CASE-1")
     entry = c.file(Path(__file__))
     (tmp_path / "outside").write_bytes(Path(__file__).read_bytes())      # same bytes, so the same hash
@@ -262,8 +268,8 @@ def test_a_forged_log_or_a_symlink_cannot_make_the_grader_read_outside_the_case(
     (c.case_dir / entry.output).unlink()
     forged = c.log_path.read_bytes().replace(f'"output":"{entry.output}"'.encode(), b'"output":"../outside"')
     c.log_path.write_bytes(forged)
-    assert grade_collection(c.case_dir, exp).by_name()["hashes"].reasons == (
-        "entry 2: output '../outside' is not a file of the case folder",)
+    assert grade_collection(c.case_dir, exp).by_name()["hashes"].reasons[-1] == (
+        "entry 2: output '../outside' is not a file of the case folder")
     assert check_collection("../..", exp, "order", tmp_path) == (
         False, "the case directory must be a relative path inside your assignment folder")
 

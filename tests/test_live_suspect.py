@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from dflab.errors import DflabError
-from dflab.live import suspect
+from dflab.live import suspect, witness
 from dflab.live.cli import live
 from dflab.live.traits import expected_traits, suspect_seed, traits
 
@@ -73,11 +73,14 @@ def port_open(ip: str, port: int) -> bool:
 def test_traits_are_deterministic_and_differ_per_trainee() -> None:
     a, a2, b = (expected_traits(suspect_seed(t, "course-secret")) for t in ("alice", "alice", "bob"))
     assert a == a2
-    for key in ("exe_sha256", "listener", "sink", "beacon", "held_file", "user_trace"):
+    for key in ("exe_sha256", "listener", "sink", "beacon", "held_file", "user_trace", "witness"):
         assert a[key] != b[key], key
     assert expected_traits(suspect_seed("alice", "another-secret")) != a
     t = traits(suspect_seed("alice", "course-secret"))
     assert t.exe_bytes[:4] == b"\x7fELF" and t.beacon in t.exe_bytes
+    assert a["witness"] == {"key": witness.slot_key(suspect_seed("alice", "course-secret")).hex(),
+                            "slot_s": witness.SLOT_S, "variable": witness.VARIABLE}
+    assert t.witness_key not in t.exe_bytes          # the recovered executable does not give the key away
     assert a["exe_size"] == len(t.exe_bytes) and a["held_file"]["sha256"] == hashlib.sha256(t.held_content).hexdigest()
     assert len(t.exe_name) <= 15 and len(t.sink_name) <= 15          # the kernel's comm length
     assert a["listener"]["ip"] == "127.0.0.1" and a["sink"]["ip"].startswith("127.")
@@ -105,9 +108,14 @@ def test_running_suspect_shows_every_trait(tmp_path: Path) -> None:
         assert os.readlink(f"/proc/{pid}/fd/5") == f"{info.held_path} (deleted)"
         assert hashlib.sha256(Path(f"/proc/{pid}/fd/5").read_bytes()).hexdigest() == exp["held_file"]["sha256"]
         # The logged-in-user trace: the SSH session in its environment.
-        env = dict(kv.split("=", 1) for kv in Path(f"/proc/{pid}/environ").read_text().split("\0") if kv)
+        environ = Path(f"/proc/{pid}/environ").read_text()
+        env = dict(kv.split("=", 1) for kv in environ.split("\0") if kv)
         assert env["SSH_CONNECTION"] == exp["user_trace"]["ssh_connection"]
         assert env["SSH_TTY"] == exp["user_trace"]["tty"]
+        # The live witness: first, and this slot's token (or the last one's); the key itself is nowhere.
+        assert environ.startswith(f"{witness.VARIABLE}={env[witness.VARIABLE]}\0")
+        assert env[witness.VARIABLE] in witness.tokens_for(bytes.fromhex(exp["witness"]["key"]), time.time_ns() // 1000)
+        assert exp["witness"]["key"] not in environ
         # Listener and sink connection, both owned by the suspect, as the kernel reports them.
         rows = {r["inode"]: r for r in tcp_rows()}
         mine = [rows[i] for i in socket_inodes(pid) if i in rows]
@@ -127,6 +135,39 @@ def test_running_suspect_shows_every_trait(tmp_path: Path) -> None:
             assert answer not in state_text
     finally:
         suspect.stop(tmp_path)
+
+
+def test_the_suspect_computes_its_witness_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Started with a witness of zeros, the suspect's own machine code (SipHash-2-4 of its key and the clock's slot,
+    dflab.live.elf) writes the right token into its environment: the launcher's value is only a head start."""
+    session_env = suspect._session_env
+
+    def zeroed(t: suspect.Traits) -> dict[str, str]:
+        return session_env(t) | {witness.VARIABLE: "0" * witness.TOKEN_HEX}
+
+    monkeypatch.setattr(suspect, "_session_env", zeroed)
+    info, seed = start_suspect(tmp_path)
+    try:
+        environ = Path(f"/proc/{info.suspect_pid}/environ")
+        wait_until(lambda: witness.environ_token(environ.read_bytes()) not in (None, "0" * witness.TOKEN_HEX),
+                   "the suspect to write its witness")
+        shown = witness.environ_token(environ.read_bytes())
+        assert shown in witness.tokens_for(witness.slot_key(seed), time.time_ns() // 1000)
+        assert sorted(os.listdir(f"/proc/{info.suspect_pid}/fd"), key=int) == ["0", "1", "2", "3", "4", "5"]
+    finally:
+        suspect.stop(tmp_path)
+
+
+def test_siphash_matches_the_reference_vectors() -> None:
+    """SipHash-2-4 as in the paper's test vectors (key 00..0f, messages 00.., 00 01.., ...)."""
+    key = bytes(range(16))
+    assert witness.siphash24(key, b"") == 0x726FDB47DD0E0E31
+    assert witness.siphash24(key, bytes(range(8))) == 0x93F5F5799A932462
+    assert witness.siphash24(key, bytes(range(15))) == 0xA129CA6149BE45E5
+    assert witness.token(key, 1) != witness.token(key, 2) != witness.token(bytes(16), 2)
+    assert witness.tokens_for(key, 60_000_000) == (witness.token(key, 2), witness.token(key, 1))   # 60 s: slot 2
+    assert witness.environ_token(b"A=1\0DFLAB_WITNESS=0123456789abcdef\0") == "0123456789abcdef"
+    assert witness.environ_token(b"DFLAB_WITNESS=0123456789ABCDEF\0") is None
 
 
 def test_stop_removes_everything_and_is_idempotent(tmp_path: Path) -> None:

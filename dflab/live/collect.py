@@ -6,11 +6,18 @@ case directory atomically (a crash never leaves half an exhibit), hashes exactly
 appends one entry to ``collection_log.jsonl``:
 
     {"seq": 3, "utc": "...Z", "monotonic_ns": ..., "action": "processes", "target": "/proc",
-     "output": "003-processes.csv", "sha256": "...", "size": ..., "examiner": ..., "prev": "<sha256>"}
+     "output": "003-processes.csv", "sha256": "...", "size": ..., "examiner": ..., "prev": "<sha256>",
+     "seal": ["<hmac>"]}
 
 The log is append-only and fsync'ed after each entry, so it survives a crash of the kernel running the
-notebook; ``prev`` is the SHA-256 of the previous log line, so an edited or deleted entry breaks the chain
-(:func:`verify_log`).  Outputs are never overwritten: an exhibit once hashed stays what was hashed.
+notebook; ``prev`` is the SHA-256 of the previous log line, so an edited or deleted entry breaks the chain, and
+both clocks must run forward together (:func:`verify_log`).  Outputs are never overwritten: an exhibit once hashed
+stays what was hashed.
+
+Anyone can recompute an unkeyed chain, so each entry is also **sealed** with the live witness of the running
+suspect (:mod:`dflab.live.witness`): read from ``/proc/<pid>/environ`` just before the entry's times are taken,
+used as an HMAC key over the entry, and never written down.  The grader recomputes the witness for the entry's
+recorded time from the trainee's key; only the running suspect could have given it.
 
 Volatile data is collected **once**.  Asking a re-opened case for an exhibit it already holds (same action,
 same source) returns the recorded exhibit, after checking its hash, instead of collecting again: a restarted
@@ -21,6 +28,7 @@ reads the submitted collection and changes nothing.  A case whose custody record
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -29,7 +37,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -38,12 +46,16 @@ import pandas as pd
 
 from dflab.atomic import ensure_writable_dir, write_bytes
 from dflab.errors import DflabError, EvidenceError
-from dflab.live import procfs
+from dflab.live import procfs, witness
 
 LOG_NAME = "collection_log.jsonl"
 CUSTODY_FILE = "custody.json"   # written when the case is closed; its presence makes the case replay-only
 HASH_ALGORITHM = "SHA-256"
 GENESIS = "0" * 64
+# How far the wall clock (utc) and the monotonic clock of two entries may disagree: both are read together, so
+# only NTP slewing (at most 500 ppm) separates them; a log whose times were typed or moved differs by more.
+CLOCK_TOLERANCE_NS = 1_000_000_000
+CLOCK_TOLERANCE_PPM = 1000
 
 
 def tool_version() -> str:
@@ -70,9 +82,16 @@ class LogEntry:
     tool: str
     prev: str
     details: dict[str, Any]
+    seal: tuple[str, ...] = ()
 
     def line(self) -> bytes:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":")).encode()
+
+    def body(self) -> bytes:
+        """What the seal covers: the entry's canonical JSON without the seal itself."""
+        data = asdict(self)
+        del data["seal"]
+        return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
 
 
 class Collector:
@@ -113,10 +132,13 @@ class Collector:
         if self.closed:
             return (f"case {self.case_id}: closed (custody record written), {held} exhibit(s); every collection "
                     "call returns the recorded exhibit, nothing is collected again")
+        unsealed = "" if procfs.witnesses() else (
+            " - WARNING: no running suspect shows its live witness here, so new log entries cannot be sealed and "
+            "the grader will not credit them (is the suspect running?)")
         if held:
             return (f"case {self.case_id}: resumed with {held} exhibit(s) already collected; asking for one of them "
-                    "returns the recorded exhibit, anything new is collected and logged")
-        return f"case {self.case_id}: opened in {self.case_dir}; every collection is logged and hashed"
+                    "returns the recorded exhibit, anything new is collected and logged" + unsealed)
+        return f"case {self.case_id}: opened in {self.case_dir}; every collection is logged and hashed" + unsealed
 
     # -- volatile data, most volatile first (RFC 3227 §2.1) ----------------------------------------------
     def network_connections(self) -> pd.DataFrame:
@@ -251,6 +273,7 @@ class Collector:
 
     def _append(self, action: str, target: str, output: str | None, data: bytes | None,
                 details: dict[str, Any]) -> LogEntry:
+        tokens = procfs.witnesses()   # first, so the times stamped next are never before the witness was read
         entry = LogEntry(
             seq=self._seq + 1,
             utc=datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
@@ -258,6 +281,8 @@ class Collector:
             sha256=hashlib.sha256(data).hexdigest() if data is not None else None,
             size=len(data) if data is not None else None, examiner=self.examiner, case_id=self.case_id,
             tool=f"dflab {tool_version()}", prev=self._prev, details=details)
+        body = entry.body()
+        entry = dataclasses.replace(entry, seal=tuple(witness.seal(t, body) for t in tokens))
         line = entry.line()
         fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
@@ -287,8 +312,18 @@ def handed_in(case_dir: str | os.PathLike[str]) -> str:
     return path.as_posix()
 
 
+_FIELDS: dict[str, tuple[type, ...]] = {
+    "seq": (int,), "utc": (str,), "monotonic_ns": (int,), "action": (str,), "target": (str,),
+    "output": (str, type(None)), "sha256": (str, type(None)), "size": (int, type(None)), "examiner": (str,),
+    "case_id": (str,), "tool": (str,), "prev": (str,), "details": (dict,), "seal": (list,),
+}
+
+
 def read_log(path: str | os.PathLike[str]) -> list[LogEntry]:
-    """Parse a collection log; a malformed line is an :class:`EvidenceError` naming its line number."""
+    """Parse a collection log; a malformed line is an :class:`EvidenceError` naming its line number.
+
+    Each field must have its type (a forged log may hold anything): the checks after this never crash on one.
+    """
     entries = []
     try:
         lines = Path(path).read_bytes().splitlines()
@@ -296,14 +331,68 @@ def read_log(path: str | os.PathLike[str]) -> list[LogEntry]:
         raise EvidenceError(f"cannot read the collection log: {exc.strerror}", str(path)) from exc
     for n, line in enumerate(lines, 1):
         try:
-            entries.append(LogEntry(**json.loads(line)))
-        except (ValueError, TypeError) as exc:
+            data = json.loads(line)
+            if not isinstance(data, dict):
+                raise TypeError("not a JSON object")
+            for name, kinds in _FIELDS.items():
+                if name in data and (not isinstance(data[name], kinds) or isinstance(data[name], bool)):
+                    raise TypeError(f"field {name!r} is not {' or '.join(k.__name__ for k in kinds)}")
+            if not all(isinstance(s, str) for s in data.get("seal", [])):
+                raise TypeError("field 'seal' is not a list of text")
+            data["seal"] = tuple(data.get("seal", ()))
+            entries.append(LogEntry(**data))
+        except (ValueError, TypeError, RecursionError) as exc:
             raise EvidenceError(f"malformed log entry: {exc}", f"{path}:{n}") from exc
     return entries
 
 
+def utc_us(text: str) -> int | None:
+    """An entry's ``utc`` ("2026-03-02T08:37:33.123456Z") as microseconds since the epoch, or None if it is not
+    one (integers throughout: two times a microsecond apart must never compare equal)."""
+    if not text.endswith("Z") or "T" not in text:
+        return None
+    try:
+        when = datetime.fromisoformat(text[:-1] + "+00:00")
+    except ValueError:
+        return None
+    return (when - _EPOCH) // _MICROSECOND
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def clock_problems(entries: list[LogEntry]) -> list[str]:
+    """Entries whose times do not run forward with the log: both clocks must increase from each entry to the next,
+    and by the same amount (within :data:`CLOCK_TOLERANCE_NS` plus :data:`CLOCK_TOLERANCE_PPM`)."""
+    problems = []
+    last: tuple[LogEntry, int] | None = None
+    for e in entries:
+        us = utc_us(e.utc)
+        if us is None:
+            problems.append(f"entry {e.seq}: utc {e.utc[:40]!r} is not a UTC time like 2026-03-02T08:37:33.123456Z")
+            continue
+        if last is not None:
+            before, before_us = last
+            wall = (us - before_us) * 1000
+            mono = e.monotonic_ns - before.monotonic_ns
+            if wall <= 0:
+                problems.append(f"entry {e.seq}: its utc time is not after entry {before.seq}'s (the wall clock ran "
+                                "backwards, or the entries were reordered)")
+            elif mono <= 0:
+                problems.append(f"entry {e.seq}: its monotonic clock is not after entry {before.seq}'s (reordered "
+                                "entries, or a reboot in the middle of the collection)")
+            elif abs(wall - mono) > CLOCK_TOLERANCE_NS + max(wall, mono) * CLOCK_TOLERANCE_PPM // 1_000_000:
+                problems.append(f"entry {e.seq}: since entry {before.seq} the wall clock advanced "
+                                f"{wall / 1e9:.3f} s but the monotonic clock {mono / 1e9:.3f} s (times edited?)")
+        last = (e, us)
+    return problems
+
+
 def verify_log(entries: list[LogEntry]) -> list[str]:
-    """Problems with the log's integrity: gaps in the sequence, broken hash chain, one case per log."""
+    """Problems with the log's integrity: gaps in the sequence, broken hash chain, one case per log, and clocks
+    that do not run forward together (:func:`clock_problems`).  The seals need the trainee's key: the grader
+    checks them (:func:`dflab.live.grading.seal_problems`)."""
     problems = []
     prev = GENESIS
     for i, e in enumerate(entries, 1):
@@ -314,4 +403,4 @@ def verify_log(entries: list[LogEntry]) -> list[str]:
         if e.case_id != entries[0].case_id:
             problems.append(f"entry {e.seq}: case id {e.case_id!r} differs from {entries[0].case_id!r}")
         prev = hashlib.sha256(e.line()).hexdigest()
-    return problems
+    return problems + clock_problems(entries)

@@ -21,7 +21,7 @@ import jsonschema
 
 from dflab.atomic import write_bytes
 from dflab.errors import DflabError, EvidenceError
-from dflab.live.collect import CUSTODY_FILE, HASH_ALGORITHM, LOG_NAME, read_log, tool_version
+from dflab.live.collect import CUSTODY_FILE, HASH_ALGORITHM, LOG_NAME, read_log, tool_version, utc_us, verify_log
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "graders" / "schemas" / "chain_of_custody.schema.json"
 CASE_UCO_FILE = "custody.jsonld"
@@ -131,6 +131,10 @@ def close_case(case_dir: str | os.PathLike[str], transfers: list[Transfer] | tup
     Closing seals the collection: afterwards :class:`dflab.live.collect.Collector` only replays the case.
     Closing a closed case writes nothing and returns the record written then (validated again), so the
     notebook cell that closed it can run again, e.g. when the grader re-executes the notebook.
+
+    A record vouches for the log, so a log that fails its own checks (sequence, hash chain, clocks) or an
+    exhibit that no longer matches its logged hash is refused, never signed.  (Whether each entry was sealed by
+    the running suspect needs the trainee's key: the grader checks that, and a record does not make up for it.)
     """
     case = Path(case_dir)
     path = case / CUSTODY_FILE
@@ -141,10 +145,27 @@ def close_case(case_dir: str | os.PathLike[str], transfers: list[Transfer] | tup
             raise EvidenceError(f"unreadable custody record: {exc}", str(path)) from exc
         validate_custody(record)
         return record
+    _refuse_unsound(case)
     record = build_custody(case, transfers)
     write_bytes(case / CASE_UCO_FILE, json.dumps(to_case_uco(record), indent=2).encode() + b"\n")
     write_custody(record, path)   # last: its presence is what closes the case
     return record
+
+
+def _refuse_unsound(case: Path) -> None:
+    log_path = case / LOG_NAME
+    entries = read_log(log_path)
+    if problems := verify_log(entries):
+        raise EvidenceError(f"the collection log fails its own checks, so no custody record vouches for it "
+                            f"({len(problems)} problem(s)): {problems[0]}", str(log_path))
+    for e in entries:
+        if e.output is None:
+            continue
+        path = case / e.output
+        if Path(e.output).name != e.output or path.is_symlink() or not path.is_file():
+            raise EvidenceError(f"exhibit of entry {e.seq} is not a file of the case folder", str(path))
+        if hashlib.sha256(path.read_bytes()).hexdigest() != e.sha256:
+            raise EvidenceError(f"exhibit of entry {e.seq} does not match its logged SHA-256 (altered?)", str(path))
 
 
 def custody_problems(case_dir: str | os.PathLike[str]) -> list[str]:
@@ -168,9 +189,18 @@ def custody_problems(case_dir: str | os.PathLike[str]) -> list[str]:
         return [f"cannot read the collection log: {exc}"]
     if record["log"]["sha256"] != hashlib.sha256(log_bytes).hexdigest() or record["log"]["entries"] != len(entries):
         problems.append("the collection log changed after the custody record was written")
-    logged = [(e.seq, e.output, e.sha256) for e in entries if e.output is not None]
-    if [(i["seq"], i["file"], i["sha256"]) for i in record["items"]] != logged:
+    if not entries:
+        return [*problems, "the collection log is empty"]
+    # Everything the record takes from the log must be what the log says (transfers and created_utc are its own).
+    from_log = build_custody(case)
+    if record["items"] != from_log["items"]:
         problems.append("the custody record's items differ from the collection log's outputs")
+    if [record[k] for k in ("case_id", "examiner", "acquisition")] != [from_log[k] for k in
+                                                                      ("case_id", "examiner", "acquisition")]:
+        problems.append("the custody record's case, examiner or acquisition times differ from the collection log")
+    created = utc_us(record["created_utc"])
+    if created is None or created < (utc_us(entries[-1].utc) or 0) // 1_000_000 * 1_000_000:
+        problems.append("the custody record was created before the collection it records ended")
     return problems
 
 

@@ -10,9 +10,11 @@ laid out into a minimal ELF64 file: one read+execute PT_LOAD segment, no section
 Both programs only use file descriptors handed over by the launcher (:mod:`dflab.live.suspect`), so
 they need no argument parsing, no address and no port of their own:
 
-* the **suspect** writes its beacon to fd 3 (a connected TCP socket), accepts and immediately closes a
-  pending connection on fd 4 (a non-blocking listening socket), sleeps, and repeats; fd 5 (a deleted
-  file) is merely held open.  If the beacon cannot be written (the sink died) it exits.
+* the **suspect** first reads a 16-byte key from fd 6 (a pipe) and closes it.  Then, forever: it writes the
+  current live witness into its first environment string (SipHash-2-4 of the key and the real-time clock's
+  slot, see :mod:`dflab.live.witness`), writes its beacon to fd 3 (a connected TCP socket), accepts and
+  immediately closes a pending connection on fd 4 (a non-blocking listening socket), and sleeps; fd 5 (a
+  deleted file) is merely held open.  If the beacon cannot be written (the sink died) it exits.
 * the **sink** accepts connections on fd 3 (a blocking listening socket) and reads them until EOF,
   discarding the data, so the suspect's beacons never fill a socket buffer.
 """
@@ -31,9 +33,12 @@ CODE_OFFSET = _EHDR + _PHDR
 
 # The descriptors the launcher hands over (dflab.live.suspect) and the programs use.
 CONN_FD, LISTENER_FD, HELD_FD = 3, 4, 5
+KEY_FD = 6          # read once at start, then closed: the fd table shows exactly the traits (0-5)
+KEY_BYTES = 16
 SINK_LISTENER_FD = 3
 
-SYS_READ, SYS_WRITE, SYS_CLOSE, SYS_NANOSLEEP, SYS_ACCEPT, SYS_EXIT = 0, 1, 3, 35, 43, 60
+SYS_READ, SYS_WRITE, SYS_CLOSE, SYS_NANOSLEEP, SYS_ACCEPT, SYS_EXIT, SYS_CLOCK_GETTIME = 0, 1, 3, 35, 43, 60, 228
+CLOCK_REALTIME = 0
 
 
 class _Asm:
@@ -57,6 +62,9 @@ class _Asm:
     def rip32(self, prefix: bytes, target: str) -> None:
         self.code += prefix + b"\0\0\0\0"
         self.fixups.append((len(self.code) - 4, target, len(self.code), "rel32"))
+
+    def call(self, target: str) -> None:
+        self.rip32(b"\xe8", target)                 # call rel32
 
     def assemble(self) -> bytes:
         for field, target, nxt, kind in self.fixups:
@@ -94,7 +102,44 @@ MOV_EDI_R12D = b"\x44\x89\xe7"
 MOV_RSI_RSP = b"\x48\x89\xe6"
 LEA_RSI_RIP = b"\x48\x8d\x35"                      # lea rsi, [rip+disp32]
 LEA_RDI_RIP = b"\x48\x8d\x3d"                      # lea rdi, [rip+disp32]
-JS, JG, JMP = 0x78, 0x7F, 0xEB
+JS, JG, JMP, JNE = 0x78, 0x7F, 0xEB, 0x75
+RET = b"\xc3"
+
+# 64-bit register numbers (r8-r15 need a REX bit), for the SipHash rounds.
+RAX, RCX, RDX, R8, R9, R10, R11 = 0, 1, 2, 8, 9, 10, 11
+
+
+def _rex(reg: int, rm: int) -> bytes:
+    return bytes((0x48 | (reg >> 3) << 2 | rm >> 3,))
+
+
+def _rr(opcode: int, dst: int, src: int) -> bytes:
+    """``op dst, src`` on 64-bit registers (add 0x01, xor 0x31, mov 0x89: the r/m, reg form)."""
+    return _rex(src, dst) + bytes((opcode, 0xC0 | (src & 7) << 3 | dst & 7))
+
+
+def _rol(dst: int, n: int) -> bytes:
+    return _rex(0, dst) + bytes((0xC1, 0xC0 | dst & 7, n))          # rol r64, imm8
+
+
+def _movabs(dst: int, value: int) -> bytes:
+    return _rex(0, dst) + bytes((0xB8 | dst & 7,)) + struct.pack("<Q", value)   # mov r64, imm64
+
+
+def _xor_imm32(dst: int, value: int) -> bytes:
+    return _rex(0, dst) + bytes((0x81, 0xF0 | dst & 7)) + struct.pack("<I", value)   # xor r64, imm32
+
+
+def _sipround() -> bytes:
+    """One SipRound on v0..v3 = r8..r11 (the reference's order, see dflab.live.witness.siphash24)."""
+    v0, v1, v2, v3 = R8, R9, R10, R11
+    add, xor = 0x01, 0x31
+    return b"".join((
+        _rr(add, v0, v1), _rol(v1, 13), _rr(xor, v1, v0), _rol(v0, 32),
+        _rr(add, v2, v3), _rol(v3, 16), _rr(xor, v3, v2),
+        _rr(add, v0, v3), _rol(v3, 21), _rr(xor, v3, v0),
+        _rr(add, v2, v1), _rol(v1, 17), _rr(xor, v1, v2), _rol(v2, 32),
+    ))
 
 
 def _elf(code: bytes) -> bytes:
@@ -115,10 +160,29 @@ def _elf(code: bytes) -> bytes:
     return ehdr + phdr + code
 
 
-def suspect_program(beacon: bytes, interval_s: int) -> bytes:
-    """The suspect: beacon on fd 3, drain fd 4's accept queue, sleep ``interval_s``, forever."""
+def suspect_program(beacon: bytes, interval_s: int, slot_s: int, witness_at: int) -> bytes:
+    """The suspect: take the witness key from fd 6; then refresh the witness, beacon on fd 3, drain fd 4's
+    accept queue, sleep ``interval_s``, forever.
+
+    The witness is written in place into the first environment string, ``witness_at`` bytes in (after
+    ``NAME=``): 16 hex digits of SipHash-2-4(key, floor(realtime / ``slot_s``)).  The key lives in r12/r13
+    only (its stack copy is zeroed), so neither the executable nor any file or fd holds it.
+    """
     a = _Asm()
+    a.raw(b"\x48\x8b\x04\x24")                    # mov rax, [rsp]            (argc)
+    a.raw(b"\x48\x8d\x5c\xc4\x10")                # lea rbx, [rsp+rax*8+16]   (&envp[0])
+    a.raw(b"\x4c\x8b\x3b")                        # mov r15, [rbx]            (envp[0])
+    a.raw(b"\x49\x83\xc7" + bytes((witness_at,)))  # add r15, witness_at       (its value)
+    a.raw(b"\x48\x83\xec\x10")                    # sub rsp, 16
+    a.raw(_mov_eax(SYS_READ) + _mov_edi(KEY_FD) + MOV_RSI_RSP + _mov_edx(KEY_BYTES) + SYSCALL)
+    a.raw(b"\x48\x83\xf8" + bytes((KEY_BYTES,)))   # cmp rax, 16
+    a.jump8(JNE, "exit")                           # no key: no witness, no suspect
+    a.raw(_mov_eax(SYS_CLOSE) + _mov_edi(KEY_FD) + SYSCALL)
+    a.raw(b"\x4c\x8b\x24\x24")                    # mov r12, [rsp]            (k0)
+    a.raw(b"\x4c\x8b\x6c\x24\x08")                # mov r13, [rsp+8]          (k1)
+    a.raw(b"\x31\xc0\x48\x89\x04\x24\x48\x89\x44\x24\x08")   # xor eax, eax; zero both stack copies
     a.label("loop")
+    a.call("witness")
     a.raw(_mov_eax(SYS_WRITE) + _mov_edi(CONN_FD))  # write(CONN_FD, beacon, len)
     a.rip32(LEA_RSI_RIP, "beacon")
     a.raw(_mov_edx(len(beacon)) + SYSCALL)
@@ -135,6 +199,33 @@ def suspect_program(beacon: bytes, interval_s: int) -> bytes:
     a.jump8(JMP, "loop")
     a.label("exit")
     a.raw(_mov_eax(SYS_EXIT) + _mov_edi(1) + SYSCALL)
+
+    a.label("witness")                             # the slot's token into the environment string
+    a.raw(b"\x48\x83\xec\x10")                    # sub rsp, 16
+    a.raw(_mov_eax(SYS_CLOCK_GETTIME) + _mov_edi(CLOCK_REALTIME) + MOV_RSI_RSP + SYSCALL)
+    a.raw(b"\x48\x8b\x04\x24")                    # mov rax, [rsp]            (tv_sec)
+    a.raw(b"\x48\x83\xc4\x10")                    # add rsp, 16
+    a.raw(XOR_EDX_EDX + b"\xb9" + struct.pack("<I", slot_s) + b"\x48\xf7\xf1")   # rax = tv_sec / slot_s
+    a.raw(_movabs(R8, 0x736F6D6570736575) + _rr(0x31, R8, 12))     # v0 = k0 ^ "somepseu"
+    a.raw(_movabs(R9, 0x646F72616E646F6D) + _rr(0x31, R9, 13))     # v1 = k1 ^ "dorandom"
+    a.raw(_movabs(R10, 0x6C7967656E657261) + _rr(0x31, R10, 12))   # v2 = k0 ^ "lygenera"
+    a.raw(_movabs(R11, 0x7465646279746573) + _rr(0x31, R11, 13))   # v3 = k1 ^ "tedbytes"
+    a.raw(_rr(0x31, R11, RAX) + _sipround() * 2 + _rr(0x31, R8, RAX))            # the message: the slot
+    a.raw(_movabs(RDX, 8 << 56))                   # the final block: length 8, no tail bytes
+    a.raw(_rr(0x31, R11, RDX) + _sipround() * 2 + _rr(0x31, R8, RDX))
+    a.raw(_xor_imm32(R10, 0xFF) + _sipround() * 4)
+    a.raw(_rr(0x89, RAX, R8) + _rr(0x31, RAX, R9) + _rr(0x31, RAX, R10) + _rr(0x31, RAX, R11))
+    a.raw(b"\x4c\x89\xff")                        # mov rdi, r15
+    a.rip32(LEA_RSI_RIP, "hexdigits")
+    a.raw(b"\xb9" + struct.pack("<I", 16))          # mov ecx, 16
+    a.label("hex")                                 # most significant nibble first, as f"{x:016x}"
+    a.raw(_rol(RAX, 4) + b"\x89\xc2" + b"\x83\xe2\x0f")   # rol rax, 4; mov edx, eax; and edx, 15
+    a.raw(b"\x0f\xb6\x14\x16" + b"\x88\x17")       # movzx edx, byte [rsi+rdx]; mov [rdi], dl
+    a.raw(b"\x48\xff\xc7" + b"\xff\xc9")           # inc rdi; dec ecx
+    a.jump8(JNE, "hex")
+    a.raw(RET)
+    a.label("hexdigits")                           # before the timespec: not one printable run with the beacon
+    a.raw(b"0123456789abcdef")
     a.label("timespec")
     a.raw(struct.pack("<qq", interval_s, 0))
     a.label("beacon")

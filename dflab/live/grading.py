@@ -5,6 +5,13 @@ Pure functions of the case directory (the collection log and its outputs) and th
 here trusts a value the trainee typed: hashes are recomputed from the files, traits are looked up in
 the collected outputs, and an output only counts if its hash still matches the log.  A broken or
 missing log gives zero points with a reason, never an exception.
+
+The log itself is only believed if it is **authentic** (:func:`log_problems`): sequence and hash chain intact,
+both clocks running forward together, and every entry sealed by the trainee's own running suspect for the time
+it states (:mod:`dflab.live.witness`; the key is ``facts.live.witness`` of the trainee's answer key).  A log that
+is not scores 0 on order, hashes, completeness and custody: it was written without the suspect, copied from
+another trainee, or changed after the fact, and then neither its order, its hashes nor its list of exhibits
+says anything about a collection.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ from typing import Any
 import pandas as pd
 
 from dflab.errors import DflabError, EvidenceError
-from dflab.live.collect import LOG_NAME, LogEntry, read_log, verify_log
+from dflab.live import witness
+from dflab.live.collect import LOG_NAME, LogEntry, read_log, utc_us, verify_log
 from dflab.live.custody import custody_problems
 
 # Volatility levels: collect a lower level before a higher one.
@@ -85,10 +93,14 @@ def level(entry: LogEntry) -> int | None:
 
 
 def order_violations(entries: list[LogEntry]) -> list[str]:
-    """Each acquisition that came after a less volatile one, explained with its RFC 3227 level."""
+    """Each acquisition that came after a less volatile one *in time*, explained with its RFC 3227 level.
+
+    Entries are taken in the order of their monotonic clock, not their sequence numbers: on an authentic log
+    (:func:`log_problems`) the two agree, and the seals tie each entry's clock readings to when it was written.
+    """
     problems = []
     worst: tuple[int, LogEntry] | None = None   # the least volatile acquisition so far
-    for e in entries:
+    for e in sorted(entries, key=lambda e: e.monotonic_ns):
         lv = level(e)
         if lv is None:
             continue
@@ -100,6 +112,49 @@ def order_violations(entries: list[LogEntry]) -> list[str]:
     return problems
 
 
+def _witness_key(expected: Any) -> tuple[bytes, int] | None:
+    info = expected.get("witness") if isinstance(expected, dict) else None
+    try:
+        key, slot_s = bytes.fromhex(info["key"]), info["slot_s"]
+    except (TypeError, KeyError, ValueError, AttributeError):
+        return None
+    if len(key) != 16 or not isinstance(slot_s, int) or isinstance(slot_s, bool) or slot_s <= 0:
+        return None
+    return key, slot_s
+
+
+def sealed(entry: LogEntry, key: bytes, slot_s: int = witness.SLOT_S) -> bool:
+    """Whether one of ``entry``'s seals is the running suspect's for the time the entry states."""
+    us = utc_us(entry.utc)
+    if us is None or not entry.seal:
+        return False
+    body = entry.body()
+    want = {witness.seal(t, body) for t in witness.tokens_for(key, us, slot_s)}
+    return any(s in want for s in entry.seal)
+
+
+def seal_problems(entries: list[LogEntry], expected: Any) -> list[str]:
+    """One reason if any entry lacks the running suspect's seal for its time (none if all have it)."""
+    found = _witness_key(expected)
+    if found is None:
+        return ["the answer key holds no witness key for this trainee (built by an older dflab?): the collection "
+                "cannot be authenticated"]
+    bad = [e.seq for e in entries if not sealed(e, *found)]
+    if not bad:
+        return []
+    which = ", ".join(map(str, bad[:5])) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+    return [f"{len(bad)} of {len(entries)} log entries (entry {which}) carry no seal of your running suspect for "
+            "the time they state: collected without it, copied from another trainee, or changed afterwards"]
+
+
+def log_problems(entries: list[LogEntry], expected: Any) -> list[str]:
+    """Why the log is not an authentic record of a live collection (empty: it is): sequence, hash chain, case id,
+    clocks (:func:`dflab.live.collect.verify_log`) and the suspect's seals (:func:`seal_problems`)."""
+    if not entries:
+        return ["the collection log is empty"]
+    return seal_problems(entries, expected) + verify_log(entries)   # the seals first: they say the most
+
+
 def grade_collection(case_dir: str | Path, expected: dict[str, Any]) -> GradeReport:
     """Score the collection in ``case_dir`` against one trainee's ``expected`` traits."""
     case = Path(case_dir)
@@ -108,22 +163,23 @@ def grade_collection(case_dir: str | Path, expected: dict[str, Any]) -> GradeRep
     except EvidenceError as exc:
         return GradeReport(tuple(Criterion(n, 0.0, p, (str(exc),)) for n, p in POINTS.items()))
     verified, hash_problems = _verify_outputs(case, entries)
-    chain = verify_log(entries)
+    integrity = log_problems(entries, expected)
     outputs = [e for e in entries if e.output is not None]
     hashes_ok = len(outputs) - len({p for p, _ in hash_problems})
-    hash_points = 0.0 if chain or not outputs else POINTS["hashes"] * hashes_ok / len(outputs)
+    hash_points = 0.0 if integrity or not outputs else POINTS["hashes"] * hashes_ok / len(outputs)
     done = {e.action for e in verified}
     missing = [a for a in REQUIRED if a not in done]
-    order = order_violations(entries)
+    complete_points = 0.0 if integrity else POINTS["completeness"] * (len(REQUIRED) - len(missing)) / len(REQUIRED)
+    order = integrity or order_violations(entries)
     if not any(level(e) is not None for e in entries):
         order = ["nothing was collected"]
     criteria = [
         Criterion("order", 0.0 if order else POINTS["order"], POINTS["order"],
                   tuple(order) or ("collected in order of volatility",)),
         Criterion("hashes", round(hash_points, 2), POINTS["hashes"],
-                  tuple(chain + [m for _, m in hash_problems]) or (f"all {len(outputs)} outputs match the log",)),
-        Criterion("completeness", round(POINTS["completeness"] * (len(REQUIRED) - len(missing)) / len(REQUIRED), 2),
-                  POINTS["completeness"], tuple(f"not collected (or altered): {a}" for a in missing)
+                  tuple(integrity + [m for _, m in hash_problems]) or (f"all {len(outputs)} outputs match the log",)),
+        Criterion("completeness", round(complete_points, 2), POINTS["completeness"],
+                  tuple(integrity + [f"not collected (or altered): {a}" for a in missing])
                   or ("every required source collected",)),
         *_traits(case, verified, expected),
     ]
@@ -205,9 +261,15 @@ def _traits(case: Path, verified: list[LogEntry], expected: dict[str, Any]) -> l
     ]
 
 
-def grade_custody(case_dir: str | Path) -> Criterion:
-    """The custody criterion: ``custody.json`` is valid against the schema and matches the collection log."""
+def grade_custody(case_dir: str | Path, expected: dict[str, Any]) -> Criterion:
+    """The custody criterion: ``custody.json`` is valid against the schema and matches the collection log, and that
+    log is authentic (:func:`log_problems`): a record only vouches for what it records."""
     problems = custody_problems(case_dir)
+    try:
+        problems += log_problems(read_log(Path(case_dir) / LOG_NAME), expected)
+    except EvidenceError as exc:
+        if not problems:   # custody_problems names an unreadable log already when the record itself is valid
+            problems.append(str(exc))
     return Criterion("custody", 0.0 if problems else CUSTODY_POINTS, CUSTODY_POINTS,
                      tuple(problems) or ("custody record valid and consistent with the log",))
 
@@ -236,7 +298,8 @@ def check_collection(recorded: Any, expected: dict[str, Any], criterion: str, su
         return False, f"no case directory {recorded.strip()!r} was handed in with the notebook"
     if any(p.is_symlink() for p in case.rglob("*")):
         return False, "the case folder holds symbolic links: exhibits, log and record must be the files themselves"
-    result = grade_custody(case) if criterion == "custody" else grade_collection(case, expected).by_name()[criterion]
+    result = (grade_custody(case, expected) if criterion == "custody"
+              else grade_collection(case, expected).by_name()[criterion])
     if result.points >= result.max_points:
         return True, "correct"
     more = len(result.reasons) - _MAX_REASONS

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from dflab.live.witness import environ_token
+
 TCP_STATES = {1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2", 6: "TIME_WAIT",
               7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN", 11: "CLOSING"}
 DELETED = " (deleted)"
@@ -184,6 +186,28 @@ def login_sessions(utmp_paths: tuple[str, ...] = UTMP_PATHS) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=["source", "user", "pid", "tty", "remote_host", "remote_port", "local_ip",
                                      "local_port", "login_time"])
     return df.astype({"pid": "Int64", "remote_port": "Int64", "local_port": "Int64", "login_time": "Int64"})
+
+
+def witnesses(limit: int = 16) -> list[str]:
+    """The live witnesses visible now (:mod:`dflab.live.witness`): the token each running suspect shows.
+
+    In a trainee's environment that is exactly one, their own suspect's.  Each environment is read twice and
+    kept only if both reads agree, so a token the suspect is rewriting at that very moment is never half old.
+    """
+    found: set[str] = set()
+    for pid in pids():
+        first = _read(f"/proc/{pid}/environ")
+        if not first or (token := environ_token(first)) is None:
+            continue
+        for _ in range(3):
+            again = environ_token(_read(f"/proc/{pid}/environ") or b"")
+            if again == token:
+                found.add(token)
+                break
+            token = again
+            if token is None:
+                break
+    return sorted(found)[:limit]
 
 
 def fs_type(path: str) -> str:

@@ -6,11 +6,14 @@ Two processes run as the unprivileged trainee, loopback only, sleeping between b
 * the **suspect** runs an executable that is deleted right after it starts (``/proc/<pid>/exe`` ends in
   "(deleted)" and can still be copied), holds a deleted file open on fd 5, listens on
   ``127.0.0.1:<port>``, keeps an established connection to the sink and beacons over it, and carries an
-  SSH login session in its environment (the logged-in-user trace, see below).
+  SSH login session in its environment (the logged-in-user trace, see below).  Its first environment
+  string is the live witness, ``DFLAB_WITNESS=<16 hex digits>``, which the suspect itself rewrites every
+  beacon from a key it reads from a pipe at start (:mod:`dflab.live.witness`): collections are sealed with it.
 
 Both run tiny machine-code programs (:mod:`dflab.live.elf`), so nothing about them says "Python".  The
-launcher prepares every socket and file here, in Python, and hands them over as fds 3-5: by the time
-:func:`start` returns, every trait already exists, with no waiting and no race.
+launcher prepares every socket and file here, in Python, and hands them over as fds 3-5 (and the witness key
+on fd 6, which the suspect reads and closes before :func:`start` returns): by the time :func:`start` returns,
+every trait already exists, with no waiting and no race.
 
 The logged-in-user trace is the environment sshd gives a login session (``SSH_CONNECTION``,
 ``SSH_CLIENT``, ``SSH_TTY``), readable in ``/proc/<pid>/environ``.  A utmp record (what ``who`` shows)
@@ -37,11 +40,21 @@ from pathlib import Path
 
 from dflab.atomic import ensure_writable_dir, write_bytes
 from dflab.errors import DflabError
-from dflab.live.elf import CONN_FD, HELD_FD, LISTENER_FD, SINK_LISTENER_FD, require_x86_64, sink_program
+from dflab.live import witness
+from dflab.live.elf import (
+    CONN_FD,
+    HELD_FD,
+    KEY_FD,
+    LISTENER_FD,
+    SINK_LISTENER_FD,
+    require_x86_64,
+    sink_program,
+)
 from dflab.live.traits import Traits, traits
 
 STATE_FILE = "live-suspect.json"
 _STOP_WAIT_S = 5.0
+_KEY_WAIT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -110,15 +123,23 @@ def start(state_dir: str | os.PathLike[str], seed: bytes) -> SuspectInfo:
         sockets.append(conn)
         conn.setblocking(True)   # a timeout leaves O_NONBLOCK set: a full buffer must not end the suspect
         held_fd = os.open(held_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        key_r = key_w = -1
         try:
+            key_r, key_w = os.pipe2(os.O_CLOEXEC)
             os.write(held_fd, t.held_content)
+            os.write(key_w, t.witness_key)   # 16 bytes: the pipe holds them until the suspect reads them
+            os.close(key_w)
+            key_w = -1
             _write_executable(exe_path, t.exe_bytes)
             suspect_pid = _spawn(exe_path, t.exe_name, _session_env(t),
-                                 {CONN_FD: conn.fileno(), LISTENER_FD: listener.fileno(), HELD_FD: held_fd},
-                                 pgroup=sink_pid)
+                                 {CONN_FD: conn.fileno(), LISTENER_FD: listener.fileno(), HELD_FD: held_fd,
+                                  KEY_FD: key_r}, pgroup=sink_pid)
         finally:
-            os.close(held_fd)
+            for fd in (held_fd, key_r, key_w):
+                if fd >= 0:
+                    os.close(fd)
         started.append(("suspect", suspect_pid))
+        _await_key_taken(suspect_pid)
         # The traits: the running program's file and the file it holds both vanish from the disk.
         if os.readlink(f"/proc/{suspect_pid}/exe") != str(exe_path):
             raise DflabError("the suspect did not start its own executable", str(exe_path))
@@ -195,9 +216,14 @@ def _write_executable(path: Path, data: bytes) -> None:
 
 
 def _session_env(t: Traits) -> dict[str, str]:
-    """A login session's environment: the trainee's account, reached over SSH from TEST-NET-3."""
+    """A login session's environment: the trainee's account, reached over SSH from TEST-NET-3.
+
+    The witness comes first: the suspect finds it as ``envp[0]`` and rewrites its value in place.  Its first
+    value is this slot's token already, so it is right even before the suspect's first beacon.
+    """
     user = pwd.getpwuid(os.getuid())
     return {
+        witness.VARIABLE: witness.token(t.witness_key, witness.slot(int(time.time()))),
         "HOME": user.pw_dir, "LANG": "C.UTF-8", "LOGNAME": user.pw_name, "PATH": "/usr/local/bin:/usr/bin:/bin",
         "PWD": user.pw_dir, "SHELL": user.pw_shell or "/bin/sh", "SHLVL": "1",
         "SSH_CLIENT": f"{t.ssh_remote_ip} {t.ssh_remote_port} 22", "SSH_CONNECTION": t.ssh_connection,
@@ -235,6 +261,18 @@ def _spawn(path: Path, name: str, env: dict[str, str], fds: dict[int, int], *, p
     finally:
         for fd in high.values():
             os.close(fd)
+
+
+def _await_key_taken(pid: int) -> None:
+    """Wait until the suspect has read its witness key and closed the pipe (its fd table: the traits only)."""
+    deadline = time.monotonic() + _KEY_WAIT_S
+    while os.path.lexists(f"/proc/{pid}/fd/{KEY_FD}"):
+        if _starttime(pid) is None or time.monotonic() > deadline:
+            raise DflabError("the suspect did not take its witness key (it exited, or the machine is too busy)",
+                             f"pid {pid}")
+        time.sleep(0.005)
+    if _starttime(pid) is None:
+        raise DflabError("the suspect exited right after it started", f"pid {pid}")
 
 
 def _open_fds() -> set[int]:

@@ -3,8 +3,9 @@
 Everything the lab asks trainees to find (names, ports, addresses, the beacon, the deleted file's
 content, the executable's bytes and hash) is a pure function of the trainee's variant seed, so the
 grader recomputes the expected answers without starting anything and without trusting a file in the
-trainee's environment.  Each value comes from its own RNG stream (``rng(seed, "live", name)``), so adding
-a trait later does not change the others.
+trainee's environment.  So is the key of the suspect's live witness (:mod:`dflab.live.witness`), with
+which the grader checks that a collection was sealed by the running suspect.  Each value comes from its
+own RNG stream (``rng(seed, "live", name)``), so adding a trait later does not change the others.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from dflab.live import witness
 from dflab.live.elf import HELD_FD, sink_program, suspect_program
 from dflab.scenario.draw import DEMO_SECRET, rng, variant_seed
 
@@ -43,10 +45,11 @@ class Traits:
     ssh_remote_port: int
     ssh_local_ip: str
     ssh_tty: str
+    witness_key: bytes   # handed to the running suspect through a pipe; never in its executable or environment
 
     @property
     def exe_bytes(self) -> bytes:
-        return suspect_program(self.beacon, BEACON_INTERVAL_S)
+        return suspect_program(self.beacon, BEACON_INTERVAL_S, witness.SLOT_S, len(witness.VARIABLE) + 1)
 
     @property
     def ssh_connection(self) -> str:
@@ -70,6 +73,8 @@ class Traits:
                           "size": len(self.held_content)},
             "user_trace": {"ssh_connection": self.ssh_connection, "remote_ip": self.ssh_remote_ip,
                            "remote_port": self.ssh_remote_port, "tty": self.ssh_tty},
+            # Not an answer: what the grader needs to check the seals of a collection (dflab.live.witness).
+            "witness": {"key": self.witness_key.hex(), "slot_s": witness.SLOT_S, "variable": witness.VARIABLE},
         }
 
 
@@ -120,6 +125,7 @@ def traits(seed: bytes) -> Traits:
         ssh_remote_port=ssh.randint(40000, 60999),
         ssh_local_ip=f"10.{ssh.randint(0, 255)}.{ssh.randint(0, 255)}.{ssh.randint(2, 250)}",
         ssh_tty=f"/dev/pts/{ssh.randint(1, 9)}",
+        witness_key=witness.slot_key(seed),
     )
 
 
