@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -69,6 +71,30 @@ def run(compare: str, got: object, want: object, **opts: float) -> tuple[bool, s
     ("path", "/home//u/./Downloads/x/", "/home/u/Downloads/x", True, "correct"),
     ("path", "/home/u/Downloads/X", "/home/u/Downloads/x", False, "not the path found in your evidence"),
     ("path", "home/u/x", "/home/u/x", False, "expected an absolute path (starting with /)"),
+    ("path", "/home/u/../u/x", "/home/u/x", False, "the path has a '..' segment (or a NUL): give the file's own path"),
+    ("exact", True, 1, False, "not the value found in your evidence"),
+    ("exact", 5, "DRAFT x", False, "expected text, got int"),
+    ("int", "9" * 5000, 27, False, "expected an integer, got str"),
+    ("int", math.nan, 27, False, "expected an integer, got float"),
+    ("float", math.nan, 1.0, False, "expected a finite number"),
+    ("float", -math.inf, 1.0, False, "expected a finite number"),
+    ("float", 10 ** 400, 1.0, False, "not within 0.05 of the value in your evidence"),
+    ("set", ["/a", math.nan], ["/a"], False, "expected a list of text items, got a float item"),
+    ("time", math.nan, "2026-03-02T08:37:33Z", False,
+     "expected an ISO-8601 time with a zone (YYYY-MM-DDTHH:MM:SSZ) or epoch seconds"),
+    ("time", "0001-01-01T00:00:00+01:00", "2026-03-02T08:37:33Z", False, "not within 2 s of the time in your evidence"),
+    ("ip", "::ffff:10.13.37.5", "10.13.37.5", True, "correct"),
+    ("ip", "10.13.37.6", "10.13.37.5", False, "not the value found in your evidence"),
+    ("ip", "10.13.37", "10.13.37.5", False, "not an IPv4 or IPv6 address"),
+    ("ip", 168633605, "10.13.37.5", False, "expected an IP address as text, got int"),
+    ("domain", "Share.Example.NET.", "share.example.net", True, "correct"),
+    ("domain", "www.share.example.net", "share.example.net", False, "not the value found in your evidence"),
+    ("domain", ["share.example.net"], "share.example.net", False, "expected a DNS name, got list"),
+    ("address", "0x00007f00119a0000", "0x7f00119a0000", True, "correct"),
+    ("address", "0x7f00119a1000", "0x7f00119a0000", False, "hash/hex value does not match your evidence"),
+    ("address", "0x7f00119g0000", "0x7f00119a0000", False,
+     "expected an address in hex (0x...) or a whole number, got str"),
+    ("address", True, "0x7f00119a0000", False, "expected an address in hex (0x...) or a whole number, got bool"),
 ])
 def test_compare(compare: str, got: object, want: object, ok: bool, reason: str) -> None:
     opts = {"float": {"tolerance": 0.05}, "time": {"tolerance_s": 2}}.get(compare, {})
@@ -93,6 +119,43 @@ def test_check_file_loads_and_errors_name_file_and_field(tmp_path: Path) -> None
         load_checks(bad)
     with pytest.raises(DflabError, match="check file not found"):
         load_checks(tmp_path / "nope.yaml")
+
+
+def test_check_options_belong_to_their_kind(tmp_path: Path) -> None:
+    bad = tmp_path / "02-disk.yaml"
+    for line, error in [
+        ("x: {compare: time, vocabulary: file_type}", "vocabulary is only for compare: casefold"),
+        ("x: {compare: casefold, vocabulary: colours}", "vocabulary must be one of file_type, partition_table"),
+        ("x: {compare: set, findings: {disk.img: {answers.x: hex}}}", "findings is only for compare: citations"),
+        ("x: {compare: citations, findings: {disk.img: {answers.x: float}}}", "Input should be 'exact'"),
+        ("x: {compare: float, tolerance: .inf}", "checks.x.tolerance: Input should be a finite number"),
+        ("x: {compare: time, tolerance_s: .nan}", "checks.x.tolerance_s: Input should be a finite number"),
+    ]:
+        bad.write_text(f"lab: 02-disk\nchecks:\n  {line}\n")
+        with pytest.raises(DflabError, match=re.escape(error)):
+            load_checks(bad)
+
+
+def test_a_timeline_of_nan_times_scores_nothing() -> None:
+    """Issue 13: ``abs(nan - t) > tol`` is False and NaNs pass any sort check, so NaN times used to score full."""
+    timeline = [{"id": "download", "time": "2026-03-02T08:37:33Z"}, {"id": "exfil", "time": "2026-03-02T08:51:10Z"}]
+    nan_steps = [["download", math.nan], ["exfil", math.nan]]
+    assert run("timeline", nan_steps, timeline, tolerance_s=2) == (
+        False, "step 'download': expected an ISO-8601 time with a zone or epoch seconds; "
+               "step 'exfil': expected an ISO-8601 time with a zone or epoch seconds")
+    ok, why = run("timeline", [["download", "2026-03-02T08:37:33Z"], ["exfil", math.inf]], timeline, tolerance_s=2)
+    assert not ok and why == "step 'exfil': expected an ISO-8601 time with a zone or epoch seconds"
+
+
+def test_long_and_many_reasons_stay_short() -> None:
+    """A hostile list gets a bounded reason: each quoted name cut short, at most 8 problems listed."""
+    manifest = [{"path": "disk.img", "sha256": "a" * 64}]
+    ok, why = run("citations", [[f"item-{i}", "a" * 64] for i in range(1000)], manifest)
+    assert not ok and why.endswith("(and 992 more)") and len(why) < 1000
+    ok, why = run("citations", [["x" * 100_000, "a" * 64]], manifest)
+    assert (ok, why) == (False, f"cites {'x' * 57 + '...'!r}, which is not an item of the evidence manifest")
+    ok, why = run("citations", [["disk.img\ud800", "a" * 64]], manifest)
+    assert not ok and "\\ud800" in why and why.encode("utf-8")  # a lone surrogate is escaped, so it can be written
 
 
 def test_lookup_follows_dicts_and_list_indexes() -> None:

@@ -9,6 +9,7 @@ score only where the two variants coincide.
 from __future__ import annotations
 
 import copy
+import fnmatch
 import re
 from pathlib import Path
 
@@ -154,24 +155,36 @@ def test_partly_answered_scores_the_expected_partial_marks(course_dir: Path) -> 
                              "evidence manifest")
 
 
+def fact(k: dict, item: str) -> object:
+    """The first fact graders/05-capstone.yaml lets a finding citing ``item`` state, from key ``k``; "" if none."""
+    findings = LAB.checks().checks["report_citations"].findings
+    paths = next((list(p) for pattern, p in findings.items() if fnmatch.fnmatchcase(item, pattern)), [])
+    return lookup(k, paths[0], "key") if paths else ""
+
+
 def copied_answers(root: Path, student: str) -> dict[str, object]:
     """Every answer of ``student``'s key as a trainee would type it: scalars as they are, the timeline as
-    [step, time] pairs, the citations as [item, sha256] pairs of the whole manifest."""
+    [step, time] pairs, the citations as [item, sha256, fact] rows of the whole manifest."""
     checks, k = LAB.checks(), key(root, student)
     values = {n: lookup(k, checks.key_path(n), "key") for n in checks.checks}
     values["attack_timeline"] = [[e["id"], e["time"]] for e in k["timeline"]]
-    values["report_citations"] = [[i["path"], i["sha256"]] for i in k["evidence_items"]]
+    values["report_citations"] = [[i["path"], i["sha256"], fact(k, i["path"])] for i in k["evidence_items"]]
     return values
+
+
+def typed_in_findings(nb, rows: str):
+    """``nb`` (answers typed in) with the findings table typed in too: the locked render cell derives
+    report_citations from it. ``rows`` is the Python expression of its [item, sha256, fact] rows."""
+    first = solution_cells(nb)[0]
+    first.source = first.source.replace("report_citations = ", "_rows = ") + (
+        f'\nimport pandas as pd\nfindings = pd.DataFrame([[i, s, f, "", ""] for i, s, f in {rows}], '
+        'columns=["item", "sha256", "fact", "finding", "time"])')
+    return nb
 
 
 def test_each_trainees_answers_pass_only_against_their_own_key(course_dir: Path) -> None:
     full = auto_points(course_dir)
-    copied = LAB.typed_in(course_dir, copied_answers(course_dir, "alice"))
-    # The locked render cell derives report_citations from the findings table: type the table in instead.
-    first = solution_cells(copied)[0]
-    first.source = first.source.replace("report_citations = ", "_pairs = ") + (
-        '\nimport pandas as pd\nfindings = pd.DataFrame([[i, s, "", ""] for i, s in _pairs], '
-        'columns=["item", "sha256", "finding", "time"])')
+    copied = typed_in_findings(LAB.typed_in(course_dir, copied_answers(course_dir, "alice")), "_rows")
     assert graded(course_dir, "alice", copy.deepcopy(copied)) == full
 
     checks, alice, bob = LAB.checks(), copied_answers(course_dir, "alice"), key(course_dir, "bob")
@@ -184,6 +197,16 @@ def test_each_trainees_answers_pass_only_against_their_own_key(course_dir: Path)
     assert scores == expected and sum(scores.values()) < AUTO_POINTS
     for grade_id in ("check-manifest", "check-payload-hash", "check-attack-timeline", "check-citations"):
         assert scores[grade_id] == 0, grade_id
+
+
+def test_citations_copied_from_the_manifest_score_nothing(course_dir: Path) -> None:
+    """Issue 13: every trainee can read manifest.json, so its items and hashes alone must not earn the citations;
+    each cited exhibit needs a fact only an analysis of this trainee's variant yields."""
+    nb = typed_in_findings(LAB.typed_in(course_dir, copied_answers(course_dir, "alice")),
+                           '[[i, s, ""] for i, s, _ in _rows]')
+    assert graded(course_dir, "alice", nb) == auto_points(course_dir) | {"check-citations": 0.0}
+    [out] = LAB.feedback(course_dir, "alice", "check-citations")
+    assert out["evalue"].startswith("report_citations: no finding citing 'disk.img' states a fact found in it")
 
 
 def test_release_has_no_solutions_no_hidden_tests_and_no_answer_values(course_dir: Path) -> None:
@@ -199,7 +222,7 @@ def test_release_has_no_solutions_no_hidden_tests_and_no_answer_values(course_di
         leaves = [v for n, v in values.items() if n not in ("attack_timeline", "report_citations")]
         leaves += [t for _, t in values["attack_timeline"]] + [t.replace("T", " ").rstrip("Z")
                                                                for _, t in values["attack_timeline"]]
-        leaves += [h for _, h in values["report_citations"]]
+        leaves += [h for _, h, _ in values["report_citations"]]
         for value in leaves:
             assert not (leaked := leaked_forms(text, value)), f"{student}: {leaked[0]!r} released"
 
