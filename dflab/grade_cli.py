@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -19,7 +20,8 @@ import click
               help="Gradebook database (default: the course's gradebook.db), e.g. "
                    "postgresql://user:pass@host:5432/grades. Students and the lab are copied into it.")
 @click.option("--sandbox", type=click.Choice(["auto", "docker", "local"]), default=None,
-              help="Where trainee code runs (default: as the course's nbgrader_config.py says).")
+              help="Where trainee code runs (default: as the course's nbgrader_config.py says). auto: Docker "
+                   "when an engine answers and has the trainee image, else local (with a notice).")
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None,
               help="Also write the gradebook (status, score, reason per trainee) to this CSV file.")
 @click.option("--feedback", is_flag=True,
@@ -29,12 +31,16 @@ def grade(lab: str, course_dir: Path, workers: int | None, student: str | None, 
     """Autograde every submission of LAB in the course with nbgrader, N at a time.
 
     \b
-    Submissions are read from submitted/<trainee>/LAB/ (nbgrader's layout).
-    Each one is first checked in this process: a file that is not a
-    notebook, truncated JSON, more than 50 MiB, a notebook of another lab,
-    a trainee not in the gradebook or without evidence is *rejected* with a
-    reason and the others are graded. Scores go to nbgrader's gradebook;
-    every trainee's status and reason to its dflab_grading_status table.
+    Submissions are read from submitted/<trainee>/LAB/ (nbgrader's layout;
+    `dflab session collect` writes it). Each one is first checked in this
+    process and *rejected* with a reason, while the others are graded, when
+    it is not plain files (a symbolic link, a file hard-linked outside it, a
+    pipe, device or socket), not a notebook (bad UTF-8, truncated or invalid
+    JSON), another lab's notebook, over a limit (50 MiB in all, 1,000 cells,
+    JSON nested 64 deep, 2 MiB of sources, 20 MiB of saved outputs: see
+    dflab/grading/validate.py), or from a trainee not in the gradebook or
+    without evidence. Scores go to nbgrader's gradebook; every trainee's
+    status and reason to its dflab_grading_status table.
 
     \b
     Resumable: the queue lives in <course>/.dflab-grading/. After Ctrl-C,
@@ -43,22 +49,32 @@ def grade(lab: str, course_dir: Path, workers: int | None, student: str | None, 
       dflab grade 02-disk --course course/              # whole cohort
       dflab grade 02-disk --course course/ --student bob   # re-grade one
       dflab grade 02-disk --course course/ --csv grades.csv --feedback
+
+    \b
+    Exit status:
+      0  every submission was graded (trainees without one are listed as missing)
+      5  some submissions were rejected or failed: see their reasons
+      6  nothing to grade: no submission of LAB in submitted/
+      2  an error stopped the run (one line says why); 130 interrupted
     """
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
     from dflab.grading.export import export_csv
-    from dflab.grading.service import Coordinator
+    from dflab.grading.service import EXIT_NOTHING_TO_GRADE, Coordinator
 
     err = Console(stderr=True)
     coordinator = Coordinator(course_dir, lab, workers=workers, db=db, sandbox=sandbox, feedback=feedback)
+    for notice in coordinator.notices:
+        err.print(f"note: {notice}", markup=False, highlight=False)
     columns = (TextColumn(f"[bold]grading {lab}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("{task.description}"))
     with Progress(*columns, console=err, transient=False) as progress:
         task = progress.add_task("", total=None)
         coordinator.on_progress = lambda done, total, row: progress.update(
-            task, completed=done, total=total, description=f"{row.student}: {row.status}")
+            task, completed=done, total=total, description=escape(f"{row.student}: {row.status}"))
         report = coordinator.run(student=student, force=force)
     table = Table(title=f"{lab}: {report.count('done')} graded, {report.count('rejected')} rejected, "
                         f"{report.count('failed')} failed, {report.count('missing')} missing "
@@ -69,12 +85,17 @@ def grade(lab: str, course_dir: Path, workers: int | None, student: str | None, 
     for row in report.rows:
         score = f"{row.score:g}/{row.max_score:g}" if row.score is not None and row.max_score is not None else ""
         note = "unchanged, kept" if row.student in report.skipped else ""
-        table.add_row(row.student, f"[{colour.get(row.status, 'white')}]{row.status}[/]", score,
-                      row.reason or note)
+        # Names and reasons come from submissions (file names): shown as text, never as rich markup.
+        table.add_row(escape(row.student), f"[{colour.get(row.status, 'white')}]{escape(row.status)}[/]", score,
+                      escape(row.reason or note))
     Console().print(table)
     for trainee, values in report.withheld.items():
-        err.print(f"[red]feedback withheld[/red] for {trainee}: it showed {len(values)} answer value(s) "
+        err.print(f"[red]feedback withheld[/red] for {escape(trainee)}: it showed {len(values)} answer value(s) "
                   "they did not submit", highlight=False)
     if csv_path:
         lines = export_csv(report.gradebook_url, csv_path, lab)
         err.print(f"wrote {csv_path} ({lines} trainees)", highlight=False)
+    if report.exit_code == EXIT_NOTHING_TO_GRADE:
+        err.print(f"nothing to grade: no submission of {lab} in {course_dir / 'submitted'}/ (collect them with "
+                  "`dflab session collect`)", markup=False, highlight=False)
+    sys.exit(report.exit_code)

@@ -27,7 +27,7 @@ from dflab.atomic import write_bytes
 from dflab.grading import gradebook
 from dflab.grading.course import CONFIG_FILE, config_text, init_course
 from dflab.grading.export import feedback_files, key_values, leaks
-from dflab.grading.service import Report, grade
+from dflab.grading.service import EXIT_GRADED, EXIT_NOT_ALL_GRADED, Report, grade
 from tests.labkit import ROOT, SECRET, Lab, leaked_forms, solution_cells
 from tests.pgserver import postgres_server
 
@@ -109,7 +109,7 @@ def graded(cohort: dict[str, Path]) -> Report:
     """One uninterrupted run over the whole cohort with 2 workers, feedback and a CSV."""
     proc = _dflab_grade(cohort["root"], "--workers", "2", "--feedback", "--csv", str(cohort["root"] / "grades.csv"))
     out, _ = proc.communicate(timeout=1200)
-    assert proc.returncode == 0, out
+    assert proc.returncode == EXIT_NOT_ALL_GRADED, out  # graded what it could; some were rejected
     url = gradebook.normalise_url(gradebook.default_url(cohort["root"]))
     rows = gradebook.read_statuses(url, LAB.id)
     return Report(LAB.id, url, url, rows=[gradebook.Status(**{k: r[k] for k in (
@@ -209,6 +209,10 @@ def test_kill_9_halfway_then_resume_equals_an_uninterrupted_run(cohort: dict[str
         assert db.execute("SELECT count(*) FROM grade").fetchone()[0] == len(GRADED) * cells
         assert db.execute("SELECT count(*), count(DISTINCT student) FROM dflab_grading_status").fetchone() == \
             (len(ROSTER.splitlines()) - 1,) * 2  # the 3 graded, the rest 'missing' (no submission in this copy)
+        missing = db.execute("SELECT reason FROM dflab_grading_status WHERE student = 'dave'").fetchone()[0]
+    assert missing == f"no submission in submitted/dave/{LAB.id}/: collect it with `dflab session collect` (or " \
+                      "copy it there)"
+    assert report.exit_code == EXIT_GRADED  # dave and the others are missing, not failed
 
 
 def test_regrading_one_trainee_is_one_command_and_unchanged_work_is_kept(cohort: dict[str, Path],
@@ -220,7 +224,7 @@ def test_regrading_one_trainee_is_one_command_and_unchanged_work_is_kept(cohort:
     _submit(root, "bob", LAB.source_nb(root))  # bob fixes his hash and resubmits
     proc = _dflab_grade(root, "--student", "bob")
     out, _ = proc.communicate(timeout=600)
-    assert proc.returncode == 0, out
+    assert proc.returncode == EXIT_GRADED, out
     expected = _expected(root) | {"bob": LAB.points(root)}
     assert gradebook.cell_scores(gradebook.default_url(root), LAB.id) == expected
     statuses = {r["student"]: r for r in gradebook.read_statuses(gradebook.default_url(root), LAB.id)}

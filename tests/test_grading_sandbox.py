@@ -124,6 +124,21 @@ def test_mixed_attacks_gain_nothing_and_the_rest_still_scores(course_dir: Path, 
     assert "key: " in seen
 
 
+def test_direct_autograde_refuses_a_linked_file(course_dir: Path, sandbox: dict[str, str]) -> None:
+    """`nbgrader autograde` on its own (no `dflab grade` validation before it): a link in the submission to the
+    trainee's key, which nbgrader would copy as the key itself, makes the whole submission score 0."""
+    link = course_dir / "submitted" / "alice" / LAB.id / "notes.json"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.unlink(missing_ok=True)
+    link.symlink_to(course_dir / "evidence" / "alice" / "key" / "answer_key.json")
+    try:
+        scores = grade(course_dir, "alice", LAB.source_nb(course_dir), sandbox)
+        assert scores == dict.fromkeys(LAB.points(course_dir), 0.0)
+        assert "submission refused: notes.json is a symbolic link" in LAST_LOG[0], LAST_LOG[0][-3000:]
+    finally:
+        link.unlink(missing_ok=True)
+
+
 def test_killed_kernel_costs_only_the_cells_after_it(course_dir: Path, sandbox: dict[str, str]) -> None:
     full = LAB.points(course_dir)
     scores = grade(course_dir, "alice", hostile.at_note(LAB.source_nb(course_dir), hostile.KILL_KERNEL), sandbox)

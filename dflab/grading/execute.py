@@ -32,8 +32,29 @@ from dflab.grading.preprocessor import student_id, trainee_evidence
 from dflab.grading.sandbox import KINDS, Limits, SandboxResult, pick_sandbox
 from dflab.grading.sandbox.base import CELL_TIMEOUT_S, GiB, MiB
 from dflab.grading.sandbox.docker_sandbox import DEFAULT_IMAGE
+from dflab.grading.validate import Refused, open_submission, scan
 
 ERROR_NAME = "Sandbox"
+
+
+def submission_problem(workdir: Path, student: str) -> str:
+    """Why the submission nbgrader is autograding is not plain files ("" when it is).
+
+    ``dflab grade`` validates before nbgrader runs; a direct ``nbgrader autograde`` does not, and nbgrader
+    copies ``submitted/`` into ``autograded/`` as root, following links (a link to a key becomes a copy of
+    it).  So the submitted folder itself is scanned here, the way dflab grade does, without following links.
+    ``workdir`` is ``<course>/autograded/<student>/<lab>``.
+    """
+    root, lab = workdir.parents[2], workdir.name
+    if not (root / "submitted" / student / lab).exists():
+        return ""  # not laid out as a course (a notebook graded on its own): nothing to compare with
+    try:
+        with open_submission(root, student, lab) as top:
+            return scan(top, []).problem
+    except Refused as exc:
+        return str(exc)
+    except OSError as exc:
+        return f"the submission cannot be read ({exc.strerror or type(exc).__name__})"
 
 
 def sandbox_error(text: str) -> NotebookNode:
@@ -71,6 +92,11 @@ class SandboxedExecute(NbGraderPreprocessor):
         hide = [root, *(Path(p).expanduser() for p in self.hide_paths)]
         sandbox = pick_sandbox(self.sandbox, self.image, hide=[p for p in hide if p.is_dir()])
         workdir = Path(resources["metadata"]["path"])
+        problem = submission_problem(workdir, student)
+        if problem:  # nbgrader copied it already, following any link: nothing of it may run
+            self.log.warning("submission refused: %s", problem)
+            merge_outputs(nb, SandboxResult(None, "error", f"submission refused: {problem}", 0.0))
+            return nb, resources
         result = sandbox.run(nb, workdir, evidence, self.limits)
         self.log.info("%s sandbox: %s in %.1f s%s", sandbox.kind, result.status, result.seconds,
                       f" ({result.reason})" if result.reason else "")

@@ -15,16 +15,20 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
+import stat
 from pathlib import Path
 
 import nbformat
 
 from dflab.atomic import write_bytes
+from dflab.errors import DflabError
 from dflab.grading import gradebook
 from dflab.grading.checks import checks_for, lookup
 
 CSV_COLUMNS = ("assignment", "student", "status", "score", "max_score", "reason", "sha256", "updated_at")
+MAX_OWN_BYTES = 64 << 20  # a submitted notebook larger than validation allows is not read further
 MIN_VALUE_LEN = 6  # shorter values ("42", "ext4") occur in any HTML page by chance and prove nothing
 
 
@@ -46,16 +50,25 @@ def feedback_files(root: Path, lab: str, student: str) -> list[Path]:
 
 
 def key_values(root: Path, lab: str, student: str) -> set[str]:
-    """Every graded answer value in ``student``'s key, as text (list members one by one)."""
-    checks = checks_for(root / "graders", lab)
+    """Every graded answer value in ``student``'s key, as text (list members one by one), for every lab the course
+    grades (``lab`` first): feedback must not carry another lab's answers either."""
     path = root / "evidence" / student / "key" / "answer_key.json"
     key = json.loads(path.read_text(encoding="utf-8"))
+    labs = [lab, *sorted(p.stem for p in (root / "graders").glob("*.yaml") if p.stem != lab)]
     values: set[str] = set()
-    for name in checks.checks:
-        value = lookup(key, checks.key_path(name), str(path))
-        for item in value if isinstance(value, list) else [value]:
-            if len(str(item)) >= MIN_VALUE_LEN:
-                values.add(str(item))
+    for name_of_lab in labs:
+        try:
+            checks = checks_for(root / "graders", name_of_lab)
+        except DflabError:
+            continue  # not a check file (a schema, a README): nothing to look up
+        for name in checks.checks:
+            try:
+                value = lookup(key, checks.key_path(name), str(path))
+            except DflabError:
+                continue  # another lab's answer this scenario's key does not hold
+            for item in value if isinstance(value, list) else [value]:
+                if len(str(item)) >= MIN_VALUE_LEN:
+                    values.add(str(item))
     return values
 
 
@@ -64,12 +77,27 @@ def _present(text: str, value: str) -> bool:
     return any(re.search(rf"(?<![\w.]){re.escape(f)}(?![\w])", text) for f in forms)
 
 
+def submitted_text(root: Path, lab: str, student: str) -> str:
+    """What the trainee handed in: their submitted notebooks as saved (sources and the outputs they saved).
+
+    Links are not followed (validation refuses them; this read must not trust that nothing changed since).
+    """
+    parts = []
+    for path in sorted((root / "submitted" / student / lab).glob("*.ipynb")):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue
+        with os.fdopen(fd, "rb") as fh:
+            if stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                parts.append(fh.read(MAX_OWN_BYTES).decode("utf-8", errors="replace"))
+    return "\n".join(parts)
+
+
 def own_text(root: Path, lab: str, student: str) -> str:
-    """What the trainee produced themselves: their submitted notebooks and, once graded, the outputs their
-    own cells printed when executed (every cell but the grader-owned test cells, whose outputs the answer
-    check writes)."""
-    parts = [p.read_text(encoding="utf-8", errors="replace")
-             for p in sorted((root / "submitted" / student / lab).glob("*.ipynb"))]
+    """What the trainee produced themselves: their submission and, once graded, the outputs their own cells
+    printed when executed (every cell but the grader-owned test cells, whose outputs the answer check writes)."""
+    parts = [submitted_text(root, lab, student)]
     for path in sorted((root / "autograded" / student / lab).glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         for cell in nb.cells:
@@ -91,9 +119,17 @@ def _strings(node: object) -> list[str]:
 
 
 def leaks(root: Path, lab: str, student: str, students: list[str]) -> list[str]:
-    """Answer values (of any trainee in ``students``) in ``student``'s feedback that the trainee did not
-    produce themselves (see :func:`own_text`)."""
-    submitted = own_text(root, lab, student)
+    """Answer values in ``student``'s feedback that the trainee may not see there.
+
+    Their own key's values (any lab) only when they produced them (:func:`own_text`: a cell of theirs computed
+    it from their evidence); any other trainee's only when they handed it in (:func:`submitted_text`): a cell
+    that reads a neighbour's work or key at grading time and prints it proves nothing of the trainee's, however
+    it was printed.
+    """
     feedback = "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in feedback_files(root, lab, student))
-    values = set().union(*(key_values(root, lab, s) for s in students)) if students else set()
-    return sorted(v for v in values if _present(feedback, v) and not _present(submitted, v))
+    mine = key_values(root, lab, student) if student in students else set()
+    others = set().union(*(key_values(root, lab, s) for s in students if s != student)) - mine
+    produced, handed_in = own_text(root, lab, student), submitted_text(root, lab, student)
+    found = {v for v in mine if _present(feedback, v) and not _present(produced, v)}
+    found |= {v for v in others if _present(feedback, v) and not _present(handed_in, v)}
+    return sorted(found)

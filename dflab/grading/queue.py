@@ -12,6 +12,7 @@ States::
     pending  -> running (a worker claimed it: owner pid + process start time)
     running  -> done | failed          (the worker finished it)
     running  -> pending                (its owner died; retried, up to MAX_ATTEMPTS)
+    running  -> failed                 (it overran its time: the coordinator expired it and stops the worker)
     rejected                           (pre-validation refused the submission; never run)
 
 Resume rules (:meth:`Queue.enqueue`): a ``done`` job whose submission hash is
@@ -184,6 +185,17 @@ class Queue:
                              "finished_at = ? WHERE gradebook = ? AND lab = ? AND student = ? AND state = 'running' "
                              "AND owner_pid = ? AND owner_start = ?",
                              (state, reason, time.time(), job.gradebook, job.lab, job.student, job.owner_pid,
+                              job.owner_start))
+            return cur.rowcount == 1
+
+    def expire(self, job: Job, reason: str) -> bool:
+        """Fail a job that is still running under the same claim (the coordinator then stops its worker);
+        False if it finished or was recovered meanwhile.  The worker's later ``finish`` finds it no longer its own."""
+        with self._tx() as db:
+            cur = db.execute("UPDATE jobs SET state = 'failed', reason = ?, owner_pid = NULL, owner_start = NULL, "
+                             "finished_at = ? WHERE gradebook = ? AND lab = ? AND student = ? AND state = 'running' "
+                             "AND owner_pid IS ? AND owner_start IS ?",
+                             (reason, time.time(), job.gradebook, job.lab, job.student, job.owner_pid,
                               job.owner_start))
             return cur.rowcount == 1
 

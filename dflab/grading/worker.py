@@ -5,6 +5,12 @@ long-lived process so that nbgrader, nbconvert and the course config are importe
 submission; each submission still gets its own kernel (or sandbox, as the course's autograde pipeline says).
 A worker that crashes loses nothing: its claimed job stays ``running`` under its (dead) pid and the
 coordinator gives it back to the queue.
+
+nbgrader never reads ``submitted/`` itself here: before each job the worker copies the submission, the
+way validation read it (no link followed, plain files only: :func:`dflab.grading.validate.copy_submission`),
+into a private folder that nbgrader is told is the submitted directory, and grades the copy only if its
+hash is the one validated.  A submission swapped after it was checked (a file replaced by a link to a key,
+a pipe, a bigger file) is therefore never what nbgrader copies, executes or scores.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import argparse
 import ctypes
 import os
 import re
+import shutil
 import signal
 import sys
 import time
@@ -24,10 +31,12 @@ from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 
 from dflab.grading.course import course_config, tools_on_path
-from dflab.grading.queue import Queue
+from dflab.grading.queue import Job, Queue
+from dflab.grading.validate import Refused, copy_submission
 
 MAX_REASON = 300
 PR_SET_PDEATHSIG = 1
+STAGED = "staged"  # beside the queue: each worker's private copies of the submissions it grades
 
 
 def grading_api(root: Path, db_url: str, overrides: Config | None = None) -> NbGraderAPI:
@@ -72,6 +81,24 @@ def grade_one(api: NbGraderAPI, lab: str, student: str, feedback: bool) -> tuple
     return "done", ""
 
 
+def grade_job(api: NbGraderAPI, root: Path, lab: str, job: Job, staged: Path, feedback: bool) -> tuple[str, str]:
+    """Copy ``job``'s submission into ``staged`` (nbgrader's submitted directory here), check it is what was
+    validated, grade it; return (state, reason).  The copy is removed afterwards."""
+    mine = staged / job.student
+    shutil.rmtree(mine, ignore_errors=True)
+    mine.mkdir(mode=0o700, parents=True)
+    try:
+        try:
+            sha = copy_submission(root, job.student, lab, mine / lab, list(api.coursedir.ignore))
+        except (Refused, OSError) as exc:
+            return "failed", f"not graded: {exc}"
+        if sha != job.sha256:
+            return "failed", "the submission changed after it was checked: run `dflab grade` again"
+        return grade_one(api, lab, job.student, feedback)
+    finally:
+        shutil.rmtree(mine, ignore_errors=True)
+
+
 class Interrupted:
     """Ctrl-C or SIGTERM seen.  nbgrader's ``capture_log`` swallows every exception, KeyboardInterrupt included,
     and reports it as a failed autograde: a job interrupted that way is left to the queue's recovery (it is
@@ -103,6 +130,11 @@ def run(root: Path, lab: str, db_url: str, gradebook: str, queue_path: Path, fee
     signal.signal(signal.SIGTERM, Interrupted.handler)
     parent = os.getppid()
     die_with(parent)
+    staged = queue_path.parent / STAGED / f"worker-{os.getpid()}"
+    staged.mkdir(mode=0o700, parents=True, exist_ok=True)
+    submitted = Config()
+    submitted.CourseDirectory.submitted_directory = os.path.relpath(staged, root)
+    overrides.merge(submitted)
     api = grading_api(root, db_url, overrides)
     queue = Queue(queue_path)
     finished = 0
@@ -112,7 +144,7 @@ def run(root: Path, lab: str, db_url: str, gradebook: str, queue_path: Path, fee
             if job is None:
                 break
             t0 = time.monotonic()
-            state, reason = grade_one(api, lab, job.student, feedback)
+            state, reason = grade_job(api, root, lab, job, staged, feedback)
             if Interrupted.seen:
                 break
             queue.finish(job, state, reason)
@@ -120,6 +152,7 @@ def run(root: Path, lab: str, db_url: str, gradebook: str, queue_path: Path, fee
             print(f"{job.student}: {state} in {time.monotonic() - t0:.1f} s {reason}", file=sys.stderr, flush=True)
     finally:
         queue.close()
+        shutil.rmtree(staged, ignore_errors=True)
     return finished
 
 

@@ -5,13 +5,19 @@ What nbgrader's own ``collect`` leaves there is the submitted files plus ``times
 so a grade can be tied to exactly the bytes that were collected. A submission is replaced as a whole
 (built beside it, then renamed) and only when its files changed: re-collecting an unchanged folder
 keeps the first timestamp, which is what late-submission rules look at.
+
+A folder whose notebooks are still the released ones (same cells and sources, no outputs: opened, maybe
+saved, never worked on) is collected all the same but reported ``untouched`` rather than ``collected``,
+so an instructor sees who handed in nothing before grading it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +31,7 @@ MANIFEST = "dflab-collect.json"
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"  # nbgrader's Exchange.timestamp_format default, in UTC
 # Never part of a submission: editor and interpreter leftovers (as nbgrader's CourseDirectory.ignore).
 IGNORED = {".ipynb_checkpoints", "__pycache__"}
+UNTOUCHED_SLACK = 64 * 1024  # bytes of metadata (kernel, language, cell ids) a saved, untouched notebook may add
 
 
 @dataclass(frozen=True)
@@ -32,7 +39,7 @@ class Collected:
     """What ``collect`` did for one trainee."""
 
     trainee: str
-    status: str  # collected, unchanged, no work
+    status: str  # collected, untouched (collected, but the notebooks are the released ones), unchanged, no work
     files: int
     timestamp: str  # the submission's timestamp.txt ("" when there is none)
 
@@ -46,6 +53,15 @@ def _prune(tree: Path) -> None:
             shutil.rmtree(p)
 
 
+def _plain(path: str) -> bool:
+    """A regular file or folder (or gone): something a submission could hold, unlike a pipe or a socket."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return True
+    return stat.S_ISREG(mode) or stat.S_ISDIR(mode)
+
+
 def hash_tree(tree: Path) -> dict[str, dict[str, object]]:
     """``{relative path: {sha256, size}}`` of every regular file under ``tree``."""
     out: dict[str, dict[str, object]] = {}
@@ -57,6 +73,37 @@ def hash_tree(tree: Path) -> dict[str, dict[str, object]]:
                     digest.update(block)
             out[p.relative_to(tree).as_posix()] = {"sha256": digest.hexdigest(), "size": p.stat().st_size}
     return out
+
+
+def _cells(data: bytes) -> list[tuple[str, str, bool]] | None:
+    """(cell type, source, has outputs) of each cell of a notebook file, or None when it is not one."""
+    try:
+        nb = json.loads(data.decode("utf-8"))
+        cells = nb["cells"]
+        return [(str(c["cell_type"]), "".join(c["source"]) if isinstance(c["source"], list) else str(c["source"]),
+                 bool(c.get("outputs"))) for c in cells]
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError, MemoryError):
+        return None
+
+
+def untouched(exported: Path, release: Path) -> bool:
+    """Whether every notebook of the release is in ``exported`` with the same cells and sources and no outputs
+    added (execution counts and metadata aside).
+
+    Only a file about the size of the released one is read (an untouched notebook differs from it by a
+    few lines of metadata at most), so a hostile file costs nothing here.
+    """
+    notebooks = sorted(release.glob("*.ipynb")) if release.is_dir() else []
+    if not notebooks:
+        return False
+    for original in notebooks:
+        path = exported / original.name
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > original.stat().st_size + UNTOUCHED_SLACK:
+            return False
+        theirs, ours = _cells(path.read_bytes()), _cells(original.read_bytes())
+        if theirs is None or theirs != ours:  # a cell added, removed or edited, or outputs where there were none
+            return False
+    return True
 
 
 def _previous(dest: Path) -> tuple[dict[str, object], str] | None:
@@ -76,7 +123,13 @@ def collect_one(trainee: str, lab: str, course_root: Path, source: str,
     dest = parent / lab
     with tempfile.TemporaryDirectory(prefix=f".{lab}.", suffix=".export", dir=parent) as scratch:
         exported = Path(scratch) / lab
-        if not export(exported):
+        try:
+            found = export(exported)
+        except shutil.Error as exc:  # a copy that kept going past entries it could not copy
+            if any(_plain(src) for src, *_ in exc.args[0]):
+                raise  # a file or folder was not copied (a full disk): never collect half a submission
+            found = exported.is_dir()  # only pipes, sockets, devices were left out: nothing a submission holds
+        if not found:
             return Collected(trainee, "no work", 0, "")
         _prune(exported)
         files = hash_tree(exported)
@@ -85,6 +138,7 @@ def collect_one(trainee: str, lab: str, course_root: Path, source: str,
         previous = _previous(dest)
         if previous is not None and previous[0] == files:
             return Collected(trainee, "unchanged", len(files), previous[1])
+        status = "untouched" if untouched(exported, course_root / "release" / lab) else "collected"
         now = datetime.now(UTC)
         timestamp = now.strftime(TIMESTAMP_FORMAT)
         with atomic_dir(dest, replace=True) as tmp:
@@ -96,4 +150,4 @@ def collect_one(trainee: str, lab: str, course_root: Path, source: str,
                         "collected_at": now.isoformat(timespec="microseconds"), "source": f"{source}:{lab}/",
                         "files": files}
             write_bytes(tmp / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n")
-    return Collected(trainee, "collected", len(files), timestamp)
+    return Collected(trainee, status, len(files), timestamp)

@@ -20,7 +20,7 @@ KINDS = ("auto", "docker", "local")
 
 
 def pick_sandbox(kind: str, image: str, hide: Sequence[Path] = ()) -> Sandbox:
-    """The sandbox for ``kind``: ``auto`` is Docker when an engine answers, else local.
+    """The sandbox for ``kind``: ``auto`` is Docker when an engine answers and has ``image``, else local.
 
     ``image`` is the trainee image for Docker (checked now: a missing image is
     one clear error before any grading); ``hide`` lists directories the local
@@ -28,13 +28,14 @@ def pick_sandbox(kind: str, image: str, hide: Sequence[Path] = ()) -> Sandbox:
     """
     if kind not in KINDS:
         raise DflabError(f"unknown sandbox {kind!r} (choose one of {', '.join(KINDS)})", "SandboxedExecute.sandbox")
-    if kind == "auto":
+    if kind == "auto":  # Docker only when an engine answers and holds the image (as `dflab grade` decides)
         try:
-            client = engine(timeout=10)
+            sandbox = DockerSandbox(image, engine(timeout=10))
+            sandbox.preflight()
         except DflabError:
             return LocalSandbox(hide)
-        sandbox = DockerSandbox(image, client)
-    elif kind == "docker":
+        return sandbox
+    if kind == "docker":
         sandbox = DockerSandbox(image)
     else:
         return LocalSandbox(hide)

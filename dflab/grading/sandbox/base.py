@@ -10,7 +10,7 @@ to the kernel and read back what it wrote, size-capped, as untrusted data.
 from __future__ import annotations
 
 import abc
-import json
+import logging
 import os
 import shutil
 import stat
@@ -31,6 +31,11 @@ MiB = 1 << 20
 NOTEBOOK_IN = "in.ipynb"
 NOTEBOOK_OUT = "out.ipynb"
 SOFT_MARGIN_S = 15  # the runner stops this long before the hard wall-clock kill, so finished cells are kept
+SKIPPED = {".ipynb_checkpoints"}  # never staged
+COPY_CHUNK = 1 << 20
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # NONBLOCK: a FIFO never hangs the open
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -86,32 +91,83 @@ class Sandbox(abc.ABC):
 
 
 def stage(notebook: NotebookNode, workdir: Path, private: Path) -> tuple[Path, Path]:
-    """Copy ``workdir`` to ``private/work`` and write ``notebook`` to ``private/run/in.ipynb``; return both dirs.
+    """Copy ``workdir``'s plain files to ``private/work`` and write ``notebook`` to ``private/run/in.ipynb``.
 
-    The copy keeps symlinks as links (a link the trainee submitted resolves
-    inside the sandbox, not on the grader's side) and skips other notebooks'
-    checkpoints.
+    Nothing in ``workdir`` is followed: each folder and file is opened relative to its parent's descriptor
+    with ``O_NOFOLLOW`` and checked with ``fstat``, and only regular files with a single name are copied
+    (as new files).  Symbolic links, hard-linked files, pipes, devices and sockets are left out (and
+    logged), as are notebook checkpoints, so a link planted in the assignment folder, or swapped in after
+    it was validated, can never carry a file of the grader's side (a key) into the sandbox.  Returns
+    (work dir, run dir).
     """
     work, run_dir = private / "work", private / "run"
-    shutil.copytree(workdir, work, symlinks=True, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    top = os.open(workdir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)  # nbgrader's own folder, by its path
+    try:
+        work.mkdir()
+        _copy_plain(top, work, "")
+    finally:
+        os.close(top)
     run_dir.mkdir()
     nbformat.write(notebook, run_dir / NOTEBOOK_IN)
     return work, run_dir
 
 
+def _copy_plain(fd: int, dest: Path, rel: str) -> None:
+    """Copy the folders and single-name regular files under the directory descriptor ``fd`` into ``dest``."""
+    with os.scandir(fd) as it:  # on a duplicate of fd
+        names = sorted(e.name for e in it)
+    for name in names:
+        path = f"{rel}{name}"
+        try:
+            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+        except OSError:
+            continue
+        if name in SKIPPED:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            try:
+                sub = os.open(name, _DIR_FLAGS, dir_fd=fd)
+            except OSError as exc:
+                log.warning("not staged: %s/ (%s)", path, exc.strerror)
+                continue
+            try:
+                (dest / name).mkdir(mode=0o755)
+                _copy_plain(sub, dest / name, f"{path}/")
+            finally:
+                os.close(sub)
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            log.warning("not staged: %s (not a regular file)", path)
+            continue
+        try:
+            src = os.open(name, _FILE_FLAGS, dir_fd=fd)
+        except OSError as exc:
+            log.warning("not staged: %s (%s)", path, exc.strerror)
+            continue
+        with os.fdopen(src, "rb") as fh:
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+                log.warning("not staged: %s (%s)", path, "hard-linked" if stat.S_ISREG(info.st_mode) else
+                            "not a regular file")
+                continue
+            out = os.open(dest / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                          stat.S_IMODE(info.st_mode) & 0o777 | 0o600)
+            with os.fdopen(out, "wb") as target:
+                shutil.copyfileobj(fh, target, COPY_CHUNK)
+            os.utime(dest / name, ns=(info.st_atime_ns, info.st_mtime_ns), follow_symlinks=False)
+
+
 def read_result(path: Path, limits: Limits, exit_code: int | None) -> Outcome:
     """Read the runner's result file as untrusted data: no symlinks, regular file, size-capped, valid notebook.
 
-    A runner that did not exit 0 was killed (by the submission, or a limit):
-    whatever file it left may be the submission's forgery, so it is discarded.
+    A runner that did not exit 0 was killed (by the submission, or a limit): whatever file it left may be
+    the submission's forgery, so it is discarded unparsed.  Parsing never raises: a result that cannot be
+    read (deep nesting, huge numbers, memory) is an ``error``.
     """
-    nb, status, reason, cell = _read_result(path, limits)
-    if nb is not None and exit_code != 0:
-        return None, "killed", f"the grading runner was killed (exit {exit_code})", None
-    return nb, status, reason, cell
+    return _read_result(path, limits, exit_code)
 
 
-def _read_result(path: Path, limits: Limits) -> Outcome:
+def _read_result(path: Path, limits: Limits, exit_code: int | None) -> Outcome:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:
@@ -125,9 +181,11 @@ def _read_result(path: Path, limits: Limits) -> Outcome:
         data = fh.read(limits.max_notebook_bytes + 1)
     if len(data) > limits.max_notebook_bytes:
         return None, "output_too_large", f"output over {limits.max_output_bytes // MiB} MiB", None
+    if exit_code != 0:
+        return None, "killed", f"the grading runner was killed (exit {exit_code})", None
     try:
         nb = nbformat.reads(data.decode("utf-8"), as_version=4)
-    except (UnicodeDecodeError, json.JSONDecodeError, nbformat.reader.NotJSONError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 -- untrusted: bad UTF-8 or JSON, deep nesting, memory... is an error status
         return None, "error", f"the sandbox's result is not a notebook ({type(exc).__name__})", None
     info_ = nb.metadata.get(runner.STATUS_KEY)
     status, reason, cell = "ok", "", None
