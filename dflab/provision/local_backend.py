@@ -1,34 +1,110 @@
 """The embedded backend: one ``jupyter lab`` process per trainee on this machine, no engine needed.
 
-Each trainee gets a port on 127.0.0.1, a token of their own and a workspace directory
-``<session>/workspaces/<trainee>``; ``DFLAB_EVIDENCE`` points at their evidence. This separates
-trainees' servers (A's token does not open B's), but it is not a security boundary: every server runs
-as the user who started the session, so a trainee's kernel can read anything that user can. Use the
-Docker backend when trainees must not reach each other, the network or the original evidence.
+Each trainee gets a port on 127.0.0.1, a token of their own and a workspace ``<session>/workspaces/<trainee>``
+seeded once with the handout; ``DFLAB_EVIDENCE`` points at their evidence.
+
+**As root** (how a graded session runs) every trainee's lab is confined, with the definition of "what of the host a
+confined trainee sees" that the local grading sandbox uses (:mod:`dflab.confine`):
+
+* its own unprivileged uid (``SERVER_UID_BASE`` up; stable per session and trainee, recorded in the backend state
+  and claimed in a host-wide registry, ``UID_REGISTRY``, so no two labs of any session share one), no capability,
+  no new privileges, no supplementary group, at most ``PROCESS_LIMIT`` processes (a fork bomb stops there);
+* a mount namespace whose root holds the system directories, the interpreter and dflab read-only, and, at their
+  host paths, only what is the trainee's: the workspace (read-write, the trainee's, 0700), the evidence and the
+  handout (read-only), a run folder (Jupyter's runtime and config, the home; the trainee's, 0700) and lab 01's
+  suspect folder.  No checkout (solution notebooks, ``.git``), no key, no gradebook or session state, nothing of
+  another trainee; private ``/tmp``, ``/dev/shm`` and terminals; ``/proc`` lists the trainee's own processes only
+  (so another trainee's command lines and environments are not even there);
+* the host's network: the server listens on 127.0.0.1 and lab 01's suspect on loopback addresses, so a trainee can
+  reach another's ports, but every server asks for its token and every kernel signs with its own key, both in the
+  trainee's private folders (network isolation is the Docker backend's);
+* an environment of what Jupyter needs, never the course secret.
+
+Lab 01's suspect is started, checked and stopped by ``dflab live suspect`` confined the same way, as the trainee,
+so the trainee can inspect it (the lab's subject) and nothing they write there can make root act for them.  Root
+never writes into a trainee's folders (the trainee seeds their own workspace) and reads them only to collect,
+following no link (``export_workspace``).
+
+**Not root** (or no namespaces here): servers run as the session's user and read whatever that user can, keys and
+other trainees' work included; ``dflab session start`` allows that for one trainee (``make lab``) or with
+``--practice`` only (:func:`isolation_problem` says why it is so).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
+import functools
+import hashlib
 import importlib.util
+import itertools
 import os
+import pwd
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+from dflab.atomic import write_bytes
+from dflab.confine import KERNEL_PACKAGES, Root, base_root, chown_tree, drop_to, first_line, reap_uid, uid_processes
 from dflab.errors import DflabError
+from dflab.lab.evidence import EVIDENCE_ENV
 from dflab.labserver import LAB_SERVER_EXTENSIONS
 from dflab.provision.base import UNKNOWN_EXIT, Backend, Endpoint, Stats, TraineeEnv
 from dflab.provision.seed import seed_workspace
 
 STOP_TIMEOUT = 10.0
+REAP_TIMEOUT = 30.0
+LIVE_TIMEOUT = 120.0  # one `dflab live suspect` command (start waits for the suspect to take its key)
 CPU_SAMPLE = 0.5
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
+
+# Trainees' uids: far above any uid a distribution, useradd or systemd hands out, beside the grading sandbox's
+# (2_100_000 up).  One claim file per uid in the registry names its session and trainee.
+SERVER_UID_BASE = 2_200_000
+SERVER_UID_SPAN = 1_000_000
+UID_REGISTRY = Path("/var/lib/dflab/uids")
+PROBE_UID = SERVER_UID_BASE - 1  # runs `true` once per process, to see whether labs can be confined here
+PROCESS_LIMIT = 1024  # processes and threads of one trainee's uid (kernels, terminals, the suspect)
+# What a lab server imports besides the kernel's packages (bound on their own only when outside the environment).
+SERVER_PACKAGES = (*KERNEL_PACKAGES, "jupyterlab", "jupyter_server", "jupyter_server_terminals", "terminado",
+                   "jupyter_client", "jupyter_core", "nbgrader")
+SECRET_ENV = "DFLAB_COURSE_SECRET"  # never in a lab's environment, confined or not
+ETC = ".etc"  # run/.etc/<trainee>.passwd|.group: the accounts a confined lab sees (root's files)
+MOUNT_POINT = ".root"  # run/.root: where each confined lab's namespace mounts its root (the host sees it empty)
+
+# Runs inside the trainee's confined root as the trainee: the folders Jupyter writes to, the workspace seeded once
+# (by the trainee, so root never writes into a folder a trainee controls), then the server in this same process.
+LAUNCH = """
+import os, sys
+from pathlib import Path
+from dflab.provision.seed import seed_workspace
+split = sys.argv.index("--")
+handout, workspace, *folders = sys.argv[1:split]
+for folder in folders:
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+seed_workspace(Path(handout), Path(workspace))
+os.execv(sys.executable, [sys.executable, "-m", "jupyterlab", *sys.argv[split + 1:]])
+"""
+# `dflab live suspect ...` without the rest of the dflab CLI (as the Docker backend runs it in a lab container).
+LIVE_SUSPECT = """
+import sys
+from dflab.errors import DflabError
+from dflab.live.cli import live
+try:
+    live.main(["suspect", *sys.argv[1:]], prog_name="dflab live", standalone_mode=False)
+except DflabError as exc:
+    print(f"dflab: error: {exc}")
+    sys.exit(exc.exit_code)
+"""
 
 
 def port_is_free(port: int) -> bool:
@@ -89,14 +165,212 @@ def _usage(pids: list[int]) -> tuple[int, int]:
     return ticks, rss
 
 
+def _search_path(python: str) -> str:
+    return os.pathsep.join([str(Path(python).parent), "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin",
+                            "/sbin", "/bin"])
+
+
+def _server_root(python: str) -> Root:
+    """What every confined lab process sees before its own folders are bound in (see dflab.confine)."""
+    return base_root(python, SERVER_PACKAGES, proc="own").terminals()
+
+
+def _limited(uid: int) -> list[str]:
+    """The command prefix that runs what follows as ``uid``, unprivileged, with at most PROCESS_LIMIT processes."""
+    return ["prlimit", f"--nproc={PROCESS_LIMIT}:{PROCESS_LIMIT}", "--", *drop_to(uid)]
+
+
+@functools.cache
+def isolation_problem(python: str = sys.executable) -> str:
+    """Why this process cannot confine each trainee's lab (see the module doc); "" when it can.
+
+    Probed once per process the way a lab starts: a confined root built for real, ``true`` run in it as an
+    unprivileged uid.  A failure is named by its first line (a container without CAP_SYS_ADMIN: "unshare failed:
+    Operation not permitted").
+    """
+    if os.geteuid() != 0:
+        return "dflab is not running as root (each trainee's lab needs a uid of its own)"
+    missing = [tool for tool in ("unshare", "setpriv", "prlimit") if shutil.which(tool) is None]
+    if missing:
+        return f"util-linux's {', '.join(missing)} is missing"
+    with tempfile.TemporaryDirectory(prefix="dflab-confine-probe-") as mount_point:
+        argv = ["unshare", "--mount", "--",
+                *_server_root(python).command(Path(mount_point), PROBE_UID, [*_limited(PROBE_UID), "true"])]
+        try:
+            probe = subprocess.run(argv, env={"PATH": _search_path(python), "LANG": "C.UTF-8"}, cwd="/",
+                                   stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=False)
+        except subprocess.TimeoutExpired:
+            return "building a confined root did not finish within 60 s"
+    if probe.returncode != 0:
+        return (f"a private mount namespace with a root of its own failed ({first_line(probe.stderr)}); it needs "
+                "CAP_SYS_ADMIN (a container started without it?) and Linux 5.8 or later")
+    return ""
+
+
+# -- uids ---------------------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _registry() -> Iterator[None]:
+    """The uid registry, locked against every other dflab process on this host."""
+    try:
+        UID_REGISTRY.mkdir(parents=True, exist_ok=True)
+        os.chmod(UID_REGISTRY, 0o700)
+        lock = open(UID_REGISTRY / ".lock", "a")  # noqa: SIM115 -- closed below, after the body ran
+    except OSError as exc:
+        raise DflabError(f"cannot use the registry of lab uids: {exc.strerror or exc}", str(UID_REGISTRY)) from exc
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _holder(uid: int) -> str | None:
+    try:
+        return (UID_REGISTRY / str(uid)).read_text()
+    except FileNotFoundError:
+        return None
+
+
+def _owner(session_dir: Path, trainee: str) -> str:
+    return f"{session_dir}\n{trainee}\n"
+
+
+def _in_use(uid: int) -> bool:
+    """Whether ``uid`` is someone's on this host: an account, a subordinate-uid range, a running process."""
+    try:
+        pwd.getpwuid(uid)
+        return True
+    except KeyError:
+        pass
+    with contextlib.suppress(OSError):
+        for line in Path("/etc/subuid").read_text().splitlines():
+            fields = line.split(":")
+            if len(fields) == 3 and fields[1].isdigit() and fields[2].isdigit():
+                if int(fields[1]) <= uid < int(fields[1]) + int(fields[2]):
+                    return True
+    return bool(uid_processes(uid, zombies=False))
+
+
+def claim_uid(session_dir: Path, trainee: str, recorded: int | None) -> int:
+    """The uid of ``trainee``'s lab in ``session_dir``: ``recorded`` while the registry says it is theirs, else the
+    first free one from a point that hashes (session, trainee), so a lost state finds the same uid again.
+
+    A claim whose session directory is gone (deleted without ``stop --purge``) and whose uid runs nothing is free.
+    """
+    owner = _owner(session_dir, trainee)
+    start = int.from_bytes(hashlib.sha256(owner.encode()).digest()[:8], "big") % SERVER_UID_SPAN
+    hashed = (SERVER_UID_BASE + (start + i) % SERVER_UID_SPAN for i in range(SERVER_UID_SPAN))
+    first = [recorded] if recorded is not None and SERVER_UID_BASE <= recorded < SERVER_UID_BASE + SERVER_UID_SPAN \
+        else []
+    with _registry():
+        for uid in itertools.chain(first, hashed):
+            holder = _holder(uid)
+            if holder == owner:
+                return uid
+            if holder is not None:
+                if (Path(holder.split("\n")[0]) / "session.sqlite").exists() or uid_processes(uid, zombies=False):
+                    continue
+            elif _in_use(uid):
+                continue
+            write_bytes(UID_REGISTRY / str(uid), owner.encode())
+            return uid
+    raise DflabError(f"all {SERVER_UID_SPAN} lab uids from {SERVER_UID_BASE} are taken", str(UID_REGISTRY))
+
+
+def release_uid(session_dir: Path, trainee: str, uid: int) -> None:
+    """Give ``uid`` back (its trainee's folders were purged); nothing when another lab holds it."""
+    with _registry():
+        if _holder(uid) == _owner(session_dir, trainee):
+            (UID_REGISTRY / str(uid)).unlink()
+
+
+def _hand_over(path: Path, uid: int) -> None:
+    """Make the directory ``path`` (in a folder of root's) the trainee's: owned by ``uid``, mode 0700.
+
+    Its whole tree changes owner only when ``path`` is not ``uid``'s yet (a workspace a practice run seeded, a uid
+    that changed): then no process of ``uid`` can have been working in it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=0o700)
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode):
+        raise DflabError("is not a directory", str(path))
+    if (info.st_uid, info.st_gid) != (uid, uid):
+        chown_tree(path, uid)
+    os.chmod(path, 0o700)
+
+
+# -- collecting without following links ------------------------------------------------------------------------------
+_NOFOLLOW_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _export_tree(src: Path, dest: Path) -> bool:
+    """Copy the directory ``src`` to the new directory ``dest``, following no link at any depth; ``False`` when
+    ``src`` is not a directory.
+
+    Every entry is opened relative to its parent's descriptor, so a trainee who swaps a folder for a link while
+    this runs (as root) cannot make it read anything outside ``src``.  Links are copied as links; pipes, sockets
+    and devices are left out.  Entries that could not be copied raise one ``shutil.Error`` at the end, as
+    ``shutil.copytree`` does.
+    """
+    try:
+        fd = os.open(src, _NOFOLLOW_DIR)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+            return False
+        raise
+    errors: list[tuple[str, str, str]] = []
+    try:
+        _export_dir(fd, src, dest, errors)
+    finally:
+        os.close(fd)
+    if errors:
+        raise shutil.Error(errors)
+    return True
+
+
+def _export_dir(fd: int, src: Path, dest: Path, errors: list[tuple[str, str, str]]) -> None:
+    dest.mkdir()
+    for name in sorted(os.listdir(fd)):
+        source, target = src / name, dest / name
+        try:
+            info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            if stat.S_ISLNK(info.st_mode):
+                os.symlink(os.readlink(name, dir_fd=fd), target)
+            elif stat.S_ISDIR(info.st_mode):
+                sub = os.open(name, _NOFOLLOW_DIR, dir_fd=fd)
+                try:
+                    _export_dir(sub, source, target, errors)
+                finally:
+                    os.close(sub)
+                os.chmod(target, stat.S_IMODE(info.st_mode) & 0o777)
+            elif stat.S_ISREG(info.st_mode):
+                _export_file(fd, name, target)
+        except OSError as exc:
+            errors.append((str(source), str(target), str(exc)))
+
+
+def _export_file(dir_fd: int, name: str, target: Path) -> None:
+    # O_NONBLOCK: a pipe put there meanwhile does not block the open; fstat then tells it is no regular file.
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return
+        with open(target, "xb") as out:
+            shutil.copyfileobj(fh, out, 1 << 20)
+    os.chmod(target, stat.S_IMODE(info.st_mode) & 0o777)
+    os.utime(target, ns=(info.st_atime_ns, info.st_mtime_ns))
+
+
 class LocalBackend(Backend):
-    """JupyterLab processes started from this Python environment."""
+    """JupyterLab processes started from this Python environment (confined as root, see the module doc)."""
 
     name = "local"
 
-    def __init__(self, session_dir: Path, seed: Path) -> None:
+    def __init__(self, session_dir: Path, seed: Path, python: str = sys.executable) -> None:
         self.session_dir = session_dir
         self.seed = seed
+        self.python = python
         # Children started by this process: their exit status is knowable and they must be reaped.
         self._children: dict[int, subprocess.Popen[bytes]] = {}
 
@@ -106,12 +380,19 @@ class LocalBackend(Backend):
     def log_path(self, trainee: str) -> Path:
         return self.session_dir / "logs" / f"{trainee}.log"
 
-    def _command(self, env: TraineeEnv, port: int) -> list[str]:
+    def run_dir(self, trainee: str) -> Path:
+        """Jupyter's runtime files, ``config/`` and (confined) ``home/``: per trainee, so servers share none."""
+        return self.session_dir / "run" / trainee
+
+    def live_dir(self, trainee: str) -> Path:
+        """The suspect's executable, held file and state: per trainee, so suspects never share state."""
+        return self.session_dir / "live" / trainee
+
+    def _jupyter_args(self, env: TraineeEnv, port: int, *, allow_root: bool) -> list[str]:
         # Every server setting is on the command line so no user or system Jupyter config changes
         # what a trainee gets; the token goes through the environment instead, because a command
         # line is readable by every local user in `ps`.
         return [
-            sys.executable, "-m", "jupyterlab",
             "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.port={port}",
             "--ServerApp.port_retries=0",
@@ -123,9 +404,8 @@ class LocalBackend(Backend):
             f"--ServerApp.jpserver_extensions={LAB_SERVER_EXTENSIONS!r}",
             "--MappingKernelManager.cull_idle_timeout=3600",
             "--MappingKernelManager.cull_interval=300",
-            # As root (CI, a throw-away training VM) Jupyter refuses to start without this; the local
-            # backend isolates nothing either way, which is what the Docker backend is for.
-            *(["--ServerApp.allow_root=True"] if os.geteuid() == 0 else []),
+            # Root without confinement (a practice session): Jupyter refuses to start without this.
+            *(["--ServerApp.allow_root=True"] if allow_root else []),
         ]  # fmt: skip
 
     def preflight(self) -> None:
@@ -137,34 +417,95 @@ class LocalBackend(Backend):
         self.preflight()
         if self.poll(env) is None:
             return Endpoint(f"http://127.0.0.1:{env.state['port']}/", env.token)
-        workspace = self.workspace(env.trainee)
-        seed_workspace(self.seed, workspace)
+        problem = isolation_problem(self.python)
+        if problem and env.state.get("uid") is not None:
+            raise DflabError(f"this lab ran confined (uid {env.state['uid']}) and cannot be confined now: {problem}",
+                             env.trainee)
         # Keep the trainee's URL across restarts when the old port is still free.
         port = env.state.get("port")
         if not port or not port_is_free(port):
             port = free_port()
-        runtime = self.session_dir / "run" / env.trainee
-        runtime.mkdir(parents=True, exist_ok=True)
-        (runtime / "config").mkdir(exist_ok=True)
         log = self.log_path(env.trainee)
         log.parent.mkdir(parents=True, exist_ok=True)
+        argv, environ = self._shared(env, port) if problem else self._confined(env, port)
+        with log.open("ab") as out:
+            # A session of its own: the server outlives the CLI and ignores its Ctrl-C.
+            proc = subprocess.Popen(argv, cwd=self.workspace(env.trainee) if problem else "/", env=environ,
+                                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        self._children[proc.pid] = proc
+        env.state.update(pid=proc.pid, start_time=_start_time(proc.pid), port=port)
+        env.save()
+        return Endpoint(f"http://127.0.0.1:{port}/", env.token)
+
+    def _shared(self, env: TraineeEnv, port: int) -> tuple[list[str], dict[str, str]]:
+        """An unconfined server, as the session's user (not root, or a practice session)."""
+        seed_workspace(self.seed, self.workspace(env.trainee))
+        runtime = self.run_dir(env.trainee)
+        (runtime / "config").mkdir(parents=True, exist_ok=True)
         environ = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k != SECRET_ENV},
             "JUPYTER_TOKEN": env.token,
-            "DFLAB_EVIDENCE": str(env.evidence),
+            EVIDENCE_ENV: str(env.evidence),
             # Per-trainee runtime and config dirs: servers must not share connection files, and the
             # operator's own ~/.jupyter settings must not leak into trainees' servers.
             "JUPYTER_RUNTIME_DIR": str(runtime),
             "JUPYTER_CONFIG_DIR": str(runtime / "config"),
         }
-        with log.open("ab") as out:
-            # A session of its own: the server outlives the CLI and ignores its Ctrl-C.
-            proc = subprocess.Popen(self._command(env, port), cwd=workspace, env=environ, stdin=subprocess.DEVNULL,
-                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        self._children[proc.pid] = proc
-        env.state.update(pid=proc.pid, start_time=_start_time(proc.pid), port=port)
-        env.save()
-        return Endpoint(f"http://127.0.0.1:{port}/", env.token)
+        argv = [self.python, "-m", "jupyterlab", *self._jupyter_args(env, port, allow_root=os.geteuid() == 0)]
+        return argv, environ
+
+    def _confined(self, env: TraineeEnv, port: int) -> tuple[list[str], dict[str, str]]:
+        """A server confined as its trainee (see the module doc): its uid, folders, accounts, root and environment."""
+        trainee = env.trainee
+        uid = self._uid(env)
+        workspace, run, live = self.workspace(trainee), self.run_dir(trainee), self.live_dir(trainee)
+        for folder in (workspace, run, live):
+            _hand_over(folder, uid)
+        home, config = run / "home", run / "config"
+        root = self._root(trainee, uid)
+        root.bind(env.evidence, env.evidence).bind(self.seed, self.seed)
+        root.bind(workspace, workspace, writable=True).bind(run, run, writable=True).bind(live, live, writable=True)
+        root.cwd(workspace)
+        command = [*_limited(uid), self.python, "-I", "-c", LAUNCH, str(self.seed), str(workspace), str(home),
+                   str(config), "--", *self._jupyter_args(env, port, allow_root=False)]
+        environ = {
+            "PATH": _search_path(self.python), "HOME": str(home), "LANG": "C.UTF-8", "USER": trainee,
+            "LOGNAME": trainee, "SHELL": _shell(), "JUPYTER_TOKEN": env.token, EVIDENCE_ENV: str(env.evidence),
+            "JUPYTER_RUNTIME_DIR": str(run), "JUPYTER_CONFIG_DIR": str(config),
+        }
+        return ["unshare", "--mount", "--", *root.command(self._mount_point(), uid, command, "dflab-lab")], environ
+
+    def _uid(self, env: TraineeEnv) -> int:
+        uid = claim_uid(self.session_dir, env.trainee, env.state.get("uid"))
+        if env.state.get("uid") != uid:
+            env.state["uid"] = uid
+            env.save()
+        return uid
+
+    def _mount_point(self) -> Path:
+        path = self.session_dir / "run" / MOUNT_POINT
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _root(self, trainee: str, uid: int) -> Root:
+        """The confined root of ``trainee``'s lab processes, with accounts naming them (their folders not yet)."""
+        etc = self.session_dir / "run" / ETC
+        etc.mkdir(parents=True, exist_ok=True)
+        home = self.run_dir(trainee) / "home"
+        accounts = {
+            "passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+                      f"{trainee}:x:{uid}:{uid}:{trainee}:{home}:{_shell()}\n",
+            "group": f"root:x:0:\ntty:x:5:\nnogroup:x:65534:\n{trainee}:x:{uid}:\n",
+        }
+        root = _server_root(self.python)
+        for name, text in accounts.items():
+            path = etc / f"{trainee}.{name}"
+            if not path.is_file() or path.read_text() != text:
+                write_bytes(path, text.encode())
+            os.chmod(path, 0o644)
+            root.bind(path, f"/etc/{name}")
+        return root
 
     def poll(self, env: TraineeEnv) -> int | None:
         pid = env.state.get("pid")
@@ -191,11 +532,22 @@ class LocalBackend(Backend):
                     os.killpg(pid, signal.SIGKILL)
         if pid is not None and (child := self._children.pop(pid, None)) is not None:
             child.wait(timeout=STOP_TIMEOUT)
+        uid = env.state.get("uid")
+        if uid is not None and os.geteuid() == 0:
+            # Whatever the trainee detached from the server (nohup, setsid) goes with it.
+            reap_uid(uid, REAP_TIMEOUT, "the lab uid", "its lab stopped", env.trainee, zombies=False)
         env.state.pop("pid", None)
         env.state.pop("start_time", None)
         env.save()
         if purge:
-            shutil.rmtree(self.workspace(env.trainee), ignore_errors=True)
+            for folder in (self.workspace(env.trainee), self.run_dir(env.trainee), self.live_dir(env.trainee)):
+                shutil.rmtree(folder, ignore_errors=True)
+            for name in ("passwd", "group"):
+                with contextlib.suppress(FileNotFoundError):
+                    (self.session_dir / "run" / ETC / f"{env.trainee}.{name}").unlink()
+            if uid is not None:
+                release_uid(self.session_dir, env.trainee, uid)
+            env.state.pop("uid", None)
             env.state.pop("port", None)
             env.save()
 
@@ -210,33 +562,58 @@ class LocalBackend(Backend):
         return Stats(round(cpu, 1), rss)
 
     def export_workspace(self, env: TraineeEnv, folder: str, dest: Path) -> bool:
-        src = self.workspace(env.trainee) / folder
-        if src.is_symlink() or not src.is_dir():
-            return False
-        shutil.copytree(src, dest, symlinks=True)
-        return True
+        return _export_tree(self.workspace(env.trainee) / folder, dest)
 
     def workspace_ref(self, env: TraineeEnv) -> str:
         return str(self.workspace(env.trainee))
 
-    def live_dir(self, trainee: str) -> Path:
-        """The suspect's executable, held file and state: per trainee, so suspects never share state."""
-        return self.session_dir / "live" / trainee
+    # -- lab 01's suspect -----------------------------------------------------------------------------------------
+    def _live(self, env: TraineeEnv, uid: int, command: str, seed: bytes | None = None) -> tuple[int, str, str]:
+        """``dflab live suspect <command>`` confined as the trainee (their suspect folder bound in): exit, out, err."""
+        from dflab.live.cli import SEED_ENV, STATE_ENV
+
+        live = self.live_dir(env.trainee)
+        _hand_over(live, uid)
+        root = self._root(env.trainee, uid).bind(live, live, writable=True).cwd(live)
+        environ = {"PATH": _search_path(self.python), "LANG": "C.UTF-8",
+                   "HOME": str(self.run_dir(env.trainee) / "home"), STATE_ENV: str(live)}
+        if seed is not None:
+            environ[SEED_ENV] = seed.hex()  # the seed travels in the environment, never on a command line
+        argv = ["unshare", "--mount", "--", *root.command(
+            self._mount_point(), uid, [*_limited(uid), self.python, "-I", "-c", LIVE_SUSPECT, command], "dflab-live")]
+        try:
+            done = subprocess.run(argv, env=environ, cwd="/", stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                  timeout=LIVE_TIMEOUT, check=False)
+        except subprocess.TimeoutExpired:
+            return -1, "", f"`dflab live suspect {command}` did not finish within {LIVE_TIMEOUT:.0f} s"
+        return done.returncode, done.stdout.strip(), done.stderr.strip()
 
     def start_suspect(self, env: TraineeEnv, seed: bytes) -> None:
         from dflab.live import suspect
 
-        suspect.start(self.live_dir(env.trainee), seed)
+        if os.geteuid() != 0 or (isolation_problem(self.python) and env.state.get("uid") is None):
+            suspect.start(self.live_dir(env.trainee), seed)  # not confined: as the session's user
+            return
+        code, out, err = self._live(env, self._uid(env), "start", seed)
+        if code != 0:
+            lines = (out + "\n" + err).strip().splitlines()
+            raise DflabError(f"the live suspect did not start: {lines[-1] if lines else f'exit {code}'}", env.trainee)
 
     def suspect_running(self, env: TraineeEnv) -> bool:
         from dflab.live import suspect
 
-        return suspect.status(self.live_dir(env.trainee)).state == "running"
+        if (uid := env.state.get("uid")) is None:
+            return suspect.status(self.live_dir(env.trainee)).state == "running"
+        code, out, _ = self._live(env, uid, "status")
+        return code == 0 and out.splitlines()[:1] == ["running"]
 
     def stop_suspect(self, env: TraineeEnv) -> None:
         from dflab.live import suspect
 
-        suspect.stop(self.live_dir(env.trainee))
+        if (uid := env.state.get("uid")) is None:
+            suspect.stop(self.live_dir(env.trainee))
+            return
+        self._live(env, uid, "stop")  # what it cannot stop, stop() reaps with the rest of the uid
 
     def diagnose(self, env: TraineeEnv) -> str:
         try:
@@ -247,3 +624,7 @@ class LocalBackend(Backend):
             if "already in use" in line:
                 return f"port {env.state.get('port')} on 127.0.0.1 is already in use"
         return lines[-1].strip() if lines else ""
+
+
+def _shell() -> str:
+    return "/bin/bash" if os.path.exists("/bin/bash") else "/bin/sh"

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dflab.errors import DflabError
-from dflab.session.manager import READY_TIMEOUT, Outcome, Session
+from dflab.session.manager import READY_TIMEOUT, Outcome, Session, check_isolation
 
 SECRET_ENV = "DFLAB_COURSE_SECRET"
 DEFAULT_IMAGE = "dflab/trainee"
@@ -65,7 +65,8 @@ def _fail_on(outcomes: list[Outcome]) -> None:
 @click.option("--roster", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="CSV roster with an 'id' column: one lab environment each; trainees no longer listed are stopped.")
 @click.option("--backend", type=click.Choice(["local", "docker"]), default="local", show_default=True,
-              help="local: one JupyterLab process per trainee (no isolation); docker: one confined container each.")
+              help="local: one JupyterLab process per trainee (each confined as a uid of its own when dflab runs as "
+                   "root); docker: one confined container each.")
 @session_dir_option
 @click.option("--image", default=DEFAULT_IMAGE, show_default=True, help="Trainee image (docker backend).")
 @click.option("--secret", envvar=SECRET_ENV, default=None,
@@ -74,9 +75,12 @@ def _fail_on(outcomes: list[Outcome]) -> None:
 @click.option("--purge", is_flag=True, help="Also delete the workspaces of trainees the roster no longer lists.")
 @click.option("--serve", is_flag=True,
               help="Print each trainee's link, keep serving until Ctrl-C, then stop the session (workspaces kept).")
+@click.option("--practice", is_flag=True,
+              help="Local backend: allow several trainees even where their labs cannot be isolated (not root, no "
+                   "namespaces): each can then read the others' work and every key. Never for graded work.")
 @timeout_option
 def session_start(lab: Path, roster: Path, backend: str, session_dir: Path, image: str, secret: str | None,
-                  workers: int | None, purge: bool, serve: bool, timeout: float) -> None:
+                  workers: int | None, purge: bool, serve: bool, practice: bool, timeout: float) -> None:
     """Make the session an nbgrader course, build each trainee's evidence, start their labs, write the access list.
 
     Re-running it adds new roster lines, stops the labs of trainees no longer listed and starts stopped
@@ -89,6 +93,8 @@ def session_start(lab: Path, roster: Path, backend: str, session_dir: Path, imag
 
     trainees = read_roster(roster)  # a bad line stops here, before anything is created
     load_lab(lab)  # so does a bad lab directory
+    if notice := check_isolation(backend, len(trainees), practice):  # and so do trainees this host cannot keep apart
+        err_console.print(f"[yellow]note:[/yellow] {notice}", highlight=False, soft_wrap=True)
     if not secret:
         err_console.print(f"[yellow]note:[/yellow] no course secret (--secret or ${SECRET_ENV}): using the public "
                           "demo secret; answers are reproducible by anyone.")
@@ -154,7 +160,8 @@ def session_collect(session_dir: Path) -> None:
     for c in results:
         table.add_row(c.trainee, c.status, str(c.files) if c.status != "no work" else "", c.timestamp)
     console.print(table)
-    counts = {status: sum(c.status == status for c in results) for status in ("collected", "unchanged", "no work")}
+    statuses = ("collected", "unchanged", "untouched", "no work")
+    counts = {status: sum(c.status == status for c in results) for status in statuses}
     console.print(", ".join(f"{n} {status}" for status, n in counts.items()), highlight=False)
 
 

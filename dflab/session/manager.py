@@ -7,7 +7,8 @@ A session directory is an nbgrader course (:func:`dflab.grading.course.init_cour
     handout/<lab>/            release/<lab>/ as trainees get it, seeded once into each workspace as <lab>/
     evidence/<trainee>/       evidence/ (read-only, handed out) and key/ (never)
     submitted/<trainee>/<lab>/  what `collect` took from the workspace (timestamp.txt, dflab-collect.json)
-    workspaces/<trainee>/     local backend only (Docker keeps workspaces in named volumes)
+    workspaces/<trainee>/     local backend only (Docker keeps workspaces in named volumes); as root, the trainee's
+    run/<trainee>/            local backend only: Jupyter's runtime and config (as root also the trainee's home)
     live/<trainee>/           local backend only: lab 01's suspect state
 """
 
@@ -87,6 +88,28 @@ class Health:
 def secret_fingerprint(secret: str) -> str:
     """Identifies the course secret without storing it (so a second `start` cannot mix variants)."""
     return hmac.new(secret.encode(), b"dflab-session-secret", hashlib.sha256).hexdigest()[:16]
+
+
+def check_isolation(backend: str, trainees: int, practice: bool) -> str:
+    """Refuse a local session of several trainees that this host cannot keep apart, unless ``practice``.
+
+    The local backend confines each trainee's lab as root (see dflab.provision.local_backend); without that, every
+    lab reads what the session's user can: the keys, the course and the other trainees' work.  One trainee (``make
+    lab``) or ``practice`` runs that way all the same; the returned notice (``""`` when labs are isolated) says so.
+    """
+    if backend != "local":
+        return ""
+    from dflab.provision.local_backend import isolation_problem
+
+    problem = isolation_problem()
+    if not problem:
+        return ""
+    if trainees > 1 and not practice:
+        raise DflabError(f"cannot keep {trainees} trainees apart: {problem}; run dflab as root on a host that allows "
+                         "mount namespaces, use --backend docker, or pass --practice if isolation is not wanted",
+                         "local backend")
+    return (f"trainee isolation is off ({problem}): each lab can read what this user can, keys included; "
+            "for practice only")
 
 
 def _read_only(tree: Path) -> None:

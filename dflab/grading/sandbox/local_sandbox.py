@@ -28,7 +28,6 @@ import atexit
 import contextlib
 import fcntl
 import functools
-import importlib.util
 import os
 import resource
 import shutil
@@ -42,6 +41,17 @@ from pathlib import Path
 
 from nbformat.notebooknode import NotebookNode
 
+from dflab.confine import (
+    SHM_SIZE,
+    TMP_SIZE,
+    Root,
+    base_root,
+    chown_tree,
+    drop_to,
+    first_line,
+    reap_uid,
+    visible_paths,
+)
 from dflab.errors import DflabError
 from dflab.grading.sandbox import runner
 from dflab.grading.sandbox.base import NOTEBOOK_IN, NOTEBOOK_OUT, Limits, Sandbox, SandboxResult, read_result, stage
@@ -61,65 +71,7 @@ RUN = "/grading/run"
 EVIDENCE = "/evidence"
 # What a submission may write, all of it in memory that vanishes with the run (documented in graders/README.md):
 HOME_SIZE = "512m"  # the home with the work folder: the submission's files and whatever it writes beside them
-TMP_SIZE = "256m"  # /tmp
-SHM_SIZE = "64m"  # /dev/shm
-# Runs inside the new namespaces as (namespace) root and builds the sandbox's whole file system: an empty tmpfs
-# root holding read-only binds of the system directories and of the interpreter (nothing else of the host: no
-# project checkout, no course, no other run, no /run or /var with their Unix sockets), the evidence read-only,
-# the run folder (the runner's result), fresh /tmp, /dev/shm and home, then pivots into it.  The network
-# namespace stays as it starts (no interface up, not even loopback): the runner reaches its kernel over Unix
-# sockets.  Arguments: new root, uid ("" in a user namespace), private dir, evidence, then read-only binds up to
-# "--", paths to hide up to "--", then the command.  All positional: nothing from the submission reaches the shell.
-NS_SCRIPT = r"""set -eu
-root=$1 uid=$2 private=$3 evidence=$4
-shift 4
-mount -t tmpfs -o mode=0755,nosuid,nodev,size=4m dflab-root "$root"
-bind() {  # bind SOURCE TARGET [ro|rw]: a directory or a file, at TARGET under the new root
-  if [ -d "$1" ]; then mkdir -p "$root$2"; else mkdir -p "$root$(dirname "$2")"; : > "$root$2"; fi
-  mount --bind "$1" "$root$2"
-  if [ "$3" = ro ]; then mount -o remount,bind,ro,nosuid,nodev "$root$2"; fi
-}
-while [ "$1" != "--" ]; do
-  if [ -L "$1" ]; then ln -s "$(readlink "$1")" "$root$1"; elif [ -e "$1" ]; then bind "$1" "$1" ro; fi
-  shift
-done
-shift
-bind "$evidence" /evidence ro
-bind "$private/run" /grading/run rw
-mkdir -p "$root/proc" "$root/tmp" "$root/dev/shm" "$root/home/trainee"
-mount --rbind /proc "$root/proc"
-for d in null zero full random urandom; do bind "/dev/$d" "/dev/$d" rw; done
-ln -s /proc/self/fd "$root/dev/fd"
-ln -s fd/0 "$root/dev/stdin"; ln -s fd/1 "$root/dev/stdout"; ln -s fd/2 "$root/dev/stderr"
-mount -t tmpfs -o mode=1777,nosuid,nodev,size=@TMP@ dflab-tmp "$root/tmp"
-mount -t tmpfs -o mode=1777,nosuid,nodev,noexec,size=@SHM@ dflab-shm "$root/dev/shm"
-mount -t tmpfs -o mode=0700,nosuid,nodev,size=@HOME@ dflab-home "$root/home/trainee"
-cp -R "$private/home/." "$root/home/trainee/"
-mkdir -p "$root/home/trainee/work"
-cp -R "$private/work/." "$root/home/trainee/work/"
-if [ -n "$uid" ]; then chown -R "$uid:$uid" "$root/home/trainee"; fi
-while [ "$1" != "--" ]; do
-  if [ -e "$root$1" ]; then mount -t tmpfs -o ro,nosuid,nodev,noexec,size=4k,mode=000 dflab-hidden "$root$1"; fi
-  shift
-done
-shift
-cd "$root"
-mkdir .old
-if PATH=/usr/sbin:/sbin:$PATH pivot_root . .old 2>/dev/null; then
-  umount -l /.old
-  rmdir /.old
-  mount -o remount,ro,nosuid,nodev /
-  cd /home/trainee/work
-  exec "$@"
-fi
-# pivot_root refused (Docker's default seccomp profile forbids it): chroot, which a process without
-# CAP_SYS_CHROOT (every process of the submission) cannot leave.
-rmdir .old
-mount -o remount,ro,nosuid,nodev "$root"
-exec /usr/sbin/chroot "$root" /bin/sh -c 'cd /home/trainee/work && exec "$@"' dflab-sandbox "$@"
-""".replace("@TMP@", TMP_SIZE).replace("@SHM@", SHM_SIZE).replace("@HOME@", HOME_SIZE)
-# The top-level names of a root file system that programs expect (each a directory or, merged-/usr, a link).
-SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+__all__ = ["HOME_SIZE", "SHM_SIZE", "TMP_SIZE", "LocalSandbox", "home_template", "namespace_mode", "visible_paths"]
 
 
 class LocalSandbox(Sandbox):
@@ -150,6 +102,10 @@ class LocalSandbox(Sandbox):
                         proc.wait()
                         return SandboxResult(None, "timeout", f"timed out after {limits.wall_s:.0f} s",
                                              time.monotonic() - start)
+                    except BaseException:  # stopped from outside (a watchdog, Ctrl-C): the run must not outlive us
+                        os.killpg(proc.pid, signal.SIGKILL)
+                        proc.wait()
+                        raise
                 seconds = time.monotonic() - start
                 nb, status, reason, cell = read_result(private / "run" / NOTEBOOK_OUT, limits, proc.returncode)
                 if nb is None and status == "error":
@@ -191,7 +147,7 @@ class LocalSandbox(Sandbox):
             home.mkdir()
         (private / "root").mkdir()
         if uid is not None:
-            _chown_tree(run_dir, uid)
+            chown_tree(run_dir, uid)
         env = {
             "PATH": os.pathsep.join([str(Path(self.python).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
             "HOME": HOME, "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg",
@@ -206,33 +162,22 @@ class LocalSandbox(Sandbox):
             drop: list[str] = []
         else:
             unshare = ["unshare"]
-            drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs",
-                    "--inh-caps=-all", "--bounding-set=-all", "--"]
+            drop = drop_to(uid)
         argv = [*unshare, "--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc", "--",
-                "/bin/sh", "-c", NS_SCRIPT, "dflab-sandbox", str(private / "root"), "" if uid is None else str(uid),
-                str(private), str(evidence.resolve()), *[str(p) for p in visible_paths(self.python)], "--",
-                *[str(h) for h in self.hide], "--", *drop, *runner_cmd]
+                *self.root(private, evidence).command(private / "root", uid, [*drop, *runner_cmd], "dflab-sandbox")]
         return argv, env
 
-
-def visible_paths(python: str) -> list[Path]:
-    """What of the host a submission sees, read-only: the system directories and what the interpreter needs.
-
-    The interpreter's installation and virtual environment, and the folder of every package imported from
-    outside them (an editable install of dflab, whose ``dflab.lab`` notebooks import): just those folders,
-    never the checkout around them.
-    """
-    paths = [Path(p) for p in SYSTEM_PATHS]
-    for prefix in (sys.prefix, sys.base_prefix, os.path.realpath(sys.base_prefix), Path(python).parent.parent):
-        paths.append(Path(prefix))
-    for name in ("dflab", "nbformat", "ipykernel", "nbclient"):
-        spec = importlib.util.find_spec(name)
-        for location in (spec.submodule_search_locations or []) if spec else []:
-            paths.append(Path(location).resolve())
-    top = [p for p in dict.fromkeys(paths)]
-    # A path inside another one is bound with it already (and would be bound over it otherwise).
-    return [p for p in top if p.is_symlink() or not any(p != q and p.is_relative_to(q) and not q.is_symlink()
-                                                          for q in top)]
+    def root(self, private: Path, evidence: Path) -> Root:
+        """The sandbox's file system (see dflab.confine): the evidence at /evidence, the run folder (the runner's
+        result), a fresh home holding copies of the home template and the submission's work folder."""
+        root = base_root(self.python, proc="inherit")
+        root.bind(evidence.resolve(), EVIDENCE)
+        root.bind(private / "run", RUN, writable=True)
+        root.tmpfs(HOME, f"mode=0700,nosuid,nodev,size={HOME_SIZE}")
+        root.copy(private / "home", HOME).mkdir(WORK).copy(private / "work", WORK).own(HOME)
+        for path in self.hide:
+            root.hide(path)
+        return root.cwd(WORK)
 
 
 @functools.cache
@@ -264,24 +209,6 @@ def _last_line(path: Path) -> str:
     return lines[-1][:200] if lines else "no output"
 
 
-def _uid_processes(uid: int) -> list[int]:
-    """Processes whose real uid is ``uid`` (those this process can see)."""
-    pids = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = Path(entry.path, "status").read_text()
-        except OSError:
-            continue  # gone meanwhile
-        for line in status.splitlines():
-            if line.startswith("Uid:"):
-                if int(line.split()[1]) == uid:
-                    pids.append(int(entry.name))
-                break
-    return pids
-
-
 def _reap_uid(uid: int) -> None:
     """Make sure nothing of a finished run's uid is left before its slot is reused.
 
@@ -290,22 +217,7 @@ def _reap_uid(uid: int) -> None:
     is gone: the next run on the same slot would then fail to fork, more so on a slow or nested host.  So
     wait for the uid's processes to vanish, killing any still there, for at most ``REAP_TIMEOUT_S``.
     """
-    deadline = time.monotonic() + REAP_TIMEOUT_S
-    while (left := _uid_processes(uid)) and time.monotonic() < deadline:
-        for pid in left:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.05)
-    if _uid_processes(uid):
-        raise DflabError(f"processes of sandbox uid {uid} survived {REAP_TIMEOUT_S:.0f} s after their run",
-                         "local sandbox")
-
-
-def _chown_tree(path: Path, uid: int) -> None:
-    os.lchown(path, uid, uid)
-    for root, dirs, files in os.walk(path):
-        for name in dirs + files:
-            os.lchown(os.path.join(root, name), uid, uid)
+    reap_uid(uid, REAP_TIMEOUT_S, "sandbox uid", "their run", "local sandbox")
 
 
 def _rlimits(limits: Limits) -> None:
@@ -343,7 +255,7 @@ def namespace_mode() -> str:
         if probe.returncode == 0:
             return "root"
         raise DflabError(f"cannot confine submissions here: creating private mount, network and PID namespaces "
-                         f"failed ({_first_line(probe.stderr)}); this needs CAP_SYS_ADMIN (a container started "
+                         f"failed ({first_line(probe.stderr)}); this needs CAP_SYS_ADMIN (a container started "
                          "without it?): grade with Docker (--sandbox docker) or on a host that allows namespaces",
                          "local sandbox")
     probe = subprocess.run(["unshare", "--user", "--map-root-user", *PROBE], capture_output=True, text=True,
@@ -351,10 +263,5 @@ def namespace_mode() -> str:
     if probe.returncode == 0:
         return "userns"
     raise DflabError(f"cannot confine submissions here: not root, and an unprivileged user namespace with its own "
-                     f"/proc failed ({_first_line(probe.stderr)}); grade as root or with Docker (--sandbox docker)",
+                     f"/proc failed ({first_line(probe.stderr)}); grade as root or with Docker (--sandbox docker)",
                      "local sandbox")
-
-
-def _first_line(text: str) -> str:
-    lines = text.strip().splitlines()
-    return lines[0][:200] if lines else "no message"
