@@ -60,8 +60,9 @@ c.MappingKernelManager.cull_interval = 300
 c.MappingKernelManager.cull_connected = True
 c.MappingKernelManager.cull_busy = False
 
-# Server extensions: nbgrader's Validate button (imported when first pressed), no exchange, formgrader or
-# language servers; the list and the reasons are in dflab/labserver.py, shared with the local backend.
+# Server extensions: nbgrader's Validate button answered by dflab (what the notebook records, never nbgrader's
+# "passes all the tests"), no exchange, formgrader or language servers; the list and the reasons are in
+# dflab/labserver.py, shared with the local backend.
 from dflab.labserver import LAB_SERVER_EXTENSIONS  # noqa: E402 -- config files run top to bottom
 
 c.ServerApp.jpserver_extensions = dict(LAB_SERVER_EXTENSIONS)

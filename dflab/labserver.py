@@ -1,38 +1,46 @@
-"""A Jupyter server extension for trainee labs: nbgrader's *Validate* button, imported on first use.
+"""A Jupyter server extension for trainee labs: nbgrader's *Validate* button, answered by dflab.
 
-Why: nbgrader's ``validate_assignment`` server extension imports nbgrader's whole application stack
-(nbconvert, SQLAlchemy, pkg_resources, ...) when the server starts: one second of CPU and about 40 MiB
-of memory in every trainee's lab, measured in the trainee image, for a button most trainees press a few
-times a session, if at all. A cohort of 30 labs on one machine pays that 30 times before anyone works.
-This extension registers the same two routes (``/assignments/validate`` and ``/nbgrader_version``) and
-imports nbgrader's own handlers when the first request for either arrives; from then on tornado hands
-requests straight to nbgrader's classes, which authenticate them as before (``@web.authenticated``).
+The button (nbgrader's lab extension, unchanged: the trainee presses the same button and sees the same dialog)
+calls two routes, ``/nbgrader_version`` and ``/assignments/validate``. nbgrader's own handler for the second runs
+the notebook and says "Success! Your notebook passes all the tests" when no test cell fails; in a dflab lab
+every test cell only records an answer (its *shape* checked in the kernel) and correctness is decided at grading,
+outside the kernel, so that message told trainees wrong answers had passed. dflab serves both routes itself:
 
-nbgrader's ``assignment_list``, ``course_list`` and ``formgrader`` stay off in labs (see
-jupyter_config.py): dflab collects submissions from the workspace (``dflab session collect``), not
-through nbgrader's exchange, and grading belongs to the instructor.
+* ``POST /assignments/validate`` (``path`` as a query argument or in a JSON body, as nbgrader takes it) reads
+  the saved notebook and the ``lab.yaml`` beside it through the server's contents manager and answers with
+  :func:`dflab.lab.recorded.report`: which answers are recorded and well formed, which are missing or malformed
+  and why, as of each cell's last run, and that grading checks them. It runs no code and never decides
+  correctness (the key is never in a lab).
+* ``GET /nbgrader_version`` compares the button's version with the installed nbgrader's, as nbgrader's does.
 
-Every trainee lab server (the image's jupyter_config.py, the local backend) enables exactly
+Neither imports nbgrader: its ``validate_assignment`` extension costs one second of CPU and about 40 MiB in
+every trainee's lab (measured in the trainee image), paid 30 times by a cohort of 30 labs on one machine.
+nbgrader's ``assignment_list``, ``course_list`` and ``formgrader`` stay off in labs too: dflab collects
+submissions from the workspace (``dflab session collect``), not through nbgrader's exchange, and grading belongs
+to the instructor. Every trainee lab server (the image's jupyter_config.py, the local backend) enables exactly
 ``LAB_SERVER_EXTENSIONS``.
 """
 
 from __future__ import annotations
 
-import importlib
-import threading
+import json
+import posixpath
+from importlib import metadata
 from typing import Any
 
+from jupyter_core.utils import ensure_async
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
-from tornado import httputil, web
-from tornado.routing import PathMatches, Router
+from tornado import web
 
-NBGRADER_HANDLERS = "nbgrader.server_extensions.validate_assignment.handlers"
+LAB_FILE = "lab.yaml"
 
 # The server extensions of a trainee's lab. Each costs start-up CPU and memory in every lab of a cohort
-# (measured in the trainee image, per server: nbgrader's extensions 1 s of CPU and 41 MiB). Fetching and
-# submitting through nbgrader's exchange (assignment_list, course_list) is not how dflab collects work
-# (`dflab session collect` reads the workspace), grading belongs to the instructor (formgrader), and
-# jupyter_lsp serves language servers, none of which is installed: those stay off.
+# (measured in the trainee image, per server: nbgrader's extensions 1 s of CPU and 41 MiB). Validate is
+# dflab's (above); fetching and submitting through nbgrader's exchange (assignment_list, course_list) is not how
+# dflab collects work (`dflab session collect` reads the workspace), grading belongs to the instructor
+# (formgrader), and jupyter_lsp serves language servers, none of which is installed: those stay off.
 LAB_SERVER_EXTENSIONS = {
     "dflab.labserver": True,
     "nbgrader.server_extensions.validate_assignment": False,
@@ -43,31 +51,63 @@ LAB_SERVER_EXTENSIONS = {
 }
 
 
-class LazyNbgraderRoutes(Router):
-    """Routes matching nbgrader's validate patterns, resolved to nbgrader's handler classes on first request."""
+class ValidateHandler(JupyterHandler):
+    """``POST /assignments/validate``: what the saved notebook records, in the JSON nbgrader's button shows."""
 
-    def __init__(self, application: web.Application, base_url: str, log: Any) -> None:
-        self.application = application
-        self.base_url = base_url
-        self.log = log
-        self._rules: list[tuple[PathMatches, type[web.RequestHandler]]] | None = None
-        self._lock = threading.Lock()
+    auth_resource = "contents"
 
-    def rules(self) -> list[tuple[PathMatches, type[web.RequestHandler]]]:
-        """nbgrader's (pattern, handler) list under this server's base URL, imported once."""
-        with self._lock:
-            if self._rules is None:
-                self.log.info("dflab.labserver: loading nbgrader's validate_assignment handlers on first use")
-                module = importlib.import_module(NBGRADER_HANDLERS)
-                self._rules = [(PathMatches(url_path_join(self.base_url, pattern)), handler)
-                               for pattern, handler in module.default_handlers]
-            return self._rules
+    @web.authenticated
+    @authorized("read")  # it only reads the notebook and lab.yaml: the trainee's contents, as opening them does
+    async def post(self) -> None:
+        path = self.get_argument("path", None)
+        if path is None:
+            body = self.get_json_body()
+            path = body.get("path") if isinstance(body, dict) else None
+        if not isinstance(path, str) or not path.strip("/"):
+            raise web.HTTPError(400, "path: the notebook to validate is required")
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(await self.validate(path.strip("/"))))
 
-    def find_handler(self, request: httputil.HTTPServerRequest, **kwargs: Any) -> httputil.HTTPMessageDelegate | None:
-        for matcher, handler in self.rules():
-            if (params := matcher.match(request)) is not None:
-                return self.application.get_handler_delegate(request, handler, **params)
-        return None
+    async def validate(self, path: str) -> dict[str, Any]:
+        # Imported here, on the first press, not when every lab server starts (see the module docstring).
+        from dflab.lab.recorded import not_validated, validation_result
+
+        cm = self.contents_manager
+        try:
+            nb = (await ensure_async(cm.get(path, content=True, type="notebook")))["content"]
+        except web.HTTPError as exc:
+            return not_validated(f"{path}: cannot read the notebook ({exc.log_message or exc.reason})")
+        lab_path = posixpath.join(posixpath.dirname(path), LAB_FILE)
+        try:
+            lab = await ensure_async(cm.get(lab_path, content=True, type="file", format="text"))
+        except web.HTTPError as exc:
+            if exc.status_code != 404:
+                return not_validated(f"{lab_path}: cannot read the lab's metadata ({exc.log_message or exc.reason})")
+            lab = None
+        result = validation_result(nb, lab["content"] if lab else None, path)
+        self.log.info("dflab.labserver: Validate %s: %s", path, "reported" if result["success"] else result["value"])
+        return result
+
+
+class VersionHandler(JupyterHandler):
+    """``GET /nbgrader_version?version=``: whether the Validate button matches the installed nbgrader."""
+
+    @web.authenticated
+    def get(self) -> None:
+        ui_version = self.get_argument("version")
+        try:
+            server_version = metadata.version("nbgrader")
+        except metadata.PackageNotFoundError:
+            server_version = "not installed"
+        if ui_version == server_version:
+            result: dict[str, Any] = {"success": True}
+        else:
+            result = {"success": False, "message": f"The Validate button is nbgrader {ui_version} but the lab server "
+                                                   f"has nbgrader {server_version}; ask your instructor to rebuild "
+                                                   "the lab environment."}
+            self.log.error("dflab.labserver: %s", result["message"])
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(result))
 
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
@@ -75,13 +115,8 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
 
 
 def _load_jupyter_server_extension(serverapp: Any) -> None:
-    webapp = serverapp.web_app
-    base_url = webapp.settings["base_url"]
-    # nbgrader's handlers read the notebook directory from here (their own loader sets it the same way).
-    webapp.settings["root_dir"] = serverapp.root_dir
-    lazy = LazyNbgraderRoutes(webapp, base_url, serverapp.log)
-    patterns = [url_path_join(base_url, p) for p in ("/assignments/validate", "/nbgrader_version")]
-    # tornado.web.Application.add_handlers, not the server's override: that override inspects handler
-    # *classes* for authentication decorators, and the classes here are nbgrader's, not imported yet.
-    web.Application.add_handlers(webapp, ".*$", [(PathMatches(p), lazy) for p in patterns])
-    serverapp.log.info("dflab.labserver: nbgrader's Validate routes registered (imported on first use)")
+    base_url = serverapp.web_app.settings["base_url"]
+    serverapp.web_app.add_handlers(".*$", [(url_path_join(base_url, "/assignments/validate"), ValidateHandler),
+                                           (url_path_join(base_url, "/nbgrader_version"), VersionHandler)])
+    serverapp.log.info("dflab.labserver: Validate lists the answers a notebook records (nbgrader's button, "
+                       "dflab's handler)")

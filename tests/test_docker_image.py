@@ -320,28 +320,29 @@ def test_lab_server_answers_only_with_token(
     assert _get(f"{base}/api/status", None) == 403
     assert _get(f"{base}/api/status", "wrong-token") == 403
     assert _get(f"{base}/lab", TOKEN) == 200
-    # nbgrader's Validate routes exist from the start but nbgrader is imported only when first used.
-    assert "loading nbgrader's validate_assignment handlers" not in logs
+    # nbgrader's Validate button is answered by dflab.labserver, which never imports nbgrader's handlers.
     assert _get_unredirected(f"{base}/nbgrader_version?version=0.9.6") == 302  # to the login page
     assert _get(f"{base}/nbgrader_version?version=0.9.6", TOKEN) == 200
-    # A real validation by nbgrader's own handler: a test cell that fails on the (unanswered) solution.
-    def cell(source: str, nbgrader: dict[str, object]) -> dict[str, object]:
-        meta = {"locked": False, "points": 0, "schema_version": 3, **nbgrader}
-        return {"cell_type": "code", "execution_count": None, "outputs": [], "source": source,
-                "metadata": {"nbgrader": meta}}
-
+    # A real validation in the image: a lab notebook whose answer cell has not run is listed as missing,
+    # never "passes all the tests" (tests/test_validate_button.py covers the report itself).
     nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {"kernelspec": {"name": "python3", "language": "python",
                                                                           "display_name": "Python 3"}},
-          "cells": [cell("answer = None", {"solution": True, "grade": False, "grade_id": "answer"}),
-                    cell("assert answer == 42, 'not yet'", {"solution": False, "grade": True, "locked": True,
-                                                            "points": 1, "grade_id": "check"})]}
-    assert _send(f"{base}/api/contents/check.ipynb", TOKEN, "PUT", {"type": "notebook", "content": nb})[0] == 201
-    status, body = _send(f"{base}/assignments/validate", TOKEN, "POST", {"path": "check.ipynb"})
+          "cells": [{"cell_type": "code", "execution_count": None, "outputs": [],
+                     "source": "from dflab.lab import answer\nanswer('root_fs', root_fs);",
+                     "metadata": {"nbgrader": {"solution": False, "grade": True, "locked": True, "points": 1,
+                                               "grade_id": "check", "schema_version": 3}}}]}
+    assert _send(f"{base}/api/contents/lab", TOKEN, "PUT", {"type": "directory"})[0] == 201
+    lab_yaml = {"type": "file", "format": "text", "content": "answers:\n  root_fs: {shape: text}\n"}
+    assert _send(f"{base}/api/contents/lab/lab.yaml", TOKEN, "PUT", lab_yaml)[0] == 201
+    assert _send(f"{base}/api/contents/lab/check.ipynb", TOKEN, "PUT", {"type": "notebook", "content": nb})[0] == 201
+    status, body = _send(f"{base}/assignments/validate", TOKEN, "POST", {"path": "lab/check.ipynb"})
     assert status == 200 and json.loads(body)["success"] is True, body
-    assert "not yet" in json.dumps(json.loads(body)["value"]["failed"]), body
+    assert "root_fs: its cell has not run" in json.loads(body)["value"]["failed"][0]["raw_error"], body
+    assert "passes all the tests" not in body
     logs = subprocess.run(["docker", "logs", name], capture_output=True, text=True, timeout=RUN_TIMEOUT,
                           check=False).stderr
-    assert "loading nbgrader's validate_assignment handlers on first use" in logs
+    assert "dflab.labserver: Validate lab/check.ipynb: reported" in logs
+    assert "validate_assignment" not in logs  # nbgrader's handlers (and its application stack) never loaded
     # Fetch/submit (nbgrader's exchange) and the instructor's formgrader are not served in a lab.
     assert _get(f"{base}/formgrader", TOKEN) == 404
     assert _get(f"{base}/assignments", TOKEN) == 404

@@ -10,16 +10,18 @@ import json
 import shutil
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pandas as pd
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
+from nbclient import NotebookClient
 
 from dflab.errors import DflabError, EvidenceError
 from dflab.evidence.build import build_cohort
 from dflab.grading.checks import load_checks, lookup
-from dflab.lab import ANSWER_MIME, answer, evidence_dir, lab_answers, verify_evidence
+from dflab.lab import ANSWER_MIME, AnswerError, answer, evidence_dir, lab_answers, verify_evidence
 from dflab.scenario.load import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,9 +67,45 @@ def test_answer_emits_one_json_output(in_lab: None) -> None:
     ("slack_secret", object(), "cannot record a object"),
 ])
 def test_answer_rejects_wrong_shapes(in_lab: None, name: str, value: object, message: str) -> None:
-    with capture_output() as cap, pytest.raises(ValueError, match=message.replace("(", r"\(")):
+    with capture_output() as cap, pytest.raises(AnswerError, match=message.replace("(", r"\(")) as raised:
         answer(name, value)
-    assert cap.outputs == []
+    assert cap.outputs == []  # a malformed answer is not recorded (graders/README.md)
+    # Still a ValueError (what answer() raises), and shown by IPython as its one line, never a traceback.
+    assert isinstance(raised.value, ValueError)
+    assert raised.value._render_traceback_() == [f"AnswerError: {raised.value} (not recorded)"]
+
+
+def run_in_kernel(cwd: Path, *sources: str) -> list[nbformat.NotebookNode]:
+    """Run ``sources`` as the cells of a notebook in a real IPython kernel started in ``cwd``; the cells run."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    client = NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=120,
+                            resources={"metadata": {"path": str(cwd)}})
+    client.execute()
+    return nb.cells
+
+
+def test_a_malformed_answer_is_one_line_in_a_real_kernel(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """What the trainee sees in the notebook: one error line saying what to fix, and nothing recorded."""
+    monkeypatch.delenv("DFLAB_LAB_DIR", raising=False)  # the kernel finds lab.yaml in its working directory
+    good, short, no_value, unknown = run_in_kernel(
+        LAB, "from dflab.lab import answer\nanswer('payload_sha256', 'ab' * 32);",
+        "answer('payload_sha256', 'ab' * 20);", "answer('slack_secret', '');", "answer('hidden_pid', 3);")
+    assert [o.output_type for o in good.outputs] == ["display_data"]
+    assert good.outputs[0].data[ANSWER_MIME] == {"name": "payload_sha256", "value": "ab" * 32}
+    for cell, line in [
+        (short, "AnswerError: payload_sha256: expected 64 hex digits, got 40 (not recorded)"),
+        (no_value, "AnswerError: slack_secret: no value yet (got ''); assign your finding first (not recorded)"),
+        (unknown, "AnswerError: 'hidden_pid' is not an answer of this lab; expected one of archive_path, "),
+    ]:
+        [out] = cell.outputs  # the error alone: no answer output, no traceback frames
+        assert out.output_type == "error" and out.ename == "AnswerError", out
+        assert len(out.traceback) == 1 and "\n" not in out.traceback[0], out.traceback
+        assert out.traceback[0].startswith(line), out.traceback
+    # Outside a lab folder: still one line, naming what to do.
+    [cell] = run_in_kernel(tmp_path, "from dflab.lab import answer\nanswer('payload_sha256', 'ab' * 32);")
+    [out] = cell.outputs
+    assert out.ename == "AnswerError" and len(out.traceback) == 1
+    assert "no lab.yaml here: open the notebook from its lab folder" in out.traceback[0]
 
 
 def test_lab_yaml_is_required_and_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

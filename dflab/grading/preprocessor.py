@@ -17,7 +17,6 @@ Registered in ``c.Autograde.autograde_preprocessors`` (see :func:`autograde_pipe
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 from pathlib import Path
@@ -36,8 +35,8 @@ from dflab.errors import DflabError
 from dflab.grading.checks import CheckFile, check_answer, checks_for
 from dflab.lab.answers import ANSWER_MIME
 from dflab.lab.evidence import EVIDENCE_ENV
+from dflab.lab.recorded import answer_names
 
-ANSWER_FUNCTION = "answer"
 ERROR_NAME = "AnswerCheck"
 NOT_RUN = "no answer recorded (was the cell run?)"
 
@@ -161,33 +160,6 @@ def restore_deleted_tests(nb: NotebookNode, tests: list[tuple[str, float, str]])
                                      "grade_id": grade_id, "schema_version": 3}
         nb.cells.append(cell)
     return [t[0] for t in missing]
-
-
-def answer_names(source: str) -> list[str]:
-    """The answer names a test cell records: the literal first argument of each ``answer(...)`` call.
-
-    The test cell's source is the instructor's (nbgrader restores locked
-    cells from the source notebook before execution), so its calls say what
-    the cell must produce.
-    """
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return []
-    names = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
-                and isinstance(node.args[0].value, str) and _called_name(node.func) == ANSWER_FUNCTION:
-            names.append(node.args[0].value)
-    return sorted(set(names), key=names.index)
-
-
-def _called_name(func: ast.expr) -> str | None:
-    if isinstance(func, ast.Name):
-        return func.id
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    return None
 
 
 def grade_outputs(names: list[str], outputs: list[Any], checks: CheckFile, key: dict[str, Any],

@@ -6,7 +6,7 @@ answer value or the key: :func:`answer` validates only the *shape* of a value
 grader, in its own process, compares with the key (see graders/README.md).
 """
 
-from dflab.lab.answers import ANSWER_MIME, answer, lab_answers
+from dflab.lab.answers import ANSWER_MIME, AnswerError, answer, lab_answers
 from dflab.lab.evidence import EVIDENCE_ENV, evidence_dir, verify_evidence
 
-__all__ = ["ANSWER_MIME", "EVIDENCE_ENV", "answer", "evidence_dir", "lab_answers", "verify_evidence"]
+__all__ = ["ANSWER_MIME", "EVIDENCE_ENV", "AnswerError", "answer", "evidence_dir", "lab_answers", "verify_evidence"]

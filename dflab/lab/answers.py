@@ -29,35 +29,60 @@ SHAPES = ("text", "hex", "int", "number", "path", "time", "list")
 _HEX = re.compile(r"^(0x)?[0-9a-fA-F]+$")
 
 
+class AnswerError(ValueError):
+    """An answer that was not recorded (wrong shape, unknown name, no lab metadata), shown as one line.
+
+    IPython prints what ``_render_traceback_`` returns instead of a traceback: the trainee sees the one line
+    that says what to fix, not dflab's internals. It stays a ``ValueError`` (what ``answer`` has always
+    raised); its class name is what the saved notebook's error output carries (``ename``), which the
+    Validate report (dflab.lab.recorded) reads to tell a malformed answer from a cell that did not run.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self} (not recorded)"]
+
+
 def lab_answers(lab_dir: Path | None = None) -> dict[str, dict[str, Any]]:
     """The lab's answer names and their shape rules, from ``lab.yaml`` (``$DFLAB_LAB_DIR`` or the working dir)."""
     directory = lab_dir or Path(os.environ.get(LAB_DIR_ENV) or Path.cwd())
     path = directory / LAB_FILE
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise DflabError("no lab.yaml here: open the notebook from its lab folder", str(directory)) from exc
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise DflabError(f"cannot read lab metadata: {exc}", str(path)) from exc
+    return parse_lab(text, str(path))["answers"]
+
+
+def parse_lab(text: str, where: str) -> dict[str, Any]:
+    """A lab.yaml's text as a mapping whose ``answers:`` rules are checked (``where`` names the file in errors)."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise DflabError(f"cannot read lab metadata: {exc}", where) from exc
     answers = data.get("answers") if isinstance(data, dict) else None
     if not isinstance(answers, dict) or not answers:
-        raise DflabError("answers: missing or empty", str(path))
+        raise DflabError("answers: missing or empty", where)
     for name, rule in answers.items():
         if not isinstance(rule, dict) or rule.get("shape") not in SHAPES:
-            raise DflabError(f"shape must be one of {', '.join(SHAPES)}", f"{path}: answers.{name}")
-    return answers
+            raise DflabError(f"shape must be one of {', '.join(SHAPES)}", f"{where}: answers.{name}")
+    return data
 
 
 def answer(name: str, value: Any) -> Any:
     """Validate ``value``'s shape for answer ``name``, show a confirmation, emit it for grading; return it.
 
-    A wrong shape raises ``ValueError`` with what is expected, so the trainee
-    can fix it before submitting.  Correctness is *not* decided here.
+    A wrong shape raises :class:`AnswerError` (a ``ValueError``) saying what is expected, shown as one
+    line, and records nothing, so the trainee can fix it before submitting. Correctness is *not* decided here.
     """
-    rules = lab_answers()
+    try:
+        rules = lab_answers()
+    except DflabError as exc:
+        raise AnswerError(str(exc)) from exc
     if name not in rules:
-        raise ValueError(f"{name!r} is not an answer of this lab; expected one of {', '.join(sorted(rules))}")
-    recorded = _check_shape(name, _to_json(name, value), rules[name])
+        raise AnswerError(f"{name!r} is not an answer of this lab; expected one of {', '.join(sorted(rules))}")
+    recorded = check_shape(name, _to_json(name, value), rules[name])
     from IPython.display import display
 
     preview = json.dumps(recorded, ensure_ascii=False)
@@ -76,11 +101,11 @@ def _to_json(name: str, value: Any) -> Any:
     if isinstance(value, numbers.Real):
         number = float(value)
         if not math.isfinite(number):
-            raise ValueError(f"{name}: {number} is not a usable number")
+            raise AnswerError(f"{name}: {number} is not a usable number")
         return number
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
-            raise ValueError(f"{name}: the time has no time zone; use UTC (e.g. pd.Timestamp(..., tz='UTC'))")
+            raise AnswerError(f"{name}: the time has no time zone; use UTC (e.g. pd.Timestamp(..., tz='UTC'))")
         return value.isoformat()
     if isinstance(value, PurePath):
         return value.as_posix()
@@ -92,35 +117,36 @@ def _to_json(name: str, value: Any) -> Any:
         return [_to_json(name, v) for v in value]
     if hasattr(value, "tolist"):  # numpy arrays, pandas Series
         return _to_json(name, value.tolist())
-    raise ValueError(f"{name}: cannot record a {type(value).__name__}; use text, a number or a list")
+    raise AnswerError(f"{name}: cannot record a {type(value).__name__}; use text, a number or a list")
 
 
-def _check_shape(name: str, value: Any, rule: dict[str, Any]) -> Any:
+def check_shape(name: str, value: Any, rule: dict[str, Any]) -> Any:
+    """``value`` if it is a JSON value of ``rule``'s shape, else :class:`AnswerError` saying what is expected."""
     shape = rule["shape"]
     if value is None or value in ("", []):
-        raise ValueError(f"{name}: no value yet (got {value!r}); assign your finding first")
+        raise AnswerError(f"{name}: no value yet (got {value!r}); assign your finding first")
     if shape in ("text", "hex", "path", "time") and not isinstance(value, str):
-        raise ValueError(f"{name}: expected text ({shape}), got {type(value).__name__}")
+        raise AnswerError(f"{name}: expected text ({shape}), got {type(value).__name__}")
     if shape == "hex":
         digits = "".join(value.split())
         if not _HEX.match(digits):
-            raise ValueError(f"{name}: expected hex digits (0-9, a-f), got {value[:20]!r}")
+            raise AnswerError(f"{name}: expected hex digits (0-9, a-f), got {value[:20]!r}")
         length = rule.get("length")
         if length and len(digits.removeprefix("0x")) != length:
-            raise ValueError(f"{name}: expected {length} hex digits, got {len(digits.removeprefix('0x'))}")
+            raise AnswerError(f"{name}: expected {length} hex digits, got {len(digits.removeprefix('0x'))}")
     elif shape == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ValueError(f"{name}: expected a whole number, got {type(value).__name__}")
+        raise AnswerError(f"{name}: expected a whole number, got {type(value).__name__}")
     elif shape == "number" and (isinstance(value, bool) or not isinstance(value, (int, float))):
-        raise ValueError(f"{name}: expected a number, got {type(value).__name__}")
+        raise AnswerError(f"{name}: expected a number, got {type(value).__name__}")
     elif shape == "path" and not value.startswith("/"):
-        raise ValueError(f"{name}: expected an absolute path starting with /, got {value[:40]!r}")
+        raise AnswerError(f"{name}: expected an absolute path starting with /, got {value[:40]!r}")
     elif shape == "time":
         try:
             parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError as exc:
-            raise ValueError(f"{name}: expected an ISO-8601 time, YYYY-MM-DDTHH:MM:SSZ") from exc
+            raise AnswerError(f"{name}: expected an ISO-8601 time, YYYY-MM-DDTHH:MM:SSZ") from exc
         if parsed.tzinfo is None:
-            raise ValueError(f"{name}: the time has no zone; add Z for UTC")
+            raise AnswerError(f"{name}: the time has no zone; add Z for UTC")
     elif shape == "list" and not isinstance(value, list):
-        raise ValueError(f"{name}: expected a list, got {type(value).__name__}")
+        raise AnswerError(f"{name}: expected a list, got {type(value).__name__}")
     return value

@@ -2,7 +2,8 @@
 # Install what dflab and its real-tool tests need on a fresh Debian/Ubuntu machine (root), once.
 # Debian packages: The Sleuth Kit CLI (fls, icat, mmls ...), tshark, fsck tools for the image checks,
 # ewf-tools + faketime (optional E01 copies of disk images, with a frozen acquisition clock),
-# PostgreSQL (the gradebook tests start a real server) and Node.js/npm (JupyterHub's proxy).
+# PostgreSQL (the gradebook tests start a real server), Node.js/npm (JupyterHub's proxy) and Chromium (the
+# Validate button's browser test drives Debian's Chromium with the playwright package from the test extra).
 # Python: a virtual environment in .venv with dflab and its test extras, made with the *distribution's*
 # interpreter (/usr/bin/python3: Debian 12's 3.11.2, Debian 13's 3.13), the one instructors have, so the
 # suite runs on the oldest Python the project supports rather than a newer one a developer installed.
@@ -17,6 +18,8 @@ for pair in fls:sleuthkit tshark:tshark fsck.fat:dosfstools e2fsck:e2fsprogs npm
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair#*:}")
 done
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need_apt+=(postgresql)
+# Debian's package; /usr/bin/chromium is a wrapper script around this binary, which Playwright is given.
+[ -x /usr/lib/chromium/chromium ] || need_apt+=(chromium)
 # The distribution's Python with venv (ensurepip) and headers: Debian ships them as python3-venv and python3-dev.
 if ! /usr/bin/python3 -c "import ensurepip, venv" >/dev/null 2>&1; then need_apt+=(python3 python3-venv); fi
 /usr/bin/python3 -c "import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))" >/dev/null 2>&1 || need_apt+=(python3-dev)
@@ -63,5 +66,6 @@ for tool in fls icat mmls fsstat istat tshark fsck.fat e2fsck ewfacquire ewfveri
   command -v "$tool" >/dev/null || { echo "install-deps: $tool is still missing" >&2; exit 1; }
 done
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || { echo "install-deps: PostgreSQL's initdb is missing" >&2; exit 1; }
+[ -x /usr/lib/chromium/chromium ] || { echo "install-deps: Debian's Chromium (/usr/lib/chromium/chromium) is missing" >&2; exit 1; }
 .venv/bin/configurable-http-proxy --version >/dev/null || { echo "install-deps: configurable-http-proxy broken" >&2; exit 1; }
-.venv/bin/python -c "import pytsk3, pyewf, scapy, volatility3, jupyterhub, dockerspawner, psycopg2" || { echo "install-deps: Python stack broken" >&2; exit 1; }
+.venv/bin/python -c "import pytsk3, pyewf, scapy, volatility3, jupyterhub, dockerspawner, psycopg2, playwright" || { echo "install-deps: Python stack broken" >&2; exit 1; }
