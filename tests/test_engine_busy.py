@@ -1,7 +1,7 @@
 """A busy Docker engine is one line, and read-only requests are retried (dflab/engine.py).
 
 The engine is the real one, behind tests/engine_proxy.py, which holds chosen requests unanswered the way a
-busy engine does.  The timeout is set to 3 s (the least allowed) (``DFLAB_DOCKER_TIMEOUT``) so a stalled request fails fast.
+busy engine does.  The timeout is 3 s, the least allowed (``DFLAB_DOCKER_TIMEOUT``), so a stalled request fails fast.
 """
 
 from __future__ import annotations

@@ -13,8 +13,9 @@
 #   1. `make lab` until it prints the trainee's link and the link answers, then Ctrl-C (SIGINT);
 #   2. `make test` (= .ci/run), which installs what it needs and starts its own Docker engine.
 # The container looks like a machine an instructor does not control: /proc keeps Docker's masked paths,
-# no --privileged (every capability this host may grant, seccomp and AppArmor off so the nested engine
-# can work), its own cgroup namespace. The nested engine keeps its data root on a volume, not on the
+# no --privileged (every capability this host may grant, seccomp and AppArmor off and the host's cgroup
+# tree bound in, so the nested engine can work; its containers get a cgroup parent of their own). The nested
+# engine keeps its data root on a volume, not on the
 # container's overlay (which would push it onto the slow vfs storage driver).
 #
 # Prints a summary table (release, Python, command, minutes, result, passed/failed) and writes it to
@@ -90,12 +91,8 @@ image_for() {
 # In the container: the README's two commands, timed; results as "key value" lines on fd 3.
 INSIDE='set -uo pipefail
 exec 3>/results/results.txt
-mount -o remount,rw /sys/fs/cgroup 2>/dev/null || true
-# cgroup v2: move ourselves out of the root so the nested engine may enable controllers for its children.
-if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
-  mkdir -p /sys/fs/cgroup/init && echo $$ > /sys/fs/cgroup/init/cgroup.procs 2>/dev/null || true
-  sed -e "s/ / +/g" -e "s/^/+/" /sys/fs/cgroup/cgroup.controllers > /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true
-fi
+# The nested engine shares the host cgroup tree (bound in): its containers go under a parent of their own.
+mkdir -p /etc/docker && echo "{\"cgroup-parent\": \"/dflab-$(hostname)\"}" > /etc/docker/daemon.json
 cd /fresh/dflab
 t0=$(date +%s)
 set -m  # job control: `make lab` gets its own process group with SIGINT not ignored, as at a terminal
@@ -142,7 +139,8 @@ run_release() {
   say "$release: running the README's commands in $name (logs in $dir/results)"
   # shellcheck disable=SC2046
   docker run --name "$name" --hostname "fresh-$release" $(host_caps) \
-    --security-opt seccomp=unconfined --security-opt apparmor=unconfined --cgroupns=private \
+    --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+    --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
     --tmpfs /run --tmpfs /tmp:exec \
     -v "$volume:/var/tmp/dflab-docker" -v "$dir/fresh:/fresh" -v "$dir/results:/results" \
     -e CI=true -e LAB_ONLY=$lab_only -e DEBIAN_FRONTEND=noninteractive \
