@@ -210,8 +210,17 @@ def visible_paths(python: str, packages: Sequence[str] = KERNEL_PACKAGES) -> lis
 
 
 # -- the processes of a confined uid -----------------------------------------------------------------------------
-def uid_processes(uid: int, *, zombies: bool = True) -> list[int]:
-    """Processes whose real uid is ``uid`` (those this process can see); without ``zombies``, only those not dead."""
+def pid_namespace(pid: int) -> str | None:
+    """The PID namespace ``pid`` lives in (``pid:[inode]``), or None when it is gone or unreadable."""
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return None
+
+
+def uid_processes(uid: int, *, zombies: bool = True, namespace: str | None = None) -> list[int]:
+    """Processes whose real uid is ``uid`` (those this process can see); without ``zombies``, only those not dead;
+    with ``namespace``, only those in that PID namespace (another container on this kernel may use the same uid)."""
     pids = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -222,12 +231,14 @@ def uid_processes(uid: int, *, zombies: bool = True) -> list[int]:
             continue  # gone meanwhile
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         if int(fields.get("Uid", "-1").split()[0]) == uid and (zombies or not fields.get("State", "").strip()
-                                                                   .startswith(("Z", "X"))):
+                                                                   .startswith(("Z", "X"))) \
+                and (namespace is None or pid_namespace(int(entry.name)) == namespace):
             pids.append(int(entry.name))
     return pids
 
 
-def reap_uid(uid: int, timeout: float, what: str, after: str, where: str, *, zombies: bool = True) -> None:
+def reap_uid(uid: int, timeout: float, what: str, after: str, where: str, *, zombies: bool = True,
+             namespace: str | None = None) -> None:
     """Kill every process of ``uid`` and wait until none is left (at most ``timeout`` seconds).
 
     A process counts towards its uid's ``RLIMIT_NPROC`` until it is gone, and one that detached (``setsid``,
@@ -236,12 +247,12 @@ def reap_uid(uid: int, timeout: float, what: str, after: str, where: str, *, zom
     own, that parent may be anyone).
     """
     deadline = time.monotonic() + timeout
-    while (left := uid_processes(uid, zombies=zombies)) and time.monotonic() < deadline:
+    while (left := uid_processes(uid, zombies=zombies, namespace=namespace)) and time.monotonic() < deadline:
         for pid in left:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
         time.sleep(0.05)
-    if uid_processes(uid, zombies=zombies):
+    if uid_processes(uid, zombies=zombies, namespace=namespace):
         raise DflabError(f"processes of {what} {uid} survived {timeout:.0f} s after {after}", where)
 
 

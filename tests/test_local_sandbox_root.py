@@ -153,3 +153,22 @@ def test_the_sandbox_result_is_a_notebook(tmp_path: Path) -> None:
     result = LocalSandbox().run(new_notebook(cells=[new_code_cell("print(1)")]), work, work, LIMITS)
     assert result.status == "ok"
     nbformat.validate(result.notebook)
+
+
+def test_a_run_reaps_only_its_own_processes(tmp_path: Path) -> None:
+    """Another grader on this kernel (a container of its own) uses the same sandbox uids: its processes in its own
+    PID namespace must survive our runs' clean-up, which once killed them."""
+    import subprocess
+
+    from dflab.grading.sandbox.local_sandbox import UID_BASE
+
+    others = [subprocess.Popen(["unshare", "--pid", "--fork", "--kill-child", "setpriv", f"--reuid={UID_BASE + slot}",
+                                f"--regid={UID_BASE + slot}", "--clear-groups", "sleep", "300"])
+              for slot in range(4)]
+    try:
+        run("import json\nprint(json.dumps({'ok': 1}))", tmp_path)
+        assert [p.poll() for p in others] == [None] * 4  # all still running
+    finally:
+        for p in others:
+            p.kill()
+            p.wait()

@@ -49,6 +49,7 @@ from dflab.confine import (
     chown_tree,
     drop_to,
     first_line,
+    pid_namespace,
     reap_uid,
     visible_paths,
 )
@@ -60,6 +61,7 @@ from dflab.lab.evidence import EVIDENCE_ENV
 UID_BASE = 2_100_000  # far above any uid a distribution or useradd hands out
 UID_SLOTS = 128
 REAP_TIMEOUT_S = 30.0
+NAMESPACE_WAIT_S = 10.0
 SLOT_DIR = Path("/run/dflab-sandbox")
 # What a kernel would otherwise build in its empty home on every run: matplotlib's font list (~/.cache/matplotlib).
 HOME_WARMUP = "try:\n    import matplotlib.font_manager\nexcept ImportError:\n    pass\n"
@@ -88,13 +90,14 @@ class LocalSandbox(Sandbox):
         mode = namespace_mode()
         private = Path(tempfile.mkdtemp(prefix="dflab-sandbox-"))
         try:
-            with self._uid(mode) as uid:
+            with self._uid(mode) as (uid, namespace):
                 argv, env = self._command(private, notebook, workdir, evidence, limits, uid)
                 log = private / "stderr.log"  # a file, not a pipe: a flood to stderr must not fill our memory
                 with open(log, "wb") as err:
                     proc = subprocess.Popen(argv, env=env, cwd=private / "work", stdin=subprocess.DEVNULL,
                                             stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
                                             preexec_fn=lambda: _rlimits(limits))  # noqa: PLW1509 -- no threads
+                    namespace.append(_run_namespace(proc))
                     try:
                         proc.wait(timeout=limits.wall_s)
                     except subprocess.TimeoutExpired:
@@ -116,10 +119,14 @@ class LocalSandbox(Sandbox):
 
     # -- pieces ---------------------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def _uid(self, mode: str) -> Iterator[int | None]:
-        """A uid no other concurrent run holds (root), or None (user namespace: the grader's own uid)."""
+    def _uid(self, mode: str) -> Iterator[tuple[int | None, list[str | None]]]:
+        """A uid no other concurrent run holds (root), or None (user namespace: the grader's own uid).
+
+        With it, a list where the run puts its PID namespace: what is reaped before the slot is reused.
+        """
+        namespace: list[str | None] = []
         if mode != "root":
-            yield None
+            yield None, namespace
             return
         SLOT_DIR.mkdir(mode=0o700, exist_ok=True)
         for slot in range(UID_SLOTS):
@@ -129,9 +136,10 @@ class LocalSandbox(Sandbox):
                 except BlockingIOError:
                     continue
                 try:
-                    yield UID_BASE + slot
+                    yield UID_BASE + slot, namespace
                 finally:
-                    _reap_uid(UID_BASE + slot)  # before the slot (and its RLIMIT_NPROC count) goes to the next run
+                    if namespace and namespace[0]:  # before the slot (and its RLIMIT_NPROC count) is reused
+                        _reap_uid(UID_BASE + slot, namespace[0])
                 return
         raise DflabError(f"all {UID_SLOTS} local sandbox slots are busy", str(SLOT_DIR))
 
@@ -209,15 +217,36 @@ def _last_line(path: Path) -> str:
     return lines[-1][:200] if lines else "no output"
 
 
-def _reap_uid(uid: int) -> None:
-    """Make sure nothing of a finished run's uid is left before its slot is reused.
+def _reap_uid(uid: int, namespace: str) -> None:
+    """Make sure nothing of a finished run is left before its slot is reused.
 
     Leaving the PID namespace kills every process in it, but the kernel tears a large namespace (a fork
     bomb's) down at its own pace, and each process still counts towards the uid's ``RLIMIT_NPROC`` until it
     is gone: the next run on the same slot would then fail to fork, more so on a slow or nested host.  So
-    wait for the uid's processes to vanish, killing any still there, for at most ``REAP_TIMEOUT_S``.
+    wait for the run's processes to vanish, killing any still there, for at most ``REAP_TIMEOUT_S``.  Only
+    those in the run's own PID namespace: a grader in another container on this kernel has slots of its own
+    with the same uids, and its runs are none of ours.
     """
-    reap_uid(uid, REAP_TIMEOUT_S, "sandbox uid", "their run", "local sandbox")
+    reap_uid(uid, REAP_TIMEOUT_S, "sandbox uid", "their run", "local sandbox", namespace=namespace)
+
+
+def _run_namespace(proc: subprocess.Popen[bytes]) -> str | None:
+    """The PID namespace of the run ``proc`` (unshare) started: that of its child, the namespace's first process.
+
+    Read while the run starts (a few milliseconds); None if it ended before its child could be seen.
+    """
+    deadline = time.monotonic() + NAMESPACE_WAIT_S
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        except OSError:
+            return None
+        if children:
+            namespace = pid_namespace(int(children[0]))
+            if namespace is not None and namespace != pid_namespace(os.getpid()):
+                return namespace
+        time.sleep(0.002)
+    return None
 
 
 def _rlimits(limits: Limits) -> None:
