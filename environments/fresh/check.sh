@@ -15,8 +15,8 @@
 # The container looks like a machine an instructor does not control: /proc keeps Docker's masked paths,
 # no --privileged (every capability this host may grant, seccomp and AppArmor off and the host's cgroup
 # tree bound in, so the nested engine can work; its containers get a cgroup parent of their own). The nested
-# engine keeps its data root on a volume, not on the
-# container's overlay (which would push it onto the slow vfs storage driver).
+# engines (make test's, and the private one a test starts) keep their data roots on a volume mounted at
+# /var/tmp, not on the container's overlay (which would push them onto the slow vfs storage driver).
 #
 # Prints a summary table (release, Python, command, minutes, result, passed/failed) and writes it to
 # $OUT/summary.txt; exits non-zero when any command failed.
@@ -142,7 +142,7 @@ run_release() {
     --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
     --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
     --tmpfs /run --tmpfs /tmp:exec \
-    -v "$volume:/var/tmp/dflab-docker" -v "$dir/fresh:/fresh" -v "$dir/results:/results" \
+    -v "$volume:/var/tmp" -v "$dir/fresh:/fresh" -v "$dir/results:/results" \
     -e CI=true -e LAB_ONLY=$lab_only -e DEBIAN_FRONTEND=noninteractive \
     "$image" bash -c "$INSIDE" >"$dir/results/container.log" 2>&1 || true
   ((keep)) || { docker rm -f "$name" >/dev/null 2>&1; docker volume rm -f "$volume" >/dev/null 2>&1; }
