@@ -160,14 +160,14 @@ def test_a_run_reaps_only_its_own_processes(tmp_path: Path) -> None:
     PID namespace must survive our runs' clean-up, which once killed them."""
     import subprocess
 
-    from dflab.grading.sandbox.local_sandbox import UID_BASE
+    from dflab.grading.sandbox.local_sandbox import UID_BASE, UID_SLOTS
 
     others = [subprocess.Popen(["unshare", "--pid", "--fork", "--kill-child", "setpriv", f"--reuid={UID_BASE + slot}",
                                 f"--regid={UID_BASE + slot}", "--clear-groups", "sleep", "300"])
-              for slot in range(4)]
+              for slot in range(UID_SLOTS)]  # whichever slot the run takes
     try:
         run("import json\nprint(json.dumps({'ok': 1}))", tmp_path)
-        assert [p.poll() for p in others] == [None] * 4  # all still running
+        assert [p.poll() for p in others] == [None] * UID_SLOTS  # all still running
     finally:
         for p in others:
             p.kill()

@@ -50,7 +50,9 @@ SHAPES = {"manifest_sha256": {"shape": "hex", "length": 64}, "partition_table": 
 NEVER = "passes all the tests"
 # What the chromium package installs: /usr/bin/chromium is a shell wrapper that runs this binary.
 CHROMIUM = Path("/usr/lib/chromium/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+# --disable-dev-shm-usage: a container's /dev/shm (64 MiB by default) is too small for Chromium's shared memory.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-dev-shm-usage"]
 
 
 @dataclass(frozen=True)

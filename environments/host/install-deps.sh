@@ -14,7 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 need_apt=()
-for pair in fls:sleuthkit tshark:tshark fsck.fat:dosfstools e2fsck:e2fsprogs npm:npm ewfacquire:ewf-tools faketime:faketime; do
+for pair in fls:sleuthkit tshark:tshark fsck.fat:dosfstools e2fsck:e2fsprogs npm:npm ewfacquire:ewf-tools faketime:faketime \
+    xz:xz-utils file:file; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair#*:}")
 done
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need_apt+=(postgresql)
@@ -62,7 +63,7 @@ if [ ! -x .venv/node/node_modules/.bin/configurable-http-proxy ]; then
   npm install --silent --no-audit --no-fund --prefix .venv/node configurable-http-proxy@4 >/dev/null
 fi
 ln -sf ../node/node_modules/.bin/configurable-http-proxy .venv/bin/configurable-http-proxy
-for tool in fls icat mmls fsstat istat tshark fsck.fat e2fsck ewfacquire ewfverify ewfinfo faketime; do
+for tool in fls icat mmls fsstat istat tshark fsck.fat e2fsck ewfacquire ewfverify ewfinfo faketime xz file; do
   command -v "$tool" >/dev/null || { echo "install-deps: $tool is still missing" >&2; exit 1; }
 done
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || { echo "install-deps: PostgreSQL's initdb is missing" >&2; exit 1; }

@@ -41,6 +41,7 @@ from pathlib import Path
 
 from nbformat.notebooknode import NotebookNode
 
+from dflab.atomic import write_bytes
 from dflab.confine import (
     SHM_SIZE,
     TMP_SIZE,
@@ -129,12 +130,13 @@ class LocalSandbox(Sandbox):
             yield None, namespace
             return
         SLOT_DIR.mkdir(mode=0o700, exist_ok=True)
-        for slot in range(UID_SLOTS):
+        for slot in _slots_from_next():
             with open(SLOT_DIR / f"slot-{slot}.lock", "w") as lock:
                 try:
                     fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
                     continue
+                _set_next(slot + 1)
                 try:
                     yield UID_BASE + slot, namespace
                 finally:
@@ -215,6 +217,24 @@ def _last_line(path: Path) -> str:
         fh.seek(max(0, path.stat().st_size - 4096))
         lines = fh.read().decode(errors="replace").strip().splitlines()
     return lines[-1][:200] if lines else "no output"
+
+
+def _slots_from_next() -> list[int]:
+    """Every slot, the one after the last taken first: consecutive runs get different uids.
+
+    A fork bomb's processes count towards their uid's ``RLIMIT_NPROC`` until the kernel has torn them all
+    down, which a slow or nested host does at its own pace: the next trainee never starts on that uid.
+    """
+    try:
+        start = int((SLOT_DIR / "next").read_text()) % UID_SLOTS
+    except (OSError, ValueError):
+        start = 0
+    return [(start + i) % UID_SLOTS for i in range(UID_SLOTS)]
+
+
+def _set_next(slot: int) -> None:
+    with contextlib.suppress(OSError):
+        write_bytes(SLOT_DIR / "next", str(slot % UID_SLOTS).encode())
 
 
 def _reap_uid(uid: int, namespace: str) -> None:
