@@ -5,6 +5,7 @@
 #   environments/fresh/check.sh bookworm              one release
 #   environments/fresh/check.sh --lab-only trixie     only `make lab` (minutes instead of a full suite)
 #   environments/fresh/check.sh --keep bookworm       keep the container and its volume for a look inside
+#   environments/fresh/check.sh --tests "tests/test_x.py -k y" bookworm   `make lab`, then only those tests
 #
 # For each release: a root file system made with debootstrap from the mirror this machine's apt uses
 # (like environments/docker/base-image.sh; nothing but the distribution's own packages), imported as an
@@ -30,7 +31,7 @@ LAB_TIMEOUT=${DFLAB_FRESH_LAB_TIMEOUT:-1800}   # seconds `make lab` may take to 
 TEST_TIMEOUT=${DFLAB_FRESH_TEST_TIMEOUT:-5400} # CI's budget for `make test`
 # The base system a cloud image of Debian has; everything else must come from the README's commands.
 PACKAGES=ca-certificates,git,make,procps,iproute2,curl,kmod
-keep=0 lab_only=0 releases=()
+keep=0 lab_only=0 tests='' releases=()
 
 say() { echo "fresh: $*" >&2; }
 usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
@@ -39,6 +40,7 @@ while (($#)); do
   case $1 in
     --keep) keep=1 ;;
     --lab-only) lab_only=1 ;;
+    --tests) shift; tests=${1:?--tests needs pytest arguments} ;;
     -h|--help) usage 0 ;;
     bookworm|trixie) releases+=("$1") ;;
     *) say "unknown argument: $1"; usage 2 ;;
@@ -116,7 +118,12 @@ echo "lab_exit $?" >&3
 echo "python $(.venv/bin/python --version 2>/dev/null || echo none)" >&3
 if [ "${LAB_ONLY:-0}" = 1 ]; then exit 0; fi
 t0=$(date +%s)
-timeout '"$TEST_TIMEOUT"' bash .ci/run > /results/test.log 2>&1
+if [ -n "${FRESH_TESTS:-}" ]; then
+  bash environments/docker/engine.sh start > /results/test.log 2>&1
+  timeout '"$TEST_TIMEOUT"' .venv/bin/python -m pytest -n 2 --dist loadgroup -q $FRESH_TESTS >> /results/test.log 2>&1
+else
+  timeout '"$TEST_TIMEOUT"' bash .ci/run > /results/test.log 2>&1
+fi
 code=$?
 echo "test_seconds $(( $(date +%s) - t0 ))" >&3
 echo "test_exit $code" >&3
@@ -143,7 +150,7 @@ run_release() {
     --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
     --tmpfs /run --tmpfs /tmp:exec \
     -v "$volume:/var/tmp" -v "$dir/fresh:/fresh" -v "$dir/results:/results" \
-    -e CI=true -e LAB_ONLY=$lab_only -e DEBIAN_FRONTEND=noninteractive \
+    -e CI=true -e LAB_ONLY=$lab_only -e FRESH_TESTS="$tests" -e DEBIAN_FRONTEND=noninteractive \
     "$image" bash -c "$INSIDE" >"$dir/results/container.log" 2>&1 || true
   ((keep)) || { docker rm -f "$name" >/dev/null 2>&1; docker volume rm -f "$volume" >/dev/null 2>&1; }
 }
@@ -164,7 +171,7 @@ for release in "${releases[@]}"; do
     "${lab:-fail}" "served its link (log: $OUT/$release/results/lab.log)" >>"$summary"
   if ((!lab_only)); then
     code=$(get test_exit); [ "$code" = 0 ] || status=1
-    printf '%-9s %-15s %-10s %8s  %-6s %s\n' "$release" "${py:-?}" "make test" "$(get test_seconds | minutes)" \
+    printf '%-9s %-15s %-10s %8s  %-6s %s\n' "$release" "${py:-?}" "${tests:+pytest}${tests:-make test}" "$(get test_seconds | minutes)" \
       "$([ "$code" = 0 ] && echo ok || echo "exit ${code:-?}")" "$(get test_summary)" >>"$summary"
   fi
 done
