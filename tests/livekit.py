@@ -24,13 +24,16 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 
+from dflab.errors import DflabError
 from dflab.lab.answers import ANSWER_MIME
 from dflab.live import suspect
+from dflab.live.traits import suspect_seed
 
 ROOT = Path(__file__).resolve().parents[1]
 _SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
@@ -46,6 +49,18 @@ def run_as_trainee(lab_dir: Path, notebook: str, seed: bytes) -> dict[str, objec
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def start_fresh_suspect(state: Path, course_secret: str | None = None) -> tuple[suspect.SuspectInfo, bytes]:
+    """A suspect for a new random trainee in ``state``, and its seed; another variant when its ports are taken."""
+    for _ in range(5):
+        seed = suspect_seed(f"pytest-{uuid.uuid4()}", course_secret)
+        try:
+            return suspect.start(state, seed), seed
+        except DflabError as exc:
+            if "cannot listen" not in str(exc):
+                raise
+    raise AssertionError("no free port pair in 5 random variants")
 
 
 def namespaces() -> list[str]:

@@ -6,7 +6,6 @@ import hashlib
 import json
 import re
 import struct
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from dflab.live.custody import (
 from dflab.live.grading import POINTS, check_collection, grade_collection, sealed
 from dflab.live.procfs import login_sessions
 from dflab.live.traits import expected_traits, suspect_seed
+from tests.livekit import start_fresh_suspect
 
 pytestmark = pytest.mark.xdist_group("live")
 
@@ -39,16 +39,7 @@ ORDER = ["network_connections", "logged_in_users", "processes", "open_files", "m
 @pytest.fixture
 def running(tmp_path: Path) -> Iterator[tuple[suspect.SuspectInfo, dict]]:
     state = tmp_path / "state"
-    for _ in range(5):
-        seed = suspect_seed(f"pytest-{uuid.uuid4()}")
-        try:
-            info = suspect.start(state, seed)
-            break
-        except DflabError as exc:
-            if "cannot listen" not in str(exc):
-                raise
-    else:
-        raise AssertionError("no free port pair in 5 random variants")
+    info, seed = start_fresh_suspect(state)
     try:
         yield info, expected_traits(seed)
     finally:

@@ -13,13 +13,12 @@ import dataclasses
 import hashlib
 import json
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from dflab.errors import DflabError, EvidenceError
+from dflab.errors import EvidenceError
 from dflab.live import suspect, witness
 from dflab.live.collect import LOG_NAME, Collector, read_log, utc_us, verify_log
 from dflab.live.custody import CUSTODY_FILE, Transfer, close_case, custody_problems
@@ -27,6 +26,7 @@ from dflab.live.grading import POINTS, check_collection, grade_collection, grade
 from dflab.live.traits import expected_traits, suspect_seed
 from dflab.scenario.draw import DEMO_SECRET
 from tests.forgekit import edit_log, fabricate, rewrite_log, shifted, sign
+from tests.livekit import start_fresh_suspect
 
 pytestmark = pytest.mark.xdist_group("live")
 
@@ -42,16 +42,7 @@ UNSEALED = "carry no seal of your running suspect for the time they state"
 def honest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict, bytes]]:
     """A real collection (not closed) from a suspect started for a fresh trainee; the suspect is gone after it."""
     root = tmp_path_factory.mktemp("honest")
-    for _ in range(5):
-        seed = suspect_seed(f"pytest-{uuid.uuid4()}", "forgery-course-secret")
-        try:
-            info = suspect.start(root / "state", seed)
-            break
-        except DflabError as exc:
-            if "cannot listen" not in str(exc):
-                raise
-    else:
-        raise AssertionError("no free port pair in 5 random variants")
+    info, seed = start_fresh_suspect(root / "state", "forgery-course-secret")
     try:
         notes = root / "notes.txt"
         notes.write_bytes(b"handover notes\n")
