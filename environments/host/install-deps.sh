@@ -21,6 +21,8 @@ done
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need_apt+=(postgresql)
 # Debian's package; /usr/bin/chromium is a wrapper script around this binary, which Playwright is given.
 [ -x /usr/lib/chromium/chromium ] || need_apt+=(chromium)
+# Playwright's own driver (a bundled node binary) links libatomic, which a minimal Debian lacks.
+ldconfig -p 2>/dev/null | grep -q 'libatomic\.so\.1 ' || need_apt+=(libatomic1)
 # The distribution's Python with venv (ensurepip) and headers: Debian ships them as python3-venv and python3-dev.
 if ! /usr/bin/python3 -c "import ensurepip, venv" >/dev/null 2>&1; then need_apt+=(python3 python3-venv); fi
 /usr/bin/python3 -c "import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))" >/dev/null 2>&1 || need_apt+=(python3-dev)
