@@ -33,6 +33,7 @@ from nbclient import NotebookClient
 from dflab.errors import DflabError
 from dflab.lab.answers import ANSWER_MIME
 from dflab.live import suspect
+from dflab.live.collect import Collector
 from dflab.live.traits import suspect_seed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,6 +62,25 @@ def start_fresh_suspect(state: Path, course_secret: str | None = None) -> tuple[
             if "cannot listen" not in str(exc):
                 raise
     raise AssertionError("no free port pair in 5 random variants")
+
+
+def collect_all(case: Path, pid: int, disk_file: Path, *, case_id: str = "NJ-2026-0042",
+                file_first: bool = False) -> Collector:
+    """Every collection step of lab 01 on the suspect ``pid``, in RFC 3227 order (``file_first``: the disk file
+    first, out of order); the collector, its case not closed."""
+    c = Collector(case, "Det. Insp. Ada Example", case_id)
+    if file_first:
+        c.file(disk_file)
+    c.network_connections()
+    c.logged_in_users()
+    c.processes()
+    c.open_files(pid)
+    c.memory_maps(pid)
+    c.recover_deleted_exe(pid)
+    c.recover_deleted_fd(pid, 5)
+    if not file_first:
+        c.file(disk_file)
+    return c
 
 
 def namespaces() -> list[str]:

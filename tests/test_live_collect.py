@@ -28,7 +28,7 @@ from dflab.live.custody import (
 from dflab.live.grading import POINTS, check_collection, grade_collection, sealed
 from dflab.live.procfs import login_sessions
 from dflab.live.traits import expected_traits, suspect_seed
-from tests.livekit import start_fresh_suspect
+from tests.livekit import collect_all, start_fresh_suspect
 
 pytestmark = pytest.mark.xdist_group("live")
 
@@ -44,22 +44,6 @@ def running(tmp_path: Path) -> Iterator[tuple[suspect.SuspectInfo, dict]]:
         yield info, expected_traits(seed)
     finally:
         suspect.stop(state)
-
-
-def collect(case: Path, pid: int, disk_file: Path, *, file_first: bool = False) -> Collector:
-    c = Collector(case, "Det. Insp. Ada Example", "NJ-2026-0042")
-    if file_first:
-        c.file(disk_file)
-    c.network_connections()
-    c.logged_in_users()
-    c.processes()
-    c.open_files(pid)
-    c.memory_maps(pid)
-    c.recover_deleted_exe(pid)
-    c.recover_deleted_fd(pid, 5)
-    if not file_first:
-        c.file(disk_file)
-    return c
 
 
 def test_collection_finds_every_trait_and_scores_full_marks(tmp_path: Path, running) -> None:
@@ -142,7 +126,7 @@ def test_wrong_order_loses_only_the_order_points(tmp_path: Path, running) -> Non
     info, exp = running
     notes = tmp_path / "notes.txt"
     notes.write_text("x\n")
-    c = collect(tmp_path / "case", info.suspect_pid, notes, file_first=True)
+    c = collect_all(tmp_path / "case", info.suspect_pid, notes, file_first=True)
     report = grade_collection(c.case_dir, exp).by_name()
     assert report["order"].points == 0
     assert "network_connections (entry 3" in report["order"].reasons[0]
@@ -156,7 +140,7 @@ def test_altered_outputs_and_log_are_caught(tmp_path: Path, running) -> None:
     info, exp = running
     notes = tmp_path / "notes.txt"
     notes.write_text("x\n")
-    c = collect(tmp_path / "case", info.suspect_pid, notes)
+    c = collect_all(tmp_path / "case", info.suspect_pid, notes)
     entries = read_log(c.log_path)
     exe = next(e for e in entries if e.action == "recover_deleted_exe")
     (c.case_dir / exe.output).write_bytes(b"not the executable")
@@ -181,7 +165,7 @@ def test_another_trainees_key_credits_nothing(tmp_path: Path, running) -> None:
     info, _ = running
     notes = tmp_path / "notes.txt"
     notes.write_text("x\n")
-    c = collect(tmp_path / "case", info.suspect_pid, notes)
+    c = collect_all(tmp_path / "case", info.suspect_pid, notes)
     report = grade_collection(c.case_dir, expected_traits(suspect_seed("someone-else"))).by_name()
     assert {n: cr.points for n, cr in report.items()} == dict.fromkeys(
         ["order", "hashes", "completeness", "trait_exe", "trait_held_file", "trait_listener",
@@ -219,7 +203,7 @@ def test_a_closed_case_replays_the_same_tables_and_refuses_anything_new(tmp_path
     notes = tmp_path / "notes.txt"
     notes.write_text("x\n")
     case = tmp_path / "case"
-    c = collect(case, info.suspect_pid, notes)
+    c = collect_all(case, info.suspect_pid, notes)
     live = {"net": c.network_connections(), "users": c.logged_in_users(), "procs": c.processes(),
             "fds": c.open_files(info.suspect_pid), "maps": c.memory_maps(info.suspect_pid)}
     assert len(c.entries()) == 9          # asked again in the same session: replayed, not collected twice

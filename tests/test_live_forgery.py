@@ -20,13 +20,13 @@ import pytest
 
 from dflab.errors import EvidenceError
 from dflab.live import suspect, witness
-from dflab.live.collect import LOG_NAME, Collector, read_log, utc_us, verify_log
+from dflab.live.collect import LOG_NAME, read_log, utc_us, verify_log
 from dflab.live.custody import CUSTODY_FILE, Transfer, close_case, custody_problems
 from dflab.live.grading import POINTS, check_collection, grade_collection, grade_custody, sealed
 from dflab.live.traits import expected_traits, suspect_seed
 from dflab.scenario.draw import DEMO_SECRET
 from tests.forgekit import edit_log, fabricate, rewrite_log, shifted, sign
-from tests.livekit import start_fresh_suspect
+from tests.livekit import collect_all, start_fresh_suspect
 
 pytestmark = pytest.mark.xdist_group("live")
 
@@ -46,16 +46,7 @@ def honest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dic
     try:
         notes = root / "notes.txt"
         notes.write_bytes(b"handover notes\n")
-        c = Collector(root / "case", "Det. Insp. Ada Example", "NIGHTJAR-LR-01")
-        pid = info.suspect_pid
-        c.network_connections()
-        c.logged_in_users()
-        c.processes()
-        c.open_files(pid)
-        c.memory_maps(pid)
-        c.recover_deleted_exe(pid)
-        c.recover_deleted_fd(pid, 5)
-        c.file(notes)
+        collect_all(root / "case", info.suspect_pid, notes, case_id="NIGHTJAR-LR-01")
     finally:
         suspect.stop(root / "state")
     yield root / "case", expected_traits(seed), seed

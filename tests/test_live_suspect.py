@@ -19,20 +19,9 @@ from dflab.errors import DflabError
 from dflab.live import suspect, witness
 from dflab.live.cli import live
 from dflab.live.traits import expected_traits, suspect_seed, traits
+from tests.livekit import start_fresh_suspect
 
 pytestmark = pytest.mark.xdist_group("live")
-
-
-def start_suspect(state_dir: Path) -> tuple[suspect.SuspectInfo, bytes]:
-    """Start a suspect for a fresh random trainee; retry with another one if its port is taken."""
-    for _ in range(5):
-        seed = suspect_seed(f"pytest-{uuid.uuid4()}")
-        try:
-            return suspect.start(state_dir, seed), seed
-        except DflabError as exc:
-            if "cannot listen" not in str(exc):
-                raise
-    raise AssertionError("no free port pair in 5 random variants")
 
 
 def tcp_rows() -> list[dict]:
@@ -89,7 +78,7 @@ def test_traits_are_deterministic_and_differ_per_trainee() -> None:
 
 
 def test_running_suspect_shows_every_trait(tmp_path: Path) -> None:
-    info, seed = start_suspect(tmp_path)
+    info, seed = start_fresh_suspect(tmp_path)
     exp = expected_traits(seed)
     try:
         pid = info.suspect_pid
@@ -146,7 +135,7 @@ def test_the_suspect_computes_its_witness_itself(tmp_path: Path, monkeypatch: py
         return session_env(t) | {witness.VARIABLE: "0" * witness.TOKEN_HEX}
 
     monkeypatch.setattr(suspect, "_session_env", zeroed)
-    info, seed = start_suspect(tmp_path)
+    info, seed = start_fresh_suspect(tmp_path)
     try:
         environ = Path(f"/proc/{info.suspect_pid}/environ")
         wait_until(lambda: witness.environ_token(environ.read_bytes()) not in (None, "0" * witness.TOKEN_HEX),
@@ -171,7 +160,7 @@ def test_siphash_matches_the_reference_vectors() -> None:
 
 
 def test_stop_removes_everything_and_is_idempotent(tmp_path: Path) -> None:
-    info, seed = start_suspect(tmp_path)
+    info, seed = start_fresh_suspect(tmp_path)
     exp = expected_traits(seed)
     listener = (exp["listener"]["ip"], exp["listener"]["port"])
     assert port_open(*listener)
@@ -185,7 +174,7 @@ def test_stop_removes_everything_and_is_idempotent(tmp_path: Path) -> None:
 
 
 def test_crashed_suspect_is_reported_and_cleaned_up(tmp_path: Path) -> None:
-    info, _ = start_suspect(tmp_path)
+    info, _ = start_fresh_suspect(tmp_path)
     os.kill(info.suspect_pid, signal.SIGKILL)
     wait_until(lambda: suspect.status(tmp_path).state == "crashed", "status to notice the killed suspect")
     st = suspect.status(tmp_path)
@@ -198,7 +187,7 @@ def test_crashed_suspect_is_reported_and_cleaned_up(tmp_path: Path) -> None:
 
 
 def test_suspect_exits_when_its_sink_dies(tmp_path: Path) -> None:
-    info, _ = start_suspect(tmp_path)
+    info, _ = start_fresh_suspect(tmp_path)
     os.kill(info.sink_pid, signal.SIGKILL)
     # Its next beacon fails (EPIPE): the suspect's own loop ends it, within one beacon interval.
     wait_until(lambda: not any(p.alive for p in suspect.status(tmp_path).processes), "the suspect to exit")
@@ -210,7 +199,7 @@ def test_suspect_exits_when_its_sink_dies(tmp_path: Path) -> None:
 
 
 def test_second_start_is_refused_while_running(tmp_path: Path) -> None:
-    _, seed = start_suspect(tmp_path)
+    _, seed = start_fresh_suspect(tmp_path)
     try:
         with pytest.raises(DflabError, match="already running"):
             suspect.start(tmp_path, seed)

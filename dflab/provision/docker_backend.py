@@ -142,11 +142,11 @@ def _extract_plain(tar: tarfile.TarFile, root: str, dest: Path) -> None:
     only in 3.11.4 (Debian 12 ships 3.11.2).
     """
     for member in tar:
-        parts = PurePosixPath(member.name).parts
+        parts = PurePosixPath(member.name).parts  # "" and "." already dropped; an absolute name starts with "/"
         if not parts or parts[0] != root or not (member.isfile() or member.isdir()):
             continue
         rel = parts[1:]
-        if any(part in ("", ".", "..") for part in rel) or PurePosixPath(member.name).is_absolute():
+        if ".." in rel:
             continue
         target = dest.joinpath(*rel)
         if member.isdir():
