@@ -103,3 +103,15 @@ def _build() -> str:
 def trainee_image() -> str:
     """Engine up, base image and wheelhouse ready, trainee image built; returns its tag."""
     return build_trainee_image()
+
+
+def unmount_workspaces(session_dir: Path) -> None:
+    """Unmount whatever workspace file systems a failed test left under ``session_dir`` (so its folder can go).
+
+    `dflab session stop` unmounts them; a test that fails before it would otherwise leave loop devices held.
+    """
+    folder = session_dir / "workspaces"
+    if folder.is_dir():
+        for child in folder.iterdir():
+            if os.path.ismount(child):
+                subprocess.run(["umount", "--lazy", str(child)], check=False)

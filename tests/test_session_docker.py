@@ -78,6 +78,7 @@ def cohort(trainee_image: str, engine: docker.DockerClient,
         run_session("stop", "--purge", "--session-dir", str(session_dir))
         with contextlib.suppress(DflabError):
             remove_everything(engine, Session.existing(session_dir).state.get_meta("session_id") or "")
+        docker_fixtures.unmount_workspaces(session_dir)
 
 
 def start(session_dir: Path, roster: Path, image: str) -> Result:
@@ -294,6 +295,7 @@ def test_stop_purge_removes_containers_volumes_and_network(
         run_session("stop", "--purge", "--session-dir", str(session_dir))
         with contextlib.suppress(DflabError):
             remove_everything(engine, Session.existing(session_dir).state.get_meta("session_id") or "")
+        docker_fixtures.unmount_workspaces(session_dir)
 
 
 def test_a_busy_engine_is_one_line_naming_the_trainee(cohort: Path, tmp_path: Path,

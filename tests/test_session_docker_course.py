@@ -73,6 +73,7 @@ def cohort(trainee_image: str, engine: docker.DockerClient,
         run_session("stop", "--purge", "--session-dir", str(session_dir))
         with contextlib.suppress(DflabError):
             remove_everything(engine, Session.existing(session_dir).state.get_meta("session_id") or "")
+        docker_fixtures.unmount_workspaces(session_dir)
 
 
 def restart_all(session_dir: Path, image: str) -> str:

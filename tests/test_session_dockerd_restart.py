@@ -22,6 +22,7 @@ root. The private engine and everything in it are removed afterwards, whatever s
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 import shutil
 import signal
@@ -225,7 +226,7 @@ def wait_answering(links: dict[str, tuple[str, str]]) -> None:
 
 
 def test_a_dockerd_restart_mid_session_loses_nothing(dockerd: PrivateDockerd, trainee_image: str,
-                                                     tmp_path: Path) -> None:
+                                                     tmp_path: Path, request: pytest.FixtureRequest) -> None:
     engine = dockerd.client
     # An engine that ran other containers has moved its port allocator on, and a restarted one starts it
     # over: a neighbour that published a port and is gone makes this engine such an engine.
@@ -234,6 +235,7 @@ def test_a_dockerd_restart_mid_session_loses_nothing(dockerd: PrivateDockerd, tr
     neighbour.remove()
 
     session_dir = tmp_path / "session"
+    request.addfinalizer(lambda: docker_fixtures.unmount_workspaces(session_dir))
     live_lab(tmp_path)
     roster = write_roster(tmp_path / "roster.csv", *COHORT)
     start(session_dir, roster, trainee_image)
@@ -292,3 +294,5 @@ def test_a_dockerd_restart_mid_session_loses_nothing(dockerd: PrivateDockerd, tr
         manifest = session.evidence_dir(row.id) / "manifest.json"
         assert evidence[row.id] is not None
         assert hashlib.sha256(manifest.read_bytes()).hexdigest() == evidence[row.id], row.id
+    ok(run_session("stop", "--session-dir", str(session_dir)))
+    assert not any(os.path.ismount(p) for p in (session_dir / "workspaces").iterdir())  # stopped labs hold no mount

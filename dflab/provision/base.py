@@ -113,6 +113,14 @@ class Backend(abc.ABC):
         state (a port) in each env. Running it again with the same trainees changes nothing.
         """
 
+    def recover(self, env: TraineeEnv) -> bool:
+        """Before ``env`` is polled at a session start: repair what a host restart took from it (a mount, say).
+
+        True when ``env`` must be started again (and is then started and awaited like a new one); by default
+        nothing is broken.
+        """
+        return False
+
     def session_problems(self) -> list[str]:
         """What is wrong with the parts trainees share (one line each), for ``session status``."""
         return []

@@ -4,8 +4,9 @@ Per trainee ``t`` of session ``s``: ``dflab-s-t`` runs JupyterLab from the train
 network** (only loopback), as uid 1000, every capability dropped, no-new-privileges, a read-only root
 with tmpfs ``/tmp`` and home, memory/CPU/pids limits, the evidence bind-mounted read-only at
 ``/evidence``, the lab's files at ``/srv/lab`` (read-only, copied into the workspace once) and the named
-volume ``dflab-s-t-work`` at ``/home/trainee/work``: the workspace that outlives containers. Jupyter
-listens on a Unix socket in ``<session>/sockets/t``.
+volume ``dflab-s-t-work`` at ``/home/trainee/work``: the workspace that outlives containers, a bind of
+a size-limited file system of its own (workspace_disk.py: ``$DFLAB_WORKSPACE_MIB``, 2 GiB by default).
+Jupyter listens on a Unix socket in ``<session>/sockets/t``.
 
 Per session: ``dflab-s-relay`` relays ``127.0.0.1:<port of t>`` on the host to t's socket, one port per
 trainee, from the bridge network ``dflab-s`` (inter-container traffic disabled); it runs no trainee code
@@ -42,6 +43,7 @@ from dflab.provision import relay
 from dflab.provision.base import UNKNOWN_EXIT, Backend, Endpoint, Stats, TraineeEnv
 from dflab.provision.http import api_status
 from dflab.provision.seed import SEEDED_MARK
+from dflab.provision.workspace_disk import WorkspaceDisk, size_mib
 
 LAB_PORT = 8888
 TRAINEE_UID = 1000
@@ -172,6 +174,7 @@ class DockerBackend(Backend):
         self.seed = seed
         self.image = image
         self.limits = limits
+        self.workspace_mib = size_mib()
         self._client: docker.DockerClient | None = None
         self._network_lock = threading.Lock()
         # Trainees the last prepare() could not give their port (someone else holds it): their start fails.
@@ -233,9 +236,12 @@ class DockerBackend(Backend):
             raise DflabError(self._blocked[env.trainee], env.trainee)
         if "port" not in env.state:
             raise DflabError("no relay port recorded for this trainee; run `dflab session start`", env.trainee)
-        self._ensure_volume(env.trainee)
+        remounted = self._ensure_volume(env.trainee)
         self._socket_dir(env.trainee)
         lab = self._running_or_removed(self.container_name(env.trainee))
+        if lab is not None and remounted:  # it runs on the bare mount point (the engine restarted it after a reboot)
+            lab.remove(force=True)
+            lab = None
         if lab is None:
             lab = self._run_lab(env)
         env.state["container"] = lab.id
@@ -332,11 +338,29 @@ class DockerBackend(Backend):
         # The engine's name filter matches substrings: keep exact matches only.
         return [n for n in self.client.networks.list(names=[self.network_name]) if n.name == self.network_name]
 
-    def _ensure_volume(self, trainee: str) -> None:
+    def _workspace_disk(self, trainee: str) -> WorkspaceDisk | None:
+        if not self.workspace_mib:
+            return None
+        return WorkspaceDisk(self.session_dir / "workspaces", trainee, self.workspace_mib, TRAINEE_UID)
+
+    def _ensure_volume(self, trainee: str) -> bool:
+        """The trainee's workspace volume (and its file system mounted); True when it was mounted just now."""
+        disk = self._workspace_disk(trainee)
+        mounted_now = disk.ensure() if disk is not None else False
+        options = {"type": "none", "o": "bind", "device": str(disk.mountpoint.resolve())} if disk else {}
+        name = self.volume_name(trainee)
         try:
-            self.client.volumes.get(self.volume_name(trainee))
+            volume = self.client.volumes.get(name)
         except docker.errors.NotFound:
-            self.client.volumes.create(self.volume_name(trainee), labels=self._labels(trainee, "workspace"))
+            self.client.volumes.create(name, driver="local", driver_opts=options or None,
+                                       labels=self._labels(trainee, "workspace"))
+            return mounted_now
+        if (volume.attrs.get("Options") or {}) != options:
+            limit = f"a {self.workspace_mib} MiB limit" if options else "no size limit"
+            raise DflabError(f"workspace volume {name} was made before this session asked for {limit} "
+                             f"($DFLAB_WORKSPACE_MIB): keep the setting it was started with, or "
+                             f"`dflab session stop --purge` (its work is lost) and start again", trainee)
+        return mounted_now
 
     def _confinement(self) -> dict[str, Any]:
         """What every container of a session shares: non-root, no privileges, read-only root."""
@@ -415,6 +439,18 @@ class DockerBackend(Backend):
                 return int(container.attrs["State"]["ExitCode"])
             return None
 
+    def recover(self, env: TraineeEnv) -> bool:
+        """After a host restart: mount the workspace again; a lab the engine started on the bare mount point goes."""
+        disk = self._workspace_disk(env.trainee)
+        if disk is None or disk.mounted() or not disk.image.exists():
+            return False
+        disk.ensure()
+        with engine_errors(env.trainee, "replacing the lab started without its workspace"):
+            if (lab := self._get(self.container_name(env.trainee))) is None or lab.status != "running":
+                return False
+            lab.remove(force=True)
+            return True
+
     def session_problems(self) -> list[str]:
         with engine_errors(self.relay_name, "checking the session's relay"):
             relay = self._get(self.relay_name)
@@ -432,12 +468,17 @@ class DockerBackend(Backend):
                 container.remove(force=True)
             env.state.pop("container", None)
             env.save()
+            disk = self._workspace_disk(env.trainee)
             if purge:
                 with contextlib.suppress(docker.errors.NotFound):
                     self.client.volumes.get(self.volume_name(env.trainee)).remove(force=True)
+                if disk is not None:
+                    disk.remove()
                 shutil.rmtree(self.socket_dir(env.trainee), ignore_errors=True)
                 env.state.pop("port", None)
                 env.save()
+            elif disk is not None:
+                disk.unmount()  # a stopped lab holds no loop device; start and collect mount it again
 
     def stats(self, env: TraineeEnv) -> Stats | None:
         with engine_errors(env.trainee, "measuring the lab"):
@@ -463,6 +504,11 @@ class DockerBackend(Backend):
             name = f"{self.container_name(env.trainee)}-collect"
             if (leftover := self._get(name)) is not None:  # from a collect that crashed
                 leftover.remove(force=True)
+            try:
+                self.client.volumes.get(self.volume_name(env.trainee))
+            except docker.errors.NotFound:  # never started (mounting it would make an unlimited volume)
+                return False
+            mounted_now = self._ensure_volume(env.trainee)  # a stopped lab's file system is not mounted
             holder = self.client.containers.create(
                 self.image, ["true"], name=name, network_mode="none",
                 mounts=[Mount("/work", self.volume_name(env.trainee), type="volume", read_only=True)],
@@ -483,6 +529,8 @@ class DockerBackend(Backend):
                 return True
             finally:
                 holder.remove(force=True)
+                if mounted_now and (disk := self._workspace_disk(env.trainee)) is not None:
+                    disk.unmount()  # as it was
 
     def workspace_ref(self, env: TraineeEnv) -> str:
         return f"docker volume {self.volume_name(env.trainee)}"

@@ -291,6 +291,8 @@ class Session:
             env = self.env(row)
             if listed is not None and row.id not in listed:
                 return self._remove(backend, env, row, purge_removed)
+            if backend.recover(env):
+                return None  # started again below, like a new lab
             exit_code = backend.poll(env)
             if row.status == "running" and exit_code is None:
                 # A lab that came back by itself (engine restart) lost its suspect: start it again.

@@ -95,6 +95,9 @@ INSIDE='set -uo pipefail
 exec 3>/results/results.txt
 # The nested engine shares the host cgroup tree (bound in): its containers go under a parent of their own.
 mkdir -p /etc/docker && echo "{\"cgroup-parent\": \"/dflab-$(hostname)\"}" > /etc/docker/daemon.json
+# A machine has loop devices (size-limited Docker workspaces are loop-mounted); a container has only the
+# nodes it is given: the kernel makes new loop devices on demand, their nodes are made here.
+for i in $(seq 0 63); do [ -e /dev/loop$i ] || mknod -m 0660 /dev/loop$i b 7 $i; done
 cd /fresh/dflab
 t0=$(date +%s)
 set -m  # job control: `make lab` gets its own process group with SIGINT not ignored, as at a terminal
@@ -148,6 +151,7 @@ run_release() {
   docker run --name "$name" --hostname "fresh-$release" $(host_caps) \
     --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
     --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
+    --device /dev/loop-control --device-cgroup-rule "b 7:* rmw" \
     --tmpfs /run --tmpfs /tmp:exec \
     -v "$volume:/var/tmp" -v "$dir/fresh:/fresh" -v "$dir/results:/results" \
     -e CI=true -e LAB_ONLY=$lab_only -e FRESH_TESTS="$tests" -e DEBIAN_FRONTEND=noninteractive \
