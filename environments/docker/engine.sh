@@ -32,16 +32,20 @@ our_pid() {
 }
 
 install_engine() {
-  command -v dockerd >/dev/null 2>&1 && return 0
+  command -v dockerd >/dev/null 2>&1 && command -v docker >/dev/null 2>&1 && return 0
   if [ "$(id -u)" -ne 0 ]; then
-    say "dockerd is missing and installing docker.io needs root"
+    say "dockerd or the docker command is missing and installing docker.io needs root"
     exit 1
   fi
   say "installing docker.io"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends docker.io >/dev/null
+  # Debian 13 moved the `docker` command into docker-cli (a mere Recommends of docker.io); Debian 12 has none.
+  local packages=(docker.io)
+  apt-cache show docker-cli >/dev/null 2>&1 && packages+=(docker-cli)
+  apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
   command -v dockerd >/dev/null 2>&1 || { say "docker.io installed but dockerd is still missing"; exit 1; }
+  command -v docker >/dev/null 2>&1 || { say "docker.io installed but the docker command is still missing"; exit 1; }
 }
 
 start() {
