@@ -7,8 +7,8 @@ Layout of a bundle (``dflab bundle OUT``)::
     wheelhouse/                   requirements.txt, deps/, dflab/, build-deps/: installs with no index
     evidence/<trainee>/           each trainee's evidence variant (manifest.json inside): hand out read-only
     keys/<trainee>/answer_key.json  the instructor's answer keys, kept apart from what trainees get
-    labs/<lab>/, labs/scenarios/  the lab and the scenario spec it names (``--lab OUT/labs/<lab>`` works)
-    graders/<lab>.yaml            the lab's answer checks, where ``dflab grade`` looks beside ``labs/``
+    labs/<lab>/, labs/scenarios/  the lab (its grader.yaml included) and the scenario spec it names
+                                  (``--lab OUT/labs/<lab>`` works)
     roster.csv                    the roster the evidence was built for
 
 The folder is written in a temporary sibling and renamed into place, so a failure (disk full, no engine,
@@ -114,21 +114,17 @@ def _hash_all(paths: list[Path], known: dict[Path, str], track: Track, what: str
 
 # -- writing ---------------------------------------------------------------------------------------
 def _copy_lab(lab_dir: Path, dest: Path) -> tuple[str, str, tuple[str, ...]]:
-    """Copy the lab, its scenario spec and its answer checks in the layout ``dflab session`` reads.
+    """Copy the lab (its answer checks included) and its scenario spec in the layout ``dflab session`` reads.
 
     Returns the lab's folder name, its scenario spec and the evidence kinds it hands out.
     """
-    from dflab.session.lab import graders_dir, load_lab
+    from dflab.session.lab import load_lab
 
     lab = load_lab(lab_dir)
     shutil.copytree(lab.directory, dest / "labs" / lab.directory.name,
                     ignore=shutil.ignore_patterns(".*", "__pycache__"))
     (dest / "labs" / "scenarios").mkdir()
     shutil.copy2(lab.scenario, dest / "labs" / "scenarios" / lab.scenario.name)
-    checks = graders_dir(lab) / f"{lab.id}.yaml"
-    if checks.is_file():
-        (dest / "graders").mkdir()
-        shutil.copy2(checks, dest / "graders" / checks.name)
     return lab.directory.name, str(lab.scenario), lab.evidence
 
 

@@ -63,7 +63,7 @@ class Lab:
 
     def checks(self) -> CheckFile:
         """The lab's check file (graders/<id>.yaml)."""
-        return load_checks(ROOT / "graders" / f"{self.id}.yaml")
+        return load_checks(ROOT / "labs" / self.id / "grader.yaml")
 
     def build_course(self, root: Path, roster: Path) -> Path:
         """`init_course` for alice and bob in ``root``, with the roster written at ``roster``; returns ``root``."""

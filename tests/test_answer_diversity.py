@@ -1,7 +1,7 @@
 """Copying a neighbour gains at most 10 % of any lab's points (issue 13, item 12).
 
 For a cohort of trainees built from the bundled case, every graded answer of every lab (the test cells of
-labs/<lab>/source.ipynb, checked as graders/<lab>.yaml says) is taken from one trainee's key, typed in as that
+labs/<lab>/source.ipynb, checked as labs/<lab>/grader.yaml says) is taken from one trainee's key, typed in as that
 trainee's value, and graded against another trainee's key with the grader's own comparison
 (:func:`dflab.grading.checks.check_answer`: tolerances and case folding included). The share of a lab's
 automatically graded points that such a copy earns, averaged over every ordered pair of trainees, is what a
@@ -87,7 +87,7 @@ def copy_scores(checks: CheckFile, names: list[str], source: dict[str, Any], tar
 
 @pytest.mark.parametrize("lab", LABS)
 def test_copying_a_neighbour_gains_at_most_a_tenth_of_the_points(lab: str, keys: dict[str, dict[str, Any]]) -> None:
-    checks = load_checks(ROOT / "graders" / f"{lab}.yaml")
+    checks = load_checks(ROOT / "labs" / lab / "grader.yaml")
     cells = graded_cells(lab)
     assert {n for _, _, names in cells for n in names} == set(checks.checks), "every check has its test cell"
     total = sum(points for _, points, _ in cells)
@@ -102,7 +102,7 @@ def test_copying_a_neighbour_gains_at_most_a_tenth_of_the_points(lab: str, keys:
 def test_no_lab_02_answer_but_the_root_file_system_is_the_same_for_everyone(keys: dict[str, dict[str, Any]]) -> None:
     """The disk's layout and the archive's container are drawn; the root file system (ext4: labs 02-05 read its
     birth times, which only ext4 records) is the one value every trainee shares, and is worth half a point."""
-    checks = load_checks(ROOT / "graders" / "02-disk.yaml")
+    checks = load_checks(ROOT / "labs" / "02-disk" / "grader.yaml")
     constant = {name for name in checks.checks
                 if len({json.dumps(lookup(k, checks.key_path(name), "k")) for k in keys.values()}) == 1}
     assert constant == {"root_fs"}

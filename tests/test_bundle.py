@@ -153,7 +153,7 @@ def test_bundle_holds_image_wheelhouse_evidence_keys_and_lab(bundle: Path, image
         assert not any(p.name == "answer_key.json" for p in (bundle / "evidence" / t).rglob("*"))
     # The evidence really differs per trainee (each gets a variant of their own).
     assert sha256(bundle / "evidence/alice/manifest.json") != sha256(bundle / "evidence/bob/manifest.json")
-    for rel in ("labs/02-disk/lab.yaml", "labs/scenarios/nightjar.yaml", "graders/02-disk.yaml",
+    for rel in ("labs/02-disk/lab.yaml", "labs/scenarios/nightjar.yaml", "labs/02-disk/grader.yaml",
                 "wheelhouse/requirements.txt", "roster.csv"):
         assert (bundle / rel).is_file(), rel
     assert list((bundle / "wheelhouse" / "deps").glob("*.whl")) and list((bundle / "wheelhouse/dflab").glob("*.whl"))

@@ -156,7 +156,7 @@ def test_partly_answered_scores_the_expected_partial_marks(course_dir: Path) -> 
 
 
 def fact(k: dict, item: str) -> object:
-    """The first fact graders/05-capstone.yaml lets a finding citing ``item`` state, from key ``k``; "" if none."""
+    """The first fact labs/05-capstone/grader.yaml lets a finding citing ``item`` state, from key ``k``; "" if none."""
     findings = LAB.checks().checks["report_citations"].findings
     paths = next((list(p) for pattern, p in findings.items() if fnmatch.fnmatchcase(item, pattern)), [])
     return lookup(k, paths[0], "key") if paths else ""

@@ -113,7 +113,7 @@ def test_lab_yaml_is_required_and_checked(tmp_path: Path, monkeypatch: pytest.Mo
     with pytest.raises(DflabError, match="no lab.yaml here"):
         lab_answers()
     (tmp_path / "lab.yaml").write_text("answers:\n  x: {shape: colour}\n")
-    with pytest.raises(DflabError, match=r"lab.yaml: answers.x: shape must be one of text, hex"):
+    with pytest.raises(DflabError, match=r"lab.yaml:2: answers.x.shape: must be one of 'text', 'hex'"):
         lab_answers()
 
 
@@ -150,7 +150,7 @@ def test_verify_evidence_before_and_after(variants: Path, tmp_path: Path, monkey
 
 def test_lab_answers_checks_and_keys_agree(variants: Path) -> None:
     shapes = lab_answers(LAB)
-    checks = load_checks(ROOT / "graders" / "02-disk.yaml")
+    checks = load_checks(ROOT / "labs" / "02-disk" / "grader.yaml")
     assert set(shapes) == set(checks.checks)
     scenario_answers = set(load_spec(ROOT / "labs" / "scenarios" / "nightjar.yaml").answers)
     for name, check in checks.checks.items():

@@ -14,7 +14,7 @@ every lab folder with a lab.yaml (data-driven: a new lab is covered by existing 
   file exists anywhere in it and none is reachable from `/evidence/..`.
 
 Which values: every `answers.*` of the trainee's key, the step times of the key's `timeline` (lab 05 grades them),
-and every scalar each lab's check file (graders/<lab>.yaml) reads from the key (e.g. `facts.live.*` for lab 01,
+and every scalar each lab's check file (labs/<lab>/grader.yaml) reads from the key (e.g. `facts.live.*` for lab 01,
 `facts.memory.kernel_release` for lab 03). Times are searched as ISO-8601, as "YYYY-MM-DD HH:MM:SS" and as epoch
 seconds.
 
@@ -115,7 +115,7 @@ def answer_values(root: Path, student: str, *, graded_facts: bool) -> dict[str, 
     found |= {f"timeline.{e['id']}": e["time"] for e in k["timeline"]}
     if graded_facts:
         for lab in LABS:
-            checks = load_checks(ROOT / "graders" / f"{lab}.yaml")
+            checks = load_checks(ROOT / "labs" / lab / "grader.yaml")
             for name in checks.checks:
                 value = lookup(k, checks.key_path(name), "key")
                 if not isinstance(value, (dict, list)):  # lists (timeline, manifest entries) are covered above

@@ -73,7 +73,7 @@ def test_unknown_field_is_reported_with_line(spec_text: str):
 
 def test_bad_value_names_field_path(spec_text: str):
     bad = spec_text.replace("fs: ext4", "fs: ntfs4")
-    with pytest.raises(SpecError, match=r"nightjar.yaml:\d+: disk.volumes\[1\].fs: Input should be 'fat32' or 'ext4'"):
+    with pytest.raises(SpecError, match=r"nightjar.yaml:\d+: disk.volumes\[1\].fs: must be one of 'fat32' or 'ext4'"):
         parse_spec(bad, "nightjar.yaml")
 
 

@@ -188,13 +188,13 @@ def test_billion_laughs_is_refused_at_its_first_alias(tmp_path: Path) -> None:
     spec = tmp_path / "laughs.yaml"
     spec.write_text(billion_laughs())
     line = one_error_line(dflab("scenario", "validate", str(spec), cwd=tmp_path))
-    assert line == (f"{spec}:2: YAML aliases expand the spec to more than {MAX_NODES} values ('billion laughs'): "
+    assert line == (f"{spec}:2: YAML aliases expand the file to more than {MAX_NODES} values ('billion laughs'): "
                     "write the values out or use fewer aliases")
 
 
 def test_two_aliases_per_level_are_refused_too() -> None:
     """A doubling chain: 60 aliases (under the alias limit) that expand to 2^30 values."""
-    with pytest.raises(SpecError, match=r"^s\.yaml:2: YAML aliases expand the spec to more than"):
+    with pytest.raises(SpecError, match=r"^s\.yaml:2: YAML aliases expand the file to more than"):
         parse_spec(billion_laughs(levels=30, width=2), "s.yaml")
 
 
@@ -205,7 +205,7 @@ def test_aliases_nesting_and_size_have_limits(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match=rf"^s\.yaml:1: YAML nested more than {MAX_DEPTH} levels deep$"):
         parse_spec("a: " + "[" * 100 + "]" * 100 + "\n", "s.yaml")
     deep = "\n".join(f"b{i}: &b{i} " + "[" * 40 + (f"*b{i - 1}" if i else "1") + "]" * 40 for i in range(5))
-    with pytest.raises(SpecError, match=rf"^s\.yaml:2: YAML aliases nest the spec more than {MAX_DEPTH} levels deep"):
+    with pytest.raises(SpecError, match=rf"^s\.yaml:2: YAML aliases nest the file more than {MAX_DEPTH} levels deep"):
         parse_spec(deep + "\n", "s.yaml")
     with pytest.raises(SpecError, match=r"^s\.yaml:1: a YAML alias refers to a value that contains it"):
         parse_spec("a: &a [1, *a]\n", "s.yaml")

@@ -397,9 +397,10 @@ def test_each_state_and_its_reason() -> None:
 def test_a_bad_lab_yaml_is_one_line() -> None:
     nb = {"cells": [_test("root_fs")]}
     assert validation_result(nb, "answers: [x]", "02-disk/02-disk.ipynb") == \
-        {"success": False, "value": "02-disk/lab.yaml: answers: missing or empty"}
-    assert validation_result(nb, "answers:\n  root_fs: {shape: colour}\n", "02-disk/02-disk.ipynb")["value"] == \
-        "02-disk/lab.yaml: answers.root_fs: shape must be one of text, hex, int, number, path, time, list"
+        {"success": False, "value": "02-disk/lab.yaml:1: answers: Input should be a valid dictionary"}
+    assert validation_result(nb, "title: t\nanswers:\n  root_fs: {shape: colour}\n", "02-disk/02-disk.ipynb")["value"] \
+        == "02-disk/lab.yaml:3: answers.root_fs.shape: must be one of 'text', 'hex', 'int', 'number', 'path', 'time' " \
+           "or 'list'"
 
 
 @pytest.mark.parametrize("lab_id", sorted(p.parent.name for p in (REPO / "labs").glob("*/source.ipynb")))

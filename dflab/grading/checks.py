@@ -1,4 +1,4 @@
-"""Answer checks: load ``graders/<lab>.yaml`` and compare a recorded answer with a trainee's key.
+"""Answer checks: load a lab's ``grader.yaml`` and compare a recorded answer with a trainee's key.
 
 This module runs only in the grader's process (never in a trainee's kernel):
 it is the single place where an answer meets its expected value.  Every
@@ -29,10 +29,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dflab.errors import DflabError
+from dflab.lab_meta import GRADER_FILE
+from dflab.yamlfile import load_yaml, read_text, validate, where
 
 Compare = Literal["exact", "casefold", "hex", "int", "float", "set", "time", "path", "ip", "domain", "address",
                   "citations", "timeline", "live_collection"]
@@ -41,6 +42,7 @@ FactCompare = Literal["exact", "casefold", "hex", "int", "path", "ip", "domain",
 Result = tuple[bool, str]
 CORRECT = "correct"
 WRONG = "not the value found in your evidence"
+MAX_CHECKS_BYTES = 256 * 1024  # a check file (the bundled ones are under 8 KB)
 MAX_TEXT = 4096          # longest text any check parses (PATH_MAX); longer is a wrong answer, never parsed
 _MAX_INT_DIGITS = 32     # far beyond any pid, port, inode or sector; int() of more is refused before it runs
 _MAX_ADDRESS_DIGITS = 32  # a 64-bit address zero-padded to 128 bits at most
@@ -155,7 +157,7 @@ class Check(BaseModel):
 
 
 class CheckFile(BaseModel):
-    """A whole ``graders/<lab>.yaml``."""
+    """A whole ``labs/<lab>/grader.yaml`` (a course keeps its copy as ``graders/<lab>.yaml``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -168,21 +170,15 @@ class CheckFile(BaseModel):
 
 
 def load_checks(path: Path) -> CheckFile:
-    """Read and validate a check file; any problem is one DflabError naming ``file: field``."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise DflabError("check file not found", str(path)) from exc
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise DflabError(f"cannot read check file: {exc}", str(path)) from exc
-    try:
-        checks = CheckFile.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        raise DflabError(f"{field}: {err['msg']}", str(path)) from exc
-    if checks.lab != path.stem:
-        raise DflabError(f"lab: {checks.lab!r} does not match the file name {path.stem!r}", str(path))
+    """Read and validate a check file; any problem is one DflabError naming ``file:line: field``.
+
+    ``labs/<lab>/grader.yaml`` names its lab folder's lab; a course's copy ``graders/<lab>.yaml`` its file name's.
+    """
+    data, lines = load_yaml(read_text(path, MAX_CHECKS_BYTES, "check file"), str(path))
+    checks = validate(CheckFile, data, str(path), lines)
+    expected = path.parent.name if path.name == GRADER_FILE else path.stem
+    if checks.lab != expected:
+        raise DflabError(f"lab: {checks.lab!r} does not match its lab {expected!r}", where(str(path), lines, ("lab",)))
     return checks
 
 

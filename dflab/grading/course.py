@@ -7,7 +7,7 @@ Layout of a course made by :func:`init_course`::
     DIR/gradebook.db                  nbgrader's gradebook, one student per roster line
     DIR/source/<lab>/                 the instructor's notebook (with solutions) + lab.yaml
     DIR/release/<lab>/                what trainees get (nbgrader generate_assignment)
-    DIR/graders/<lab>.yaml            the lab's answer checks
+    DIR/graders/<lab>.yaml            the lab's answer checks (a copy of labs/<lab>/grader.yaml)
     DIR/evidence/<trainee>/evidence/  each trainee's evidence (hand out read-only)
     DIR/evidence/<trainee>/key/       each trainee's answer key (never hand out)
 
@@ -41,7 +41,7 @@ from dflab.grading.checks import load_checks
 from dflab.grading.preprocessor import autograde_pipeline
 from dflab.grading.sandbox.base import CELL_TIMEOUT_S, Limits
 from dflab.grading.sandbox.docker_sandbox import DEFAULT_IMAGE
-from dflab.lab_meta import REPO, load_lab
+from dflab.lab_meta import GRADER_FILE, REPO, load_lab
 from dflab.roster import Trainee, read_roster
 
 CONFIG_FILE = "nbgrader_config.py"
@@ -154,8 +154,7 @@ def _secret_stamp(root: Path, secret: str) -> str:
 
 
 def init_course(root: Path, roster: Path, lab: str, secret: str, *, labs_dir: Path = REPO / "labs",
-                graders_dir: Path = REPO / "graders", workers: int | None = None,
-                build_evidence: bool = True) -> InitResult:
+                workers: int | None = None, build_evidence: bool = True) -> InitResult:
     """Create or update the course at ``root`` for the trainees in ``roster`` and one ``lab``; see the module doc.
 
     ``build_evidence=False`` leaves missing variants to the caller (a session builds them while it starts
@@ -163,15 +162,15 @@ def init_course(root: Path, roster: Path, lab: str, secret: str, *, labs_dir: Pa
     """
     trainees = read_roster(roster)
     meta = load_lab(labs_dir, lab)
-    spec = labs_dir / "scenarios" / f"{meta['scenario']}.yaml"
-    checks_file = graders_dir / f"{lab}.yaml"
+    spec = labs_dir / "scenarios" / f"{meta.scenario}.yaml"
+    checks_file = labs_dir / lab / GRADER_FILE
     load_checks(checks_file)  # fail before any work on a broken check file
     root = ensure_writable_dir(root).resolve()
     result = InitResult(root)
     _sync_text(_secret_stamp(root, secret), root / SECRET_STAMP, result)
 
     _sync_text(config_text(root), root / CONFIG_FILE, result)
-    _sync_file(labs_dir / lab / meta["source"], root / "source" / lab / meta["notebook"], result)
+    _sync_file(labs_dir / lab / meta.source, root / "source" / lab / meta.notebook, result)
     _sync_file(labs_dir / lab / "lab.yaml", root / "source" / lab / "lab.yaml", result)
     _sync_file(checks_file, root / "graders" / f"{lab}.yaml", result)
 
@@ -182,7 +181,7 @@ def init_course(root: Path, roster: Path, lab: str, secret: str, *, labs_dir: Pa
         # Every kind: a course may hold several labs, and each variant is built once for all of them.
         build_cohort(spec, secret, missing, ensure_writable_dir(root / "evidence"), workers=workers)
         result.evidence_built = missing
-    _check_kinds_held(root, [t.id for t in trainees if t.id not in missing], lab, meta["evidence"])
+    _check_kinds_held(root, [t.id for t in trainees if t.id not in missing], lab, meta.evidence)
     for trainee in trainees:
         if trainee.id in missing and not build_evidence:
             continue  # the caller builds it (maybe right now), and shares and protects it
@@ -192,7 +191,7 @@ def init_course(root: Path, roster: Path, lab: str, secret: str, *, labs_dir: Pa
     api = course_api(root)
     result.students_added = _add_students(api.coursedir.db_url, trainees)
     source_changed = any(w.startswith(f"source/{lab}/") for w in result.written)
-    if source_changed or not (root / "release" / lab / meta["notebook"]).is_file():
+    if source_changed or not (root / "release" / lab / meta.notebook).is_file():
         outcome = api.generate_assignment(lab, force=True, create=True)
         if not outcome["success"]:
             last = (outcome.get("error") or outcome.get("log") or "unknown error").strip().splitlines()[-1]

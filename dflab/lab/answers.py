@@ -18,14 +18,13 @@ import re
 from pathlib import Path, PurePath
 from typing import Any
 
-import yaml
-
 from dflab.errors import DflabError
+from dflab.lab_meta import LAB_FILE, MAX_LAB_BYTES, SHAPES, parse_answers
+from dflab.yamlfile import read_text
 
 ANSWER_MIME = "application/vnd.dflab.answer+json"
-LAB_FILE = "lab.yaml"
 LAB_DIR_ENV = "DFLAB_LAB_DIR"
-SHAPES = ("text", "hex", "int", "number", "path", "time", "list")
+__all__ = ["ANSWER_MIME", "LAB_DIR_ENV", "LAB_FILE", "SHAPES", "AnswerError", "answer", "check_shape", "lab_answers"]
 _HEX = re.compile(r"^(0x)?[0-9a-fA-F]+$")
 
 
@@ -46,28 +45,9 @@ def lab_answers(lab_dir: Path | None = None) -> dict[str, dict[str, Any]]:
     """The lab's answer names and their shape rules, from ``lab.yaml`` (``$DFLAB_LAB_DIR`` or the working dir)."""
     directory = lab_dir or Path(os.environ.get(LAB_DIR_ENV) or Path.cwd())
     path = directory / LAB_FILE
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise DflabError("no lab.yaml here: open the notebook from its lab folder", str(directory)) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DflabError(f"cannot read lab metadata: {exc}", str(path)) from exc
-    return parse_lab(text, str(path))["answers"]
-
-
-def parse_lab(text: str, where: str) -> dict[str, Any]:
-    """A lab.yaml's text as a mapping whose ``answers:`` rules are checked (``where`` names the file in errors)."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise DflabError(f"cannot read lab metadata: {exc}", where) from exc
-    answers = data.get("answers") if isinstance(data, dict) else None
-    if not isinstance(answers, dict) or not answers:
-        raise DflabError("answers: missing or empty", where)
-    for name, rule in answers.items():
-        if not isinstance(rule, dict) or rule.get("shape") not in SHAPES:
-            raise DflabError(f"shape must be one of {', '.join(SHAPES)}", f"{where}: answers.{name}")
-    return data
+    if not path.is_file():
+        raise DflabError("no lab.yaml here: open the notebook from its lab folder", str(directory))
+    return parse_answers(read_text(path, MAX_LAB_BYTES, "lab metadata"), str(path))
 
 
 def answer(name: str, value: Any) -> Any:

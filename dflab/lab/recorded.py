@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from dflab.errors import DflabError
-from dflab.lab.answers import ANSWER_MIME, LAB_FILE, AnswerError, check_shape, parse_lab
+from dflab.lab.answers import ANSWER_MIME, LAB_FILE, AnswerError, check_shape
+from dflab.lab_meta import graded_notebook, parse_answers
 
 RECORDED, MISSING, MALFORMED = "recorded", "missing", "malformed"
 ANSWER_FUNCTION = "answer"
@@ -258,8 +259,7 @@ def validation_result(nb: Mapping[str, Any], lab_text: str | None, path: str) ->
                              "of a lab's notebook, in its lab folder")
     lab_path = f"{path.rsplit('/', 1)[0]}/{LAB_FILE}" if "/" in path else LAB_FILE
     try:
-        lab = parse_lab(lab_text, lab_path)
+        shapes = parse_answers(lab_text, lab_path)
     except DflabError as exc:
         return not_validated(str(exc))
-    graded = lab.get("notebook") if isinstance(lab.get("notebook"), str) else None
-    return report(nb, lab["answers"], path, graded).nbgrader_result()
+    return report(nb, shapes, path, graded_notebook(lab_text)).nbgrader_result()

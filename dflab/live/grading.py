@@ -51,7 +51,7 @@ REQUIRED = ("network_connections", "logged_in_users", "processes", "open_files",
 POINTS = {"order": 3.0, "hashes": 3.0, "completeness": 2.0, "trait_exe": 2.0, "trait_held_file": 2.0,
           "trait_listener": 2.0, "trait_sink_connection": 2.0, "trait_user_trace": 2.0}
 CUSTODY_POINTS = 2.0
-CRITERIA = (*POINTS, "custody")   # what a grader check may name (graders/01-live.yaml)
+CRITERIA = (*POINTS, "custody")   # what a grader check may name (labs/01-live/grader.yaml)
 _MAX_REASONS = 3
 
 

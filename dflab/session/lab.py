@@ -15,11 +15,9 @@ from pathlib import Path
 
 from dflab.atomic import atomic_dir
 from dflab.errors import DflabError
-from dflab.lab_meta import REPO
-from dflab.lab_meta import load_lab as load_lab_meta
+from dflab.lab_meta import read_lab
 
 HANDOUT = "handout"
-REPO_GRADERS = REPO / "graders"
 
 
 @dataclass(frozen=True)
@@ -33,25 +31,15 @@ class Lab:
 
 
 def load_lab(directory: Path) -> Lab:
-    """Read ``directory/lab.yaml`` (id, scenario, notebook, source; optional ``environment``, ``evidence``)."""
+    """Read ``directory/lab.yaml`` (dflab.lab_meta: every mistake is one line naming file:line and field)."""
     if not directory.is_dir():
         raise DflabError("lab directory not found", str(directory))
     directory = directory.resolve()
-    meta = load_lab_meta(directory.parent, directory.name)
-    scenario = directory.parent / "scenarios" / f"{meta['scenario']}.yaml"
+    meta = read_lab(directory)
+    scenario = directory.parent / "scenarios" / f"{meta.scenario}.yaml"
     if not scenario.is_file():
         raise DflabError("scenario spec not found", str(scenario))
-    environment = meta.get("environment") or {}
-    if not isinstance(environment, dict):
-        raise DflabError("environment: must be a mapping (e.g. {live_suspect: true})", str(directory / "lab.yaml"))
-    return Lab(directory, meta["id"], scenario, meta["notebook"], environment.get("live_suspect") is True,
-               meta["evidence"])
-
-
-def graders_dir(lab: Lab) -> Path:
-    """The answer checks: ``graders/`` beside the labs folder when it has this lab's, else the repository's."""
-    beside = lab.directory.parent.parent / "graders"
-    return beside if (beside / f"{lab.id}.yaml").is_file() else REPO_GRADERS
+    return Lab(directory, meta.id, scenario, meta.notebook, meta.environment.live_suspect, meta.evidence)
 
 
 def write_handout(session_dir: Path, lab: Lab) -> Path:

@@ -38,7 +38,7 @@ from dflab.provision.base import Backend, Endpoint, Stats, TraineeEnv
 from dflab.provision.http import api_status
 from dflab.roster import Trainee
 from dflab.session.collect import Collected, collect_one
-from dflab.session.lab import HANDOUT, Lab, graders_dir, load_lab, write_handout
+from dflab.session.lab import HANDOUT, Lab, load_lab, write_handout
 from dflab.session.state import SessionState, TraineeRow, now
 
 if TYPE_CHECKING:
@@ -162,8 +162,8 @@ class Session:
         """
         from dflab.grading.course import init_course  # nbgrader: imported beside the evidence build, not before it
 
-        result = init_course(self.dir, roster, lab.id, secret, labs_dir=lab.directory.parent,
-                             graders_dir=graders_dir(lab), workers=workers, build_evidence=build_evidence)
+        result = init_course(self.dir, roster, lab.id, secret, labs_dir=lab.directory.parent, workers=workers,
+                             build_evidence=build_evidence)
         # init_course leaves evidence owner-writable (0644); handed-out evidence is writable by nobody.
         for trainee in (r.id for r in self.state.trainees() if r.manifest_sha256 is not None):
             _read_only(self.evidence_dir(trainee))
