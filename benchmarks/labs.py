@@ -3,7 +3,7 @@
 
 Builds one trainee's evidence, then executes every `labs/<lab>/source.ipynb` (the solution) with a fresh
 kernel, exactly as `nbgrader autograde` does (kernel start included), and counts the answers it recorded.
-A lab whose lab.yaml asks for `environment: {live_suspect: true}` (01-live) runs as in the trainee's
+A lab whose lab.yaml declares hooks (01-live: its live suspect) runs as in the trainee's
 environment instead: in its own namespaces beside its running suspect (tests/livekit.py), where it collects.
 Use --json for one JSON object of the figures.
 """
@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 import nbformat
-import yaml
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from dflab.evidence.build import build_variant  # noqa: E402
 from dflab.lab.answers import ANSWER_MIME  # noqa: E402
+from dflab.lab_meta import read_lab  # noqa: E402
 from dflab.live.traits import suspect_seed  # noqa: E402
 from dflab.scenario.draw import DEMO_SECRET  # noqa: E402
 from dflab.scenario.load import load_spec  # noqa: E402
@@ -40,8 +40,7 @@ TARGET_S = 20.0
 def run_lab(lab_dir: Path, evidence: Path, work: Path) -> dict[str, object]:
     """Execute one lab's solution notebook in a copy of its folder; return time and answers recorded."""
     shutil.copytree(lab_dir, work)
-    meta = yaml.safe_load((lab_dir / "lab.yaml").read_text(encoding="utf-8"))
-    if (meta.get("environment") or {}).get("live_suspect"):
+    if read_lab(lab_dir).hooks:  # lab 01: its hooks run the live suspect beside the lab
         figures = run_as_trainee(work, "source.ipynb", suspect_seed("bench", DEMO_SECRET))
         seconds = float(figures["seconds"])
         return {"lab": lab_dir.name, "seconds": seconds, "answers_recorded": figures["answers_recorded"],

@@ -47,8 +47,9 @@ import docker.errors
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dflab.provision.docker_backend import LAB_PORT, TRAINEE_UID, Limits  # noqa: E402
+from dflab.provision.docker_backend import LAB_PORT  # noqa: E402
 from dflab.provision.http import api_status  # noqa: E402
+from dflab.provision.trainee_container import LAB_LIMITS, TRAINEE  # noqa: E402
 from dflab.session.manager import START_PARALLEL  # noqa: E402
 
 DEFAULT_LAB = ROOT / "labs" / "02-disk"
@@ -80,11 +81,11 @@ def _wait_all(endpoints: list[tuple[str, str]], deadline: float) -> None:
 # -- (b) the bare floor ---------------------------------------------------------------------------
 def _bare_run(image: str, name: str, token: str, evidence: Path, tag: str) -> str:
     """`docker run` one confined JupyterLab publishing 8888 on 127.0.0.1; return its base URL."""
-    limits = Limits()
+    limits, box = LAB_LIMITS, TRAINEE.for_hub()  # a lab's confinement, without lab 01's exec tmpfs
+    tmpfs = [arg for path, options in box.tmpfs().items() for arg in ("--tmpfs", f"{path}:{options}")]
     cmd = ["docker", "run", "-d", "--name", name, "--label", f"{BENCH_LABEL}={tag}",
-           "--user", f"{TRAINEE_UID}:{TRAINEE_UID}", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-           "--read-only", "--tmpfs", "/tmp:rw,nosuid,nodev,size=512m",  # noqa: S108 -- the container's /tmp
-           "--tmpfs", f"/home/trainee:rw,nosuid,nodev,size=256m,uid={TRAINEE_UID},gid={TRAINEE_UID},mode=0755",
+           "--user", box.user, *[a for cap in box.cap_drop for a in ("--cap-drop", cap)],
+           *[a for opt in box.security_opt for a in ("--security-opt", opt)], "--read-only", *tmpfs,
            "--memory", limits.memory, "--memory-swap", limits.memory, "--cpus", str(limits.cpus),
            "--pids-limit", str(limits.pids), "--no-healthcheck",
            "--mount", f"type=bind,src={evidence},dst=/evidence,readonly",

@@ -69,10 +69,6 @@ class Grading(_Strict):
     manual: tuple[ManualGrade, ...] = ()
 
 
-class Environment(_Strict):
-    live_suspect: bool = False  # lab 01: the trainee's live suspect runs beside the lab
-
-
 class LabMeta(_Strict):
     """``lab.yaml``: what a lab is, hands out and asks. Unknown fields are errors (a typo never passes)."""
 
@@ -82,7 +78,7 @@ class LabMeta(_Strict):
     notebook: str  # the released notebook's file name
     source: str  # the instructor's notebook (solutions), in the lab folder
     evidence: tuple[str, ...] = EVIDENCE_KINDS  # the kinds each trainee's variant holds (disk always)
-    environment: Environment = Environment()
+    hooks: str | None = None  # a Python file in the lab folder (dflab/lab_hooks.py): code beside the lab's lifecycle
     grading: Grading = Grading()
     objectives: tuple[str, ...] = ()
     # Before steps, which are checked against them (pydantic validates fields in this order).
@@ -90,10 +86,10 @@ class LabMeta(_Strict):
     answers: dict[str, AnswerRule] = Field(min_length=1)
     steps: tuple[Step, ...] = ()
 
-    @field_validator("notebook", "source")
+    @field_validator("notebook", "source", "hooks")
     @classmethod
-    def _file_name(cls, value: str) -> str:
-        if not _FILE_NAME.match(value) or ".." in value:
+    def _file_name(cls, value: str | None) -> str | None:
+        if value is not None and (not _FILE_NAME.match(value) or ".." in value):
             raise ValueError("a file name in the lab folder (letters, digits, . _ -; no folders)")
         return value
 

@@ -26,6 +26,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import nbformat
 from nbclient import NotebookClient
@@ -130,3 +131,19 @@ def _inside(lab_dir: Path, notebook: str, seed: bytes) -> dict[str, object]:
 
 if __name__ == "__main__":
     print(json.dumps(_inside(Path(sys.argv[1]), sys.argv[2], bytes.fromhex(sys.argv[3]))))
+
+
+def lab01_hooks() -> Any:
+    """labs/01-live/hooks.py as the session loads it (dflab.lab_hooks), for tests that drive the suspect."""
+    from dflab.lab_hooks import LabHooks
+
+    return LabHooks(ROOT / "labs" / "01-live" / "hooks.py").module
+
+
+def suspect_runs(session: Any, trainee: str) -> bool:
+    """Whether ``trainee``'s suspect runs in their lab, asked the way the session's hooks ask (Backend.exec)."""
+    from dflab.lab_hooks import LabContext
+
+    backend, env = session.backend(), session.env(session.state.get(trainee))
+    return bool(lab01_hooks().running(LabContext(trainee, None, lambda argv, environment=None:
+                                                 backend.exec(env, argv, environment))))

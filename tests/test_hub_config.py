@@ -18,8 +18,8 @@ import yaml
 from dflab.cli import main
 from dflab.errors import DflabError
 from dflab.hub.auth import AccessCodeAuthenticator, access_code
-from dflab.hub.config import HubSettings, hub_bytes, render_config, seed_script
-from dflab.provision.docker_backend import Limits
+from dflab.hub.config import HubSettings, render_config, seed_script
+from dflab.provision.trainee_container import LAB_LIMITS, Limits, MiB, hub_bytes
 from dflab.roster import read_roster
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,7 +47,7 @@ def test_rendering_is_deterministic_and_valid_python() -> None:
 
 
 def test_rendered_config_carries_the_confinement() -> None:
-    text = render_config(settings(limits=Limits("768m", 0.5, 128)))
+    text = render_config(settings(limits=Limits(memory_bytes=768 * MiB, cpus=0.5, pids=128)))
     for needle in ('"cap_drop": ["ALL"]', '"security_opt": ["no-new-privileges"]', '"read_only": True',
                    '"user": "1000:1000"', 'c.DockerSpawner.mem_limit = \'768M\'', '"memswap_limit": \'768m\'',
                    'c.DockerSpawner.cpu_limit = 0.5', '"pids_limit": 128', 'c.DockerSpawner.pull_policy = "never"',
@@ -72,7 +72,7 @@ def test_kubernetes_values_match_the_docker_config() -> None:
     assert user["cmd"] == seed_script()
     assert user["uid"] == 1000 and user["allowPrivilegeEscalation"] is False
     assert user["extraPodConfig"]["securityContext"]["runAsNonRoot"] is True
-    assert user["memory"]["limit"] == hub_bytes(Limits().memory) and user["cpu"]["limit"] == Limits().cpus
+    assert user["memory"]["limit"] == hub_bytes(LAB_LIMITS.memory) and user["cpu"]["limit"] == LAB_LIMITS.cpus
     assert user["networkPolicy"]["enabled"] is True and user["networkPolicy"]["egress"] == []
     assert not any(user["networkPolicy"]["egressAllowRules"].values())
     mounts = {m["mountPath"]: m for m in user["storage"]["extraVolumeMounts"]}
@@ -90,7 +90,7 @@ def test_kubernetes_values_match_the_docker_config() -> None:
     ({"trainees": ("ok", "Not-OK")}, "--roster"),
     ({"trainees": ()}, "--roster"),
     ({"evidence_root": Path("relative/evidence")}, "--evidence-root"),
-    ({"limits": Limits("lots")}, "--memory"),
+    ({"limits": Limits(memory_bytes=MiB)}, "--memory"),
     ({"port": 8081}, "--port"),
 ])
 def test_bad_settings_are_refused(change: dict[str, object], where: str) -> None:

@@ -230,7 +230,7 @@ def test_nbgrader_validate(course_dir, solutions) -> None:
 def test_check_file_names_known_criteria_only(tmp_path: Path) -> None:
     bad = tmp_path / "01-live.yaml"
     bad.write_text("lab: 01-live\nchecks:\n  collection_order: {compare: live_collection, criterion: speed}\n")
-    with pytest.raises(DflabError, match=r"01-live.yaml: checks.collection_order: .*criterion must be one of order,"):
+    with pytest.raises(DflabError, match=r"01-live.yaml:3: checks.collection_order: .*criterion must be one of order,"):
         load_checks(bad)
     bad.write_text("lab: 01-live\nchecks:\n  beacon: {compare: exact, criterion: order}\n")
     with pytest.raises(DflabError, match="criterion is only for compare: live_collection"):

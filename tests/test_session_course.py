@@ -1,8 +1,9 @@
 """A session is an nbgrader course: released notebooks handed out, work collected, lab 01's suspect, roster changes.
 
 Local backend (real JupyterLab processes, real nbgrader, the real suspect). The lab is a copy of
-labs/02-disk whose lab.yaml asks for the live suspect (``environment: {live_suspect: true}``), as lab
-01's does. Tests share one module-wide cohort and leave it running, so they hold in any order.
+labs/02-disk given lab 01's hooks (labs/01-live/hooks.py: the live suspect runs beside each lab), as lab
+01 has them: a lab's hooks are a file in its folder and one line of its lab.yaml. Tests share one module-wide
+cohort and leave it running, so they hold in any order.
 """
 
 from __future__ import annotations
@@ -49,12 +50,13 @@ COHORT = ("alice", "bob", "carol")
 
 
 def live_lab(root: Path) -> Path:
-    """labs/02-disk with `environment: {live_suspect: true}` in its lab.yaml, beside the real scenarios."""
+    """labs/02-disk with lab 01's hooks (`hooks: hooks.py` in its lab.yaml), beside the real scenarios."""
     labs = root / "labs"
     shutil.copytree(REPO / "labs" / LAB_ID, labs / LAB_ID)
     (labs / "scenarios").symlink_to(REPO / "labs" / "scenarios")
+    shutil.copy(REPO / "labs" / "01-live" / "hooks.py", labs / LAB_ID / "hooks.py")
     with (labs / LAB_ID / "lab.yaml").open("a", encoding="utf-8") as fh:
-        fh.write("environment: {live_suspect: true}\n")
+        fh.write("hooks: hooks.py\n")
     return labs / LAB_ID
 
 
@@ -77,7 +79,7 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
                 if pid := row.backend_state.get("pid"):
                     with contextlib.suppress(ProcessLookupError):
                         os.killpg(pid, signal.SIGKILL)
-                suspect.stop(session_dir / "live" / row.id)
+                suspect.stop(session_dir / "labstate" / row.id)
 
 
 def restart_all(session_dir: Path) -> str:
@@ -95,7 +97,7 @@ def http_status(url: str, token: str) -> int:
 
 
 def suspect_pids(session_dir: Path, trainee: str) -> dict[str, int]:
-    state = json.loads((session_dir / "live" / trainee / suspect.STATE_FILE).read_text())
+    state = json.loads((session_dir / "labstate" / trainee / suspect.STATE_FILE).read_text())
     return {p["role"]: p["pid"] for p in state["processes"]}
 
 
@@ -181,7 +183,7 @@ def test_a_trainee_dropped_from_the_roster_is_stopped_and_keeps_their_work(cohor
         out = start(cohort, root / "labs" / LAB_ID, write_roster(root / "fewer.csv", "alice", "bob"))
         assert "removed" in out and "workspace kept" in out
         wait_gone(carol_url)
-        assert suspect.status(cohort / "live" / "carol").state == "stopped"
+        assert suspect.status(cohort / "labstate" / "carol").state == "stopped"
         assert suspect._starttime(carol_suspect) is None
         assert (cohort / "workspaces" / "carol" / "carol-notes.ipynb").is_file()
         after = {r.id: (r.status, r.backend_state.get("pid")) for r in Session.existing(cohort).state.trainees()}
@@ -194,7 +196,7 @@ def test_a_trainee_dropped_from_the_roster_is_stopped_and_keeps_their_work(cohor
     url, token = endpoints(cohort)["carol"]
     assert api_status(url, token) == 200
     assert contents(url, token, "carol-notes.ipynb")["content"]["cells"] == NOTEBOOK["cells"]
-    assert suspect.status(cohort / "live" / "carol").state == "running"
+    assert suspect.status(cohort / "labstate" / "carol").state == "running"
 
 
 def test_stop_ends_every_suspect_and_collect_still_works(cohort: Path) -> None:
@@ -205,11 +207,11 @@ def test_stop_ends_every_suspect_and_collect_still_works(cohort: Path) -> None:
         for url in urls:
             wait_gone(url)
         for trainee, by_role in pids.items():
-            assert suspect.status(cohort / "live" / trainee).state == "stopped"
+            assert suspect.status(cohort / "labstate" / trainee).state == "stopped"
             for pid in by_role.values():
                 assert suspect._starttime(pid) is None, f"{trainee}'s suspect {pid} outlived stop"
         assert {c.status for c in Session.existing(cohort).collect()} <= {"collected", "unchanged", "untouched"}
     finally:
         restart_all(cohort)
     for trainee in COHORT:
-        assert suspect.status(cohort / "live" / trainee).state == "running"
+        assert suspect.status(cohort / "labstate" / trainee).state == "running"

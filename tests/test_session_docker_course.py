@@ -22,11 +22,11 @@ from docker.models.containers import Container
 
 from dflab.errors import DflabError
 from dflab.live.traits import suspect_seed, traits
-from dflab.provision.docker_backend import LIVE_CLI
 from dflab.provision.http import api_status
 from dflab.session.collect import MANIFEST
 from dflab.session.manager import Session
 from tests import docker_fixtures
+from tests.livekit import lab01_hooks
 from tests.test_session_course import LAB_ID, RELEASED, live_lab
 from tests.test_session_docker import lab, relay, remove_everything, sh
 from tests.test_session_local import (
@@ -189,7 +189,7 @@ def test_a_stopped_suspect_is_started_again_by_start(cohort: Path, engine: docke
                                                      trainee_image: str) -> None:
     # What a container restarted by the engine looks like: the lab runs, its suspect does not.
     container = lab(engine, cohort, "alice")
-    result = container.exec_run(["python", "-c", LIVE_CLI, "suspect", "stop"], user="trainee")
+    result = container.exec_run(["python", "-c", lab01_hooks().LIVE_CLI, "stop"], user="trainee")
     assert result.exit_code == 0, result.output
     out = restart_all(cohort, trainee_image)
     assert "kept" in out

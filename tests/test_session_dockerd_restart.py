@@ -42,6 +42,7 @@ from dflab.evidence.manifest import verify
 from dflab.provision.http import api_status
 from dflab.session.manager import Session
 from tests import docker_fixtures
+from tests.livekit import suspect_runs
 from tests.test_session_course import RELEASED, live_lab
 from tests.test_session_docker import relay
 from tests.test_session_docker_course import COHORT, READY_TIMEOUT, assert_suspect_runs, start
@@ -274,8 +275,7 @@ def test_a_dockerd_restart_mid_session_loses_nothing(dockerd: PrivateDockerd, tr
 
     # The labs' processes did not survive, so neither did the live suspects; `start` runs them again and
     # keeps everything else: same containers, links and access list.
-    backend = session.backend()
-    assert not any(backend.suspect_running(session.env(row)) for row in session.state.trainees())
+    assert not any(suspect_runs(session, row.id) for row in session.state.trainees())
     assert start(session_dir, roster, trainee_image).count(" kept ") == len(COHORT)
     for trainee in COHORT:
         assert_suspect_runs(engine.containers.get(f"dflab-{session.state.get_meta('session_id')}-{trainee}"),

@@ -284,7 +284,7 @@ def test_a_trainee_kernel_reads_nothing_of_the_other_the_course_or_the_checkout(
     refused = ("FileNotFoundError", "PermissionError")
     for name in targets:
         if name == "session":  # the path to their own folders exists; nothing else of the session does
-            assert out[name] == sorted({"evidence", "handout", "live", "run", "workspaces"}), out[name]
+            assert out[name] == sorted({"evidence", "handout", "labstate", "run", "workspaces"}), out[name]
         else:
             assert out[name] in refused, (name, out[name])
     assert out["own_key"] in refused and out["own_key_dir"] in refused
@@ -345,8 +345,8 @@ def test_each_trainee_inspects_their_own_suspect_and_sees_no_other(pair: Path) -
     state = rows(pair)
     for trainee, other in (("alice", "bob"), ("bob", "alice")):
         pids = {p["role"]: p["pid"] for p in json.loads(
-            (pair / "live" / trainee / suspect.STATE_FILE).read_text())["processes"]}
-        other_pid = json.loads((pair / "live" / other / suspect.STATE_FILE).read_text())["processes"][-1]["pid"]
+            (pair / "labstate" / trainee / suspect.STATE_FILE).read_text())["processes"]}
+        other_pid = json.loads((pair / "labstate" / other / suspect.STATE_FILE).read_text())["processes"][-1]["pid"]
         for pid in pids.values():
             assert proc_status(pid)["Uid"].split() == [str(state[trainee]["uid"])] * 4  # the trainee's own
         out = in_kernel(*endpoints(pair)[trainee], SUSPECT_VIEW % {"other": other_pid})
@@ -373,7 +373,7 @@ def test_restart_keeps_the_uid_and_stop_leaves_no_process_of_it(pair: Path) -> N
     assert (after["uid"], after["port"]) == (before["uid"], before["port"]) and after["pid"] != before["pid"]
     assert not Path(f"/proc/{detached}").exists() or proc_status(detached)["State"].startswith("Z")
     assert api_status(url, token) == 200
-    assert suspect.status(pair / "live" / "bob").state == "running"  # the suspect came back with the lab
+    assert suspect.status(pair / "labstate" / "bob").state == "running"  # the suspect came back with the lab
 
 
 def test_collecting_a_workspace_follows_no_link_and_opens_no_pipe(tmp_path: Path) -> None:

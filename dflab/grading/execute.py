@@ -30,9 +30,9 @@ from traitlets import Enum, Float, Integer, List, Unicode
 
 from dflab.grading.preprocessor import student_id, trainee_evidence
 from dflab.grading.sandbox import KINDS, Limits, SandboxResult, pick_sandbox
-from dflab.grading.sandbox.base import CELL_TIMEOUT_S, GiB, MiB
 from dflab.grading.sandbox.docker_sandbox import DEFAULT_IMAGE
 from dflab.grading.validate import Refused, open_submission, scan
+from dflab.provision.trainee_container import GRADING_LIMITS
 
 ERROR_NAME = "Sandbox"
 
@@ -73,12 +73,16 @@ class SandboxedExecute(NbGraderPreprocessor):
                             ).tag(config=True)
     hide_paths = List(Unicode(), help="Directories the local sandbox hides (course directory, lab sources); "
                       "the evidence root is always hidden.").tag(config=True)
-    timeout = Integer(CELL_TIMEOUT_S, help="Seconds one cell may run before it is interrupted.").tag(config=True)
-    wall_s = Float(600.0, help="Seconds one whole submission may run.").tag(config=True)
-    cpus = Float(1.0, help="CPUs one submission may use.").tag(config=True)
-    memory_bytes = Integer(GiB, help="Memory (swap included) one submission may use.").tag(config=True)
-    pids = Integer(256, help="Processes one submission may run at once.").tag(config=True)
-    max_output_bytes = Integer(10 * MiB, help="Bytes of output the whole notebook may produce.").tag(config=True)
+    # Defaults: dflab.provision.trainee_container.GRADING_LIMITS, the grading run's limits.
+    timeout = Integer(GRADING_LIMITS.cell_timeout_s, help="Seconds one cell may run before it is interrupted."
+                      ).tag(config=True)
+    wall_s = Float(GRADING_LIMITS.wall_s, help="Seconds one whole submission may run.").tag(config=True)
+    cpus = Float(GRADING_LIMITS.cpus, help="CPUs one submission may use.").tag(config=True)
+    memory_bytes = Integer(GRADING_LIMITS.memory_bytes, help="Memory (swap included) one submission may use."
+                           ).tag(config=True)
+    pids = Integer(GRADING_LIMITS.pids, help="Processes one submission may run at once.").tag(config=True)
+    max_output_bytes = Integer(GRADING_LIMITS.max_output_bytes, help="Bytes of output the whole notebook may "
+                               "produce.").tag(config=True)
 
     @property
     def limits(self) -> Limits:

@@ -15,6 +15,7 @@ import os
 import re
 import secrets
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -25,7 +26,7 @@ from dflab.errors import DflabError
 from dflab.evidence.manifest import MANIFEST
 from dflab.hub.auth import access_code
 from dflab.hub.config import INSTRUCTOR_TOKEN_FILE, LAB_SEED_DIR, SECRET_FILE, HubSettings, render_config
-from dflab.provision.docker_backend import Limits
+from dflab.provision.trainee_container import LAB_LIMITS, parse_memory
 from dflab.roster import read_roster
 
 ACCESS_LIST = "access.csv"
@@ -87,9 +88,10 @@ def hub() -> None:
 @click.option("--port", type=int, default=8000, show_default=True, help="Public port of the proxy on 127.0.0.1.")
 @click.option("--hub-port", type=int, default=8081, show_default=True, help="Hub API port on the lab network.")
 @click.option("--proxy-api-port", type=int, default=8001, show_default=True, help="Proxy API port on 127.0.0.1.")
-@click.option("--memory", default=Limits.memory, show_default=True, help="Memory (and memory+swap) per lab.")
-@click.option("--cpus", type=click.FloatRange(0.1, 64), default=Limits.cpus, show_default=True, help="CPUs per lab.")
-@click.option("--pids", type=click.IntRange(16, 65536), default=Limits.pids, show_default=True,
+@click.option("--memory", default=LAB_LIMITS.memory, show_default=True, help="Memory (and memory+swap) per lab.")
+@click.option("--cpus", type=click.FloatRange(0.1, 64), default=LAB_LIMITS.cpus, show_default=True,
+              help="CPUs per lab.")
+@click.option("--pids", type=click.IntRange(16, 65536), default=LAB_LIMITS.pids, show_default=True,
               help="Processes per lab.")
 def config(roster: Path, course: Path, lab: str, image: str, state_dir: Path,
            out: Path | None, name: str, port: int, hub_port: int, proxy_api_port: int, memory: str, cpus: float,
@@ -110,7 +112,8 @@ def config(roster: Path, course: Path, lab: str, image: str, state_dir: Path,
                              str(evidence_root / trainee))
     settings = HubSettings(name=name, image=image, trainees=trainees, evidence_root=evidence_root,
                            state_dir=state_dir.resolve(), port=port, hub_port=hub_port,
-                           proxy_api_port=proxy_api_port, limits=Limits(memory.lower(), cpus, pids))
+                           proxy_api_port=proxy_api_port,
+                           limits=replace(LAB_LIMITS, memory_bytes=parse_memory(memory), cpus=cpus, pids=pids))
     text = render_config(settings)
     ensure_writable_dir(state_dir)
     state_dir.chmod(0o700)

@@ -42,6 +42,23 @@ class Stats:
     memory_bytes: int
 
 
+@dataclass(frozen=True)
+class ExecResult:
+    """What a command run in a trainee's lab (:meth:`Backend.exec`) returned."""
+
+    code: int  # its exit status; -1 when it could not run (no lab, a timeout)
+    out: str  # standard output, stripped
+    err: str  # standard error, stripped
+
+    def last_line(self) -> str:
+        """The last line it printed (errors first), or its exit status: for a one-line error."""
+        lines = (self.out + "\n" + self.err).strip().splitlines()
+        return lines[-1] if lines else f"exit {self.code}"
+
+
+LAB_STATE_ENV = "DFLAB_LAB_STATE"  # in Backend.exec: the trainee's folder that persists between calls
+
+
 @dataclass
 class TraineeEnv:
     """One trainee's environment as a backend sees it: identity, secrets, inputs and durable state."""
@@ -91,17 +108,16 @@ class Backend(abc.ABC):
     def workspace_ref(self, env: TraineeEnv) -> str:
         """Where ``env``'s workspace lives (a path, a volume name), recorded in collection manifests."""
 
-    @abc.abstractmethod
-    def start_suspect(self, env: TraineeEnv, seed: bytes) -> None:
-        """Start lab 01's live suspect in ``env`` as the trainee's user, from ``seed`` alone (never the secret)."""
+    def exec(self, env: TraineeEnv, argv: list[str], environment: dict[str, str] | None = None) -> ExecResult:
+        """Run ``argv`` in ``env``'s running lab as the trainee, confined as the lab's own processes are; wait for it.
 
-    @abc.abstractmethod
-    def suspect_running(self, env: TraineeEnv) -> bool:
-        """Whether every process of ``env``'s suspect is alive."""
-
-    @abc.abstractmethod
-    def stop_suspect(self, env: TraineeEnv) -> None:
-        """Stop ``env``'s suspect and remove its files (nothing when none runs)."""
+        ``argv[0]`` is looked up on the lab's ``PATH`` (``python`` is the lab's Python); ``environment`` is added to
+        the lab's own (a seed travels here, never on a command line). ``$DFLAB_LAB_STATE`` names a folder of the
+        trainee's that persists between calls while the lab lives (where a lab's hooks keep what they start).
+        A lab that does not run gives ``ExecResult(-1, "", "its lab is not running")``. Lab hooks
+        (dflab/lab_hooks.py) are its users; a backend without it cannot serve labs that declare hooks.
+        """
+        raise NotImplementedError(f"the {self.name} backend cannot run commands in a lab")
 
     def preflight(self) -> None:  # noqa: B027 -- an optional hook, as in JupyterHub's Spawner
         """Check what every start needs (an engine, an image) so a cohort fails in one line, not N."""

@@ -27,7 +27,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -38,15 +37,14 @@ from docker.types import Mount
 
 from dflab.engine import connect, engine_errors
 from dflab.errors import DflabError
-from dflab.live.cli import SEED_ENV
-from dflab.provision import relay
-from dflab.provision.base import UNKNOWN_EXIT, Backend, Endpoint, Stats, TraineeEnv
+from dflab.provision import relay, trainee_container
+from dflab.provision.base import UNKNOWN_EXIT, Backend, Endpoint, ExecResult, Stats, TraineeEnv
 from dflab.provision.http import api_status
 from dflab.provision.seed import SEEDED_MARK
+from dflab.provision.trainee_container import LAB_LIMITS, TRAINEE_UID, Limits, MiB
 from dflab.provision.workspace_disk import WorkspaceDisk, size_mib
 
 LAB_PORT = 8888
-TRAINEE_UID = 1000
 SOCKET_DIR = "/run/dflab"
 SOCKET = f"{SOCKET_DIR}/jupyter.sock"
 STOP_TIMEOUT = 10
@@ -54,7 +52,7 @@ LABEL = "dflab.session"
 # A restarted engine (or host) brings every lab back with its workspace; `docker kill`, `stop` and a
 # session's own stop count as manual stops, so a lab killed on purpose stays down until `restart`.
 RESTART_POLICY = {"Name": "unless-stopped"}
-TRAINEE_USER = "trainee"  # the image's uid 1000 account: lab 01's suspect runs as the trainee
+TRAINEE_USER = "trainee"  # the image's uid 1000 account: what lab hooks run (exec) runs as the trainee
 RELAY_SOCKETS = "/run/dflab-sockets"  # <session>/sockets in the relay container, read-only
 RELAY_TRAINEES = "dflab.relay.trainees"  # label: the trainees a relay serves, comma-separated, sorted
 RELAY_BASE_PORT = 10000
@@ -102,27 +100,8 @@ def _relay_port(trainees: list[str], trainee: str) -> int:
     return RELAY_BASE_PORT + trainees.index(trainee)
 
 
-@dataclass(frozen=True)
-class Limits:
-    """Per-trainee resource limits (the session's relay container gets small fixed ones)."""
-
-    memory: str = "1g"  # also the swap limit: a memory hog is killed, not swapped
-    cpus: float = 1.0
-    pids: int = 512  # bounds a fork bomb to this container
-
-
-# `dflab live ...` without the rest of the dflab CLI: importing course, session and grading code (nbgrader,
-# the docker SDK) costs a second of CPU in a 1-CPU lab, and the suspect needs none of it.
-LIVE_CLI = """
-import sys
-from dflab.errors import DflabError
-from dflab.live.cli import live
-try:
-    live.main(sys.argv[1:], prog_name="dflab live", standalone_mode=False)
-except DflabError as exc:
-    print(f"dflab: error: {exc}")
-    sys.exit(exc.exit_code)
-"""
+# The session's relay: one small Python process forwarding bytes, whatever the trainees' limits.
+RELAY_LIMITS = Limits(memory_bytes=128 * MiB, cpus=1.0, pids=32, wall_s=None)
 
 
 def _seed_then_serve() -> list[str]:
@@ -168,7 +147,7 @@ class DockerBackend(Backend):
 
     name = "docker"
 
-    def __init__(self, session_id: str, session_dir: Path, seed: Path, image: str, limits: Limits = Limits()) -> None:
+    def __init__(self, session_id: str, session_dir: Path, seed: Path, image: str, limits: Limits = LAB_LIMITS) -> None:
         self.session_id = session_id
         self.session_dir = session_dir
         self.seed = seed
@@ -363,14 +342,8 @@ class DockerBackend(Backend):
         return mounted_now
 
     def _confinement(self) -> dict[str, Any]:
-        """What every container of a session shares: non-root, no privileges, read-only root."""
-        return {
-            "user": f"{TRAINEE_UID}:{TRAINEE_UID}",
-            "cap_drop": ["ALL"],
-            "security_opt": ["no-new-privileges"],
-            "read_only": True,
-            "detach": True,
-        }
+        """What every container of a session shares: non-root, no privileges, read-only root (trainee_container)."""
+        return {**trainee_container.TRAINEE.identity_kwargs(), "detach": True}
 
     def _run_lab(self, env: TraineeEnv) -> Container:
         mounts = [
@@ -380,20 +353,12 @@ class DockerBackend(Backend):
             Mount(SOCKET_DIR, str(self.socket_dir(env.trainee).resolve()), type="bind"),
         ]
         return self.client.containers.run(
-            self.image, _seed_then_serve(), name=self.container_name(env.trainee),
-            network_mode="none", mounts=mounts,
-            tmpfs={"/tmp": "rw,nosuid,nodev,size=512m",  # noqa: S108 -- the container's own /tmp
-                   "/home/trainee": f"rw,nosuid,nodev,size=256m,uid={TRAINEE_UID},gid={TRAINEE_UID},mode=0755",
-                   # Lab 01's suspect runs from ~/.cache/xdg-sync, so this one tmpfs allows exec (Docker's
-                   # default is noexec); the trainee can run files from the workspace volume anyway.
-                   "/home/trainee/.cache": f"rw,exec,nosuid,nodev,size=64m,uid={TRAINEE_UID},gid={TRAINEE_UID},"
-                                           "mode=0700"},
+            self.image, _seed_then_serve(), name=self.container_name(env.trainee), mounts=mounts,
             environment={"DFLAB_TOKEN": env.token, "DFLAB_EVIDENCE": "/evidence"},
-            mem_limit=self.limits.memory, memswap_limit=self.limits.memory,
-            nano_cpus=int(self.limits.cpus * 1e9), pids_limit=self.limits.pids,
             # The image's health check probes TCP 8888, which a socket-listening server does not open.
             healthcheck={"test": ["NONE"]}, restart_policy=RESTART_POLICY,
-            labels=self._labels(env.trainee, "lab"), **self._confinement(),
+            labels=self._labels(env.trainee, "lab"), detach=True,
+            **trainee_container.TRAINEE.docker_kwargs(self.limits),  # no network, tmpfs, limits
         )  # fmt: skip
 
     def _wait_listening(self, relay_container: Container) -> None:
@@ -425,9 +390,9 @@ class DockerBackend(Backend):
             self.image, ["python", "-c", Path(relay.__file__).read_text(), RELAY_SOCKETS, *routes],
             name=self.relay_name, network=self.network_name, ports=ports,
             mounts=[Mount(RELAY_SOCKETS, str((self.session_dir / "sockets").resolve()), type="bind", read_only=True)],
-            mem_limit="128m", memswap_limit="128m", nano_cpus=int(1e9), pids_limit=32,
             healthcheck={"test": ["NONE"]}, restart_policy=RESTART_POLICY,
-            labels={**self._labels(None, "relay"), RELAY_TRAINEES: ",".join(trainees)}, **self._confinement(),
+            labels={**self._labels(None, "relay"), RELAY_TRAINEES: ",".join(trainees)},
+            **self._confinement(), **RELAY_LIMITS.docker_kwargs(),
         )  # fmt: skip
 
     def poll(self, env: TraineeEnv) -> int | None:
@@ -535,29 +500,16 @@ class DockerBackend(Backend):
     def workspace_ref(self, env: TraineeEnv) -> str:
         return f"docker volume {self.volume_name(env.trainee)}"
 
-    def _live(self, env: TraineeEnv, command: str, environment: dict[str, str] | None = None) -> tuple[int, str]:
-        """``dflab live suspect <command>`` in the trainee's running lab, as the trainee; (-1, "") if none runs."""
-        with engine_errors(env.trainee, "running `dflab live suspect` in the lab"):
+    def exec(self, env: TraineeEnv, argv: list[str], environment: dict[str, str] | None = None) -> ExecResult:
+        """``argv`` in the trainee's running lab container as the trainee (uid 1000, its confinement): lab hooks."""
+        with engine_errors(env.trainee, f"running {argv[0]} in the lab"):
             container = self._get(self.container_name(env.trainee))
             if container is None or container.status != "running":
-                return -1, ""
-            result = container.exec_run(["python", "-c", LIVE_CLI, "suspect", command], user=TRAINEE_USER,
-                                        environment=environment or {})
-            return result.exit_code, result.output.decode(errors="replace").strip()
-
-    def start_suspect(self, env: TraineeEnv, seed: bytes) -> None:
-        # The seed travels in the environment of a command that exits at once, never on a command line.
-        code, out = self._live(env, "start", {SEED_ENV: seed.hex()})
-        if code != 0:
-            last = out.splitlines()[-1] if out else "its lab is not running"
-            raise DflabError(f"the live suspect did not start: {last}", env.trainee)
-
-    def suspect_running(self, env: TraineeEnv) -> bool:
-        code, out = self._live(env, "status")
-        return code == 0 and out.splitlines()[:1] == ["running"]
-
-    def stop_suspect(self, env: TraineeEnv) -> None:
-        self._live(env, "stop")
+                return ExecResult(-1, "", "its lab is not running")
+            result = container.exec_run(argv, user=TRAINEE_USER, environment=environment or {}, demux=True)
+            out, err = result.output if isinstance(result.output, tuple) else (result.output, b"")
+            return ExecResult(result.exit_code, (out or b"").decode(errors="replace").strip(),
+                              (err or b"").decode(errors="replace").strip())
 
     def diagnose(self, env: TraineeEnv) -> str:
         with engine_errors(env.trainee, "reading the lab's log"):

@@ -11,18 +11,18 @@ confined trainee sees" that the local grading sandbox uses (:mod:`dflab.confine`
   no new privileges, no supplementary group, at most ``PROCESS_LIMIT`` processes (a fork bomb stops there);
 * a mount namespace whose root holds the system directories, the interpreter and dflab read-only, and, at their
   host paths, only what is the trainee's: the workspace (read-write, the trainee's, 0700), the evidence and the
-  handout (read-only), a run folder (Jupyter's runtime and config, the home; the trainee's, 0700) and lab 01's
-  suspect folder.  No checkout (solution notebooks, ``.git``), no key, no gradebook or session state, nothing of
-  another trainee; private ``/tmp``, ``/dev/shm`` and terminals; ``/proc`` lists the trainee's own processes only
-  (so another trainee's command lines and environments are not even there);
-* the host's network: the server listens on 127.0.0.1 and lab 01's suspect on loopback addresses, so a trainee can
+  handout (read-only), a run folder (Jupyter's runtime and config, the home; the trainee's, 0700) and the lab
+  state folder its hooks use (``$DFLAB_LAB_STATE``).  No checkout (solution notebooks, ``.git``), no key, no
+  gradebook or session state, nothing of another trainee; private ``/tmp``, ``/dev/shm`` and terminals; ``/proc``
+  lists the trainee's own processes only (so another trainee's command lines and environments are not even there);
+* the host's network: the server listens on 127.0.0.1 (and what a lab's hooks start, on loopback), so a trainee can
   reach another's ports, but every server asks for its token and every kernel signs with its own key, both in the
   trainee's private folders (network isolation is the Docker backend's);
 * an environment of what Jupyter needs, never the course secret.
 
-Lab 01's suspect is started, checked and stopped by ``dflab live suspect`` confined the same way, as the trainee,
-so the trainee can inspect it (the lab's subject) and nothing they write there can make root act for them.  Root
-never writes into a trainee's folders (the trainee seeds their own workspace) and reads them only to collect,
+Commands a lab's hooks run (``exec``: lab 01 starts its suspect so) are confined the same way, as the trainee, so
+the trainee can inspect what they start (the lab's subject) and nothing they write there can make root act for them.
+Root never writes into a trainee's folders (the trainee seeds their own workspace) and reads them only to collect,
 following no link (``export_workspace``).
 
 **Not root** (or no namespaces here): servers run as the session's user and read whatever that user can, keys and
@@ -57,12 +57,12 @@ from dflab.confine import KERNEL_PACKAGES, Root, base_root, chown_tree, drop_to,
 from dflab.errors import DflabError
 from dflab.lab.evidence import EVIDENCE_ENV
 from dflab.labserver import LAB_SERVER_EXTENSIONS
-from dflab.provision.base import UNKNOWN_EXIT, Backend, Endpoint, Stats, TraineeEnv
+from dflab.provision.base import LAB_STATE_ENV, UNKNOWN_EXIT, Backend, Endpoint, ExecResult, Stats, TraineeEnv
 from dflab.provision.seed import seed_workspace
 
 STOP_TIMEOUT = 10.0
 REAP_TIMEOUT = 30.0
-LIVE_TIMEOUT = 120.0  # one `dflab live suspect` command (start waits for the suspect to take its key)
+EXEC_TIMEOUT = 120.0  # one command a lab's hooks run (lab 01's suspect start waits for it to take its key)
 CPU_SAMPLE = 0.5
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -93,17 +93,6 @@ for folder in folders:
     os.makedirs(folder, mode=0o700, exist_ok=True)
 seed_workspace(Path(handout), Path(workspace))
 os.execv(sys.executable, [sys.executable, "-m", "jupyterlab", *sys.argv[split + 1:]])
-"""
-# `dflab live suspect ...` without the rest of the dflab CLI (as the Docker backend runs it in a lab container).
-LIVE_SUSPECT = """
-import sys
-from dflab.errors import DflabError
-from dflab.live.cli import live
-try:
-    live.main(["suspect", *sys.argv[1:]], prog_name="dflab live", standalone_mode=False)
-except DflabError as exc:
-    print(f"dflab: error: {exc}")
-    sys.exit(exc.exit_code)
 """
 
 
@@ -384,9 +373,9 @@ class LocalBackend(Backend):
         """Jupyter's runtime files, ``config/`` and (confined) ``home/``: per trainee, so servers share none."""
         return self.session_dir / "run" / trainee
 
-    def live_dir(self, trainee: str) -> Path:
-        """The suspect's executable, held file and state: per trainee, so suspects never share state."""
-        return self.session_dir / "live" / trainee
+    def state_dir(self, trainee: str) -> Path:
+        """What the lab's hooks keep between commands (``$DFLAB_LAB_STATE``): per trainee, never shared."""
+        return self.session_dir / "labstate" / trainee
 
     def _jupyter_args(self, env: TraineeEnv, port: int, *, allow_root: bool) -> list[str]:
         # Every server setting is on the command line so no user or system Jupyter config changes
@@ -459,13 +448,13 @@ class LocalBackend(Backend):
         """A server confined as its trainee (see the module doc): its uid, folders, accounts, root and environment."""
         trainee = env.trainee
         uid = self._uid(env)
-        workspace, run, live = self.workspace(trainee), self.run_dir(trainee), self.live_dir(trainee)
-        for folder in (workspace, run, live):
+        workspace, run, state = self.workspace(trainee), self.run_dir(trainee), self.state_dir(trainee)
+        for folder in (workspace, run, state):
             _hand_over(folder, uid)
         home, config = run / "home", run / "config"
         root = self._root(trainee, uid)
         root.bind(env.evidence, env.evidence).bind(self.seed, self.seed)
-        root.bind(workspace, workspace, writable=True).bind(run, run, writable=True).bind(live, live, writable=True)
+        root.bind(workspace, workspace, writable=True).bind(run, run, writable=True).bind(state, state, writable=True)
         root.cwd(workspace)
         command = [*_limited(uid), self.python, "-I", "-c", LAUNCH, str(self.seed), str(workspace), str(home),
                    str(config), "--", *self._jupyter_args(env, port, allow_root=False)]
@@ -540,7 +529,7 @@ class LocalBackend(Backend):
         env.state.pop("start_time", None)
         env.save()
         if purge:
-            for folder in (self.workspace(env.trainee), self.run_dir(env.trainee), self.live_dir(env.trainee)):
+            for folder in (self.workspace(env.trainee), self.run_dir(env.trainee), self.state_dir(env.trainee)):
                 shutil.rmtree(folder, ignore_errors=True)
             for name in ("passwd", "group"):
                 with contextlib.suppress(FileNotFoundError):
@@ -567,53 +556,32 @@ class LocalBackend(Backend):
     def workspace_ref(self, env: TraineeEnv) -> str:
         return str(self.workspace(env.trainee))
 
-    # -- lab 01's suspect -----------------------------------------------------------------------------------------
-    def _live(self, env: TraineeEnv, uid: int, command: str, seed: bytes | None = None) -> tuple[int, str, str]:
-        """``dflab live suspect <command>`` confined as the trainee (their suspect folder bound in): exit, out, err."""
-        from dflab.live.cli import SEED_ENV, STATE_ENV
-
-        live = self.live_dir(env.trainee)
-        _hand_over(live, uid)
-        root = self._root(env.trainee, uid).bind(live, live, writable=True).cwd(live)
+    # -- commands in the lab (lab hooks) ----------------------------------------------------------------------------
+    def exec(self, env: TraineeEnv, argv: list[str], environment: dict[str, str] | None = None) -> ExecResult:
+        """``argv`` as the trainee, confined as their server is (their state folder bound in read-write); as the
+        session's user where labs are not confined. Waits at most ``EXEC_TIMEOUT``."""
+        if self.poll(env) is not None:
+            return ExecResult(-1, "", "its lab is not running")
+        state = self.state_dir(env.trainee)
         environ = {"PATH": _search_path(self.python), "LANG": "C.UTF-8",
-                   "HOME": str(self.run_dir(env.trainee) / "home"), STATE_ENV: str(live)}
-        if seed is not None:
-            environ[SEED_ENV] = seed.hex()  # the seed travels in the environment, never on a command line
-        argv = ["unshare", "--mount", "--", *root.command(
-            self._mount_point(), uid, [*_limited(uid), self.python, "-I", "-c", LIVE_SUSPECT, command], "dflab-live")]
+                   "HOME": str(self.run_dir(env.trainee) / "home"), LAB_STATE_ENV: str(state), **(environment or {})}
+        uid = env.state.get("uid")
+        if uid is None:  # not confined (not root, or no namespaces): as the session's user
+            state.mkdir(parents=True, exist_ok=True)
+            command = argv
+        else:
+            _hand_over(state, uid)
+            root = self._root(env.trainee, uid).bind(state, state, writable=True).cwd(state)
+            command = ["unshare", "--mount", "--", *root.command(self._mount_point(), uid, [*_limited(uid), *argv],
+                                                                 "dflab-exec")]
         try:
-            done = subprocess.run(argv, env=environ, cwd="/", stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                                  timeout=LIVE_TIMEOUT, check=False)
+            done = subprocess.run(command, env=environ, cwd=state if uid is None else "/", stdin=subprocess.DEVNULL,
+                                  capture_output=True, text=True, timeout=EXEC_TIMEOUT, check=False)
         except subprocess.TimeoutExpired:
-            return -1, "", f"`dflab live suspect {command}` did not finish within {LIVE_TIMEOUT:.0f} s"
-        return done.returncode, done.stdout.strip(), done.stderr.strip()
-
-    def start_suspect(self, env: TraineeEnv, seed: bytes) -> None:
-        from dflab.live import suspect
-
-        if os.geteuid() != 0 or (isolation_problem(self.python) and env.state.get("uid") is None):
-            suspect.start(self.live_dir(env.trainee), seed)  # not confined: as the session's user
-            return
-        code, out, err = self._live(env, self._uid(env), "start", seed)
-        if code != 0:
-            lines = (out + "\n" + err).strip().splitlines()
-            raise DflabError(f"the live suspect did not start: {lines[-1] if lines else f'exit {code}'}", env.trainee)
-
-    def suspect_running(self, env: TraineeEnv) -> bool:
-        from dflab.live import suspect
-
-        if (uid := env.state.get("uid")) is None:
-            return suspect.status(self.live_dir(env.trainee)).state == "running"
-        code, out, _ = self._live(env, uid, "status")
-        return code == 0 and out.splitlines()[:1] == ["running"]
-
-    def stop_suspect(self, env: TraineeEnv) -> None:
-        from dflab.live import suspect
-
-        if (uid := env.state.get("uid")) is None:
-            suspect.stop(self.live_dir(env.trainee))
-            return
-        self._live(env, uid, "stop")  # what it cannot stop, stop() reaps with the rest of the uid
+            return ExecResult(-1, "", f"`{argv[0]}` did not finish within {EXEC_TIMEOUT:.0f} s")
+        except OSError as exc:
+            return ExecResult(-1, "", f"cannot run {argv[0]}: {exc.strerror or exc}")
+        return ExecResult(done.returncode, done.stdout.strip(), done.stderr.strip())
 
     def diagnose(self, env: TraineeEnv) -> str:
         try:

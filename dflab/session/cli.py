@@ -35,7 +35,8 @@ def session() -> None:
     """Run one isolated JupyterLab per trainee, each with their own evidence variant.
 
     \b
-      dflab session start --lab labs/02-disk --roster roster.csv [--backend docker] [--serve]
+      dflab session start --lab labs/LAB --roster roster.csv [--backend docker] [--serve]
+        (LAB: a folder of labs/, e.g. the disk lab; `ls labs` lists them)
       dflab session status
       dflab session collect
       dflab session restart alice

@@ -26,7 +26,7 @@ class Lab:
     id: str
     scenario: Path  # the spec every trainee's evidence variant is built from
     notebook: str  # the released notebook's file name
-    live_suspect: bool  # lab.yaml `environment: {live_suspect: true}`: lab 01's suspect runs beside the lab
+    hooks: Path | None  # lab.yaml `hooks:`: code run beside each trainee's lab (dflab/lab_hooks.py)
     evidence: tuple[str, ...]  # lab.yaml `evidence:`: the evidence kinds each trainee's variant holds
 
 
@@ -39,7 +39,10 @@ def load_lab(directory: Path) -> Lab:
     scenario = directory.parent / "scenarios" / f"{meta.scenario}.yaml"
     if not scenario.is_file():
         raise DflabError("scenario spec not found", str(scenario))
-    return Lab(directory, meta.id, scenario, meta.notebook, meta.environment.live_suspect, meta.evidence)
+    hooks = directory / meta.hooks if meta.hooks else None
+    if hooks is not None and not hooks.is_file():
+        raise DflabError(f"hooks: {meta.hooks} is not in the lab folder", str(directory / "lab.yaml"))
+    return Lab(directory, meta.id, scenario, meta.notebook, hooks, meta.evidence)
 
 
 def write_handout(session_dir: Path, lab: Lab) -> Path:

@@ -2,19 +2,20 @@
 
 A session directory is an nbgrader course (:func:`dflab.grading.course.init_course`), plus::
 
-    session.sqlite            durable state (see state.py); tokens and live seeds inside, owner-only
+    session.sqlite            durable state (see state.py); tokens and lab-hook seeds inside, owner-only
     access.csv                trainee,url (token in the URL); owner-only, rewritten atomically
     handout/<lab>/            release/<lab>/ as trainees get it, seeded once into each workspace as <lab>/
     evidence/<trainee>/       evidence/ (read-only, handed out) and key/ (never)
     submitted/<trainee>/<lab>/  what `collect` took from the workspace (timestamp.txt, dflab-collect.json)
     workspaces/<trainee>/     local backend only (Docker keeps workspaces in named volumes); as root, the trainee's
     run/<trainee>/            local backend only: Jupyter's runtime and config (as root also the trainee's home)
-    live/<trainee>/           local backend only: lab 01's suspect state
+    labstate/<trainee>/       local backend only: what the lab's hooks keep between commands ($DFLAB_LAB_STATE)
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import hmac
 import io
@@ -33,7 +34,7 @@ from dflab.errors import DflabError
 from dflab.evidence.build import EVIDENCE, KEY, BuildResult, build_cohort
 from dflab.evidence.kinds import EVIDENCE_KINDS
 from dflab.evidence.manifest import MANIFEST
-from dflab.live.traits import suspect_seed
+from dflab.lab_hooks import LabHooks
 from dflab.provision.base import Backend, Endpoint, Stats, TraineeEnv
 from dflab.provision.http import api_status
 from dflab.roster import Trainee
@@ -139,7 +140,7 @@ class Session:
         """Record the session's backend, lab, image and secret, or check a re-run asks for the same ones."""
         lab = load_lab(lab_dir)
         wanted = {"backend": backend, "lab": str(lab.directory), "lab_id": lab.id, "notebook": lab.notebook,
-                  "scenario": str(lab.scenario.resolve()), "live_suspect": "yes" if lab.live_suspect else "no",
+                  "scenario": str(lab.scenario.resolve()), "hooks": str(lab.hooks or ""),
                   "evidence": ",".join(lab.evidence),
                   "image": image if backend == "docker" else "", "secret": secret_fingerprint(secret)}
         have = self.state.meta()
@@ -174,9 +175,15 @@ class Session:
     def lab_id(self) -> str:
         return self.state.get_meta("lab_id") or ""
 
-    @property
-    def live_suspect(self) -> bool:
-        return self.state.get_meta("live_suspect") == "yes"
+    @functools.cached_property
+    def hooks(self) -> LabHooks:
+        """The lab's hooks (lab.yaml ``hooks:``), loaded once per command."""
+        path = self.state.get_meta("hooks")
+        return LabHooks(Path(path) if path else None)
+
+    def _seed(self, trainee: str) -> bytes | None:
+        seed = self.state.get_meta(f"lab_seed.{trainee}")
+        return bytes.fromhex(seed) if seed else None
 
     def backend(self) -> Backend:
         meta = self.state.meta()
@@ -254,8 +261,8 @@ class Session:
         """Add roster trainees (each gets a token once, kept across runs); return the new ones.
 
         A trainee removed by an earlier roster and listed again comes back (as "stopped", so ``start``
-        starts them with their kept workspace). For a live-suspect lab each trainee's suspect seed is
-        recorded here, the one moment the course secret is at hand: ``restart`` needs it later.
+        starts them with their kept workspace). When the lab's hooks derive a seed, each trainee's is recorded
+        here, the one moment the course secret is at hand: ``restart`` needs it later.
         """
         added = []
         for t in trainees:
@@ -263,8 +270,8 @@ class Session:
                 added.append(t.id)
             elif self.state.get(t.id).status == "removed":
                 self.state.update(t.id, status="stopped")
-            if self.live_suspect and self.state.get_meta(f"live_seed.{t.id}") is None:
-                self.state.set_meta(f"live_seed.{t.id}", suspect_seed(t.id, secret).hex())
+            if self.state.get_meta(f"lab_seed.{t.id}") is None and (seed := self.hooks.seed(t.id, secret)):
+                self.state.set_meta(f"lab_seed.{t.id}", seed.hex())
         return added
 
     def start(self, timeout: float = READY_TIMEOUT, roster: list[str] | None = None, purge_removed: bool = False,
@@ -295,8 +302,8 @@ class Session:
                 return None  # started again below, like a new lab
             exit_code = backend.poll(env)
             if row.status == "running" and exit_code is None:
-                # A lab that came back by itself (engine restart) lost its suspect: start it again.
-                problem = self._ensure_suspect(backend, env)
+                # A lab that came back by itself (engine restart) lost its processes: the hooks bring theirs back.
+                problem = self.hooks.post_start(backend, env, self._seed(row.id))
                 return Outcome(row.id, "running", "kept", row.url, problem)
             if row.status in ("running", "dead"):
                 self.state.update(row.id, status="dead", error=f"exited ({exit_code})")
@@ -362,8 +369,7 @@ class Session:
         """Stop a trainee the roster no longer lists; their workspace stays unless ``purge``."""
         if row.status == "removed" and not purge:
             return Outcome(row.id, "removed", "kept removed", None, "not on the roster")
-        if self.live_suspect:
-            backend.stop_suspect(env)
+        self.hooks.pre_stop(backend, env, self._seed(row.id))
         backend.stop(env, purge=purge)
         self.state.update(row.id, status="removed")
         detail = "not on the roster; workspace " + ("deleted" if purge else "kept")
@@ -378,8 +384,7 @@ class Session:
                              trainee)
         self._prepare(backend)
         env = self.env(self.state.get(trainee))
-        if self.live_suspect:
-            backend.stop_suspect(env)
+        self.hooks.pre_stop(backend, env, self._seed(trainee))
         backend.stop(env)
         outcome = self._await_ready(backend, {trainee: self._begin(backend, env)}, timeout, "restarted")[trainee]
         self.write_access_list()
@@ -407,7 +412,7 @@ class Session:
 
     def _await_ready(self, backend: Backend, launched: dict[str, _Started | Outcome], timeout: float,
                      action: str) -> dict[str, Outcome]:
-        """Wait for every started server to answer 200 to its own token, all together; then their suspects."""
+        """Wait for every started server to answer 200 to its own token, all together; then their post-start hooks."""
         outcomes = {t: o for t, o in launched.items() if isinstance(o, Outcome)}
         pending = {t: e for t, e in launched.items() if isinstance(e, _Started)}
         ready: dict[str, _Started] = {}
@@ -441,26 +446,13 @@ class Session:
 
             def finish(started: _Started) -> Outcome:
                 trainee, url = started.env.trainee, started.endpoint.url
-                if problem := self._ensure_suspect(backend, started.env):
+                if problem := self.hooks.post_start(backend, started.env, self._seed(trainee)):
                     return self._failed(trainee, url, problem)
                 self.state.update(trainee, status="running", started_at=now())
                 return Outcome(trainee, "running", action, url)
 
             outcomes.update(zip(ready, pool.map(finish, ready.values()), strict=True))
         return outcomes
-
-    def _ensure_suspect(self, backend: Backend, env: TraineeEnv) -> str:
-        """Start the trainee's live suspect unless it runs (live-suspect labs only); return what went wrong."""
-        if not self.live_suspect or backend.suspect_running(env):
-            return ""
-        seed = self.state.get_meta(f"live_seed.{env.trainee}")
-        if seed is None:
-            return "no live-suspect seed recorded: run `dflab session start` with the course secret"
-        try:
-            backend.start_suspect(env, bytes.fromhex(seed))
-        except DflabError as exc:
-            return exc.what
-        return ""
 
     def status(self) -> list[Health]:
         """Health of every trainee now (a running row whose environment exited becomes "dead")."""
@@ -485,13 +477,12 @@ class Session:
         return self.backend().session_problems()
 
     def stop(self, purge: bool = False) -> list[Outcome]:
-        """Stop every trainee's environment (and live suspect); workspaces are kept unless ``purge``."""
+        """Stop every trainee's environment (after its pre-stop hook); workspaces are kept unless ``purge``."""
         backend = self.backend()
 
         def one(row: TraineeRow) -> Outcome:
             env = self.env(row)
-            if self.live_suspect:
-                backend.stop_suspect(env)
+            self.hooks.pre_stop(backend, env, self._seed(row.id))
             backend.stop(env, purge=purge)
             status = "removed" if row.status == "removed" else "stopped"
             self.state.update(row.id, status=status, url=None if purge else row.url)

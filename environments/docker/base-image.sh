@@ -53,9 +53,16 @@ mirror_from_apt() {
   done
 }
 
-MIRROR=${DFLAB_DEBIAN_MIRROR:-$(mirror_from_apt | head -n 1)}
+any_debian_mirror() {
+  # A machine of another release (Debian 13 building the bookworm base): its main archive serves every suite.
+  grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources | awk '$2 ~ /\/debian\/?$/ {print $2; exit}'
+  grep -hs '^deb ' /etc/apt/sources.list.d/*.list /etc/apt/sources.list \
+    | awk '{for (i = 2; i <= NF; i++) if ($i ~ /^http/ && $i ~ /\/debian\/?$/) {print $i; exit}}'
+}
+
+MIRROR=${DFLAB_DEBIAN_MIRROR:-$( (mirror_from_apt; any_debian_mirror) | head -n 1)}
 if [ -z "$MIRROR" ]; then
-  say "no Debian mirror for $SUITE in /etc/apt/sources.list.d/*; set DFLAB_DEBIAN_MIRROR"
+  say "no Debian mirror in /etc/apt/sources.list.d/* or /etc/apt/sources.list; set DFLAB_DEBIAN_MIRROR"
   exit 1
 fi
 

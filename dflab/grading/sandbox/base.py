@@ -2,7 +2,8 @@
 
 In the spirit of JupyterHub's Spawner: :class:`Sandbox` says what every
 backend does (execute one notebook with the graded trainee's evidence, within
-:class:`Limits`, and report a :class:`SandboxResult`); ``DockerSandbox`` and
+:class:`Limits` (dflab.provision.trainee_container's, the one every trainee container
+takes), and report a :class:`SandboxResult`); ``DockerSandbox`` and
 ``LocalSandbox`` say how.  Both run :mod:`dflab.grading.sandbox.runner` next
 to the kernel and read back what it wrote, size-capped, as untrusted data.
 """
@@ -21,13 +22,12 @@ from typing import Literal
 import nbformat
 from nbformat.notebooknode import NotebookNode
 
+from dflab.errors import DflabError
 from dflab.grading.sandbox import runner
+from dflab.provision.trainee_container import CELL_TIMEOUT_S, Limits, MiB  # noqa: F401 -- CELL_TIMEOUT_S: re-exported
 
 Status = Literal["ok", "timeout", "killed", "oom", "output_too_large", "error"]
 Outcome = tuple[NotebookNode | None, Status, str, int | None]  # notebook, status, reason, cell where it stopped
-CELL_TIMEOUT_S = 300  # a forensic cell may hash or carve a whole image: generous, but not unbounded
-GiB = 1 << 30
-MiB = 1 << 20
 NOTEBOOK_IN = "in.ipynb"
 NOTEBOOK_OUT = "out.ipynb"
 SOFT_MARGIN_S = 15  # the runner stops this long before the hard wall-clock kill, so finished cells are kept
@@ -38,27 +38,24 @@ _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # NONB
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Limits:
-    """What one submission may use. ``max_output_bytes`` bounds all outputs of the executed notebook."""
+def wall_clock_s(limits: Limits) -> float:
+    """The seconds one run may take; limits without a wall clock (a lab's) are refused, never run unbounded."""
+    if limits.wall_s is None:
+        raise DflabError("a grading run needs a wall-clock limit (Limits.wall_s)", "sandbox")
+    return limits.wall_s
 
-    cpus: float = 1.0
-    memory_bytes: int = GiB
-    pids: int = 256
-    wall_s: float = 600.0
-    cell_timeout_s: int = CELL_TIMEOUT_S
-    max_output_bytes: int = 10 * MiB
 
-    def runner_args(self) -> list[str]:
-        """The runner's options for these limits (the soft deadline leaves time to write the result)."""
-        soft = max(self.wall_s - SOFT_MARGIN_S, self.wall_s * 0.8)
-        return ["--cell-timeout", str(int(self.cell_timeout_s)), "--max-output", str(int(self.max_output_bytes)),
-                "--wall", f"{soft:.1f}", "--reap"]
+def runner_args(limits: Limits) -> list[str]:
+    """The runner's options for ``limits`` (the soft deadline leaves time to write the result)."""
+    wall = wall_clock_s(limits)
+    soft = max(wall - SOFT_MARGIN_S, wall * 0.8)
+    return ["--cell-timeout", str(int(limits.cell_timeout_s)), "--max-output", str(int(limits.max_output_bytes)),
+            "--wall", f"{soft:.1f}", "--reap"]
 
-    @property
-    def max_notebook_bytes(self) -> int:
-        """The largest result file read back: the outputs' budget plus room for sources and the caps' notes."""
-        return self.max_output_bytes * 2 + 16 * MiB
+
+def max_notebook_bytes(limits: Limits) -> int:
+    """The largest result file read back: the outputs' budget plus room for sources and the caps' notes."""
+    return limits.max_output_bytes * 2 + 16 * MiB
 
 
 @dataclass
@@ -176,10 +173,10 @@ def _read_result(path: Path, limits: Limits, exit_code: int | None) -> Outcome:
         info = os.fstat(fh.fileno())
         if not stat.S_ISREG(info.st_mode):
             return None, "error", "the sandbox's result is not a regular file", None
-        if info.st_size > limits.max_notebook_bytes:
+        if info.st_size > max_notebook_bytes(limits):
             return None, "output_too_large", f"output over {limits.max_output_bytes // MiB} MiB", None
-        data = fh.read(limits.max_notebook_bytes + 1)
-    if len(data) > limits.max_notebook_bytes:
+        data = fh.read(max_notebook_bytes(limits) + 1)
+    if len(data) > max_notebook_bytes(limits):
         return None, "output_too_large", f"output over {limits.max_output_bytes // MiB} MiB", None
     if exit_code != 0:
         return None, "killed", f"the grading runner was killed (exit {exit_code})", None

@@ -1,15 +1,15 @@
 """The Docker sandbox: one fresh, confined container per submission, removed afterwards.
 
 The container runs the trainee image (the same software the trainee worked
-with) with the confinement of the lab containers (dflab.provision.docker_backend)
-plus grading's own limits:
+with) as the one trainee container (dflab.provision.trainee_container), in its
+grading variation (``TRAINEE.for_grading()``):
 
 * no network at all (``network_mode=none``), uid 1000, every capability
   dropped, no-new-privileges, read-only root file system with small tmpfs
   ``/tmp`` and home;
 * memory (swap included), CPU and pids limits from :class:`Limits`; the
-  wall-clock limit is enforced from outside (kill, status ``timeout``) and an
-  OOM kill is read from the container's state (status ``oom``);
+  wall-clock limit (``Limits.wall_s``) is enforced from outside (kill, status
+  ``timeout``) and an OOM kill is read from the container's state (status ``oom``);
 * mounts: the trainee's evidence read-only at ``/evidence`` (``$DFLAB_EVIDENCE``),
   a private copy of the assignment directory as the notebook's directory,
   the runner's in/out directory, and the runner itself (read-only).  Nothing
@@ -36,13 +36,13 @@ from nbformat.notebooknode import NotebookNode
 
 from dflab.engine import connect, engine_errors, timed_out
 from dflab.errors import DflabError
-from dflab.grading.sandbox import runner
+from dflab.grading.sandbox import base, runner
 from dflab.grading.sandbox.base import NOTEBOOK_IN, NOTEBOOK_OUT, Limits, Sandbox, SandboxResult, read_result, stage
+from dflab.provision import trainee_container
+from dflab.provision.trainee_container import HOME, TRAINEE_UID
 
 LABEL = "dflab.grading"
 DEFAULT_IMAGE = "dflab/trainee:latest"
-TRAINEE_UID = 1000
-HOME = "/home/trainee"
 WORK = f"{HOME}/work"
 RUN = "/grading/run"
 RUNNER = "/opt/dflab-sandbox/runner.py"
@@ -88,13 +88,13 @@ class DockerSandbox(Sandbox):
             container = self._create(work, run_dir, evidence, limits)
             container.start()
             try:
-                exit_code = container.wait(timeout=limits.wall_s).get("StatusCode")
+                exit_code = container.wait(timeout=base.wall_clock_s(limits)).get("StatusCode")
             except requests.exceptions.RequestException as exc:
                 if not timed_out(exc):
                     raise  # the engine went away: one line from run()
                 with contextlib.suppress(docker.errors.APIError):  # it may have ended meanwhile
                     container.kill()
-                return SandboxResult(None, "timeout", f"timed out after {limits.wall_s:.0f} s",
+                return SandboxResult(None, "timeout", f"timed out after {base.wall_clock_s(limits):.0f} s",
                                      time.monotonic() - start)
             container.reload()
             state = container.attrs["State"]
@@ -118,21 +118,16 @@ class DockerSandbox(Sandbox):
             Mount("/evidence", str(evidence.resolve()), type="bind", read_only=True),
             Mount(RUNNER, str(Path(runner.__file__).resolve()), type="bind", read_only=True),
         ]
-        command = ["python", RUNNER, f"{RUN}/{NOTEBOOK_IN}", f"{RUN}/{NOTEBOOK_OUT}", *limits.runner_args(),
+        command = ["python", RUNNER, f"{RUN}/{NOTEBOOK_IN}", f"{RUN}/{NOTEBOOK_OUT}", *base.runner_args(limits),
                    "--cwd", WORK]
         return self.client.containers.create(
-            self.image, command, mounts=mounts, working_dir=WORK, network_mode="none",
-            user=f"{TRAINEE_UID}:{TRAINEE_UID}", cap_drop=["ALL"], security_opt=["no-new-privileges"],
-            read_only=True,
-            tmpfs={"/tmp": "rw,nosuid,nodev,size=256m",  # noqa: S108 -- the container's own /tmp
-                   HOME: f"rw,nosuid,nodev,size=64m,uid={TRAINEE_UID},gid={TRAINEE_UID},mode=0700"},
+            self.image, command, mounts=mounts, working_dir=WORK,
             environment={"DFLAB_EVIDENCE": "/evidence", "HOME": HOME, "NBGRADER_EXECUTION": "autograde",
                          "MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
-            mem_limit=limits.memory_bytes, memswap_limit=limits.memory_bytes,
-            nano_cpus=int(limits.cpus * 1e9), pids_limit=limits.pids,
             healthcheck={"test": ["NONE"]}, labels={LABEL: "1"},
             # The engine keeps what the container prints: bounded, so a flood to stderr cannot fill its disk.
             log_config={"type": "json-file", "config": {"max-size": "1m", "max-file": "1"}},
+            **trainee_container.TRAINEE.for_grading().docker_kwargs(limits),  # no network, tmpfs, limits
         )  # fmt: skip
 
 

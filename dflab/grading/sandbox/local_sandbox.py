@@ -55,7 +55,7 @@ from dflab.confine import (
     visible_paths,
 )
 from dflab.errors import DflabError
-from dflab.grading.sandbox import runner
+from dflab.grading.sandbox import base, runner
 from dflab.grading.sandbox.base import NOTEBOOK_IN, NOTEBOOK_OUT, Limits, Sandbox, SandboxResult, read_result, stage
 from dflab.lab.evidence import EVIDENCE_ENV
 
@@ -100,11 +100,11 @@ class LocalSandbox(Sandbox):
                                             preexec_fn=lambda: _rlimits(limits))  # noqa: PLW1509 -- no threads
                     namespace.append(_run_namespace(proc))
                     try:
-                        proc.wait(timeout=limits.wall_s)
+                        proc.wait(timeout=base.wall_clock_s(limits))
                     except subprocess.TimeoutExpired:
                         os.killpg(proc.pid, signal.SIGKILL)  # unshare dies; --kill-child takes the namespace down
                         proc.wait()
-                        return SandboxResult(None, "timeout", f"timed out after {limits.wall_s:.0f} s",
+                        return SandboxResult(None, "timeout", f"timed out after {base.wall_clock_s(limits):.0f} s",
                                              time.monotonic() - start)
                     except BaseException:  # stopped from outside (a watchdog, Ctrl-C): the run must not outlive us
                         os.killpg(proc.pid, signal.SIGKILL)
@@ -166,7 +166,7 @@ class LocalSandbox(Sandbox):
         }
         # The runner as a script in isolated mode: no dflab package import (docker SDK and all) per submission.
         runner_cmd = [self.python, "-I", str(Path(runner.__file__).resolve()), f"{RUN}/{NOTEBOOK_IN}",
-                      f"{RUN}/{NOTEBOOK_OUT}", *limits.runner_args(), "--cwd", WORK]
+                      f"{RUN}/{NOTEBOOK_OUT}", *base.runner_args(limits), "--cwd", WORK]
         if uid is None:
             unshare = ["unshare", "--user", "--map-root-user"]
             drop: list[str] = []
@@ -272,13 +272,14 @@ def _run_namespace(proc: subprocess.Popen[bytes]) -> str | None:
 def _rlimits(limits: Limits) -> None:
     """Per-process limits, inherited by the runner, the kernel and everything the submission starts.
 
+    From the same :class:`Limits` a Docker container of the trainee image takes (memory, pids, wall clock).
     RLIMIT_AS bounds each process's address space (a Python kernel maps far
     more than it touches, hence the headroom); RLIMIT_NPROC counts the
     sandbox uid's processes; RLIMIT_CPU bounds a spinning process even if the
     wall-clock kill were late.
     """
     address_space = limits.memory_bytes * 2
-    cpu = int(limits.wall_s) + 5
+    cpu = int(base.wall_clock_s(limits)) + 5
     for which, value in ((resource.RLIMIT_AS, address_space), (resource.RLIMIT_CPU, cpu),
                          (resource.RLIMIT_FSIZE, limits.memory_bytes), (resource.RLIMIT_NPROC, limits.pids),
                          (resource.RLIMIT_CORE, 0)):
