@@ -60,7 +60,8 @@ any_debian_mirror() {
     | awk '{for (i = 2; i <= NF; i++) if ($i ~ /^http/ && $i ~ /\/debian\/?$/) {print $i; exit}}'
 }
 
-MIRROR=${DFLAB_DEBIAN_MIRROR:-$( (mirror_from_apt; any_debian_mirror) | head -n 1)}
+# (grep exits 2 for a sources file this machine lacks: that is not a failure here)
+MIRROR=${DFLAB_DEBIAN_MIRROR:-$( { mirror_from_apt; any_debian_mirror; } 2>/dev/null | head -n 1 || true)}
 if [ -z "$MIRROR" ]; then
   say "no Debian mirror in /etc/apt/sources.list.d/* or /etc/apt/sources.list; set DFLAB_DEBIAN_MIRROR"
   exit 1
