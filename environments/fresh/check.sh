@@ -18,6 +18,8 @@
 # tree bound in, so the nested engine can work; its containers get a cgroup parent of their own). The nested
 # engines (make test's, and the private one a test starts) keep their data roots on a volume mounted at
 # /var/tmp, not on the container's overlay (which would push them onto the slow vfs storage driver).
+# /proc/sys is read-only in the container, so Docker 26 (Debian 13) cannot switch IPv6 off on its containers'
+# interfaces there (a machine's /proc/sys is writable): DOCKER_ALLOW_IPV6_ON_IPV4_INTERFACE=1 lets it go on.
 #
 # Prints a summary table (release, Python, command, minutes, result, passed/failed) and writes it to
 # $OUT/summary.txt; exits non-zero when any command failed.
@@ -154,6 +156,7 @@ run_release() {
     --device /dev/loop-control --device-cgroup-rule "b 7:* rmw" \
     --tmpfs /run --tmpfs /tmp:exec \
     -v "$volume:/var/tmp" -v "$dir/fresh:/fresh" -v "$dir/results:/results" \
+    -e DOCKER_ALLOW_IPV6_ON_IPV4_INTERFACE=1 \
     -e CI=true -e LAB_ONLY=$lab_only -e FRESH_TESTS="$tests" -e DEBIAN_FRONTEND=noninteractive \
     "$image" bash -c "$INSIDE" >"$dir/results/container.log" 2>&1 || true
   ((keep)) || { docker rm -f "$name" >/dev/null 2>&1; docker volume rm -f "$volume" >/dev/null 2>&1; }
