@@ -34,6 +34,7 @@ from docker.models.containers import Container
 from dflab.cli import cli
 from dflab.evidence.manifest import verify
 from dflab.hub.config import INSTRUCTOR_TOKEN_FILE
+from dflab.provision.workspace_disk import SIZE_ENV
 from tests import docker_fixtures
 
 pytestmark = pytest.mark.xdist_group(name=docker_fixtures.XDIST_GROUP)
@@ -46,6 +47,7 @@ LAB = "02-disk"
 HUB_START_TIMEOUT = 90.0
 SPAWN_TIMEOUT = 300.0  # beyond the hub's own http_timeout (180 s), so the hub's verdict is what fails
 HTTP_TIMEOUT = 30
+WORKSPACE_MIB = 64
 
 
 @dataclass
@@ -106,7 +108,8 @@ def hub(trainee_image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     h = Hub(name, f"http://127.0.0.1:{port}", state, course, root / "hub.log",
             (state / INSTRUCTOR_TOKEN_FILE).read_text().strip())
     jupyterhub = Path(sys.executable).parent / "jupyterhub"
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    # The smallest workspace, so the quota test fills it in a second.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", SIZE_ENV: str(WORKSPACE_MIB)}
     with open(h.log, "wb") as log:
         proc = subprocess.Popen([str(jupyterhub), "-f", str(state / "jupyterhub_config.py")], cwd=state,
                                 stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
@@ -129,6 +132,9 @@ def hub(trainee_image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                 *client.volumes.list(filters={"label": f"dflab.hub={name}"}),
                 *client.networks.list(filters={"label": f"dflab.hub={name}"})]
         assert not left, f"`dflab hub purge` left {left}"
+        workspaces = state / "workspaces"
+        assert not workspaces.exists() or not [p for p in workspaces.iterdir() if os.path.ismount(p) or p.is_file()], \
+            "`dflab hub purge` left a workspace mounted or its image"
 
 
 def lab_container(hub: Hub) -> Container | None:
@@ -239,6 +245,16 @@ def test_spawned_lab_is_confined(hub: Hub, spawned: Container) -> None:
     network = docker.from_env().networks.get(f"dflab-hub-{hub.name}")
     assert network.attrs["Internal"] is True
     assert list(spawned.attrs["NetworkSettings"]["Networks"]) == [network.name]
+
+
+def test_a_full_workspace_stops_at_its_limit(hub: Hub, spawned: Container) -> None:
+    """Issue 13: a hub's workspaces have the size limit a session's have (a loop-mounted file system of their own)."""
+    code, out = run_in(spawned, "sh", "-c", "cd /home/trainee/work && dd if=/dev/zero of=fill bs=1M count=1000 2>&1; "
+                                            "stat -c %s fill; rm -f fill")
+    assert "No space left on device" in out, out
+    assert (WORKSPACE_MIB - 16) << 20 < int(out.split()[-1]) <= WORKSPACE_MIB << 20, out
+    image = hub.state / "workspaces" / f"{TRAINEE}.ext4"
+    assert os.path.ismount(hub.state / "workspaces" / TRAINEE) and os.stat(image).st_blocks * 512 <= WORKSPACE_MIB << 20
 
 
 def test_stopping_keeps_the_work_and_evidence(hub: Hub, spawned: Container) -> None:

@@ -7,14 +7,20 @@ check before every spawn.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import docker.errors
+
 from dflab.engine import connect
+from dflab.errors import DflabError
 from dflab.evidence.manifest import MANIFEST
+from dflab.provision.trainee_container import TRAINEE_UID
+from dflab.provision.workspace_disk import WorkspaceDisk, size_mib
 
 
 def ensure_lab_network(name: str, labels: dict[str, str]) -> str:
@@ -77,6 +83,42 @@ def require_evidence(evidence_root: Path) -> Callable[[Any], None]:
     return hook
 
 
+def prepare_lab(evidence_root: Path, workspaces: Path, volume_prefix: str,
+                labels: dict[str, str]) -> Callable[[Any], None]:
+    """The pre-spawn hook: the trainee's evidence must exist, and their workspace is a size-limited file system.
+
+    As in ``dflab session`` (dflab/provision/workspace_disk.py, ``$DFLAB_WORKSPACE_MIB``): the volume
+    ``<volume_prefix>-<trainee>-work`` DockerSpawner mounts is made here, before the spawn, as a bind of the
+    trainee's loop-mounted image under ``workspaces``; mounted again after a reboot before the lab starts.
+    """
+    evidence_check = require_evidence(evidence_root)
+
+    def hook(spawner: Any) -> None:
+        evidence_check(spawner)
+        mib = size_mib()
+        if not mib:
+            return
+        name = spawner.user.name
+        disk = WorkspaceDisk(workspaces, name, mib, TRAINEE_UID)
+        try:
+            disk.ensure()
+        except DflabError as exc:
+            raise RuntimeError(str(exc)) from None
+        client = connect("jupyterhub", "start the Docker engine the hub spawns labs on")
+        options = {"type": "none", "o": "bind", "device": str(disk.mountpoint.resolve())}
+        volume_name = f"{volume_prefix}-{name}-work"
+        try:
+            volume = client.volumes.get(volume_name)
+        except docker.errors.NotFound:
+            client.volumes.create(volume_name, driver="local", driver_opts=options, labels=labels)
+            return
+        if (volume.attrs.get("Options") or {}) != options:
+            raise RuntimeError(f"workspace volume {volume_name} was made without the size limit: "
+                               "`dflab hub purge` (its work is lost) or set DFLAB_WORKSPACE_MIB=0")
+
+    return hook
+
+
 def remove_hub_objects(hub_name: str) -> None:
     """Remove the containers, volumes and network a hub created (``dflab hub purge``; tests' clean-up)."""
     client = connect("jupyterhub", "start the Docker engine the hub spawns labs on")
@@ -84,6 +126,10 @@ def remove_hub_objects(hub_name: str) -> None:
     for container in client.containers.list(all=True, filters={"label": label}):
         container.remove(force=True)
     for volume in client.volumes.list(filters={"label": label}):
+        device = (volume.attrs.get("Options") or {}).get("device")
         volume.remove(force=True)
+        if device:  # a size-limited workspace (prepare_lab): its file system and image go with it
+            with contextlib.suppress(DflabError):
+                WorkspaceDisk(Path(device).parent, Path(device).name, 0, TRAINEE_UID).remove()
     for network in client.networks.list(filters={"label": label}):
         network.remove()

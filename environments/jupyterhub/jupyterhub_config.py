@@ -9,7 +9,7 @@
 # listed in /srv/dflab/hub/access.csv.
 from pathlib import Path
 
-from dflab.hub.runtime import ensure_lab_network, proxy_command, read_secret, require_evidence
+from dflab.hub.runtime import ensure_lab_network, prepare_lab, proxy_command, read_secret
 
 c = get_config()  # noqa: F821 -- traitlets injects get_config() when it loads this file
 
@@ -81,11 +81,12 @@ c.DockerSpawner.mounts = [
      "read_only": True},
     # The lab's notebooks, copied into the workspace on first start.
     {"type": "bind", "source": str(STATE / 'lab'), "target": "/srv/lab", "read_only": True},
-    # The trainee's work: a named volume that outlives containers and hub restarts.
+    # The trainee's work: a named volume that outlives containers and hub restarts, made by prepare_lab below
+    # as a size-limited file system ($DFLAB_WORKSPACE_MIB, default 2048 MiB) under the state directory.
     {"type": "volume", "source": f"dflab-hub-{HUB_NAME}-{{raw_username}}-work", "target": "/home/trainee/work",
      "labels": LABELS},
 ]
-c.Spawner.pre_spawn_hook = require_evidence(EVIDENCE_ROOT)
+c.Spawner.pre_spawn_hook = prepare_lab(EVIDENCE_ROOT, STATE / "workspaces", f"dflab-hub-{HUB_NAME}", LABELS)
 c.DockerSpawner.extra_create_kwargs = {
     "user": "1000:1000",
     "labels": {**LABELS, "dflab.trainee": "{raw_username}", "dflab.role": "lab"},
