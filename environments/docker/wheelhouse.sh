@@ -72,6 +72,16 @@ else
   "$PY" -m pip download -q -d "$DIR/build-deps" --only-binary=:all: -r "$TMP/build-requirements.txt"
   echo "$stamp_want" >"$stamp_file"
 fi
+# pip evaluates environment markers with the interpreter running it, not the image's: on a newer host Python
+# (Debian 13's 3.13) a dependency marked `python_version < "3.12"` is missing. Fetch what the image's Python
+# needs until nothing is missing (a complete wheelhouse costs one pass over the wheels' metadata, no network).
+for _ in 1 2 3 4 5 6; do
+  mapfile -t missing < <("$PY" "$REPO/environments/docker/wheelhouse_missing.py" "$DIR/deps" "$DIR/requirements.txt")
+  ((${#missing[@]})) || break
+  say "fetching what the image's Python needs and this one's pip left out: ${missing[*]}"
+  "$PY" -m pip download -q -d "$DIR/deps" "${PLATFORM_ARGS[@]}" "${missing[@]}"
+done
+((${#missing[@]} == 0)) || { say "still missing after six passes: ${missing[*]}"; exit 1; }
 
 # Build from a copy holding only what the package needs, so no build/ or egg-info lands in the checkout.
 say "building the dflab wheel"
