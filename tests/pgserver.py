@@ -19,7 +19,15 @@ from pathlib import Path
 
 import psycopg2
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+def _pg_bin() -> Path:
+    """The newest PostgreSQL server of this machine (Debian 12 ships 15, Debian 13 17)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]) if
+                   p.parts[-3].isdigit() else 0)
+    return found[-1].parent if found else Path("/usr/lib/postgresql/<version>/bin")
+
+
+PG_BIN = _pg_bin()
 
 
 def _free_port() -> int:
@@ -38,8 +46,8 @@ def _as_server_user(cmd: list[str]) -> list[str]:
 def postgres_server(database: str) -> Iterator[str]:
     """Start a server, create ``database``, yield its URL; stop the server and remove its files after."""
     initdb = PG_BIN / "initdb"
-    assert initdb.is_file(), (f"PostgreSQL 15 server binaries missing ({initdb}): install the Debian package "
-                              "postgresql-15 (environments/host/install-deps.sh)")
+    assert initdb.is_file(), (f"PostgreSQL server binaries missing ({initdb}): install the Debian package "
+                              "postgresql (environments/host/install-deps.sh)")
     base = Path(tempfile.mkdtemp(prefix="dflab-pg-", dir="/tmp"))
     data, sock = base / "data", base / "sock"
     sock.mkdir()
