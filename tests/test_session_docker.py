@@ -75,10 +75,7 @@ def cohort(trainee_image: str, engine: docker.DockerClient,
         print(f"\ncohort of {len(COHORT)} ready (evidence included) in {time.monotonic() - t0:.1f}s")
         yield session_dir
     finally:
-        run_session("stop", "--purge", "--session-dir", str(session_dir))
-        with contextlib.suppress(DflabError):
-            remove_everything(engine, Session.existing(session_dir).state.get_meta("session_id") or "")
-        docker_fixtures.unmount_workspaces(session_dir)
+        tear_down(engine, session_dir)
 
 
 def start(session_dir: Path, roster: Path, image: str) -> Result:
@@ -95,6 +92,14 @@ def remove_everything(engine: docker.DockerClient, session_id: str) -> None:
         volume.remove(force=True)
     for network in engine.networks.list(filters={"label": label}):
         network.remove()
+
+
+def tear_down(engine: docker.DockerClient, session_dir: Path) -> None:
+    """What a test's session leaves, gone: `stop --purge`, then whatever a failure left on the engine and mounted."""
+    run_session("stop", "--purge", "--session-dir", str(session_dir))
+    with contextlib.suppress(DflabError):
+        remove_everything(engine, Session.existing(session_dir).state.get_meta("session_id") or "")
+    docker_fixtures.unmount_workspaces(session_dir)
 
 
 def lab(engine: docker.DockerClient, session_dir: Path, trainee: str) -> Container:
@@ -292,10 +297,7 @@ def test_stop_purge_removes_containers_volumes_and_network(
         with pytest.raises(AssertionError, match="not in the workspace"):
             saved_cell(url, token, "dave.ipynb")
     finally:
-        run_session("stop", "--purge", "--session-dir", str(session_dir))
-        with contextlib.suppress(DflabError):
-            remove_everything(engine, Session.existing(session_dir).state.get_meta("session_id") or "")
-        docker_fixtures.unmount_workspaces(session_dir)
+        tear_down(engine, session_dir)
 
 
 def test_a_busy_engine_is_one_line_naming_the_trainee(cohort: Path, tmp_path: Path,

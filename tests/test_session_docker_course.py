@@ -9,7 +9,6 @@ brings labs back after an engine restart.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import time
@@ -28,7 +27,7 @@ from dflab.session.manager import Session
 from tests import docker_fixtures
 from tests.livekit import lab01_hooks
 from tests.test_session_course import LAB_ID, RELEASED, live_lab
-from tests.test_session_docker import lab, relay, remove_everything, sh
+from tests.test_session_docker import lab, relay, sh, tear_down
 from tests.test_session_local import (
     NOTEBOOK,
     SECRET,
@@ -70,10 +69,7 @@ def cohort(trainee_image: str, engine: docker.DockerClient,
         start(session_dir, write_roster(root / "roster.csv", *COHORT), trainee_image)
         yield session_dir
     finally:
-        run_session("stop", "--purge", "--session-dir", str(session_dir))
-        with contextlib.suppress(DflabError):
-            remove_everything(engine, Session.existing(session_dir).state.get_meta("session_id") or "")
-        docker_fixtures.unmount_workspaces(session_dir)
+        tear_down(engine, session_dir)
 
 
 def restart_all(session_dir: Path, image: str) -> str:

@@ -9,7 +9,6 @@ unmounted while the engine restarts the lab) the lab cannot write outside the qu
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -21,9 +20,8 @@ import pytest
 
 from dflab.errors import DflabError
 from dflab.provision.workspace_disk import SIZE_ENV, WorkspaceDisk, size_mib
-from dflab.session.manager import Session
 from tests import docker_fixtures
-from tests.test_session_docker import lab, remove_everything, sh, start
+from tests.test_session_docker import lab, sh, start, tear_down
 from tests.test_session_local import NOTEBOOK, endpoints, ok, run_session, save_notebook, saved_cell, write_roster
 
 pytestmark = pytest.mark.xdist_group(name=docker_fixtures.XDIST_GROUP)
@@ -41,10 +39,7 @@ def small_session(trainee_image: str, tmp_path: Path, monkeypatch: pytest.Monkey
         ok(start(session_dir, write_roster(tmp_path / "roster.csv", "erin"), trainee_image))
         yield session_dir
     finally:
-        run_session("stop", "--purge", "--session-dir", str(session_dir))
-        with contextlib.suppress(DflabError):
-            remove_everything(engine, Session.existing(session_dir).state.get_meta("session_id") or "")
-        docker_fixtures.unmount_workspaces(session_dir)
+        tear_down(engine, session_dir)
 
 
 def test_a_full_workspace_stops_at_its_limit_and_keeps_the_work(small_session: Path, trainee_image: str) -> None:
