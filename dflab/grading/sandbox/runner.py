@@ -9,8 +9,10 @@ than that cell:
 * nbclient's own machinery executes the cells (errors allowed, a per-cell
   timeout that interrupts the kernel, so an infinite loop costs one cell);
 * outputs are capped as they arrive, per output and in total, and replaced by
-  a note, so a cell printing 1 GiB cannot blow up this process's memory; the
-  kernel is interrupted when a cell floods;
+  a note; the kernel is interrupted when a cell floods;
+* what ZeroMQ receives ahead of this process is bounded too (a few messages of
+  bounded size per socket, :class:`GradingKernelClient`), so a cell printing
+  1 GiB cannot blow up this process's memory before the cap sees it;
 * a cell that ignores the interrupt (in a sandbox, ``--reap``) ends execution
   and everything the submission started is killed: otherwise every later
   cell would wait its full timeout behind it;
@@ -20,7 +22,7 @@ than that cell:
   cells run so far are kept;
 * OUT is always written, atomically (temporary file + rename).
 
-It imports only the standard library, nbformat and nbclient (never dflab), so
+It imports only the standard library, nbformat, nbclient and the parts of Jupyter they use (never dflab), so
 the Docker sandbox can mount this one file into any trainee image.
 """
 
@@ -58,11 +60,15 @@ if __name__ == "__main__":
     del sys.modules["debugpy"]
 
 import nbformat  # noqa: E402
+import zmq  # noqa: E402
+from jupyter_client.asynchronous import AsyncKernelClient  # noqa: E402
 from jupyter_client.manager import AsyncKernelManager  # noqa: E402
+from jupyter_core.utils import run_sync  # noqa: E402
 from nbclient import NotebookClient  # noqa: E402
 from nbclient.exceptions import CellTimeoutError, DeadKernelError  # noqa: E402
 from nbformat.notebooknode import NotebookNode, from_dict  # noqa: E402
-from traitlets import default  # noqa: E402
+from traitlets import Integer, default  # noqa: E402
+from zmq.utils.monitor import parse_monitor_message  # noqa: E402
 
 # ipykernel's own launcher (ipykernel_launcher.py) less the debugger, which no one attaches to when grading:
 # ipykernel turns it off when debugpy cannot be imported, and importing it is 0.17 s of CPU per kernel start.
@@ -76,11 +82,17 @@ from ipykernel.kernelapp import IPKernelApp
 app = IPKernelApp.instance()
 app.initialize()
 del sys.modules["debugpy"]
+import zmq
+app.iopub_socket.setsockopt(zmq.XPUB_NODROP, 1)  # as lossless_iopub() below
 app.start()
 """
 STATUS_KEY = "dflab_sandbox"  # notebook metadata the runner leaves for the grader (untrusted, advisory)
 OUTPUT_LIMIT = "OutputLimit"
 ERROR_ROOM = 64 * 1024  # an error output (one per cell) is kept past the cap if it is this small
+ENVELOPE = 64 * 1024  # a message's frame around its largest admissible output
+IOPUB_QUEUE = 64  # output messages ZeroMQ holds for this process (the kernel waits meanwhile)
+REPLY_QUEUE = 8  # messages on each other channel (replies come one at a time)
+DEATH_GRACE_S = 0.5  # after its output channel closes, a dying kernel has exited within this time
 TIMEOUT_ERROR = {"ename": "CellTimeoutError", "evalue": "",
                  "traceback": ["CellTimeoutError: no reply from the kernel before the cell timeout"]}
 
@@ -113,8 +125,55 @@ class CappedClient(NotebookClient):
         self.used = 0
         self.deadline = deadline
         self.flooded: set[int] = set()
+        self.dropped: set[int] = set()  # cells whose output ZeroMQ refused (a message over the size bound)
         self.timeout_func = self._cell_timeout
         self.on_cell_executed = self._keep_reply_error
+        self._monitor: zmq.asyncio.Socket | None = None
+
+    def create_kernel_manager(self) -> AsyncKernelManager:
+        km = super().create_kernel_manager()
+        if isinstance(km, GradingKernelManager):
+            km.max_message = self.per_output + ENVELOPE  # an output past per_output is dropped anyway
+        return km
+
+    async def async_execute_cell(self, cell: NotebookNode, cell_index: int, execution_count: int | None = None,
+                                 store_history: bool = True) -> NotebookNode:
+        watcher = asyncio.ensure_future(self._watch_iopub(cell_index))
+        try:
+            cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        finally:
+            watcher.cancel()
+        if cell_index in self.dropped:  # (a cell that ended in an exception has a reason already)
+            self._flood(cell.outputs, cell_index, interrupt=False)
+        return cell
+
+    execute_cell = run_sync(async_execute_cell)
+
+    async def _watch_iopub(self, cell_index: int) -> None:
+        """Reconnect the output channel when ZeroMQ drops it, and treat the cell as one that flooded.
+
+        A message over the size bound ends the connection for good (libzmq does not reconnect after a
+        protocol error): without this, every later cell's output, answers included, would be lost.
+        A kernel that dies ends the connection too: that is told apart by waiting a moment and asking
+        whether the kernel still runs.
+        """
+        socket = self.kc.iopub_channel.socket if self.kc is not None else None
+        if socket is None:
+            return
+        if self._monitor is None:
+            self._monitor = socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        while True:
+            event = parse_monitor_message(await self._monitor.recv_multipart())
+            if event["event"] != zmq.EVENT_DISCONNECTED:
+                continue
+            await asyncio.sleep(DEATH_GRACE_S)
+            if self.km is None or not await self.km.is_alive():
+                continue  # the kernel died (killed, out of memory): nbclient reports that, not a flood
+            endpoint = event["endpoint"].decode()
+            with contextlib.suppress(zmq.ZMQError):
+                socket.disconnect(endpoint)
+            socket.connect(endpoint)
+            self.dropped.add(cell_index)  # no interrupt: the message was sent, the kernel may be idle already
 
     def _cell_timeout(self, cell: NotebookNode) -> int:
         return max(1, min(int(self.timeout or 0) or 10**9, int(self.deadline - time.monotonic())))
@@ -135,11 +194,15 @@ class CappedClient(NotebookClient):
             return True
         return False
 
-    def _flood(self, outs: list[NotebookNode], cell_index: int) -> None:
+    def _flood(self, outs: list[NotebookNode], cell_index: int, interrupt: bool = True) -> None:
         if cell_index in self.flooded:
             return
         self.flooded.add(cell_index)
         outs.append(limit_note(self.max_output))
+        if interrupt:
+            self._interrupt()
+
+    def _interrupt(self) -> None:
         if self.km is not None:
             asyncio.ensure_future(self.km.interrupt_kernel())  # noqa: RUF006 -- fire and forget
 
@@ -198,6 +261,17 @@ class ForkedKernel:
         self.send_signal(signal.SIGKILL)
 
 
+def lossless_iopub(app: Any) -> None:
+    """Make the kernel wait for the runner instead of dropping output when the runner's queue is full.
+
+    By default ZeroMQ drops messages for a subscriber that falls behind: a cell displaying thousands of
+    items lost some of them, and an answer displayed after them could be lost too.  With the runner's
+    queue bounded (:class:`GradingKernelClient`) the kernel's output thread now blocks until the runner
+    catches up.  A submission may turn this off again in its own kernel: that costs only its own outputs.
+    """
+    app.iopub_socket.setsockopt(zmq.XPUB_NODROP, 1)
+
+
 def run_forked_kernel(argv: list[str], env: dict[str, str], cwd: str | None) -> None:
     """In the forked child: become the kernel ``KERNEL_LAUNCHER`` would have started, then exit; never return.
 
@@ -225,6 +299,7 @@ def run_forked_kernel(argv: list[str], env: dict[str, str], cwd: str | None) -> 
         app = IPKernelApp.instance(parent_handle=int(env.get("JPY_PARENT_PID") or 0))
         app.initialize(argv)
         del sys.modules["debugpy"]
+        lossless_iopub(app)
         app.start()
         code = 0
     except SystemExit as exc:
@@ -239,6 +314,40 @@ def run_forked_kernel(argv: list[str], env: dict[str, str], cwd: str | None) -> 
         os._exit(code)
 
 
+class GradingKernelClient(AsyncKernelClient):
+    """jupyter_client's client whose sockets hold only a few messages of bounded size.
+
+    ZeroMQ reads what the kernel sends into this process ahead of the runner: by default up to 1000
+    messages of any size per socket.  A cell printing 1 MiB lines had the runner at 2 GiB before the
+    output cap saw them, and the sandbox's memory limit killed the runner and the whole result with it.
+    Here iopub holds :data:`IOPUB_QUEUE` messages, the other channels :data:`REPLY_QUEUE`, and a message
+    over ``max_message`` bytes ends its connection instead of being read (``CappedClient`` reconnects).
+    Options set on the context apply to the sockets created after them, before they connect.
+    """
+
+    max_message = Integer(64 << 20, help="largest message accepted from the kernel, in bytes")
+
+    def _bounded(self, queue: int) -> None:
+        self.context.setsockopt(zmq.RCVHWM, queue)
+        self.context.setsockopt(zmq.MAXMSGSIZE, self.max_message)
+
+    def connect_iopub(self, identity: bytes | None = None) -> zmq.Socket:
+        self._bounded(IOPUB_QUEUE)
+        return super().connect_iopub(identity)
+
+    def connect_shell(self, identity: bytes | None = None) -> zmq.Socket:
+        self._bounded(REPLY_QUEUE)
+        return super().connect_shell(identity)
+
+    def connect_stdin(self, identity: bytes | None = None) -> zmq.Socket:
+        self._bounded(REPLY_QUEUE)
+        return super().connect_stdin(identity)
+
+    def connect_control(self, identity: bytes | None = None) -> zmq.Socket:
+        self._bounded(REPLY_QUEUE)
+        return super().connect_control(identity)
+
+
 class GradingKernelManager(AsyncKernelManager):
     """jupyter_client's kernel manager, starting an ipykernel without the debugger, forked from this runner.
 
@@ -247,7 +356,18 @@ class GradingKernelManager(AsyncKernelManager):
     0.4 s less CPU per submission.  ``_async_launch_kernel`` is jupyter_client's documented place to launch a
     kernel differently; everything else (ports, connection file, signals, shutdown) stays jupyter_client's.
     Any other kernel (another kernelspec, another language) starts exactly as its kernelspec says.
+    Its clients are :class:`GradingKernelClient` instances, bounded by ``max_message``.
     """
+
+    max_message = Integer(64 << 20, help="largest message a client accepts from the kernel, in bytes")
+
+    @default("client_factory")
+    def _client_factory_default(self) -> type[GradingKernelClient]:
+        return GradingKernelClient
+
+    def client(self, **kwargs: Any) -> GradingKernelClient:
+        kwargs.setdefault("max_message", self.max_message)
+        return super().client(**kwargs)  # type: ignore[return-value]
 
     @default("transport")
     def _transport_default(self) -> str:
