@@ -3,13 +3,19 @@
 The expected values below are copied from the DFTT answer pages
 (``index.html`` beside each image), the DFXML listing of DFTT #4, and the
 dfvfs notes in ``shared/samples/README.md``; the fls/icat comparisons run the
-real Sleuth Kit tools.
+real Sleuth Kit tools. On this host they read an E01's media as libewf's own
+ewfexport decodes it; the Sleuth Kit commands on the E01 itself run in the
+trainee image, where trainees use them (on the host they crash on Debian 13:
+DEVELOPERS.md, "TSK on E01").
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import os
+import signal
 import struct
 import subprocess
 import time
@@ -24,7 +30,11 @@ import pytest
 from dflab.errors import EvidenceError
 from dflab.forensics import disk, hashing
 from dflab.forensics.magic import extension_lies, file_type
+from tests import docker_fixtures
 from tests.samples import sample, tool
+
+# The shared, memoised trainee image build (tests/docker_fixtures.py), for the TSK commands trainees run.
+trainee_image = docker_fixtures.trainee_image
 
 FAT6 = "disk/6-undel-fat/6-fat-undel.dd"
 NTFS7 = "disk/7-undel-ntfs/7-ntfs-undel.dd"
@@ -327,8 +337,8 @@ def test_gpt_partition_and_files(tmp_path: Path) -> None:
 
 # ----------------------------------------------------------------- agreement with the real TSK tools
 
-def _fls(image: Path) -> list[tuple[str, str, bool]]:
-    out = subprocess.run([tool("fls"), "-r", "-p", str(image)], check=True, capture_output=True, text=True).stdout
+def _parse_fls(out: str) -> list[tuple[str, str, bool]]:
+    """``fls -r -p`` output as (path, address, deleted) rows, in fls' order."""
     rows = []
     for line in out.splitlines():
         rest = line.split(" ", 1)[1]  # drop the "r/r" type column
@@ -338,19 +348,121 @@ def _fls(image: Path) -> list[tuple[str, str, bool]]:
     return rows
 
 
+def _fls(image: Path) -> list[tuple[str, str, bool]]:
+    return _parse_fls(subprocess.run([tool("fls"), "-r", "-p", str(image)], check=True, capture_output=True,
+                                     text=True).stdout)
+
+
+def _host_tsk_input(image: Path, tmp_path: Path) -> Path:
+    """What the host's TSK commands read for ``image``: a raw image as is, an E01's media as ewfexport writes it.
+
+    ewfexport (ewf-tools) is libewf's own reader, independent of the pyewf that dflab.forensics.disk uses, and works
+    on Debian 12 and 13 alike; the TSK commands given the E01 itself are checked in the trainee image below.
+    """
+    if image.suffix != ".E01":
+        return image
+    target = tmp_path / image.stem
+    subprocess.run([tool("ewfexport"), "-q", "-u", "-f", "raw", "-t", str(target), str(image)], check=True,
+                   capture_output=True, stdin=subprocess.DEVNULL)
+    return target.with_name(target.name + ".raw")
+
+
 @pytest.mark.parametrize("relative", [NTFS7, JPEG8, EXT3_4, "disk/image.E01", "disk/ext2.raw", FAT6])
-def test_list_files_equals_fls(relative: str) -> None:
+def test_list_files_equals_fls(relative: str, tmp_path: Path) -> None:
     image = sample(relative)
     ours = disk.list_files(image)
-    assert list(zip(ours.path, ours.address, ours.deleted, strict=True)) == _fls(image)
+    assert list(zip(ours.path, ours.address, ours.deleted, strict=True)) == _fls(_host_tsk_input(image, tmp_path))
 
 
 @pytest.mark.parametrize("relative,address", [(NTFS7, "32-128-6"), (NTFS7, "38"), (FAT6, "965"),
                                               ("disk/image.E01", "15"), (JPEG8, "44-128-5")])
-def test_read_file_equals_icat(relative: str, address: str) -> None:
+def test_read_file_equals_icat(relative: str, address: str, tmp_path: Path) -> None:
     image = sample(relative)
-    expected = subprocess.run([tool("icat"), str(image), address], check=True, capture_output=True).stdout
+    expected = subprocess.run([tool("icat"), str(_host_tsk_input(image, tmp_path)), address], check=True,
+                              capture_output=True).stdout
     assert disk.read_file(image, address) == expected
+
+
+def test_ewfexport_media_is_what_pyewf_reads(tmp_path: Path) -> None:
+    """The host's reference for an E01 (ewfexport's raw) is the media itself: the MD5 the acquisition stored."""
+    image = sample("disk/image.E01")
+    exported = _host_tsk_input(image, tmp_path)
+    assert md5(exported.read_bytes()) == "d73c51f10c7ee6a681b7b619ccc6f1c4"  # ewfinfo: the MD5 stored in image.E01
+    img = disk.open_image(image)
+    try:
+        assert exported.read_bytes() == img.read(0, img.get_size())
+    finally:
+        img.close()
+
+
+# ----------------------------------------------------------------- TSK's commands on E01, as trainees run them
+
+# A script run by the trainee image's Python: each command's exit status, stdout (base64) and stderr's end.
+_RUN_ALL = """
+import base64, json, subprocess, sys
+out = []
+for cmd in json.loads(sys.argv[1]):
+    proc = subprocess.run(cmd, capture_output=True)
+    out.append([proc.returncode, base64.b64encode(proc.stdout).decode(), proc.stderr.decode(errors="replace")[-300:]])
+print(json.dumps(out))
+"""
+
+
+def _in_trainee_image(image: str, mounts: dict[Path, str], commands: list[list[str]]) -> list[bytes]:
+    """Run ``commands`` in one confined trainee container (``mounts`` read-only); return their stdouts.
+
+    Each must exit 0: one killed by a signal is named so (Debian 13's TSK dies of SIGSEGV on every E01).
+    """
+    volumes = [arg for host, inside in mounts.items() for arg in ("-v", f"{host}:{inside}:ro")]
+    proc = subprocess.run(["docker", "run", "--rm", "--network", "none", "--user", "1000", "--cap-drop", "ALL",
+                           "--security-opt", "no-new-privileges", "--read-only", "--tmpfs", "/tmp", *volumes, image,
+                           "python", "-c", _RUN_ALL, json.dumps(commands)],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(proc.stdout)
+    for cmd, (code, _, err) in zip(commands, results, strict=True):
+        how = f"was killed by {signal.strsignal(-code)}" if code < 0 else f"exited {code}: {err.strip()}"
+        assert code == 0, f"{' '.join(cmd)} in the trainee image {how}"
+    return [base64.b64decode(out) for _, out, _ in results]
+
+
+@pytest.mark.xdist_group(docker_fixtures.XDIST_GROUP)
+def test_trainee_image_tsk_reads_the_sample_e01(trainee_image: str) -> None:
+    """fls, icat and img_stat in the trainee image open the third-party E01 as EWF and agree with our reader."""
+    image = sample("disk/image.E01")
+    fls, icat, img_stat = _in_trainee_image(trainee_image, {image.parent: "/samples"}, [
+        ["fls", "-r", "-p", "/samples/image.E01"], ["icat", "/samples/image.E01", "15"],
+        ["img_stat", "/samples/image.E01"]])
+    ours = disk.list_files(image)
+    assert _parse_fls(fls.decode()) == list(zip(ours.path, ours.address, ours.deleted, strict=True))
+    assert icat == disk.read_file(image, 15) and len(icat) == 116
+    assert "Image Type:\t\tewf" in img_stat.decode()
+
+
+@pytest.mark.xdist_group(docker_fixtures.XDIST_GROUP)
+def test_trainee_image_tsk_reads_a_dflab_e01_like_its_raw_image(trainee_image: str, tmp_path: Path) -> None:
+    """The E01 a spec's ``disk.e01`` delivers: mmls and fls in the trainee image list it as they list the raw disk."""
+    from dflab.evidence.disk import write_disk
+    from dflab.evidence.disk.ewf import write_e01
+    from dflab.scenario.case import E01Header
+    from tests.small_case import small_case
+
+    ev = tmp_path / "evidence"
+    ev.mkdir()
+    facts = write_disk(small_case(), ev / "disk.img")
+    write_e01(ev / "disk.img", ev / "disk.E01", E01Header(1_772_445_600, "case", "desc", "examiner", "disk", ""),
+              where="test")
+    ev.chmod(0o755)  # the container reads as uid 1000
+    for path in ev.iterdir():
+        path.chmod(0o644)
+    starts = [str(p["start_sector"]) for p in facts["partitions"]]
+    assert len(starts) == 2
+    commands = [[*cmd, f"/ev/{name}"] for cmd in [["mmls"], *(["fls", "-r", "-p", "-o", s] for s in starts)]
+                for name in ("disk.E01", "disk.img")]
+    outs = _in_trainee_image(trainee_image, {ev: "/ev"}, commands)
+    for cmd, e01, raw in zip(commands[::2], outs[::2], outs[1::2], strict=True):
+        assert e01 == raw, " ".join(cmd)
+    assert b"Linux (0x83)" in outs[0] and len(_parse_fls(outs[2].decode())) > 3
 
 
 def test_extract_writes_file_and_returns_hashes(tmp_path: Path) -> None:

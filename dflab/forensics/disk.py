@@ -115,7 +115,9 @@ class EwfImgInfo(pytsk3.Img_Info):
     This is the pattern from the pytsk3 wiki: TSK asks the Python object for
     bytes (``read``) and the size (``get_size``); libewf decompresses the
     chunks and checks their checksums.  The PyPI pytsk3 has no EWF support of
-    its own, hence this bridge.
+    its own, hence this bridge.  It also keeps E01 off the machine's libewf
+    and TSK libraries, whose commands crash on every E01 on Debian 13
+    (DEVELOPERS.md, "TSK on E01").
     """
 
     def __init__(self, ewf_handle: pyewf.handle) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from datetime import UTC, datetime
@@ -77,6 +78,9 @@ def write_e01(raw: Path, target: Path, header: E01Header, *, where: str,
         proc = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, check=False)
         if proc.returncode != 0:
             lines = [ln.strip() for ln in proc.stderr.decode(errors="replace").splitlines() if ln.strip()]
+            crash = _crash(proc.returncode, lines)
+            if crash:
+                raise ToolError(f"ewfacquire crashed ({crash}) writing {target.name} from {raw}", where)
             raise ToolError(f"ewfacquire failed (exit {proc.returncode}): {' '.join(lines[:2]) or 'no message'}",
                             where)
         segments = sorted(tmp.iterdir())
@@ -98,6 +102,25 @@ def write_e01(raw: Path, target: Path, header: E01Header, *, where: str,
         "examiner": header.examiner, "evidence_number": header.evidence_number, "notes": header.notes,
         "media_size": raw.stat().st_size, "md5": media_md5,
     }
+
+
+def _crash(returncode: int, stderr_lines: list[str]) -> str | None:
+    """The signal that killed ewfacquire, or None when it exited with an error of its own.
+
+    ewfacquire runs as faketime's child: faketime reports a child killed by a signal as ``Caught <signal>``
+    on stderr and exits 1 (libfaketime 0.9.10), so a crash is read from there; a negative return code is a
+    signal too (a faketime that passes the child's death on, or none in between).
+    """
+    if returncode < 0:
+        try:
+            return signal.strsignal(-returncode) or f"signal {-returncode}"
+        except ValueError:
+            return f"signal {-returncode}"
+    for line in stderr_lines:
+        _, caught, name = line.rpartition("Caught ")  # printed without a newline, so it may end another line
+        if caught and name:
+            return name
+    return None
 
 
 def _check(first_segment: Path, header: E01Header, media_size: int, where: str) -> str:
