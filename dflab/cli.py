@@ -64,16 +64,24 @@ def scenario() -> None:
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.option("--trainee", default="default", show_default=True, help="Also resolve this trainee's variant.")
 @click.option("--secret", envvar=SECRET_ENV, default=None, help=SECRET_HELP)
-def scenario_validate(spec: Path, trainee: str, secret: str | None) -> None:
+@click.option("--lab", "labs", multiple=True, metavar="LAB",
+              help="Check SPEC against this lab (a bundled lab's id or a lab folder; repeatable) instead of every "
+                   "bundled lab whose lab.yaml names SPEC's scenario.")
+def scenario_validate(spec: Path, trainee: str, secret: str | None, labs: tuple[str, ...]) -> None:
     """Validate SPEC against the schema and resolve one variant; print what it plans.
 
-    Errors name the file, line and field (e.g. `nightjar.yaml:87: disk.files[5].mode: ...`).
+    Then check it against the labs that use it: every role a lab's lab.yaml requires (volumes.root,
+    files.payload, hosts.c2 ...) and every answer its grader reads must be in SPEC, as the lab needs it.
+    Errors name the file, line and field (e.g. `nightjar.yaml:87: disk.files[5].mode: ...`), one line each.
     """
+    from dflab.errors import SpecError
+    from dflab.lab_requires import find_lab, lab_problems, labs_for
     from dflab.scenario.draw import DEMO_SECRET, iso, variant_seed
     from dflab.scenario.load import load_spec
     from dflab.scenario.resolve import resolve
 
     s = load_spec(spec)
+    lab_dirs = [find_lab(lab) for lab in labs] if labs else labs_for(s.scenario)
     case = resolve(s, variant_seed(secret or DEMO_SECRET, s.scenario, trainee), trainee)
     table = Table(title=f"{s.scenario} v{s.version}: {s.title}", show_lines=False)
     table.add_column("evidence")
@@ -92,6 +100,51 @@ def scenario_validate(spec: Path, trainee: str, secret: str | None) -> None:
     table.add_row("timeline", f"{len(case.timeline)} events")
     console.print(table)
     console.print(f"[green]ok[/green] {spec} is valid (variant {trainee!r} resolved)")
+    if not lab_dirs:
+        console.print(f"no bundled lab uses scenario {s.scenario!r} (check it against one with --lab)")
+        return
+    problems = {d.name: lab_problems(d, s, str(spec)) for d in lab_dirs}
+    for line in (line for lines in problems.values() for line in lines):
+        err_console.print(line, markup=False, highlight=False, emoji=False, soft_wrap=True)
+    if failed := [name for name, lines in problems.items() if lines]:
+        raise SpecError(f"{sum(map(len, problems.values()))} problem(s) above: lab(s) {', '.join(failed)} cannot run "
+                        "on this spec", str(spec))
+    console.print(f"[green]ok[/green] {spec} has every role and answer lab(s) {', '.join(problems)} require")
+
+
+@scenario.command("new")
+@click.argument("name")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=None,
+              help="Write NAME.yaml here (created if missing). Default: labs/scenarios/ when the current directory "
+                   "has one (a dflab checkout or course tree, where labs find their case), else the current "
+                   "directory.")
+@click.option("--force", is_flag=True, help="Replace an existing NAME.yaml.")
+def scenario_new(name: str, directory: Path | None, force: bool) -> None:
+    """Write NAME.yaml: a commented starting spec for a new case, valid as written.
+
+    \b
+    A small case to edit into yours: one suspect host, a user, a short
+    timeline, a disk with a root volume and a few files, memory, network,
+    per-trainee variables and named answers; the comments say what each
+    field means and which values it allows. NAME is the scenario's id:
+    a lowercase letter, then lowercase letters, digits, '-' or '_'.
+    Example, then what to do next:
+      dflab scenario new heron
+      dflab scenario validate labs/scenarios/heron.yaml
+      dflab evidence build labs/scenarios/heron.yaml --out build/heron --trainee alice --trainee bob
+    Guide: docs/authoring-scenarios.md. (`dflab lab check`, which proves a
+    lab on your case, is coming.)
+    """
+    from rich.markup import escape
+
+    from dflab.scenario.new import write_starter
+
+    path = write_starter(name, directory, force=force)
+    console.print(f"[green]wrote[/green] {escape(str(path))}: a starting spec for scenario {name!r} (valid as written)",
+                  highlight=False, soft_wrap=True)
+    console.print(f"next: dflab scenario validate {path}\n"
+                  f"      dflab evidence build {path} --out build/{name} --trainee alice --trainee bob",
+                  highlight=False, markup=False, soft_wrap=True)
 
 
 # -- evidence -----------------------------------------------------------------------------------------
@@ -181,6 +234,7 @@ LAZY_COMMANDS = {
     "course": "dflab.course_cli:course",
     "grade": "dflab.grade_cli:grade",
     "hub": "dflab.hub.cli:hub",
+    "lab": "dflab.lab_cli:lab",
     "live": "dflab.live.cli:live",
     "session": "dflab.session.cli:session",
 }

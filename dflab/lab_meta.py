@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from dflab.errors import DflabError
@@ -69,6 +70,88 @@ class Grading(_Strict):
     manual: tuple[ManualGrade, ...] = ()
 
 
+_ROLE_ID = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")  # a spec's ids (dflab.scenario.spec.ID)
+
+
+class AnyRole(_Strict):
+    """A role asked for by id alone (a host, a user, a timeline event)."""
+
+
+# The file systems and flow kinds below are the spec's (VolumeSpec.fs, FlowSpec.kind; tests/test_lab_requires.py keeps
+# them equal), written out rather than imported: the trainee's kernel reads this module, and not the spec's schema.
+class VolumeRole(_Strict):
+    fs: Literal["ext4", "fat32"] | None = None  # the file system the lab reads it as (ext4: birth times)
+
+
+class FileRole(_Strict):
+    volume: str | None = None  # the volume (a role requires: lists) the lab looks for it on
+    deleted: bool | None = None  # true: the lab recovers it; false: the lab reads it as an allocated file
+    type_lies: bool | None = None  # its extension lies about its content (the spec's type_lies)
+    slack: bool | None = None  # true: the spec hides text in its slack
+
+
+class ProcessRole(_Strict):
+    hidden: bool | None = None  # unlinked from the task list (DKOM)
+    injected: bool | None = None  # holds injected code (the spec's inject:)
+
+
+class FlowRole(_Strict):
+    kind: Literal["dns", "http", "ftp", "raw"] | None = None
+
+
+_ROLE_FORMS = "a list of role ids, or a mapping of role id to what the lab needs of it"
+
+
+def _role_map(value: Any) -> dict[Any, Any]:
+    """A kind of role as a mapping id -> what the lab needs of it; a list of ids is the short form (needs nothing)."""
+    if isinstance(value, (list, tuple)):
+        if not all(isinstance(item, str) for item in value):
+            raise ValueError(_ROLE_FORMS)
+        if len(set(value)) != len(value):
+            raise ValueError(f"role {next(v for v in value if value.count(v) > 1)!r} is listed twice")
+        value = {item: {} for item in value}
+    if not isinstance(value, dict):
+        raise ValueError(_ROLE_FORMS)
+    for role in value:
+        if not isinstance(role, str) or not _ROLE_ID.match(role):
+            raise ValueError(f"role id {role!r}: a spec's id (lower-case letters, digits, _ and -, starting with a "
+                             "letter)")
+    return {role: {} if need is None else need for role, need in value.items()}
+
+
+class Requires(_Strict):
+    """The roles a lab's notebook, grader and story need from a scenario, by the spec's ids (``volumes.root``,
+    ``files.payload``, ``hosts.c2``), with what the lab relies on about each; ``dflab scenario validate`` checks
+    a spec against them (dflab/lab_requires.py). The answers the grader reads are not listed here: they are
+    the grader's ``answers.<name>`` keys, which validate checks against the spec's ``answers:``."""
+
+    volumes: dict[str, VolumeRole] = {}
+    files: dict[str, FileRole] = {}
+    hosts: dict[str, AnyRole] = {}
+    users: dict[str, AnyRole] = {}
+    processes: dict[str, ProcessRole] = {}
+    flows: dict[str, FlowRole] = {}
+    events: dict[str, AnyRole] = {}
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> dict[Any, Any]:
+        return _role_map(value)
+
+    @field_validator("files")
+    @classmethod
+    def _on_required_volumes(cls, files: dict[str, FileRole], info: ValidationInfo) -> dict[str, FileRole]:
+        volumes = info.data.get("volumes")  # validated first (field order); absent when it failed on its own
+        for name, need in files.items():
+            if volumes is not None and need.volume is not None and need.volume not in volumes:
+                raise ValueError(f"file {name!r} is needed on volume {need.volume!r}, which volumes: does not list")
+        return files
+
+    def roles(self) -> dict[str, tuple[str, ...]]:
+        """Every required role id by kind (the kinds in this model's order)."""
+        return {kind: tuple(getattr(self, kind)) for kind in type(self).model_fields}
+
+
 class LabMeta(_Strict):
     """``lab.yaml``: what a lab is, hands out and asks. Unknown fields are errors (a typo never passes)."""
 
@@ -79,6 +162,7 @@ class LabMeta(_Strict):
     source: str  # the instructor's notebook (solutions), in the lab folder
     evidence: tuple[str, ...] = EVIDENCE_KINDS  # the kinds each trainee's variant holds (disk always)
     hooks: str | None = None  # a Python file in the lab folder (dflab/lab_hooks.py): code beside the lab's lifecycle
+    requires: Requires = Requires()  # the scenario's roles the lab needs (checked by `dflab scenario validate`)
     grading: Grading = Grading()
     objectives: tuple[str, ...] = ()
     # Before steps, which are checked against them (pydantic validates fields in this order).
@@ -163,6 +247,35 @@ def parse_answers(text: str, where: str) -> dict[str, dict[str, Any]]:
         raise DflabError("a lab.yaml is a YAML mapping with an answers: section", where)
     model = validate(_AnswersOnly, data, where, lines)
     return {name: rule.as_dict() for name, rule in model.answers.items()}
+
+
+def for_trainees(text: str, where: str) -> str:
+    """lab.yaml's text as trainees receive it (with the released notebook): without ``requires:`` and the comment
+    lines right above it, every other line as written.
+
+    The roles are for course teams and ``dflab scenario validate``; in a trainee's hands they would hint at the
+    solution (which file holds the slack, that the payload is deleted), and a role id can spell a drawn answer
+    (Nightjar's stick is volume ``transfer``, one of the FTP user names its trainees draw), which no release may
+    hold. The trainee's kernel reads only ``answers:`` and ``notebook:``.
+    """
+    data, _ = load_yaml(text, where)
+    if not isinstance(data, dict) or "requires" not in data:
+        return text
+    root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    key, value = next((k, v) for k, v in root.value if isinstance(k, yaml.ScalarNode) and k.value == "requires")
+    lines = text.splitlines(keepends=True)
+    first = key.start_mark.line
+    while first > 0 and lines[first - 1].lstrip().startswith("#"):
+        first -= 1
+    # A block mapping ends where the next key starts (column 0); a flow one ({}) on its own last line.
+    last = value.end_mark.line if value.end_mark.column == 0 else value.end_mark.line + 1
+    while last > key.start_mark.line + 1 and lines[last - 1].lstrip().startswith("#"):
+        last -= 1  # comments above the next key are that key's
+    released = "".join(lines[:first] + lines[last:])
+    if load_yaml(released, where)[0] != {k: v for k, v in data.items() if k != "requires"}:
+        raise DflabError("requires: must be written on lines of its own (block style), so that the copy trainees "
+                         "get can leave it out", where)
+    return released
 
 
 def graded_notebook(text: str) -> str | None:

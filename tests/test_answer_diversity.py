@@ -27,8 +27,9 @@ from typing import Any
 import nbformat
 import pytest
 
+from dflab import labcheck
 from dflab.evidence.build import build_variant
-from dflab.grading.checks import Check, CheckFile, check_answer, load_checks, lookup
+from dflab.grading.checks import load_checks, lookup
 from dflab.scenario.load import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,36 +54,7 @@ def keys(cohort: dict[str, Path]) -> dict[str, dict[str, Any]]:
 
 def graded_cells(lab: str) -> list[tuple[str, float, list[str]]]:
     """(grade id, points, answer names) of each autograded test cell of the lab's notebook."""
-    nb = nbformat.read(ROOT / "labs" / lab / "source.ipynb", as_version=4)
-    cells = []
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        names = re.findall(r"answer\(['\"](\w+)['\"]", cell.source)
-        if meta.get("grade") and names:
-            cells.append((meta["grade_id"], float(meta["points"]), names))
-    return cells
-
-
-def as_typed(check: Check, value: Any) -> Any:
-    """A key value as a trainee records it (citations and timelines are recorded as pairs)."""
-    if check.compare == "citations":
-        return [[item["path"], item["sha256"]] for item in value]
-    if check.compare == "timeline":
-        return [[event["id"], event["time"]] for event in value]
-    return value
-
-
-def copy_scores(checks: CheckFile, names: list[str], source: dict[str, Any], target: dict[str, Any]) -> bool:
-    """Does a cell recording ``source``'s values for ``names`` score against ``target``'s key?"""
-    for name in names:
-        check = checks.checks[name]
-        value = lookup(source, checks.key_path(name), "source key")
-        if check.compare == "live_collection":
-            if value != lookup(target, checks.key_path(name), "target key"):
-                return False
-        elif not check_answer(checks, name, as_typed(check, value), target, "target key")[0]:
-            return False
-    return True
+    return labcheck.graded_cells(nbformat.read(ROOT / "labs" / lab / "source.ipynb", as_version=4))
 
 
 @pytest.mark.parametrize("lab", LABS)
@@ -92,7 +64,7 @@ def test_copying_a_neighbour_gains_at_most_a_tenth_of_the_points(lab: str, keys:
     assert {n for _, _, names in cells for n in names} == set(checks.checks), "every check has its test cell"
     total = sum(points for _, points, _ in cells)
     pairs = list(itertools.permutations(TRAINEES, 2))
-    copied = {grade_id: sum(copy_scores(checks, names, keys[a], keys[b]) for a, b in pairs) / len(pairs)
+    copied = {grade_id: sum(labcheck.cell_copies(checks, names, keys[a], keys[b]) for a, b in pairs) / len(pairs)
               for grade_id, _, names in cells}
     share = sum(points * copied[grade_id] for grade_id, points, _ in cells) / total
     detail = ", ".join(f"{g} {p:g} pt x {copied[g]:.0%}" for g, p, _ in cells if copied[g])
@@ -142,6 +114,6 @@ def test_lab_02_solution_reads_every_drawn_layout_from_the_evidence(cohort: dict
             exec(compile(cells[name], f"lab02:{name}", "exec"), ns)  # noqa: S102 - the repository's own notebook
         disk, answers = keys[trainee]["facts"]["disk"], keys[trainee]["answers"]
         assert (ns["partition_table"], ns["root_start_sector"], ns["root_fs"]) == \
-            (disk["table"], disk["partitions"][1]["start_sector"], disk["partitions"][1]["fs"]), trainee
+            (disk["table"], disk["volumes"]["root"]["start_sector"], disk["volumes"]["root"]["fs"]), trainee
         assert (ns["archive_path"], ns["archive_true_type"]) == (answers["archive_path"],
                                                                  answers["archive_true_type"]), trainee

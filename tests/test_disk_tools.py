@@ -144,6 +144,33 @@ def test_mmls_shows_planned_partitions(built: tuple[Case, Path, dict]) -> None:
     assert [(p["start_sector"], p["sectors"]) for p in facts["partitions"]] == [(s, n) for s, n, _ in expected]
 
 
+def test_volume_facts_by_role_are_the_partitions_tsk_finds_holding_them(built: tuple[Case, Path, dict]) -> None:
+    """facts.disk.volumes.<id> (what graders address: volumes.root) is, by pytsk3 and fsstat, the partition that
+    holds that volume: its table slot, start, length and file system, and the volume's own files at their inodes."""
+    case, image, facts = built
+    img = pytsk3.Img_Info(str(image))
+    table = {p.start: p for p in pytsk3.Volume_Info(img) if int(p.flags) == int(pytsk3.TSK_VS_PART_FLAG_ALLOC)}
+    assert list(facts["volumes"]) == [v.id for v in case.disk.volumes]
+    assert [facts["volumes"][p["volume"]] for p in facts["partitions"]] == facts["partitions"]  # one entry, 2 views
+    fs_types = {"fat32": pytsk3.TSK_FS_TYPE_FAT32, "ext4": pytsk3.TSK_FS_TYPE_EXT4}
+    for v in case.disk.volumes:
+        fact = facts["volumes"][v.id]
+        part = table[fact["start_sector"]]
+        assert (part.slot_num + 1, part.len) == (fact["index"], fact["sectors"]), v.id
+        if case.disk.table == "gpt":
+            assert part.desc.decode() == fact["label"] == v.label  # GPT names each partition
+        fs = pytsk3.FS_Info(img, offset=fact["start_sector"] * 512)
+        assert int(fs.info.ftype) == int(fs_types[fact["fs"]]) and fact["fs"] == v.fs, v.id
+        name = "Volume Label (Boot Sector)" if v.fs == "fat32" else "Volume Name"
+        assert re.search(rf"^{re.escape(name)}: {re.escape(fact['label'])} *$",
+                         run("fsstat", "-o", str(fact["start_sector"]), str(image)), re.M), v.id
+        for f in case.disk.files:
+            if f.volume == v.id and not f.is_dir:
+                meta = fs.open_meta(inode=facts["files"][f.id]["inode"])
+                data = meta.read_random(0, meta.info.meta.size) if meta.info.meta.size else b""
+                assert hashlib.sha256(data).hexdigest() == f.sha256, (v.id, f.id)
+
+
 def test_fsstat_type_label_and_ids(built: tuple[Case, Path, dict]) -> None:
     case, image, facts = built
     for v in case.disk.volumes:

@@ -19,6 +19,7 @@ import pytest
 
 from dflab.errors import DflabError
 from dflab.evidence.disk import write_disk
+from dflab.evidence.key import namespace
 from dflab.scenario.case import Case, DiskFile, FsType, Volume
 from tests.small_case import T0, MiB, small_case
 
@@ -47,6 +48,13 @@ def test_facts_describe_the_planned_layout(tmp_path: Path) -> None:
         {"index": 2, "volume": "root", "start_sector": 34 * 2048, "sectors": 28 * 2048, "type": "0x83",
          "fs": "ext4", "label": "rootfs", "uuid": "d2f3e4a5-b6c7-4d8e-9fa0-b1c2d3e4f5a6", "serial": 0x0BADF00D},
     ]
+    assert facts["volumes"] == {p["volume"]: p for p in facts["partitions"]}  # the same entries, by role
+    ns = namespace(case, facts)  # what answer templates read: {volumes.root.start_sector}
+    for v in case.disk.volumes:
+        assert {k.removeprefix(f"volumes.{v.id}."): value for k, value in ns.items()
+                if k.startswith(f"volumes.{v.id}.")} == {
+            **{k: value for k, value in facts["volumes"][v.id].items() if k != "volume"},
+            "mount": v.mount_point, "size": v.size_bytes}
     assert list(facts["files"]) == [f.id for f in case.disk.files]
     for f in case.disk.files:
         fact = facts["files"][f.id]

@@ -25,7 +25,8 @@ KEY = {
     "answers": {"payload_sha256": SHA, "payload_inode": 27, "payload_path": "/home/mokoro/Downloads/chrome-helper",
                 "archive_true_type": "zip", "slack_secret": "DRAFT wire transfer to account 404bdae4fa",
                 "payload_download_time": "2026-03-02T08:37:33Z"},
-    "facts": {"disk": {"table": "mbr", "partitions": [{"start_sector": 2048}, {"start_sector": 71680}]}},
+    "facts": {"disk": {"table": "mbr", "partitions": [{"start_sector": 2048}, {"start_sector": 71680}],
+                       "volumes": {"transfer": {"start_sector": 2048}, "root": {"start_sector": 71680}}}},
     "scores": [1.5, 2.5],
 }
 
@@ -106,7 +107,7 @@ def test_compare(compare: str, got: object, want: object, ok: bool, reason: str)
 def test_check_file_loads_and_errors_name_file_and_field(tmp_path: Path) -> None:
     checks = load_checks(ROOT / "labs" / "02-disk" / "grader.yaml")
     assert checks.lab == "02-disk" and checks.key_path("payload_sha256") == "answers.payload_sha256"
-    assert checks.key_path("root_start_sector") == "facts.disk.partitions.1.start_sector"
+    assert checks.key_path("root_start_sector") == "facts.disk.volumes.root.start_sector"
     bad = tmp_path / "02-disk.yaml"
     bad.write_text("lab: 02-disk\nchecks:\n  x: {compare: fuzzy}\n")
     with pytest.raises(DflabError, match=r"02-disk.yaml:3: checks.x.compare: must be one of 'exact'"):
@@ -163,13 +164,37 @@ def test_long_and_many_reasons_stay_short() -> None:
     assert not ok and "\\ud800" in why and why.encode("utf-8")  # a lone surrogate is escaped, so it can be written
 
 
-def test_lookup_follows_dicts_and_list_indexes() -> None:
-    assert lookup(KEY, "facts.disk.partitions.1.start_sector", "k") == 71680
+def test_lookup_follows_dicts_by_name_never_lists_by_position() -> None:
+    assert lookup(KEY, "facts.disk.volumes.root.start_sector", "k") == 71680
     flat = {"namespace": {"flows.dns-drop.qname": "share.example.net", "flows": "not this"}}
     assert lookup(flat, "namespace.flows.dns-drop.qname", "k") == "share.example.net"
-    missing = r"k: answer key has no 'facts.disk.partitions.5.start_sector' \(stops at '5'\)"
-    with pytest.raises(DflabError, match=missing):
-        lookup(KEY, "facts.disk.partitions.5.start_sector", "k")
+    assert lookup(KEY, "scores", "k") == [1.5, 2.5]  # a list is a value, compared whole
+    for path, stop in (("facts.disk.volumes.data.start_sector", "data"), ("facts.disk.partitions.1.start_sector", "1")):
+        with pytest.raises(DflabError, match=rf"^k: answer key has no '{re.escape(path)}' \(stops at '{stop}'\)$"):
+            lookup(KEY, path, "k")
+
+
+@pytest.mark.parametrize(("line", "field", "at"), [
+    ("x: {compare: int, key: facts.disk.partitions.1.start_sector}", "checks.x.key", 4),
+    ("x: {compare: exact, key: timeline.0.time}", "checks.x.key", 4),
+    ("x: {compare: citations, key: evidence_items,\n     findings: {disk.img: {facts.disk.partitions.1.sectors: int}}}",
+     "checks.x.findings", 5),
+])
+def test_a_grader_addressing_a_list_item_by_position_is_refused_at_its_line(tmp_path: Path, line: str, field: str,
+                                                                           at: int) -> None:
+    """Positions differ between cases (Nightjar's root is its second partition, another case's its first): a grader
+    names facts by role, and a numeric key path is refused when the file is read, one line at its file and line."""
+    bad = tmp_path / "02-disk.yaml"
+    bad.write_text(f"lab: 02-disk\nchecks:\n  ok: {{compare: int, key: facts.disk.volumes.root.start_sector}}\n"
+                   f"  {line}\n")
+    with pytest.raises(DflabError) as err:
+        load_checks(bad)
+    path = re.search(r"[a-z_.]*\.\d+\.[a-z_]*", line).group()
+    position = re.search(r"\.(\d+)\.", path).group(1)
+    assert str(err.value) == (f"{bad}:{at}: {field}: {path!r} picks a list item by position ({position}): address the "
+                              "fact by role (e.g. facts.disk.volumes.<volume id>)")
+    bad.write_text(f"lab: 02-disk\nchecks:\n  {line.replace(path, path.replace(f'.{position}.', '.root.'))}\n")
+    load_checks(bad)  # the same file by role loads
 
 
 def test_check_answer_unknown_name_is_wrong_not_crash() -> None:

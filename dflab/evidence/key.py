@@ -13,9 +13,14 @@ The key has three parts:
 * ``timeline`` — the story's events with their times.
 
 Answer templates reference a flat namespace (``files.payload.sha256``,
-``processes.implant.pid``, ``flows.exfil.upload_bytes``, ``events.download.time``);
-a template that is exactly one reference keeps the value's type (an inode stays
-an int).
+``processes.implant.pid``, ``flows.exfil.upload_bytes``, ``events.download.time``,
+``volumes.root.start_sector``); a template that is exactly one reference keeps
+the value's type (an inode stays an int).
+
+Facts are addressed by role, the spec's ids, never by position: ``facts.disk.volumes.root``
+is the partition holding volume ``root`` wherever the table puts it (``facts.disk.partitions``
+keeps the table's order, for instructors), ``facts.disk.files.payload`` the payload's
+layout; graders refuse a numeric key path (dflab.grading.checks).
 """
 
 from __future__ import annotations
@@ -54,6 +59,11 @@ def namespace(case: Case, disk_facts: dict[str, Any]) -> dict[str, Any]:
     for u, uid in zip(case.users, _user_ids(case), strict=True):
         ns.update({f"users.{uid}.name": u.name, f"users.{uid}.uid": u.uid, f"users.{uid}.home": u.home})
     ns.update({f"variables.{k}": v for k, v in dict(case.facts.get("variables", {})).items()})
+    placed = dict(disk_facts.get("volumes", {}))
+    for v in case.disk.volumes:
+        layout = {k: val for k, val in dict(placed.get(v.id, {})).items() if k != "volume"}
+        ns.update({f"volumes.{v.id}.{k}": val for k, val in
+                   {"fs": v.fs, "label": v.label, "mount": v.mount_point, "size": v.size_bytes, **layout}.items()})
     layouts = dict(disk_facts.get("files", {}))
     for f in case.disk.files:
         ns.update({f"files.{f.id}.{k}": v for k, v in _file_ns(f, layouts.get(f.id, {})).items()})

@@ -116,6 +116,22 @@ TERMS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
+def by_role(path: str) -> str:
+    """``path`` when it addresses the key by name only; a numeric part (a position in a list) is refused.
+
+    A position is a fact of one case's layout (Nightjar's root is its disk's second partition; another case's is
+    the first), so a grader that says ``facts.disk.partitions.1`` grades the wrong partition on the next case.
+    Every fact a grader needs has a role-addressed twin (``facts.disk.volumes.<volume id>``,
+    ``facts.disk.files.<file id>``, ``namespace.<kind>.<id>.<field>``), and no role id is a number (a spec's ids
+    start with a letter), so refusing every numeric part refuses exactly the positions.
+    """
+    for part in path.split("."):
+        if part.isdigit():
+            raise ValueError(f"{path!r} picks a list item by position ({part}): address the fact by role "
+                             "(e.g. facts.disk.volumes.<volume id>)")
+    return path
+
+
 class Check(BaseModel):
     """How one named answer is compared with the key (see graders/README.md)."""
 
@@ -134,6 +150,19 @@ class Check(BaseModel):
     findings: dict[str, dict[str, FactCompare]] = Field(
         default_factory=dict, description="citations: manifest path pattern -> {key path: compare} of the facts "
         "a finding citing a matching item may state; each citation is then [item, sha256, fact]")
+
+    @field_validator("key")
+    @classmethod
+    def _key_by_role(cls, value: str | None) -> str | None:
+        return value if value is None else by_role(value)
+
+    @field_validator("findings")
+    @classmethod
+    def _findings_by_role(cls, value: dict[str, dict[str, FactCompare]]) -> dict[str, dict[str, FactCompare]]:
+        for listed in value.values():
+            for path in listed:
+                by_role(path)
+        return value
 
     @field_validator("vocabulary")
     @classmethod
@@ -190,8 +219,9 @@ def checks_for(checks_dir: Path, lab: str) -> CheckFile:
 def lookup(key: dict[str, Any], path: str, where: str) -> Any:
     """Follow a dotted key path; a missing part is an instructor error.
 
-    Numeric parts index lists.  Dict keys may themselves contain dots (the
-    key's ``namespace`` is flat: ``namespace.flows.dns-drop.qname``), so at
+    Only mappings are followed, by name: a list is a value a check compares whole (``timeline``,
+    ``evidence_items``), never a place to pick an item by position (:func:`by_role`).  Dict keys may
+    themselves contain dots (the key's ``namespace`` is flat: ``namespace.flows.dns-drop.qname``), so at
     each level the longest matching key wins.
     """
     node: Any = key
@@ -203,8 +233,6 @@ def lookup(key: dict[str, Any], path: str, where: str) -> Any:
             if j is None:
                 raise DflabError(f"answer key has no {path!r} (stops at {parts[i]!r})", where)
             node, i = node[".".join(parts[i:j])], j
-        elif isinstance(node, list) and parts[i].isdigit() and int(parts[i]) < len(node):
-            node, i = node[int(parts[i])], i + 1
         else:
             raise DflabError(f"answer key has no {path!r} (stops at {parts[i]!r})", where)
     return node

@@ -5,7 +5,7 @@ Layout of a course made by :func:`init_course`::
     DIR/nbgrader_config.py            timeout, ClearSolutions, dflab's autograde pipeline
     DIR/.dflab-course.json            fingerprint of the course secret (a re-run must use the same one)
     DIR/gradebook.db                  nbgrader's gradebook, one student per roster line
-    DIR/source/<lab>/                 the instructor's notebook (with solutions) + lab.yaml
+    DIR/source/<lab>/                 the instructor's notebook (with solutions) + lab.yaml (without requires:)
     DIR/release/<lab>/                what trainees get (nbgrader generate_assignment)
     DIR/graders/<lab>.yaml            the lab's answer checks (a copy of labs/<lab>/grader.yaml)
     DIR/evidence/<trainee>/evidence/  each trainee's evidence (hand out read-only)
@@ -41,7 +41,7 @@ from dflab.grading.checks import load_checks
 from dflab.grading.preprocessor import autograde_pipeline
 from dflab.grading.sandbox.base import CELL_TIMEOUT_S, Limits
 from dflab.grading.sandbox.docker_sandbox import DEFAULT_IMAGE
-from dflab.lab_meta import GRADER_FILE, REPO, load_lab
+from dflab.lab_meta import GRADER_FILE, LAB_FILE, REPO, for_trainees, load_lab
 from dflab.roster import Trainee, read_roster
 
 CONFIG_FILE = "nbgrader_config.py"
@@ -154,15 +154,16 @@ def _secret_stamp(root: Path, secret: str) -> str:
 
 
 def init_course(root: Path, roster: Path, lab: str, secret: str, *, labs_dir: Path = REPO / "labs",
-                workers: int | None = None, build_evidence: bool = True) -> InitResult:
+                workers: int | None = None, build_evidence: bool = True, scenario: Path | None = None) -> InitResult:
     """Create or update the course at ``root`` for the trainees in ``roster`` and one ``lab``; see the module doc.
 
     ``build_evidence=False`` leaves missing variants to the caller (a session builds them while it starts
-    labs), who must then share the evidence and protect the key as this function does.
+    labs), who must then share the evidence and protect the key as this function does. ``scenario``: build
+    from this spec instead of the one the lab's lab.yaml names (`dflab lab check` on another case).
     """
     trainees = read_roster(roster)
     meta = load_lab(labs_dir, lab)
-    spec = labs_dir / "scenarios" / f"{meta.scenario}.yaml"
+    spec = scenario or labs_dir / "scenarios" / f"{meta.scenario}.yaml"
     checks_file = labs_dir / lab / GRADER_FILE
     load_checks(checks_file)  # fail before any work on a broken check file
     root = ensure_writable_dir(root).resolve()
@@ -171,7 +172,9 @@ def init_course(root: Path, roster: Path, lab: str, secret: str, *, labs_dir: Pa
 
     _sync_text(config_text(root), root / CONFIG_FILE, result)
     _sync_file(labs_dir / lab / meta.source, root / "source" / lab / meta.notebook, result)
-    _sync_file(labs_dir / lab / "lab.yaml", root / "source" / lab / "lab.yaml", result)
+    lab_file = labs_dir / lab / LAB_FILE  # released with the notebook: without requires: (lab_meta.for_trainees)
+    _sync_text(for_trainees(lab_file.read_text(encoding="utf-8"), str(lab_file)), root / "source" / lab / LAB_FILE,
+               result)
     _sync_file(checks_file, root / "graders" / f"{lab}.yaml", result)
 
     missing = [t.id for t in trainees if not (root / "evidence" / t.id / "key" / "answer_key.json").is_file()]
