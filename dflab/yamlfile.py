@@ -30,6 +30,16 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present:
 Model = TypeVar("Model", bound=BaseModel)
 
 
+class FieldError(ValueError):
+    """A validator's error about a field *below* the one it validates: a model validator that checks references
+    across sections raises it with ``loc``, the path from its model to the field holding the bad reference
+    (``("timeline", 3, "after")``), so :func:`validate` reports that field's line rather than the model's."""
+
+    def __init__(self, loc: tuple[str | int, ...], what: str) -> None:
+        super().__init__(what)
+        self.loc = tuple(loc)
+
+
 def index_lines(node: yaml.Node, path: PathKey, out: dict[PathKey, int]) -> None:
     out[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
@@ -180,6 +190,9 @@ def validate(model: type[Model], data: Any, name: str, lines: Lines, error: type
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = tuple(err["loc"])
+        cause = err.get("ctx", {}).get("error")
+        if isinstance(cause, FieldError):
+            loc += cause.loc
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":

@@ -89,9 +89,13 @@ def test_yaml_syntax_error_has_line():
 
 
 def test_unknown_template_reference_is_a_spec_error(spec_text: str):
-    spec = parse_spec(spec_text.replace("{hostname}\\n", "{hostnme}\\n"), "nightjar.yaml")
-    with pytest.raises(SpecError, match=r"disk.files.hostname: unknown reference \{hostnme\}"):
-        resolve(spec, b"\0" * 32)
+    """Found when the spec is read (every command, `validate` first), at the field's line: not only when a variant
+    that happens to use the string is resolved."""
+    bad = spec_text.replace("{hostname}\\n", "{hostnme}\\n")
+    line = next(i for i, text in enumerate(bad.splitlines(), 1) if "{hostnme}" in text)
+    with pytest.raises(SpecError, match=rf"^nightjar.yaml:{line}: disk.files\[0\].content.text: unknown reference "
+                                        r"\{hostnme\} in '\{hostnme\}\\n' \(variables are: .*hostname"):
+        parse_spec(bad, "nightjar.yaml")
 
 
 def test_impossible_time_range_is_reported(spec_text: str):

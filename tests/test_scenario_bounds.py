@@ -116,7 +116,8 @@ def test_a_size_or_count_outside_its_limit_is_refused_at_its_line(old: str, new:
     text = edited(old, new)
     if what is None:  # a drawn variable has no unit: its use is checked when resolved (next test)
         spec = parse_spec(text, "spec.yaml")
-        with pytest.raises(SpecError, match=r"^spec\.yaml:\d+: network\.flows\.exfil: \d+ is outside 1 \.\. 65535$"):
+        exfil_port = r"^spec\.yaml:\d+: network\.flows\.exfil\.port: \d+ is outside 1 \.\. 65535$"
+        with pytest.raises(SpecError, match=exfil_port):
             for i in range(40):
                 resolve(spec, variant_seed("s", "nightjar", f"t{i}"), f"t{i}")
         return
@@ -168,7 +169,7 @@ def test_an_error_found_while_resolving_names_file_and_line() -> None:
     spec = parse_spec(text, "spec.yaml")
     with pytest.raises(SpecError) as err:
         resolve(spec, b"\0" * 32)
-    assert str(err.value) == f"spec.yaml:{line_of(text, '- {id: exfil, kind: raw')}: network.flows.exfil: " \
+    assert str(err.value) == f"spec.yaml:{line_of(text, '- {id: exfil, kind: raw')}: network.flows.exfil.port: " \
                              "'high' is not a whole number"
 
 

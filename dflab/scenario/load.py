@@ -29,7 +29,8 @@ from dflab.yamlfile import (
     where,
 )
 
-__all__ = ["MAX_ALIASES", "MAX_DEPTH", "MAX_NODES", "MAX_SPEC_BYTES", "load_spec", "locate", "parse_spec"]
+__all__ = ["MAX_ALIASES", "MAX_DEPTH", "MAX_NODES", "MAX_SPEC_BYTES", "load_spec", "locate", "locate_path",
+           "parse_spec"]
 MAX_SPEC_BYTES = 1024 * 1024  # a story, not a data set: the bundled spec is 12 KB
 # Where each loaded spec came from (file name and line index), so errors found later, when a variant is resolved,
 # still name file and line. Keyed by id(): a frozen pydantic model with dict fields is not hashable.
@@ -56,6 +57,15 @@ def parse_spec(text: str, name: str = "<spec>") -> Spec:
     return spec
 
 
+def locate_path(spec: Spec, loc: tuple[str | int, ...]) -> str | None:
+    """``file:line`` of a field given by its pydantic path (``("answers", "tool_sha256")``), for a spec read by
+    :func:`parse_spec`; None for one built in code."""
+    entry = _ORIGINS.get(id(spec))
+    if entry is None or entry[0]() is not spec:
+        return None
+    return where(entry[1], entry[2], loc)
+
+
 def locate(spec: Spec, field: str) -> str | None:
     """``file:line`` of a field named the way the resolver names it (``disk.files.payload.created``: list items by
     their ``id``, or by index), for a spec read by :func:`parse_spec`; None for one built in code."""
@@ -79,6 +89,9 @@ def locate(spec: Spec, field: str) -> str | None:
         elif isinstance(node, dict) and part in node:
             node = node[part]
             loc.append(part)
+        elif isinstance(node, dict) and part.isdigit() and int(part) in node:  # open_files: {3: path}
+            node = node[int(part)]
+            loc.append(part)  # the YAML key's text, as the line index has it
         else:
             break
     line = line_for(lines, tuple(loc)) if loc else None

@@ -39,7 +39,7 @@ from dflab.scenario.case import (
     Volume,
 )
 from dflab.scenario.draw import draw, epoch, rng
-from dflab.scenario.load import locate
+from dflab.scenario.load import locate, locate_path
 from dflab.scenario.spec import (
     ALIGN_SECTORS,
     FDS,
@@ -47,6 +47,8 @@ from dflab.scenario.spec import (
     MAX_NOISE_PACKETS,
     PIDS,
     PORTS,
+    REFERENCE,
+    TEMPLATE,
     TIME_REF,
     UIDS,
     BodyRef,
@@ -54,10 +56,13 @@ from dflab.scenario.spec import (
     FillerSpec,
     ProcessSpec,
     Spec,
+    answer_problems,
+    names,
+    template_groups,
 )
 from dflab.scenario.system import system_processes
+from dflab.yamlfile import dotted
 
-TEMPLATE = re.compile(r"\{([A-Za-z_][\w.]*)\}")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 EPHEMERAL = (32768, 60999)
 SECTOR_BYTES = 512  # every cluster and block size of the disk writers is a multiple of it
@@ -70,6 +75,7 @@ class _Resolver:
         self.variant = variant
         self.ns: dict[str, Any] = {}
         self.times: dict[str, int] = {}
+        self.names = names(*template_groups(spec))  # every name the spec's strings can use (checked when loaded)
 
     # -- helpers -----------------------------------------------------------------------------------
     def fail(self, where: str, what: str) -> SpecError:
@@ -77,12 +83,23 @@ class _Resolver:
         at = locate(self.spec, where)
         return SpecError(f"{where}: {what}", at) if at else SpecError(what, f"scenario {self.spec.scenario}: {where}")
 
+    def fail_at(self, loc: tuple[str | int, ...], what: str) -> SpecError:
+        """:meth:`fail` for a field given by its pydantic path (``("answers", name)``: a name may hold a dot)."""
+        field, at = dotted(loc), locate_path(self.spec, loc)
+        return SpecError(f"{field}: {what}", at) if at else SpecError(what, f"scenario {self.spec.scenario}: {field}")
+
     def fill(self, text: str, where: str) -> str:
-        """Substitute ``{name}`` references from the namespace."""
+        """Substitute ``{name}`` references from the namespace; ``{{name}}`` is the literal text ``{name}``."""
 
         def sub(m: re.Match[str]) -> str:
-            key = m.group(1)
+            key = m["ref"]
+            if key is None:
+                return "{" + m["literal"] + "}"
             if key not in self.ns:
+                if key in self.names:
+                    raise self.fail(where, f"{{{key}}} in {text!r} is not known yet here: dflab resolves variables "
+                                           "(in order), start, hosts, users, flow ports, process pids, processes, "
+                                           "files, flows, then the timeline")
                 raise self.fail(where, f"unknown reference {{{key}}} in {text!r}")
             return str(self.ns[key])
 
@@ -141,17 +158,17 @@ class _Resolver:
         out = []
         for h in self.spec.hosts:
             where = f"hosts.{h.id}"
-            ip = str(self.value(h.ip, f"host:{h.id}:ip", where))
+            ip = str(self.value(h.ip, f"host:{h.id}:ip", f"{where}.ip"))
             try:
                 ipaddress.IPv4Address(ip)
             except ValueError as exc:
-                raise self.fail(where, f"ip {ip!r} is not an IPv4 address") from exc
+                raise self.fail(f"{where}.ip", f"ip {ip!r} is not an IPv4 address") from exc
             if h.mac:
                 mac = h.mac
             else:
                 r = rng(self.seed, "mac", h.id)
                 mac = "02:" + ":".join(f"{r.randrange(256):02x}" for _ in range(5))
-            host = Host(h.id, self.fill(h.hostname, where), ip, mac)
+            host = Host(h.id, self.fill(h.hostname, f"{where}.hostname"), ip, mac)
             self.ns.update({f"hosts.{h.id}.ip": host.ip, f"hosts.{h.id}.hostname": host.hostname,
                             f"hosts.{h.id}.mac": host.mac})
             out.append(host)
@@ -161,9 +178,10 @@ class _Resolver:
         out = []
         for u in self.spec.users:
             where = f"users.{u.id}"
-            name = self.fill(u.name, where)
-            uid = self.number(u.uid, f"user:{u.id}:uid", where, *UIDS)
-            user = User(name, uid, uid, f"/home/{name}", u.shell, self.fill(u.full_name, where))
+            name = self.fill(u.name, f"{where}.name")
+            uid = self.number(u.uid, f"user:{u.id}:uid", f"{where}.uid", *UIDS)
+            user = User(name, uid, uid, f"/home/{name}", self.fill(u.shell, f"{where}.shell"),
+                        self.fill(u.full_name, f"{where}.full_name"))
             self.ns.update({f"users.{u.id}.name": name, f"users.{u.id}.uid": uid,
                             f"users.{u.id}.home": user.home})
             out.append(user)
@@ -174,7 +192,7 @@ class _Resolver:
         for f in self.spec.network.flows:
             where = f"network.flows.{f.id}"
             if f.client_port is not None:
-                port = self.number(f.client_port, f"flow:{f.id}:cport", where, *PORTS)
+                port = self.number(f.client_port, f"flow:{f.id}:cport", f"{where}.client_port", *PORTS)
             else:
                 r = rng(self.seed, "port", f.id)
                 port = r.randint(*EPHEMERAL)
@@ -183,14 +201,14 @@ class _Resolver:
             used.add(port)
             self.ns[f"flows.{f.id}.client_port"] = port
             default = {"dns": 53, "http": 80, "ftp": 21, "raw": 0}[f.kind]
-            self.ns[f"flows.{f.id}.port"] = self.number(f.port, f"flow:{f.id}:port", where, *PORTS) \
+            self.ns[f"flows.{f.id}.port"] = self.number(f.port, f"flow:{f.id}:port", f"{where}.port", *PORTS) \
                 if f.port is not None else default
 
     def processes(self, users: dict[str, User], boot: int) -> tuple[Process, ...]:
         specs = self.spec.memory.processes
         pids: dict[str, int] = {}
         for p in specs:
-            pid = self.number(p.pid, f"proc:{p.id}:pid", f"memory.processes.{p.id}", *PIDS)
+            pid = self.number(p.pid, f"proc:{p.id}:pid", f"memory.processes.{p.id}.pid", *PIDS)
             while pid in pids.values():
                 pid += 1
             pids[p.id] = pid
@@ -202,7 +220,8 @@ class _Resolver:
         where = f"memory.processes.{p.id}"
         user = users[p.user] if p.user else None
         uid = user.uid if user else 0
-        sockets = tuple(self.socket(s.proto, s.state, s.local, s.remote, s.fd, where) for s in p.sockets)
+        sockets = tuple(self.socket(s.proto, s.state, s.local, s.remote, s.fd, f"{where}.sockets.{k}")
+                        for k, s in enumerate(p.sockets))
         injected = None
         if p.inject:
             r = rng(self.seed, "inject", p.id)
@@ -213,26 +232,28 @@ class _Resolver:
         return Process(
             pid=pids[p.id],
             ppid=1 if p.parent == "init" else int(p.parent[4:]) if p.parent.startswith("pid:") else pids[p.parent],
-            comm=self.fill(p.comm, where)[:15],
-            args=tuple(self.fill(a, where) for a in p.args),
+            comm=self.fill(p.comm, f"{where}.comm")[:15],
+            args=tuple(self.fill(a, f"{where}.args.{k}") for k, a in enumerate(p.args)),
             uid=uid,
             gid=uid,
             start_time=self.at(p.started, f"{where}.started"),
-            exe_path=self.fill(p.exe, where),
+            exe_path=self.fill(p.exe, f"{where}.exe"),
             hidden=p.hidden,
-            open_files=tuple(OpenFile(fd, self.fill(path, where)) for fd, path in sorted(p.open_files.items())),
+            open_files=tuple(OpenFile(fd, self.fill(path, f"{where}.open_files.{fd}"))
+                             for fd, path in sorted(p.open_files.items())),
             sockets=sockets,
-            bash_history=tuple(HistoryEntry(self.at(h.at, f"{where}.history"), self.fill(h.command, where))
-                               for h in p.history),
-            environ=tuple((k, self.fill(v, where)) for k, v in p.environ.items()),
+            bash_history=tuple(HistoryEntry(self.at(h.at, f"{where}.history.{k}.at"),
+                                            self.fill(h.command, f"{where}.history.{k}.command"))
+                               for k, h in enumerate(p.history)),
+            environ=tuple((k, self.fill(v, f"{where}.environ.{k}")) for k, v in p.environ.items()),
             injected=injected,
         )
 
     def socket(self, proto: str, state: str, local: str, remote: str | None, fd: int, where: str) -> Socket:
-        lip, lport = self.endpoint(local, where)
-        rip, rport = self.endpoint(remote, where) if remote else ("0.0.0.0", 0)
+        lip, lport = self.endpoint(local, f"{where}.local")
+        rip, rport = self.endpoint(remote, f"{where}.remote") if remote else ("0.0.0.0", 0)
         if not FDS[0] <= fd <= FDS[1]:
-            raise self.fail(where, f"fd {fd} is outside {FDS[0]} .. {FDS[1]}")
+            raise self.fail(f"{where}.fd", f"fd {fd} is outside {FDS[0]} .. {FDS[1]}")
         return Socket(proto, state, lip, lport, rip, rport, fd)  # type: ignore[arg-type]
 
     def endpoint(self, text: str, where: str) -> tuple[str, int]:
@@ -266,7 +287,7 @@ class _Resolver:
         paths: set[tuple[str, str]] = set()
         for f in out:
             if (f.volume, f.path) in paths and f.deleted_at is None:
-                raise self.fail(f"disk.files.{f.id}", f"path {f.path} is used twice on volume {f.volume}")
+                raise self.fail(f"disk.files.{f.id}.path", f"path {f.path} is used twice on volume {f.volume}")
             paths.add((f.volume, f.path))
         return tuple(out)
 
@@ -276,7 +297,7 @@ class _Resolver:
         r = rng(self.seed, "file", f.id)
         c = f.content
         size = c.size if isinstance(c.size, int) or c.size is None else r.randint(*c.size)
-        slack = self.fill(f.slack, where).encode() if f.slack else b""
+        slack = self.fill(f.slack, f"{where}.slack").encode() if f.slack else b""
         if slack and size is not None and not isinstance(c.size, int):
             size = _room_for_slack(size, len(slack), c.size[0], c.size[1])
         kind = c.kind
@@ -284,21 +305,22 @@ class _Resolver:
         if kind == "text":
             data = content.text(r, size or 2048)
         elif kind == "literal":
-            data = self.fill(c.text or "", where).encode()
+            data = self.fill(c.text or "", f"{where}.content.text").encode()
         elif kind == "elf":
-            data = content.elf(r, size or 16384, [self.fill(c.text, where)] if c.text else [])
+            data = content.elf(r, size or 16384, [self.fill(c.text, f"{where}.content.text")] if c.text else [])
         elif kind == "random":
             data = content.random_bytes(r, size or 4096)
         elif kind == "png":
             data = content.png(r)
         elif kind == "pdf":
-            body = self.fill(c.text, where).splitlines() if c.text else content.text(r, 600).decode().splitlines()
+            body = (self.fill(c.text, f"{where}.content.text").splitlines() if c.text
+                    else content.text(r, 600).decode().splitlines())
             data = content.pdf(body)
         elif kind == "zip":
             members = [member(m) for m in c.members]
             data = content.zip_stored((m.name, m.content, m.mtime) for m in members)
             wrap = self.value(c.wrap, f"file:{f.id}:wrap", f"{where}.content.wrap") if c.wrap is not None else "none"
-            inner = self.fill(f.path, where).rsplit("/", 1)[-1].rsplit(".", 1)[0] + ".zip"
+            inner = self.fill(f.path, f"{where}.path").rsplit("/", 1)[-1].rsplit(".", 1)[0] + ".zip"
             if wrap == "tar":
                 data = content.tar_one(inner, data, created)
             elif wrap == "gzip":
@@ -318,9 +340,10 @@ class _Resolver:
         deleted = self.at(f.deleted, f"{where}.deleted") if f.deleted else None
         changed = self.at(f.changed, f"{where}.changed") if f.changed else (deleted or modified)
         owner = users[f.owner] if f.owner else None
-        path = self.fill(f.path, where)
+        path = self.fill(f.path, f"{where}.path")
         if f.type_lies and not extension_lies(path, data):
-            raise self.fail(where, "type_lies is set but the content's magic bytes do not contradict the name")
+            raise self.fail(f"{where}.type_lies", "type_lies is set but the content's magic bytes do not contradict "
+                                                  "the name")
         return DiskFile(f.id, f.volume, path, data, modified, accessed, changed, created,
                         uid=owner.uid if owner else 0, gid=owner.gid if owner else 0, mode=f.mode,
                         deleted_at=deleted, slack=slack,
@@ -336,7 +359,8 @@ class _Resolver:
             raise self.fail(f"{where}.created", "created needs [earlier, later]")
         out = []
         for n in range(r.randint(*fill.count)):
-            directory = self.fill(r.choice(fill.directories), f"{where}.directories")
+            template = r.choice(fill.directories)
+            directory = self.fill(template, f"{where}.directories.{fill.directories.index(template)}")
             stem = "_".join(r.sample(content.WORDS, 2))
             ext = r.choice(("txt", "txt", "pdf", "png", "csv"))
             if ext == "pdf":
@@ -358,7 +382,7 @@ class _Resolver:
         def body(ref: BodyRef | None, where: str) -> bytes:
             if ref is None:
                 return b""
-            return files[ref.file].content if ref.file else self.fill(ref.text or "", where).encode()
+            return files[ref.file].content if ref.file else self.fill(ref.text or "", f"{where}.text").encode()
 
         for f in n.flows:
             where = f"network.flows.{f.id}"
@@ -367,25 +391,29 @@ class _Resolver:
             sport = self.ns[f"flows.{f.id}.port"]
             if f.kind == "dns":
                 txid = rng(self.seed, "txid", f.id).randrange(1, 65536)
-                dns.append(DnsQuery(t, f.client, f.server, self.fill(f.qname or "", where),
+                dns.append(DnsQuery(t, f.client, f.server, self.fill(f.qname or "", f"{where}.qname"),
                                     hosts[f.answer or ""].ip, cport, txid, f.id))
             elif f.kind == "http":
-                auth = tuple(self.fill(x, where) for x in f.basic_auth) if f.basic_auth else None
-                http.append(HttpTransfer(t, f.client, f.server, cport, sport, f.method,
-                                         self.fill(f.host_header or hosts[f.server].hostname, where),
-                                         self.fill(f.uri or "/", where), self.fill(f.user_agent, where), f.status,
-                                         f.content_type, body(f.body, where), body(f.request_body, where),
+                auth = tuple(self.fill(x, f"{where}.basic_auth.{k}") for k, x in enumerate(f.basic_auth)) \
+                    if f.basic_auth else None
+                host_header = self.fill(f.host_header, f"{where}.host_header") if f.host_header \
+                    else hosts[f.server].hostname
+                http.append(HttpTransfer(t, f.client, f.server, cport, sport, f.method, host_header,
+                                         self.fill(f.uri or "/", f"{where}.uri"),
+                                         self.fill(f.user_agent, f"{where}.user_agent"), f.status,
+                                         self.fill(f.content_type, f"{where}.content_type"),
+                                         body(f.body, f"{where}.body"), body(f.request_body, f"{where}.request_body"),
                                          auth, f.id))  # type: ignore[arg-type]
             elif f.kind == "ftp":
                 r = rng(self.seed, "ftp", f.id)
                 stor = files[f.stor.file] if f.stor and f.stor.file else None
-                ftp.append(FtpSession(t, f.client, f.server, cport, self.fill(f.user or "", where),
-                                      self.fill(f.password or "", where), stor.name if stor else "",
+                ftp.append(FtpSession(t, f.client, f.server, cport, self.fill(f.user or "", f"{where}.user"),
+                                      self.fill(f.password or "", f"{where}.password"), stor.name if stor else "",
                                       stor.content if stor else b"", r.randint(50000, 50999) if stor else 0,
                                       cport + 1 if stor else 0, f.id))
             else:
-                raw.append(RawTransfer(t, f.client, f.server, cport, sport, body(f.upload, where), b"",
-                                       self.fill(f.label, where), f.id))
+                raw.append(RawTransfer(t, f.client, f.server, cport, sport, body(f.upload, f"{where}.upload"), b"",
+                                       self.fill(f.label, f"{where}.label"), f.id))
         noise = self.number(n.noise_packets, "noise", "network.noise_packets", 0, MAX_NOISE_PACKETS)
         noise_seed = int.from_bytes(hashlib.sha256(self.seed + b"noise").digest()[:4], "big")
         return Network(float(self.at(n.start, "network.start")), float(self.at(n.end, "network.end")),
@@ -407,8 +435,28 @@ class _Resolver:
         return E01Header(acquired, e.case_number or self.spec.scenario, e.description or self.spec.title, e.examiner,
                          e.evidence_number, e.notes, e.compression)
 
+    def check_answers(self) -> None:
+        """Every answer's references name facts the key will hold (:func:`dflab.scenario.spec.answer_problems`):
+        found here, at the answer's line, rather than by the key when the evidence is already built."""
+        for loc, what in answer_problems(self.spec):
+            raise self.fail_at(loc, what)
+
+    def check_text_answers(self, files: tuple[DiskFile, ...]) -> None:
+        """``{files.<id>.text}`` in an answer needs text content in this variant: the one answer name the spec alone
+        cannot settle (the key has ``.text`` only for a file whose bytes are text)."""
+        kinds = {f.id: f.true_type for f in files}
+        for name, template in self.spec.answers.items():
+            for ref in REFERENCE.findall(template):
+                group, _, rest = ref.partition(".")
+                ident, _, field = rest.partition(".")
+                if group == "files" and field == "text" and kinds.get(ident, "text") != "text":
+                    raise self.fail_at(("answers", name), f"{{{ref}}}: file {ident!r} is not text in this variant "
+                                                          f"(its content is {kinds[ident]}); .text is only for a text "
+                                                          "file")
+
     def resolve(self) -> Case:
         s = self.spec
+        self.check_answers()
         self.variables()
         self.timeline_times()
         case_hosts = self.hosts()
@@ -424,7 +472,8 @@ class _Resolver:
         files_t = self.files(users, procs)
         files = {f.id: f for f in files_t}
         volumes = tuple(Volume(v.id, v.fs, v.label, v.size, rng(self.seed, "vol", v.id).getrandbits(32),
-                               _uuid(self.seed, "vol", v.id), v.mount, self.volume_start(v.id, v.start_mib))
+                               _uuid(self.seed, "vol", v.id), self.fill(v.mount, f"disk.volumes.{v.id}.mount"),
+                               self.volume_start(v.id, v.start_mib))
                         for v in s.disk.volumes)
         table = self.value(s.disk.table, "disk:table", "disk.table")
         disk = Disk(table, s.disk.size, rng(self.seed, "disk").getrandbits(32), _uuid(self.seed, "disk"),
@@ -439,9 +488,11 @@ class _Resolver:
                         procs_t, tuple(mem.formats))
         network = self.flows(files, hosts)
         timeline = tuple(
-            TimelineEvent(float(self.times[e.id]), e.id, e.action, self.fill(e.description, f"timeline.{e.id}"),
-                          e.sources, tuple(self.fill(r, f"timeline.{e.id}") for r in e.refs))
+            TimelineEvent(float(self.times[e.id]), e.id, self.fill(e.action, f"timeline.{e.id}.action"),
+                          self.fill(e.description, f"timeline.{e.id}.description"), e.sources,
+                          tuple(self.fill(r, f"timeline.{e.id}.refs.{k}") for k, r in enumerate(e.refs)))
             for e in s.timeline)
+        self.check_text_answers(files_t)
         return Case(s.scenario, s.version, s.title, self.variant, self.seed.hex(), case_hosts, users_t,
                     s.suspect, disk, memory, network, timeline,
                     facts={"answers": dict(s.answers), "process_ids": {k: v.pid for k, v in procs.items()},

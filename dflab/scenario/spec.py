@@ -33,6 +33,13 @@ never a hang or a traceback at build time:
 Every range (``{int: [lo, hi]}``, ``size: [lo, hi]``, ``count``, ``seconds``,
 ``time_between``) must have ``lo <= hi``.  The YAML itself is bounded by
 :mod:`dflab.scenario.load` (file size, nesting, aliases).
+
+References.  Every id one section names in another (an event's ``after``, a
+flow's hosts and files ...) and every ``{name}`` in a templated string must
+exist (:func:`id_problems`, :func:`template_problems`); each problem is
+reported at the line of the field holding it, through
+:class:`dflab.yamlfile.FieldError`.  Answers are checked against the answer
+key's names when a variant is resolved (:func:`answer_problems`).
 """
 
 from __future__ import annotations
@@ -45,7 +52,20 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-ID = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
+from dflab.yamlfile import FieldError
+
+ID_PATTERN = r"[a-z][a-z0-9_-]{0,39}"
+ID = Annotated[str, Field(pattern=rf"^{ID_PATTERN}$")]
+# A ``{name}`` reference in a spec's strings. A name is dot-separated parts such as ``hosts.c2.ip`` or
+# ``flows.dns-c2.client_port``: every id (ID_PATTERN, ``-`` included) and every variable name (VARIABLE_NAME) fits.
+# ``{{name}}`` is the escape: it writes ``{name}`` as it is (a ``${HOME}`` in a shell command is ``${{HOME}}``).
+# Any other brace (``{"a": 1}``, ``{ x }``, ``{1..3}``) is plain text. Answers use the same grammar, without the
+# escape (dflab.evidence.key reads them).
+REF_NAME = r"[A-Za-z_][\w.-]*"
+TEMPLATE = re.compile(rf"\{{\{{(?P<literal>{REF_NAME})\}}\}}|\{{(?P<ref>{REF_NAME})\}}")
+REFERENCE = re.compile(rf"\{{({REF_NAME})\}}")
+VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
+MAC = re.compile(r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}")
 TIME_REF = re.compile(r"^@(?P<event>[a-z][a-z0-9_-]*?)(?:\s*(?P<sign>[+-])\s*(?P<num>\d+(?:\.\d+)?)(?P<unit>[smhd]))?$")
 SIZE = re.compile(r"^(?P<num>\d+)\s*(?P<unit>B|KiB|MiB|GiB)?$")
 _UNITS = {None: 1, "B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
@@ -252,6 +272,13 @@ class HostSpec(Strict):
     mac: str | None = None  # drawn from the seed when absent (locally administered)
     on_link: bool = True  # on the suspect's /24 segment; off-link hosts are reached through the gateway
 
+    @field_validator("mac")
+    @classmethod
+    def _mac(cls, v: str | None) -> str | None:
+        if v is not None and not MAC.fullmatch(v):
+            raise ValueError(f"mac {v!r} is not a MAC address such as 52:54:00:0a:0d:01 (six hex pairs, ':' between)")
+        return v
+
     @field_validator("ip")
     @classmethod
     def _ip(cls, v: Any) -> Any:
@@ -415,7 +442,7 @@ def header_text_problem(text: str) -> str | None:
     """
     if not all(" " <= c <= "~" for c in text):
         return f"E01 header text must be printable ASCII without tabs or newlines: {text!r}"
-    if re.search(r"\{[A-Za-z_][\w.]*\}", text):
+    if REFERENCE.search(text):
         return f"E01 header text is literal, not a template (no drawn values in headers): {text!r}"
     return None
 
@@ -638,60 +665,338 @@ class Spec(Strict):
             parse_iso(v)
         return v
 
+    @field_validator("variables")
+    @classmethod
+    def _variable_names(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for name in v:
+            if name == "start":
+                raise FieldError((name,), "'start' is the story's start time ({start}): name the variable otherwise")
+            if not VARIABLE_NAME.fullmatch(name):
+                raise FieldError((name,), f"variable name {name!r} cannot be used as {{name}}: a letter or _, then "
+                                          "letters, digits, _ or - (at most 64 characters)")
+        return v
+
     @model_validator(mode="after")
     def _references(self) -> Spec:
-        """Check every id reference up front, so a typo is reported with its place, not as a KeyError."""
-        hosts = {h.id for h in self.hosts}
-        users = {u.id for u in self.users}
-        volumes = {v.id for v in self.disk.volumes}
-        files = {f.id for f in self.disk.files}
-        procs = {p.id for p in self.memory.processes}
-        events = {"start"}
-        for ev in self.timeline:
-            if ev.after not in events:
-                raise ValueError(f"timeline event {ev.id!r}: 'after' names {ev.after!r}, not an earlier event")
-            events.add(ev.id)
+        """Check every id and ``{...}`` reference up front, at the line of the field that holds it
+        (:class:`~dflab.yamlfile.FieldError`): a typo is never a KeyError at build time, nor a literal ``{name}``
+        left in the evidence.
 
-        def need(kind: str, value: str | None, known: set[str], where: str) -> None:
-            if value is not None and value not in known:
-                raise ValueError(f"{where}: unknown {kind} {value!r} (known: {', '.join(sorted(known))})")
-
-        need("host", self.suspect, hosts, "suspect")
-        title_problem = header_text_problem(self.title)  # the E01 description's default
-        if self.disk.e01 and self.disk.e01.description is None and title_problem:
-            raise ValueError(f"disk.e01.description defaults to the title, which cannot be used; set it "
-                             f"({title_problem})")
-        for f in self.disk.files:
-            need("volume", f.volume, volumes, f"disk file {f.id}")
-            need("user", f.owner, users, f"disk file {f.id}")
-            for m in f.content.members:
-                need("file", m, files, f"disk file {f.id} zip member")
-            need("process", f.content.process, procs, f"disk file {f.id} history")
-        for fl in self.disk.filler:
-            need("volume", fl.volume, volumes, "filler")
-            need("user", fl.owner, users, "filler")
-        for p in self.memory.processes:
-            if p.parent != "init" and not re.fullmatch(r"pid:\d+", p.parent):
-                need("process", p.parent, procs, f"process {p.id} parent")
-            need("user", p.user, users, f"process {p.id}")
-        n = self.network
-        for role in ("capture_host", "gateway", "resolver"):
-            need("host", getattr(n, role), hosts, f"network.{role}")
-        for flow in n.flows:
-            need("host", flow.client, hosts, f"flow {flow.id} client")
-            need("host", flow.server, hosts, f"flow {flow.id} server")
-            need("host", flow.answer, hosts, f"flow {flow.id} answer")
-            for ref in (flow.body, flow.request_body, flow.stor, flow.upload):
-                need("file", ref.file if ref else None, files, f"flow {flow.id}")
-            if flow.stor and flow.stor.file is None:
-                raise ValueError(f"flow {flow.id}: an FTP stor names a disk file ({{file: id}})")
-        for kind, ids in (("host", [h.id for h in self.hosts]), ("file", [f.id for f in self.disk.files]),
-                          ("process", [p.id for p in self.memory.processes]), ("flow", [f.id for f in n.flows]),
-                          ("event", [e.id for e in self.timeline])):
-            dupes = sorted({i for i in ids if ids.count(i) > 1})
-            if dupes:
-                raise ValueError(f"duplicate {kind} id {dupes[0]!r}")
+        Answers name facts of the answer key, which exists once a variant is built: :func:`answer_problems` is
+        checked when a variant is resolved (`dflab scenario validate` resolves one, every build resolves each),
+        still before any evidence is written, so a spec whose answers are broken can still be read (and, say,
+        checked against the roles labs require)."""
+        for problems in (id_problems(self), template_problems(self)):
+            for loc, what in problems:
+                raise FieldError(loc, what)
         return self
+
+
+# -- references across sections ----------------------------------------------------------------------------------
+# A problem is (field path from the spec's top, what): the path is pydantic's (``network.flows[2].client``), so the
+# loader reports the very line of the field (dflab.yamlfile).
+Loc = tuple[str | int, ...]
+Problem = tuple[Loc, str]
+_PLURAL = {"host": "hosts", "user": "users", "volume": "volumes", "file": "files", "process": "processes",
+           "flow": "flows", "event": "events", "variable": "variables"}
+_SINGULAR = {plural: kind for kind, plural in _PLURAL.items()}
+
+
+def _unknown_id(kind: str, value: str | None, known: Any) -> str | None:
+    if value is None or value in known:
+        return None
+    listed = f"{_PLURAL[kind]} are: {', '.join(sorted(known))}" if known else f"the spec has no {_PLURAL[kind]}"
+    return f"unknown {kind} {value!r} ({listed})"
+
+
+def _is_ipv4(text: str) -> bool:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def id_problems(spec: Spec) -> Iterator[Problem]:
+    """Every id named by another section (a timeline ``after``, a file's volume and owner, a flow's hosts and files,
+    a socket's host ...) must be defined, once; an event follows an earlier one; zip members hold no cycle."""
+    for kind, path, items in (("host", ("hosts",), spec.hosts), ("user", ("users",), spec.users),
+                              ("event", ("timeline",), spec.timeline),
+                              ("volume", ("disk", "volumes"), spec.disk.volumes),
+                              ("file", ("disk", "files"), spec.disk.files),
+                              ("process", ("memory", "processes"), spec.memory.processes),
+                              ("flow", ("network", "flows"), spec.network.flows)):
+        first: dict[str, int] = {}
+        for i, item in enumerate(items):
+            if item.id in first:
+                yield (*path, i, "id"), f"duplicate {kind} id {item.id!r} (also {'.'.join(path)}[{first[item.id]}])"
+            first.setdefault(item.id, i)
+            if kind == "event" and item.id == "start":
+                yield (*path, i, "id"), "'start' is the story's start (the top-level start:): name the event otherwise"
+            if kind == "file" and re.fullmatch(r"filler-\d+-\d+", item.id):
+                yield (*path, i, "id"), (f"{item.id!r} is how dflab names its filler files (filler-<rule>-<n>): "
+                                         "choose another id")
+    hosts = {h.id for h in spec.hosts}
+    users = {u.id for u in spec.users}
+    volumes = {v.id for v in spec.disk.volumes}
+    files = {f.id for f in spec.disk.files}
+    procs = {p.id for p in spec.memory.processes}
+    all_events = {e.id for e in spec.timeline}
+    earlier = ["start"]
+    for i, ev in enumerate(spec.timeline):
+        if ev.after not in earlier:
+            why = ("an event cannot follow itself" if ev.after == ev.id else "it comes later in the timeline"
+                   if ev.after in all_events else "no event has that id")
+            yield ("timeline", i, "after"), (f"{ev.after!r} is not an earlier event: {why} "
+                                             f"(earlier events: {', '.join(earlier)})")
+        earlier.append(ev.id)
+
+    def need(loc: Loc, kind: str, value: str | None, known: Any) -> Iterator[Problem]:
+        what = _unknown_id(kind, value, known)
+        if what:
+            yield loc, what
+
+    yield from need(("suspect",), "host", spec.suspect, hosts)
+    title_problem = header_text_problem(spec.title)  # the E01 description's default
+    if spec.disk.e01 and spec.disk.e01.description is None and title_problem:
+        yield ("disk", "e01"), (f"set a description: disk.e01.description defaults to the title, which cannot be "
+                                f"used ({title_problem})")
+    for i, f in enumerate(spec.disk.files):
+        at = ("disk", "files", i)
+        yield from need((*at, "volume"), "volume", f.volume, volumes)
+        yield from need((*at, "owner"), "user", f.owner, users)
+        for k, m in enumerate(f.content.members):
+            yield from need((*at, "content", "members", k), "file", m, files)
+        yield from need((*at, "content", "process"), "process", f.content.process, procs)
+    yield from _zip_cycles(spec)
+    for i, fl in enumerate(spec.disk.filler):
+        yield from need(("disk", "filler", i, "volume"), "volume", fl.volume, volumes)
+        yield from need(("disk", "filler", i, "owner"), "user", fl.owner, users)
+    for i, p in enumerate(spec.memory.processes):
+        at = ("memory", "processes", i)
+        if p.parent != "init" and not re.fullmatch(r"pid:\d+", p.parent):
+            yield from need((*at, "parent"), "process", p.parent, procs)
+        yield from need((*at, "user"), "user", p.user, users)
+        for k, sock in enumerate(p.sockets):
+            for end in ("local", "remote"):
+                text = getattr(sock, end)
+                host, colon, _ = (text or "").rpartition(":")
+                if text is not None and not colon:
+                    yield (*at, "sockets", k, end), (f"{text!r} is not host:port (a host id or an IPv4 address, "
+                                                     "':', a port)")
+                elif text is not None and "{" not in host and host not in hosts and not _is_ipv4(host):
+                    yield (*at, "sockets", k, end), (f"unknown host {host!r} in {text!r} (hosts are: "
+                                                     f"{', '.join(sorted(hosts))}; or an IPv4 address)")
+    n = spec.network
+    for role in ("capture_host", "gateway", "resolver"):
+        yield from need(("network", role), "host", getattr(n, role), hosts)
+    for i, flow in enumerate(n.flows):
+        at = ("network", "flows", i)
+        yield from need((*at, "client"), "host", flow.client, hosts)
+        yield from need((*at, "server"), "host", flow.server, hosts)
+        yield from need((*at, "answer"), "host", flow.answer, hosts)
+        for field in ("body", "request_body", "stor", "upload"):
+            ref = getattr(flow, field)
+            yield from need((*at, field, "file"), "file", ref.file if ref else None, files)
+        if flow.stor and flow.stor.file is None:
+            yield (*at, "stor"), "an FTP stor names a disk file ({file: id})"
+
+
+def _zip_cycles(spec: Spec) -> Iterator[Problem]:
+    """A zip that holds itself, directly or through another zip, has no bytes to write."""
+    members = {f.id: f.content.members for f in spec.disk.files}
+    for i, f in enumerate(spec.disk.files):
+        stack, seen = list(f.content.members), set()
+        while stack:
+            m = stack.pop()
+            if m == f.id:
+                yield ("disk", "files", i, "content", "members"), f"zip {f.id!r} would contain itself"
+                return
+            if m not in seen:
+                seen.add(m)
+                stack.extend(members.get(m, ()))
+
+
+# The names a ``{...}`` reference can use: in the spec's strings, what dflab knows while it resolves a variant
+# (dflab.scenario.resolve fills them); in ``answers:``, the answer key's namespace (dflab.evidence.key.namespace,
+# read after the build: tests/test_spec_errors.py holds these lists to it). By group, id and field.
+HOST_REFS = ("ip", "hostname", "mac")
+USER_REFS = ("name", "uid", "home")
+VOLUME_FACTS = ("fs", "label", "mount", "size", "index", "start_sector", "sectors", "type", "uuid", "serial")
+FILE_FACTS = ("path", "name", "volume", "size", "sha256", "md5", "true_type", "deleted", "slack", "mtime", "atime",
+              "ctime", "crtime", "inode", "text")  # text: only for a file whose content is text (checked per variant)
+PROCESS_FACTS = ("pid", "ppid", "comm", "cmdline", "uid", "exe", "start_time", "hidden")  # + injected_start
+FLOW_FACTS = {"dns": ("client_port", "server_port", "qname", "answer"),
+              "http": ("client_port", "server_port", "uri", "host", "body_sha256", "body_bytes", "user", "password"),
+              "ftp": ("client_port", "server_port", "user", "password", "stored_name", "stored_sha256"),
+              "raw": ("client_port", "server_port", "upload_bytes", "upload_sha256", "label")}
+Groups = dict[str, dict[str, tuple[str, ...]]]  # group -> id -> fields (none: the name is group.id)
+
+
+def template_groups(spec: Spec) -> tuple[set[str], Groups]:
+    """The names the spec's own strings can use: its variables and ``start``, then by group."""
+    return {*spec.variables, "start"}, {
+        "hosts": {h.id: HOST_REFS for h in spec.hosts}, "users": {u.id: USER_REFS for u in spec.users},
+        "processes": {p.id: ("pid",) for p in spec.memory.processes},
+        "flows": {f.id: ("client_port", "port") for f in spec.network.flows}}
+
+
+def answer_groups(spec: Spec) -> Groups:
+    """The names ``answers:`` can use: the answer key's namespace."""
+    return {"variables": {name: () for name in spec.variables},
+            "hosts": {h.id: HOST_REFS for h in spec.hosts}, "users": {u.id: USER_REFS for u in spec.users},
+            "volumes": {v.id: VOLUME_FACTS for v in spec.disk.volumes},
+            "files": {f.id: FILE_FACTS for f in spec.disk.files},
+            "processes": {p.id: PROCESS_FACTS + (("injected_start",) if p.inject else ())
+                          for p in spec.memory.processes},
+            "flows": {f.id: FLOW_FACTS[f.kind] for f in spec.network.flows},
+            "events": {e.id: ("time",) for e in spec.timeline}}
+
+
+def names(bare: set[str], groups: Groups) -> set[str]:
+    """Every full name: ``bare`` and ``group.id.field`` (``group.id`` for a group without fields)."""
+    out = set(bare)
+    for group, ids in groups.items():
+        for ident, fields in ids.items():
+            out.update((f"{group}.{ident}.{f}" for f in fields) if fields else (f"{group}.{ident}",))
+    return out
+
+
+def _hint(ref: str, bare: set[str], groups: Groups, other: Groups, for_answers: bool) -> str:
+    """What ``ref`` could have been, for an error message: the ids of its group, an id's fields, or where the name is
+    valid instead (``other``: the answers' names for a spec string, and the reverse)."""
+    group, _, rest = ref.partition(".")
+    ident, _, field = rest.partition(".")
+    if group in groups and rest:
+        ids = groups[group]
+        if ident not in ids:
+            return f"{group} are: {', '.join(sorted(ids))}" if ids else f"the spec has no {group}"
+        if not ids[ident]:
+            return f"a {_SINGULAR[group]} is {{{group}.{ident}}}"
+        here = f"{_SINGULAR[group]} {ident!r} has: {', '.join(ids[ident])}"
+        if field in other.get(group, {}).get(ident, ()):
+            return f"{field} is for answers: only; here {here}" if not for_answers else here
+        return here
+    if not for_answers and group in other and rest:
+        if group == "variables" and ident in bare:
+            return f"here a variable is {{{ident}}}"
+        return f"{group}.<id>.<field> is for answers: only, read from the answer key after the build"
+    if for_answers and ref in groups.get("variables", {}):
+        return f"in answers: a variable is {{variables.{ref}}}"
+    if for_answers:
+        return f"answer names begin with {', '.join(f'{g}.' for g in groups)}"
+    if "." in ref:
+        return f"a reference is a variable, start, or begins with {', '.join(f'{g}.' for g in groups)}"
+    return f"variables are: {', '.join(sorted(bare - {'start'}))}; or start" if bare - {"start"} else \
+        "the spec has no variables; start is the story's start"
+
+
+def _value_strings(loc: Loc, v: Any) -> Iterator[tuple[Loc, str]]:
+    """The strings a literal or drawn value can be (a choice's text options, each at its own place)."""
+    if isinstance(v, str):
+        yield loc, v
+    elif isinstance(v, dict) and set(v) == {"choice"} and isinstance(v["choice"], list):
+        yield from (((*loc, "choice", k), o) for k, o in enumerate(v["choice"]) if isinstance(o, str))
+
+
+def templated_strings(spec: Spec) -> Iterator[tuple[Loc, str]]:
+    """Every string dflab fills ``{...}`` references in (dflab.scenario.resolve), with its field path."""
+    for name, v in spec.variables.items():
+        yield from _value_strings(("variables", name), v)
+    yield from _value_strings(("start",), spec.start)
+    for i, h in enumerate(spec.hosts):
+        yield from _value_strings(("hosts", i, "ip"), h.ip)
+        yield ("hosts", i, "hostname"), h.hostname
+    for i, u in enumerate(spec.users):
+        yield ("users", i, "name"), u.name
+        yield from _value_strings(("users", i, "uid"), u.uid)
+        yield ("users", i, "full_name"), u.full_name
+        yield ("users", i, "shell"), u.shell
+    for i, ev in enumerate(spec.timeline):
+        yield ("timeline", i, "action"), ev.action
+        yield ("timeline", i, "description"), ev.description
+        yield from ((("timeline", i, "refs", k), r) for k, r in enumerate(ev.refs))
+    d = spec.disk
+    yield from _value_strings(("disk", "table"), d.table)
+    for i, vol in enumerate(d.volumes):
+        yield ("disk", "volumes", i, "mount"), vol.mount
+        yield from _value_strings(("disk", "volumes", i, "start_mib"), vol.start_mib)
+    for i, f in enumerate(d.files):
+        at = ("disk", "files", i)
+        yield (*at, "path"), f.path
+        if f.slack is not None:
+            yield (*at, "slack"), f.slack
+        if f.content.text is not None:
+            yield (*at, "content", "text"), f.content.text
+        yield from _value_strings((*at, "content", "wrap"), f.content.wrap)
+    for i, fl in enumerate(d.filler):
+        yield from ((("disk", "filler", i, "directories", k), t) for k, t in enumerate(fl.directories))
+    for i, p in enumerate(spec.memory.processes):
+        at = ("memory", "processes", i)
+        yield from _value_strings((*at, "pid"), p.pid)
+        yield (*at, "comm"), p.comm
+        yield from (((*at, "args", k), a) for k, a in enumerate(p.args))
+        yield (*at, "exe"), p.exe
+        yield from (((*at, "open_files", str(fd)), path) for fd, path in p.open_files.items())
+        for k, sock in enumerate(p.sockets):
+            yield (*at, "sockets", k, "local"), sock.local
+            if sock.remote is not None:
+                yield (*at, "sockets", k, "remote"), sock.remote
+        yield from (((*at, "history", k, "command"), h.command) for k, h in enumerate(p.history))
+        yield from (((*at, "environ", key), value) for key, value in p.environ.items())
+    n = spec.network
+    yield from _value_strings(("network", "noise_packets"), n.noise_packets)
+    for i, fl in enumerate(n.flows):
+        at = ("network", "flows", i)
+        for field in ("port", "client_port"):
+            yield from _value_strings((*at, field), getattr(fl, field))
+        for field in ("qname", "uri", "host_header", "user_agent", "content_type", "user", "password", "label"):
+            if getattr(fl, field) is not None:
+                yield (*at, field), getattr(fl, field)
+        yield from (((*at, "basic_auth", k), t) for k, t in enumerate(fl.basic_auth or ()))
+        for field in ("body", "request_body", "stor", "upload"):
+            ref = getattr(fl, field)
+            if ref is not None and ref.text is not None:
+                yield (*at, field, "text"), ref.text
+
+
+def literal_strings(spec: Spec) -> Iterator[tuple[Loc, str]]:
+    """Strings that are never templated (free text kept as written, or written into a format as is)."""
+    yield ("title",), spec.title
+    yield ("summary",), spec.summary
+    for i, vol in enumerate(spec.disk.volumes):
+        yield ("disk", "volumes", i, "label"), vol.label
+    yield ("memory", "kernel"), spec.memory.kernel
+    for i, p in enumerate(spec.memory.processes):
+        yield from ((("memory", "processes", i, "environ", key), key) for key in p.environ)
+
+
+def template_problems(spec: Spec) -> Iterator[Problem]:
+    """A ``{name}`` in a templated string must name something the spec defines (a typo, or an id with ``-``, is
+    never left in the evidence as text); a literal string holds none."""
+    bare, groups = template_groups(spec)
+    known, answers = names(bare, groups), answer_groups(spec)
+    for loc, text in templated_strings(spec):
+        for m in TEMPLATE.finditer(text):
+            ref = m["ref"]
+            if ref is not None and ref not in known:
+                yield loc, f"unknown reference {{{ref}}} in {text!r} ({_hint(ref, bare, groups, answers, False)})"
+    for loc, text in literal_strings(spec):
+        m = REFERENCE.search(text)
+        if m:
+            yield loc, f"this text is not a template: {m[0]} would stay as written (references are not filled in here)"
+
+
+def answer_problems(spec: Spec) -> Iterator[Problem]:
+    """Every ``{...}`` of every answer names a fact the answer key will hold (checked when a variant is resolved,
+    before any evidence is written: dflab.scenario.resolve)."""
+    groups = answer_groups(spec)
+    known = names(set(), groups)
+    _, spec_groups = template_groups(spec)
+    for name, template in spec.answers.items():
+        for ref in REFERENCE.findall(template):
+            if ref not in known:
+                yield ("answers", name), f"unknown reference {{{ref}}} ({_hint(ref, set(), groups, spec_groups, True)})"
 
 
 def parse_iso(value: str) -> datetime:
