@@ -36,6 +36,10 @@ SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", 
 # What a confined process may write outside the folders bound into it, in memory that vanishes with it.
 TMP_SIZE = "256m"  # /tmp
 SHM_SIZE = "64m"  # /dev/shm
+# And files: one per 4 KiB page of the size (a file with data takes a page anyway), so only empty files meet
+# it; without it, empty files cost the host's kernel memory, up to half its RAM's worth of inodes per tmpfs.
+TMP_INODES = 65_536
+SHM_INODES = 16_384
 # The packages a grading kernel imports (and its runner); a lab server adds Jupyter's own.
 KERNEL_PACKAGES = ("dflab", "nbformat", "ipykernel", "nbclient")
 
@@ -177,8 +181,8 @@ def base_root(python: str, packages: Sequence[str] = KERNEL_PACKAGES, *, proc: s
     for path in visible_paths(python, packages):
         root.show(path)
     root.steps += ["proc", proc, "dev"]
-    root.tmpfs("/tmp", f"mode=1777,nosuid,nodev,size={TMP_SIZE}")  # noqa: S108 -- a fresh tmpfs of its own
-    root.tmpfs("/dev/shm", f"mode=1777,nosuid,nodev,noexec,size={SHM_SIZE}")  # noqa: S108 -- likewise
+    root.tmpfs("/tmp", f"mode=1777,nosuid,nodev,size={TMP_SIZE},nr_inodes={TMP_INODES}")  # noqa: S108 -- its own
+    root.tmpfs("/dev/shm", f"mode=1777,nosuid,nodev,noexec,size={SHM_SIZE},nr_inodes={SHM_INODES}")  # noqa: S108
     return root
 
 

@@ -9,6 +9,9 @@ team that writes a new case sees at once what a lab would miss, before building 
 
 A grader that reads a role its lab.yaml does not declare is the lab's own mistake, reported at the grader's line:
 ``requires:`` stays the one complete list of what the lab takes from a case.
+
+The notebook's prose is filled from the spec too (dflab/lab_prose.py): a placeholder the spec cannot fill the same
+way for every trainee (unknown, drawn per trainee, or an answer) is one line at the notebook's cell.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 from dflab.errors import DflabError
 from dflab.grading.checks import MAX_CHECKS_BYTES, CheckFile, load_checks
 from dflab.lab_meta import GRADER_FILE, LAB_FILE, REPO, LabMeta, Requires, read_lab
+from dflab.lab_prose import prose_problems
 from dflab.scenario.load import locate
 from dflab.scenario.spec import Spec
 from dflab.yamlfile import load_yaml, read_text, where
@@ -115,11 +119,14 @@ def undeclared(lab_dir: Path, meta: LabMeta, checks: CheckFile) -> list[str]:
 
 
 def lab_problems(lab_dir: Path, spec: Spec, name: str) -> list[str]:
-    """Everything that keeps the lab in ``lab_dir`` from running on ``spec`` (read from file ``name``)."""
+    """Everything that keeps the lab in ``lab_dir`` from running on ``spec`` (read from file ``name``): roles and
+    answers the spec lacks, and placeholders in the notebook's prose it cannot fill (dflab/lab_prose.py: unknown,
+    drawn per trainee, or an answer), each at the notebook's cell."""
     meta = read_lab(lab_dir)
     checks = load_checks(lab_dir / GRADER_FILE)
     answers = {role for _, kind, role in grader_reads(checks) if kind == "answers"}
-    return undeclared(lab_dir, meta, checks) + unmet(meta.id, meta.requires, answers, spec, name)
+    return (undeclared(lab_dir, meta, checks) + unmet(meta.id, meta.requires, answers, spec, name)
+            + prose_problems(lab_dir, spec, meta))
 
 
 def labs_for(scenario: str, labs_dir: Path = BUNDLED_LABS) -> list[Path]:

@@ -152,12 +152,12 @@ def in_terminal(url: str, token: str, commands: str) -> str:
 
 
 # -- the root session ------------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A running local session of alice and bob on a live-suspect lab, started as root with the secret in $ENV."""
-    root = tmp_path_factory.mktemp("isolated-session")
+@contextlib.contextmanager
+def running_pair(root: Path, secret: str) -> Iterator[Path]:
+    """A running local session of alice and bob on a live-suspect lab, started as root with ``secret`` in $ENV;
+    nothing of it outlives the block, whatever failed inside."""
     session_dir = root / "session"
-    env = {**os.environ, "DFLAB_COURSE_SECRET": SECRET}
+    env = {**os.environ, "DFLAB_COURSE_SECRET": secret}
     try:
         started = dflab("session", "start", "--backend", "local", "--lab", str(live_lab(root)), "--roster",
                         str(write_roster(root / "roster.csv", "alice", "bob")), "--session-dir", str(session_dir),
@@ -167,7 +167,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield session_dir
     finally:
         dflab("session", "stop", "--purge", "--session-dir", str(session_dir))
-        with contextlib.suppress(DflabError):  # nothing of this module may outlive it, whatever failed above
+        with contextlib.suppress(DflabError):
             for row in Session.existing(session_dir).state.trainees():
                 if pid := row.backend_state.get("pid"):
                     with contextlib.suppress(ProcessLookupError):
@@ -176,6 +176,12 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
                     for stray in uid_processes(uid):
                         with contextlib.suppress(ProcessLookupError):
                             os.kill(stray, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    with running_pair(tmp_path_factory.mktemp("isolated-session"), SECRET) as session_dir:
+        yield session_dir
 
 
 def rows(session_dir: Path) -> dict[str, dict]:

@@ -2,7 +2,7 @@
 
 Layout of a course made by :func:`init_course`::
 
-    DIR/nbgrader_config.py            timeout, ClearSolutions, dflab's autograde pipeline
+    DIR/nbgrader_config.py            timeout, ClearSolutions, dflab's autograde pipeline, HTML sanitising
     DIR/.dflab-course.json            fingerprint of the course secret (a re-run must use the same one)
     DIR/gradebook.db                  nbgrader's gradebook, one student per roster line
     DIR/source/<lab>/                 the instructor's notebook (with solutions) + lab.yaml (without requires:)
@@ -38,7 +38,7 @@ from dflab.errors import DflabError, EvidenceError
 from dflab.evidence.kinds import kinds_held
 from dflab.evidence.manifest import load_manifest
 from dflab.grading.checks import load_checks
-from dflab.grading.preprocessor import autograde_pipeline
+from dflab.grading.preprocessor import autograde_pipeline, html_preprocessors
 from dflab.grading.sandbox.base import CELL_TIMEOUT_S, Limits
 from dflab.grading.sandbox.docker_sandbox import DEFAULT_IMAGE
 from dflab.lab_meta import GRADER_FILE, LAB_FILE, REPO, for_trainees, load_lab
@@ -80,9 +80,12 @@ c.ClearSolutions.enforce_metadata = True
 # dflab grading: each submission runs in a sandbox (a fresh container of the trainee image when a Docker
 # engine answers, else a confined local process) on its trainee's evidence only, read-only; answers are
 # checked in the grader's process after execution, before nbgrader's SaveAutoGrades scores the cells
-# (graders/README.md).
+# (graders/README.md). What the submission produced is sanitised before the notebook is stored (formgrader and
+# feedback render it as HTML: no script, event handler, javascript: link or SVG survives), and again by the HTML
+# exporter formgrader and feedback render with.
 c.Autograde.autograde_preprocessors = [
 {pipeline}]
+c.HTMLExporter.preprocessors = {html_preprocessors()!r}
 c.SandboxedExecute.sandbox = "auto"  # or "docker", "local"
 c.SandboxedExecute.image = {DEFAULT_IMAGE!r}
 c.SandboxedExecute.evidence_root = {str(root / "evidence")!r}
@@ -171,7 +174,9 @@ def init_course(root: Path, roster: Path, lab: str, secret: str, *, labs_dir: Pa
     _sync_text(_secret_stamp(root, secret), root / SECRET_STAMP, result)
 
     _sync_text(config_text(root), root / CONFIG_FILE, result)
-    _sync_file(labs_dir / lab / meta.source, root / "source" / lab / meta.notebook, result)
+    from dflab.lab_prose import released_source  # the notebook's prose told from the case (dflab/lab_prose.py)
+
+    _sync_text(released_source(labs_dir / lab, meta, spec), root / "source" / lab / meta.notebook, result)
     lab_file = labs_dir / lab / LAB_FILE  # released with the notebook: without requires: (lab_meta.for_trainees)
     _sync_text(for_trainees(lab_file.read_text(encoding="utf-8"), str(lab_file)), root / "source" / lab / LAB_FILE,
                result)

@@ -2,7 +2,7 @@
 
 The CSV has one line per (lab, student) of the status table, with nbgrader's scores: nbgrader's own
 ``nbgrader export`` knows nothing of statuses, so a rejected or failed submission would look like a
-missing one there.
+missing one there.  Reasons and trainee ids are written as one printable line, never as a formula.
 
 Per-trainee HTML feedback is nbgrader's ``generate_feedback`` (run by the workers after autograde).  The
 grader's answer checks never put an expected value in an output, but feedback is what leaves the
@@ -26,10 +26,23 @@ from dflab.atomic import write_bytes
 from dflab.errors import DflabError
 from dflab.grading import gradebook
 from dflab.grading.checks import checks_for, lookup
+from dflab.grading.sanitize import one_line
 
 CSV_COLUMNS = ("assignment", "student", "status", "score", "max_score", "reason", "sha256", "updated_at")
+TEXT_COLUMNS = ("student", "reason")  # what a submission can influence
 MAX_OWN_BYTES = 64 << 20  # a submitted notebook larger than validation allows is not read further
 MIN_VALUE_LEN = 6  # shorter values ("42", "ext4") occur in any HTML page by chance and prove nothing
+
+
+def _cell(value: object, column: str) -> object:
+    """A CSV field: text from a submission (a reason, a trainee id) as one printable line, never starting like a
+    spreadsheet formula (``=``, ``+``, ``-``, ``@`` get a leading ``'``)."""
+    if value is None:
+        return ""
+    if column not in TEXT_COLUMNS:
+        return value
+    text = one_line(value)
+    return f"'{text}" if text.startswith(("=", "+", "-", "@")) else text
 
 
 def export_csv(url: str, dest: Path, lab: str | None = None) -> int:
@@ -39,7 +52,7 @@ def export_csv(url: str, dest: Path, lab: str | None = None) -> int:
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in CSV_COLUMNS})
+        writer.writerow({k: _cell(row.get(k), k) for k in CSV_COLUMNS})
     write_bytes(dest, out.getvalue().encode())
     return len(rows)
 

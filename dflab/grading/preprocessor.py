@@ -13,10 +13,14 @@ Registered in ``c.Autograde.autograde_preprocessors`` (see :func:`autograde_pipe
   without the expected value.  nbgrader's own ``SaveAutoGrades`` then scores
   the cell (an error output scores 0), so gradebook, feedback and totals stay
   native nbgrader.
+* ``dflab.grading.sanitize.SanitizeSubmission`` runs right after ``CheckAnswers``:
+  the outputs and markdown a submission produced are made safe to render as HTML
+  before nbgrader stores the notebook that formgrader and feedback show.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from pathlib import Path
@@ -30,9 +34,11 @@ from nbgrader.api import Gradebook
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
+from traitlets.config import Config
 
 from dflab.errors import DflabError
 from dflab.grading.checks import CheckFile, check_answer, checks_for
+from dflab.grading.sanitize import one_line
 from dflab.lab.answers import ANSWER_MIME
 from dflab.lab.evidence import EVIDENCE_ENV
 from dflab.lab.recorded import answer_names
@@ -119,7 +125,7 @@ class CheckAnswers(NbGraderPreprocessor):
                                 self._submission)
         grade_id = cell.metadata["nbgrader"].get("grade_id", f"cell {cell_index}")
         if reasons:
-            self.log.info("%s: %s", grade_id, "; ".join(reasons))
+            self.log.info("%s", one_line(f"{grade_id}: {'; '.join(reasons)}"))
         cell.outputs = [error_output(reasons)] if reasons else []
         return cell, resources
 
@@ -170,7 +176,7 @@ def grade_outputs(names: list[str], outputs: list[Any], checks: CheckFile, key: 
     errors = []
     for out in outputs:
         if out.get("output_type") == "error":
-            errors.append(f"{out.get('ename', 'Error')}: {out.get('evalue', '')}".strip())
+            errors.append(one_line(f"{out.get('ename', 'Error')}: {out.get('evalue', '')}".strip(), 300))
         data = out.get("data", {}) if out.get("output_type") in ("display_data", "execute_result") else {}
         if ANSWER_MIME not in data:
             continue
@@ -206,18 +212,49 @@ def error_output(reasons: list[str]) -> NotebookNode:
                       "traceback": [f"{ERROR_NAME}: {r}" for r in reasons]})
 
 
-def autograde_pipeline() -> list[str]:
-    """nbgrader 0.9.6's default ``Autograde.autograde_preprocessors`` with ``Execute`` sandboxed and answers checked.
+SANDBOXED_EXECUTE = "dflab.grading.execute.SandboxedExecute"
+CHECK_ANSWERS = "dflab.grading.preprocessor.CheckAnswers"
+SANITIZE = "dflab.grading.sanitize.SanitizeSubmission"
 
-    ``SandboxedExecute`` (dflab.grading.execute) runs the submission confined,
-    on the trainee's evidence only; ``CheckAnswers`` then scores it in this
-    process, against the key the sandbox never saw.
+
+def _dotted(step: Any) -> str:
+    """A preprocessor class by the name nbgrader's docs use (``nbgrader.preprocessors.SaveAutoGrades``): its
+    package's, when the package exports it, else its module's."""
+    if isinstance(step, str):
+        return step
+    package = step.__module__.rsplit(".", 1)[0]
+    exported = getattr(importlib.import_module(package), step.__name__, None) is step
+    return f"{package if exported else step.__module__}.{step.__name__}"
+
+
+def nbgrader_defaults() -> list[str]:
+    """nbgrader's own default ``Autograde.autograde_preprocessors``, as dotted names: dflab's pipelines derive
+    from it, never copy it."""
+    from nbgrader.converters.autograde import Autograde
+
+    return [_dotted(step) for step in Autograde.class_traits()["autograde_preprocessors"].default()]
+
+
+def _replace_execute(pipeline: list[str], steps: list[str]) -> list[str]:
+    """``pipeline`` with nbgrader's ``Execute`` replaced by ``steps``."""
+    execute = [i for i, name in enumerate(pipeline) if name.rsplit(".", 1)[-1] == "Execute"]
+    if len(execute) != 1:
+        raise DflabError(f"nbgrader's autograde pipeline has {len(execute)} Execute steps, dflab expects one: "
+                         f"{pipeline}", "nbgrader.converters.autograde.Autograde")
+    return [*pipeline[:execute[0]], *steps, *pipeline[execute[0] + 1:]]
+
+
+def autograde_pipeline() -> list[str]:
+    """nbgrader's default ``Autograde.autograde_preprocessors`` with ``Execute`` sandboxed, answers checked and
+    what the submission produced sanitised.
+
+    ``SandboxedExecute`` (dflab.grading.execute) runs the submission confined, on the trainee's evidence only;
+    ``CheckAnswers`` then scores it in this process, against the key the sandbox never saw;
+    ``SanitizeSubmission`` (dflab.grading.sanitize) makes the outputs and markdown safe to render before the
+    notebook is stored, since formgrader and feedback render the stored notebook as HTML. The rest is nbgrader's
+    (``SaveAutoGrades`` scores the cells; sanitising never touches what it reads: errors and ``text/plain``).
     """
-    return [
-        "dflab.grading.execute.SandboxedExecute",
-        "dflab.grading.preprocessor.CheckAnswers",
-        *NBGRADER_AFTER_EXECUTE,
-    ]
+    return _replace_execute(nbgrader_defaults(), [SANDBOXED_EXECUTE, CHECK_ANSWERS, SANITIZE])
 
 
 def stock_pipeline() -> list[str]:
@@ -226,19 +263,30 @@ def stock_pipeline() -> list[str]:
     Kept for comparison (benchmarks/grading.py) and for trusted notebooks:
     the kernel can read every key, the gradebook and every submission.
     """
-    return [
-        "dflab.grading.preprocessor.TraineeEvidence",
-        "nbgrader.preprocessors.Execute",
-        "dflab.grading.preprocessor.CheckAnswers",
-        *NBGRADER_AFTER_EXECUTE,
-    ]
+    return _replace_execute(nbgrader_defaults(), ["dflab.grading.preprocessor.TraineeEvidence",
+                                                 "nbgrader.preprocessors.Execute", CHECK_ANSWERS, SANITIZE])
 
 
-NBGRADER_AFTER_EXECUTE = [
-    "nbgrader.preprocessors.IgnorePattern",
-    "nbconvert.preprocessors.ClearMetadataPreprocessor",
-    "nbgrader.preprocessors.LimitOutput",
-    "nbgrader.preprocessors.SaveAutoGrades",
-    "nbgrader.preprocessors.AssignLatePenalties",
-    "nbgrader.preprocessors.CheckCellMetadata",
-]
+def html_preprocessors() -> list[str]:
+    """``HTMLExporter.preprocessors`` for a course: the exporter formgrader and ``generate_feedback`` build from
+    the course's config sanitises each notebook again before rendering it, so both stay clean for a notebook
+    autograded before this step existed or by another pipeline (nbconvert's own default list is empty)."""
+    return [SANITIZE]
+
+
+def with_sanitizer(config: Config) -> Config:
+    """``config`` (a course's nbgrader config) with :data:`SANITIZE` in its autograde pipeline and its HTML exporter.
+
+    A course made before the step existed keeps its ``nbgrader_config.py`` until ``dflab course init`` runs
+    again; `dflab grade` grades and writes feedback through this, so those are sanitised anyway. In the pipeline
+    the step goes right after the answer check (else after the execute step, else first).
+    """
+    pipeline = [_dotted(p) for p in config.Autograde.get("autograde_preprocessors", None) or nbgrader_defaults()]
+    if SANITIZE not in pipeline:
+        after = [i for i, name in enumerate(pipeline) if name == CHECK_ANSWERS or name.endswith("Execute")]
+        at = after[-1] + 1 if after else 0
+        config.Autograde.autograde_preprocessors = [*pipeline[:at], SANITIZE, *pipeline[at:]]
+    exporter = [_dotted(p) for p in config.HTMLExporter.get("preprocessors", None) or []]
+    if SANITIZE not in exporter:
+        config.HTMLExporter.preprocessors = [SANITIZE, *exporter]
+    return config

@@ -14,6 +14,9 @@ The coordinator (this module, in the instructor's process):
    costs one retry, never the run;
 6. writes every submission's status, reason and score to the gradebook's ``dflab_grading_status`` table.
 
+Trainee ids and reasons come from submissions (folder names, a sandbox's log): the queue, the status table and
+the report hold them as one printable line (:func:`dflab.grading.sanitize.one_line`), never a control character.
+
 Ctrl-C, a crash or ``kill -9`` of everything leaves the queue consistent; the next run resumes.
 
 A job that runs longer than the sandbox's wall-clock limit plus :data:`OUTSIDE_SANDBOX_S` (nbgrader's own
@@ -49,6 +52,7 @@ from dflab.grading.course import COURSE_IGNORE, course_config, tools_on_path
 from dflab.grading.export import feedback_files, leaks
 from dflab.grading.gradebook import Status
 from dflab.grading.queue import FINAL, Job, Queue
+from dflab.grading.sanitize import one_line
 from dflab.grading.validate import LabShape, validate
 from dflab.grading.worker import STAGED, grading_api
 
@@ -130,12 +134,13 @@ def _submitters(root: Path, lab: str) -> list[str]:
 
 
 def _printable(name: str) -> str:
-    """A folder name the queue and gradebook can store (a name that is not UTF-8 is shown escaped)."""
+    """A folder name the queue and gradebook can store and a terminal can show (bytes that are not UTF-8 and
+    control characters shown escaped)."""
     try:
         name.encode("utf-8")
-        return name
     except UnicodeEncodeError:
-        return os.fsencode(name).decode("utf-8", "backslashreplace")
+        name = os.fsencode(name).decode("utf-8", "backslashreplace")
+    return one_line(name)
 
 
 def resolve_sandbox(choice: str | None, config: Config) -> tuple[str | None, str]:
@@ -242,7 +247,7 @@ class Coordinator:
             mine.add(shown)
             if shown != name:
                 queue.reject(self.key, self.lab, shown, "", f"submitted/{shown}: a folder name that is not UTF-8 "
-                                                            "text (not a trainee id)")
+                                                            "text or holds control characters (not a trainee id)")
                 continue
             verdict = validate(self.root, name, self.shape, known, ignore)
             if not verdict.ok:
@@ -314,7 +319,7 @@ class Coordinator:
             for job in jobs:
                 if job.state in FINAL and job.student not in reported:
                     reported.add(job.student)
-                    self.on_progress(len(reported), len(mine), Status(job.student, job.state, job.reason))
+                    self.on_progress(len(reported), len(mine), Status(job.student, job.state, one_line(job.reason)))
             pending = sum(1 for j in jobs if j.state == "pending")
             running = sum(1 for j in jobs if j.state == "running")
             if not pending and not running:
@@ -359,7 +364,7 @@ class Coordinator:
             if job.student not in mine or job.state not in FINAL:
                 continue
             score, top = scores.get(job.student, (None, None)) if job.state == "done" else (None, None)
-            rows.append(Status(job.student, job.state, job.reason, score, top, job.sha256, job.attempts))
+            rows.append(Status(job.student, job.state, one_line(job.reason), score, top, job.sha256, job.attempts))
         if whole_cohort:
             rows += [Status(s, "missing", f"no submission in submitted/{s}/{self.lab}/: collect it with "
                                           "`dflab session collect` (or copy it there)")

@@ -11,6 +11,10 @@ way validation read it (no link followed, plain files only: :func:`dflab.grading
 into a private folder that nbgrader is told is the submitted directory, and grades the copy only if its
 hash is the one validated.  A submission swapped after it was checked (a file replaced by a link to a key,
 a pipe, a bigger file) is therefore never what nbgrader copies, executes or scores.
+
+What a submission can put into text (a sandbox's last log line, an exception message) reaches the worker log,
+the queue's reason and so the status table, the CSV and `dflab grade`'s table: reasons are one printable line
+(:func:`dflab.grading.sanitize.one_line`), and the worker's stdout and stderr escape control characters.
 """
 
 from __future__ import annotations
@@ -31,7 +35,9 @@ from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 
 from dflab.grading.course import course_config, tools_on_path
+from dflab.grading.preprocessor import with_sanitizer
 from dflab.grading.queue import Job, Queue
+from dflab.grading.sanitize import PrintableStream, one_line
 from dflab.grading.validate import Refused, copy_submission
 
 MAX_REASON = 300
@@ -40,13 +46,18 @@ STAGED = "staged"  # beside the queue: each worker's private copies of the submi
 
 
 def grading_api(root: Path, db_url: str, overrides: Config | None = None) -> NbGraderAPI:
-    """nbgrader's API for the course at ``root``, writing to ``db_url``, with optional config overrides."""
+    """nbgrader's API for the course at ``root``, writing to ``db_url``, with optional config overrides.
+
+    Autograde and feedback always sanitise what the submission produced (``with_sanitizer``), also in a course
+    whose ``nbgrader_config.py`` predates that step.
+    """
     tools_on_path()
     config = course_config(root)
     config.CourseDirectory.root = str(root)
     config.CourseDirectory.db_url = db_url
     if overrides:
         config.merge(overrides)
+    with_sanitizer(config)
     return NbGraderAPI(CourseDirectory(config=config), config=config)
 
 
@@ -62,16 +73,15 @@ def failure_reason(result: dict[str, Any]) -> str:
         found = [f for f in found if f and "Please see" not in f]
     if not found:
         found = [line for line in text.splitlines() if "ERROR" in line] or ["nbgrader autograde failed"]
-    reason = found[-1].strip()
-    return reason if len(reason) <= MAX_REASON else reason[:MAX_REASON - 1] + "…"
+    return one_line(found[-1].strip(), MAX_REASON)
 
 
 def grade_one(api: NbGraderAPI, lab: str, student: str, feedback: bool) -> tuple[str, str]:
     """Autograde (and optionally write feedback for) one submission; return (state, reason)."""
     result = api.autograde(lab, student, force=True, create=False)
-    for line in str(result.get("log") or "").splitlines():
+    for line in str(result.get("log") or "").split("\n"):  # not splitlines(): a "\r" is part of the line
         if " sandbox: " in line:  # where the time went (the sandbox's own run), for the worker log
-            print(f"{student}: {line}", file=sys.stderr, flush=True)
+            print(one_line(f"{student}: {line}"), file=sys.stderr, flush=True)
     if not result["success"]:
         return "failed", failure_reason(result)
     if feedback:
@@ -145,11 +155,13 @@ def run(root: Path, lab: str, db_url: str, gradebook: str, queue_path: Path, fee
                 break
             t0 = time.monotonic()
             state, reason = grade_job(api, root, lab, job, staged, feedback)
+            reason = one_line(reason, MAX_REASON)
             if Interrupted.seen:
                 break
             queue.finish(job, state, reason)
             finished += 1
-            print(f"{job.student}: {state} in {time.monotonic() - t0:.1f} s {reason}", file=sys.stderr, flush=True)
+            print(one_line(f"{job.student}: {state} in {time.monotonic() - t0:.1f} s {reason}"), file=sys.stderr,
+                  flush=True)
     finally:
         queue.close()
         shutil.rmtree(staged, ignore_errors=True)
@@ -157,6 +169,7 @@ def run(root: Path, lab: str, db_url: str, gradebook: str, queue_path: Path, fee
 
 
 def main(argv: list[str] | None = None) -> None:
+    sys.stdout, sys.stderr = PrintableStream(sys.stdout), PrintableStream(sys.stderr)  # the worker log: no escapes
     ap = argparse.ArgumentParser(description="dflab grading worker (started by `dflab grade`)")
     ap.add_argument("root", type=Path)
     ap.add_argument("lab")

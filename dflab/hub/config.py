@@ -75,7 +75,8 @@ def seed_script() -> list[str]:
     DockerSpawner appends the hub's arguments to this command; ``sh -c SCRIPT sh`` hands them on as "$@".
     """
     script = (f"cd /home/trainee/work && if [ ! -e {SEEDED_MARK} ]; then cp -R -n /srv/lab/. . && "
-              f"touch {SEEDED_MARK}; fi; exec jupyterhub-singleuser --config=/etc/dflab/jupyter_config.py \"$@\"")
+              f"touch {SEEDED_MARK}; fi; exec {trainee_container.SERVE} jupyterhub-singleuser "
+              "--config=/etc/dflab/jupyter_config.py \"$@\"")
     return ["sh", "-c", script, "sh"]
 
 

@@ -10,7 +10,8 @@ laid out into a minimal ELF64 file: one read+execute PT_LOAD segment, no section
 Both programs only use file descriptors handed over by the launcher (:mod:`dflab.live.suspect`), so
 they need no argument parsing, no address and no port of their own:
 
-* the **suspect** first reads a 16-byte key from fd 6 (a pipe) and closes it.  Then, forever: it writes the
+* the **suspect** first moves out of reach of the trainee's ``/proc/<pid>/mem`` (see :func:`suspect_program`),
+  then reads a 16-byte key from fd 6 (a pipe) and closes it.  Then, forever: it writes the
   current live witness into its first environment string (SipHash-2-4 of the key and the real-time clock's
   slot, see :mod:`dflab.live.witness`), writes its beacon to fd 3 (a connected TCP socket), accepts and
   immediately closes a pending connection on fd 4 (a non-blocking listening socket), and sleeps; fd 5 (a
@@ -38,7 +39,12 @@ KEY_BYTES = 16
 SINK_LISTENER_FD = 3
 
 SYS_READ, SYS_WRITE, SYS_CLOSE, SYS_NANOSLEEP, SYS_ACCEPT, SYS_EXIT, SYS_CLOCK_GETTIME = 0, 1, 3, 35, 43, 60, 228
+SYS_OPEN, SYS_MMAP, SYS_FTRUNCATE, SYS_SETRLIMIT, SYS_MEMFD_SECRET = 2, 9, 77, 160, 447
 CLOCK_REALTIME = 0
+RLIMIT_CORE = 4
+PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
+MAP_SHARED = 1
+PAGE = 4096  # the whole suspect fits in one page (checked when it is assembled): one page of code, one of stack
 
 
 class _Asm:
@@ -66,6 +72,11 @@ class _Asm:
     def call(self, target: str) -> None:
         self.rip32(b"\xe8", target)                 # call rel32
 
+    def offset32(self, prefix: bytes, target: str, base: int = 0) -> None:
+        """``prefix`` then ``base`` + ``target``'s offset in the code, as a 32-bit immediate or displacement."""
+        self.code += prefix + b"\0\0\0\0"
+        self.fixups.append((len(self.code) - 4, target, -base, "abs32"))
+
     def assemble(self) -> bytes:
         for field, target, nxt, kind in self.fixups:
             rel = self.labels[target] - nxt
@@ -73,6 +84,8 @@ class _Asm:
                 if not -128 <= rel <= 127:
                     raise AssertionError(f"jump to {target} out of rel8 range")
                 self.code[field] = rel & 0xFF
+            elif kind == "abs32":
+                self.code[field:field + 4] = struct.pack("<i", self.labels[target] - nxt)
             else:
                 self.code[field:field + 4] = struct.pack("<i", rel)
         return bytes(self.code)
@@ -90,6 +103,16 @@ def _mov_edx(n: int) -> bytes:
     return b"\xba" + struct.pack("<I", n)          # mov edx, imm32
 
 
+def _mov_esi(n: int) -> bytes:
+    return b"\xbe" + struct.pack("<I", n)          # mov esi, imm32
+
+
+def _mmap_fd_r14(flags: int) -> bytes:
+    """mmap's last three arguments and the call: flags, the fd in r14, offset 0."""
+    return (b"\x41\xba" + struct.pack("<I", flags)      # mov r10d, flags
+            + b"\x45\x89\xf0" + b"\x45\x31\xc9" + SYSCALL)   # mov r8d, r14d; xor r9d, r9d; syscall
+
+
 SYSCALL = b"\x0f\x05"
 XOR_ESI_ESI = b"\x31\xf6"
 XOR_EDX_EDX = b"\x31\xd2"
@@ -104,6 +127,11 @@ LEA_RSI_RIP = b"\x48\x8d\x35"                      # lea rsi, [rip+disp32]
 LEA_RDI_RIP = b"\x48\x8d\x3d"                      # lea rdi, [rip+disp32]
 JS, JG, JMP, JNE = 0x78, 0x7F, 0xEB, 0x75
 RET = b"\xc3"
+MOV_R14D_EAX = b"\x41\x89\xc6"
+MOV_EDI_R14D = b"\x44\x89\xf7"
+MOV_RBP_RAX = b"\x48\x89\xc5"
+CMP_RBP_MINUS_4096 = b"\x48\x81\xfd\x00\xf0\xff\xff"   # cmp rbp, -4096: mmap's errors are -4095..-1
+JA = 0x77
 
 # 64-bit register numbers (r8-r15 need a REX bit), for the SipHash rounds.
 RAX, RCX, RDX, R8, R9, R10, R11 = 0, 1, 2, 8, 9, 10, 11
@@ -167,12 +195,62 @@ def suspect_program(beacon: bytes, interval_s: int, slot_s: int, witness_at: int
     The witness is written in place into the first environment string, ``witness_at`` bytes in (after
     ``NAME=``): 16 hex digits of SipHash-2-4(key, floor(realtime / ``slot_s``)).  The key lives in r12/r13
     only (its stack copy is zeroed), so neither the executable nor any file or fd holds it.
+
+    The trainee's own uid runs it (they must read its ``/proc/<pid>/environ``, ``fd`` and ``exe``), and without
+    Yama a process of the same uid may use the rest of ``/proc/<pid>/`` too.  Their lab's processes cannot trace it
+    (dflab/noptrace.py); what is left, it guards itself:
+
+    * ``/proc/<pid>/syscall`` shows six argument registers whenever it sleeps: the SipHash state (r8-r11), from which
+      the key follows by running the rounds backwards, is cleared after every token;
+    * ``/proc/<pid>/mem`` writes even read-only private pages (its code, patched to hand the key out): it runs from
+      a second mapping of its own executable, shared and read-only (writes to it fail, and the file of a running
+      program cannot be opened for writing), on a stack in secret memory (``memfd_secret``: no other process reads
+      or writes it, so no return address can be replaced).  Where either is missing (an old kernel, a seccomp
+      profile refusing ``memfd_secret``) it runs as before, in place;
+    * a core dump (``prlimit`` its core limit up, then ``kill -QUIT``) would hold the registers: its hard core limit
+      is 0 from the start, which no unprivileged process can raise again.
     """
     a = _Asm()
+    a.label("start")
     a.raw(b"\x48\x8b\x04\x24")                    # mov rax, [rsp]            (argc)
     a.raw(b"\x48\x8d\x5c\xc4\x10")                # lea rbx, [rsp+rax*8+16]   (&envp[0])
     a.raw(b"\x4c\x8b\x3b")                        # mov r15, [rbx]            (envp[0])
     a.raw(b"\x49\x83\xc7" + bytes((witness_at,)))  # add r15, witness_at       (its value)
+    # No core dump, ever: setrlimit(RLIMIT_CORE, {0, 0}).
+    a.raw(b"\x31\xc0\x50\x50")                    # xor eax, eax; push rax; push rax
+    a.raw(_mov_eax(SYS_SETRLIMIT) + _mov_edi(RLIMIT_CORE) + MOV_RSI_RSP + SYSCALL)
+    a.raw(b"\x58\x58")                            # pop rax; pop rax
+    # The code: run on from a shared, read-only mapping of the executable (open("/proc/self/exe") + mmap).
+    a.raw(_mov_eax(SYS_OPEN))
+    a.rip32(LEA_RDI_RIP, "self_exe")
+    a.raw(XOR_ESI_ESI + XOR_EDX_EDX + SYSCALL)     # O_RDONLY
+    a.raw(TEST_EAX_EAX)
+    a.jump8(JS, "stack")                           # no such file: stay here
+    a.raw(MOV_R14D_EAX)
+    a.raw(_mov_eax(SYS_MMAP) + XOR_EDI_EDI + _mov_esi(PAGE) + _mov_edx(PROT_READ | PROT_EXEC)
+          + _mmap_fd_r14(MAP_SHARED))
+    a.raw(MOV_RBP_RAX + _mov_eax(SYS_CLOSE) + MOV_EDI_R14D + SYSCALL)
+    a.raw(CMP_RBP_MINUS_4096)
+    a.jump8(JA, "stack")                           # mmap failed: stay here
+    a.offset32(b"\x48\x8d\x85", "stack", CODE_OFFSET)   # lea rax, [rbp + CODE_OFFSET + stack]
+    a.raw(b"\xff\xe0")                            # jmp rax                   (the same code, in the new mapping)
+    a.label("stack")
+    # The stack: one page of secret memory (memfd_secret + ftruncate + mmap), else the process's own.
+    a.raw(_mov_eax(SYS_MEMFD_SECRET) + XOR_EDI_EDI + SYSCALL)
+    a.raw(TEST_EAX_EAX)
+    a.jump8(JS, "main")
+    a.raw(MOV_R14D_EAX)
+    a.raw(_mov_eax(SYS_FTRUNCATE) + MOV_EDI_R14D + _mov_esi(PAGE) + SYSCALL)
+    a.raw(b"\x48\x89\xc3")                        # mov rbx, rax              (0, or the error)
+    a.raw(_mov_eax(SYS_MMAP) + XOR_EDI_EDI + _mov_esi(PAGE) + _mov_edx(PROT_READ | PROT_WRITE)
+          + _mmap_fd_r14(MAP_SHARED))
+    a.raw(MOV_RBP_RAX + _mov_eax(SYS_CLOSE) + MOV_EDI_R14D + SYSCALL)
+    a.raw(b"\x48\x85\xdb")                        # test rbx, rbx
+    a.jump8(JNE, "main")                           # no room for the page: keep the process's stack
+    a.raw(CMP_RBP_MINUS_4096)
+    a.jump8(JA, "main")
+    a.raw(b"\x48\x8d\xa5" + struct.pack("<I", PAGE))   # lea rsp, [rbp + PAGE]     (its top)
+    a.label("main")
     a.raw(b"\x48\x83\xec\x10")                    # sub rsp, 16
     a.raw(_mov_eax(SYS_READ) + _mov_edi(KEY_FD) + MOV_RSI_RSP + _mov_edx(KEY_BYTES) + SYSCALL)
     a.raw(b"\x48\x83\xf8" + bytes((KEY_BYTES,)))   # cmp rax, 16
@@ -215,6 +293,7 @@ def suspect_program(beacon: bytes, interval_s: int, slot_s: int, witness_at: int
     a.raw(_rr(0x31, R11, RDX) + _sipround() * 2 + _rr(0x31, R8, RDX))
     a.raw(_xor_imm32(R10, 0xFF) + _sipround() * 4)
     a.raw(_rr(0x89, RAX, R8) + _rr(0x31, RAX, R9) + _rr(0x31, RAX, R10) + _rr(0x31, RAX, R11))
+    a.raw(b"".join(_rr(0x31, r, r) for r in (R8, R9, R10, R11)))   # the state goes: /proc/<pid>/syscall shows r8-r10
     a.raw(b"\x4c\x89\xff")                        # mov rdi, r15
     a.rip32(LEA_RSI_RIP, "hexdigits")
     a.raw(b"\xb9" + struct.pack("<I", 16))          # mov ecx, 16
@@ -228,9 +307,14 @@ def suspect_program(beacon: bytes, interval_s: int, slot_s: int, witness_at: int
     a.raw(b"0123456789abcdef")
     a.label("timespec")
     a.raw(struct.pack("<qq", interval_s, 0))
+    a.label("self_exe")
+    a.raw(b"/proc/self/exe\0")
     a.label("beacon")
     a.raw(beacon)
-    return _elf(a.assemble())
+    program = _elf(a.assemble())
+    if len(program) > PAGE:
+        raise AssertionError("the suspect must fit in one page (it maps one page of itself)")
+    return program
 
 
 def sink_program() -> bytes:

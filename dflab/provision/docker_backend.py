@@ -109,7 +109,8 @@ def _seed_then_serve() -> list[str]:
     script = (
         f'cd /home/trainee/work && if [ ! -e {SEEDED_MARK} ]; then '
         f'cp -R -n /srv/lab/. . ; touch {SEEDED_MARK}; fi; '
-        f'rm -f {SOCKET}; exec jupyter lab --config=/etc/dflab/jupyter_config.py --ServerApp.sock={SOCKET}'
+        f'rm -f {SOCKET}; exec {trainee_container.SERVE} jupyter lab --config=/etc/dflab/jupyter_config.py '
+        f'--ServerApp.sock={SOCKET}'
     )
     return ["sh", "-c", script]
 
@@ -501,12 +502,14 @@ class DockerBackend(Backend):
         return f"docker volume {self.volume_name(env.trainee)}"
 
     def exec(self, env: TraineeEnv, argv: list[str], environment: dict[str, str] | None = None) -> ExecResult:
-        """``argv`` in the trainee's running lab container as the trainee (uid 1000, its confinement): lab hooks."""
+        """``argv`` in the trainee's running lab container as the trainee (uid 1000, its confinement, the no-ptrace
+        filter: trainee_container.SERVE_ARGV): lab hooks."""
         with engine_errors(env.trainee, f"running {argv[0]} in the lab"):
             container = self._get(self.container_name(env.trainee))
             if container is None or container.status != "running":
                 return ExecResult(-1, "", "its lab is not running")
-            result = container.exec_run(argv, user=TRAINEE_USER, environment=environment or {}, demux=True)
+            result = container.exec_run([*trainee_container.SERVE_ARGV, *argv], user=TRAINEE_USER,
+                                        environment=environment or {}, demux=True)
             out, err = result.output if isinstance(result.output, tuple) else (result.output, b"")
             return ExecResult(result.exit_code, (out or b"").decode(errors="replace").strip(),
                               (err or b"").decode(errors="replace").strip())

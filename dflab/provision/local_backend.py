@@ -11,23 +11,32 @@ confined trainee sees" that the local grading sandbox uses (:mod:`dflab.confine`
   no new privileges, no supplementary group, at most ``PROCESS_LIMIT`` processes (a fork bomb stops there);
 * a mount namespace whose root holds the system directories, the interpreter and dflab read-only, and, at their
   host paths, only what is the trainee's: the workspace (read-write, the trainee's, 0700), the evidence and the
-  handout (read-only), a run folder (Jupyter's runtime and config, the home; the trainee's, 0700) and the lab
-  state folder its hooks use (``$DFLAB_LAB_STATE``).  No checkout (solution notebooks, ``.git``), no key, no
+  handout (read-only), a run folder (Jupyter's config, the home; the trainee's, 0700) and the lab state folder its
+  hooks use (``$DFLAB_LAB_STATE``).  No checkout (solution notebooks, ``.git``), no key, no
   gradebook or session state, nothing of another trainee; private ``/tmp``, ``/dev/shm`` and terminals; ``/proc``
   lists the trainee's own processes only (so another trainee's command lines and environments are not even there);
 * the host's network: the server listens on 127.0.0.1 (and what a lab's hooks start, on loopback), so a trainee can
-  reach another's ports, but every server asks for its token and every kernel signs with its own key, both in the
-  trainee's private folders (network isolation is the Docker backend's);
+  reach another's ports, but every server asks for its token, kept in the trainee's private runtime folder (in
+  their own ``/tmp``) and environment.  Kernels' channels are Unix sockets in that folder (on TCP, anyone on the host
+  could subscribe to what a kernel runs and shows); the one port ipykernel still opens, the pipe its forked children
+  send output through, only receives, and only messages led by its own random key.  Their Python kernel has no
+  debugger (``KERNEL``: its debugpy adapter would listen on TCP for any client).  Network isolation is the Docker
+  backend's;
+* a seccomp filter (:mod:`dflab.noptrace`, loaded before the drop to the uid: :func:`_as_trainee`): no process of
+  the trainee's uid may ``ptrace`` or read another process's memory or registers (lab 01's suspect runs as their
+  uid and holds a key);
 * an environment of what Jupyter needs, never the course secret.
 
 Commands a lab's hooks run (``exec``: lab 01 starts its suspect so) are confined the same way, as the trainee, so
-the trainee can inspect what they start (the lab's subject) and nothing they write there can make root act for them.
+the trainee can inspect what they start (the lab's subject) and nothing they write there can make root act for them;
+they run under the seccomp filter too, so no process of the trainee's uid is outside it.
 Root never writes into a trainee's folders (the trainee seeds their own workspace) and reads them only to collect,
 following no link (``export_workspace``).
 
 **Not root** (or no namespaces here): servers run as the session's user and read whatever that user can, keys and
 other trainees' work included; ``dflab session start`` allows that for one trainee (``make lab``) or with
-``--practice`` only (:func:`isolation_problem` says why it is so).
+``--practice`` only (:func:`isolation_problem` says why it is so).  Their kernels still talk over Unix sockets in a
+folder of that user's alone (:func:`shared_runtime`), so the host's other users cannot listen in.
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ import functools
 import hashlib
 import importlib.util
 import itertools
+import json
 import os
 import pwd
 import shutil
@@ -81,8 +91,34 @@ SECRET_ENV = "DFLAB_COURSE_SECRET"  # never in a lab's environment, confined or 
 ETC = ".etc"  # run/.etc/<trainee>.passwd|.group: the accounts a confined lab sees (root's files)
 MOUNT_POINT = ".root"  # run/.root: where each confined lab's namespace mounts its root (the host sees it empty)
 
-# Runs inside the trainee's confined root as the trainee: the folders Jupyter writes to, the workspace seeded once
-# (by the trainee, so root never writes into a folder a trainee controls), then the server in this same process.
+# Where a confined lab's Jupyter keeps its runtime files: the server's token file and each kernel's connection file
+# (its key) and Unix sockets (KERNEL_TRANSPORT). In the lab's private /tmp, a tmpfs of its own mount namespace that no
+# other lab has, made 0700 by the trainee; short, since a socket's path (jupyter_client names them after the
+# kernel's connection file: <runtime>/kernel-<uuid>-ipc-<n>) must fit in SOCKET_PATH_MAX bytes.
+CONFINED_RUNTIME = "/tmp/jupyter-runtime"  # noqa: S108 -- the confined root's own /tmp
+# Kernels talk to their server over Unix sockets, never TCP: a kernel's ports on 127.0.0.1 would be everyone's on this
+# host (its iopub channel publishes the code run and every output to any subscriber; the HMAC key only guards what the
+# kernel receives), a socket in a private folder is its trainee's alone.
+KERNEL_TRANSPORT = "--KernelManager.transport=ipc"
+SOCKET_PATH_MAX = 107  # sockaddr_un.sun_path less its terminating NUL
+# A confined lab's Python kernel (bound over the interpreter's own kernel spec in its root): ipykernel's, less its
+# debugger. Starting the JupyterLab debugger makes a kernel run debugpy, whose adapter listens on a TCP port of
+# 127.0.0.1 and takes any client that connects there: any other trainee of the host, who could then evaluate code in
+# that kernel. Without debugpy importable, ipykernel offers no debugger (and JupyterLab shows none). (A trainee may
+# still put a kernel spec of their own in their home: that exposes only themselves.)
+KERNEL_SPEC = "share/jupyter/kernels/python3/kernel.json"
+KERNEL = {
+    "argv": ["python", "-c", 'import sys; sys.path.pop(0); sys.modules["debugpy"] = None; '
+             "from ipykernel import kernelapp; kernelapp.launch_new_instance()", "-f", "{connection_file}"],
+    "display_name": "Python 3 (ipykernel)",
+    "language": "python",
+    "metadata": {"debugger": False},
+    "kernel_protocol_version": "5.5",
+}
+
+# Runs inside the trainee's confined root as the trainee (under the no-ptrace filter: _as_trainee): the folders
+# Jupyter writes to, the workspace seeded once (by the trainee, so root never writes into a folder a trainee
+# controls), then the server in this same process.
 LAUNCH = """
 import os, sys
 from pathlib import Path
@@ -94,6 +130,29 @@ for folder in folders:
 seed_workspace(Path(handout), Path(workspace))
 os.execv(sys.executable, [sys.executable, "-m", "jupyterlab", *sys.argv[split + 1:]])
 """
+
+
+def shared_runtime(run: Path) -> Path:
+    """An unconfined lab's runtime folder: ``/tmp/dflab-<uid>/<hash of its run folder>``, private to this user.
+
+    Not the run folder itself, whose path (in the session's folder) may be too long for a socket.  ``/tmp`` is shared
+    with the host's other users, so the folder is made 0700 by this user and refused when anyone else made it.
+    """
+    runtime = shared_runtime_path(run)
+    with contextlib.suppress(FileExistsError):
+        runtime.parent.mkdir(mode=0o700)
+    info = os.lstat(runtime.parent)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or stat.S_IMODE(info.st_mode) & 0o077:
+        raise DflabError("is not a folder of this user's alone (made by someone else?): remove it",
+                         str(runtime.parent))
+    with contextlib.suppress(FileExistsError):
+        runtime.mkdir(mode=0o700)
+    return runtime
+
+
+def shared_runtime_path(run: Path) -> Path:
+    """Where :func:`shared_runtime` puts the runtime folder of the lab whose run folder is ``run``."""
+    return Path("/tmp") / f"dflab-{os.geteuid()}" / hashlib.sha256(str(run).encode()).hexdigest()[:16]  # noqa: S108
 
 
 def port_is_free(port: int) -> bool:
@@ -167,6 +226,14 @@ def _server_root(python: str) -> Root:
 def _limited(uid: int) -> list[str]:
     """The command prefix that runs what follows as ``uid``, unprivileged, with at most PROCESS_LIMIT processes."""
     return ["prlimit", f"--nproc={PROCESS_LIMIT}:{PROCESS_LIMIT}", "--", *drop_to(uid)]
+
+
+def _as_trainee(python: str, uid: int) -> list[str]:
+    """:func:`_limited` under the no-ptrace filter (dflab.noptrace), loaded while still root: every process of a
+    lab's uid, its server and what the lab's hooks start alike, is under it from its first instruction.  None is
+    left outside it that the trainee could take over (``/proc/<pid>/mem`` writes into a process of one's own uid)
+    and trace from."""
+    return [python, "-I", "-m", "dflab.noptrace", *_limited(uid)]
 
 
 @functools.cache
@@ -370,7 +437,8 @@ class LocalBackend(Backend):
         return self.session_dir / "logs" / f"{trainee}.log"
 
     def run_dir(self, trainee: str) -> Path:
-        """Jupyter's runtime files, ``config/`` and (confined) ``home/``: per trainee, so servers share none."""
+        """Jupyter's ``config/`` and (confined) ``home/``: per trainee, so servers share none (runtime files and
+        kernel sockets live in a short private folder: ``CONFINED_RUNTIME``, :func:`shared_runtime`)."""
         return self.session_dir / "run" / trainee
 
     def state_dir(self, trainee: str) -> Path:
@@ -386,11 +454,14 @@ class LocalBackend(Backend):
             f"--ServerApp.port={port}",
             "--ServerApp.port_retries=0",
             f"--ServerApp.root_dir={self.workspace(env.trainee)}",
+            # Kept across restarts (the runtime folder is not), so a restarted lab takes its trainee's open tabs back.
+            f"--ServerApp.cookie_secret_file={self.run_dir(env.trainee) / 'jupyter_cookie_secret'}",
             "--ServerApp.open_browser=False",
             "--ServerApp.allow_origin=",
             "--ServerApp.terminals_enabled=True",
             "--LabApp.extension_manager=readonly",
             f"--ServerApp.jpserver_extensions={LAB_SERVER_EXTENSIONS!r}",
+            KERNEL_TRANSPORT,
             "--MappingKernelManager.cull_idle_timeout=3600",
             "--MappingKernelManager.cull_interval=300",
             # Root without confinement (a practice session): Jupyter refuses to start without this.
@@ -430,16 +501,16 @@ class LocalBackend(Backend):
     def _shared(self, env: TraineeEnv, port: int) -> tuple[list[str], dict[str, str]]:
         """An unconfined server, as the session's user (not root, or a practice session)."""
         seed_workspace(self.seed, self.workspace(env.trainee))
-        runtime = self.run_dir(env.trainee)
-        (runtime / "config").mkdir(parents=True, exist_ok=True)
+        run = self.run_dir(env.trainee)
+        (run / "config").mkdir(parents=True, exist_ok=True)
         environ = {
             **{k: v for k, v in os.environ.items() if k != SECRET_ENV},
             "JUPYTER_TOKEN": env.token,
             EVIDENCE_ENV: str(env.evidence),
-            # Per-trainee runtime and config dirs: servers must not share connection files, and the
-            # operator's own ~/.jupyter settings must not leak into trainees' servers.
-            "JUPYTER_RUNTIME_DIR": str(runtime),
-            "JUPYTER_CONFIG_DIR": str(runtime / "config"),
+            # Per-trainee runtime and config dirs: servers must not share connection files or kernel sockets, and
+            # the operator's own ~/.jupyter settings must not leak into trainees' servers.
+            "JUPYTER_RUNTIME_DIR": str(shared_runtime(run)),
+            "JUPYTER_CONFIG_DIR": str(run / "config"),
         }
         argv = [self.python, "-m", "jupyterlab", *self._jupyter_args(env, port, allow_root=os.geteuid() == 0)]
         return argv, environ
@@ -456,12 +527,12 @@ class LocalBackend(Backend):
         root.bind(env.evidence, env.evidence).bind(self.seed, self.seed)
         root.bind(workspace, workspace, writable=True).bind(run, run, writable=True).bind(state, state, writable=True)
         root.cwd(workspace)
-        command = [*_limited(uid), self.python, "-I", "-c", LAUNCH, str(self.seed), str(workspace), str(home),
-                   str(config), "--", *self._jupyter_args(env, port, allow_root=False)]
+        command = [*_as_trainee(self.python, uid), self.python, "-I", "-c", LAUNCH, str(self.seed), str(workspace),
+                   str(home), str(config), CONFINED_RUNTIME, "--", *self._jupyter_args(env, port, allow_root=False)]
         environ = {
             "PATH": _search_path(self.python), "HOME": str(home), "LANG": "C.UTF-8", "USER": trainee,
             "LOGNAME": trainee, "SHELL": _shell(), "JUPYTER_TOKEN": env.token, EVIDENCE_ENV: str(env.evidence),
-            "JUPYTER_RUNTIME_DIR": str(run), "JUPYTER_CONFIG_DIR": str(config),
+            "JUPYTER_RUNTIME_DIR": CONFINED_RUNTIME, "JUPYTER_CONFIG_DIR": str(config),
         }
         return ["unshare", "--mount", "--", *root.command(self._mount_point(), uid, command, "dflab-lab")], environ
 
@@ -494,6 +565,14 @@ class LocalBackend(Backend):
                 write_bytes(path, text.encode())
             os.chmod(path, 0o644)
             root.bind(path, f"/etc/{name}")
+        spec = Path(self.python).parent.parent / KERNEL_SPEC
+        if spec.is_file():  # the interpreter's own Python kernel, without its debugger
+            ours = etc / "kernel.json"
+            text = json.dumps(KERNEL, indent=1) + "\n"
+            if not ours.is_file() or ours.read_text() != text:
+                write_bytes(ours, text.encode())
+            os.chmod(ours, 0o644)
+            root.bind(ours, spec)
         return root
 
     def poll(self, env: TraineeEnv) -> int | None:
@@ -529,7 +608,8 @@ class LocalBackend(Backend):
         env.state.pop("start_time", None)
         env.save()
         if purge:
-            for folder in (self.workspace(env.trainee), self.run_dir(env.trainee), self.state_dir(env.trainee)):
+            for folder in (self.workspace(env.trainee), self.run_dir(env.trainee), self.state_dir(env.trainee),
+                           shared_runtime_path(self.run_dir(env.trainee))):
                 shutil.rmtree(folder, ignore_errors=True)
             for name in ("passwd", "group"):
                 with contextlib.suppress(FileNotFoundError):
@@ -572,8 +652,8 @@ class LocalBackend(Backend):
         else:
             _hand_over(state, uid)
             root = self._root(env.trainee, uid).bind(state, state, writable=True).cwd(state)
-            command = ["unshare", "--mount", "--", *root.command(self._mount_point(), uid, [*_limited(uid), *argv],
-                                                                 "dflab-exec")]
+            command = ["unshare", "--mount", "--", *root.command(self._mount_point(), uid,
+                                                                 [*_as_trainee(self.python, uid), *argv], "dflab-exec")]
         try:
             done = subprocess.run(command, env=environ, cwd=state if uid is None else "/", stdin=subprocess.DEVNULL,
                                   capture_output=True, text=True, timeout=EXEC_TIMEOUT, check=False)

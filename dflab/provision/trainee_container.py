@@ -9,6 +9,7 @@ Three consumers start it, each through a renderer here, none with a confinement 
 
 What :data:`TRAINEE` says: uid/gid 1000 (the image's ``trainee`` account), every capability dropped,
 no-new-privileges, a read-only root file system; writable only the tmpfs below and what the consumer mounts;
+a lab's processes started through :data:`SERVE_ARGV` (no ``ptrace``, no reading another process's memory);
 no network at all (a lab is reached through a Unix socket, a grading run needs none; the hub's labs are the
 one exception, explained where it is rendered: dflab/hub/config.py). What it may use is a :class:`Limits`,
 the one kind of limit every consumer takes, the local grading sandbox's rlimits included.
@@ -30,6 +31,14 @@ from typing import Any
 from dflab.errors import DflabError
 
 TRAINEE_UID = 1000  # the image's `trainee` account (Dockerfile): it owns the home, the workspace, the sockets
+# What starts every process of a trainee container, followed by its command: the no-ptrace filter
+# (dflab/noptrace.py), then the command under it with all it starts. The image's entrypoint starts so (tini, PID 1,
+# and so everything it starts), a lab's server command (a session's, a hub's) and what a lab's hooks run in it
+# (docker_backend.exec) too: no process of the trainee's uid is outside it, to be taken over (/proc/<pid>/mem) and
+# trace from there. -I keeps the current folder (the trainee's workspace) off sys.path, where a planted dflab/ would
+# stand in for the real one.
+SERVE_ARGV = ("python", "-I", "-m", "dflab.noptrace")
+SERVE = " ".join(SERVE_ARGV)
 HOME = "/home/trainee"
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 CELL_TIMEOUT_S = 300  # a forensic cell may hash or carve a whole image: generous, but not unbounded

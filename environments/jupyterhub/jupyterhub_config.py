@@ -72,7 +72,7 @@ c.DockerSpawner.use_internal_ip = True  # the proxy reaches the lab on its bridg
 c.DockerSpawner.port = 8888
 # Seed the lab's files into the workspace once, then run the single-user server with the image's
 # server settings (jupyter_config.py: workspace root, nbgrader trainee extensions, kernel culling).
-c.DockerSpawner.cmd = ['sh', '-c', 'cd /home/trainee/work && if [ ! -e .dflab-seeded ]; then cp -R -n /srv/lab/. . && touch .dflab-seeded; fi; exec jupyterhub-singleuser --config=/etc/dflab/jupyter_config.py "$@"', 'sh']
+c.DockerSpawner.cmd = ['sh', '-c', 'cd /home/trainee/work && if [ ! -e .dflab-seeded ]; then cp -R -n /srv/lab/. . && touch .dflab-seeded; fi; exec python -I -m dflab.noptrace jupyterhub-singleuser --config=/etc/dflab/jupyter_config.py "$@"', 'sh']
 c.Spawner.default_url = "/lab"
 c.DockerSpawner.environment = {"DFLAB_EVIDENCE": "/evidence"}
 c.DockerSpawner.mounts = [

@@ -6,15 +6,26 @@ backend does (execute one notebook with the graded trainee's evidence, within
 takes), and report a :class:`SandboxResult`); ``DockerSandbox`` and
 ``LocalSandbox`` say how.  Both run :mod:`dflab.grading.sandbox.runner` next
 to the kernel and read back what it wrote, size-capped, as untrusted data.
+
+Both stage a run in a private folder of the host (:func:`private_folder`): the copy of the assignment folder,
+the runner's in/out folder (which the sandbox writes), the log.  When the grader is root that folder is a
+tmpfs of its own, :func:`private_bytes` and :data:`PRIVATE_INODES` in size, so a submission filling it gets
+``No space left on device`` and the grader's disk is untouched; it is unmounted when the run ends, whatever
+happened.  Not root: it is a plain folder of the host, with no limit on the whole (see each sandbox).
 """
 
 from __future__ import annotations
 
 import abc
+import contextlib
+import ctypes
+import errno
 import logging
 import os
 import shutil
 import stat
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -56,6 +67,72 @@ def runner_args(limits: Limits) -> list[str]:
 def max_notebook_bytes(limits: Limits) -> int:
     """The largest result file read back: the outputs' budget plus room for sources and the caps' notes."""
     return limits.max_output_bytes * 2 + 16 * MiB
+
+
+# The private folder of one run (a tmpfs when the grader is root): what is staged in it, the folder the sandbox
+# writes and the log, together.  PRIVATE_ROOM holds the staged copy of the assignment folder and the notebook
+# handed to the runner (a validated submission is at most 50 MiB, its notebook included: dflab.grading.validate),
+# the local sandbox's home template (~64 KiB) and the log; on top of it, room for the result and the temporary
+# copy it is written through (2 x max_notebook_bytes).  With the default 10 MiB output cap: 200 MiB.  Its pages
+# are memory, used only as they are written, charged to whoever writes them (a Docker run's container).
+PRIVATE_ROOM = 128 * MiB
+PRIVATE_INODES = 16_384  # a validated submission has at most 10,000 files and folders; a run makes a dozen more
+
+
+def private_bytes(limits: Limits) -> int:
+    """The size of one run's private folder on the host (documented in the module docstring)."""
+    return PRIVATE_ROOM + 2 * max_notebook_bytes(limits)
+
+
+@contextlib.contextmanager
+def private_folder(limits: Limits, *, limited: bool) -> Iterator[Path]:
+    """A new private folder (0700) for one run, removed afterwards; ``limited`` (the grader is root): a tmpfs of
+    :func:`private_bytes` and :data:`PRIVATE_INODES`, mounted before anything is staged and unmounted (lazily:
+    it cannot be busy) when the run ends, on errors too.
+
+    The mount is in the grader's mount namespace, where a Docker engine on this host finds the folders it binds
+    into the container; the local sandbox's namespace gets its own copy of it and drops it when the run ends.
+    """
+    private = Path(tempfile.mkdtemp(prefix="dflab-sandbox-"))
+    mounted = False
+    try:
+        if limited:
+            _mount_tmpfs(private, f"mode=0700,size={private_bytes(limits)},nr_inodes={PRIVATE_INODES}")
+            mounted = True
+        yield private
+    finally:
+        if mounted:
+            _unmount(private)
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def staging_failed(exc: OSError, limits: Limits) -> SandboxResult | None:
+    """The result for a submission whose files do not fit its private folder (None: another error, raised)."""
+    if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return None
+    return SandboxResult(None, "error", f"the submission's files do not fit the sandbox's run folder "
+                                        f"({private_bytes(limits) // MiB} MiB, {PRIVATE_INODES} files)", 0.0)
+
+
+_MS_NOSUID, _MS_NODEV = 2, 4
+_MNT_DETACH = 2
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _mount_tmpfs(path: Path, options: str) -> None:
+    """mount(2) a tmpfs on ``path``: no subprocess per run, and no mount command's parsing of a path."""
+    if _libc().mount(b"dflab-run", os.fsencode(path), b"tmpfs", _MS_NOSUID | _MS_NODEV, options.encode()) != 0:
+        code = ctypes.get_errno()
+        raise DflabError(f"cannot mount a size-limited tmpfs for the run's private folder: {os.strerror(code)}",
+                         str(path))
+
+
+def _unmount(path: Path) -> None:
+    if _libc().umount2(os.fsencode(path), _MNT_DETACH) != 0:
+        log.warning("could not unmount %s: %s", path, os.strerror(ctypes.get_errno()))
 
 
 @dataclass

@@ -14,6 +14,16 @@ grading variation (``TRAINEE.for_grading()``):
   a private copy of the assignment directory as the notebook's directory,
   the runner's in/out directory, and the runner itself (read-only).  Nothing
   else of the host, so no key, gradebook or other submission is reachable.
+  The copy and the in/out directory are the host folders the container writes:
+  both are in the run's private folder, which is, when the grader is root, a
+  tmpfs of ``base.private_bytes`` (200 MiB with the default output cap) and
+  ``base.PRIVATE_INODES`` files (not root: a plain host folder, no limit);
+* the runner is the container's PID 1 (started under the image's no-ptrace filter,
+  ``trainee_container.SERVE_ARGV``, but not under its tini): a signal from the
+  kernel is then only delivered if the runner handles it (it ignores them),
+  SIGKILL and SIGSTOP not at all, and no process of the trainee's uid is left
+  holding the container's log (what the grader reads when no result came back);
+  the runner collects orphans as tini did.
 
 Containers are labelled ``dflab.grading=1`` so a crashed grader's leftovers can
 be found (``docker ps -a --filter label=dflab.grading=1``).
@@ -23,8 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -79,10 +87,18 @@ class DockerSandbox(Sandbox):
 
     def _run(self, notebook: NotebookNode, workdir: Path, evidence: Path, limits: Limits) -> SandboxResult:
         start = time.monotonic()
-        private = Path(tempfile.mkdtemp(prefix="dflab-sandbox-"))
+        with base.private_folder(limits, limited=os.geteuid() == 0) as private:
+            try:
+                work, run_dir = stage(notebook, workdir, private)
+            except OSError as exc:
+                if (failed := base.staging_failed(exc, limits)) is None:
+                    raise
+                return failed
+            return self._run_in(work, run_dir, evidence, limits, start)
+
+    def _run_in(self, work: Path, run_dir: Path, evidence: Path, limits: Limits, start: float) -> SandboxResult:
         container = None
         try:
-            work, run_dir = stage(notebook, workdir, private)
             for path in (work, run_dir):
                 _give(path)
             container = self._create(work, run_dir, evidence, limits)
@@ -109,7 +125,6 @@ class DockerSandbox(Sandbox):
             if container is not None:
                 with contextlib.suppress(docker.errors.NotFound):
                     container.remove(force=True)
-            shutil.rmtree(private, ignore_errors=True)
 
     def _create(self, work: Path, run_dir: Path, evidence: Path, limits: Limits):  # noqa: ANN202 -- docker's type
         mounts = [
@@ -118,10 +133,10 @@ class DockerSandbox(Sandbox):
             Mount("/evidence", str(evidence.resolve()), type="bind", read_only=True),
             Mount(RUNNER, str(Path(runner.__file__).resolve()), type="bind", read_only=True),
         ]
-        command = ["python", RUNNER, f"{RUN}/{NOTEBOOK_IN}", f"{RUN}/{NOTEBOOK_OUT}", *base.runner_args(limits),
-                   "--cwd", WORK]
+        command = [RUNNER, f"{RUN}/{NOTEBOOK_IN}", f"{RUN}/{NOTEBOOK_OUT}", *base.runner_args(limits), "--cwd", WORK]
+        # Not the image's entrypoint (tini under the no-ptrace filter): the same filter, then the runner, as PID 1.
         return self.client.containers.create(
-            self.image, command, mounts=mounts, working_dir=WORK,
+            self.image, command, entrypoint=[*trainee_container.SERVE_ARGV, "python"], mounts=mounts, working_dir=WORK,
             environment={"DFLAB_EVIDENCE": "/evidence", "HOME": HOME, "NBGRADER_EXECUTION": "autograde",
                          "MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
             healthcheck={"test": ["NONE"]}, labels={LABEL: "1"},

@@ -11,7 +11,11 @@ As root (this machine, most grading servers) each run gets, through util-linux
   graded trainee's evidence read-only at ``/evidence``, the submission's files in a fresh home; no
   project checkout, no course directory (keys, gradebook, other submissions), no other run's folder,
   no ``/run`` or ``/var`` (no file-system Unix sockets); ``/tmp``, ``/dev/shm`` and the home are
-  size-limited tmpfs that vanish with the run (``HOME_SIZE``, ``TMP_SIZE``, ``SHM_SIZE``);
+  size-limited tmpfs that vanish with the run (``HOME_SIZE``, ``TMP_SIZE``, ``SHM_SIZE``; as many files as
+  4 KiB pages, ``*_INODES``); the run folder (``/grading/run``: the runner's notebook in and out, its kernel's
+  sockets), the one folder of the host it writes, is in the run's private folder, a tmpfs of
+  ``base.private_bytes`` (200 MiB with the default output cap) and ``base.PRIVATE_INODES`` files mounted
+  on the host for the run;
 * an unprivileged uid of its own (one per concurrent run, so one fork bomb's ``RLIMIT_NPROC`` does not
   starve another run; reaped before the next run takes it), no capabilities, no new privileges, no
   supplementary groups;
@@ -20,6 +24,8 @@ As root (this machine, most grading servers) each run gets, through util-linux
 
 Not root: the same namespaces inside an unprivileged user namespace (``unshare -r``), with the grader's
 own uid mapped; a host that gives neither is refused in one line rather than the run executed unconfined.
+Not enforced then: a size for the run folder (a plain host folder; ``RLIMIT_FSIZE`` bounds each file, not
+their number), and the runner's protection from its kernel, which holds the same user namespace's capabilities.
 """
 
 from __future__ import annotations
@@ -43,7 +49,9 @@ from nbformat.notebooknode import NotebookNode
 
 from dflab.atomic import write_bytes
 from dflab.confine import (
+    SHM_INODES,
     SHM_SIZE,
+    TMP_INODES,
     TMP_SIZE,
     Root,
     base_root,
@@ -74,7 +82,9 @@ RUN = "/grading/run"
 EVIDENCE = "/evidence"
 # What a submission may write, all of it in memory that vanishes with the run (documented in graders/README.md):
 HOME_SIZE = "512m"  # the home with the work folder: the submission's files and whatever it writes beside them
-__all__ = ["HOME_SIZE", "SHM_SIZE", "TMP_SIZE", "LocalSandbox", "home_template", "namespace_mode", "visible_paths"]
+HOME_INODES = 131_072  # one per 4 KiB page, as confine's TMP_INODES
+__all__ = ["HOME_INODES", "HOME_SIZE", "SHM_INODES", "SHM_SIZE", "TMP_INODES", "TMP_SIZE", "LocalSandbox",
+           "home_template", "namespace_mode", "visible_paths"]
 
 
 class LocalSandbox(Sandbox):
@@ -89,34 +99,37 @@ class LocalSandbox(Sandbox):
     def run(self, notebook: NotebookNode, workdir: Path, evidence: Path, limits: Limits) -> SandboxResult:
         start = time.monotonic()
         mode = namespace_mode()
-        private = Path(tempfile.mkdtemp(prefix="dflab-sandbox-"))
-        try:
-            with self._uid(mode) as (uid, namespace):
+        with base.private_folder(limits, limited=mode == "root") as private, self._uid(mode) as (uid, namespace):
+            try:
                 argv, env = self._command(private, notebook, workdir, evidence, limits, uid)
-                log = private / "stderr.log"  # a file, not a pipe: a flood to stderr must not fill our memory
-                with open(log, "wb") as err:
-                    proc = subprocess.Popen(argv, env=env, cwd=private / "work", stdin=subprocess.DEVNULL,
-                                            stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
-                                            preexec_fn=lambda: _rlimits(limits))  # noqa: PLW1509 -- no threads
-                    namespace.append(_run_namespace(proc))
-                    try:
-                        proc.wait(timeout=base.wall_clock_s(limits))
-                    except subprocess.TimeoutExpired:
-                        os.killpg(proc.pid, signal.SIGKILL)  # unshare dies; --kill-child takes the namespace down
-                        proc.wait()
-                        return SandboxResult(None, "timeout", f"timed out after {base.wall_clock_s(limits):.0f} s",
-                                             time.monotonic() - start)
-                    except BaseException:  # stopped from outside (a watchdog, Ctrl-C): the run must not outlive us
-                        os.killpg(proc.pid, signal.SIGKILL)
-                        proc.wait()
-                        raise
-                seconds = time.monotonic() - start
-                nb, status, reason, cell = read_result(private / "run" / NOTEBOOK_OUT, limits, proc.returncode)
-                if nb is None and status == "error":
-                    reason = f"{reason}; exit {proc.returncode}: {_last_line(log)}"
-                return SandboxResult(nb, status, reason, seconds, cell)
-        finally:
-            shutil.rmtree(private, ignore_errors=True)
+            except OSError as exc:
+                if (failed := base.staging_failed(exc, limits)) is None:
+                    raise
+                return failed
+            # A file, not a pipe: a flood to stderr must not fill our memory.  Only the runner and what starts
+            # it write here: the kernel gets stdout and stderr of its own (runner.run_forked_kernel).
+            log = private / "stderr.log"
+            with open(log, "wb") as err:
+                proc = subprocess.Popen(argv, env=env, cwd=private / "work", stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
+                                        preexec_fn=lambda: _rlimits(limits))  # noqa: PLW1509 -- no threads
+                namespace.append(_run_namespace(proc))
+                try:
+                    proc.wait(timeout=base.wall_clock_s(limits))
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)  # unshare dies; --kill-child takes the namespace down
+                    proc.wait()
+                    return SandboxResult(None, "timeout", f"timed out after {base.wall_clock_s(limits):.0f} s",
+                                         time.monotonic() - start)
+                except BaseException:  # stopped from outside (a watchdog, Ctrl-C): the run must not outlive us
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+                    raise
+            seconds = time.monotonic() - start
+            nb, status, reason, cell = read_result(private / "run" / NOTEBOOK_OUT, limits, proc.returncode)
+            if nb is None and status == "error":
+                reason = f"{reason}; exit {proc.returncode}: {_last_line(log)}"
+            return SandboxResult(nb, status, reason, seconds, cell)
 
     # -- pieces ---------------------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -183,7 +196,7 @@ class LocalSandbox(Sandbox):
         root = base_root(self.python, proc="inherit")
         root.bind(evidence.resolve(), EVIDENCE)
         root.bind(private / "run", RUN, writable=True)
-        root.tmpfs(HOME, f"mode=0700,nosuid,nodev,size={HOME_SIZE}")
+        root.tmpfs(HOME, f"mode=0700,nosuid,nodev,size={HOME_SIZE},nr_inodes={HOME_INODES}")
         root.copy(private / "home", HOME).mkdir(WORK).copy(private / "work", WORK).own(HOME)
         for path in self.hide:
             root.hide(path)

@@ -20,6 +20,14 @@ than that cell:
   the cell it died in gets an error output, later cells get nothing;
 * a soft deadline stops before the sandbox's hard wall-clock limit so the
   cells run so far are kept;
+* the kernel cannot turn on this process (:func:`guard_runner`): it ignores the signals the kernel could
+  send it, is not dumpable (so not traceable, its memory and ``/proc`` files out of reach, though the kernel
+  runs as the same uid), and the kernel writes into stdout and stderr of its own, never this process's log
+  (the text a grader reads when no result came back);
+* in a sandbox (``--reap``), this process is PID 1: it collects the orphans a cell leaves (:func:`collect_orphans`),
+  and once everything else is killed it removes what the submission left in the run folder (and in the
+  kernel's working folder when it is on the same file system: Docker's work copy), so a submission that
+  filled them does not cost the result;
 * OUT is always written, atomically (temporary file + rename).
 
 It imports only the standard library, nbformat, nbclient and the parts of Jupyter they use (never dflab), so
@@ -31,9 +39,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
 import json
 import os
+import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -95,6 +106,17 @@ REPLY_QUEUE = 8  # messages on each other channel (replies come one at a time)
 DEATH_GRACE_S = 0.5  # after its output channel closes, a dying kernel has exited within this time
 TIMEOUT_ERROR = {"ename": "CellTimeoutError", "evalue": "",
                  "traceback": ["CellTimeoutError: no reply from the kernel before the cell timeout"]}
+# Signals the kernel could send this process that would end or stop it (or, SIGINT, raise KeyboardInterrupt
+# in it): ignored here, given back to the kernel as they were (run_forked_kernel).  SIGKILL and SIGSTOP cannot
+# be ignored: where this process is the PID namespace's first (both sandboxes), the kernel's never arrive; the
+# synchronous faults (SIGSEGV, SIGBUS, ...) stay as they are.
+GUARDED_SIGNALS = tuple(getattr(signal, name) for name in (
+    "SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGVTALRM", "SIGPROF", "SIGIO",
+    "SIGPWR", "SIGXCPU", "SIGTSTP", "SIGTTIN", "SIGTTOU") if hasattr(signal, name)) + tuple(
+    range(getattr(signal, "SIGRTMIN", 0), getattr(signal, "SIGRTMAX", -1) + 1))
+PR_SET_DUMPABLE = 4
+RUNNER_SIGNALS: dict[int, Any] = {}  # what guard_runner changed: signal -> the handler it had before
+KERNELS: set[int] = set()  # forked kernels not collected yet: their exit status is ForkedKernel.poll's
 
 
 def output_size(out: Any) -> int:
@@ -240,6 +262,8 @@ class ForkedKernel:
             else:
                 if pid:
                     self.returncode = os.waitstatus_to_exitcode(status)
+            if self.returncode is not None:
+                KERNELS.discard(self.pid)
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
@@ -272,17 +296,116 @@ def lossless_iopub(app: Any) -> None:
     app.iopub_socket.setsockopt(zmq.XPUB_NODROP, 1)
 
 
+def set_dumpable(value: int) -> bool:
+    """``prctl(PR_SET_DUMPABLE, value)``; False where it is not available (not Linux)."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, value, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def guard_runner() -> None:
+    """Keep the kernel, which runs as this process's uid, from ending, stopping or tracing this process.
+
+    * The signals in :data:`GUARDED_SIGNALS` are ignored: Python's SIGINT handler made ``os.kill(1, SIGINT)``
+      from a cell end the runner (exit 130) and every graded cell with it;
+    * not dumpable: no ``PTRACE_ATTACH``, no ``/proc/<runner>/mem``, ``environ`` or ``fd`` for a process of the
+      same uid without CAP_SYS_PTRACE (its ``/proc`` files become root's); no core dump either.
+
+    The kernel, forked from here, inherits both and gets them back in :func:`run_forked_kernel` (it is the
+    trainee's own process, and a notebook may read ``/proc/self``); a kernel started by ``exec`` is dumpable
+    again through ``exec`` itself and gets the handlers back from :func:`restore_kernel_signals` (``preexec_fn``).
+    """
+    for signum in GUARDED_SIGNALS:
+        with contextlib.suppress(OSError, ValueError):  # glibc keeps a few real-time signals to itself
+            RUNNER_SIGNALS[signum] = signal.signal(signum, signal.SIG_IGN)
+    set_dumpable(0)
+
+
+def collect_orphans(signum: int = 0, frame: Any = None) -> None:  # noqa: ARG001 -- a signal handler
+    """Collect the children that ended, but a forked kernel (SIGCHLD's handler in a sandbox).
+
+    In a sandbox this process is the PID namespace's first: a process whose parent ended (a daemon a cell
+    left behind) becomes its child, and would stay a zombie once it ends, counting against the sandbox's
+    process limit, as long as the run (the Docker image's tini did this before the runner became PID 1).
+    """
+    while True:
+        try:
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return
+        if info is None or info.si_pid in KERNELS:
+            return  # nothing more, or the kernel: ForkedKernel.poll collects it, and the rest come next time
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(info.si_pid, 0)
+
+
+def adopt_orphans() -> None:
+    """Collect orphans from now on (:func:`collect_orphans`); kernels get SIGCHLD's handler back."""
+    RUNNER_SIGNALS[signal.SIGCHLD] = signal.signal(signal.SIGCHLD, collect_orphans)
+
+
+def restore_kernel_signals() -> None:
+    """Give a kernel the signal handlers :func:`guard_runner` took from this process (inherited when forked)."""
+    for signum, handler in RUNNER_SIGNALS.items():
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+
+def make_room(folder: str, keep: str) -> None:
+    """Remove whatever is in ``folder`` but ``keep`` (a file name), best effort and never raising.
+
+    Only once the submission's processes are gone (:func:`reap`): a submission that filled the run folder
+    (or a file system it shares) must not leave the runner without room for OUT.  Folders the submission
+    made unreadable are opened up first; links are removed, never followed.
+    """
+    try:
+        for top, dirs, _ in os.walk(folder):
+            for name in dirs:
+                path = os.path.join(top, name)
+                if not os.path.islink(path):
+                    with contextlib.suppress(OSError):
+                        os.chmod(path, 0o700)
+        for entry in os.scandir(folder):
+            if entry.name == keep:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+    except (OSError, RecursionError):  # a tree too deep to walk: OUT may then not fit, and the run says so
+        pass
+
+
+def same_file_system(folder: str, run_dir: str) -> bool:
+    """``folder`` is a separate folder (neither holds the other) on the file system of ``run_dir``."""
+    try:
+        a, b = os.path.realpath(folder), os.path.realpath(run_dir)
+        nested = os.path.commonpath([a, b]) in (a, b)
+        return not nested and os.stat(a).st_dev == os.stat(b).st_dev
+    except (OSError, ValueError):
+        return False
+
+
 def run_forked_kernel(argv: list[str], env: dict[str, str], cwd: str | None) -> None:
     """In the forked child: become the kernel ``KERNEL_LAUNCHER`` would have started, then exit; never return.
 
     The child starts as a copy of this runner: it gets the kernel's own session, environment, working
-    directory, arguments and event loop, as ``launch_kernel`` would have given a new process.
+    directory, arguments and event loop, as ``launch_kernel`` would have given a new process, and back what
+    :func:`guard_runner` took (signal handlers, dumpable).  Its stdin, stdout and stderr are ``/dev/null``:
+    the runner's stderr is its log, which the sandbox reads a failure reason from, and a kernel holding it
+    could write (or, through a shared offset, place) the line the grader shows.  What the kernel prints goes
+    to the notebook through ipykernel, as always.
     """
     code = 1
     try:
         os.setsid()
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
+        restore_kernel_signals()
+        set_dumpable(1)
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
         os.close(null)
         if cwd:
             os.chdir(cwd)
@@ -391,7 +514,8 @@ class GradingKernelManager(AsyncKernelManager):
         provisioner = self.provisioner
         forkable = ("ipykernel.kernelapp" in sys.modules and kernel_cmd[:3] == [sys.executable, "-c", KERNEL_LAUNCHER]
                     and type(provisioner).__name__ == "LocalProvisioner")
-        if not forkable:
+        if not forkable:  # its own stdout and stderr, and the handlers guard_runner took (see run_forked_kernel)
+            kw.update(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=restore_kernel_signals)
             await super()._async_launch_kernel(kernel_cmd, **kw)
             return
         env = dict(kw.get("env") or os.environ)
@@ -401,6 +525,7 @@ class GradingKernelManager(AsyncKernelManager):
         pid = os.fork()
         if pid == 0:
             run_forked_kernel(kernel_cmd[3:], env, kw.get("cwd"))
+        KERNELS.add(pid)
         provisioner.process = ForkedKernel(pid)  # type: ignore[union-attr]
         provisioner.pid = provisioner.pgid = pid  # type: ignore[union-attr]
         provisioner.cwd = kw.get("cwd") or os.getcwd()  # type: ignore[union-attr]
@@ -510,6 +635,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reap", action="store_true",
                         help="kill every other process this uid can signal before writing OUT (sandbox only)")
     args = parser.parse_args(argv)
+    guard_runner()  # before the kernel exists
+    if args.reap:  # in a sandbox, where this process is PID 1
+        adopt_orphans()
     # Connection file and kernel sockets in the run folder: private to this run, and a short path.
     os.environ["JUPYTER_RUNTIME_DIR"] = os.path.dirname(os.path.abspath(args.notebook_out))
     with open(args.notebook_in, encoding="utf-8") as fh:
@@ -522,6 +650,10 @@ def main(argv: list[str] | None = None) -> int:
     nb.metadata[STATUS_KEY] = status
     if args.reap:
         reap()
+        run_dir = os.path.dirname(os.path.abspath(args.notebook_out))
+        make_room(run_dir, os.path.basename(args.notebook_in))
+        if same_file_system(args.cwd, run_dir):  # the Docker sandbox's work copy: nothing reads it back
+            make_room(args.cwd, "")
     write_atomic(nb, args.notebook_out)
     print(json.dumps(status), file=sys.stderr)
     return 0
