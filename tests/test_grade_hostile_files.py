@@ -27,7 +27,7 @@ from dflab.grading import gradebook
 from dflab.grading.course import CONFIG_FILE, COURSE_IGNORE, init_course
 from dflab.grading.queue import Queue
 from dflab.grading.sandbox import Limits, pick_sandbox
-from dflab.grading.validate import LIMITS, LabShape, check_notebook, notebook_problem, validate
+from dflab.grading.validate import LIMITS, LabShape, check_notebook, notebook_problem, shown, validate
 from tests.docker_fixtures import trainee_image  # noqa: F401 (pytest fixture)
 from tests.hostile import files as hf
 from tests.labkit import SECRET, Lab
@@ -275,3 +275,11 @@ def test_a_parser_over_its_time_or_memory_is_stopped_and_refuses_the_notebook() 
     no_memory = dataclasses.replace(LIMITS, parse_memory_bytes=0)
     reason = notebook_problem("n.ipynb", hf.many_lists(_notebook(), 2_000_000), {"a"}, "lab", no_memory)  # ~130 MB
     assert reason.startswith("n.ipynb is not a notebook nbgrader can read: ") and " 0 MiB of memory" in reason
+
+
+def test_a_name_shows_as_one_printable_line_whatever_it_holds() -> None:
+    """Controls, an undecodable byte (surrogate-escaped by the file system) and a lone surrogate from elsewhere."""
+    assert shown("a\x1b[2Jb\n") == "a\\x1b[2Jb\\n"
+    assert shown(os.fsdecode(b"caf\xe9.ipynb")) == "caf\\xe9.ipynb"
+    assert shown("x\ud800y") == "x\\ud800y"
+    assert shown("n" * 300, limit=10) == "n" * 9 + "…"

@@ -122,7 +122,10 @@ def _grade_ids(nb: Any) -> set[str]:
 
 def shown(name: str, limit: int = 120) -> str:
     """A file name as part of one printable line: undecodable bytes and control characters escaped, cut short."""
-    text = os.fsencode(name).decode("utf-8", "backslashreplace")
+    try:
+        text = os.fsencode(name).decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a lone surrogate no file system decoding made (a name from elsewhere)
+        text = name
     text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
