@@ -39,6 +39,7 @@ from dflab.errors import DflabError
 from dflab.grading.checks import Check, CheckFile, check_answer, checks_for, lookup
 from dflab.grading.course import init_course
 from dflab.grading.export import key_values
+from dflab.lab.recorded import answer_calls, answer_names
 from dflab.lab_meta import REPO, load_lab
 
 SECRET = "dflab-lab-check"  # a fixed secret: the same lab and case give the same variants on every machine
@@ -90,32 +91,12 @@ def typed_value(check: Check, value: Any) -> Any:
     return value
 
 
-def recorded_names(source: str) -> list[tuple[str, str]]:
-    """``(answer name, variable)`` of each ``answer('name', variable)`` call in a cell's source.
-
-    A graded cell records variables the answer cells above it set; a call whose value is not a plain name
-    cannot be filled in by a copier and is an authoring error for this check.
-    """
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return []
-    calls = []
-    for node in ast.walk(tree):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "answer"
-                and len(node.args) == 2 and isinstance(node.args[0], ast.Constant)
-                and isinstance(node.args[0].value, str)):
-            value = node.args[1]
-            calls.append((node.args[0].value, value.id if isinstance(value, ast.Name) else ""))
-    return calls
-
-
 def graded_cells(nb: nbformat.NotebookNode) -> list[tuple[str, float, list[str]]]:
     """``(grade id, points, answer names)`` of each autograded cell recording answers."""
     cells = []
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
-        names = [name for name, _ in recorded_names(cell.source)] if cell.cell_type == "code" else []
+        names = answer_names(cell.source) if cell.cell_type == "code" else []
         if meta.get("grade") and names:
             cells.append((str(meta.get("grade_id")), float(meta.get("points") or 0), names))
     return cells
@@ -171,10 +152,11 @@ def copier_notebook(released: nbformat.NotebookNode, checks: CheckFile, neighbou
             continue
         if not meta.get("grade"):
             continue
-        for name, variable in recorded_names(cell.source):
+        for name, value in answer_calls(cell.source):
             check = checks.checks.get(name)
             if check is None or check.compare in UNCOPYABLE:
                 continue
+            variable = value.id if isinstance(value, ast.Name) else ""
             if not variable:
                 raise DflabError(f"cell {meta.get('grade_id')!r} records {name!r} from an expression: graded "
                                  "cells must record a variable, answer('name', name)", where)

@@ -45,6 +45,8 @@ from typing import Any
 
 import nbformat
 
+from dflab.grading.sanitize import one_line
+
 MiB = 1 << 20
 
 
@@ -126,8 +128,7 @@ def shown(name: str, limit: int = 120) -> str:
         text = os.fsencode(name).decode("utf-8", "backslashreplace")
     except UnicodeEncodeError:  # a lone surrogate no file system decoding made (a name from elsewhere)
         text = name
-    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return one_line(text, limit)
 
 
 # -- walking the submission without following anything ------------------------------------------------------

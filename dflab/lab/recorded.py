@@ -128,16 +128,20 @@ def answer_names(source: str) -> list[str]:
     cell's source is the instructor's (nbgrader restores locked cells before execution), so its calls say what
     the cell must produce.
     """
+    names = [name for name, _ in answer_calls(source)]
+    return sorted(set(names), key=names.index)
+
+
+def answer_calls(source: str) -> list[tuple[str, ast.expr | None]]:
+    """Each ``answer(...)`` call of a cell with a literal name, in order: the name and the value's expression
+    (``None`` when the call gives none); the rule :func:`answer_names` applies."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return []
-    names = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
-                and isinstance(node.args[0].value, str) and _called_name(node.func) == ANSWER_FUNCTION:
-            names.append(node.args[0].value)
-    return sorted(set(names), key=names.index)
+    return [(node.args[0].value, node.args[1] if len(node.args) > 1 else None) for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str) and _called_name(node.func) == ANSWER_FUNCTION]
 
 
 def _called_name(func: ast.expr) -> str | None:
