@@ -21,7 +21,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from dflab.grading.sandbox import base
+from dflab.grading.sandbox import base, runner
 from dflab.grading.sandbox.base import Limits, Sandbox, SandboxResult
 from dflab.grading.sandbox.docker_sandbox import DockerSandbox
 from dflab.grading.sandbox.local_sandbox import HOME_INODES, SHM_INODES, TMP_INODES, LocalSandbox
@@ -176,8 +176,13 @@ def test_signals_to_the_runner_do_not_end_the_run(sandbox: Sandbox, tmp_path: Pa
     assert printed[:2] == ["signals sent\n", "after the signals\n"]
     loop = result.notebook.cells[2].outputs  # type: ignore[union-attr]
     assert "KeyboardInterrupt" in [o.get("ename") for o in loop]  # interrupted by the cell timeout
-    assert attacks.printed(result.notebook.cells[3].outputs, "KERNEL") == {  # type: ignore[union-attr]
-        "term": True, "hup": True, "child_ignores": "0000000000000000"}
+    seen = attacks.printed(result.notebook.cells[3].outputs, "KERNEL")  # type: ignore[union-attr]
+    assert (seen["term"], seen["hup"]) == (True, True), seen
+    # None of the signals the runner ignores stays ignored in what the kernel starts.  Signals outside that set
+    # come from wherever the sandbox was started (a CI host ignoring glibc's signal 32, which Python cannot
+    # set): not the runner's to hand out or take back.
+    guarded = sum(1 << (signum - 1) for signum in runner.GUARDED_SIGNALS)
+    assert int(seen["child_ignores"], 16) & guarded == 0, seen
 
 
 def test_orphans_are_collected_by_the_runner(sandbox: Sandbox, tmp_path: Path) -> None:
