@@ -87,6 +87,7 @@ while [ "$1" != "--" ]; do
       ln -s pts/ptmx "$root/dev/ptmx";;
     hide) if [ -e "$root$1" ]; then mount -t tmpfs -o ro,nosuid,nodev,noexec,size=4k,mode=000 dflab-hidden "$root$1"; fi
       shift;;
+    loopback) "$1" -I -S -c "$2"; shift 2;;  # PYTHON CODE: a new network namespace's loopback up
     cwd) cwd=$1; shift;;
     *) echo "dflab-confine: unknown step $step" >&2; exit 2;;
   esac
@@ -107,6 +108,19 @@ fi
 rmdir .old
 mount -o remount,ro,nosuid,nodev "$root"
 exec /usr/sbin/chroot "$root" /bin/sh -c 'cd "$0" && unset OLDPWD && exec "$@"' "$cwd" "$@"
+"""
+
+# Sets IFF_UP on "lo" (SIOCGIFFLAGS, SIOCSIFFLAGS; struct ifreq: a 16-byte name, then a 24-byte union): what
+# `ip link set lo up` does, without needing iproute2 on the host.
+LOOPBACK_UP = """
+import fcntl, socket, struct, sys
+try:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        name = b"lo".ljust(16, b"\\0")
+        flags = struct.unpack_from("H", fcntl.ioctl(s, 0x8913, name + bytes(24)), 16)[0]
+        fcntl.ioctl(s, 0x8914, name + struct.pack("H", flags | 1) + bytes(22))
+except OSError as exc:
+    sys.exit(f"bringing the loopback up failed: {exc.strerror}")
 """
 
 
@@ -152,6 +166,12 @@ class Root:
     def terminals(self) -> Root:
         """``/dev/pts`` and ``/dev/ptmx`` of a pseudo-terminal instance of its own, and ``/dev/tty``."""
         self.steps += ["pts"]
+        return self
+
+    def loopback(self, python: str) -> Root:
+        """Bring up the loopback of the network namespace the root is built in (a new one has it down): with it,
+        127.0.0.0/8 works inside and reaches nothing outside (run with ``unshare --net``)."""
+        self.steps += ["loopback", python, LOOPBACK_UP]
         return self
 
     def cwd(self, path: str | Path) -> Root:

@@ -3,7 +3,7 @@
 As root, a session of alice and bob on a lab with lab 01's suspect, started by the real CLI. Kernels talk to their
 server over Unix sockets in the lab's private runtime folder (its own /tmp), never over TCP: a kernel's iopub port on
 127.0.0.1 let anyone on the host subscribe to the code it ran and everything it showed (the HMAC key guards only what
-a kernel receives). From alice's kernel, every TCP listener of the host is subscribed to while bob works: nothing of
+a kernel receives). From alice's kernel, every TCP listener she can see is subscribed to while bob works: nothing of
 bob's comes; his sockets do not even exist where she looks, and his server's token is nowhere she can read. Her own
 notebook runs as before. tests/test_no_tracing.py's probe then tries every way at her suspect's witness key.
 """
@@ -67,11 +67,11 @@ def kernel_pid(uid: int, kernel_id: str) -> int:
     raise AssertionError(f"no process of kernel {kernel_id}")
 
 
-def tcp_sockets() -> dict[int, str]:
-    """inode -> state (hex, 0A = LISTEN) of every TCP socket of the host's network namespace."""
+def tcp_sockets(pid: int) -> dict[int, str]:
+    """inode -> state (hex, 0A = LISTEN) of every TCP socket of process ``pid``'s network namespace."""
     found = {}
     for name in ("tcp", "tcp6"):
-        for line in Path(f"/proc/net/{name}").read_text().splitlines()[1:]:
+        for line in Path(f"/proc/{pid}/net/{name}").read_text().splitlines()[1:]:
             fields = line.split()
             found[int(fields[9])] = fields[3]
     return found
@@ -99,9 +99,10 @@ def test_kernels_use_no_tcp_port_only_sockets_in_their_labs_private_runtime(pair
                 {"debugger": False}
             pid = kernel_pid(uid, kernel_id)
             # Its channels are not on TCP. One port is left: ipykernel's IOPub *pipe*, a PULL socket its forked
-            # children push their output into, each message led by a random 16-byte key (others are dropped); a
-            # neighbour connecting to it receives nothing (the test below listens to every port).
-            tcp = tcp_sockets()
+            # children push their output into, each message led by a random 16-byte key (others are dropped), on
+            # the loopback of the lab's own network namespace, where no neighbour is (the test below listens to
+            # every port a neighbour can see).
+            tcp = tcp_sockets(pid)
             assert [tcp[inode] for inode in socket_inodes(pid) if inode in tcp] == ["0A"], "kernel channels on TCP"
             # What the kernel's namespace holds, as root sees it through the process.
             runtime = Path(f"/proc/{pid}/root{CONFINED_RUNTIME}")
@@ -109,12 +110,13 @@ def test_kernels_use_no_tcp_port_only_sockets_in_their_labs_private_runtime(pair
             assert (info.st_uid, stat.S_IMODE(info.st_mode) & 0o777) == (uid, 0o700)
             connection = json.loads((runtime / f"kernel-{kernel_id}.json").read_text())
             assert connection["transport"] == "ipc" and connection["ip"].startswith(f"{CONFINED_RUNTIME}/kernel-")
-            sockets = sorted(p.name for p in runtime.iterdir() if p.is_socket())
+            sockets = sorted(p.name for p in runtime.iterdir() if p.is_socket() and p.name.startswith("kernel-"))
+            assert (runtime / "jupyter.sock").is_socket()  # the server's own, where its relay connects
             assert len(sockets) == 5 and all(len(f"{CONFINED_RUNTIME}/{s}") <= SOCKET_PATH_MAX for s in sockets)
             assert not any((pair / "run" / trainee).rglob("kernel-*"))  # nothing of it in the session's folders
 
 
-# Runs in alice's kernel: subscribe to every TCP listener of the host for a while (each kernel's iopub was one of
+# Runs in alice's kernel: subscribe to every TCP listener she sees for a while (each kernel's iopub was one of
 # them), knock on bob's sockets where they would be, look for bob's token wherever she can read.
 SNIFF = r"""
 import glob, json, os, socket, time, zmq
@@ -179,7 +181,7 @@ def test_a_trainee_hears_nothing_of_anothers_kernel_and_finds_no_token(pair: Pat
         assert MARKER in shown
         alice.join(TIMEOUT)
     out = result["out"]  # alice's own notebook ran (a JSON line came back)
-    assert out["ports"] >= 2  # the two servers at least: there was something to listen to
+    assert out["ports"] >= 2  # her own suspect's listener and sink at least: there was something to listen to
     assert out["heard"] == [], out["heard"]
     assert bound == [True] * 5 and set(out["knocks"].values()) <= {"FileNotFoundError", "PermissionError"}, out
     assert out["token_found"] == []

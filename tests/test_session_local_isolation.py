@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import tempfile
@@ -365,6 +366,52 @@ def test_each_trainee_inspects_their_own_suspect_and_sees_no_other(pair: Path) -
                               "held": hashlib.sha256(expected.held_content).hexdigest()}
 
 
+# Runs in a trainee's kernel: a TCP connection to each (name, ip, port) of TARGETS, how each went, and whether
+# port LISTED is in the kernel's connection table (/proc/net/tcp*: its network namespace's).
+CONNECT = r"""
+import errno, json, socket
+seen = {}
+for name, ip, port in json.loads(%(targets)r):
+    try:
+        with socket.create_connection((ip, port), timeout=5):
+            seen[name] = "connected"
+    except OSError as exc:
+        seen[name] = errno.errorcode.get(exc.errno, type(exc).__name__)
+tables = "".join(open(f"/proc/net/{name}").read() for name in ("tcp", "tcp6"))
+seen["listed"] = f":{%(listed)d:04X} " in tables
+print(json.dumps(seen))
+"""
+
+
+def _host_address() -> str:
+    """This host's address on its default route (what a lab on the host's network would reach it by)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))  # TEST-NET-1: picks the route, sends nothing
+        return str(probe.getsockname()[0])
+
+
+def test_a_lab_reaches_no_network_but_its_own_loopback(pair: Path) -> None:
+    """Each lab has a network namespace of its own, only its loopback up. From alice's kernel: a service of the
+    host on 127.0.0.1 and on its own address, bob's lab (the port his browser uses) and bob's suspect are out of
+    reach (nothing listens on her 127.0.0.1, no route elsewhere); her own suspect answers (lab 01 needs it), and
+    the host's listener is not even in her connection table. On the host's network, all of them connected."""
+    eps = endpoints(pair)
+    mine, bobs = traits(suspect_seed("alice", SECRET)), traits(suspect_seed("bob", SECRET))
+    assert (mine.listen_ip, mine.listen_port) != (bobs.listen_ip, bobs.listen_port)
+    with socket.create_server(("0.0.0.0", 0)) as host_service:  # noqa: S104 -- every host address, loopback included
+        port = host_service.getsockname()[1]
+        bob_port = int(eps["bob"][0].rstrip("/").rsplit(":", 1)[1])
+        targets = [("host_loopback", "127.0.0.1", port), ("host_address", _host_address(), port),
+                   ("bob_lab", "127.0.0.1", bob_port), ("bob_suspect", bobs.listen_ip, bobs.listen_port),
+                   ("own_suspect", mine.listen_ip, mine.listen_port)]
+        seen = in_kernel(*eps["alice"], CONNECT % {"targets": json.dumps(targets), "listed": port})
+        host_service.settimeout(0.5)
+        with pytest.raises(TimeoutError):  # nothing of alice's reached it
+            host_service.accept()[0].close()
+    assert seen == {"host_loopback": "ECONNREFUSED", "host_address": "ENETUNREACH", "bob_lab": "ECONNREFUSED",
+                    "bob_suspect": "ECONNREFUSED", "own_suspect": "connected", "listed": False}, seen
+
+
 def test_restart_keeps_the_uid_and_stop_leaves_no_process_of_it(pair: Path) -> None:
     url, token = endpoints(pair)["bob"]
     before = rows(pair)["bob"]
@@ -460,18 +507,23 @@ def test_not_root_two_trainees_are_refused_in_one_line_and_start_with_practice(n
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
 
 
-def test_root_without_namespaces_refuses_two_trainees_naming_what_is_missing(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("cap", "failed"), [("sys_admin", "unshare: unshare failed: Operation not permitted"),
+                                             ("net_admin", "bringing the loopback up failed: Operation not permitted")])
+def test_root_without_namespaces_refuses_two_trainees_naming_what_is_missing(tmp_path: Path, cap: str,
+                                                                              failed: str) -> None:
+    """Without CAP_SYS_ADMIN no namespace can be made; without CAP_NET_ADMIN a new network namespace's loopback
+    cannot be brought up (a lab without it could not even reach its own suspect): both refuse in one line."""
     session_dir = tmp_path / "session"
     try:
         refused = dflab("session", "start", "--backend", "local", "--lab", str(LAB), "--roster",
                         str(write_roster(tmp_path / "two.csv", "alice", "bob")), "--session-dir", str(session_dir),
-                        caps_drop="sys_admin")
+                        caps_drop=cap)
     finally:
         if (session_dir / "session.sqlite").exists():  # not refused: nothing of it may outlive the test
             dflab("session", "stop", "--purge", "--session-dir", str(session_dir))
     assert refused.returncode == 2, refused.stdout + refused.stderr
     message = refused.stderr
-    assert message.startswith("dflab: error: local backend: cannot keep 2 trainees apart: a private mount "
-                              "namespace with a root of its own failed (unshare: "), message
-    assert "CAP_SYS_ADMIN" in message and "--practice" in message and message.count("\n") == 1
+    assert message.startswith("dflab: error: local backend: cannot keep 2 trainees apart: a private mount and "
+                              f"network namespace with a root of its own failed ({failed}); "), message
+    assert "CAP_SYS_ADMIN and CAP_NET_ADMIN" in message and "--practice" in message and message.count("\n") == 1
     assert not session_dir.exists()

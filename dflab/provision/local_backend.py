@@ -15,19 +15,22 @@ confined trainee sees" that the local grading sandbox uses (:mod:`dflab.confine`
   hooks use (``$DFLAB_LAB_STATE``).  No checkout (solution notebooks, ``.git``), no key, no
   gradebook or session state, nothing of another trainee; private ``/tmp``, ``/dev/shm`` and terminals; ``/proc``
   lists the trainee's own processes only (so another trainee's command lines and environments are not even there);
-* the host's network: the server listens on 127.0.0.1 (and what a lab's hooks start, on loopback), so a trainee can
-  reach another's ports, but every server asks for its token, kept in the trainee's private runtime folder (in
-  their own ``/tmp``) and environment.  Kernels' channels are Unix sockets in that folder (on TCP, anyone on the host
-  could subscribe to what a kernel runs and shows); the one port ipykernel still opens, the pipe its forked children
-  send output through, only receives, and only messages led by its own random key.  Their Python kernel has no
-  debugger (``KERNEL``: its debugpy adapter would listen on TCP for any client).  Network isolation is the Docker
-  backend's;
+* a network namespace of its own with only its loopback up: no route anywhere (the internet, the host's LAN, the
+  host's own services), and its 127.0.0.1 is not the host's, so no other lab's server, kernel or suspect is there
+  and what the lab's hooks start (lab 01's suspect) listens where only this trainee reaches it.  The trainee's
+  browser reaches the lab through a port on the host's 127.0.0.1 that dflab binds *before* the namespace is made and
+  hands in (a socket stays in the namespace it was made in); inside, the lab's first process relays what that port
+  accepts to Jupyter's Unix socket in the trainee's private runtime folder (:func:`dflab.provision.relay.
+  relay_until_exit`), the way the Docker backend's relay does.  The server still asks for its token, kept in that
+  folder (in their own ``/tmp``) and environment; kernels' channels are Unix sockets there too.  Their Python kernel
+  has no debugger (``KERNEL``: its debugpy adapter would listen on TCP for any client);
 * a seccomp filter (:mod:`dflab.noptrace`, loaded before the drop to the uid: :func:`_as_trainee`): no process of
   the trainee's uid may ``ptrace`` or read another process's memory or registers (lab 01's suspect runs as their
   uid and holds a key);
 * an environment of what Jupyter needs, never the course secret.
 
-Commands a lab's hooks run (``exec``: lab 01 starts its suspect so) are confined the same way, as the trainee, so
+Commands a lab's hooks run (``exec``: lab 01 starts its suspect so) are confined the same way, as the trainee, in the
+network namespace of the trainee's server (``nsenter``), so
 the trainee can inspect what they start (the lab's subject) and nothing they write there can make root act for them;
 they run under the seccomp filter too, so no process of the trainee's uid is outside it.
 Root never writes into a trainee's folders (the trainee seeds their own workspace) and reads them only to collect,
@@ -96,6 +99,7 @@ MOUNT_POINT = ".root"  # run/.root: where each confined lab's namespace mounts i
 # other lab has, made 0700 by the trainee; short, since a socket's path (jupyter_client names them after the
 # kernel's connection file: <runtime>/kernel-<uuid>-ipc-<n>) must fit in SOCKET_PATH_MAX bytes.
 CONFINED_RUNTIME = "/tmp/jupyter-runtime"  # noqa: S108 -- the confined root's own /tmp
+CONFINED_SOCKET = f"{CONFINED_RUNTIME}/jupyter.sock"  # where a confined lab's server listens (its relay connects)
 # Kernels talk to their server over Unix sockets, never TCP: a kernel's ports on 127.0.0.1 would be everyone's on this
 # host (its iopub channel publishes the code run and every output to any subscriber; the HMAC key only guards what the
 # kernel receives), a socket in a private folder is its trainee's alone.
@@ -116,19 +120,31 @@ KERNEL = {
     "kernel_protocol_version": "5.5",
 }
 
-# Runs inside the trainee's confined root as the trainee (under the no-ptrace filter: _as_trainee): the folders
-# Jupyter writes to, the workspace seeded once (by the trainee, so root never writes into a folder a trainee
-# controls), then the server in this same process.
+# Runs inside the trainee's confined root and network namespace as the trainee (under the no-ptrace filter:
+# _as_trainee): the folders Jupyter writes to, the workspace seeded once (by the trainee, so root never writes into a
+# folder a trainee controls), then the server in a child, and, in this process, the relay from the host port dflab
+# bound (LISTENER, a file descriptor of this process, never the server's) to the server's socket until it ends.
+# Signals that end a lab reach both (one process group): the server decides, this process follows it out.
 LAUNCH = """
-import os, sys
+import os, signal, sys
 from pathlib import Path
+from dflab.provision.relay import relay_until_exit
 from dflab.provision.seed import seed_workspace
 split = sys.argv.index("--")
-handout, workspace, *folders = sys.argv[1:split]
+listener, server_socket, handout, workspace, *folders = sys.argv[1:split]
+os.set_inheritable(int(listener), False)
 for folder in folders:
     os.makedirs(folder, mode=0o700, exist_ok=True)
 seed_workspace(Path(handout), Path(workspace))
-os.execv(sys.executable, [sys.executable, "-m", "jupyterlab", *sys.argv[split + 1:]])
+server = os.fork()
+if server == 0:
+    try:
+        os.execv(sys.executable, [sys.executable, "-m", "jupyterlab", *sys.argv[split + 1:]])
+    finally:
+        os._exit(127)
+for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    signal.signal(signum, signal.SIG_IGN)
+sys.exit(relay_until_exit(int(listener), server_socket, server))
 """
 
 
@@ -165,6 +181,22 @@ def port_is_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def listen_on_loopback(port: int | None) -> socket.socket:
+    """A TCP socket listening on the host's 127.0.0.1:``port`` (another free port when that one is taken)."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past its last server's TIME_WAIT, never a listener
+    try:
+        try:
+            listener.bind(("127.0.0.1", port or 0))
+        except OSError:
+            listener.bind(("127.0.0.1", 0))
+        listener.listen(128)
+    except OSError:
+        listener.close()
+        raise
+    return listener
 
 
 def free_port() -> int:
@@ -246,20 +278,20 @@ def isolation_problem(python: str = sys.executable) -> str:
     """
     if os.geteuid() != 0:
         return "dflab is not running as root (each trainee's lab needs a uid of its own)"
-    missing = [tool for tool in ("unshare", "setpriv", "prlimit") if shutil.which(tool) is None]
+    missing = [tool for tool in ("unshare", "nsenter", "setpriv", "prlimit") if shutil.which(tool) is None]
     if missing:
         return f"util-linux's {', '.join(missing)} is missing"
     with tempfile.TemporaryDirectory(prefix="dflab-confine-probe-") as mount_point:
-        argv = ["unshare", "--mount", "--",
-                *_server_root(python).command(Path(mount_point), PROBE_UID, [*_limited(PROBE_UID), "true"])]
+        argv = ["unshare", "--net", "--mount", "--", *_server_root(python).loopback(python).command(
+            Path(mount_point), PROBE_UID, [*_limited(PROBE_UID), "true"])]
         try:
             probe = subprocess.run(argv, env={"PATH": _search_path(python), "LANG": "C.UTF-8"}, cwd="/",
                                    stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=False)
         except subprocess.TimeoutExpired:
             return "building a confined root did not finish within 60 s"
     if probe.returncode != 0:
-        return (f"a private mount namespace with a root of its own failed ({first_line(probe.stderr)}); it needs "
-                "CAP_SYS_ADMIN (a container started without it?) and Linux 5.8 or later")
+        return (f"a private mount and network namespace with a root of its own failed ({first_line(probe.stderr)}); "
+                "it needs CAP_SYS_ADMIN and CAP_NET_ADMIN (a container started without them?) and Linux 5.8 or later")
     return ""
 
 
@@ -445,14 +477,12 @@ class LocalBackend(Backend):
         """What the lab's hooks keep between commands (``$DFLAB_LAB_STATE``): per trainee, never shared."""
         return self.session_dir / "labstate" / trainee
 
-    def _jupyter_args(self, env: TraineeEnv, port: int, *, allow_root: bool) -> list[str]:
+    def _jupyter_args(self, env: TraineeEnv, listen: list[str], *, allow_root: bool) -> list[str]:
         # Every server setting is on the command line so no user or system Jupyter config changes
         # what a trainee gets; the token goes through the environment instead, because a command
         # line is readable by every local user in `ps`.
         return [
-            "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.port={port}",
-            "--ServerApp.port_retries=0",
+            *listen,
             f"--ServerApp.root_dir={self.workspace(env.trainee)}",
             # Kept across restarts (the runtime folder is not), so a restarted lab takes its trainee's open tabs back.
             f"--ServerApp.cookie_secret_file={self.run_dir(env.trainee) / 'jupyter_cookie_secret'}",
@@ -483,16 +513,30 @@ class LocalBackend(Backend):
                              env.trainee)
         # Keep the trainee's URL across restarts when the old port is still free.
         port = env.state.get("port")
-        if not port or not port_is_free(port):
-            port = free_port()
         log = self.log_path(env.trainee)
         log.parent.mkdir(parents=True, exist_ok=True)
-        argv, environ = self._shared(env, port) if problem else self._confined(env, port)
-        with log.open("ab") as out:
-            # A session of its own: the server outlives the CLI and ignores its Ctrl-C.
-            proc = subprocess.Popen(argv, cwd=self.workspace(env.trainee) if problem else "/", env=environ,
-                                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+        listener = None
+        if problem:
+            if not port or not port_is_free(port):
+                port = free_port()
+            argv, environ = self._shared(env, port)
+        else:
+            try:
+                listener = listen_on_loopback(port)
+            except OSError as exc:
+                raise DflabError(f"cannot listen on 127.0.0.1: {exc.strerror or exc}", env.trainee) from None
+            port = listener.getsockname()[1]
+            argv, environ = self._confined(env, listener.fileno())
+        try:
+            with log.open("ab") as out:
+                # A session of its own: the server outlives the CLI and ignores its Ctrl-C.
+                proc = subprocess.Popen(argv, cwd=self.workspace(env.trainee) if problem else "/", env=environ,
+                                        stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                        start_new_session=True,
+                                        pass_fds=() if listener is None else (listener.fileno(),))
+        finally:
+            if listener is not None:
+                listener.close()  # the lab holds it now
         self._children[proc.pid] = proc
         env.state.update(pid=proc.pid, start_time=_start_time(proc.pid), port=port)
         env.save()
@@ -512,11 +556,13 @@ class LocalBackend(Backend):
             "JUPYTER_RUNTIME_DIR": str(shared_runtime(run)),
             "JUPYTER_CONFIG_DIR": str(run / "config"),
         }
-        argv = [self.python, "-m", "jupyterlab", *self._jupyter_args(env, port, allow_root=os.geteuid() == 0)]
+        listen = ["--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0"]
+        argv = [self.python, "-m", "jupyterlab", *self._jupyter_args(env, listen, allow_root=os.geteuid() == 0)]
         return argv, environ
 
-    def _confined(self, env: TraineeEnv, port: int) -> tuple[list[str], dict[str, str]]:
-        """A server confined as its trainee (see the module doc): its uid, folders, accounts, root and environment."""
+    def _confined(self, env: TraineeEnv, listener: int) -> tuple[list[str], dict[str, str]]:
+        """A server confined as its trainee (see the module doc): its uid, folders, accounts, root, network and
+        environment; ``listener`` is the host port's socket (a file descriptor the lab inherits)."""
         trainee = env.trainee
         uid = self._uid(env)
         workspace, run, state = self.workspace(trainee), self.run_dir(trainee), self.state_dir(trainee)
@@ -526,15 +572,18 @@ class LocalBackend(Backend):
         root = self._root(trainee, uid)
         root.bind(env.evidence, env.evidence).bind(self.seed, self.seed)
         root.bind(workspace, workspace, writable=True).bind(run, run, writable=True).bind(state, state, writable=True)
-        root.cwd(workspace)
-        command = [*_as_trainee(self.python, uid), self.python, "-I", "-c", LAUNCH, str(self.seed), str(workspace),
-                   str(home), str(config), CONFINED_RUNTIME, "--", *self._jupyter_args(env, port, allow_root=False)]
+        root.loopback(self.python).cwd(workspace)
+        listen = [f"--ServerApp.sock={CONFINED_SOCKET}", "--ServerApp.sock_mode=0600"]
+        command = [*_as_trainee(self.python, uid), self.python, "-I", "-c", LAUNCH, str(listener), CONFINED_SOCKET,
+                   str(self.seed), str(workspace), str(home), str(config), CONFINED_RUNTIME, "--",
+                   *self._jupyter_args(env, listen, allow_root=False)]
         environ = {
             "PATH": _search_path(self.python), "HOME": str(home), "LANG": "C.UTF-8", "USER": trainee,
             "LOGNAME": trainee, "SHELL": _shell(), "JUPYTER_TOKEN": env.token, EVIDENCE_ENV: str(env.evidence),
             "JUPYTER_RUNTIME_DIR": CONFINED_RUNTIME, "JUPYTER_CONFIG_DIR": str(config),
         }
-        return ["unshare", "--mount", "--", *root.command(self._mount_point(), uid, command, "dflab-lab")], environ
+        return ["unshare", "--net", "--mount", "--", *root.command(self._mount_point(), uid, command, "dflab-lab")], \
+            environ
 
     def _uid(self, env: TraineeEnv) -> int:
         uid = claim_uid(self.session_dir, env.trainee, env.state.get("uid"))
@@ -646,21 +695,35 @@ class LocalBackend(Backend):
         environ = {"PATH": _search_path(self.python), "LANG": "C.UTF-8",
                    "HOME": str(self.run_dir(env.trainee) / "home"), LAB_STATE_ENV: str(state), **(environment or {})}
         uid = env.state.get("uid")
+        netns = None
         if uid is None:  # not confined (not root, or no namespaces): as the session's user
             state.mkdir(parents=True, exist_ok=True)
             command = argv
         else:
+            # The server's network namespace, held open, then the server checked again: the namespace is its own
+            # even if it ended meanwhile and its pid was reused.
+            try:
+                netns = os.open(f"/proc/{env.state['pid']}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                return ExecResult(-1, "", "its lab is not running")
+            if self.poll(env) is not None:
+                os.close(netns)
+                return ExecResult(-1, "", "its lab is not running")
             _hand_over(state, uid)
             root = self._root(env.trainee, uid).bind(state, state, writable=True).cwd(state)
-            command = ["unshare", "--mount", "--", *root.command(self._mount_point(), uid,
-                                                                 [*_as_trainee(self.python, uid), *argv], "dflab-exec")]
+            command = ["nsenter", f"--net=/proc/self/fd/{netns}", "--", "unshare", "--mount", "--",
+                       *root.command(self._mount_point(), uid, [*_as_trainee(self.python, uid), *argv], "dflab-exec")]
         try:
             done = subprocess.run(command, env=environ, cwd=state if uid is None else "/", stdin=subprocess.DEVNULL,
-                                  capture_output=True, text=True, timeout=EXEC_TIMEOUT, check=False)
+                                  capture_output=True, text=True, timeout=EXEC_TIMEOUT, check=False,
+                                  pass_fds=() if netns is None else (netns,))
         except subprocess.TimeoutExpired:
             return ExecResult(-1, "", f"`{argv[0]}` did not finish within {EXEC_TIMEOUT:.0f} s")
         except OSError as exc:
             return ExecResult(-1, "", f"cannot run {argv[0]}: {exc.strerror or exc}")
+        finally:
+            if netns is not None:
+                os.close(netns)
         return ExecResult(done.returncode, done.stdout.strip(), done.stderr.strip())
 
     def diagnose(self, env: TraineeEnv) -> str:

@@ -15,10 +15,13 @@ Python 3, whatever dflab version that image carries.
 
 Usage: python relay.py SOCKETS_DIR PORT=TRAINEE [PORT=TRAINEE ...]
        (connections to PORT go to SOCKETS_DIR/TRAINEE/jupyter.sock)
+
+The local backend's confined labs use :func:`relay_until_exit` the same way, one per lab, from inside the lab.
 """
 
 import asyncio
 import os
+import socket
 import sys
 
 BAD_GATEWAY = b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -65,6 +68,29 @@ async def _serve(routes: dict[int, str]) -> None:
     servers = [await asyncio.start_server(lambda r, w, path=path: _handle(path, r, w), "0.0.0.0", port)  # noqa: S104
                for port, path in routes.items()]
     await asyncio.gather(*(server.serve_forever() for server in servers))
+
+
+def relay_until_exit(listener_fd: int, socket_path: str, pid: int) -> int:
+    """Relay the connections accepted on ``listener_fd`` (a listening TCP socket) to ``socket_path`` until the child
+    ``pid`` ends; its exit code (128 + the signal's number when a signal ended it), as a shell reports it.
+
+    The local backend's confined lab: the listening socket was made in the host's network namespace and inherited
+    into the lab's own, where the server listens on ``socket_path`` and nothing of the host can be reached.
+    """
+    async def relay() -> int:
+        loop = asyncio.get_running_loop()
+        listener = socket.socket(fileno=listener_fd)
+        server = await asyncio.start_server(lambda r, w: _handle(socket_path, r, w), sock=listener)
+        ended = loop.create_future()
+        pidfd = os.pidfd_open(pid)
+        loop.add_reader(pidfd, lambda: ended.done() or ended.set_result(None))
+        await ended
+        loop.remove_reader(pidfd)
+        server.close()
+        code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+        return code if code >= 0 else 128 - code
+
+    return asyncio.run(relay())
 
 
 if __name__ == "__main__":

@@ -107,7 +107,8 @@ def check_isolation(backend: str, trainees: int, practice: bool) -> str:
         return ""
     if trainees > 1 and not practice:
         raise DflabError(f"cannot keep {trainees} trainees apart: {problem}; run dflab as root on a host that allows "
-                         "mount namespaces, use --backend docker, or pass --practice if isolation is not wanted",
+                         "mount and network namespaces, use --backend docker, or pass --practice if isolation is not "
+                         "wanted",
                          "local backend")
     return (f"trainee isolation is off ({problem}): each lab can read what this user can, keys included; "
             "for practice only")
