@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -235,3 +237,35 @@ def test_a_graded_submission_attacking_its_runner_loses_nothing(course_dir: Path
     assert scores == full, LAST_LOG[0][-4000:]
     assert attacks.FORGED not in LAST_LOG[0]
     assert grade(course_dir, "bob", LAB.source_nb(course_dir), settings) == full
+
+
+def _private_mounts() -> set[str]:
+    """The mount points of every run's private tmpfs (``dflab-run``) in this mount namespace."""
+    found = set()
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields = line.split()
+        if fields[fields.index("-") + 1:fields.index("-") + 3] == ["tmpfs", "dflab-run"]:
+            found.add(fields[4])
+    return found
+
+
+def test_a_killed_graders_private_folder_is_swept_by_the_next_run() -> None:
+    """A grader killed mid-run (SIGKILL, the OOM killer) cannot unmount its run's tmpfs: the next run of any grader
+    on the host unmounts and removes it, and leaves the folders of graders still running alone."""
+    code = ("import sys, time\nfrom dflab.grading.sandbox import base\n"
+            "with base.private_folder(base.Limits(wall_s=60), limited=True) as p:\n"
+            "    print(p, flush=True)\n    time.sleep(600)\n")
+    grader = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        orphan = grader.stdout.readline().strip()  # type: ignore[union-attr]
+        assert orphan in _private_mounts()
+    finally:
+        grader.kill()
+        grader.wait()
+    assert orphan in _private_mounts() and Path(orphan).is_dir()  # what a killed grader leaves
+    with base.private_folder(Limits(wall_s=60), limited=True) as mine:  # the next run sweeps it...
+        assert orphan not in _private_mounts() and not Path(orphan).exists()
+        assert str(mine) in _private_mounts()
+        assert base.sweep_orphans() == []  # ...and never a running grader's (this one's)
+        assert str(mine) in _private_mounts()
+    assert str(mine) not in _private_mounts() and not mine.exists()

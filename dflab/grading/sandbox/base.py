@@ -11,7 +11,9 @@ Both stage a run in a private folder of the host (:func:`private_folder`): the c
 the runner's in/out folder (which the sandbox writes), the log.  When the grader is root that folder is a
 tmpfs of its own, :func:`private_bytes` and :data:`PRIVATE_INODES` in size, so a submission filling it gets
 ``No space left on device`` and the grader's disk is untouched; it is unmounted when the run ends, whatever
-happened.  Not root: it is a plain folder of the host, with no limit on the whole (see each sandbox).
+happened, and, should the grader itself be killed (SIGKILL, OOM), by the next run of any grader on the host: each
+folder's name carries its grader's pid and start time (:func:`sweep_orphans`).  Not root: it is a plain folder of
+the host, with no limit on the whole (see each sandbox).
 """
 
 from __future__ import annotations
@@ -93,7 +95,9 @@ def private_folder(limits: Limits, *, limited: bool) -> Iterator[Path]:
     The mount is in the grader's mount namespace, where a Docker engine on this host finds the folders it binds
     into the container; the local sandbox's namespace gets its own copy of it and drops it when the run ends.
     """
-    private = Path(tempfile.mkdtemp(prefix="dflab-sandbox-"))
+    if limited:
+        sweep_orphans()
+    private = Path(tempfile.mkdtemp(prefix=f"{PRIVATE_PREFIX}{_owner_tag(os.getpid())}-"))
     mounted = False
     try:
         if limited:
@@ -104,6 +108,45 @@ def private_folder(limits: Limits, *, limited: bool) -> Iterator[Path]:
         if mounted:
             _unmount(private)
         shutil.rmtree(private, ignore_errors=True)
+
+
+PRIVATE_PREFIX = "dflab-sandbox-"  # then "<pid>.<start time>-" of the grader process that made it, then random
+
+
+def _owner_tag(pid: int) -> str | None:
+    """``<pid>.<start time in clock ticks>``: one process, never another that reused its pid (None: gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return f"{pid}.{fields[19]}"
+
+
+def sweep_orphans() -> list[Path]:
+    """Unmount and remove the private folders of graders that died without doing it (killed mid-run): each
+    ``dflab-run`` tmpfs in a temporary folder named for a process that no longer runs.  What it removed."""
+    try:
+        mounts = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return []
+    temp = os.path.realpath(tempfile.gettempdir())
+    swept = []
+    for line in mounts:
+        fields = line.split()
+        sep = fields.index("-") if "-" in fields else -1
+        if sep < 0 or fields[sep + 1:sep + 3] != ["tmpfs", "dflab-run"]:
+            continue
+        path = Path(fields[4].encode().decode("unicode_escape"))  # mountinfo escapes blanks as \040
+        owner = path.name.removeprefix(PRIVATE_PREFIX).split("-", 1)[0]
+        if str(path.parent) != temp or not path.name.startswith(PRIVATE_PREFIX) or "." not in owner:
+            continue
+        pid = owner.split(".", 1)[0]
+        if pid.isdigit() and _owner_tag(int(pid)) == owner:
+            continue  # its grader still runs
+        _unmount(path)
+        shutil.rmtree(path, ignore_errors=True)
+        swept.append(path)
+    return swept
 
 
 def staging_failed(exc: OSError, limits: Limits) -> SandboxResult | None:
