@@ -184,7 +184,7 @@ def write_bundle(out: Path, roster: Path, lab_dir: Path, image_ref: str, wheelho
         build = tmp / ".build"
         advance = track("evidence", len(trainees), "trainees")
         build_cohort(Path(scenario), secret, trainees, build, workers=workers, on_done=lambda r: advance(1),
-                     kinds=kinds)
+                     kinds=kinds, labs_dir=Path(lab_dir).resolve().parent)
         for t in trainees:
             (tmp / EVIDENCE).mkdir(exist_ok=True)
             (tmp / "keys").mkdir(exist_ok=True)

@@ -95,7 +95,8 @@ def scenario_validate(spec: Path, trainee: str, secret: str | None, labs: tuple[
     table.add_row("memory", f"{case.memory.size_bytes // 2**20} MiB, {len(case.memory.processes)} processes; story: "
                   + ", ".join(f"{p.comm}({p.pid}{', hidden' if p.hidden else ''})" for p in story))
     n = case.network
-    table.add_row("network", f"{len(n.dns)} DNS, {len(n.http)} HTTP, {len(n.ftp)} FTP, {len(n.raw)} raw flows "
+    mail = f", {len(n.smtp)} SMTP, {len(n.imap)} IMAP" if n.smtp or n.imap else ""
+    table.add_row("network", f"{len(n.dns)} DNS, {len(n.http)} HTTP, {len(n.ftp)} FTP, {len(n.raw)} raw{mail} flows "
                   f"+ {n.noise_packets} background packets")
     table.add_row("timeline", f"{len(case.timeline)} events")
     console.print(table)

@@ -13,6 +13,17 @@ A hooks module may define any of:
     :class:`~dflab.errors.DflabError` marks that trainee's start failed with its message.
 ``pre_stop(lab: LabContext) -> None``
     Called before the lab is stopped or removed from the roster.
+``key_facts(seed: bytes | None) -> dict[str, dict]``
+    Facts of the trainee's lab that no evidence file holds (lab 01: the traits of the suspect its ``seed`` starts),
+    added to every key built with the lab's folder beside it (:func:`labs_key_facts`), one section each under
+    ``facts.<section>``; the grader's ``key:`` paths address them like any fact.
+
+and a module attribute:
+
+``COMPARES: dict[str, LabCompare]``
+    Compare kinds of the lab's own, for its ``grader.yaml`` (``compare: <name>``), beside the generic kinds of
+    :mod:`dflab.grading.checks` (lab 01 grades a handed-in case folder so). A course keeps the hooks file beside its
+    copy of the check file (``graders/<lab>.hooks.py``), so the grader finds them.
 
 ``LabContext.run`` is :meth:`dflab.provision.base.Backend.exec` for that trainee: commands run in the lab, as the
 trainee, confined as the lab is. Hooks are course-team code, trusted like the lab's notebooks and checks; they
@@ -21,17 +32,36 @@ run in the instructor's dflab process, never in a trainee's.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from dflab.errors import DflabError
 from dflab.provision.base import Backend, ExecResult, TraineeEnv
 
-HOOK_NAMES = ("seed", "post_start", "pre_stop")
+HOOK_NAMES = ("seed", "post_start", "pre_stop", "key_facts")
+COMPARES = "COMPARES"
+Verdict = tuple[bool, str]
+
+
+@dataclass(frozen=True)
+class LabCompare:
+    """A compare kind a lab defines (``COMPARES`` in its hooks): ``compare(value, want, check, submission)`` returns
+    ``(ok, reason)`` like the generic kinds, and is as total (hostile values give a verdict, never an exception).
+
+    ``criteria``: the values its checks' ``criterion:`` may take (empty: the option is refused).
+    ``needs_submission``: it reads the handed-in assignment folder (``submission``), so it can only be decided at
+    grading, never by an instant check.
+    """
+
+    compare: Callable[[Any, Any, Any, Path | None], Verdict]
+    criteria: tuple[str, ...] = ()
+    needs_submission: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,6 +103,27 @@ class LabHooks:
             raise DflabError(f"seed() returned {type(value).__name__}, not bytes", str(self.path))
         return value
 
+    def key_facts(self, trainee: str, secret: str) -> dict[str, dict[str, Any]]:
+        """What ``key_facts`` adds to ``trainee``'s key ({} when the module defines none)."""
+        hook = self._hook("key_facts")
+        if hook is None:
+            return {}
+        facts = hook(self.seed(trainee, secret))
+        if not isinstance(facts, dict) or not all(isinstance(k, str) and isinstance(v, dict) for k, v in facts.items()):
+            raise DflabError("key_facts() must return {section: {fact: value}}", str(self.path))
+        return facts
+
+    @property
+    def compares(self) -> dict[str, LabCompare]:
+        """The lab's own compare kinds ({} when it defines none)."""
+        found = getattr(self._module, COMPARES, None) if self._module is not None else None
+        if found is None:
+            return {}
+        if not isinstance(found, dict) or not all(isinstance(k, str) and isinstance(v, LabCompare)
+                                                  for k, v in found.items()):
+            raise DflabError(f"{COMPARES} must map names to dflab.lab_hooks.LabCompare", str(self.path))
+        return found
+
     def post_start(self, backend: Backend, env: TraineeEnv, seed: bytes | None) -> str:
         """Run ``post_start`` for ``env``; what went wrong, in one line ("" when nothing did)."""
         return self._call("post_start", backend, env, seed)
@@ -93,6 +144,38 @@ class LabHooks:
         except DflabError as exc:
             return exc.what
         return ""
+
+
+RESERVED_SECTIONS = ("disk", "memory", "network")  # the evidence's own facts (dflab.evidence.key)
+
+
+def labs_key_facts(labs_dir: Path, trainee: str, secret: str) -> dict[str, dict[str, Any]]:
+    """What the hooks of every lab under ``labs_dir`` add to ``trainee``'s key (``key_facts``), by section.
+
+    Every lab's, not one's: a variant is built once for a course that may hold several labs, and a lab added later
+    must find its facts in the keys already built. Two labs claiming one section, or an evidence section, is the
+    labs' error.
+    """
+    from dflab.lab_meta import LAB_FILE, load_lab  # lab_meta reads YAML; not needed by hooks users that never build
+
+    facts: dict[str, dict[str, Any]] = {}
+    owner: dict[str, str] = {}
+    for lab_file in sorted(labs_dir.glob(f"*/{LAB_FILE}")):
+        meta = load_lab(labs_dir, lab_file.parent.name)
+        if not meta.hooks:
+            continue
+        for section, values in hooks_at(lab_file.parent / meta.hooks).key_facts(trainee, secret).items():
+            if section in RESERVED_SECTIONS or section in owner:
+                raise DflabError(f"key_facts() section {section!r} is already "
+                                 f"{owner.get(section, 'the evidence')}'s", str(lab_file.parent / meta.hooks))
+            facts[section], owner[section] = values, f"lab {meta.id}"
+    return facts
+
+
+@functools.cache
+def hooks_at(path: Path) -> LabHooks:
+    """The hooks file at ``path``, loaded once per process (a cohort's builds and a course's grading reuse it)."""
+    return LabHooks(path)
 
 
 def _load(path: Path) -> ModuleType:

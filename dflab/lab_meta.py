@@ -96,7 +96,7 @@ class ProcessRole(_Strict):
 
 
 class FlowRole(_Strict):
-    kind: Literal["dns", "http", "ftp", "raw"] | None = None
+    kind: Literal["dns", "http", "ftp", "raw", "smtp", "imap"] | None = None
 
 
 _ROLE_FORMS = "a list of role ids, or a mapping of role id to what the lab needs of it"

@@ -46,8 +46,13 @@ SECRET = "dflab-lab-check"  # a fixed secret: the same lab and case give the sam
 ROLES = ("solution", "released", "copier")  # the first three variants' submissions
 VARIANTS = 12  # variants built by default: 132 ordered pairs for the copy share
 MAX_COPY_SHARE = 0.10
-UNCOPYABLE = ("live_collection",)  # graded on a handed-in case folder, not on a value one could copy
 Step = Callable[[str], None]
+
+
+def uncopyable(checks: CheckFile, name: str) -> bool:
+    """Graded on handed-in files (a lab's kind that needs the submission), not on a value one could copy."""
+    kind = checks.lab_compare(name)
+    return kind is not None and kind.needs_submission
 
 
 @dataclass
@@ -119,7 +124,7 @@ def cell_copies(checks: CheckFile, names: list[str], source: dict[str, Any], tar
         if check is None:
             return False
         value = lookup(source, checks.key_path(name), "source key")
-        if check.compare in UNCOPYABLE:
+        if uncopyable(checks, name):
             if value != lookup(target, checks.key_path(name), "target key"):
                 return False
         elif not check_answer(checks, name, typed_value(check, value), target, "target key")[0]:
@@ -154,7 +159,7 @@ def copier_notebook(released: nbformat.NotebookNode, checks: CheckFile, neighbou
             continue
         for name, value in answer_calls(cell.source):
             check = checks.checks.get(name)
-            if check is None or check.compare in UNCOPYABLE:
+            if check is None or uncopyable(checks, name):
                 continue
             variable = value.id if isinstance(value, ast.Name) else ""
             if not variable:
@@ -257,8 +262,8 @@ def check_lab(lab: str, spec: Path, work: Path, *, labs_dir: Path = REPO / "labs
     result.findings.append(Finding("release", not leaked, (f"{len(leaked)} answer value(s) in the release: "
                                                            + ", ".join(leaked[:5])) if leaked else
                                    f"no answer value of the {len(trainees)} keys in release/{lab}/"))
-    for name, check in checks.checks.items():
-        if check.compare in UNCOPYABLE:
+    for name in checks.checks:
+        if uncopyable(checks, name):
             result.distinct[name] = None
             continue
         drawn = {json.dumps(lookup(keys[t], checks.key_path(name), "key"), sort_keys=True) for t in trainees}

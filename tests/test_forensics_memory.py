@@ -7,6 +7,7 @@ assert the processes and shell history the Case planned.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -122,3 +123,103 @@ def test_results_are_cached_per_image_and_arguments(generated: Path, tmp_path: P
 def test_unknown_plugin_is_tool_error(generated: Path, tmp_path: Path) -> None:
     with pytest.raises(ToolError, match=r"\[linux\.no_such_plugin\]: volatility has no such plugin"):
         memory.run_plugin(generated, "linux.no_such_plugin", cache_dir=tmp_path)
+
+
+# ----------------------------------------------------------------- volatility's own errors reach the caller
+
+def _doctored(generated: Path, folder: Path, drop_symbols: tuple[str, ...] = ()) -> Path:
+    """A copy of the generated image whose symbol table lacks ``drop_symbols``: what a mismatched ISF looks like."""
+    folder.mkdir()
+    image = folder / generated.name
+    image.write_bytes(generated.read_bytes())
+    for isf in (generated.parent / "symbols").rglob("*.json"):
+        table = json.loads(isf.read_text())
+        for name in drop_symbols:
+            table["symbols"].pop(name, None)
+        target = folder / isf.relative_to(generated.parent)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(table))
+    return image
+
+
+@pytest.mark.parametrize("plugin,symbol,said", [
+    # volatility's CLI: "Volatility experienced a symbol-related issue:" then the symbol; the output ends in
+    # "No further results will be produced", which is what the caller saw before.
+    ("linux.lsmod", "modules", "symbol_table_name1!modules: Unknown symbol: modules"),
+    # A plugin raising: the exception line at the end of the traceback.
+    ("linux.tty_check", "tty_drivers", "TypeError: This plugin requires the tty_drivers structure."),
+])
+def test_a_failing_plugin_is_volatility_s_own_error(generated: Path, tmp_path: Path, plugin: str, symbol: str,
+                                                    said: str) -> None:
+    image = _doctored(generated, tmp_path / "image", (symbol,))
+    with pytest.raises(ToolError) as caught:
+        memory.run_plugin(image, plugin, cache_dir=tmp_path / "cache")
+    message = str(caught.value)
+    assert message.startswith(f"{image} [{plugin}]: volatility failed (exit 1): {said}"), message
+    assert "\n" not in message and "No further results" not in message
+
+
+def test_errors_logged_with_no_rows_are_an_error_not_an_empty_table(generated: Path, tmp_path: Path) -> None:
+    """check_syscall without sys_call_table logs ERROR "... Exiting." and exits 0 with no rows: no hooks found?"""
+    image = _doctored(generated, tmp_path / "image", ("sys_call_table",))
+    with pytest.raises(ToolError) as caught:
+        memory.run_plugin(image, "linux.malware.check_syscall", cache_dir=tmp_path / "cache")
+    assert str(caught.value) == (
+        f"{image} [linux.malware.check_syscall]: volatility logged 1 error(s) and produced no rows: "
+        "volatility3.plugins.linux.malware.check_syscall: Unable to find the system call table. Exiting.")
+    assert not list((tmp_path / "cache").rglob("results/*.json")), "failures must not be cached"
+
+
+# A volatility plugin in the shape of proc.list_vmas' "Task N has an invalid mm member": rows for every task it can
+# read, an ERROR for the one it cannot. No bundled Linux plugin both yields rows and logs ERROR on a generated image
+# (each that logs one gives up), so the case is made with volatility's own plugin API and loaded with its -p option.
+_PARTIAL_PLUGIN = """
+import logging
+
+from volatility3.framework import interfaces, renderers
+from volatility3.framework.configuration import requirements
+from volatility3.plugins.linux import pslist
+
+vollog = logging.getLogger(__name__)
+
+
+class Partial(interfaces.plugins.PluginInterface):
+    _required_framework_version = (2, 0, 0)
+    _version = (1, 0, 0)
+
+    @classmethod
+    def get_requirements(cls):
+        return [requirements.ModuleRequirement(name="kernel", architectures=["Intel32", "Intel64"]),
+                requirements.VersionRequirement(name="pslist", component=pslist.PsList, version=(4, 0, 0))]
+
+    def _generator(self):
+        tasks = sorted(pslist.PsList.list_tasks(self.context, self.config["kernel"]), key=lambda t: int(t.pid))
+        for task in tasks[:-1]:
+            yield 0, (int(task.pid),)
+        vollog.error("Task %d has an invalid mm member", tasks[-1].pid)
+
+    def run(self):
+        return renderers.TreeGrid([("PID", int)], self._generator())
+"""
+
+
+def test_errors_logged_beside_rows_are_a_warning_and_kept(generated: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "partial.py").write_text(_PARTIAL_PLUGIN)
+    monkeypatch.setattr(memory, "_VOL_ENTRY", memory._VOL_ENTRY.replace(
+        "sys.argv[0] = 'vol';", f"sys.argv[0] = 'vol'; sys.argv[1:1] = ['-p', {str(plugins)!r}];"))
+    visible = sorted(p.pid for p in small_case().memory.processes if not p.hidden)
+
+    with pytest.warns(memory.VolatilityErrorWarning, match=rf"logged 1 error\(s\) while producing "
+                                                           rf"{len(visible) - 1} rows: volatility3\.plugins\.partial: "
+                                                           rf"Task {visible[-1]} has an invalid mm member"):
+        rows = memory.run_plugin(generated, "partial.Partial", cache_dir=tmp_path / "cache")
+    assert rows.PID.tolist() == visible[:-1]
+    assert rows.attrs["volatility_errors"] == [
+        f"volatility3.plugins.partial: Task {visible[-1]} has an invalid mm member"]
+    with pytest.warns(memory.VolatilityErrorWarning):  # the cached result says it again
+        again = memory.run_plugin(generated, "partial.Partial", cache_dir=tmp_path / "cache")
+    pd.testing.assert_frame_equal(rows, again)
+    assert again.attrs == rows.attrs

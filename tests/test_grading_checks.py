@@ -110,7 +110,8 @@ def test_check_file_loads_and_errors_name_file_and_field(tmp_path: Path) -> None
     assert checks.key_path("root_start_sector") == "facts.disk.volumes.root.start_sector"
     bad = tmp_path / "02-disk.yaml"
     bad.write_text("lab: 02-disk\nchecks:\n  x: {compare: fuzzy}\n")
-    with pytest.raises(DflabError, match=r"02-disk.yaml:3: checks.x.compare: must be one of 'exact'"):
+    with pytest.raises(DflabError, match=r"02-disk.yaml:3: checks.x.compare: 'fuzzy' is neither a dflab kind "
+                       r"\(exact, casefold, .*\) nor one the lab's hooks define \(none\)"):
         load_checks(bad)
     bad.write_text("lab: 02-disk\nchecks:\n  x: {compare: int, tolerence: 1}\n")
     with pytest.raises(DflabError, match=r"02-disk.yaml:3: checks.x.tolerence: unknown field"):

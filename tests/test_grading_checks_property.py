@@ -20,6 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dflab.grading.checks import COMPARES, TERMS, Check, CheckFile, check_answer
+from dflab.lab_hooks import hooks_at
+from dflab.lab_meta import REPO
 
 SHA = "04da0f0ff296d885f7497ac72d77777682aedefca5a9077f1d09d227496da65e"
 EPOCH = 1772440653  # 2026-03-02T08:37:33Z
@@ -49,7 +51,8 @@ CHECKS: dict[str, tuple[Check, Any]] = {
                                  findings=FINDINGS), MANIFEST),
     "timeline": (Check(compare="timeline", tolerance_s=2, require=("download", "exfil")), TIMELINE),
 }
-LIVE = Check(compare="live_collection", criterion="order")
+LIVE = Check(compare="live_collection", criterion="order")  # lab 01's own kind (its hooks' COMPARES)
+LIVE_HOOKS = hooks_at(REPO / "labs" / "01-live" / "hooks.py")
 UNTIMED = settings(deadline=None)  # no timing assertions: the machine is shared
 
 
@@ -102,7 +105,8 @@ def submission(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @given(junk=JUNK | st.text(alphabet=st.characters(blacklist_characters="./"), min_size=1, max_size=300))
 def test_live_collection_refuses_junk_without_raising(submission: Path, junk: Any) -> None:
     """No junk names the (empty) submission folder itself: ``.``, ``x/..`` would, and are graded elsewhere."""
-    checks = CheckFile(lab="01-live", checks={"collection_order": LIVE.model_copy(update={"key": "facts.live"})})
+    checks = CheckFile(lab="01-live", checks={"collection_order": LIVE.model_copy(update={"key": "facts.live"})}
+                       ).with_lab_compares(LIVE_HOOKS.compares, "labs/01-live/hooks.py")
     ok, _ = check_answer(checks, "collection_order", junk, {"facts": {"live": {}}}, "key", submission)
     assert not ok
 

@@ -269,3 +269,11 @@ def test_a_killed_graders_private_folder_is_swept_by_the_next_run() -> None:
         assert base.sweep_orphans() == []  # ...and never a running grader's (this one's)
         assert str(mine) in _private_mounts()
     assert str(mine) not in _private_mounts() and not mine.exists()
+
+
+def test_shell_commands_run_in_both_sandboxes(sandbox: Sandbox, tmp_path: Path) -> None:
+    """IPython's ``!cmd`` (a pseudo-terminal per command) and ``%%bash`` work when a notebook is graded, as in the
+    trainee's lab: labs ask non-programmers to run the real tools so (the local sandbox had no terminals)."""
+    result = run(sandbox, tmp_path, "!echo from-a-terminal", "%%bash\necho from-bash")
+    assert result.status == "ok", (result.status, result.reason)
+    assert [t.strip() for t in texts(result)] == ["from-a-terminal", "from-bash"]

@@ -17,6 +17,7 @@ from nbgrader.api import Gradebook
 
 from dflab.errors import DflabError
 from dflab.grading.checks import check_answer, load_checks, lookup
+from dflab.lab_meta import REPO
 from dflab.live import witness
 from dflab.live.collect import LOG_NAME
 from dflab.live.custody import Transfer, close_case
@@ -230,8 +231,15 @@ def test_nbgrader_validate(course_dir, solutions) -> None:
 def test_check_file_names_known_criteria_only(tmp_path: Path) -> None:
     bad = tmp_path / "01-live.yaml"
     bad.write_text("lab: 01-live\nchecks:\n  collection_order: {compare: live_collection, criterion: speed}\n")
-    with pytest.raises(DflabError, match=r"01-live.yaml:3: checks.collection_order: .*criterion must be one of order,"):
+    (tmp_path / "01-live.hooks.py").write_bytes((REPO / "labs" / "01-live" / "hooks.py").read_bytes())
+    with pytest.raises(DflabError, match=r"01-live.yaml:3: checks.collection_order: criterion must be one of order,"):
         load_checks(bad)
     bad.write_text("lab: 01-live\nchecks:\n  beacon: {compare: exact, criterion: order}\n")
-    with pytest.raises(DflabError, match="criterion is only for compare: live_collection"):
+    with pytest.raises(DflabError, match="criterion is only for a kind the lab's hooks define"):
+        load_checks(bad)
+    # Without the lab's hooks beside it, its own kind is unknown, at its line.
+    (tmp_path / "01-live.hooks.py").unlink()
+    bad.write_text("lab: 01-live\nchecks:\n  collection_order: {compare: live_collection, criterion: order}\n")
+    with pytest.raises(DflabError, match=r"01-live.yaml:3: checks.collection_order.compare: 'live_collection' is "
+                       r"neither a dflab kind .* nor one the lab's hooks define \(none\)"):
         load_checks(bad)

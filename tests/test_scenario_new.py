@@ -183,10 +183,11 @@ DOCUMENTED: dict[str, tuple[str, ...]] = {
     "socket proto is": literal_values(S.SocketSpec.model_fields["proto"].annotation),
     "flow kind is": literal_values(S.FlowSpec.model_fields["kind"].annotation),
     "http method is": literal_values(S.FlowSpec.model_fields["method"].annotation),
+    "smtp auth is": literal_values(S.FlowSpec.model_fields["auth"].annotation),
 }
 ENUM_FIELDS = {("Event", "sources"), ("VolumeSpec", "fs"), ("ContentSpec", "kind"), ("E01Spec", "compression"),
                ("MemorySpec", "formats"), ("ProcessSpec", "inject"), ("SocketSpec", "state"), ("SocketSpec", "proto"),
-               ("FlowSpec", "kind"), ("FlowSpec", "method")}
+               ("FlowSpec", "kind"), ("FlowSpec", "method"), ("FlowSpec", "auth")}
 ONE_OF = re.compile(r"^\s*#\s*(?P<label>.*?)\s*one of: (?P<values>[A-Za-z0-9_]+(?:, [A-Za-z0-9_]+)*)")
 
 

@@ -42,7 +42,8 @@ from dflab.evidence.kinds import EVIDENCE_KINDS, check_kinds
 from dflab.evidence.manifest import canonical_json, evidence_files, load_manifest, sha256_file, write_manifest
 from dflab.evidence.memory import write_memory
 from dflab.evidence.network import write_network
-from dflab.live.traits import expected_traits, suspect_seed
+from dflab.lab_hooks import labs_key_facts
+from dflab.lab_meta import REPO
 from dflab.scenario.case import Case
 from dflab.scenario.draw import variant_seed
 from dflab.scenario.load import load_spec
@@ -63,10 +64,12 @@ class BuildResult:
     bytes_written: int
 
 
-def write_case(case: Case, out: Path, live: dict[str, Any], kinds: tuple[str, ...] = EVIDENCE_KINDS) -> str:
+def write_case(case: Case, out: Path, lab_facts: dict[str, dict[str, Any]],
+               kinds: tuple[str, ...] = EVIDENCE_KINDS) -> str:
     """Write one case's evidence and key into the existing, empty directory ``out``; return the manifest hash.
 
-    ``live`` is the trainee's lab-01 suspect traits: no evidence file holds them, only the key.
+    ``lab_facts`` are what the labs' hooks add to the trainee's key (:func:`dflab.lab_hooks.labs_key_facts`): no
+    evidence file holds them, only the key.
     ``kinds`` (from :func:`check_kinds`) are the evidence kinds written; the key's ``facts`` hold theirs.
 
     Hashing the large images is most of the cost of a build; it runs in a
@@ -95,7 +98,8 @@ def write_case(case: Case, out: Path, live: dict[str, Any], kinds: tuple[str, ..
             hash_new_files()
         known = {p: f.result() for p, f in hashing.items()}
     manifest_sha = write_manifest(ev, case.scenario_id, case.variant, known)
-    key = build_key(case, disk, memory, network, manifest_sha, load_manifest(ev)["files"], live=live)
+    key = build_key(case, disk, memory, network, manifest_sha, load_manifest(ev)["files"],
+                    lab_facts=lab_facts)
     write_bytes(out / KEY / KEY_FILE, canonical_json(key))
     return manifest_sha
 
@@ -118,27 +122,32 @@ def _remove_empty(dirs: Iterable[Path]) -> None:
             pass  # not empty, already gone, or not ours to remove
 
 
+LABS = REPO / "labs"  # the bundled labs: whose hooks add facts to keys built without a course's own labs folder
+
+
 def build_variant(spec: Spec, secret: str, trainee: str, out: Path, *, force: bool = False,
-                  kinds: Iterable[str] = EVIDENCE_KINDS) -> BuildResult:
-    """Build one trainee's variant into ``out`` (atomically; ``force`` replaces an existing build)."""
+                  kinds: Iterable[str] = EVIDENCE_KINDS, labs_dir: Path = LABS) -> BuildResult:
+    """Build one trainee's variant into ``out`` (atomically; ``force`` replaces an existing build); the key holds
+    what the hooks of the labs in ``labs_dir`` add (:func:`dflab.lab_hooks.labs_key_facts`)."""
     t0 = time.perf_counter()
     written = check_kinds(kinds, "evidence kinds")
     case = resolve(spec, variant_seed(secret, spec.scenario, trainee), trainee)
     with atomic_dir(out, replace=force) as tmp:
-        manifest_sha = write_case(case, tmp, expected_traits(suspect_seed(trainee, secret)), written)
+        manifest_sha = write_case(case, tmp, labs_key_facts(labs_dir, trainee, secret), written)
     size = sum(p.stat().st_blocks * 512 for p in out.rglob("*") if p.is_file())
     return BuildResult(trainee, out, manifest_sha, time.perf_counter() - t0, size)
 
 
 def _build_one(spec_path: str, secret: str, trainee: str, out: str, force: bool,
-               kinds: tuple[str, ...]) -> BuildResult:
-    return build_variant(load_spec(spec_path), secret, trainee, Path(out), force=force, kinds=kinds)
+               kinds: tuple[str, ...], labs_dir: str) -> BuildResult:
+    return build_variant(load_spec(spec_path), secret, trainee, Path(out), force=force, kinds=kinds,
+                         labs_dir=Path(labs_dir))
 
 
 def build_cohort(spec_path: Path, secret: str, trainees: Iterable[str], out_root: Path, *, workers: int | None = None,
                  force: bool = False, on_done: Callable[[BuildResult], None] | None = None,
                  on_started: Callable[[], None] | None = None,
-                 kinds: Iterable[str] = EVIDENCE_KINDS) -> list[BuildResult]:
+                 kinds: Iterable[str] = EVIDENCE_KINDS, labs_dir: Path = LABS) -> list[BuildResult]:
     """Build every trainee's variant under ``out_root/<trainee>/`` using ``workers`` processes (all cores by default).
 
     Each variant is independent and CPU-bound in Python, so processes (not
@@ -146,6 +155,7 @@ def build_cohort(spec_path: Path, secret: str, trainees: Iterable[str], out_root
     through ``on_done`` (for a progress bar) and are returned in input order.
     ``on_started`` is called once every worker process exists: the moment a
     caller may start threads of its own without forking beside them.
+    ``labs_dir``: the labs whose hooks add facts to each key (a course's own labs folder; the bundled ones).
     """
     spec = load_spec(spec_path)  # fail fast, in this process, on a bad spec, a missing tool or output directory
     written = check_kinds(kinds, "evidence kinds")
@@ -155,7 +165,7 @@ def build_cohort(spec_path: Path, secret: str, trainees: Iterable[str], out_root
     ensure_writable_dir(out_root)
     try:
         return _build_all(str(spec_path), secret, list(trainees), out_root, workers, force, on_done, on_started,
-                          written)
+                          written, str(labs_dir))
     except BaseException:
         # No worker builds any more (see _build_all) and each failed variant removed its own temporary directory:
         # remove the output directories left empty (out_root too when a caller made it just before: the CLI does).
@@ -165,7 +175,7 @@ def build_cohort(spec_path: Path, secret: str, trainees: Iterable[str], out_root
 
 def _build_all(spec_path: str, secret: str, names: list[str], out_root: Path, workers: int | None, force: bool,
                on_done: Callable[[BuildResult], None] | None, on_started: Callable[[], None] | None,
-               written: tuple[str, ...]) -> list[BuildResult]:
+               written: tuple[str, ...], labs_dir: str) -> list[BuildResult]:
     """Build ``names`` in order (one worker) or in processes; on any failure return only once no worker builds."""
     workers = max(1, min(workers or os.cpu_count() or 1, len(names)))
     if workers == 1:
@@ -173,14 +183,14 @@ def _build_all(spec_path: str, secret: str, names: list[str], out_root: Path, wo
             on_started()
         results = []
         for t in names:
-            results.append(_build_one(spec_path, secret, t, str(out_root / t), force, written))
+            results.append(_build_one(spec_path, secret, t, str(out_root / t), force, written, labs_dir))
             if on_done:
                 on_done(results[-1])
         return results
     done: dict[str, BuildResult] = {}
     with ProcessPoolExecutor(max_workers=workers) as pool:
         # With the fork start method every worker is forked at the first submit, so they all exist here.
-        futures = {pool.submit(_build_one, spec_path, secret, t, str(out_root / t), force, written): t
+        futures = {pool.submit(_build_one, spec_path, secret, t, str(out_root / t), force, written, labs_dir): t
                    for t in names}
         if on_started:
             on_started()

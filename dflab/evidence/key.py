@@ -7,15 +7,15 @@ The key has three parts:
   trainee's findings against;
 * ``facts`` — every fact the case planned, by evidence kind, including the
   layout facts the writers report (partition offsets, inode numbers, symbol
-  table name), for instructors and for tests; ``facts.live`` holds the traits
-  of the trainee's live-response suspect (lab 01), which runs in the trainee's
-  environment rather than in the evidence;
+  table name), for instructors and for tests, and the sections labs' hooks add
+  (``key_facts``, dflab/lab_hooks.py: facts of what runs in the trainee's lab
+  rather than in the evidence);
 * ``timeline`` — the story's events with their times.
 
 Answer templates reference a flat namespace (``files.payload.sha256``,
 ``processes.implant.pid``, ``flows.exfil.upload_bytes``, ``events.download.time``,
 ``volumes.root.start_sector``); a template that is exactly one reference keeps
-the value's type (an inode stays an int).
+the value's type (an inode stays an int, a mail flow's ``rcpt_to`` a list).
 
 Facts are addressed by role, the spec's ids, never by position: ``facts.disk.volumes.root``
 is the partition holding volume ``root`` wherever the table puts it (``facts.disk.partitions``
@@ -93,6 +93,19 @@ def namespace(case: Case, disk_facts: dict[str, Any]) -> dict[str, Any]:
         ns.update({f"flows.{r.id}.{k}": v for k, v in (
             ("client_port", r.client_port), ("server_port", r.server_port), ("upload_bytes", len(r.upload)),
             ("upload_sha256", hashlib.sha256(r.upload).hexdigest()), ("label", r.label))})
+    for m in net.smtp:
+        ns.update({f"flows.{m.id}.{k}": v for k, v in (
+            ("client_port", m.client_port), ("server_port", m.server_port), ("mail_from", m.mail_from),
+            ("rcpt_to", list(m.rcpt_to)), ("from_header", m.from_header), ("to_header", m.to_header),
+            ("subject", m.subject), ("message_id", m.message_id), ("message_sha256", m.message_sha256),
+            ("message_bytes", len(m.message)), ("attachments", list(m.attachments)), ("queue_id", m.queue_id),
+            ("auth", m.auth), ("user", m.user if m.auth else None), ("password", m.password if m.auth else None))})
+    for i in net.imap:
+        ns.update({f"flows.{i.id}.{k}": v for k, v in (
+            ("client_port", i.client_port), ("server_port", i.server_port), ("user", i.user),
+            ("password", i.password), ("mailbox", i.mailbox), ("messages", len(i.messages)),
+            ("message_ids", list(i.message_ids)),
+            ("messages_sha256", [hashlib.sha256(b).hexdigest() for b in i.messages]))})
     for ev in case.timeline:
         ns[f"events.{ev.id}.time"] = iso(ev.time)
     return ns
@@ -118,12 +131,13 @@ def render_answers(templates: dict[str, str], ns: dict[str, Any], scenario: str)
 
 def build_key(case: Case, disk: dict[str, Any], memory: dict[str, Any] | None, network: dict[str, Any] | None,
               manifest_sha256: str, evidence_items: list[dict[str, Any]] | None = None, *,
-              live: dict[str, Any] | None = None) -> dict[str, Any]:
+              lab_facts: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The complete answer key for one variant (JSON-serialisable, deterministic key order).
 
     ``evidence_items`` are the manifest's entries (path, size, sha256): the exhibits a findings report cites,
     kept in the key so the grader checks citations without reading the trainee's evidence folder.
     ``memory`` / ``network`` are ``None`` when that kind was not built: the key then has no facts for it.
+    ``lab_facts`` are the sections labs' hooks add (:func:`dflab.lab_hooks.labs_key_facts`), beside the evidence's.
     """
     ns = namespace(case, disk)
     return {
@@ -138,6 +152,7 @@ def build_key(case: Case, disk: dict[str, Any], memory: dict[str, Any] | None, n
         "timeline": [{"time": iso(e.time), "id": e.id, "action": e.action, "description": e.description,
                       "sources": list(e.sources), "refs": list(e.refs)} for e in case.timeline],
         "facts": {"disk": disk, **({"memory": memory} if memory is not None else {}),
-                  **({"network": network} if network is not None else {}), "live": dict(live or {})},
+                  **({"network": network} if network is not None else {}),
+                  **{section: dict(values) for section, values in sorted((lab_facts or {}).items())}},
         "namespace": ns,
     }

@@ -13,6 +13,14 @@ functions should not each have to know about:
   We mask the same way and dissect with the real link layer.
 * **Unreadable files** (not a capture, empty, header cut short) raise
   :class:`EvidenceError` naming the file instead of a scapy traceback.
+
+It also makes every frame read as tshark reads it: MPLS label stacks and
+PPPoE sessions are dissected down to the IP inside (scapy binds them only
+when their modules are imported, which ``scapy.all`` does and a notebook
+importing dflab does not), raw-IP captures choose IPv4 or IPv6 per packet
+whatever the platform's number for "raw" (12, 14, 101; 228 and 229 fix the
+version), and fragmented IP datagrams are reassembled
+(:mod:`dflab.forensics.ipfrag`).
 """
 
 from __future__ import annotations
@@ -26,12 +34,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import BinaryIO
 
+import scapy.contrib.mpls  # noqa: F401 - binds MPLS to Ethernet type 0x8847/0x8848, as Wireshark dissects it
+import scapy.layers.ppp  # noqa: F401 - binds PPPoE (0x8863/0x8864) and PPP's IPv4/IPv6 payloads
 from scapy.config import conf
 from scapy.error import Scapy_Exception
+from scapy.layers.inet6 import IPv46
 from scapy.packet import Packet, Raw
 from scapy.utils import PcapNgReader, PcapReader
 
 from dflab.errors import EvidenceError
+from dflab.forensics.ipfrag import Reassembler
 
 __all__ = ["Frame", "TruncatedCaptureWarning", "frames"]
 
@@ -42,6 +54,9 @@ _PCAP_MAGICS = {
 _PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 _PCAPNG_PACKET_BLOCKS = {2, 3, 6}  # obsolete packet, simple packet, enhanced packet
 _LINKTYPE_MASK = 0x03FFFFFF  # tcpdump's LT_LINKTYPE(): drop the FCS-length bits
+# DLT_RAW is 12 on most systems and 14 on OpenBSD; captures written there carry that number and tshark reads both
+# as raw IP. scapy knows 12 (and LINKTYPE_RAW 101), not 14.
+_RAW_IP_LINKTYPES = {12: IPv46, 14: IPv46, 101: IPv46}
 
 
 class TruncatedCaptureWarning(UserWarning):
@@ -50,13 +65,19 @@ class TruncatedCaptureWarning(UserWarning):
 
 @dataclass(frozen=True)
 class Frame:
-    """One captured packet: its 1-based number (as Wireshark counts), UTC time in ns, wire length, packet."""
+    """One captured packet: its 1-based number (as Wireshark counts), UTC time in ns, wire length, packet.
+
+    ``fragment`` is True for an IP fragment that does not complete its
+    datagram: its payload is left as raw bytes, and the datagram is dissected
+    whole at the frame of its last fragment.
+    """
 
     number: int
     time_ns: int
     length: int
     packet: Packet
     interface: str | None
+    fragment: bool = False
 
 
 def frames(path: str | os.PathLike[str]) -> Iterator[Frame]:
@@ -73,14 +94,16 @@ def frames(path: str | os.PathLike[str]) -> Iterator[Frame]:
     except (Scapy_Exception, OSError, struct.error, EOFError) as exc:
         raise EvidenceError(f"not a readable pcap/pcapng capture: {exc}", str(target)) from exc
     relink = _relink_class(reader)
+    fragments = Reassembler()
     with reader:
         for number, packet in enumerate(reader, start=1):
             if complete is not None and number > complete:
                 break
             if relink is not None and isinstance(packet, Raw):
                 packet = _redissect(relink, packet)
-            yield Frame(number, _ns(packet.time), int(packet.wirelen or len(packet)), packet,
-                        _interface(packet))
+            time_ns, length, interface = _ns(packet.time), int(packet.wirelen or len(packet)), _interface(packet)
+            packet, fragment = fragments.feed(packet)
+            yield Frame(number, time_ns, length, packet, interface, fragment)
 
 
 def _ns(time: Decimal | float) -> int:
@@ -97,7 +120,8 @@ def _relink_class(reader: PcapReader | PcapNgReader) -> type[Packet] | None:
     linktype = getattr(reader, "linktype", None)
     if linktype is None or linktype in conf.l2types:
         return None
-    cls = conf.l2types.get(linktype & _LINKTYPE_MASK)
+    linktype &= _LINKTYPE_MASK
+    cls = _RAW_IP_LINKTYPES.get(linktype) or conf.l2types.get(linktype)
     return cls if isinstance(cls, type) else None
 
 

@@ -26,6 +26,15 @@ Vocabulary, because forensics tools use it everywhere:
 Partitions: ``partition=None`` means "the image is one file system" (no
 partition table) or the table holds exactly one file system; otherwise pass
 the ``index`` column of :func:`partitions` or a byte offset.
+
+Images: raw (dd), E01 sets, VHD/VHDX, VMDK and QCOW2, recognised by their
+signature (:mod:`dflab.forensics.images`).  Opening an E01 checks that every
+segment is there and whole; :func:`verify_e01` recomputes its stored hashes.
+
+File system type: TSK guesses it, and refuses when a volume carries the
+signatures of two (an ext volume still holding an old FAT boot sector).
+``fs_type="ext"`` (or ``"fat"``, ``"ntfs"``, ... as ``fls -f`` takes) forces
+one, as an examiner does with ``fls -f``.
 """
 
 from __future__ import annotations
@@ -36,20 +45,26 @@ import re
 import time
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Self
 
 import pandas as pd
-import pyewf
 import pytsk3
 
 from dflab.atomic import atomic_file
-from dflab.errors import EvidenceError
+from dflab.errors import DflabError, EvidenceError
+from dflab.forensics import images
+from dflab.forensics.ewf import E01Verification, EwfImgInfo, verify_e01
+from dflab.forensics.ewf_layout import EWF_SIGNATURE
 from dflab.forensics.hashing import DEFAULT_ALGORITHMS, new_hashers
+from dflab.forensics.images import open_image
 from dflab.forensics.magic import file_type
 
 __all__ = [
+    "FS_TYPES",
+    "E01Verification",
+    "EWF_SIGNATURE",
+    "EwfImgInfo",
     "TruncatedImageWarning",
     "extract",
     "file_type",
@@ -58,9 +73,9 @@ __all__ = [
     "partitions",
     "read_file",
     "timeline",
+    "verify_e01",
 ]
 
-EWF_SIGNATURE = b"EVF\x09\x0d\x0a\xff\x00"
 READ_CHUNK = 1024 * 1024
 MAX_DEPTH = 128
 
@@ -102,65 +117,31 @@ _FS_NAMES = {
     pytsk3.TSK_FS_TYPE_HFS: "hfs",
     pytsk3.TSK_FS_TYPE_ISO9660: "iso9660",
 }
+# What ``fs_type=`` accepts: the names ``fls -f`` takes (``fls -f list``), to TSK's type.
+FS_TYPES: dict[str, int] = {
+    "ntfs": pytsk3.TSK_FS_TYPE_NTFS,
+    "fat": pytsk3.TSK_FS_TYPE_FAT_DETECT,
+    "fat12": pytsk3.TSK_FS_TYPE_FAT12,
+    "fat16": pytsk3.TSK_FS_TYPE_FAT16,
+    "fat32": pytsk3.TSK_FS_TYPE_FAT32,
+    "exfat": pytsk3.TSK_FS_TYPE_EXFAT,
+    "ext": pytsk3.TSK_FS_TYPE_EXT_DETECT,
+    "ext2": pytsk3.TSK_FS_TYPE_EXT2,
+    "ext3": pytsk3.TSK_FS_TYPE_EXT3,
+    "ext4": pytsk3.TSK_FS_TYPE_EXT4,
+    "iso9660": pytsk3.TSK_FS_TYPE_ISO9660,
+    "hfs": pytsk3.TSK_FS_TYPE_HFS_DETECT,
+    "ufs": pytsk3.TSK_FS_TYPE_FFS_DETECT,
+    "ufs1": pytsk3.TSK_FS_TYPE_FFS1,
+    "ufs2": pytsk3.TSK_FS_TYPE_FFS2,
+    "yaffs2": pytsk3.TSK_FS_TYPE_YAFFS2,
+}
 _TIME_FIELDS = ("mtime", "atime", "ctime", "crtime")
 _LOCAL_TIME_FS = frozenset({"fat12", "fat16", "fat32"})
 _ADDRESS = re.compile(r"^(\d+)(?:-(\d+)-(\d+))?$")
+_MULTIPLE = re.compile(r"Multiple file system types detected \(([^)]*)\)")
 
 Partition = int | None
-
-
-class EwfImgInfo(pytsk3.Img_Info):
-    """A pytsk3 image backed by libewf, so TSK can read Expert Witness (E01) files.
-
-    This is the pattern from the pytsk3 wiki: TSK asks the Python object for
-    bytes (``read``) and the size (``get_size``); libewf decompresses the
-    chunks and checks their checksums.  The PyPI pytsk3 has no EWF support of
-    its own, hence this bridge.  It also keeps E01 off the machine's libewf
-    and TSK libraries, whose commands crash on every E01 on Debian 13
-    (DEVELOPERS.md, "TSK on E01").
-    """
-
-    def __init__(self, ewf_handle: pyewf.handle) -> None:
-        self._ewf_handle = ewf_handle
-        super().__init__(url="", type=pytsk3.TSK_IMG_TYPE_EXTERNAL)
-
-    def close(self) -> None:
-        self._ewf_handle.close()
-
-    def read(self, offset: int, size: int) -> bytes:
-        self._ewf_handle.seek(offset)
-        return self._ewf_handle.read(size)
-
-    def get_size(self) -> int:
-        return self._ewf_handle.get_media_size()
-
-
-def open_image(path: str | os.PathLike[str]) -> pytsk3.Img_Info:
-    """Open a raw (dd) or E01 image and return a ``pytsk3.Img_Info``.
-
-    E01 is recognised by its signature, not its extension; all segment files
-    (``.E01``, ``.E02``, ...) next to it are opened together.  Most users never
-    call this directly: the other functions take the path and call it.
-    """
-    target = Path(path)
-    if not target.is_file():
-        raise EvidenceError("disk image not found", str(target))
-    try:
-        with target.open("rb") as fh:
-            head = fh.read(len(EWF_SIGNATURE))
-    except OSError as exc:
-        raise EvidenceError(f"cannot read disk image: {exc.strerror or exc}", str(target)) from exc
-    if head == EWF_SIGNATURE:
-        try:
-            handle = pyewf.handle()
-            handle.open(pyewf.glob(str(target)))
-        except OSError as exc:
-            raise EvidenceError(f"cannot open E01 image (corrupt or missing segments?): {exc}", str(target)) from exc
-        return EwfImgInfo(handle)
-    try:
-        return pytsk3.Img_Info(str(target))
-    except OSError as exc:
-        raise EvidenceError(f"cannot open disk image: {exc}", str(target)) from exc
 
 
 def partitions(path: str | os.PathLike[str], all_slots: bool = False) -> pd.DataFrame:
@@ -179,11 +160,8 @@ def partitions(path: str | os.PathLike[str], all_slots: bool = False) -> pd.Data
     ``all_slots=True`` also shows the table's own sectors and unallocated gaps
     (``kind`` "meta" / "unallocated", ``index`` <NA>), as mmls does.
     """
-    img = open_image(path)
-    try:
+    with images.opened(path) as img:
         return _partition_table(img, all_slots)
-    finally:
-        _close(img)
 
 
 def _partition_table(img: pytsk3.Img_Info, all_slots: bool = False) -> pd.DataFrame:
@@ -218,7 +196,8 @@ def _partition_table(img: pytsk3.Img_Info, all_slots: bool = False) -> pd.DataFr
 
 
 def list_files(
-    path: str | os.PathLike[str], partition: Partition = None, include_deleted: bool = True
+    path: str | os.PathLike[str], partition: Partition = None, include_deleted: bool = True,
+    fs_type: str | None = None,
 ) -> pd.DataFrame:
     """List every file and directory recursively, like ``fls -r -p``.
 
@@ -239,8 +218,10 @@ def list_files(
     FAT forgets the first letter of a deleted name (``_ing.dat`` was
     ``sing.dat``); TSK shows ``_`` in its place.  Files whose name is gone but
     whose metadata survives appear under ``/$OrphanFiles``.
+
+    ``fs_type`` forces the file system type (see the module doc).
     """
-    with _FileSystem.open(path, partition) as fs:
+    with _FileSystem.open(path, partition, fs_type) as fs:
         rows = list(_walk(fs.fs, fs.fs.open_dir(path="/"), "", [fs.fs.info.root_inum], fs.kind))
     frame = pd.DataFrame(rows, columns=_LIST_COLUMNS)
     frame = frame.astype({"inode": "int64", "deleted": bool, "realloc": bool, "attr_type": "Int64", "attr_id": "Int64",
@@ -252,7 +233,8 @@ def list_files(
     return frame
 
 
-def read_file(path: str | os.PathLike[str], inode: int | str, partition: Partition = None) -> bytes:
+def read_file(path: str | os.PathLike[str], inode: int | str, partition: Partition = None,
+              fs_type: str | None = None) -> bytes:
     """Return a file's content by metadata address, like ``icat``.
 
     ``inode`` is the number from :func:`list_files` (``inode`` column) or an
@@ -261,7 +243,7 @@ def read_file(path: str | os.PathLike[str], inode: int | str, partition: Partiti
     fragmented deleted FAT file that is *not* the original content (FAT
     forgets the cluster chain on deletion), which is exactly the lesson.
     """
-    return b"".join(_read_chunks(path, inode, partition))
+    return b"".join(_read_chunks(path, inode, partition, fs_type))
 
 
 def extract(
@@ -270,6 +252,7 @@ def extract(
     dest: str | os.PathLike[str],
     partition: Partition = None,
     algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS,
+    fs_type: str | None = None,
 ) -> dict[str, str]:
     """Copy a file out of the image to ``dest`` and return its hashes.
 
@@ -279,14 +262,14 @@ def extract(
     """
     hashers = new_hashers(algorithms)
     with atomic_file(dest) as out:
-        for chunk in _read_chunks(path, inode, partition):
+        for chunk in _read_chunks(path, inode, partition, fs_type):
             out.write(chunk)
             for h in hashers.values():
                 h.update(chunk)
     return {name: h.hexdigest() for name, h in hashers.items()}
 
 
-def timeline(path: str | os.PathLike[str], partition: Partition = None) -> pd.DataFrame:
+def timeline(path: str | os.PathLike[str], partition: Partition = None, fs_type: str | None = None) -> pd.DataFrame:
     """Build a MAC-time timeline: one row per (file, kind of timestamp), sorted by time.
 
     Columns: ``time``, ``event`` (``m`` modified, ``a`` accessed, ``c``
@@ -295,7 +278,7 @@ def timeline(path: str | os.PathLike[str], partition: Partition = None) -> pd.Da
     Missing timestamps are dropped.  Ties keep a stable order (path, then
     event) so the table is identical on every run.
     """
-    files = list_files(path, partition)
+    files = list_files(path, partition, fs_type=fs_type)
     keep = ["path", "inode", "address", "type", "size", "deleted"]
     letters = {"mtime": "m", "atime": "a", "ctime": "c", "crtime": "b"}
     long = files.melt(id_vars=keep, value_vars=list(_TIME_FIELDS), var_name="event", value_name="time")
@@ -327,25 +310,48 @@ class _FileSystem:
         return _FS_NAMES.get(int(self.fs.info.ftype), str(self.fs.info.ftype))
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], partition: Partition) -> _FileSystem:
-        img = open_image(path)
-        try:
+    @contextmanager
+    def open(cls, path: str | os.PathLike[str], partition: Partition,
+             fs_type: str | None = None) -> Iterator[_FileSystem]:
+        forced = _fs_type_code(fs_type, path)
+        with images.opened(path) as img:
             offset = _partition_offset(path, img, partition)
-            try:
-                fs = pytsk3.FS_Info(img, offset=offset)
-            except OSError as exc:
-                raise EvidenceError(f"no file system TSK recognises at byte offset {offset}", str(path)) from exc
+            fs = _open_fs(path, img, offset, forced, fs_type)
             _warn_if_truncated(path, img, fs, offset)
-        except BaseException:
-            _close(img)
-            raise
-        return cls(img, fs, f"{path}@{offset}")
+            yield cls(img, fs, f"{path}@{offset}")
 
-    def __enter__(self) -> Self:
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        _close(self.image)
+def _fs_type_code(fs_type: str | None, path: str | os.PathLike[str]) -> int:
+    if fs_type is None:
+        return pytsk3.TSK_FS_TYPE_DETECT
+    code = FS_TYPES.get(str(fs_type).lower())
+    if code is None:
+        raise DflabError(f"fs_type={fs_type!r} is not a file system type TSK reads; use one of "
+                         f"{', '.join(FS_TYPES)} (the names fls -f takes)", str(path))
+    return code
+
+
+def _open_fs(path: str | os.PathLike[str], img: pytsk3.Img_Info, offset: int, forced: int,
+             fs_type: str | None) -> pytsk3.FS_Info:
+    try:
+        return pytsk3.FS_Info(img, offset=offset, type=forced)
+    except OSError as exc:
+        if fs_type is not None:
+            raise EvidenceError(f"no {fs_type} file system TSK can read at byte offset {offset}", str(path)) from exc
+        candidates = _MULTIPLE.search(str(exc))
+        if candidates:
+            raise EvidenceError(
+                f"TSK finds more than one file system at byte offset {offset} ({candidates.group(1)}): pass "
+                f"fs_type= to choose, e.g. fs_type={_suggest(candidates.group(1))!r} (as fls -f does)",
+                str(path)) from exc
+        raise EvidenceError(f"no file system TSK recognises at byte offset {offset}", str(path)) from exc
+
+
+def _suggest(candidates: str) -> str:
+    """The fs_type name of the first type in TSK's "EXT2/3/4 or FAT" list."""
+    first = candidates.split(" or ", maxsplit=1)[0].lower()
+    return next((name for name in ("ext", "fat", "ntfs", "exfat", "iso9660", "hfs", "ufs", "yaffs2")
+                 if first.startswith(name)), first)
 
 
 class TruncatedImageWarning(UserWarning):
@@ -358,13 +364,7 @@ def _warn_if_truncated(path: str | os.PathLike[str], img: pytsk3.Img_Info, fs: p
         warnings.warn(TruncatedImageWarning(
             f"{path}: the file system at byte offset {offset} needs {needed} bytes but the image has "
             f"{img.get_size()}: the image is truncated, so files stored past its end read back incomplete"),
-            stacklevel=3)
-
-
-def _close(img: pytsk3.Img_Info) -> None:
-    """Release libewf's file handles now; raw images are closed by pytsk3 when collected."""
-    if isinstance(img, EwfImgInfo):
-        img.close()
+            stacklevel=5)
 
 
 def _volume_info(img: pytsk3.Img_Info) -> pytsk3.Volume_Info | None:
@@ -405,7 +405,7 @@ def _partition_offset(path: str | os.PathLike[str], img: pytsk3.Img_Info, partit
             return int(with_fs["offset"].iloc[0])
         raise EvidenceError(
             f"image holds {len(with_fs)} file systems; pass partition= one of index "
-            f"{list(table['index'])} (see disk.partitions())", str(path))
+            f"{_ints(table['index'])} (see disk.partitions())", str(path))
     if not isinstance(partition, int) or isinstance(partition, bool):
         raise TypeError(f"partition must be an int (index or byte offset), not {type(partition).__name__}")
     by_index = table[table["index"] == partition]
@@ -415,8 +415,13 @@ def _partition_offset(path: str | os.PathLike[str], img: pytsk3.Img_Info, partit
     if len(by_offset):
         return partition
     raise EvidenceError(
-        f"partition={partition} is neither a partition index {list(table['index'])} nor a partition "
-        f"byte offset {list(table['offset'])} (offsets are bytes: sector x 512)", str(path))
+        f"partition={partition} is neither a partition index {_ints(table['index'])} nor a partition "
+        f"byte offset {_ints(table['offset'])} (offsets are bytes: sector x 512)", str(path))
+
+
+def _ints(column: pd.Series) -> list[int]:
+    """Plain ints for a message: a pandas column's items print as ``np.int64(0)`` under numpy 2."""
+    return [int(value) for value in column.dropna()]
 
 
 def _walk(fs: pytsk3.FS_Info, directory: pytsk3.Directory, parent: str, ancestors: list[int],
@@ -509,9 +514,10 @@ def _times(meta: pytsk3.TSK_FS_META | None, kind: str) -> dict[str, pd.Timestamp
     return out
 
 
-def _read_chunks(path: str | os.PathLike[str], inode: int | str, partition: Partition) -> Iterator[bytes]:
+def _read_chunks(path: str | os.PathLike[str], inode: int | str, partition: Partition,
+                 fs_type: str | None) -> Iterator[bytes]:
     addr, attr_type, attr_id = _parse_address(inode)
-    with _FileSystem.open(path, partition) as fs:
+    with _FileSystem.open(path, partition, fs_type) as fs:
         try:
             handle = fs.fs.open_meta(inode=addr)
         except OSError as exc:

@@ -7,6 +7,11 @@ and status 1xx/204/304 never have a body, which is why responses are parsed
 knowing their request.  Bodies are returned as the application saw them:
 de-chunked and, for gzip/deflate ``Content-Encoding``, decompressed (the
 same thing Wireshark's "Export Objects > HTTP" saves).
+
+An upload from a browser form is one ``multipart/form-data`` body holding
+every field and file (RFC 7578); :func:`parse_multipart` splits it into its
+parts, so the file inside can be hashed as the file it was on the sender's
+disk.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ from __future__ import annotations
 import re
 import zlib
 from dataclasses import dataclass, field
+from email.message import Message as _MimeHeaders
 
-__all__ = ["Message", "looks_like_http", "parse_requests", "parse_responses"]
+__all__ = ["Message", "Part", "looks_like_http", "parse_multipart", "parse_requests", "parse_responses"]
 
 _REQUEST_LINE = re.compile(rb"^([A-Z]{3,10}) (\S+) HTTP/(\d\.\d)$")
 _STATUS_LINE = re.compile(rb"^HTTP/(\d\.\d) (\d{3})(?: (.*))?$")
@@ -36,6 +42,17 @@ class Message:
         return self.headers.get(name.lower())
 
 
+@dataclass
+class Part:
+    """One part of a multipart body: its form field name, the file name it was sent as, its own type and bytes."""
+
+    name: str | None
+    filename: str | None
+    content_type: str | None
+    body: bytes
+    complete: bool
+
+
 def looks_like_http(payload: bytes) -> bool:
     """True when a stream starts like an HTTP request or response (used to pick streams to keep)."""
     first = payload[:16]
@@ -43,7 +60,10 @@ def looks_like_http(payload: bytes) -> bool:
 
 
 def parse_requests(data: bytes) -> list[Message]:
-    """Parse pipelined requests from a client stream; stops at the first thing that is not HTTP."""
+    """Parse pipelined requests from a client stream; stops at the first thing that is not HTTP.
+
+    Request bodies (uploads: POST, PUT) are de-chunked and decoded as responses are.
+    """
     messages, pos = [], 0
     while pos < len(data):
         head = _head(data, pos, _REQUEST_LINE)
@@ -58,6 +78,7 @@ def parse_requests(data: bytes) -> list[Message]:
             message.body = data[body_at:body_at + length]
             message.complete = len(message.body) == length
             pos = body_at + length
+        message.body = _decode(message.body, message.header("content-encoding"))
         messages.append(message)
     return messages
 
@@ -94,6 +115,64 @@ def parse_responses(data: bytes, request_methods: list[str]) -> list[Message]:
         message.body = _decode(message.body, message.header("content-encoding"))
         messages.append(message)
     return messages
+
+
+def parse_multipart(body: bytes, content_type: str | None) -> list[Part]:
+    """Split a ``multipart/*`` body at its boundary (from ``content_type``) into its parts.
+
+    Parts are returned in order; a body cut short (segments missing from the
+    capture) gives the parts before the cut plus the cut one with
+    ``complete=False``.  A body that is not multipart gives ``[]``.
+    """
+    headers = _mime_headers("content-type", content_type or "")
+    boundary = headers.get_param("boundary", header="content-type")
+    if headers.get_content_maintype() != "multipart" or not isinstance(boundary, str) or not boundary:
+        return []
+    delimiter = b"--" + boundary.encode("latin-1")
+    parts: list[Part] = []
+    pos = body.find(delimiter)
+    while pos >= 0:
+        pos += len(delimiter)
+        if body[pos:pos + 2] == b"--":  # the close delimiter
+            break
+        eol = body.find(b"\r\n", pos)
+        if eol < 0:
+            break
+        start = eol + 2
+        following = body.find(b"\r\n" + delimiter, start)
+        end = following if following >= 0 else len(body)
+        if body[start:start + 2] == b"\r\n":  # a part with no headers at all
+            head, content = b"", body[start + 2:end]
+        else:
+            head_end = body.find(b"\r\n\r\n", start, end)
+            if head_end < 0:
+                break
+            head, content = body[start:head_end], body[head_end + 4:end]
+        part_headers = _MimeHeaders()
+        for line in head.split(b"\r\n"):
+            name, sep, value = line.partition(b":")
+            if sep:
+                part_headers[name.strip().decode("latin-1")] = value.strip().decode("latin-1")
+        parts.append(Part(_param_text(part_headers.get_param("name", header="content-disposition")),
+                          part_headers.get_filename(), part_headers.get("content-type"), content, following >= 0))
+        pos = following + 2 if following >= 0 else -1
+    return parts
+
+
+def _mime_headers(name: str, value: str) -> _MimeHeaders:
+    headers = _MimeHeaders()
+    headers[name] = value
+    return headers
+
+
+def _param_text(value: object) -> str | None:
+    """A MIME parameter as text: RFC 2231 ``name*=utf-8''...`` comes back from ``email`` as a tuple."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, tuple):
+        charset, _, text = value
+        return text.encode("latin-1", "replace").decode(charset or "utf-8", "replace")
+    return str(value)
 
 
 def _head(data: bytes, pos: int, start_line: re.Pattern[bytes]) -> tuple[Message, int] | None:

@@ -1,18 +1,38 @@
-"""Identify content by its first bytes ("magic numbers"), never by its file name.
+"""Identify content by its signature bytes ("magic numbers"), never by its file name.
 
 Renaming ``holiday.jpg`` to ``notes.dat`` hides it from anyone searching by
 extension, but the first bytes still say JPEG.  :func:`file_type` reads those
-signatures; :func:`extension_lies` compares the verdict with the name.
+signatures; :func:`extension_lies` compares the verdict with the name;
+:func:`path_type` types a file on disk without reading all of it.
+
+Most formats sign their first bytes.  A *fixed* VHD does not: it is the raw
+disk followed by a 512-byte footer starting ``conectix``, so its first bytes
+are whatever the disk starts with.  That footer is checked first, because the
+container (the VHD) is what an examiner needs to know to open the file.
 """
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+import os
+from pathlib import Path, PurePosixPath
 
-__all__ = ["EXTENSIONS", "extension_lies", "file_type"]
+__all__ = ["EXTENSIONS", "extension_lies", "file_type", "path_type"]
+
+HEAD_BYTES = 4096  # enough for every leading signature and the text heuristic
+VHD_FOOTER = b"conectix"
+VHD_FOOTER_SIZE = 512  # Virtual PC before 2004 wrote 511 bytes; both are checked
 
 # (offset, signature, type).  Order matters: longer/more specific signatures first.
 _SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
+    # Disk image containers: what to open a file *with* before any file system is read.
+    (0, b"conectix", "vhd"),  # a dynamic or differencing VHD starts with a copy of its footer
+    (0, b"vhdxfile", "vhdx"),
+    (0, b"KDMV", "vmdk"),  # sparse / stream-optimised extent
+    (0, b"COWD", "vmdk"),  # ESX sparse extent
+    (0, b"# Disk DescriptorFile", "vmdk"),  # the text descriptor of a flat or split VMDK
+    (0, b"QFI\xfb\x00\x00\x00\x01", "qcow"),
+    (0, b"QFI\xfb", "qcow2"),  # versions 2 and 3
+    (0, b"EVF2\x0d\x0a\x81\x00", "ewf2"),  # Ex01
     (0, b"\xff\xd8\xff", "jpeg"),
     (0, b"\x89PNG\r\n\x1a\n", "png"),
     (0, b"GIF87a", "gif"),
@@ -65,7 +85,15 @@ EXTENSIONS: dict[str, frozenset[str]] = {
     "bmp": frozenset({".bmp"}),
     "tiff": frozenset({".tif", ".tiff"}),
     "tar": frozenset({".tar"}),
+    "vhd": frozenset({".vhd"}),
+    "vhdx": frozenset({".vhdx"}),
+    "vmdk": frozenset({".vmdk"}),
+    "qcow": frozenset({".qcow", ".img"}),
+    "qcow2": frozenset({".qcow2", ".qcow", ".img"}),
+    "ewf2": frozenset({f".ex{n:02d}" for n in range(1, 100)}),
 }
+# Every segment of a split E01 (.E01, .E02 ...) carries the EVF signature.
+EXTENSIONS["ewf"] = frozenset({f".e{n:02d}" for n in range(1, 100)})
 
 
 def file_type(data: bytes) -> str:
@@ -77,15 +105,40 @@ def file_type(data: bytes) -> str:
     ``"data"`` when nothing matches.  Office 2007+ documents are ZIP
     archives, so they report ``"zip"``.
 
+    Disk image containers are named too: ``"ewf"`` (E01 and its segments),
+    ``"ewf2"`` (Ex01), ``"vhd"``, ``"vhdx"``, ``"vmdk"``, ``"qcow"``,
+    ``"qcow2"``.  A fixed VHD is recognised by its footer, so pass the whole
+    file (or use :func:`path_type`).
+
     Note that a JPEG needs ``FF D8 FF``: two bytes ``FF D8`` followed by
     random data is not a JPEG (DFTT #8 plants exactly that trap).
     """
-    if not data:
+    return _classify(data[:HEAD_BYTES], data[-VHD_FOOTER_SIZE:])
+
+
+def path_type(path: str | os.PathLike[str]) -> str:
+    """:func:`file_type` of a file on disk, reading only its first 4 KiB and its last 512 bytes.
+
+    An unreadable file raises :class:`OSError` (the caller knows what the file
+    is meant to be, and says so).
+    """
+    with Path(path).open("rb") as fh:
+        head = fh.read(HEAD_BYTES)
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, size - VHD_FOOTER_SIZE))
+        tail = fh.read(VHD_FOOTER_SIZE)
+    return _classify(head, tail)
+
+
+def _classify(head: bytes, tail: bytes) -> str:
+    if not head:
         return "empty"
+    if tail.startswith(VHD_FOOTER) or tail[1:].startswith(VHD_FOOTER):
+        return "vhd"
     for offset, signature, name in _SIGNATURES:
-        if data[offset:offset + len(signature)] == signature:
+        if head[offset:offset + len(signature)] == signature:
             return name
-    if _looks_like_text(data[:4096]):
+    if _looks_like_text(head):
         return "text"
     return "data"
 

@@ -24,6 +24,15 @@ Results are cached on disk per (image identity, symbols, plugin, arguments),
 so re-running a notebook cell is instant.  The image identity is its path,
 size and modification time: regenerate the evidence and the cache is
 bypassed automatically.
+
+Volatility's own words reach the caller.  A plugin that fails is one line
+quoting volatility's error (the unknown symbol, the exception it raised),
+not the "No further results will be produced" its output ends with.  A
+plugin that logs ``ERROR`` lines and still exits 0 has usually given up
+("Unable to find the system call table. Exiting."): with no rows that is an
+error, never an empty table that reads as "nothing found"; with rows, the
+lines come as a :class:`VolatilityErrorWarning` and in the table's
+``attrs["volatility_errors"]``.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,7 +55,7 @@ import pandas as pd
 from dflab.atomic import write_bytes
 from dflab.errors import EvidenceError, ToolError
 
-__all__ = ["VOL_TIMEOUT_SECONDS", "default_cache_dir", "run_plugin"]
+__all__ = ["VOL_TIMEOUT_SECONDS", "VolatilityErrorWarning", "default_cache_dir", "run_plugin"]
 
 VOL_TIMEOUT_SECONDS = 900
 # volatility re-validates a symbol table against its JSON schema when jsonschema is importable. Importing
@@ -56,6 +66,17 @@ _VOL_ENTRY = ("import sys; sys.modules['jsonschema'] = None; from volatility3.cl
               "sys.argv[0] = 'vol'; main()")
 _ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
 _UNSATISFIED = ("Unsatisfied requirement", "Unable to validate the plugin requirements")
+# volatility's console log lines: "ERROR    volatility3.plugins.linux.kmsg: Unsupported kernel ring buffer ..."
+_LOG_ERROR = re.compile(r"^(?:ERROR|CRITICAL)\s+(\S+?):\s*(.*)$")
+_EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)\b:?.*$")
+# What volatility's CLI prints before the line that says what went wrong (volatility3/cli/__init__.py).
+_EXPLAINED = ("Volatility experienced a symbol-related issue:", "Volatility was unable to read a requested page:",
+              "Volatility experienced an issue related to the Windows symbol cache:")
+_MAX_SHOWN = 3
+
+
+class VolatilityErrorWarning(UserWarning):
+    """volatility logged ERROR lines while producing rows: the table may be partial."""
 
 
 def default_cache_dir() -> Path:
@@ -90,8 +111,10 @@ def run_plugin(
 
     Raises :class:`EvidenceError` when the image is missing or volatility
     cannot make sense of it (corrupt image, or no matching symbols), and
-    :class:`ToolError` when volatility itself is missing or fails; the message
-    names the image and the plugin.
+    :class:`ToolError` when volatility itself is missing or fails, or logs
+    ERROR lines and produces no row; the message names the image and the
+    plugin and quotes volatility.  ERROR lines beside rows are a
+    :class:`VolatilityErrorWarning` and ``table.attrs["volatility_errors"]``.
     """
     target = Path(image)
     where = f"{target} [{plugin}]"
@@ -103,15 +126,23 @@ def run_plugin(
     image_dir = workdir / _identity(target, symbols, version)
     result_file = image_dir / "results" / f"{_safe(plugin)}-{_digest(_arguments(plugin_args))}.json"
     if result_file.is_file():
-        rows = json.loads(result_file.read_bytes())
+        stored = json.loads(result_file.read_bytes())
+        # Caches written before errors were kept hold the bare row list.
+        rows, errors = (stored, []) if isinstance(stored, list) else (stored["rows"], stored["errors"])
     else:
-        rows = _run_vol(target, plugin, symbols, image_dir, plugin_args, where)
-        write_bytes(result_file, json.dumps(rows, sort_keys=True).encode())
-    return _table(rows)
+        rows, errors = _run_vol(target, plugin, symbols, image_dir, plugin_args, where)
+        write_bytes(result_file, json.dumps({"rows": rows, "errors": errors}, sort_keys=True).encode())
+    table = _table(rows)
+    if errors:
+        table.attrs["volatility_errors"] = errors
+        warnings.warn(VolatilityErrorWarning(f"{where}: volatility logged {len(errors)} error(s) while producing "
+                                             f"{len(table)} rows: {_shown(errors)}"), stacklevel=2)
+    return table
 
 
 def _run_vol(image: Path, plugin: str, symbols: Path | None, image_dir: Path, plugin_args: dict[str, Any],
-             where: str) -> list[dict]:
+             where: str) -> tuple[list[dict], list[str]]:
+    """volatility's rows and the ERROR lines it logged; raises when it failed or gave up without a row."""
     vol_cache = image_dir / "volatility"
     output = image_dir / "output"
     for folder in (vol_cache, output):
@@ -136,19 +167,60 @@ def _run_vol(image: Path, plugin: str, symbols: Path | None, image_dir: Path, pl
                         where) from exc
     if not isinstance(rows, list):
         raise ToolError("volatility's JSON output is not a list of rows", where)
-    return rows
+    errors = _logged_errors(stderr)
+    if errors and not rows:
+        raise ToolError(f"volatility logged {len(errors)} error(s) and produced no rows: {_shown(errors)}", where)
+    return rows, errors
 
 
 def _error_from(stderr: str, returncode: int, symbols: Path | None, where: str) -> Exception:
     if any(marker in stderr for marker in _UNSATISFIED):
         hint = f"symbols in {symbols}" if symbols is not None else "no symbols directory given"
         return EvidenceError(
-            f"volatility found no usable kernel: the image is corrupt or does not match its symbols ({hint})", where)
+            f"volatility found no usable kernel: the image is corrupt or does not match its symbols ({hint}); "
+            f"volatility said: {_reason(stderr)}", where)
     if "invalid choice" in stderr:
         return ToolError("volatility has no such plugin (run `vol --help` for the list)", where)
     if "No module named" in stderr:
         return ToolError("volatility3 is not installed in this Python environment", where)
-    return ToolError(f"volatility failed (exit {returncode}): {_last_line(stderr)}", where)
+    return ToolError(f"volatility failed (exit {returncode}): {_reason(stderr)}", where)
+
+
+def _reason(stderr: str) -> str:
+    """What volatility said went wrong, in one line, from its stderr.
+
+    In order: the line after the CLI's explanation header (``symbol_table_name1!modules: Unknown symbol:
+    modules``), the exception a traceback ends in, the ERROR lines it logged, the unsatisfied requirements;
+    else its last line.
+    """
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for index, line in enumerate(lines[:-1]):
+        if line in _EXPLAINED:
+            return lines[index + 1]
+    if any(line.startswith("Traceback (most recent call last)") for line in lines):
+        raised = [line for line in lines if _EXCEPTION.match(line) and not line.startswith("During handling")]
+        if raised:
+            return raised[-1]
+    errors = _logged_errors(stderr)
+    if errors:
+        return _shown(errors)
+    unsatisfied = [line for line in lines if line.startswith(_UNSATISFIED)]
+    return "; ".join(unsatisfied) if unsatisfied else _last_line(stderr)
+
+
+def _logged_errors(stderr: str) -> list[str]:
+    """volatility's ERROR/CRITICAL log lines as ``"module: message"``."""
+    found = []
+    for line in stderr.splitlines():
+        match = _LOG_ERROR.match(line.strip())
+        if match:
+            found.append(f"{match.group(1)}: {match.group(2)}")
+    return found
+
+
+def _shown(errors: list[str]) -> str:
+    more = f" (and {len(errors) - _MAX_SHOWN} more)" if len(errors) > _MAX_SHOWN else ""
+    return " | ".join(errors[:_MAX_SHOWN]) + more
 
 
 def _table(rows: list[dict]) -> pd.DataFrame:

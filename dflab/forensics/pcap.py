@@ -8,7 +8,8 @@ Linux cooked, ...), so a capture larger than memory is fine::
     pcap.packets("evidence/net.pcap", limit=20)     # first look, like tcpdump
     pcap.conversations("evidence/net.pcap")         # who talked to whom, how much
     pcap.dns("evidence/net.pcap")                   # which names were looked up
-    pcap.http_objects("evidence/net.pcap")          # files downloaded over HTTP, with sha256
+    pcap.http_objects("evidence/net.pcap")          # HTTP bodies, downloads and uploads, with sha256
+    pcap.http_uploads("evidence/net.pcap")          # files sent to a server (form uploads split into files)
     pcap.credentials("evidence/net.pcap")           # clear-text FTP / HTTP Basic logins
 
 Times are UTC pandas timestamps with full nanosecond precision.  A capture
@@ -19,6 +20,10 @@ is not a capture at all raises :class:`~dflab.errors.EvidenceError`.
 
 Only the payloads a function needs are kept (HTTP-looking TCP streams for
 the HTTP functions, port 21 for FTP), so memory stays small.
+
+Frames are read as tshark reads them (:mod:`dflab.forensics.capture`):
+through VLAN, MPLS and PPPoE, on raw-IP link types, past IPv6 extension
+headers, with fragmented IP datagrams reassembled.
 """
 
 from __future__ import annotations
@@ -29,13 +34,21 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from email.message import Message as EmailHeaders
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
 import pandas as pd
 from scapy.layers.dns import DNS
 from scapy.layers.inet import ICMP, IP, TCP, UDP
-from scapy.layers.inet6 import IPv6
+from scapy.layers.inet6 import (
+    IPv6,
+    IPv6ExtHdrDestOpt,
+    IPv6ExtHdrFragment,
+    IPv6ExtHdrHopByHop,
+    IPv6ExtHdrRouting,
+    IPv6ExtHdrSegmentRouting,
+)
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet
 
@@ -45,6 +58,7 @@ from dflab.forensics.hashing import hash_bytes
 from dflab.forensics.http import (
     Message,
     looks_like_http,
+    parse_multipart,
     parse_requests,
     parse_responses,
 )
@@ -57,6 +71,7 @@ __all__ = [
     "dns",
     "http_objects",
     "http_requests",
+    "http_uploads",
     "packets",
     "tcp_stream",
 ]
@@ -71,10 +86,14 @@ _DNS_COLUMNS = ["number", "time", "src", "sport", "dst", "dport", "id", "respons
 _REQUEST_COLUMNS = ["time", "client", "client_port", "server", "server_port", "method", "host", "uri", "url",
                     "user_agent", "status", "content_type", "response_size"]
 _OBJECT_COLUMNS = ["time", "server", "server_port", "client", "client_port", "url", "status", "content_type",
-                   "filename", "size", "sha256", "complete", "body"]
+                   "filename", "size", "sha256", "complete", "body", "direction", "method"]
+_UPLOAD_COLUMNS = ["time", "client", "client_port", "server", "server_port", "url", "method", "status", "field",
+                   "filename", "content_type", "size", "sha256", "complete", "body"]
 _CRED_COLUMNS = ["time", "protocol", "client", "client_port", "server", "server_port", "username", "password",
                  "target", "success"]
 _IP_PROTOS = {1: "ICMP", 6: "TCP", 17: "UDP", 58: "ICMPv6", 47: "GRE", 50: "ESP", 132: "SCTP"}
+_IPV6_EXTENSIONS = (IPv6ExtHdrHopByHop, IPv6ExtHdrRouting, IPv6ExtHdrSegmentRouting, IPv6ExtHdrDestOpt,
+                    IPv6ExtHdrFragment)
 
 
 def packets(path: PathLike, limit: int | None = None) -> pd.DataFrame:
@@ -91,7 +110,7 @@ def packets(path: PathLike, limit: int | None = None) -> pd.DataFrame:
     for frame in frames(path):
         if limit is not None and frame.number > limit:
             break
-        src, dst, proto, sport, dport = _addresses(frame.packet)
+        src, dst, proto, sport, dport = _addresses(frame.packet, frame.fragment)
         rows.append({"number": frame.number, "time": frame.time_ns, "interface": frame.interface, "src": src,
                      "dst": dst, "proto": proto, "sport": sport, "dport": dport, "length": frame.length,
                      "summary": _summary(frame.packet)})
@@ -106,10 +125,14 @@ def conversations(path: PathLike) -> pd.DataFrame:
     either direction.  ``src``/``sport`` is whoever sent the first packet we
     saw (usually the client), ``_ab`` counts go src -> dst and ``_ba`` the
     reply direction.  ``bytes`` are frame lengths on the wire (as tshark's
-    ``-z conv,tcp``).  ``duration`` is in seconds.
+    ``-z conv,tcp``).  ``duration`` is in seconds.  A fragmented datagram
+    counts once, at the frame of the fragment that completes it (as tshark's
+    ``-z conv,udp`` counts it).
     """
     table: dict[tuple, dict] = {}
     for frame in frames(path):
+        if frame.fragment:
+            continue  # counted with its datagram, at the fragment that completes it (as tshark -z conv does)
         src, dst, proto, sport, dport = _addresses(frame.packet)
         if src is None or not _is_ip(frame.packet):
             continue  # ARP and other non-IP frames have no IP conversation
@@ -179,42 +202,83 @@ def http_requests(path: PathLike) -> pd.DataFrame:
     (as sent), ``url`` (``http://host/uri``), ``user_agent``, then from the
     matching response ``status``, ``content_type`` and ``response_size``
     (decoded body bytes).  Works on any port: streams are recognised by
-    content, not by port 80.
+    content, not by port 80.  Responses whose request the capture missed are
+    in :func:`http_objects`, not here.
     """
     rows = [{"time": t.request_time, "client": t.client[0], "client_port": t.client[1], "server": t.server[0],
              "server_port": t.server[1], "method": t.request.start[0], "host": t.request.header("host"),
              "uri": t.request.start[1], "url": t.url, "user_agent": t.request.header("user-agent"),
-             "status": int(t.response.start[1]) if t.response else None,
-             "content_type": t.response.header("content-type") if t.response else None,
+             "status": _status(t), "content_type": t.response.header("content-type") if t.response else None,
              "response_size": len(t.response.body) if t.response else None}
-            for t in _http_transactions(path)]
+            for t in _http_transactions(path) if t.request is not None]
     table = pd.DataFrame(rows, columns=_REQUEST_COLUMNS)
     return _finish(table, times=["time"], ints=["client_port", "server_port", "status", "response_size"])
 
 
 def http_objects(path: PathLike) -> pd.DataFrame:
-    """Files transferred in HTTP responses, rebuilt from TCP segments, with their SHA-256.
+    """Every HTTP message body, rebuilt from TCP segments, with its SHA-256: what ``--export-objects http`` saves.
 
-    One row per response that has a body.  ``body`` holds the bytes as the
-    browser got them (de-chunked, gzip undone), ``filename`` is the last part
-    of the URL path (what Wireshark's Export Objects would save it as),
-    ``complete`` is False when segments were missing from the capture or the
-    body is shorter than announced.  Compare ``sha256`` with a file found on
-    disk to prove where it came from.
+    One row per message with a body: ``direction`` ``"response"`` for what a
+    server sent (downloads), ``"request"`` for what a client sent (uploads:
+    POST and PUT bodies, a ``multipart/form-data`` form as one body; see
+    :func:`http_uploads` for the files inside it).  ``body`` holds the bytes
+    as the application saw them (de-chunked, gzip undone), ``filename`` is the
+    last part of the URL path (what Export Objects names it), ``method`` the
+    request's, ``status`` the response's.  ``complete`` is False when segments
+    were missing from the capture or the body is shorter than announced.
+
+    A response whose request the capture missed (it started mid-connection)
+    is still exported, with ``url``/``method`` unknown (None) and
+    ``filename`` taken from its ``Content-Disposition`` if it has one.
+    Compare ``sha256`` with a file found on disk to prove where it came from.
     """
     rows = []
     for t in _http_transactions(path):
-        if t.response is None or not t.response.body:
+        base = {"server": t.server[0], "server_port": t.server[1], "client": t.client[0],
+                "client_port": t.client[1], "url": t.url, "status": _status(t),
+                "method": t.request.start[0] if t.request else None}
+        if t.request is not None and t.request.body:
+            rows.append({**base, **_body_fields(t.request.body), "time": t.request_time, "direction": "request",
+                         "content_type": t.request.header("content-type"), "filename": _url_name(t),
+                         "complete": t.request.complete and t.client_complete})
+        if t.response is not None and t.response.body:
+            rows.append({**base, **_body_fields(t.response.body), "time": t.response_time, "direction": "response",
+                         "content_type": t.response.header("content-type"),
+                         "filename": _url_name(t) if t.request else _disposition_name(t.response),
+                         "complete": t.response.complete and t.server_complete})
+    table = _finish(pd.DataFrame(rows, columns=_OBJECT_COLUMNS), times=["time"],
+                    ints=["server_port", "client_port", "status", "size"])
+    return table.sort_values("time", kind="stable", na_position="first").reset_index(drop=True)
+
+
+def http_uploads(path: PathLike) -> pd.DataFrame:
+    """Files clients sent to servers over HTTP, one row per file, with its SHA-256.
+
+    A ``multipart/form-data`` body (a browser form, ``curl -F``) is split into
+    its parts and each *file* part is a row: ``field`` is the form field,
+    ``filename`` the name the file had on the client (``Content-Disposition``),
+    ``content_type`` the part's own.  Any other request body (``curl -T``
+    PUT, ``curl --data-binary @file`` POST, a script posting raw bytes) is one
+    row with the whole body, ``field`` None and ``filename`` from the URL.
+    ``complete`` is False when the capture missed part of the upload.
+    """
+    rows = []
+    for t in _http_transactions(path):
+        if t.request is None or not t.request.body:
             continue
-        body = t.response.body
-        rows.append({"time": t.response_time, "server": t.server[0], "server_port": t.server[1],
-                     "client": t.client[0], "client_port": t.client[1], "url": t.url,
-                     "status": int(t.response.start[1]), "content_type": t.response.header("content-type"),
-                     "filename": PurePosixPath(urlsplit(t.request.start[1]).path).name or "index.html",
-                     "size": len(body), "sha256": hash_bytes(body, ("sha256",))["sha256"],
-                     "complete": t.response.complete and t.server_complete, "body": body})
-    table = pd.DataFrame(rows, columns=_OBJECT_COLUMNS)
-    return _finish(table, times=["time"], ints=["server_port", "client_port", "status", "size"])
+        base = {"time": t.request_time, "client": t.client[0], "client_port": t.client[1], "server": t.server[0],
+                "server_port": t.server[1], "url": t.url, "method": t.request.start[0], "status": _status(t)}
+        whole = t.request.complete and t.client_complete
+        parts = parse_multipart(t.request.body, t.request.header("content-type"))
+        if parts:
+            rows += [{**base, **_body_fields(part.body), "field": part.name, "filename": part.filename,
+                      "content_type": part.content_type, "complete": whole and part.complete}
+                     for part in parts if part.filename is not None]
+        else:
+            rows.append({**base, **_body_fields(t.request.body), "field": None, "filename": _url_name(t),
+                         "content_type": t.request.header("content-type"), "complete": whole})
+    table = pd.DataFrame(rows, columns=_UPLOAD_COLUMNS)
+    return _finish(table, times=["time"], ints=["client_port", "server_port", "status", "size"])
 
 
 def credentials(path: PathLike) -> pd.DataFrame:
@@ -229,6 +293,8 @@ def credentials(path: PathLike) -> pd.DataFrame:
     """
     rows = list(_ftp_logins(path))
     for t in _http_transactions(path):
+        if t.request is None:
+            continue
         for header in ("authorization", "proxy-authorization"):
             decoded = _basic_auth(t.request.header(header))
             if decoded is None:
@@ -263,16 +329,21 @@ def tcp_stream(path: PathLike, flow: tuple[str, int, str, int] | pd.Series) -> b
 
 @dataclass
 class _Transaction:
+    """One request and its response; either may be missing from the capture (``None``)."""
+
     client: tuple[str, int]
     server: tuple[str, int]
-    request: Message
+    request: Message | None
     request_time: int | None
     response: Message | None
     response_time: int | None
     server_complete: bool
+    client_complete: bool
 
     @property
-    def url(self) -> str:
+    def url(self) -> str | None:
+        if self.request is None:
+            return None
         uri = self.request.start[1]
         if re.match(r"^[a-z]+://", uri):
             return uri
@@ -282,22 +353,56 @@ class _Transaction:
 
 
 def _http_transactions(path: PathLike) -> list[_Transaction]:
+    """Requests paired with responses in order; then the responses of streams whose requests were not captured."""
     streams = _collect_streams(path, lambda _key, payload: looks_like_http(payload))
     built = {key: half.reassemble() for key, half in streams.items()}
-    transactions = []
+    transactions, answered = [], set()
     for key, client in built.items():
         requests = parse_requests(client.data)
         if not requests:
             continue
         reverse = _reverse(key)
+        answered.add(reverse)
         server = built.get(reverse, Stream(reverse, b"", False))
         responses = parse_responses(server.data, [r.start[0] for r in requests])
         for index, request in enumerate(requests):
             response = responses[index] if index < len(responses) else None
             transactions.append(_Transaction(
                 (key[0], key[1]), (key[2], key[3]), request, client.time_at(request.offset), response,
-                server.time_at(response.offset) if response else None, server.complete))
-    return sorted(transactions, key=lambda t: (t.request_time or 0, t.client, t.request.offset))
+                server.time_at(response.offset) if response else None, server.complete, client.complete))
+    for key, server in built.items():
+        if key in answered or not server.data.startswith(b"HTTP/"):
+            continue  # a capture that began after the request was sent: the responses are all there is
+        transactions += [_Transaction((key[2], key[3]), (key[0], key[1]), None, None, response,
+                                      server.time_at(response.offset), server.complete, False)
+                         for response in parse_responses(server.data, [])]
+    return sorted(transactions, key=lambda t: (t.request_time or t.response_time or 0, t.client,
+                                               t.request.offset if t.request else 0))
+
+
+def _status(t: _Transaction) -> int | None:
+    return int(t.response.start[1]) if t.response else None
+
+
+def _url_name(t: _Transaction) -> str | None:
+    """The name Export Objects gives a body: the URL path's last part (``index.html`` for ``/``)."""
+    if t.request is None:
+        return None
+    return PurePosixPath(urlsplit(t.request.start[1]).path).name or "index.html"
+
+
+def _disposition_name(message: Message) -> str | None:
+    """The file name a ``Content-Disposition: attachment; filename=...`` header gives, if any."""
+    value = message.header("content-disposition")
+    if not value:
+        return None
+    headers = EmailHeaders()
+    headers["content-disposition"] = value
+    return headers.get_filename()
+
+
+def _body_fields(body: bytes) -> dict[str, object]:
+    return {"size": len(body), "sha256": hash_bytes(body, ("sha256",))["sha256"], "body": body}
 
 
 def _collect_streams(path: PathLike, keep: Callable[[FlowKey, bytes], bool]) -> dict[FlowKey, HalfStream]:
@@ -398,12 +503,19 @@ def _is_ip(packet: Packet) -> bool:
     return IP in packet or IPv6 in packet
 
 
-def _addresses(packet: Packet) -> tuple[str | None, str | None, str, int | None, int | None]:
-    """(src, dst, protocol name, sport, dport) for any frame, however malformed."""
+def _addresses(packet: Packet, fragment: bool = False) -> tuple[str | None, str | None, str, int | None, int | None]:
+    """(src, dst, protocol name, sport, dport) for any frame, however malformed.
+
+    A fragment that does not complete its datagram is named ``IPv4``/``IPv6``
+    with no ports, as tshark's protocol column shows it: its transport header
+    belongs to the datagram, which is counted at its last fragment.
+    """
     try:
         if IP in packet or IPv6 in packet:
             ip = packet[IP] if IP in packet else packet[IPv6]
-            number = int(ip.proto) if IP in packet else int(ip.nh)
+            if fragment:
+                return str(ip.src), str(ip.dst), "IPv4" if IP in packet else "IPv6", None, None
+            number = int(ip.proto) if IP in packet else _upper_protocol(ip)
             proto = _IP_PROTOS.get(number, f"IP-{number}")
             sport = dport = None
             for layer in (TCP, UDP):
@@ -419,6 +531,14 @@ def _addresses(packet: Packet) -> tuple[str | None, str | None, str, int | None,
     except (AttributeError, TypeError, ValueError, IndexError):
         pass
     return None, None, "non-IP", None, None
+
+
+def _upper_protocol(ip6: Packet) -> int:
+    """The protocol after an IPv6 header's extension headers (hop-by-hop, routing, destination options, ...)."""
+    number, layer = int(ip6.nh), ip6.payload
+    while isinstance(layer, _IPV6_EXTENSIONS):
+        number, layer = int(layer.nh), layer.payload
+    return number
 
 
 def _summary(packet: Packet) -> str:

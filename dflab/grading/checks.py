@@ -27,16 +27,18 @@ import string
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from dflab.errors import DflabError
-from dflab.lab_meta import GRADER_FILE
+from dflab.lab_hooks import LabCompare, LabHooks, hooks_at
+from dflab.lab_meta import GRADER_FILE, LAB_FILE, load_lab
 from dflab.yamlfile import load_yaml, read_text, validate, where
 
 Compare = Literal["exact", "casefold", "hex", "int", "float", "set", "time", "path", "ip", "domain", "address",
-                  "citations", "timeline", "live_collection"]
+                  "citations", "timeline"]
+BUILTIN_COMPARES: tuple[str, ...] = get_args(Compare)
 # The kinds a citation's fact may be compared with: single values, no tolerance to configure.
 FactCompare = Literal["exact", "casefold", "hex", "int", "path", "ip", "domain", "address"]
 Result = tuple[bool, str]
@@ -66,6 +68,13 @@ _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 # FAT32), "linux" (mmls's partition type, any Linux file system), "ms-dos executable" (not necessarily PE).
 TERMS: dict[str, dict[str, tuple[str, ...]]] = {
     "file_type": {  # dflab.forensics.magic.file_type names
+        "vhd": ("virtual hard disk", "microsoft disk image, virtual server or virtual pc",
+                "microsoft disk image, virtual server or virtual pc, *"),
+        "vhdx": ("microsoft disk image extended", "microsoft disk image extended, *"),
+        "vmdk": ("vmware4 disk image", "vmware4 disk image, *", "vmware3 disk image"),
+        "qcow": ("qemu qcow image (v1)", "qemu qcow image (v1), *"),
+        "qcow2": ("qemu qcow2 image", "qemu qcow2 image *", "qemu qcow image (v2)", "qemu qcow image (v2), *"),
+        "ewf2": ("ex01", "expert witness format version 2"),
         "zip": ("zip archive", "zip file", "zip archive data", "zip archive data, *", "application/zip",
                 "application/x-zip-compressed"),
         "gzip": ("gz", "gzip compressed data", "gzip compressed data, *", "application/gzip", "application/x-gzip"),
@@ -137,19 +146,27 @@ class Check(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    compare: Compare
+    compare: str = Field(description="a kind of this module (Compare) or one the lab's hooks define (COMPARES)")
     key: str | None = Field(default=None, description="dotted path in the answer key; default answers.<name>")
     tolerance: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     tolerance_s: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     require: tuple[str, ...] = Field(default=(), description="citations: manifest paths (fnmatch patterns) that "
                                      "must be cited; timeline: step ids that must be listed")
-    criterion: str | None = Field(default=None, description="live_collection: which criterion of the submitted "
-                                  "case directory this answer is graded on (dflab.live.grading.CRITERIA)")
+    criterion: str | None = Field(default=None, description="a lab-defined kind: which of its criteria this answer "
+                                  "is graded on (LabCompare.criteria)")
     vocabulary: str | None = Field(default=None, description="casefold: the TERMS table whose synonyms of the "
                                    "key's value count as that value")
     findings: dict[str, dict[str, FactCompare]] = Field(
         default_factory=dict, description="citations: manifest path pattern -> {key path: compare} of the facts "
         "a finding citing a matching item may state; each citation is then [item, sha256, fact]")
+
+    @field_validator("compare")
+    @classmethod
+    def _kind_named(cls, value: str) -> str:
+        """A dflab kind, or a name a lab's hooks may define (checked against them when the file is loaded)."""
+        if value not in BUILTIN_COMPARES and not value.isidentifier():
+            raise ValueError(f"compare must be one of {', '.join(BUILTIN_COMPARES)} or a kind the lab's hooks define")
+        return value
 
     @field_validator("key")
     @classmethod
@@ -174,14 +191,11 @@ class Check(BaseModel):
     @model_validator(mode="after")
     def _options_fit(self) -> Check:
         """Options belong to one kind each: a vocabulary on a time check is a mistake in the file, not a no-op."""
-        for option, kind in (("criterion", "live_collection"), ("vocabulary", "casefold"), ("findings", "citations")):
+        for option, kind in (("vocabulary", "casefold"), ("findings", "citations")):
             if getattr(self, option) not in (None, {}) and self.compare != kind:
                 raise ValueError(f"{option} is only for compare: {kind}")
-        if self.compare == "live_collection":
-            from dflab.live.grading import CRITERIA  # pandas-heavy, and only lab 01 needs it
-
-            if self.criterion not in CRITERIA:
-                raise ValueError(f"criterion must be one of {', '.join(CRITERIA)}")
+        if self.criterion is not None and self.compare in BUILTIN_COMPARES:
+            raise ValueError("criterion is only for a kind the lab's hooks define")
         return self
 
 
@@ -192,10 +206,34 @@ class CheckFile(BaseModel):
 
     lab: str
     checks: dict[str, Check] = Field(min_length=1)
+    _lab_compares: dict[str, LabCompare] = PrivateAttr(default_factory=dict)
 
     def key_path(self, name: str) -> str:
         """Where answer ``name`` lives in the answer key."""
         return self.checks[name].key or f"answers.{name}"
+
+    def lab_compare(self, name: str) -> LabCompare | None:
+        """The lab-defined kind answer ``name`` is compared with (None: a dflab kind)."""
+        return self._lab_compares.get(self.checks[name].compare)
+
+    def with_lab_compares(self, compares: dict[str, LabCompare], source: str, lines: Any = None) -> CheckFile:
+        """This file with the lab's own kinds attached; a check naming a kind nobody defines, or a criterion its
+        kind does not list, is the file's error at its line (``source``: the file, ``lines`` its YAML positions)."""
+        for name, check in self.checks.items():
+            at = where(source, lines, ("checks", name, "compare")) if lines else source
+            if check.compare in BUILTIN_COMPARES:
+                continue
+            kind = compares.get(check.compare)
+            if kind is None:
+                raise DflabError(f"checks.{name}.compare: {check.compare!r} is neither a dflab kind "
+                                 f"({', '.join(BUILTIN_COMPARES)}) nor one the lab's hooks define "
+                                 f"({', '.join(sorted(compares)) or 'none'})", at)
+            if kind.criteria and check.criterion not in kind.criteria:
+                raise DflabError(f"checks.{name}: criterion must be one of {', '.join(kind.criteria)}", at)
+            if not kind.criteria and check.criterion is not None:
+                raise DflabError(f"checks.{name}: compare {check.compare!r} takes no criterion", at)
+        self._lab_compares = dict(compares)
+        return self
 
 
 def load_checks(path: Path) -> CheckFile:
@@ -208,7 +246,24 @@ def load_checks(path: Path) -> CheckFile:
     expected = path.parent.name if path.name == GRADER_FILE else path.stem
     if checks.lab != expected:
         raise DflabError(f"lab: {checks.lab!r} does not match its lab {expected!r}", where(str(path), lines, ("lab",)))
-    return checks
+    return checks.with_lab_compares(grader_hooks(path).compares, str(path), lines)
+
+
+def grader_hooks(path: Path) -> LabHooks:
+    """The hooks beside a check file, whose ``COMPARES`` it may use: ``labs/<lab>/grader.yaml``'s are the ones its
+    lab.yaml declares; a course's ``graders/<lab>.yaml``'s are ``graders/<lab>.hooks.py`` (:func:`hooks_copy`)."""
+    if path.name == GRADER_FILE:
+        if not (path.parent / LAB_FILE).is_file():
+            return LabHooks(None)
+        declared = load_lab(path.parent.parent, path.parent.name).hooks
+        return hooks_at(path.parent / declared) if declared else LabHooks(None)
+    copy = hooks_copy(path.parent, path.stem)
+    return hooks_at(copy) if copy.is_file() else LabHooks(None)
+
+
+def hooks_copy(checks_dir: Path, lab: str) -> Path:
+    """Where a course keeps its copy of ``lab``'s hooks file, beside its check file."""
+    return checks_dir / f"{lab}.hooks.py"
 
 
 def checks_for(checks_dir: Path, lab: str) -> CheckFile:
@@ -680,7 +735,7 @@ COMPARES: dict[str, Callable[[Any, Any, Check], Result]] = {
 }
 
 
-def _unusable_path(text: str) -> bool:
+def unusable_path(text: str) -> bool:
     """A name the OS cannot even look up: a NUL, a lone surrogate, over PATH_MAX, or a part over NAME_MAX.
     Resolving one raises (ValueError, UnicodeEncodeError, ENAMETOOLONG) instead of finding nothing."""
     try:
@@ -688,19 +743,6 @@ def _unusable_path(text: str) -> bool:
     except UnicodeEncodeError:
         return True
     return b"\x00" in raw or len(raw) > MAX_TEXT or any(len(part) > 255 for part in raw.split(b"/"))
-
-
-def _live_collection(value: Any, want: Any, check: Check, submission: Path | None) -> Result:
-    """Lab 01's case-directory checks (dflab.live.grading), behind a guard for names no file can have and for
-    handed-in files the grader cannot read: both are the submission's fault, so a verdict, not a traceback."""
-    from dflab.live.grading import check_collection  # pandas-heavy, and only lab 01 needs it
-
-    if isinstance(value, str) and _unusable_path(value):
-        return False, "the case directory must be a relative path inside your assignment folder"
-    try:
-        return check_collection(value, want, str(check.criterion), submission)
-    except PermissionError:
-        return False, "the case directory handed in cannot be read"
 
 
 def _facts(check: Check, key: dict[str, Any], where: str) -> dict[str, list[tuple[str, Any]]]:
@@ -713,15 +755,19 @@ def check_answer(checks: CheckFile, name: str, value: Any, key: dict[str, Any], 
                  submission: Path | None = None) -> Result:
     """Compare answer ``name``'s recorded value with the key; an unknown name is a wrong answer, not a crash.
 
-    ``submission`` is the trainee's submitted assignment folder, read by checks on handed-in files
-    (``live_collection``: the case directory of lab 01, graded by :func:`dflab.live.grading.check_collection`).
+    ``submission`` is the trainee's submitted assignment folder, read by the lab-defined kinds that grade handed-in
+    files (``LabCompare.needs_submission``: lab 01's case directory).
     """
     if name not in checks.checks:
         return False, f"{name!r} is not an answer of lab {checks.lab}"
     check = checks.checks[name]
     want = lookup(key, checks.key_path(name), key_where)
-    if check.compare == "live_collection":
-        return _live_collection(value, want, check, submission)
+    if (kind := checks.lab_compare(name)) is not None:
+        return kind.compare(value, want, check, submission)
     if check.compare == "citations" and check.findings:
         return compare_citations(value, want, check, _facts(check, key, key_where))
-    return COMPARES[check.compare](value, want, check)
+    compare = COMPARES.get(check.compare)
+    if compare is None:  # a lab's kind, but the file was made without its hooks (load it with load_checks)
+        raise DflabError(f"compare {check.compare!r} of {name!r} is the lab's own and its hooks are not loaded",
+                         f"lab {checks.lab}")
+    return compare(value, want, check)

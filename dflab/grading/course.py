@@ -8,6 +8,7 @@ Layout of a course made by :func:`init_course`::
     DIR/source/<lab>/                 the instructor's notebook (with solutions) + lab.yaml (without requires:)
     DIR/release/<lab>/                what trainees get (nbgrader generate_assignment)
     DIR/graders/<lab>.yaml            the lab's answer checks (a copy of labs/<lab>/grader.yaml)
+    DIR/graders/<lab>.hooks.py        a copy of the lab's hooks, when it declares some (its own compare kinds)
     DIR/evidence/<trainee>/evidence/  each trainee's evidence (hand out read-only)
     DIR/evidence/<trainee>/key/       each trainee's answer key (never hand out)
 
@@ -37,7 +38,7 @@ from dflab.atomic import ensure_writable_dir, write_bytes
 from dflab.errors import DflabError, EvidenceError
 from dflab.evidence.kinds import kinds_held
 from dflab.evidence.manifest import load_manifest
-from dflab.grading.checks import load_checks
+from dflab.grading.checks import hooks_copy, load_checks
 from dflab.grading.preprocessor import autograde_pipeline, html_preprocessors
 from dflab.grading.sandbox.base import CELL_TIMEOUT_S, Limits
 from dflab.grading.sandbox.docker_sandbox import DEFAULT_IMAGE
@@ -181,13 +182,16 @@ def init_course(root: Path, roster: Path, lab: str, secret: str, *, labs_dir: Pa
     _sync_text(for_trainees(lab_file.read_text(encoding="utf-8"), str(lab_file)), root / "source" / lab / LAB_FILE,
                result)
     _sync_file(checks_file, root / "graders" / f"{lab}.yaml", result)
+    if meta.hooks:  # beside the check file, for the lab's own compare kinds (dflab.grading.checks.grader_hooks)
+        _sync_file(labs_dir / lab / meta.hooks, hooks_copy(root / "graders", lab), result)
 
     missing = [t.id for t in trainees if not (root / "evidence" / t.id / "key" / "answer_key.json").is_file()]
     if missing and build_evidence:
         from dflab.evidence.build import build_cohort  # scapy and all: not for graders that only read the config
 
         # Every kind: a course may hold several labs, and each variant is built once for all of them.
-        build_cohort(spec, secret, missing, ensure_writable_dir(root / "evidence"), workers=workers)
+        build_cohort(spec, secret, missing, ensure_writable_dir(root / "evidence"), workers=workers,
+                     labs_dir=labs_dir)
         result.evidence_built = missing
     _check_kinds_held(root, [t.id for t in trainees if t.id not in missing], lab, meta.evidence)
     for trainee in trainees:

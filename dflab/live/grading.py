@@ -27,6 +27,7 @@ import pandas as pd
 from dflab.errors import DflabError, EvidenceError
 from dflab.live import witness
 from dflab.live.collect import LOG_NAME, LogEntry, read_log, utc_us, verify_log
+from dflab.live.criteria import CRITERIA, CUSTODY_POINTS, POINTS  # noqa: F401 -- re-exported
 from dflab.live.custody import custody_problems
 
 # Volatility levels: collect a lower level before a higher one.
@@ -48,10 +49,6 @@ MEMORY_FS = {"tmpfs", "ramfs", "devtmpfs"}
 KERNEL_FS = {"proc", "sysfs"}
 REQUIRED = ("network_connections", "logged_in_users", "processes", "open_files", "memory_maps",
             "recover_deleted_exe", "recover_deleted_fd")
-POINTS = {"order": 3.0, "hashes": 3.0, "completeness": 2.0, "trait_exe": 2.0, "trait_held_file": 2.0,
-          "trait_listener": 2.0, "trait_sink_connection": 2.0, "trait_user_trace": 2.0}
-CUSTODY_POINTS = 2.0
-CRITERIA = (*POINTS, "custody")   # what a grader check may name (labs/01-live/grader.yaml)
 _MAX_REASONS = 3
 
 

@@ -287,6 +287,56 @@ class RawTransfer:
 
 
 @dataclass(frozen=True)
+class SmtpSubmission:
+    """A client handing one message to a mail server over SMTP, in clear text.
+
+    ``message`` is the RFC 5322 message as the client composed it (CRLF line ends, before the DATA phase's
+    dot-stuffing): the bytes whose SHA-256 the key holds and an examiner recovers from the capture.
+    """
+
+    time: float
+    client: str  # host id
+    server: str  # host id
+    client_port: int
+    server_port: int
+    helo: str  # the name the client gives in EHLO (its host name)
+    mail_from: str  # envelope sender (MAIL FROM)
+    rcpt_to: tuple[str, ...]  # envelope recipients, one RCPT TO each
+    message: bytes
+    message_id: str  # the Message-ID header, with its angle brackets
+    from_header: str
+    to_header: str
+    subject: str
+    attachments: tuple[str, ...] = ()  # file names of the MIME attachments
+    auth: Literal["plain", "login"] | None = None  # the SASL mechanism of the login, None: no login
+    user: str = ""
+    password: str = ""
+    queue_id: str = ""  # the id the server queues the message under ("250 2.0.0 Ok: queued as ...")
+    id: str = ""
+
+    @property
+    def message_sha256(self) -> str:
+        return hashlib.sha256(self.message).hexdigest()
+
+
+@dataclass(frozen=True)
+class ImapSession:
+    """A client logging in over IMAP in clear text, selecting one mailbox and fetching every message in it."""
+
+    time: float
+    client: str  # host id
+    server: str  # host id
+    client_port: int
+    server_port: int
+    user: str
+    password: str
+    mailbox: str
+    messages: tuple[bytes, ...]  # message n of the mailbox, as ``FETCH n BODY[]`` returns it (CRLF line ends)
+    message_ids: tuple[str, ...] = ()  # each message's Message-ID header ("" when it has none)
+    id: str = ""
+
+
+@dataclass(frozen=True)
 class Network:
     """What the capture on the suspect's segment saw."""
 
@@ -300,6 +350,8 @@ class Network:
     noise_packets: int  # background packets (benign HTTP/DNS/ARP/NTP) to add, drawn from noise_seed
     noise_seed: int
     gateway: str  # host id of the default gateway (its MAC is the L2 peer of off-link traffic)
+    smtp: tuple[SmtpSubmission, ...] = ()
+    imap: tuple[ImapSession, ...] = ()
 
 
 @dataclass(frozen=True)

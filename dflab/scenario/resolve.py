@@ -16,7 +16,7 @@ from typing import Any
 
 from dflab.errors import SpecError
 from dflab.forensics.magic import extension_lies, file_type
-from dflab.scenario import content
+from dflab.scenario import content, mail
 from dflab.scenario.case import (
     Case,
     Disk,
@@ -27,18 +27,20 @@ from dflab.scenario.case import (
     HistoryEntry,
     Host,
     HttpTransfer,
+    ImapSession,
     InjectedRegion,
     Memory,
     Network,
     OpenFile,
     Process,
     RawTransfer,
+    SmtpSubmission,
     Socket,
     TimelineEvent,
     User,
     Volume,
 )
-from dflab.scenario.draw import draw, epoch, rng
+from dflab.scenario.draw import draw, epoch, iso, rng
 from dflab.scenario.load import locate, locate_path
 from dflab.scenario.spec import (
     ALIGN_SECTORS,
@@ -54,6 +56,7 @@ from dflab.scenario.spec import (
     BodyRef,
     FileSpec,
     FillerSpec,
+    FlowSpec,
     ProcessSpec,
     Spec,
     answer_problems,
@@ -200,7 +203,9 @@ class _Resolver:
                     port = port + 1 if port < EPHEMERAL[1] else EPHEMERAL[0]
             used.add(port)
             self.ns[f"flows.{f.id}.client_port"] = port
-            default = {"dns": 53, "http": 80, "ftp": 21, "raw": 0}[f.kind]
+            # A mail client that logs in submits on 587 (RFC 6409); an unauthenticated one relays on 25.
+            default = {"dns": 53, "http": 80, "ftp": 21, "raw": 0, "smtp": 587 if f.user is not None else 25,
+                       "imap": 143}[f.kind]
             self.ns[f"flows.{f.id}.port"] = self.number(f.port, f"flow:{f.id}:port", f"{where}.port", *PORTS) \
                 if f.port is not None else default
 
@@ -377,7 +382,7 @@ class _Resolver:
 
     def flows(self, files: dict[str, DiskFile], hosts: dict[str, Host]) -> Network:
         n = self.spec.network
-        dns, http, ftp, raw = [], [], [], []
+        dns, http, ftp, raw, smtp = [], [], [], [], []
 
         def body(ref: BodyRef | None, where: str) -> bytes:
             if ref is None:
@@ -411,14 +416,92 @@ class _Resolver:
                                       self.fill(f.password or "", f"{where}.password"), stor.name if stor else "",
                                       stor.content if stor else b"", r.randint(50000, 50999) if stor else 0,
                                       cport + 1 if stor else 0, f.id))
-            else:
+            elif f.kind == "raw":
                 raw.append(RawTransfer(t, f.client, f.server, cport, sport, body(f.upload, f"{where}.upload"), b"",
                                        self.fill(f.label, f"{where}.label"), f.id))
+            elif f.kind == "smtp":
+                smtp.append(self.smtp(f, t, cport, sport, files, hosts))
+        sent = {s.id: s for s in smtp}  # an imap flow may fetch the message of an smtp flow listed after it
+        imap = [self.imap(f, float(self.at(f.at, f"network.flows.{f.id}.at")), files, hosts, sent)
+                for f in n.flows if f.kind == "imap"]
         noise = self.number(n.noise_packets, "noise", "network.noise_packets", 0, MAX_NOISE_PACKETS)
         noise_seed = int.from_bytes(hashlib.sha256(self.seed + b"noise").digest()[:4], "big")
         return Network(float(self.at(n.start, "network.start")), float(self.at(n.end, "network.end")),
                        n.capture_host, tuple(dns), tuple(http), tuple(ftp), tuple(raw), noise, noise_seed,
-                       n.gateway)
+                       n.gateway, tuple(smtp), tuple(imap))
+
+    def header(self, text: str, where: str) -> str:
+        """A templated mail header value, refused when it would break the header into two."""
+        value = self.fill(text, where)
+        if "\r" in value or "\n" in value:
+            raise self.fail(where, f"a mail header is one line: {value!r} holds a line break")
+        return value
+
+    def address(self, text: str, where: str) -> str:
+        """A templated envelope address (MAIL FROM, RCPT TO), checked once it is filled in."""
+        value = self.fill(text, where)
+        if not mail.is_address(value):
+            raise self.fail(where, f"{value!r} is not a mail address such as clerk@example.org (no name, no <>)")
+        return value
+
+    def smtp(self, f: FlowSpec, t: float, cport: int, sport: int, files: dict[str, DiskFile],
+             hosts: dict[str, Host]) -> SmtpSubmission:
+        """The submission of one message: its envelope, its composed bytes, the login and the server's queue id."""
+        where = f"network.flows.{f.id}"
+        r = rng(self.seed, "smtp", f.id)
+        mail_from = self.address(f.mail_from or "", f"{where}.mail_from")
+        rcpt_to = tuple(self.address(a, f"{where}.rcpt_to.{k}") for k, a in enumerate(f.rcpt_to or ()))
+        from_header = self.header(f.from_header, f"{where}.from_header") if f.from_header else mail_from
+        to_header = self.header(f.to_header, f"{where}.to_header") if f.to_header else ", ".join(rcpt_to)
+        subject = self.header(f.subject or "", f"{where}.subject")
+        text, subtype = "", "plain"
+        if f.body is not None and f.body.file:
+            source = files[f.body.file]
+            try:
+                text = source.content.decode()
+            except UnicodeDecodeError:
+                raise self.fail(f"{where}.body.file", f"file {f.body.file!r} is not UTF-8 text: a mail body is text "
+                                                      "(send other files as attachments)") from None
+            subtype = mail.body_subtype(source.name)
+        elif f.body is not None:
+            text = self.fill(f.body.text or "", f"{where}.body.text")
+        attached = [files[a.file or ""] for a in f.attachments]
+        message_id = mail.message_id(r, t, mail_from.rpartition("@")[2])
+        message = mail.compose(from_header=from_header, to_header=to_header, subject=subject, date=t,
+                               message_id=message_id, body=text, subtype=subtype,
+                               attachments=[(a.name, a.content) for a in attached], mime_boundary=mail.boundary(r))
+        login = (self.fill(f.user, f"{where}.user"), self.fill(f.password or "", f"{where}.password")) \
+            if f.user is not None else ("", "")
+        queue_id = "".join(r.choice("0123456789ABCDEF") for _ in range(10))
+        return SmtpSubmission(t, f.client, f.server, cport, sport, hosts[f.client].hostname, mail_from, rcpt_to,
+                              message, message_id, from_header, to_header, subject, tuple(a.name for a in attached),
+                              (f.auth or "plain") if f.user is not None else None, *login, queue_id, f.id)
+
+    def imap(self, f: FlowSpec, t: float, files: dict[str, DiskFile], hosts: dict[str, Host],
+             sent: dict[str, SmtpSubmission]) -> ImapSession:
+        """A login and the fetch of every message of one mailbox: smtp flows' messages as delivered, or files."""
+        where = f"network.flows.{f.id}"
+        user, password = self.fill(f.user or "", f"{where}.user"), self.fill(f.password or "", f"{where}.password")
+        mailbox = self.fill(f.mailbox, f"{where}.mailbox")
+        for field, value in (("user", user), ("password", password), ("mailbox", mailbox)):
+            if not value or not all(" " <= c <= "~" for c in value):
+                raise self.fail(f"{where}.{field}", f"IMAP sends the {field} as a quoted string: printable ASCII, "
+                                                    f"not empty (got {value!r})")
+        messages = []
+        for k, ref in enumerate(f.fetch or ()):
+            if ref.flow is not None:
+                s = sent[ref.flow]
+                if s.time >= t:
+                    raise self.fail(f"{where}.fetch.{k}.flow", f"smtp flow {ref.flow!r} sends its message at "
+                                                               f"{iso(s.time)}, not before this fetch ({iso(t)})")
+                messages.append(mail.delivered(s.message, mail_from=s.mail_from, rcpt_to=s.rcpt_to, helo=s.helo,
+                                               client_ip=hosts[s.client].ip, server_name=hosts[s.server].hostname,
+                                               queue_id=s.queue_id, authenticated=s.auth is not None, t=s.time))
+            else:
+                messages.append(mail.crlf(files[ref.file or ""].content))
+        return ImapSession(t, f.client, f.server, self.ns[f"flows.{f.id}.client_port"], self.ns[f"flows.{f.id}.port"],
+                           user, password, mailbox, tuple(messages), tuple(map(mail.header_message_id, messages)),
+                           f.id)
 
     def volume_start(self, volume_id: str, start_mib: Any) -> int | None:
         """The drawn or literal first sector of a volume placed with ``start_mib`` (None: after the previous)."""

@@ -52,6 +52,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from dflab.scenario.mail import ADDRESS
 from dflab.yamlfile import FieldError
 
 ID_PATTERN = r"[a-z][a-z0-9_-]{0,39}"
@@ -577,9 +578,42 @@ class BodyRef(Strict):
         return self
 
 
+class MessageRef(Strict):
+    """A message an imap flow fetches: the one an smtp flow submitted (``{flow: id}``, as delivered to the
+    mailbox) or a disk file holding one (``{file: id}``, an ``.eml`` or maildir file)."""
+
+    flow: str | None = None
+    file: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> MessageRef:
+        if (self.flow is None) == (self.file is None):
+            raise ValueError("a fetched message is either {flow: id} (an smtp flow's message) or {file: id}")
+        return self
+
+
+FlowKind = Literal["dns", "http", "ftp", "raw", "smtp", "imap"]
+# Fields only one kind of flow reads: set on another kind they would be ignored, so they are refused (a field every
+# kind has, or that several share, such as user and password, is not listed).
+KIND_ONLY_FIELDS = {"mail_from": "smtp", "rcpt_to": "smtp", "subject": "smtp", "from_header": "smtp",
+                    "to_header": "smtp", "attachments": "smtp", "auth": "smtp", "mailbox": "imap", "fetch": "imap"}
+
+
+def a_flow(kind: str) -> str:
+    """``a dns flow``, ``an smtp flow``: the article as the kind's name is spoken."""
+    return f"{'a' if kind in ('dns', 'raw') else 'an'} {kind} flow"
+
+
+def _address_problem(text: str) -> str | None:
+    """Why a literal envelope address is not one (a templated one is checked when it is filled in)."""
+    if "{" in text or ADDRESS.fullmatch(text):
+        return None
+    return f"{text!r} is not a mail address such as clerk@example.org (no name, no <>)"
+
+
 class FlowSpec(Strict):
     id: ID
-    kind: Literal["dns", "http", "ftp", "raw"]
+    kind: FlowKind
     at: TimeRef
     client: str
     server: str
@@ -597,7 +631,7 @@ class FlowSpec(Strict):
     body: BodyRef | None = None
     request_body: BodyRef | None = None
     basic_auth: tuple[str, str] | None = None
-    # ftp
+    # ftp, smtp (its login, optional), imap
     user: str | None = None
     password: str | None = None
     stor: BodyRef | None = None
@@ -605,11 +639,39 @@ class FlowSpec(Strict):
     upload: BodyRef | None = None
     label: str = ""
     client_port: Value | None = None
+    # smtp: the envelope, the message (body: its text; a body file named *.html is HTML), the login's mechanism
+    mail_from: str | None = None
+    rcpt_to: tuple[str, ...] | None = None
+    subject: str | None = None
+    from_header: str | None = None  # the From: header; mail_from when absent
+    to_header: str | None = None  # the To: header; the recipients, comma-separated, when absent
+    attachments: tuple[BodyRef, ...] = ()  # {file: id} each, sent as a MIME attachment with the file's name
+    auth: Literal["plain", "login"] | None = None  # with user and password; plain when absent
+    # imap
+    mailbox: str = "INBOX"
+    fetch: tuple[MessageRef, ...] | None = None
 
     @field_validator("port", "client_port")
     @classmethod
     def _port(cls, v: Any) -> Any:
         return v if v is None else check_range(v, *PORTS, "port")
+
+    @field_validator("mail_from")
+    @classmethod
+    def _sender(cls, v: str | None) -> str | None:
+        problem = None if v is None else _address_problem(v)
+        if problem:
+            raise ValueError(problem)
+        return v
+
+    @field_validator("rcpt_to")
+    @classmethod
+    def _recipients(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for k, address in enumerate(v or ()):
+            problem = _address_problem(address)
+            if problem:
+                raise FieldError((k,), problem)
+        return v
 
     @field_validator("status")
     @classmethod
@@ -618,10 +680,25 @@ class FlowSpec(Strict):
 
     @model_validator(mode="after")
     def _kind_fields(self) -> FlowSpec:
-        need = {"dns": ("qname", "answer"), "http": ("uri",), "ftp": ("user", "password"), "raw": ("port",)}
-        missing = [f for f in need[self.kind] if getattr(self, f) is None]
+        need = {"dns": ("qname", "answer"), "http": ("uri",), "ftp": ("user", "password"), "raw": ("port",),
+                "smtp": ("mail_from", "rcpt_to", "subject"), "imap": ("user", "password", "fetch")}
+        missing = [f for f in need[self.kind] if getattr(self, f) in (None, ())]
         if missing:
-            raise ValueError(f"a {self.kind} flow needs {', '.join(missing)}")
+            raise ValueError(f"{a_flow(self.kind)} needs {', '.join(missing)}")
+        for field in sorted(self.model_fields_set & set(KIND_ONLY_FIELDS)):
+            if KIND_ONLY_FIELDS[field] != self.kind:
+                raise FieldError((field,), f"{field} is for {KIND_ONLY_FIELDS[field]} flows (this is "
+                                           f"{a_flow(self.kind)})")
+        if self.kind == "smtp":
+            if (self.user is None) != (self.password is None):
+                raise FieldError(("user" if self.user is None else "password",),
+                                 "an smtp login needs both user and password")
+            if self.auth is not None and self.user is None:
+                raise FieldError(("auth",), "auth is the smtp login's mechanism: it needs user and password")
+            for k, ref in enumerate(self.attachments):
+                if ref.file is None:
+                    raise FieldError(("attachments", k), "an attachment is {file: id}: a disk file gives its name "
+                                                         "and bytes")
         return self
 
 
@@ -800,6 +877,22 @@ def id_problems(spec: Spec) -> Iterator[Problem]:
             yield from need((*at, field, "file"), "file", ref.file if ref else None, files)
         if flow.stor and flow.stor.file is None:
             yield (*at, "stor"), "an FTP stor names a disk file ({file: id})"
+        for k, ref in enumerate(flow.attachments):
+            yield from need((*at, "attachments", k, "file"), "file", ref.file, files)
+        for k, msg in enumerate(flow.fetch or ()):
+            yield from need((*at, "fetch", k, "file"), "file", msg.file, files)
+            yield from _smtp_flow(spec, (*at, "fetch", k, "flow"), msg.flow)
+
+
+def _smtp_flow(spec: Spec, loc: Loc, flow_id: str | None) -> Iterator[Problem]:
+    """A fetched ``{flow: id}`` names an smtp flow: only it has a message."""
+    kinds = {f.id: f.kind for f in spec.network.flows}
+    smtp = sorted(i for i, kind in kinds.items() if kind == "smtp")
+    listed = f"smtp flows are: {', '.join(smtp)}" if smtp else "the spec has no smtp flows"
+    if flow_id is not None and flow_id not in kinds:
+        yield loc, f"unknown flow {flow_id!r} ({listed})"
+    elif flow_id is not None and kinds[flow_id] != "smtp":
+        yield loc, f"flow {flow_id!r} is {a_flow(kinds[flow_id])}: a fetched message is an smtp flow's ({listed})"
 
 
 def _zip_cycles(spec: Spec) -> Iterator[Problem]:
@@ -829,7 +922,12 @@ PROCESS_FACTS = ("pid", "ppid", "comm", "cmdline", "uid", "exe", "start_time", "
 FLOW_FACTS = {"dns": ("client_port", "server_port", "qname", "answer"),
               "http": ("client_port", "server_port", "uri", "host", "body_sha256", "body_bytes", "user", "password"),
               "ftp": ("client_port", "server_port", "user", "password", "stored_name", "stored_sha256"),
-              "raw": ("client_port", "server_port", "upload_bytes", "upload_sha256", "label")}
+              "raw": ("client_port", "server_port", "upload_bytes", "upload_sha256", "label"),
+              "smtp": ("client_port", "server_port", "mail_from", "rcpt_to", "from_header", "to_header", "subject",
+                       "message_id", "message_sha256", "message_bytes", "attachments", "queue_id", "auth", "user",
+                       "password"),
+              "imap": ("client_port", "server_port", "user", "password", "mailbox", "messages", "message_ids",
+                       "messages_sha256")}
 Groups = dict[str, dict[str, tuple[str, ...]]]  # group -> id -> fields (none: the name is group.id)
 
 
@@ -950,10 +1048,12 @@ def templated_strings(spec: Spec) -> Iterator[tuple[Loc, str]]:
         at = ("network", "flows", i)
         for field in ("port", "client_port"):
             yield from _value_strings((*at, field), getattr(fl, field))
-        for field in ("qname", "uri", "host_header", "user_agent", "content_type", "user", "password", "label"):
+        for field in ("qname", "uri", "host_header", "user_agent", "content_type", "user", "password", "label",
+                      "mail_from", "subject", "from_header", "to_header", "mailbox"):
             if getattr(fl, field) is not None:
                 yield (*at, field), getattr(fl, field)
         yield from (((*at, "basic_auth", k), t) for k, t in enumerate(fl.basic_auth or ()))
+        yield from (((*at, "rcpt_to", k), t) for k, t in enumerate(fl.rcpt_to or ()))
         for field in ("body", "request_body", "stor", "upload"):
             ref = getattr(fl, field)
             if ref is not None and ref.text is not None:

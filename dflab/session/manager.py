@@ -253,8 +253,9 @@ class Session:
 
         # force: a half-built leftover (no manifest) is replaced; atomic_dir keeps partial builds out anyway.
         kinds = (self.state.get_meta("evidence") or ",".join(EVIDENCE_KINDS)).split(",")  # older sessions: all
+        labs_dir = Path(self.state.get_meta("lab") or "").parent  # the lab's folder's neighbours: their hooks' facts
         build_cohort(scenario, secret, todo, self.dir / "evidence", workers=workers, force=True, on_done=done,
-                     on_started=on_started, kinds=kinds)
+                     on_started=on_started, kinds=kinds, labs_dir=labs_dir)
         return todo
 
     # -- lifecycle --------------------------------------------------------------------------------

@@ -71,4 +71,4 @@ done
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || { echo "install-deps: PostgreSQL's initdb is missing" >&2; exit 1; }
 [ -x /usr/lib/chromium/chromium ] || { echo "install-deps: Debian's Chromium (/usr/lib/chromium/chromium) is missing" >&2; exit 1; }
 .venv/bin/configurable-http-proxy --version >/dev/null || { echo "install-deps: configurable-http-proxy broken" >&2; exit 1; }
-.venv/bin/python -c "import pytsk3, pyewf, scapy, volatility3, jupyterhub, dockerspawner, psycopg2, playwright" || { echo "install-deps: Python stack broken" >&2; exit 1; }
+.venv/bin/python -c "import pytsk3, pyewf, pyvhdi, pyvmdk, pyqcow, scapy, volatility3, jupyterhub, dockerspawner, psycopg2, playwright" || { echo "install-deps: Python stack broken" >&2; exit 1; }

@@ -5,14 +5,22 @@ that only this trainee's key also derives from (dflab.live.traits.suspect_seed; 
 seed travels in the environment of a command that exits at once, never on a command line. Its files and
 state go to ``$DFLAB_LAB_STATE`` when the backend gives one (local labs), else to the suspect's default
 (``~/.cache/xdg-sync`` in the container, a tmpfs that allows exec).
+
+The key's ``facts.live`` (``key_facts``) are the traits that seed gives the suspect, and ``live_collection`` (in
+``COMPARES``) grades the case folder the trainee hands in against them (dflab.live.grading).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from dflab.errors import DflabError
-from dflab.lab_hooks import LabContext
+from dflab.grading.checks import unusable_path
+from dflab.lab_hooks import LabCompare, LabContext
 from dflab.live.cli import SEED_ENV
-from dflab.live.traits import suspect_seed
+from dflab.live.criteria import CRITERIA
+from dflab.live.traits import expected_traits, suspect_seed
 
 # `dflab live suspect ...` without the rest of the dflab CLI: importing course, session and grading code (nbgrader,
 # the docker SDK) costs a second of CPU in a 1-CPU lab, and the suspect needs none of it. The state folder, when
@@ -37,6 +45,27 @@ def _suspect(lab: LabContext, command: str, environment: dict[str, str] | None =
 
 def seed(trainee: str, secret: str) -> bytes:
     return suspect_seed(trainee, secret)
+
+
+def key_facts(seed: bytes | None) -> dict[str, dict[str, Any]]:
+    """``facts.live``: the traits of the suspect this seed starts (no evidence file holds them)."""
+    return {"live": expected_traits(seed)} if seed is not None else {}
+
+
+def live_collection(value: Any, want: Any, check: Any, submission: Path | None) -> tuple[bool, str]:
+    """The case folder handed in, graded on one criterion of dflab.live.grading, behind a guard for names no file
+    can have and for handed-in files the grader cannot read: both are the submission's fault, a verdict."""
+    from dflab.live.grading import check_collection  # pandas-heavy: only when a case folder is graded
+
+    if isinstance(value, str) and unusable_path(value):
+        return False, "the case directory must be a relative path inside your assignment folder"
+    try:
+        return check_collection(value, want, str(check.criterion), submission)
+    except PermissionError:
+        return False, "the case directory handed in cannot be read"
+
+
+COMPARES = {"live_collection": LabCompare(live_collection, criteria=tuple(CRITERIA), needs_submission=True)}
 
 
 def running(lab: LabContext) -> bool:

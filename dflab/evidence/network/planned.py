@@ -1,4 +1,4 @@
-"""The case's planned flows (DNS, HTTP, FTP, raw TCP) rendered into conversations, with their key facts.
+"""The case's planned flows (DNS, HTTP, FTP, raw TCP, SMTP, IMAP) rendered into conversations, with their key facts.
 
 Each flow draws its timing and sequence numbers from its own RNG seeded by
 the case seed, kind and index, so planned flows are identical whatever the
@@ -15,9 +15,11 @@ from dflab.evidence.network.conversation import Conversation, to_us
 from dflab.evidence.network.dns import dns_lookup
 from dflab.evidence.network.ftp import ftp_exchange
 from dflab.evidence.network.http import http_exchange, request_bytes, response_bytes
+from dflab.evidence.network.imap import imap_exchange
 from dflab.evidence.network.segment import Segment, derived_seed
+from dflab.evidence.network.smtp import smtp_exchange
 from dflab.evidence.network.tcp import TcpSession
-from dflab.scenario.case import Case, DnsQuery, FtpSession, HttpTransfer, RawTransfer
+from dflab.scenario.case import Case, DnsQuery, FtpSession, HttpTransfer, ImapSession, RawTransfer, SmtpSubmission
 
 SERVERS = ("nginx/1.18.0 (Ubuntu)", "Apache/2.4.52 (Ubuntu)", "nginx")
 
@@ -64,6 +66,10 @@ class PlannedFlows:
             self._ftp(i, f)
         for i, r in enumerate(net.raw):
             self._raw(i, r)
+        for i, s in enumerate(net.smtp):
+            self._smtp(i, s)
+        for i, m in enumerate(net.imap):
+            self._imap(i, m)
 
     def _dns(self, i: int, q: DnsQuery) -> None:
         where = f"network.dns[{i}]"
@@ -118,3 +124,24 @@ class PlannedFlows:
         session.close(by_client=True)
         self._add("raw", i, r.id, conv, label=r.label, upload_length=len(r.upload), upload_sha256=_sha256(r.upload),
                   download_length=len(r.download), download_sha256=_sha256(r.download))
+
+    def _smtp(self, i: int, s: SmtpSubmission) -> None:
+        where = f"network.smtp[{i}]"
+        client, server = self._ip(s.client, where), self._ip(s.server, where)
+        self.seg.check_touches(client, server, where)
+        conv = smtp_exchange(self.seg, self._rng("smtp", i), to_us(s.time), s, client, server,
+                             self.case.host(s.server).hostname)
+        self._add("smtp", i, s.id, conv, helo=s.helo, mail_from=s.mail_from, rcpt_to=list(s.rcpt_to),
+                  from_header=s.from_header, to_header=s.to_header, subject=s.subject, message_id=s.message_id,
+                  message_length=len(s.message), message_sha256=s.message_sha256, attachments=list(s.attachments),
+                  queue_id=s.queue_id, auth=s.auth, user=s.user if s.auth else None,
+                  password=s.password if s.auth else None)
+
+    def _imap(self, i: int, m: ImapSession) -> None:
+        where = f"network.imap[{i}]"
+        client, server = self._ip(m.client, where), self._ip(m.server, where)
+        self.seg.check_touches(client, server, where)
+        conv = imap_exchange(self.seg, self._rng("imap", i), to_us(m.time), m, client, server)
+        self._add("imap", i, m.id, conv, user=m.user, password=m.password, mailbox=m.mailbox,
+                  message_ids=list(m.message_ids), message_lengths=[len(b) for b in m.messages],
+                  messages_sha256=[_sha256(b) for b in m.messages])

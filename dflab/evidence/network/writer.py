@@ -24,6 +24,7 @@ def _reserved_ports(case: Case) -> set[int]:
     """Client ports the planned flows use, which noise must not reuse."""
     net = case.network
     ports = {q.client_port for q in net.dns} | {h.client_port for h in net.http} | {r.client_port for r in net.raw}
+    ports |= {s.client_port for s in net.smtp} | {m.client_port for m in net.imap}
     for f in net.ftp:
         ports |= {f.client_port, f.data_client_port}
     return ports
@@ -66,7 +67,8 @@ def write_network(case: Case, out_dir: Path) -> dict[str, object]:
     the SHA-256 of both files, and per planned flow its 5-tuple, start/end,
     packets and bytes each way (frame bytes as ``tshark -z conv`` counts them,
     and payload bytes) plus the kind's own answers (DNS name/answer, HTTP body
-    hash, FTP credentials and stored file hash, raw upload hash).
+    hash, FTP credentials and stored file hash, raw upload hash, SMTP envelope,
+    message hash and login, IMAP login and fetched messages' hashes).
     """
     frames, flows, noise = build_frames(case)
     out_dir = Path(out_dir)

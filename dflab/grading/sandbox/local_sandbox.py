@@ -193,7 +193,8 @@ class LocalSandbox(Sandbox):
     def root(self, private: Path, evidence: Path) -> Root:
         """The sandbox's file system (see dflab.confine): the evidence at /evidence, the run folder (the runner's
         result), a fresh home holding copies of the home template and the submission's work folder."""
-        root = base_root(self.python, proc="inherit")
+        # Terminals of its own: IPython's `!cmd` runs commands on a pseudo-terminal (a lab's notebook does).
+        root = base_root(self.python, proc="inherit").terminals()
         root.bind(evidence.resolve(), EVIDENCE)
         root.bind(private / "run", RUN, writable=True)
         root.tmpfs(HOME, f"mode=0700,nosuid,nodev,size={HOME_SIZE},nr_inodes={HOME_INODES}")
