@@ -63,6 +63,8 @@ c.MappingKernelManager.cull_busy = False
 # Server extensions: nbgrader's Validate button answered by dflab (what the notebook records, never nbgrader's
 # "passes all the tests"), no exchange, formgrader or language servers; the list and the reasons are in
 # dflab/labserver.py, shared with the local backend.
-from dflab.labserver import LAB_SERVER_EXTENSIONS  # noqa: E402 -- config files run top to bottom
+from dflab.labserver import LAB_SERVER_EXTENSIONS, LAB_SETTINGS_DIR  # noqa: E402 -- config files run top to bottom
 
 c.ServerApp.jpserver_extensions = dict(LAB_SERVER_EXTENSIONS)
+# What trainees see of JupyterLab: no instructor menus of nbgrader's, no news prompt (dflab/labserver.py).
+c.LabApp.app_settings_dir = str(LAB_SETTINGS_DIR)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import posixpath
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from jupyter_core.utils import ensure_async
@@ -41,6 +42,12 @@ LAB_FILE = "lab.yaml"
 # dflab's (above); fetching and submitting through nbgrader's exchange (assignment_list, course_list) is not how
 # dflab collects work (`dflab session collect` reads the workspace), grading belongs to the instructor
 # (formgrader), and jupyter_lsp serves language servers, none of which is installed: those stay off.
+# What a trainee sees of JupyterLab (``LabApp.app_settings_dir``, set by every trainee lab server): nbgrader's
+# instructor front end off (its Nbgrader menu with Formgrader, Create Assignment in the property inspector, the
+# assignment and course lists: what they open is not served in a lab anyway), its Validate button kept; no
+# "official Jupyter news" prompt and no update check (a lab is offline, and its trainee installs nothing).
+LAB_SETTINGS_DIR = Path(__file__).resolve().parent / "labsettings"
+
 LAB_SERVER_EXTENSIONS = {
     "dflab.labserver": True,
     "nbgrader.server_extensions.validate_assignment": False,

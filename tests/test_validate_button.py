@@ -328,6 +328,36 @@ def test_the_button_in_chromium_shows_the_report(lab: TraineeLab, tmp_path: Path
     assert "payload_sha256: expected 64 hex digits, got 40 (not recorded)" in text, (text, shot)
 
 
+def test_a_trainee_sees_no_instructor_menu_and_no_news_prompt(lab: TraineeLab, tmp_path: Path) -> None:
+    """In Debian's Chromium, the trainee's JupyterLab (dflab.labserver.LAB_SETTINGS_DIR): no Nbgrader menu, no
+    Formgrader, Create Assignment, Assignment List or Course List anywhere in the command palette, no "official
+    Jupyter news" prompt; the notebook, its Validate button and the terminal are there."""
+    sync_playwright = _playwright()
+    shot = tmp_path / "trainee-lab.png"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{lab.url}lab/tree/{NOTEBOOK}?token={lab.token}")
+            page.wait_for_selector(".jp-NotebookPanel .jp-Notebook", timeout=120_000)
+            page.locator(".jp-NotebookPanel-toolbar jp-button.validate-button").wait_for(timeout=60_000)
+            page.wait_for_timeout(3000)  # JupyterLab shows its news prompt a moment after start, when it shows one
+            menus = [m.strip() for m in page.locator("#jp-MainMenu .lm-MenuBar-itemLabel").all_inner_texts()]
+            toasts = page.locator(".Toastify__toast").all_inner_texts()
+            page.keyboard.press("Control+Shift+C")  # the command palette lists every command the plugins added
+            page.locator(".lm-CommandPalette-input").wait_for(timeout=30_000)
+            commands = page.locator(".lm-CommandPalette-itemLabel").all_inner_texts()
+            page.screenshot(path=str(shot))
+            print(f"\nTrainee lab screenshot: {shot}")
+        finally:
+            browser.close()
+    assert {"File", "Edit", "Kernel"} <= set(menus) and "Nbgrader" not in menus, menus
+    assert not any("news" in t.casefold() for t in toasts), toasts
+    instructor = ("formgrader", "create assignment", "assignment list", "course list")
+    assert commands and not [c for c in commands if any(w in c.casefold() for w in instructor)], commands
+    assert any("terminal" in c.casefold() for c in commands), commands
+
+
 def _playwright() -> Any:
     """Playwright's sync API and Debian's Chromium, or a failure saying how to install them (never a skip)."""
     try:

@@ -69,7 +69,7 @@ from dflab.atomic import write_bytes
 from dflab.confine import KERNEL_PACKAGES, Root, base_root, chown_tree, drop_to, first_line, reap_uid, uid_processes
 from dflab.errors import DflabError
 from dflab.lab.evidence import EVIDENCE_ENV
-from dflab.labserver import LAB_SERVER_EXTENSIONS
+from dflab.labserver import LAB_SERVER_EXTENSIONS, LAB_SETTINGS_DIR
 from dflab.provision.base import LAB_STATE_ENV, UNKNOWN_EXIT, Backend, Endpoint, ExecResult, Stats, TraineeEnv
 from dflab.provision.seed import seed_workspace
 
@@ -491,6 +491,7 @@ class LocalBackend(Backend):
             "--ServerApp.terminals_enabled=True",
             "--LabApp.extension_manager=readonly",
             f"--ServerApp.jpserver_extensions={LAB_SERVER_EXTENSIONS!r}",
+            f"--LabApp.app_settings_dir={LAB_SETTINGS_DIR}",  # no instructor menus, no news prompt
             KERNEL_TRANSPORT,
             "--MappingKernelManager.cull_idle_timeout=3600",
             "--MappingKernelManager.cull_interval=300",
