@@ -73,12 +73,12 @@ def test_copying_a_neighbour_gains_at_most_a_tenth_of_the_points(lab: str, keys:
 
 def test_no_lab_02_answer_but_the_root_file_system_is_the_same_for_everyone(keys: dict[str, dict[str, Any]]) -> None:
     """The disk's layout and the archive's container are drawn; the root file system (ext4: labs 02-05 read its
-    birth times, which only ext4 records) is the one value every trainee shares, and is worth half a point."""
+    birth times, which only ext4 records) is the one value every trainee shares, and is worth a quarter point."""
     checks = load_checks(ROOT / "labs" / "02-disk" / "grader.yaml")
     constant = {name for name in checks.checks
                 if len({json.dumps(lookup(k, checks.key_path(name), "k")) for k in keys.values()}) == 1}
     assert constant == {"root_fs"}
-    assert {g: p for g, p, _ in graded_cells("02-disk")}["check-root-fs"] == 0.5
+    assert {g: p for g, p, _ in graded_cells("02-disk")}["check-root-fs"] == 0.25
 
 
 def lab02_cells() -> dict[str, str]:

@@ -79,7 +79,7 @@ def test_every_bundled_lab_tells_its_case_from_the_spec(lab: str) -> None:
 def test_lab_02_on_another_case_tells_that_story(tmp_path: Path) -> None:
     rendered = prose(released_source(LABS / "02-disk", load_lab(LABS, "02-disk"), other_case(tmp_path)))
     assert f"**{OTHER_TITLE}.** {OTHER_SUMMARY}" in rendered
-    assert "The FAT32 partition labelled `KINGSTON` is the user's USB stick." in rendered
+    assert "The case's FAT32 file system is the partition labelled `KINGSTON` (34 MiB)" in rendered
     assert "Nightjar" not in rendered and "finance" not in rendered and "TRANSFER" not in rendered
 
 
