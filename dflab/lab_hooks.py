@@ -35,6 +35,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,10 +188,13 @@ def _load(path: Path) -> ModuleType:
     if spec is None or spec.loader is None:
         raise DflabError("cannot load the hooks file", str(path))
     module = importlib.util.module_from_spec(spec)
+    writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no __pycache__ in the lab folder
     try:
         spec.loader.exec_module(module)
     except SyntaxError as exc:
         raise DflabError(f"hooks file does not compile: {exc.msg}", f"{path}:{exc.lineno}") from exc
     except ImportError as exc:
         raise DflabError(f"hooks file cannot import what it needs: {exc}", str(path)) from exc
+    finally:
+        sys.dont_write_bytecode = writes_bytecode
     return module

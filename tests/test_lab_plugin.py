@@ -18,7 +18,7 @@ from dflab.provision.base import ExecResult, TraineeEnv
 from dflab.provision.local_backend import LocalBackend
 
 ROOT = Path(__file__).resolve().parents[1]
-GENERIC = ("provision", "session", "evidence", "grading")
+GENERIC = ("provision", "session", "evidence", "grading", "checker")
 LAB_IDS = sorted(p.parent.name for p in (ROOT / "labs").glob("*/lab.yaml"))
 # What names one lab: its id, its folder's code (dflab.live is lab 01's), its subject.
 LAB_NAMES = re.compile("|".join([*map(re.escape, LAB_IDS), r"dflab\.live\b", r"\bsuspect_(?:seed|running)\b",

@@ -55,7 +55,7 @@ NOBODY = 65534
 TIMEOUT = 120.0
 # What a confined lab's environment may hold: what Jupyter and the lab need, nothing of the instructor's.
 LAB_ENVIRONMENT = {"PATH", "HOME", "LANG", "USER", "LOGNAME", "SHELL", "JUPYTER_TOKEN", "DFLAB_EVIDENCE",
-                   "JUPYTER_RUNTIME_DIR", "JUPYTER_CONFIG_DIR", "PWD"}
+                   "JUPYTER_RUNTIME_DIR", "JUPYTER_CONFIG_DIR", "PWD", "DFLAB_CHECK_SOCKET"}
 
 
 def dflab(*args: str, env: dict[str, str] | None = None, user: int | None = None,

@@ -5,7 +5,8 @@ network** (only loopback), as uid 1000, every capability dropped, no-new-privile
 with tmpfs ``/tmp`` and home, memory/CPU/pids limits, the evidence bind-mounted read-only at
 ``/evidence``, the lab's files at ``/srv/lab`` (read-only, copied into the workspace once) and the named
 volume ``dflab-s-t-work`` at ``/home/trainee/work``: the workspace that outlives containers, a bind of
-a size-limited file system of its own (workspace_disk.py: ``$DFLAB_WORKSPACE_MIB``, 2 GiB by default).
+a size-limited file system of its own (workspace_disk.py: ``$DFLAB_WORKSPACE_MIB``, 2 GiB by default), and
+the folder of t's instant-checker socket read-only at ``/run/dflab-check`` (dflab.checker).
 Jupyter listens on a Unix socket in ``<session>/sockets/t``.
 
 Per session: ``dflab-s-relay`` relays ``127.0.0.1:<port of t>`` on the host to t's socket, one port per
@@ -35,6 +36,8 @@ import docker.errors
 from docker.models.containers import Container
 from docker.types import Mount
 
+from dflab.checker import paths as check_paths
+from dflab.checker.protocol import LAB_CHECK_DIR, SOCKET_ENV, lab_socket
 from dflab.engine import connect, engine_errors
 from dflab.errors import DflabError
 from dflab.provision import relay, trainee_container
@@ -352,10 +355,14 @@ class DockerBackend(Backend):
             Mount("/evidence", str(env.evidence.resolve()), type="bind", read_only=True),
             Mount("/srv/lab", str(self.seed.resolve()), type="bind", read_only=True),
             Mount(SOCKET_DIR, str(self.socket_dir(env.trainee).resolve()), type="bind"),
+            # The folder of the trainee's instant-checker socket (dflab.checker): read-only, and the folder, not the
+            # socket, so a restarted checker's new socket appears in the running lab.
+            Mount(LAB_CHECK_DIR, str(check_paths.trainee_dir(self.session_dir, env.trainee).resolve()), type="bind",
+                  read_only=True),
         ]
         return self.client.containers.run(
             self.image, _seed_then_serve(), name=self.container_name(env.trainee), mounts=mounts,
-            environment={"DFLAB_TOKEN": env.token, "DFLAB_EVIDENCE": "/evidence"},
+            environment={"DFLAB_TOKEN": env.token, "DFLAB_EVIDENCE": "/evidence", SOCKET_ENV: lab_socket()},
             # The image's health check probes TCP 8888, which a socket-listening server does not open.
             healthcheck={"test": ["NONE"]}, restart_policy=RESTART_POLICY,
             labels=self._labels(env.trainee, "lab"), detach=True,

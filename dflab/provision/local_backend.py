@@ -11,8 +11,9 @@ confined trainee sees" that the local grading sandbox uses (:mod:`dflab.confine`
   no new privileges, no supplementary group, at most ``PROCESS_LIMIT`` processes (a fork bomb stops there);
 * a mount namespace whose root holds the system directories, the interpreter and dflab read-only, and, at their
   host paths, only what is the trainee's: the workspace (read-write, the trainee's, 0700), the evidence and the
-  handout (read-only), a run folder (Jupyter's config, the home; the trainee's, 0700) and the lab state folder its
-  hooks use (``$DFLAB_LAB_STATE``).  No checkout (solution notebooks, ``.git``), no key, no
+  handout (read-only), a run folder (Jupyter's config, the home; the trainee's, 0700), the lab state folder its
+  hooks use (``$DFLAB_LAB_STATE``) and, read-only at ``/run/dflab-check``, the folder of their instant-checker socket
+  (dflab.checker).  No checkout (solution notebooks, ``.git``), no key, no
   gradebook or session state, nothing of another trainee; private ``/tmp``, ``/dev/shm`` and terminals; ``/proc``
   lists the trainee's own processes only (so another trainee's command lines and environments are not even there);
 * a network namespace of its own with only its loopback up: no route anywhere (the internet, the host's LAN, the
@@ -66,6 +67,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from dflab.atomic import write_bytes
+from dflab.checker import paths as check_paths
+from dflab.checker.protocol import LAB_CHECK_DIR, SOCKET_ENV, lab_socket
 from dflab.confine import KERNEL_PACKAGES, Root, base_root, chown_tree, drop_to, first_line, reap_uid, uid_processes
 from dflab.errors import DflabError
 from dflab.lab.evidence import EVIDENCE_ENV
@@ -556,6 +559,8 @@ class LocalBackend(Backend):
             # the operator's own ~/.jupyter settings must not leak into trainees' servers.
             "JUPYTER_RUNTIME_DIR": str(shared_runtime(run)),
             "JUPYTER_CONFIG_DIR": str(run / "config"),
+            # The instant checker's socket at its host path: an unconfined lab sees the whole host anyway.
+            SOCKET_ENV: str(check_paths.socket_path(self.session_dir, env.trainee)),
         }
         listen = ["--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0"]
         argv = [self.python, "-m", "jupyterlab", *self._jupyter_args(env, listen, allow_root=os.geteuid() == 0)]
@@ -573,6 +578,9 @@ class LocalBackend(Backend):
         root = self._root(trainee, uid)
         root.bind(env.evidence, env.evidence).bind(self.seed, self.seed)
         root.bind(workspace, workspace, writable=True).bind(run, run, writable=True).bind(state, state, writable=True)
+        # The folder of their own instant-checker socket (read-only; connecting needs no write), not the socket: a
+        # restarted checker makes a new one there.
+        root.bind(check_paths.trainee_dir(self.session_dir, trainee), LAB_CHECK_DIR)
         root.loopback(self.python).cwd(workspace)
         listen = [f"--ServerApp.sock={CONFINED_SOCKET}", "--ServerApp.sock_mode=0600"]
         command = [*_as_trainee(self.python, uid), self.python, "-I", "-c", LAUNCH, str(listener), CONFINED_SOCKET,
@@ -581,7 +589,7 @@ class LocalBackend(Backend):
         environ = {
             "PATH": _search_path(self.python), "HOME": str(home), "LANG": "C.UTF-8", "USER": trainee,
             "LOGNAME": trainee, "SHELL": _shell(), "JUPYTER_TOKEN": env.token, EVIDENCE_ENV: str(env.evidence),
-            "JUPYTER_RUNTIME_DIR": CONFINED_RUNTIME, "JUPYTER_CONFIG_DIR": str(config),
+            "JUPYTER_RUNTIME_DIR": CONFINED_RUNTIME, "JUPYTER_CONFIG_DIR": str(config), SOCKET_ENV: lab_socket(),
         }
         return ["unshare", "--net", "--mount", "--", *root.command(self._mount_point(), uid, command, "dflab-lab")], \
             environ

@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from dflab.checker.process import CheckerStatus
 from dflab.errors import DflabError
 from dflab.session.manager import READY_TIMEOUT, Outcome, Session, check_isolation
 
@@ -51,6 +52,18 @@ def _outcome_table(title: str, outcomes: list[Outcome]) -> Table:
     for o in outcomes:
         table.add_row(o.trainee, o.status, o.action, o.url or "", o.detail)
     return table
+
+
+# What became of the instant checker, in words of its own: "started" and "kept" in the output are the labs'.
+_CHECKER_SAYS = {"started": "listening", "kept": "already listening", "restarted": "listening again",
+                 "running": "listening", "not needed": "not needed (no trainees)"}
+
+
+def _checker_line(label: str, checked: CheckerStatus) -> str:
+    """``checker   listening (pid 4242, 3 trainees)``: the instant checker's state after a command."""
+    served = f"{checked.trainees} trainee{'s' * (checked.trainees != 1)}"
+    return f"{label}{_CHECKER_SAYS.get(checked.action, checked.action)}" + \
+        (f" (pid {checked.pid}, {served})" if checked.running else "")
 
 
 def _fail_on(outcomes: list[Outcome]) -> None:
@@ -111,7 +124,8 @@ def session_start(lab: Path, roster: Path, backend: str, session_dir: Path, imag
         err_console.print("evidence  up to date", highlight=False)
     outcomes = s.start(timeout, [t.id for t in trainees], purge, secret=secret, workers=workers,
                        on_evidence=lambda t: err_console.print(f"evidence  {t}", highlight=False),
-                       before_labs=lambda: s.prepare_course(lab_info, roster, secret, workers, build_evidence=False))
+                       before_labs=lambda: s.prepare_course(lab_info, roster, secret, workers, build_evidence=False),
+                       on_checker=lambda c: err_console.print(_checker_line("checker   ", c), highlight=False))
     console.print(_outcome_table(f"session {s.dir} ({backend})", outcomes))
     console.print(f"access list: {s.dir / 'access.csv'} (links include tokens: hand each only to its trainee)")
     _fail_on(outcomes)
@@ -169,15 +183,24 @@ def session_collect(session_dir: Path) -> None:
 @session.command("status")
 @session_dir_option
 def session_status(session_dir: Path) -> None:
-    """Health, CPU and memory of every trainee's lab."""
+    """Health, CPU and memory of every trainee's lab, their instant checks, and whether the checker runs."""
     table = Table(title=f"session {session_dir}")
-    for column in ("trainee", "state", "url", "CPU %", "memory"):
-        table.add_column(column, justify="right" if column in ("CPU %", "memory") else "left")
+    for column in ("trainee", "state", "url", "CPU %", "memory", "checks"):
+        table.add_column(column, justify="right" if column in ("CPU %", "memory", "checks") else "left")
     s = Session.existing(session_dir)
+    checks: dict[str, list[int]] = {}  # trainee -> [answers checked, answers found right, tries]
+    for tried in s.state.attempt_summary():
+        counts = checks.setdefault(tried.trainee, [0, 0, 0])
+        counts[0] += 1
+        counts[1] += tried.solved_at is not None
+        counts[2] += tried.tries
     for h in s.status():
+        answers, right, tries = checks.get(h.trainee, (0, 0, 0))
         table.add_row(h.trainee, h.state, h.url or "", f"{h.stats.cpu_percent:.1f}" if h.stats else "",
-                      f"{h.stats.memory_bytes / 2**20:.0f} MiB" if h.stats else "")
+                      f"{h.stats.memory_bytes / 2**20:.0f} MiB" if h.stats else "",
+                      f"{right}/{answers} right, {tries} tries" if tries else "")
     console.print(table)
+    console.print(_checker_line("instant checker: ", s.checker_status()), highlight=False)
     if problems := s.problems():
         raise DflabError("; ".join(problems), str(session_dir))
 

@@ -10,6 +10,7 @@ A session directory is an nbgrader course (:func:`dflab.grading.course.init_cour
     workspaces/<trainee>/     local backend only (Docker keeps workspaces in named volumes); as root, the trainee's
     run/<trainee>/            local backend only: Jupyter's runtime and config (as root also the trainee's home)
     labstate/<trainee>/       local backend only: what the lab's hooks keep between commands ($DFLAB_LAB_STATE)
+    check/<trainee>/          the instant checker's socket for that trainee, bound into their lab (dflab.checker)
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from dflab.atomic import write_bytes
+from dflab.checker import process as checker
+from dflab.checker.paths import log_path as checker_log
+from dflab.checker.process import CheckerStatus
 from dflab.errors import DflabError
 from dflab.evidence.build import EVIDENCE, KEY, BuildResult, build_cohort
 from dflab.evidence.kinds import EVIDENCE_KINDS
@@ -279,7 +283,8 @@ class Session:
     def start(self, timeout: float = READY_TIMEOUT, roster: list[str] | None = None, purge_removed: bool = False,
               *, secret: str | None = None, workers: int | None = None,
               on_evidence: Callable[[str], None] | None = None,
-              before_labs: Callable[[], object] | None = None) -> list[Outcome]:
+              before_labs: Callable[[], object] | None = None,
+              on_checker: Callable[[CheckerStatus], None] | None = None) -> list[Outcome]:
         """Start every trainee that is not running; running ones are kept, dead ones left to `restart`.
 
         Trainees missing from ``roster`` (when given) have their lab stopped, workspace kept unless
@@ -288,7 +293,8 @@ class Session:
         overlaps the remaining builds. Labs are started without waiting for one another and then awaited
         together: a slot of the start pool is never held by a server that is still importing.
         ``before_labs`` (e.g. writing the course's handout) runs in a thread beside the evidence build, and
-        no lab starts before it has finished.
+        no lab starts before it has finished; nor before the instant checker answers (``on_checker`` hears
+        whether it was started, kept or restarted).
         """
         backend = self.backend()
         backend.preflight()  # engine and image problems are one line, before any trainee starts
@@ -333,6 +339,9 @@ class Session:
                     self._prepare(backend)
                     if handout:
                         handout.result()
+                checked = self.ensure_checker()  # reads the course's check file: after the handout
+                if on_checker:
+                    on_checker(checked)
                 with gate:
                     opened.append(True)
                     for trainee in sorted(evidence_ready):
@@ -385,6 +394,7 @@ class Session:
             raise DflabError("this trainee was removed from the roster; add them back and run `session start`",
                              trainee)
         self._prepare(backend)
+        self.ensure_checker()
         env = self.env(self.state.get(trainee))
         self.hooks.pre_stop(backend, env, self._seed(trainee))
         backend.stop(env)
@@ -473,10 +483,20 @@ class Session:
         return self._each(one, self.state.trainees())
 
     def problems(self) -> list[str]:
-        """What is wrong with the parts running trainees share (the Docker relay), one line each."""
+        """What is wrong with the parts running trainees share (the Docker relay, the checker), one line each."""
         if not any(row.status == "running" for row in self.state.trainees()):
             return []
-        return self.backend().session_problems()
+        down = [] if self.checker_status().running else [
+            "the instant checker is not running (trainees' checks fail): `dflab session start` (same options) "
+            f"brings it back; its log is {checker_log(self.dir)}"]
+        return self.backend().session_problems() + down
+
+    def ensure_checker(self) -> CheckerStatus:
+        """The session's instant checker, serving every trainee on the roster: kept, or (re)started and awaited."""
+        return checker.ensure(self.dir, self.state)
+
+    def checker_status(self) -> CheckerStatus:
+        return checker.status(self.state)
 
     def stop(self, purge: bool = False) -> list[Outcome]:
         """Stop every trainee's environment (after its pre-stop hook); workspaces are kept unless ``purge``."""
@@ -492,6 +512,7 @@ class Session:
 
         outcomes = self._each(one, self.state.trainees())
         backend.shutdown(purge=purge)
+        checker.stop(self.dir, self.state, purge=purge)
         self.write_access_list()
         return outcomes
 

@@ -4,6 +4,10 @@ Each command reads what earlier ones recorded (a crashed one included) and write
 each side effect, so ``start`` twice creates nothing twice and an interrupted ``start`` resumes. WAL
 mode lets ``status`` read while a ``start`` writes. Timestamps are wall-clock UTC: they describe the
 session, not evidence, so determinism does not apply to them.
+
+``attempts`` holds every instant check (dflab.checker): who checked which answer when, the SHA-256 of the value's
+canonical JSON and the verdict; never the value (it may be right, and the file is not the gradebook). The checker
+is its one writer; the rate limit, ``session status`` and the instructor's dashboard read it.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any
 from dflab.dbtx import immediate
 from dflab.errors import DflabError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: attempts
 DB_NAME = "session.sqlite"
 
 _SCHEMA = """
@@ -40,6 +44,21 @@ CREATE TABLE IF NOT EXISTS trainees (
     started_at TEXT
 );
 """
+# What each schema version added, applied in order to a file of an older one (idempotent, in one transaction).
+_MIGRATIONS = {
+    2: """
+CREATE TABLE IF NOT EXISTS attempts (
+    id INTEGER PRIMARY KEY,
+    trainee TEXT NOT NULL REFERENCES trainees(id),
+    lab TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    at TEXT NOT NULL,
+    value_sha256 TEXT NOT NULL,
+    correct INTEGER NOT NULL CHECK (correct IN (0, 1))
+);
+CREATE INDEX IF NOT EXISTS attempts_by_answer ON attempts(trainee, answer, at);
+""",
+}
 
 # Lifecycle of a row: new -> evidence -> starting -> running -> (dead | stopped) -> starting ...
 # "failed" is a start that did not answer in time; "dead" a running environment that exited;
@@ -49,6 +68,11 @@ STATUSES = ("new", "evidence", "starting", "running", "failed", "dead", "stopped
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _instant(at: datetime) -> str:
+    """An attempt's time as stored: UTC, microseconds, one fixed width, so text order is time order."""
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True)
@@ -65,10 +89,37 @@ class TraineeRow:
     started_at: str | None
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """One instant check: the value only as the SHA-256 of its canonical JSON."""
+
+    trainee: str
+    lab: str
+    answer: str
+    at: datetime  # UTC
+    value_sha256: str
+    correct: bool
+
+
+@dataclass(frozen=True)
+class AnswerTries:
+    """A trainee's checks of one answer: what a progress view needs without reading every attempt."""
+
+    trainee: str
+    answer: str
+    tries: int
+    right: int  # tries whose verdict was correct
+    first_at: datetime
+    last_at: datetime
+    solved_at: datetime | None  # the first correct try
+
+
 class SessionState:
     """The SQLite file ``<session dir>/session.sqlite`` (created on first use, readable by the owner only)."""
 
-    def __init__(self, session_dir: Path) -> None:
+    def __init__(self, session_dir: Path, *, durable: bool = True) -> None:
+        """``durable=False`` (the checker's connection) commits without waiting for the disk: in WAL mode a power
+        cut may then lose the last commits, never the file, and a check waits ~0.1 ms instead of an fsync."""
         self.path = session_dir / DB_NAME
         session_dir.mkdir(parents=True, exist_ok=True)
         new = not self.path.exists()
@@ -78,17 +129,27 @@ class SessionState:
             if new:
                 os.chmod(self.path, 0o600)  # it holds every trainee's token
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise DflabError(f"cannot open session state: {exc}", str(self.path)) from exc
         self._lock = threading.Lock()
         version = self.get_meta("schema_version")
-        if version is None:
-            self.set_meta("schema_version", str(SCHEMA_VERSION))
-        elif int(version) != SCHEMA_VERSION:
-            raise DflabError(f"session state has schema version {version}; this dflab reads {SCHEMA_VERSION}",
-                             str(self.path))
+        if version is not None and int(version) > SCHEMA_VERSION:
+            raise DflabError(f"session state has schema version {version}; this dflab reads {SCHEMA_VERSION} and "
+                             "older", str(self.path))
+        if version is None or int(version) < SCHEMA_VERSION:
+            self._migrate(int(version or 0))
+
+    def _migrate(self, version: int) -> None:
+        """Bring a new file, or one an older dflab wrote, to ``SCHEMA_VERSION`` (tables are only ever added)."""
+        with self._tx() as db:
+            for step in sorted(v for v in _MIGRATIONS if v > version):
+                for statement in _MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+            db.execute("INSERT INTO meta(key, value) VALUES ('schema_version', ?) "
+                       "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (str(SCHEMA_VERSION),))
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -155,6 +216,46 @@ class SessionState:
         with self._lock:
             rows = self._db.execute(f"SELECT {_COLUMNS} FROM trainees ORDER BY rowid").fetchall()  # noqa: S608
         return [_row(r) for r in rows]
+
+
+    # -- instant checks (dflab.checker) ----------------------------------------------------------
+    def record_attempt(self, trainee: str, lab: str, answer: str, at: datetime, value_sha256: str,
+                       correct: bool) -> None:
+        with self._tx() as db:
+            db.execute("INSERT INTO attempts(trainee, lab, answer, at, value_sha256, correct) "
+                       "VALUES (?, ?, ?, ?, ?, ?)", (trainee, lab, answer, _instant(at), value_sha256, int(correct)))
+
+    def attempt_times(self, trainee: str, answer: str, since: datetime) -> list[datetime]:
+        """When ``trainee`` checked ``answer`` after ``since``, oldest first (the rate limit's window)."""
+        with self._lock:
+            rows = self._db.execute("SELECT at FROM attempts WHERE trainee = ? AND answer = ? AND at > ? ORDER BY at",
+                                    (trainee, answer, _instant(since))).fetchall()
+        return [datetime.fromisoformat(at) for (at,) in rows]
+
+    def attempts(self, trainee: str | None = None, since: datetime | None = None) -> list[Attempt]:
+        """Every recorded check (of ``trainee``, after ``since``), in the order they were made."""
+        where, args = [], []
+        if trainee is not None:
+            where.append("trainee = ?")
+            args.append(trainee)
+        if since is not None:
+            where.append("at > ?")
+            args.append(_instant(since))
+        sql = "SELECT trainee, lab, answer, at, value_sha256, correct FROM attempts"
+        sql += (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY at, id"
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return [Attempt(t, lab, name, datetime.fromisoformat(at), sha, bool(ok)) for t, lab, name, at, sha, ok in rows]
+
+    def attempt_summary(self) -> list[AnswerTries]:
+        """Per trainee and answer: how many checks, how many right, the first and last, and the first right one."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT trainee, answer, COUNT(*), SUM(correct), MIN(at), MAX(at), MIN(CASE WHEN correct THEN at END) "
+                "FROM attempts GROUP BY trainee, answer ORDER BY trainee, MIN(at)").fetchall()
+        return [AnswerTries(t, name, tries, right, datetime.fromisoformat(first), datetime.fromisoformat(last),
+                            datetime.fromisoformat(solved) if solved else None)
+                for t, name, tries, right, first, last, solved in rows]
 
 
 _COLUMNS = "id, status, token, backend_state, url, manifest_sha256, error, created_at, updated_at, started_at"
