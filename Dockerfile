@@ -1,5 +1,5 @@
 # The trainee lab image: JupyterLab with nbgrader, volatility3, pytsk3, scapy, The Sleuth Kit CLI,
-# tshark and dflab, run as the non-root user `trainee`.
+# tshark, ewf-tools, dcfldd and dflab, run as the non-root user `trainee`.
 #
 # Build (the context must hold `wheelhouse/`, made by environments/docker/wheelhouse.sh):
 #   environments/docker/wheelhouse.sh wheelhouse && docker build -t dflab/trainee .
@@ -37,12 +37,14 @@ RUN python3 -m venv /opt/dflab \
 FROM ${BASE_IMAGE}
 ENV LANG=C.UTF-8 PYTHONDONTWRITEBYTECODE=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# The local base already carries these Debian tools; a public Python image does not, so they are
-# installed here (this is the only step that needs network, and only on that path). tshark must not
-# give non-root users capture rights, hence the preseed.
+# The local base already carries these Debian tools (environments/docker/base-image.sh, PACKAGES); a public Python
+# image does not, so they are installed here (this is the only step that needs network, and only on that path).
+# tshark must not give non-root users capture rights, hence the preseed.
 RUN set -eu; missing=""; \
     command -v fls >/dev/null 2>&1 || missing="$missing sleuthkit"; \
     command -v tshark >/dev/null 2>&1 || missing="$missing tshark"; \
+    command -v ewfacquire >/dev/null 2>&1 || missing="$missing ewf-tools"; \
+    command -v dcfldd >/dev/null 2>&1 || missing="$missing dcfldd"; \
     command -v tini >/dev/null 2>&1 || missing="$missing tini"; \
     if [ -n "$missing" ]; then \
       echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections; \
@@ -50,7 +52,7 @@ RUN set -eu; missing=""; \
       DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $missing; \
       rm -rf /var/lib/apt/lists/*; \
     fi; \
-    fls -V; tshark -v >/dev/null; tini --version
+    fls -V; tshark -v >/dev/null; ewfacquire -V >/dev/null; dcfldd --version >/dev/null; tini --version
 
 # uid 1000 matches the usual first user on the host, so bind-mounted work directories stay writable.
 # /evidence is only a mount point: evidence (with its volatility3 symbol tables) is mounted read-only.

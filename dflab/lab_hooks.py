@@ -188,12 +188,15 @@ def _load(path: Path) -> ModuleType:
     if spec is None or spec.loader is None:
         raise DflabError("cannot load the hooks file", str(path))
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # as import does: dataclasses and pickling look their module up by name
     writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no __pycache__ in the lab folder
     try:
         spec.loader.exec_module(module)
     except SyntaxError as exc:
+        sys.modules.pop(name, None)
         raise DflabError(f"hooks file does not compile: {exc.msg}", f"{path}:{exc.lineno}") from exc
     except ImportError as exc:
+        sys.modules.pop(name, None)
         raise DflabError(f"hooks file cannot import what it needs: {exc}", str(path)) from exc
     finally:
         sys.dont_write_bytecode = writes_bytecode

@@ -16,8 +16,12 @@ grader's comparisons (tolerances, case folding and all): on average at most 10 %
 reads every file of the release (what trainees get) for any answer value of any variant's key (a leak), and
 counts, per answer, how many distinct values the variants drew.
 
-Labs that run a live suspect (``hooks:`` in lab.yaml, lab 01) need a running lab to collect from: those are
-refused in one line; their grading is tested through a real session instead (tests/test_lab01_*.py).
+Labs whose hooks act on a running lab (``seed``, ``post_start``, ``pre_stop``: lab 01's live suspect) need one to
+collect from, which lab check does not start: those are refused in one line, and their grading is tested through a
+real session instead (tests/test_lab01_*.py). Hooks that only grade (``COMPARES``) or add key facts need no running
+lab and are checked like any lab. Answers graded on files a run hands in (a lab kind that ``needs_submission``:
+lab 06's evidence file) score 0 for every submission here, which hands in the notebook alone: the solution is held to
+every other autograded point, and those answers are proved by the lab's own tests.
 """
 
 from __future__ import annotations
@@ -40,13 +44,24 @@ from dflab.grading.checks import Check, CheckFile, check_answer, checks_for, loo
 from dflab.grading.course import init_course
 from dflab.grading.export import key_values
 from dflab.lab.recorded import answer_calls, answer_names
-from dflab.lab_meta import REPO, load_lab
+from dflab.lab_hooks import hooks_at
+from dflab.lab_meta import REPO, LabMeta, load_lab
 
 SECRET = "dflab-lab-check"  # a fixed secret: the same lab and case give the same variants on every machine
 ROLES = ("solution", "released", "copier")  # the first three variants' submissions
 VARIANTS = 12  # variants built by default: 132 ordered pairs for the copy share
 MAX_COPY_SHARE = 0.10
+LIFECYCLE_HOOKS = ("seed", "post_start", "pre_stop")  # hooks that act on a running lab (dflab.lab_hooks)
 Step = Callable[[str], None]
+
+
+def lifecycle_hooks(lab_dir: Path, meta: LabMeta) -> list[str]:
+    """The hooks of the lab in ``lab_dir`` (``meta``: its lab.yaml) that need a running lab, which lab check does not
+    start; empty for a lab without hooks or whose hooks only grade and add key facts."""
+    if not meta.hooks:
+        return []
+    module = hooks_at(lab_dir / meta.hooks).module
+    return [name for name in LIFECYCLE_HOOKS if callable(getattr(module, name, None))]
 
 
 def uncopyable(checks: CheckFile, name: str) -> bool:
@@ -207,10 +222,10 @@ def check_lab(lab: str, spec: Path, work: Path, *, labs_dir: Path = REPO / "labs
     say = step or (lambda _message: None)
     start = time.monotonic()
     meta = load_lab(labs_dir, lab)
-    if meta.hooks:
-        raise DflabError(f"lab {lab} runs a live suspect (hooks: {meta.hooks}); its solution needs a running lab to "
-                         "collect from, which lab check does not start: test it through `dflab session`",
-                         str(labs_dir / lab / "lab.yaml"))
+    if running := lifecycle_hooks(labs_dir / lab, meta):
+        raise DflabError(f"lab {lab} runs a live suspect or other processes beside the lab ({meta.hooks}: "
+                         f"{', '.join(running)}); its solution needs a running lab to collect from, which lab check "
+                         "does not start: test it through `dflab session`", str(labs_dir / lab / "lab.yaml"))
     work = ensure_writable_dir(work)
     if variants < len(ROLES):
         raise DflabError(f"lab check needs at least {len(ROLES)} variants, not {variants}", "--variants")
@@ -236,6 +251,7 @@ def check_lab(lab: str, spec: Path, work: Path, *, labs_dir: Path = REPO / "labs
     rows = {r.student: r for r in report.rows}
     predicted = copied_points(checks, cells, keys[solution], keys[copier])
     auto_total = autograded_points(source_nb)
+    handed_in = sum(points for _, points, names in cells if any(uncopyable(checks, n) for n in names))
     for trainee, role in zip(trainees, ROLES, strict=False):
         row = rows.get(trainee)
         if row is None or row.status != "done" or row.score is None or not row.max_score:
@@ -243,7 +259,9 @@ def check_lab(lab: str, spec: Path, work: Path, *, labs_dir: Path = REPO / "labs
             result.findings.append(Finding(role, False, f"the {role} submission was not graded ({reason})"))
             continue
         if role == "solution":
-            ok, want = abs(row.score - auto_total) < 1e-9, f"all {auto_total:g} autograded points"
+            ok, want = abs(row.score - (auto_total - handed_in)) < 1e-9, f"all {auto_total:g} autograded points"
+            if handed_in:
+                want += f" but the {handed_in:g} graded on files a run hands in, which lab check does not make"
         elif role == "released":
             ok, want = row.score == 0, "0"
         else:

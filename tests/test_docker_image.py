@@ -148,6 +148,41 @@ def test_forensic_tools_work(
     assert imports == "imports ok"
 
 
+def test_acquisition_tools_work(
+    trainee_image: str, container_name: Callable[[], str]
+) -> None:
+    """Lab 06's tools, under a training room's confinement, on a small file standing in for a drive: dcfldd copies
+    it and logs the hash of what it read, ewfacquire makes an E01 with a case number in its header, ewfinfo shows
+    it and ewfverify verifies the stored MD5."""
+    script = (
+        "set -e; cd /tmp; head -c 1048576 /dev/urandom > drive; "
+        "dcfldd if=drive of=copy bs=64k hash=sha256 hashlog=hashes 2>/dev/null; "
+        "grep -o '[0-9a-f]\\{64\\}' hashes; sha256sum < drive | cut -d' ' -f1; cmp drive copy; "
+        "ewfacquire -u -q -t image -C OP-2026-0142 drive >/dev/null; "
+        "ewfinfo image.E01 | grep 'Case number'; ewfverify -q image.E01 | tail -n 1"
+    )
+    proc = _run_confined(container_name(), trainee_image, script)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    logged, read, case, verified = proc.stdout.splitlines()
+    assert logged == read and len(read) == 64
+    assert case.split() == ["Case", "number:", "OP-2026-0142"]
+    assert verified == "ewfverify: SUCCESS"
+
+
+def test_the_base_image_is_made_with_the_packages_listed_now(trainee_image: str) -> None:
+    """base-image.sh labels the base with its package list and makes it again when the list changes, so a tool added
+    to PACKAGES (dcfldd, ewf-tools for lab 06) reaches the image the fixture builds instead of a stale base."""
+    listed = [line.partition("=")[2] for line in (DOCKER_DIR / "base-image.sh").read_text(encoding="utf-8").splitlines()
+              if line.startswith("PACKAGES=")]
+    label = subprocess.run(
+        ["docker", "image", "inspect", "--format", '{{ index .Config.Labels "dflab.base.packages" }}',
+         docker_fixtures.BASE_IMAGE],
+        capture_output=True, text=True, timeout=RUN_TIMEOUT, check=True,
+    ).stdout.strip()
+    assert len(listed) == 1 and {"ewf-tools", "dcfldd"} <= set(listed[0].split(","))
+    assert label == listed[0]
+
+
 def _pins() -> dict[str, str]:
     """Every `name==version` pin of pyproject's dependencies and of the image's extra requirements."""
     with (REPO / "pyproject.toml").open("rb") as fh:

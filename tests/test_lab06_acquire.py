@@ -1,12 +1,14 @@
-"""Lab 06 Acquisition, graded for real: `dflab course init`, real `nbgrader autograde` in the local grading sandbox,
-a real kernel running dd, sha256sum, ewfacquire, ewfinfo and ewfverify on each trainee's own drive, read-only.
+"""Lab 06 Acquisition, graded for real on what the trainee hands in: `dflab course init`, the solution run as a trainee
+runs it (dcfldd, sha256sum, ewfacquire, ewfinfo and ewfverify on their own drive), real `nbgrader autograde` in the
+local and the Docker grading sandbox, and a real local session.
 
-The lab is one folder (labs/06-acquire/: lab.yaml, grader.yaml, source.ipynb) and touches no generic code, so it is
-proved the way every lab without hooks is, `dflab lab check` on the bundled case, and end to end in a real local
-session: the trainee runs the notebook in their confined lab, the session collects what they hand in (the notebook
-and its acquisition/ folder with the E01), `dflab grade` grades it. The answers are the hashes and sizes of the drive,
-of its raw copy and of its E01; a copy that stops short, a neighbour's evidence file handed in, or a neighbour's
-values typed in score 0 on those answers, with a reason that shows no hash.
+The lab is one folder (labs/06-acquire/: lab.yaml, grader.yaml, source.ipynb, hooks.py). Four answers are hashes and
+sizes typed in, which the seizure record alone would give; six points come from the acquisition/ folder handed in,
+graded by the lab's own compare kind (hooks.py, `acquisition`) from the files: the E01 is an image of this trainee's
+drive that verifies, its header holds the record's case details, the record's times are one ewfacquire run of the log
+with the E01's acquisition date inside it, and the record's hashes are the verified ones. A copy that stops short, a
+neighbour's evidence file, a record that disagrees with the E01 or the log, each loses exactly the points of what it
+breaks; hostile folders (links to the key, a FIFO, a 2 GiB sparse file, garbage JSON, NaN) get verdicts, never a crash.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
@@ -28,19 +32,27 @@ from nbgrader.api import Gradebook
 
 from dflab.confine import uid_processes
 from dflab.errors import DflabError
+from dflab.grading.checks import check_answer
 from dflab.lab.recorded import answer_names
 from dflab.session.manager import Session
-from tests.labkit import ROOT, SECRET, Lab, key, leaked_forms
+from tests import docker_fixtures
+from tests.labkit import LOCAL_SANDBOX, ROOT, SECRET, Lab, key, leaked_forms, nbgrader
 from tests.test_session_local import contents, endpoints
 from tests.test_session_local_isolation import in_terminal
 
 LAB = Lab("06-acquire", "06-acquire.ipynb")
 NIGHTJAR = ROOT / "labs" / "scenarios" / "nightjar.yaml"
-AUTO = {"check-source-before": 1.0, "check-raw-copy": 2.0, "check-e01": 2.0, "check-source-after": 1.0}
-MANUAL = {"record": 3.0}  # the acquisition record, graded by an instructor in formgrader
-WRONG_HASH = "the SHA-256 cited for 'disk.img' is not the one in the evidence manifest"
-WRONG_SIZE = "a finding citing 'disk.img' states a fact your evidence does not show"
+TYPED = {"check-source-before": 1.0, "check-raw-copy": 1.0, "check-e01": 1.0, "check-source-after": 1.0}
+HANDED_IN = {"check-acquired-image": 3.0, "check-acquired-header": 1.0, "check-acquired-times": 1.0,
+             "check-acquired-hashes": 1.0}
+AUTO = TYPED | HANDED_IN
+MANUAL = {"record": 1.0}  # the record's free text, graded by an instructor in formgrader
+CRITERION = {"image": "acquired_image", "header": "acquired_header", "times": "acquired_times",
+             "hashes": "acquired_hashes"}
+FILES = ["acquisition.log", "dcfldd-hashes.log", "ewfacquire-hashes.log", "record.json", "suspect-drive.E01"]
+LAST_LOG = [""]  # nbgrader's log of the last graded() run
 pytestmark = pytest.mark.xdist_group("lab-06-acquire")  # one worker: the course is built once per module
+trainee_image = docker_fixtures.trainee_image
 
 
 @pytest.fixture(scope="module")
@@ -50,15 +62,64 @@ def course_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return LAB.build_course(root, roster)
 
 
-def graded(root: Path, student: str, nb: nbformat.NotebookNode, *, record_written: bool = True) -> dict[str, float]:
-    """Submit and autograde ``nb``; check the record is left to an instructor (0 from nbgrader when it is the
-    release's stub); return the automatic scores."""
-    scores = LAB.submit_and_grade(root, student, nb)
-    assert scores.pop("record") == (None if record_written else 0.0)
+def run_as_trainee(course: Path, student: str, nb: nbformat.NotebookNode, folder: Path) -> nbformat.NotebookNode:
+    """Run ``nb`` top to bottom in ``folder`` (with the released lab.yaml beside it) on ``student``'s evidence, as the
+    trainee runs it in their lab (the scratch copy goes to a temporary folder of its own); returns the executed
+    notebook."""
+    folder.mkdir(parents=True)
+    (folder / "tmp").mkdir()
+    nbformat.write(nb, folder / LAB.nb)
+    shutil.copy(course / "release" / LAB.id / "lab.yaml", folder / "lab.yaml")  # as the lab hands it out
+    env = {"PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/sbin", "/usr/bin", "/sbin", "/bin"]),
+           "HOME": str(folder), "TMPDIR": str(folder / "tmp"),
+           "DFLAB_EVIDENCE": str(course / "evidence" / student / "evidence")}
+    proc = subprocess.run([sys.executable, "-m", "nbconvert", "--to", "notebook", "--execute", "--inplace",
+                           "--ExecutePreprocessor.timeout=600", LAB.nb], cwd=folder, env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    shutil.rmtree(folder / "tmp")
+    return nbformat.read(folder / LAB.nb, as_version=4)
+
+
+@pytest.fixture(scope="module")
+def hand_ins(course_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The acquisition folder each of alice and bob hands in after running the solution (kept pristine: tests copy)."""
+    runs = tmp_path_factory.mktemp("trainee-runs")
+    made = {}
+    for student in ("alice", "bob"):
+        ran = run_as_trainee(course_dir, student, LAB.source_nb(course_dir), runs / student)
+        assert "dcfldd is not installed" not in outputs_text(ran, "dcfldd if=")
+        made[student] = runs / student / "acquisition"
+        assert sorted(p.name for p in made[student].iterdir()) == FILES
+    return made
+
+
+def copy_of(hand_in: Path, tmp_path: Path) -> Path:
+    """A copy of a hand-in, at ``<tmp_path>/submission/acquisition``, for a test to change."""
+    target = tmp_path / "submission" / "acquisition"
+    shutil.copytree(hand_in, target)
+    return target
+
+
+def graded(root: Path, student: str, nb: nbformat.NotebookNode, acquisition: Path | None, *,
+           sandbox: tuple[str, ...] = LOCAL_SANDBOX, record_written: bool = True) -> dict[str, float]:
+    """Hand in ``nb`` with a copy of ``acquisition`` (None: the notebook alone) as ``student``, autograde it for real
+    and return the automatic scores; the record's free text is left to an instructor."""
+    dest = root / "submitted" / student / LAB.id
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    if acquisition is not None:
+        shutil.copytree(acquisition, dest / "acquisition", symlinks=True)
+    nbformat.write(nb, dest / LAB.nb)
+    proc = nbgrader(root, "autograde", LAB.id, "--student", student, "--force", *sandbox)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    LAST_LOG[0] = proc.stderr
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
         submission = gb.find_submission_notebook(LAB.id, LAB.id, student)
+        scores = {g.name: g.auto_score for g in submission.grades}
         assert submission.needs_manual_grade == record_written
         assert submission.max_score == sum(AUTO.values()) + sum(MANUAL.values())
+    assert scores.pop("record") == (None if record_written else 0.0)
     return scores
 
 
@@ -78,6 +139,39 @@ def outputs_text(nb: nbformat.NotebookNode, marker: str) -> str:
     return "".join(o.get("text", "") for o in cell(nb, marker).get("outputs", []))
 
 
+def verdicts(course: Path, student: str, value: object, submission: Path) -> dict[str, tuple[bool, str]]:
+    """What the grader's own entry point (check_answer, with the lab's hooks loaded) says on every criterion."""
+    checks, answer_key = LAB.checks(), key(course, student)
+    return {criterion: check_answer(checks, name, value, answer_key, "key", submission)
+            for criterion, name in CRITERION.items()}
+
+
+def record_of(folder: Path) -> dict:
+    return json.loads((folder / "record.json").read_text(encoding="utf-8"))
+
+
+def write_record(folder: Path, record: dict) -> None:
+    (folder / "record.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
+
+
+def ewfacquire(drive: Path, target: Path, record: dict, *, at: str, extra: tuple[str, ...] = ()) -> None:
+    """An E01 of ``drive`` at ``target`` with the case details of ``record``, its clock frozen at ``at`` (UTC): what
+    the lab's step 4 makes, at the time the record states."""
+    when = datetime.strptime(at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).strftime("%Y-%m-%d %H:%M:%S")
+    target.with_suffix(".E01").unlink(missing_ok=True)
+    proc = subprocess.run(["faketime", "-f", f"@{when}", "ewfacquire", "-u", "-q", "-t", str(target), "-f", "encase6",
+                           "-c", "deflate:fast", "-C", record["case_number"], "-E", record["evidence_number"],
+                           "-e", record["examiner"], "-D", record["device_description"], *extra, str(drive)],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "TZ": "UTC"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def drive_of(course: Path, student: str) -> Path:
+    return course / "evidence" / student / "evidence" / "disk.img"
+
+
+# ----------------------------------------------------------------------------------------------- the lab as shipped
+
 def test_lab_metadata_answers_checks_and_manual_cell_agree(course_dir: Path) -> None:
     lab = yaml.safe_load((ROOT / "labs" / LAB.id / "lab.yaml").read_text(encoding="utf-8"))
     nb = LAB.source_nb(course_dir)
@@ -87,87 +181,246 @@ def test_lab_metadata_answers_checks_and_manual_cell_agree(course_dir: Path) -> 
     assert LAB.points(course_dir) == AUTO | MANUAL
     assert sum(AUTO.values()) == lab["grading"]["autograded_points"]
     assert {m["grade_id"]: float(m["points"]) for m in lab["grading"]["manual"]} == MANUAL
-    assert lab["requires"] == {} and lab["evidence"] == ["disk"]
+    assert lab["requires"] == {} and lab["evidence"] == ["disk"] and lab["hooks"] == "hooks.py"
+    # The course keeps the hooks beside its copy of the check file, so the grader finds the lab's kind.
+    assert (course_dir / "graders" / f"{LAB.id}.hooks.py").read_bytes() == \
+        (ROOT / "labs" / LAB.id / "hooks.py").read_bytes()
 
 
-def test_solution_scores_every_automatic_point_on_each_trainees_own_drive(course_dir: Path) -> None:
+def test_solution_scores_every_automatic_point_from_each_trainees_own_hand_in(
+        course_dir: Path, hand_ins: dict[str, Path]) -> None:
     for student in ("alice", "bob"):
-        assert graded(course_dir, student, LAB.source_nb(course_dir)) == AUTO
+        assert graded(course_dir, student, LAB.source_nb(course_dir), hand_ins[student]) == AUTO
         assert all(reason(course_dir, student, g) == "" for g in AUTO)
-        done = LAB.autograded_nb(course_dir, student)
-        # The grading sandbox presents the exhibit as the trainees' labs do: a file on a read-only mount.
-        said = outputs_text(done, "os.ST_RDONLY")
-        assert "is a REGULAR FILE standing in for the drive" in said and "read-only mount" in said, said
-        assert "WRITABLE" not in said
-        assert "ewfverify: SUCCESS" in outputs_text(done, 'ewfverify -d sha256 "$E01" 2>&1')
-        record = outputs_text(done, '(CASE / "record.json")')
-        assert "acquisition_started_utc" in record and key(course_dir, student)["evidence_items"][0]["sha256"] in record
+    done = LAB.autograded_nb(course_dir, "bob")
+    # The grading sandbox presents the exhibit as the trainees' labs do: a file on a read-only mount.
+    said = outputs_text(done, "os.ST_RDONLY")
+    assert "is a REGULAR FILE standing in for the drive" in said and "read-only mount" in said, said
+    assert "WRITABLE" not in said
+    copied = outputs_text(done, "dcfldd if=")
+    assert f"Total (sha256): {key(course_dir, 'bob')['evidence_items'][0]['sha256']}" in copied, copied
+    assert "ewfverify: SUCCESS" in outputs_text(done, 'ewfverify -d sha256 "$E01" 2>&1')
 
 
 def test_the_release_scores_zero(course_dir: Path) -> None:
-    assert graded(course_dir, "bob", LAB.released_nb(course_dir), record_written=False) == dict.fromkeys(AUTO, 0.0)
+    assert graded(course_dir, "bob", LAB.released_nb(course_dir), None, record_written=False) == \
+        dict.fromkeys(AUTO, 0.0)
     assert reason(course_dir, "bob", "check-e01").startswith(
         "e01_image_hash: no answer recorded (was the cell run?) [NameError: ")
+    assert reason(course_dir, "bob", "check-acquired-image") == \
+        "acquired_image: no folder 'acquisition' was handed in with the notebook"
 
 
-def test_a_copy_that_stops_short_scores_zero_on_that_copy(course_dir: Path) -> None:
-    """dd and ewfacquire told to stop at half the drive: both copies lose their points, the drive's hashes stay."""
-    nb = LAB.source_nb(course_dir)
-    half = key(course_dir, "alice")["facts"]["disk"]["size_bytes"] // 2
-    dd = cell(nb, 'dd if="$DEVICE" of="$RAW" bs=1M')
-    dd.source = dd.source.replace("bs=1M", f"bs=1M count={half // (1 << 20)}")
-    ewf = cell(nb, "ewfacquire -u ")
-    ewf.source = ewf.source.replace("ewfacquire -u ", f"ewfacquire -u -B {half} ")
-    scores = graded(course_dir, "alice", nb)
-    assert scores == AUTO | {"check-raw-copy": 0.0, "check-e01": 0.0}
-    for grade_id, name in (("check-raw-copy", "raw_image_hash"), ("check-e01", "e01_image_hash")):
-        assert reason(course_dir, "alice", grade_id).startswith(f"{name}: {WRONG_HASH}; {WRONG_SIZE}")
-    done = LAB.autograded_nb(course_dir, "alice")
-    assert f"{half} bytes" in outputs_text(done, "stat -c '%n: %s bytes' \"$RAW\"")
-
-
-def neighbours_e01(course_dir: Path, tmp_path: Path, neighbour: str) -> Path:
-    """An E01 of ``neighbour``'s drive, made with ewfacquire as the lab makes it."""
-    target = tmp_path / "neighbour"
-    drive = course_dir / "evidence" / neighbour / "evidence" / "disk.img"
-    proc = subprocess.run(["ewfacquire", "-u", "-q", "-t", str(target), "-f", "encase6", "-c", "deflate:fast",
-                           "-C", "OP-2026-0142", "-e", "A Neighbour", str(drive)], capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return target.with_suffix(".E01")
-
-
-def test_a_neighbours_evidence_file_handed_in_scores_zero(course_dir: Path, tmp_path: Path) -> None:
-    """alice hands in bob's E01 as hers and skips her own acquisition: ewfverify, run on what she handed in when she
-    is graded, calculates bob's drive's hash."""
-    nb = LAB.source_nb(course_dir)
-    cell(nb, "ewfacquire -u ").source = "# acquired elsewhere: the evidence file is in acquisition/"
-    handed_in = course_dir / "submitted" / "alice" / LAB.id / "acquisition"
-    handed_in.mkdir(parents=True, exist_ok=True)
-    (handed_in / "suspect-drive.E01").write_bytes(neighbours_e01(course_dir, tmp_path, "bob").read_bytes())
-    try:
-        scores = graded(course_dir, "alice", nb)
-    finally:
-        (handed_in / "suspect-drive.E01").unlink()
-    assert scores == AUTO | {"check-e01": 0.0}
-    assert reason(course_dir, "alice", "check-e01") == f"e01_image_hash: {WRONG_HASH}"
-
-
-def test_a_neighbours_values_typed_in_score_zero(course_dir: Path) -> None:
-    """bob's drive's hash and size typed into every answer cell of alice's notebook: nothing scores, and no reason
-    shows a hash."""
-    exhibit = key(course_dir, "bob")["evidence_items"][0]
-    assert exhibit["path"] == "disk.img"
-    typed = [["disk.img", exhibit["sha256"], exhibit["size"]]]
+def test_typed_hashes_without_an_acquisition_score_only_what_the_seizure_record_gives(course_dir: Path) -> None:
+    """The weakness the hand-in closes: the drive's hash and size read off manifest.json and typed into every answer
+    earn the four typed points, and nothing of the six the acquisition is worth."""
+    mine = key(course_dir, "alice")["evidence_items"][0]
+    typed = [["disk.img", mine["sha256"], mine["size"]]]
     nb = LAB.typed_in(course_dir, dict.fromkeys(("source_hash_before", "raw_image_hash", "e01_image_hash",
                                                  "source_hash_after"), typed))
-    assert graded(course_dir, "alice", nb) == dict.fromkeys(AUTO, 0.0)
-    alice = key(course_dir, "alice")["evidence_items"][0]["sha256"]
-    for grade_id in AUTO:
-        why = reason(course_dir, "alice", grade_id)
-        assert why.endswith(f": {WRONG_HASH}"), why
-        assert not leaked_forms(why, alice) and not leaked_forms(why, exhibit["sha256"])
+    assert graded(course_dir, "alice", nb, None) == TYPED | dict.fromkeys(HANDED_IN, 0.0)
 
+
+# ----------------------------------------------------------------------------------------------- each criterion
+
+def test_an_e01_that_stops_short_scores_zero_on_the_image(course_dir: Path, hand_ins: dict[str, Path],
+                                                          tmp_path: Path) -> None:
+    """ewfacquire told to stop at half the drive, with the record's details at the record's time: the image (and the
+    record's hashes, which only a verified image of the drive confirms) score 0; header and times stand."""
+    folder = copy_of(hand_ins["alice"], tmp_path)
+    record = record_of(folder)
+    half = key(course_dir, "alice")["facts"]["disk"]["size_bytes"] // 2
+    ewfacquire(drive_of(course_dir, "alice"), folder / "suspect-drive", record, at=record["acquisition_started_utc"],
+               extra=("-B", str(half)))
+    assert graded(course_dir, "alice", LAB.source_nb(course_dir), folder) == \
+        AUTO | {"check-acquired-image": 0.0, "check-acquired-hashes": 0.0}
+    assert reason(course_dir, "alice", "check-acquired-image") == \
+        "acquired_image: the E01's media is shorter than your drive: the acquisition stopped short"
+    assert reason(course_dir, "alice", "check-acquired-hashes") == ("acquired_hashes: the record's hashes cannot be "
+                                                                    "confirmed: the E01 handed in is not a verified "
+                                                                    "image of your drive")
+
+
+def test_a_neighbours_e01_scores_zero_on_the_image(course_dir: Path, hand_ins: dict[str, Path],
+                                                   tmp_path: Path) -> None:
+    """alice hands in an E01 of bob's drive, made with her own case details at her own times: only what ties the
+    image to her drive fails, and the reason shows no hash."""
+    folder = copy_of(hand_ins["alice"], tmp_path)
+    record = record_of(folder)
+    ewfacquire(drive_of(course_dir, "bob"), folder / "suspect-drive", record, at=record["acquisition_started_utc"])
+    assert graded(course_dir, "alice", LAB.source_nb(course_dir), folder) == \
+        AUTO | {"check-acquired-image": 0.0, "check-acquired-hashes": 0.0}
+    why = reason(course_dir, "alice", "check-acquired-image")
+    assert why == ("acquired_image: the E01's media is not your drive (its SHA-256 differs): an image of another "
+                   "drive, or changed")
+    for student in ("alice", "bob"):
+        assert not leaked_forms(why, key(course_dir, student)["evidence_items"][0]["sha256"])
+
+
+def test_a_record_whose_case_number_is_not_the_e01_headers_scores_zero_on_the_header(
+        course_dir: Path, hand_ins: dict[str, Path], tmp_path: Path) -> None:
+    folder = copy_of(hand_ins["bob"], tmp_path)
+    write_record(folder, record_of(folder) | {"case_number": "OP-2026-9999"})
+    assert graded(course_dir, "bob", LAB.source_nb(course_dir), folder) == AUTO | {"check-acquired-header": 0.0}
+    assert reason(course_dir, "bob", "check-acquired-header") == \
+        "acquired_header: the record's case_number is not the E01 header's case number (ewfinfo shows it)"
+
+
+def test_a_record_whose_times_are_out_of_order_scores_zero_on_the_times(
+        course_dir: Path, hand_ins: dict[str, Path], tmp_path: Path) -> None:
+    folder = copy_of(hand_ins["bob"], tmp_path)
+    record = record_of(folder)
+    swapped = {"acquisition_started_utc": record["acquisition_finished_utc"],
+               "acquisition_finished_utc": "2020-01-01T00:00:00Z"}
+    write_record(folder, record | swapped)
+    assert graded(course_dir, "bob", LAB.source_nb(course_dir), folder) == AUTO | {"check-acquired-times": 0.0}
+    assert reason(course_dir, "bob", "check-acquired-times") == \
+        "acquired_times: the record's acquisition finishes before it starts"
+
+
+def test_each_criterion_catches_its_own_fault(course_dir: Path, hand_ins: dict[str, Path], tmp_path: Path) -> None:
+    """The grader's verdicts, criterion by criterion, on hand-ins broken one way each (no notebook run: the compare
+    kind as `check_answer` calls it)."""
+    pristine = copy_of(hand_ins["alice"], tmp_path / "pristine")
+    assert verdicts(course_dir, "alice", "acquisition", pristine.parent) == dict.fromkeys(CRITERION, (True, "correct"))
+
+    def broken(name: str) -> Path:
+        return copy_of(hand_ins["alice"], tmp_path / name)
+
+    # A log whose times run backwards.
+    folder = broken("log-backwards")
+    log = (folder / "acquisition.log").read_text(encoding="utf-8")
+    (folder / "acquisition.log").write_text("2099-01-01T00:00:00Z opened the case\n" + log, encoding="utf-8")
+    ok, why = verdicts(course_dir, "alice", "acquisition", folder.parent)["times"]
+    assert not ok and why == "acquisition.log runs backwards: line 2 is timed before line 1"
+
+    # A record whose times are not those of the log's ewfacquire run (the E01's date still between them).
+    folder = broken("times-not-logged")
+    record = record_of(folder)
+    write_record(folder, record | {"acquisition_started_utc": "2000-01-01T00:00:00Z"})
+    ok, why = verdicts(course_dir, "alice", "acquisition", folder.parent)["times"]
+    assert not ok and why.startswith("the record's start and end are not the times acquisition.log gives one "
+                                     "ewfacquire run")
+
+    # An E01 made at another time than the record's run.
+    folder = broken("e01-other-run")
+    ewfacquire(drive_of(course_dir, "alice"), folder / "suspect-drive", record, at="2030-01-01T00:00:00Z")
+    assert verdicts(course_dir, "alice", "acquisition", folder.parent) == {
+        "image": (True, "correct"), "header": (True, "correct"), "hashes": (True, "correct"),
+        "times": (False, "the E01's acquisition date is not between the record's start and end: made in another run")}
+
+    # One byte of the E01's compressed data changed: its stored MD5 no longer verifies.
+    folder = broken("e01-damaged")
+    e01 = folder / "suspect-drive.E01"
+    data = bytearray(e01.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    e01.write_bytes(bytes(data))
+    assert verdicts(course_dir, "alice", "acquisition", folder.parent)["image"] == (
+        False, "the E01 does not verify: 1 chunk(s) fail their checksum (damaged after acquisition)")
+
+    # Hashes and statements in the record.
+    for change, want in (
+            ({"source_md5": "0" * 32}, "the record's source_md5 is not the MD5 the E01 stores and verifies"),
+            ({"source_sha256": "f" * 64}, "the record's source_sha256 is not your drive's SHA-256"),
+            ({"write_protection": " "}, "the record does not state its write protection"),
+            ({"verification": 0}, "the record does not state its verification")):
+        folder = broken(f"record-{next(iter(change))}")
+        write_record(folder, record | change)
+        assert verdicts(course_dir, "alice", "acquisition", folder.parent)["hashes"] == (False, want)
+
+    # Header fields, one by one: the examiner and the description count like the case number.
+    folder = broken("record-examiner")
+    write_record(folder, record | {"examiner": "Someone Else"})
+    assert verdicts(course_dir, "alice", "acquisition", folder.parent)["header"] == (
+        False, "the record's examiner is not the E01 header's examiner (ewfinfo shows it)")
+
+
+# ----------------------------------------------------------------------------------------------- hostile hand-ins
+
+def test_hostile_hand_ins_get_verdicts_and_read_nothing_outside(course_dir: Path, hand_ins: dict[str, Path],
+                                                                tmp_path: Path) -> None:
+    """Links to the key, a FIFO, a 2 GiB sparse file named like the E01, garbage and NaN in the record, names no file
+    can have: each is a verdict from the grader's own entry point, none reads outside the submission or hangs."""
+    answer_key = course_dir / "evidence" / "alice" / "key" / "answer_key.json"
+
+    def folder(name: str) -> Path:
+        return copy_of(hand_ins["alice"], tmp_path / name)
+
+    def all_fail(submission: Path, value: object = "acquisition") -> set[str]:
+        found = verdicts(course_dir, "alice", value, submission)
+        assert not any(ok for ok, _ in found.values()), found
+        return {why for _, why in found.values()}
+
+    # The acquisition folder itself a link (to the key's folder), and a record linked to the key.
+    linked = tmp_path / "linked-folder"
+    linked.mkdir()
+    (linked / "acquisition").symlink_to(answer_key.parent)
+    assert all_fail(linked) == {"'acquisition' handed in is not a folder (a link or a file): hand in the folder itself"}
+    bad = folder("record-link")
+    (bad / "record.json").unlink()
+    (bad / "record.json").symlink_to(answer_key)
+    assert all_fail(bad.parent) == {"the acquisition folder holds 1 link(s) or special file(s): the E01, log and "
+                                    "record must be the files themselves"}
+
+    # A FIFO where the E01 should be (opening it would block forever).
+    bad = folder("e01-fifo")
+    (bad / "suspect-drive.E01").unlink()
+    os.mkfifo(bad / "suspect-drive.E01")
+    assert all_fail(bad.parent) == {"the acquisition folder holds 1 link(s) or special file(s): the E01, log and "
+                                    "record must be the files themselves"}
+
+    # A 2 GiB sparse file named like the E01: refused by its size, never read.
+    bad = folder("e01-sparse")
+    with (bad / "suspect-drive.E01").open("r+b") as fh:
+        fh.truncate(2 << 30)
+    found = verdicts(course_dir, "alice", "acquisition", bad.parent)
+    assert found["image"] == (False, "the evidence file is larger than any E01 of your drive can be: not an image "
+                                     "of it")
+    assert not found["hashes"][0] and found["header"] == found["image"]
+
+    # Garbage where the record should be, NaN times, a record nested too deep, a record that is a list.
+    nan = json.dumps(record_of(hand_ins["alice"]) | {"acquisition_started_utc": float("nan")}).encode()
+    assert b"NaN" in nan  # Python writes it; JSON has no NaN
+    for name, data in (("garbage", b"\x00\xff not json {"), ("nan", nan), ("deep", b"[" * 20_000 + b"]" * 20_000),
+                       ("list", b"[1, 2]"), ("huge", b" " * (1 << 20))):
+        bad = folder(f"record-{name}")
+        (bad / "record.json").write_bytes(data)
+        found = verdicts(course_dir, "alice", "acquisition", bad.parent)
+        assert found["image"] == (True, "correct"), name  # the E01 alone is still an image of her drive
+        assert {c for c, (ok, _) in found.items() if not ok} == {"header", "times", "hashes"}, (name, found)
+        assert found["times"][1].startswith("record.json handed in is "), found["times"]
+
+    # NaN-free but a time that is not one: a number.
+    bad = folder("record-time-number")
+    write_record(bad, record_of(bad) | {"acquisition_finished_utc": 1.5e308})
+    assert verdicts(course_dir, "alice", "acquisition", bad.parent)["times"] == (
+        False, "the record's acquisition_finished_utc is not a UTC time like 2026-03-09T14:05:00Z")
+
+    # Values naming no folder of the submission.
+    pristine = folder("values")
+    for value in ("../../evidence/alice/key", "/etc", "acq\x00uisition", "x" * 5000, 42, None, ""):
+        assert all_fail(pristine.parent, value), value
+
+
+def test_a_hostile_hand_in_is_graded_without_crashing(course_dir: Path, hand_ins: dict[str, Path],
+                                                      tmp_path: Path) -> None:
+    """Through real autograding: garbage in record.json costs the record's three criteria and nothing else, and a
+    link to the key in the hand-in gets the whole submission refused before anything of it runs (dflab's scan)."""
+    garbage = copy_of(hand_ins["bob"], tmp_path / "garbage")
+    (garbage / "record.json").write_bytes(b'{"acquisition_started_utc": NaN, ')
+    assert graded(course_dir, "bob", LAB.source_nb(course_dir), garbage) == \
+        AUTO | {"check-acquired-header": 0.0, "check-acquired-times": 0.0, "check-acquired-hashes": 0.0}
+    assert reason(course_dir, "bob", "check-acquired-times") == \
+        "acquired_times: record.json handed in is not valid JSON (as the notebook's save cell writes it)"
+
+    linked = copy_of(hand_ins["bob"], tmp_path / "linked")
+    (linked / "record.json").unlink()
+    (linked / "record.json").symlink_to(course_dir / "evidence" / "bob" / "key" / "answer_key.json")
+    assert graded(course_dir, "bob", LAB.source_nb(course_dir), linked) == dict.fromkeys(AUTO, 0.0)
+    assert "submission refused: acquisition/record.json is a symbolic link" in LAST_LOG[0], LAST_LOG[0][-3000:]
+
+
+# ----------------------------------------------------------------------------------------------- the lab as a whole
 
 def test_release_holds_no_solution_and_no_drive_hash(course_dir: Path) -> None:
     text = LAB.released_text(course_dir)
@@ -177,20 +430,38 @@ def test_release_holds_no_solution_and_no_drive_hash(course_dir: Path) -> None:
 
 
 def test_lab_check_proves_the_lab_on_its_case(tmp_path: Path) -> None:
-    """The plug-in's proof: the generic `dflab lab check` builds twelve variants, grades the solution (full), the
-    release (0) and a neighbour's answers (what the comparisons predict: 0 here), and finds every answer drawn anew
-    for each variant (each trainee's drive is their own)."""
+    """The plug-in's proof, in detail (tests/test_lab_check.py runs it on twelve variants of every bundled case): the
+    generic `dflab lab check` accepts a lab whose hooks only grade, grades the solution (every point but those of
+    the hand-in, which lab check does not make), the release (0) and a neighbour's answers (0), and finds every
+    typed answer drawn anew for each variant."""
     proc = subprocess.run([sys.executable, "-m", "dflab.cli", "lab", "check", LAB.id, "--scenario", str(NIGHTJAR),
-                           "--keep", str(tmp_path), "--json"], capture_output=True, text=True, timeout=1800)
+                           "--variants", "3", "--keep", str(tmp_path), "--json"], capture_output=True, text=True,
+                          timeout=1800)
     assert proc.stdout, proc.stderr[-2000:]
     result = json.loads(proc.stdout)
     assert proc.returncode == 0 and result["ok"], [f for f in result["findings"] if not f["ok"]] or proc.stderr[-2000:]
     verdict = {f["name"]: f["detail"] for f in result["findings"]}
     assert list(verdict) == ["solution", "released", "copier", "copy share", "release"]
-    assert verdict["solution"].startswith("6/9 ") and verdict["released"].startswith("0/9 ")
-    assert verdict["copier"].startswith("0/9 ") and result["copy_share"] == 0.0
+    assert verdict["solution"] == ("4/11 (wants all 10 autograded points but the 6 graded on files a run hands in, "
+                                   "which lab check does not make)")
+    assert verdict["released"].startswith("0/11 ") and verdict["copier"].startswith("0/11 ")
+    assert result["copy_share"] == 0.0
     assert result["distinct"] == dict.fromkeys(("source_hash_before", "raw_image_hash", "e01_image_hash",
-                                                "source_hash_after"), 12)
+                                                "source_hash_after"), 3) | dict.fromkeys(CRITERION.values())
+
+
+@pytest.mark.xdist_group(docker_fixtures.XDIST_GROUP)
+def test_the_docker_grading_sandbox_has_the_tools_and_grades_the_hand_in(
+        course_dir: Path, hand_ins: dict[str, Path], trainee_image: str) -> None:
+    """The solution re-run in the trainee image (dcfldd, ewfacquire, ewfinfo and ewfverify from Debian 12's packages
+    there) scores every automatic point, the hand-in graded as in the local sandbox."""
+    docker = ("--SandboxedExecute.sandbox=docker", f"--SandboxedExecute.image={trainee_image}")
+    assert graded(course_dir, "alice", LAB.source_nb(course_dir), hand_ins["alice"], sandbox=docker) == AUTO
+    done = LAB.autograded_nb(course_dir, "alice")
+    copied = outputs_text(done, "dcfldd if=")
+    assert "Total (sha256): " in copied and "dcfldd is not installed" not in copied, copied
+    assert "ewfverify: SUCCESS" in outputs_text(done, 'ewfverify -d sha256 "$E01" 2>&1')
+    assert re.search(r"Case number:\s+OP-2026-0142\n", outputs_text(done, 'TZ=UTC ewfinfo "$E01"'))
 
 
 def dflab(*args: str) -> subprocess.CompletedProcess[str]:
@@ -227,7 +498,7 @@ def test_in_a_real_session_the_trainee_acquires_read_only_and_the_hand_in_scores
         tmp_path: Path) -> None:
     """alice saves the solution into her lab and runs it there, confined as her own uid with her evidence mounted
     read-only; the session collects her folder (the notebook and acquisition/: the E01, the logs, the record) and
-    `dflab grade` scores it, re-running it in the grading sandbox."""
+    `dflab grade` scores it, reading the E01 she handed in."""
     with local_session(tmp_path) as session:
         url, token = endpoints(session)["alice"]
         solution = json.loads((session / "source" / LAB.id / LAB.nb).read_text(encoding="utf-8"))
@@ -238,21 +509,9 @@ def test_in_a_real_session_the_trainee_acquires_read_only_and_the_hand_in_scores
         collected = dflab("session", "collect", "--session-dir", str(session))
         assert collected.returncode == 0, collected.stdout + collected.stderr
     handed_in = session / "submitted" / "alice" / LAB.id
-    assert sorted(p.name for p in (handed_in / "acquisition").iterdir()) == [
-        "acquisition.log", "ewfacquire-hashes.log", "record.json", "suspect-drive.E01"]
+    assert sorted(p.name for p in (handed_in / "acquisition").iterdir()) == FILES
     said = outputs_text(nbformat.read(handed_in / LAB.nb, as_version=4), "os.ST_RDONLY")
     assert "is a REGULAR FILE standing in for the drive" in said and "read-only mount" in said, said
-
-    # What alice handed in is the acquisition: her E01 holds her drive, with the case details her record states.
-    drive = key(session, "alice")["evidence_items"][0]
-    e01 = handed_in / "acquisition" / "suspect-drive.E01"
-    verified = subprocess.run(["ewfverify", "-d", "sha256", str(e01)], capture_output=True, text=True, timeout=300)
-    assert verified.returncode == 0 and f"SHA256 hash calculated over data:\t{drive['sha256']}" in verified.stdout
-    header = subprocess.run(["ewfinfo", str(e01)], capture_output=True, text=True, timeout=60, check=True).stdout
-    record = json.loads((handed_in / "acquisition" / "record.json").read_text(encoding="utf-8"))
-    assert re.search(rf"Case number:\s+{re.escape(record['case_number'])}\n", header)
-    assert re.search(rf"Examiner name:\s+{re.escape(record['examiner'])}\n", header)
-    assert record["acquisition_started_utc"] <= record["acquisition_finished_utc"]
 
     graded_run = dflab("grade", LAB.id, "--course", str(session), "--sandbox", "local")
     assert graded_run.returncode == 0, graded_run.stdout + graded_run.stderr

@@ -72,3 +72,16 @@ def test_a_lab_with_hooks_gets_no_command_from_a_lab_that_does_not_run(tmp_path:
     result = LocalBackend(tmp_path, tmp_path).exec(TraineeEnv("alice", "t", tmp_path), ["touch", str(tmp_path / "x")])
     assert result == ExecResult(-1, "", "its lab is not running")
     assert not (tmp_path / "x").exists()
+
+
+def test_a_hooks_file_loads_as_a_module_and_leaves_nothing_in_its_folder(tmp_path: Path) -> None:
+    """A hooks file is imported as a module would be (a dataclass under postponed annotations looks its module
+    up in sys.modules) and writes no __pycache__ into the lab folder: the folder is what a lab hands out."""
+    hooks = tmp_path / "hooks.py"
+    hooks.write_text("from __future__ import annotations\nfrom dataclasses import dataclass\n\n\n@dataclass\n"
+                     "class Row:\n    name: str\n\n\ndef key_facts(seed):\n"
+                     "    return {'mine': {'row': Row('x').name}}\n",
+                     encoding="utf-8")
+    loaded = LabHooks(hooks)
+    assert loaded.key_facts("alice", "secret") == {"mine": {"row": "x"}}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hooks.py"]

@@ -81,6 +81,9 @@ def _fail_on(outcomes: list[Outcome]) -> None:
 @click.option("--backend", type=click.Choice(["local", "docker"]), default="local", show_default=True,
               help="local: one JupyterLab process per trainee (each confined as a uid of its own when dflab runs as "
                    "root); docker: one confined container each.")
+@click.option("--scenario", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Run the lab on this case (a scenario spec) instead of the one its lab.yaml names; it must hold "
+                   "the roles the lab requires (e.g. labs/scenarios/kestrel.yaml).")
 @session_dir_option
 @click.option("--image", default=DEFAULT_IMAGE, show_default=True, help="Trainee image (docker backend).")
 @click.option("--secret", envvar=SECRET_ENV, default=None,
@@ -93,8 +96,9 @@ def _fail_on(outcomes: list[Outcome]) -> None:
               help="Local backend: allow several trainees even where their labs cannot be isolated (not root, no "
                    "namespaces): each can then read the others' work and every key. Never for graded work.")
 @timeout_option
-def session_start(lab: Path, roster: Path, backend: str, session_dir: Path, image: str, secret: str | None,
-                  workers: int | None, purge: bool, serve: bool, practice: bool, timeout: float) -> None:
+def session_start(lab: Path, roster: Path, backend: str, scenario: Path | None, session_dir: Path, image: str,
+                  secret: str | None, workers: int | None, purge: bool, serve: bool, practice: bool,
+                  timeout: float) -> None:
     """Make the session an nbgrader course, build each trainee's evidence, start their labs, write the access list.
 
     Re-running it adds new roster lines, stops the labs of trainees no longer listed and starts stopped
@@ -106,7 +110,7 @@ def session_start(lab: Path, roster: Path, backend: str, session_dir: Path, imag
     from dflab.session.lab import load_lab
 
     trainees = read_roster(roster)  # a bad line stops here, before anything is created
-    load_lab(lab)  # so does a bad lab directory
+    load_lab(lab, scenario)  # so does a bad lab directory, or a case that lacks what the lab needs
     if notice := check_isolation(backend, len(trainees), practice):  # and so do trainees this host cannot keep apart
         err_console.print(f"[yellow]note:[/yellow] {notice}", highlight=False, soft_wrap=True)
     if not secret:
@@ -114,7 +118,7 @@ def session_start(lab: Path, roster: Path, backend: str, session_dir: Path, imag
                           "demo secret; answers are reproducible by anyone.")
     secret = secret or DEMO_SECRET
     s = Session(session_dir)
-    lab_info = s.configure(backend, lab, image, secret)
+    lab_info = s.configure(backend, lab, image, secret, scenario)
     s.add_trainees(trainees, secret)
     s.backend().preflight()  # no engine, no image: one line before any evidence is built
     # Evidence variants are built while the course (gradebook, released notebook, handout) is prepared beside

@@ -30,19 +30,40 @@ class Lab:
     evidence: tuple[str, ...]  # lab.yaml `evidence:`: the evidence kinds each trainee's variant holds
 
 
-def load_lab(directory: Path) -> Lab:
-    """Read ``directory/lab.yaml`` (dflab.lab_meta: every mistake is one line naming file:line and field)."""
+def load_lab(directory: Path, scenario: Path | None = None) -> Lab:
+    """Read ``directory/lab.yaml`` (dflab.lab_meta: every mistake is one line naming file:line and field).
+
+    ``scenario``: run the lab on this spec instead of the case its lab.yaml names (``--scenario``); the spec must
+    hold every role the lab ``requires:`` (:func:`dflab.lab_requires.lab_problems`), else one line says what it
+    lacks, at the spec's line.
+    """
     if not directory.is_dir():
         raise DflabError("lab directory not found", str(directory))
     directory = directory.resolve()
     meta = read_lab(directory)
-    scenario = directory.parent / "scenarios" / f"{meta.scenario}.yaml"
+    if scenario is None:
+        scenario = directory.parent / "scenarios" / f"{meta.scenario}.yaml"
+    elif scenario.is_file():
+        scenario = scenario.resolve()
+        _check_fits(directory, scenario)
     if not scenario.is_file():
         raise DflabError("scenario spec not found", str(scenario))
     hooks = directory / meta.hooks if meta.hooks else None
     if hooks is not None and not hooks.is_file():
         raise DflabError(f"hooks: {meta.hooks} is not in the lab folder", str(directory / "lab.yaml"))
     return Lab(directory, meta.id, scenario, meta.notebook, hooks, meta.evidence)
+
+
+def _check_fits(directory: Path, scenario: Path) -> None:
+    """One line naming the first thing ``scenario`` lacks for the lab in ``directory`` (and how many more)."""
+    from dflab.lab_requires import lab_problems  # the spec's schema: only when another case is asked for
+    from dflab.scenario.load import load_spec
+
+    problems = lab_problems(directory, load_spec(scenario), str(scenario))
+    if problems:
+        more = f" (and {len(problems) - 1} more: dflab scenario validate {scenario} --lab {directory})" \
+            if len(problems) > 1 else ""
+        raise DflabError(f"this case cannot run lab {directory.name}: {problems[0]}{more}", str(scenario))
 
 
 def write_handout(session_dir: Path, lab: Lab) -> Path:

@@ -141,9 +141,9 @@ class Session:
         return session
 
     # -- configuration ----------------------------------------------------------------------------
-    def configure(self, backend: str, lab_dir: Path, image: str, secret: str) -> Lab:
+    def configure(self, backend: str, lab_dir: Path, image: str, secret: str, scenario: Path | None = None) -> Lab:
         """Record the session's backend, lab, image and secret, or check a re-run asks for the same ones."""
-        lab = load_lab(lab_dir)
+        lab = load_lab(lab_dir, scenario)
         wanted = {"backend": backend, "lab": str(lab.directory), "lab_id": lab.id, "notebook": lab.notebook,
                   "scenario": str(lab.scenario.resolve()), "hooks": str(lab.hooks or ""),
                   "evidence": ",".join(lab.evidence),
@@ -169,7 +169,7 @@ class Session:
         from dflab.grading.course import init_course  # nbgrader: imported beside the evidence build, not before it
 
         result = init_course(self.dir, roster, lab.id, secret, labs_dir=lab.directory.parent, workers=workers,
-                             build_evidence=build_evidence)
+                             build_evidence=build_evidence, scenario=lab.scenario)
         # init_course leaves evidence owner-writable (0644); handed-out evidence is writable by nobody.
         for trainee in (r.id for r in self.state.trainees() if r.manifest_sha256 is not None):
             _read_only(self.evidence_dir(trainee))

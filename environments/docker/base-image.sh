@@ -16,16 +16,23 @@ set -euo pipefail
 
 TAG=${DFLAB_BASE_IMAGE:-dflab/base:bookworm}
 SUITE=${DFLAB_DEBIAN_SUITE:-bookworm}
-# python3-venv: the image's virtual environment; sleuthkit/tshark: trainees' CLI tools; tini: PID 1 that
-# reaps zombies left by notebook kernels and terminals.
-PACKAGES=python3,python3-venv,ca-certificates,sleuthkit,tshark,tini
+# python3-venv: the image's virtual environment; sleuthkit/tshark: trainees' CLI tools; ewf-tools/dcfldd: lab 06
+# images a drive with dcfldd and ewfacquire and checks the E01 with ewfinfo and ewfverify; tini: PID 1 that reaps
+# zombies left by notebook kernels and terminals.
+PACKAGES=python3,python3-venv,ca-certificates,sleuthkit,tshark,ewf-tools,dcfldd,tini
 CACHE=${DFLAB_DOCKER_ROOT:-/var/tmp/dflab-docker}/debootstrap-cache
+# The image records the list it was made with (a label), so a base made before the list changed is made again.
+LABEL=dflab.base.packages
 
 say() { echo "base-image: $*" >&2; }
 
 if [ "${1:-}" != "--force" ] && docker image inspect "$TAG" >/dev/null 2>&1; then
-  say "$TAG already exists; skipping (use --force to rebuild)"
-  exit 0
+  made_with=$(docker image inspect --format "{{ index .Config.Labels \"$LABEL\" }}" "$TAG" 2>/dev/null || true)
+  if [ "$made_with" = "$PACKAGES" ]; then
+    say "$TAG already exists; skipping (use --force to rebuild)"
+    exit 0
+  fi
+  say "$TAG was made with packages '${made_with:-unrecorded}', not '$PACKAGES': making it again"
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -116,5 +123,5 @@ rm -rf "$ROOTFS"/var/cache/apt/archives/*.deb "$ROOTFS"/var/lib/apt/lists/*
 
 say "importing as $TAG"
 tar --numeric-owner -C "$ROOTFS" -c . |
-  docker import -c 'ENV LANG=C.UTF-8' -c 'CMD ["/bin/bash"]' - "$TAG" >/dev/null
+  docker import -c 'ENV LANG=C.UTF-8' -c 'CMD ["/bin/bash"]' -c "LABEL $LABEL=$PACKAGES" - "$TAG" >/dev/null
 say "built $TAG"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what dflab and its real-tool tests need on a fresh Debian/Ubuntu machine (root), once.
 # Debian packages: The Sleuth Kit CLI (fls, icat, mmls ...), tshark, fsck tools for the image checks,
-# ewf-tools + faketime (optional E01 copies of disk images, with a frozen acquisition clock),
+# ewf-tools + faketime (optional E01 copies of disk images, with a frozen acquisition clock), dcfldd (lab 06 images
+# its drive with it, as trainees do),
 # PostgreSQL (the gradebook tests start a real server), Node.js/npm (JupyterHub's proxy) and Chromium (the
 # Validate button's browser test drives Debian's Chromium with the playwright package from the test extra).
 # Python: a virtual environment in .venv with dflab and its test extras, made with the *distribution's*
@@ -15,7 +16,7 @@ cd "$(dirname "$0")/../.."
 
 need_apt=()
 for pair in fls:sleuthkit tshark:tshark fsck.fat:dosfstools e2fsck:e2fsprogs npm:npm ewfacquire:ewf-tools faketime:faketime \
-    xz:xz-utils file:file; do
+    dcfldd:dcfldd xz:xz-utils file:file; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair#*:}")
 done
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need_apt+=(postgresql)
@@ -65,7 +66,7 @@ if [ ! -x .venv/node/node_modules/.bin/configurable-http-proxy ]; then
   npm install --silent --no-audit --no-fund --prefix .venv/node configurable-http-proxy@4 >/dev/null
 fi
 ln -sf ../node/node_modules/.bin/configurable-http-proxy .venv/bin/configurable-http-proxy
-for tool in fls icat mmls fsstat istat tshark fsck.fat e2fsck ewfacquire ewfverify ewfinfo faketime xz file; do
+for tool in fls icat mmls fsstat istat tshark fsck.fat e2fsck ewfacquire ewfverify ewfinfo faketime dcfldd xz file; do
   command -v "$tool" >/dev/null || { echo "install-deps: $tool is still missing" >&2; exit 1; }
 done
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || { echo "install-deps: PostgreSQL's initdb is missing" >&2; exit 1; }
