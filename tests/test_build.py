@@ -182,7 +182,7 @@ def test_a_failed_cli_build_leaves_no_folder(tmp_path):
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("dflab:")]
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert len(lines) == 1 and re.fullmatch(r"dflab: error: disk\.files\[archive\] on volume root: /tmp/\.cache/\S+"
-                                            r"\.jpg does not fit: the volume has 7168 blocks of 4096 bytes", lines[0])
+                                            r"\.jpg does not fit: the volume has 28672 blocks of 1024 bytes", lines[0])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["too-big.yaml"]
 
 

@@ -264,18 +264,35 @@ def test_istat_shows_planned_times(built: tuple[Case, Path, dict]) -> None:
             assert f"num of links: {0 if f.deleted_at else (1 if not f.is_dir else 2)}\n" in out
 
 
-def test_implicit_directories_take_their_first_childs_times(tmp_path: Path) -> None:
+def _ns(meta: pytsk3.TSK_FS_META, field: str) -> int:
+    return getattr(meta, field) * 10**9 + getattr(meta, f"{field}_nano")
+
+
+def test_implied_directories_precede_their_files_and_record_their_changes(tmp_path: Path) -> None:
+    """A directory nobody planned exists before the first file in it, its mtime and ctime are its last entry change
+    (to the nanosecond of the file created or deleted), and it is owned as on a Linux system: root's top-level
+    directories, /tmp sticky and world-writable, the user's home 0750 and what the user made below it."""
     case = small_case()
     image = tmp_path / "disk.raw"
     facts = write_disk(case, image)
-    start = str(partitions(facts)["root"]["start_sector"])
-    listing = fls(image, int(start))
-    report = case.file("report")  # the first file planned under /home
-    for path, owner in (("home", "0 / 0"), ("home/jdoe", "1000 / 1000"), ("home/jdoe/Documents", "1000 / 1000")):
-        out = run("istat", "-z", "UTC", "-o", start, str(image), str(listing[path][0]))
-        assert f"uid / gid: {owner}\n" in out and "mode: drwxr-xr-x" in out, path
-        assert f"File Modified:\t{_utc(report.mtime)}" in out and f"Accessed:\t{_utc(report.atime)}" in out
-    root = run("istat", "-z", "UTC", "-o", start, str(image), "2")
+    fs = pytsk3.FS_Info(pytsk3.Img_Info(str(image)), offset=partitions(facts)["root"]["start_sector"] * 512)
+    expected = {"/home": (0, 0, 0o755), "/home/jdoe": (1000, 1000, 0o750), "/home/jdoe/Documents": (1000, 1000, 0o755),
+                "/home/jdoe/Downloads": (1000, 1000, 0o755), "/home/jdoe/Pictures": (1000, 1000, 0o755),
+                "/tmp": (0, 0, 0o1777), "/tmp/.cache": (1000, 1000, 0o755)}
+    for path, (uid, gid, mode) in expected.items():
+        meta = fs.open(path).info.meta
+        assert (meta.uid, meta.gid, int(meta.mode) & 0o7777) == (uid, gid, mode), path
+        children = [e.info.meta for e in fs.open_dir(path=path)
+                    if e.info.name.name not in (b".", b"..") and e.info.meta is not None]
+        assert children, path
+        births = [_ns(child, "crtime") for child in children]
+        deaths = [f.deleted_at * 10**9 for f in case.disk.files  # pytsk3 shows no dtime: the plan's
+                  if f.volume == "root" and f.deleted_at and f.path.rsplit("/", 1)[0] == path]
+        changes = births + deaths
+        assert _ns(meta, "crtime") < min(births), path
+        assert _ns(meta, "mtime") == _ns(meta, "ctime") >= max(births), path
+        assert max(changes) - 10**9 < _ns(meta, "mtime") <= max(changes) + 10**9, path  # dtime has whole seconds
+    root = run("istat", "-z", "UTC", "-o", str(partitions(facts)["root"]["start_sector"]), str(image), "2")
     assert "uid / gid: 0 / 0\n" in root and "num of links: 5\n" in root  # 2 + lost+found, home, tmp
 
 
@@ -320,7 +337,8 @@ def test_pytsk3_walk_matches_plan(built: tuple[Case, Path, dict]) -> None:
                 assert got["data"] == f.content, f.id
 
 
-def _extract(image: Path, part: dict, dest: Path) -> Path:
+def extract_partition(image: Path, part: dict, dest: Path) -> Path:
+    """The partition ``part`` of ``image`` as a sparse file of its own (e2fsck and debugfs take no offset)."""
     with image.open("rb") as src, dest.open("wb") as out:
         src.seek(part["start_sector"] * 512)
         remaining = part["sectors"] * 512
@@ -338,7 +356,7 @@ def _extract(image: Path, part: dict, dest: Path) -> Path:
 def test_fsck_fat_and_e2fsck_report_clean(built: tuple[Case, Path, dict], tmp_path: Path) -> None:
     case, image, facts = built
     for v in case.disk.volumes:
-        part = _extract(image, partitions(facts)[v.id], tmp_path / f"{v.id}.img")
+        part = extract_partition(image, partitions(facts)[v.id], tmp_path / f"{v.id}.img")
         if v.fs == "fat32":
             lines = run("fsck.fat", "-n", str(part)).splitlines()
             # Clean means nothing between the banner and the summary line.

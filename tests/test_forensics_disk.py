@@ -528,7 +528,7 @@ def test_generated_disk_gives_back_every_planned_file(tmp_path: Path) -> None:
             row = files.loc[planned.path]
             assert (row["deleted"], row["size"], row["type"]) == (planned.deleted_at is not None,
                                                                   len(planned.content), "file"), planned.path
-            assert row["mtime"] == pd.Timestamp(planned.mtime, unit="s", tz="UTC"), planned.path
+            assert row["mtime"].floor("s") == pd.Timestamp(planned.mtime, unit="s", tz="UTC"), planned.path
             content = disk.read_file(image, int(row["inode"]), partition=index)
             assert hashlib.sha256(content).hexdigest() == planned.sha256, planned.path
             assert file_type(content) == planned.true_type, planned.path
@@ -547,11 +547,16 @@ def test_truncated_generated_image_warns_and_names_the_image(tmp_path: Path) -> 
     image = tmp_path / "cut.img"
     facts = write_disk(small_case(), image)
     root = next(p for p in facts["partitions"] if p["volume"] == "root")
-    os.truncate(image, (root["start_sector"] + 2048) * 512)  # keep 1 MiB of the ext4 volume
+    os.truncate(image, (root["start_sector"] + 8192) * 512)  # keep 4 MiB of the ext4 volume: its directories
     offset = root["start_sector"] * 512
     with pytest.warns(TruncatedImageWarning, match=rf"{image}: the file system at byte offset {offset}"):
         listing = disk.list_files(image, partition=1)
     assert len(listing) > 0
+    os.truncate(image, (root["start_sector"] + 2048) * 512)  # 1 MiB: the root directory's block is gone too
+    with pytest.warns(TruncatedImageWarning), pytest.raises(
+            EvidenceError, match=rf"^{image}: TSK cannot read the root directory of the file system \(.*\): the "
+                                 "image is truncated or damaged$"):
+        disk.list_files(image, partition=1)
     garbage = tmp_path / "garbage.img"
     garbage.write_bytes(os.urandom(100_000))
     with pytest.raises(EvidenceError, match=rf"{garbage}: no file system TSK recognises at byte offset 0"):

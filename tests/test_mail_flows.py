@@ -298,8 +298,10 @@ def test_tshark_exports_the_fetched_messages_the_key_hashes(built: Built, tmp_pa
 
 # -- the capture as a whole ---------------------------------------------------------------------------------------
 def test_tshark_finds_nothing_malformed(built: Built) -> None:
+    """Nothing tshark calls malformed or warns about, but the background's few TCP resets (a reset is a warning to
+    tshark, and real captures have them: issue 14)."""
     bad = tshark("-r", str(built.pcap), *CHECKSUMS, *DECODE_AUTH, "-Y",
-                 "_ws.malformed || _ws.expert.severity >= warning")
+                 "_ws.malformed || (_ws.expert.severity >= warning && !tcp.connection.rst)")
     assert bad == ""
     assert fields(built.pcap, "imap || smtp", "frame.number")  # the filter matched mail at all
 

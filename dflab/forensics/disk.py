@@ -222,7 +222,12 @@ def list_files(
     ``fs_type`` forces the file system type (see the module doc).
     """
     with _FileSystem.open(path, partition, fs_type) as fs:
-        rows = list(_walk(fs.fs, fs.fs.open_dir(path="/"), "", [fs.fs.info.root_inum], fs.kind))
+        try:
+            root = fs.fs.open_dir(path="/")
+        except OSError as exc:  # TSK cannot read the root directory's blocks: a truncated or damaged image
+            raise EvidenceError("TSK cannot read the root directory of the file system "
+                                f"({_tsk_reason(exc)}): the image is truncated or damaged", str(path)) from None
+        rows = list(_walk(fs.fs, root, "", [fs.fs.info.root_inum], fs.kind))
     frame = pd.DataFrame(rows, columns=_LIST_COLUMNS)
     frame = frame.astype({"inode": "int64", "deleted": bool, "realloc": bool, "attr_type": "Int64", "attr_id": "Int64",
                           "size": "Int64"})
@@ -422,6 +427,12 @@ def _partition_offset(path: str | os.PathLike[str], img: pytsk3.Img_Info, partit
 def _ints(column: pd.Series) -> list[int]:
     """Plain ints for a message: a pandas column's items print as ``np.int64(0)`` under numpy 2."""
     return [int(value) for value in column.dropna()]
+
+
+def _tsk_reason(exc: OSError) -> str:
+    """TSK's own words from a pytsk3 error, without its source location (``(tsk3.cpp:517)``) and line breaks."""
+    text = " ".join(str(exc).split())
+    return re.sub(r"^\w+: \(tsk3\.cpp:\d+\) ", "", text)[:200]
 
 
 def _walk(fs: pytsk3.FS_Info, directory: pytsk3.Directory, parent: str, ancestors: list[int],

@@ -71,8 +71,10 @@ class DiskFile:
     """A file (or, with ``is_dir``, a directory) on one volume of the suspect disk.
 
     ``path`` is absolute within its volume ("/home/jdoe/notes.txt" on the
-    ext4 root volume).  Parent directories are created implicitly with the
-    times of their first child when not listed.
+    ext4 root volume).  Parent directories are created implicitly when not
+    listed: on ext4 just before their first child, their mtime and ctime then
+    those of their last entry added or removed (deletions included), as Linux
+    leaves them; on FAT with the times of their first child.
     ``deleted_at`` set means the file was deleted: its directory entry is
     marked deleted but its metadata and data stay recoverable by TSK.
     ``slack`` bytes are written into the file's last cluster/block right after
@@ -347,7 +349,7 @@ class Network:
     http: tuple[HttpTransfer, ...]
     ftp: tuple[FtpSession, ...]
     raw: tuple[RawTransfer, ...]
-    noise_packets: int  # background packets (benign HTTP/DNS/ARP/NTP) to add, drawn from noise_seed
+    noise_packets: int  # background packets (a desktop's TLS browsing, DNS, NTP, ARP...) to add, from noise_seed
     noise_seed: int
     gateway: str  # host id of the default gateway (its MAC is the L2 peer of off-link traffic)
     smtp: tuple[SmtpSubmission, ...] = ()

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from dflab.errors import DflabError
-from dflab.evidence.disk.ext4 import build_ext4
+from dflab.evidence.disk.ext4 import Mounts, build_ext4
 from dflab.evidence.disk.fat32 import build_fat32
 from dflab.evidence.disk.model import BuiltFs
-from dflab.evidence.disk.partition import SECTOR, place, table_chunks
-from dflab.scenario.case import Case, DiskFile, Volume
-
-_BUILDERS: dict[str, Callable[[Volume, list[DiskFile], int], BuiltFs]] = {
-    "fat32": build_fat32,
-    "ext4": build_ext4,
-}
+from dflab.evidence.disk.partition import SECTOR, Placement, place, table_chunks
+from dflab.scenario.case import Case
 
 
 def write_disk(case: Case, path: Path) -> dict[str, object]:
@@ -35,8 +29,7 @@ def write_disk(case: Case, path: Path) -> dict[str, object]:
     if len(set(ids)) != len(ids):
         raise DflabError("file ids are not unique", "disk.files")
 
-    built = {p.volume.id: _BUILDERS[p.volume.fs](p.volume, [f for f in disk.files if f.volume == p.volume.id],
-                                                 p.start) for p in parts}
+    built = {p.volume.id: _build(case, p) for p in parts}
     with open(path, "wb") as fh:
         fh.truncate(disk.size_bytes)
         pieces = list(table_chunks(disk, parts))
@@ -81,3 +74,13 @@ def write_disk(case: Case, path: Path) -> dict[str, object]:
     else:
         facts["disk_signature"] = f"0x{disk.disk_signature:08x}"
     return facts
+
+
+def _build(case: Case, part: Placement) -> BuiltFs:
+    """One volume's file system.  ext4 draws its free choices from the case seed and dates its last mount by the
+    memory's boot and its last write after the acquisition (the host was shut down to image the disk)."""
+    files = [f for f in case.disk.files if f.volume == part.volume.id]
+    if part.volume.fs == "fat32":
+        return build_fat32(part.volume, files, part.start)
+    return build_ext4(part.volume, files, part.start, seed=bytes.fromhex(case.seed), users=case.users,
+                      mounts=Mounts(case.memory.boot_time, case.memory.acquired_at))

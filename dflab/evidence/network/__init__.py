@@ -1,8 +1,11 @@
-"""Network evidence: the packet capture of the suspect's segment (pcap and pcapng).
+"""Network evidence: the capture of the suspect's segment (pcap and pcapng), as a mirror port saw it.
 
-Planned flows of the case (DNS, HTTP, FTP, raw TCP exfiltration, SMTP, IMAP) are rendered
-as complete, checksummed sessions at their planned times and merged by time
-with seeded benign noise.  :func:`write_network` is the entry point.
+Planned flows of the case (DNS, HTTP, FTP, raw TCP exfiltration, SMTP, IMAP) are rendered as complete,
+checksummed sessions a moment after their planned times and merged by time with the background of the machine the
+capture host is (an Ubuntu desktop with Firefox: TLS to the sites it opens, DNS through systemd-resolved, NTP,
+NetworkManager's checks, ARP). Every packet, planned or not, is built by the same TCP/IP code from its host's OS
+profile, so nothing but the story tells them apart (``tells.py`` measures it). :func:`write_network` is the entry
+point.
 """
 
 from dflab.evidence.network.writer import write_network

@@ -1,4 +1,4 @@
-"""ARP on the captured segment: who-has/is-at pairs and gratuitous announcements."""
+"""ARP on the captured segment: who-has/is-at pairs, Linux's unicast re-checks and gratuitous announcements."""
 
 from __future__ import annotations
 
@@ -9,17 +9,14 @@ from dflab.evidence.network.frames import arp_frame, pad
 from dflab.evidence.network.segment import Endpoint
 
 
-def _seen(sender: Endpoint, frame: bytes) -> bytes:
-    return frame if sender.local else pad(frame)
-
-
-def arp_exchange(rng: random.Random, t_us: int, asker: Endpoint, target: Endpoint) -> list[Frame]:
-    """``asker`` broadcasts who-has ``target``; ``target`` answers is-at."""
-    request = arp_frame(1, asker.mac, asker.ip, target.mac, target.ip)
+def arp_exchange(rng: random.Random, t_us: int, asker: Endpoint, target: Endpoint, *,
+                 unicast: bool = False) -> list[Frame]:
+    """``asker`` asks who-has ``target`` (broadcast, or unicast to the cached MAC: Linux's NUD probe); it answers."""
+    request = arp_frame(1, asker.mac, asker.ip, target.mac, target.ip, not unicast)
     reply = arp_frame(2, target.mac, target.ip, asker.mac, asker.ip)
-    return [(t_us, _seen(asker, request)), (t_us + target.react_us(rng), _seen(target, reply))]
+    return [(t_us, pad(request)), (t_us + target.react_us(rng), pad(reply))]
 
 
 def gratuitous_arp(t_us: int, host: Endpoint) -> Frame:
     """A gratuitous ARP request: ``host`` announces its own address (one frame, no answer expected)."""
-    return t_us, _seen(host, arp_frame(1, host.mac, host.ip, host.mac, host.ip))
+    return t_us, pad(arp_frame(1, host.mac, host.ip, host.mac, host.ip))

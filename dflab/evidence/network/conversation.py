@@ -34,10 +34,8 @@ class Conversation:
     payload_bytes: list[int] = field(default_factory=lambda: [0, 0])
 
     def add(self, t_us: int, from_client: bool, frame: bytes, payload_len: int) -> None:
-        """Record a frame; frames the capture host receives get Ethernet padding like on a real NIC."""
-        sender = self.client if from_client else self.server
-        if not sender.local:
-            frame = pad(frame)
+        """Record a frame as the mirror port hands it over: padded to the Ethernet minimum, like on the wire."""
+        frame = pad(frame)
         d = 0 if from_client else 1
         self.frames.append((t_us, frame))
         self.packets[d] += 1
@@ -69,13 +67,22 @@ class Conversation:
         }
 
 
+def datagram(conv: Conversation, t_us: int, from_client: bool, payload: bytes, ip_id: int, df: bool) -> None:
+    """One UDP datagram of ``conv``, from the client or back from the server."""
+    me, peer = (conv.client, conv.server) if from_client else (conv.server, conv.client)
+    ports = (conv.client_port, conv.server_port) if from_client else (conv.server_port, conv.client_port)
+    conv.add(t_us, from_client, udp_frame(me.mac, peer.mac, me.ip_raw, peer.ip_raw, me.ttl, ip_id, df, *ports,
+                                          payload), len(payload))
+
+
 def udp_exchange(conv: Conversation, rng: random.Random, t_us: int, request: bytes, response: bytes,
-                 t_answer: int | None = None) -> None:
-    """A UDP request at ``t_us`` and the server's answer at ``t_answer`` (default: one reaction time later)."""
-    c, s = conv.client, conv.server
-    conv.add(t_us, True, udp_frame(c.mac, s.mac, c.ip_raw, s.ip_raw, c.ttl, rng.getrandbits(16),
-                                   conv.client_port, conv.server_port, request), len(request))
+                 t_answer: int | None = None, *, server_df: bool = False) -> None:
+    """A request from a connected client socket at ``t_us`` and the server's answer at ``t_answer``.
+
+    The client (Linux, ``connect()``-ed as glibc and systemd-timesyncd do) sets DF and counts its IP IDs from a
+    random start; an unconnected server socket sends ID 0 with DF, or a hashed (random-looking) ID without it.
+    """
+    datagram(conv, t_us, True, request, rng.getrandbits(16), True)
     if t_answer is None:
-        t_answer = t_us + s.react_us(rng)
-    conv.add(t_answer, False, udp_frame(s.mac, c.mac, s.ip_raw, c.ip_raw, s.ttl, rng.getrandbits(16),
-                                        conv.server_port, conv.client_port, response), len(response))
+        t_answer = t_us + conv.server.react_us(rng)
+    datagram(conv, t_answer, False, response, 0 if server_df else rng.getrandbits(16), server_df)

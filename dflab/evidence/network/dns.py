@@ -1,33 +1,126 @@
-"""DNS A lookups over UDP/53: scapy builds each distinct question/answer once, the txid is patched in."""
+"""DNS lookups as the suspect's systemd-resolved makes them upstream: an A and an AAAA transaction per name.
+
+Ubuntu's stub resolver (127.0.0.53) never shows on the wire; on a cache miss systemd-resolved asks the LAN's
+resolver itself, each question in a transaction of its own, from a fresh random port, with an EDNS0 OPT record
+(1232-byte UDP payload, no DNSSEC), the A question first and the AAAA question a few microseconds later. The
+resolver (BIND or Unbound) answers each with the CNAME chain it followed and the records at its end, or, for a
+name without IPv6 addresses, no answer and the zone's SOA in the authority section (RFC 2308 NODATA).
+
+Messages are packed with :mod:`struct`, names compressed as a server compresses them (a pointer to the first
+place a suffix occurs); tshark dissects every one in the tests.
+"""
 
 from __future__ import annotations
 
-import functools
+import ipaddress
 import random
 import struct
+from dataclasses import dataclass
 
-from scapy.layers.dns import DNS, DNSQR, DNSRR
-
-from dflab.evidence.network.conversation import Conversation, udp_exchange
+from dflab.evidence.network.conversation import Conversation, datagram
 from dflab.evidence.network.segment import Segment
 
-
-@functools.cache
-def _messages(qname: str, answer: str, ttl: int) -> tuple[bytes, bytes]:
-    query = DNS(id=0, rd=1, qd=DNSQR(qname=qname, qtype="A"))
-    reply = DNS(id=0, qr=1, rd=1, ra=1, qd=DNSQR(qname=qname, qtype="A"),
-                an=DNSRR(rrname=qname, type="A", ttl=ttl, rdata=answer))
-    return bytes(query), bytes(reply)
+A, CNAME, SOA, AAAA, OPT = 1, 5, 6, 28, 41
+EDNS_PAYLOAD = 1232
+QUERY_FLAGS = 0x0100  # RD
+ANSWER_FLAGS = 0x8180  # QR RD RA, NOERROR
 
 
-def _with_txid(message: bytes, txid: int) -> bytes:
-    return struct.pack("!H", txid) + message[2:]
+@dataclass(frozen=True)
+class Answer:
+    """What the resolver knows of a name: the CNAME chain from it, and the addresses at the chain's end."""
+
+    chain: tuple[str, ...]  # CNAME targets in order (empty: the name has the addresses itself)
+    ipv4: tuple[str, ...]
+    ipv6: tuple[str, ...]
+    ttl: int  # seconds the resolver's cached records have left
+    zone: str  # the zone whose SOA a NODATA answer carries
 
 
-def dns_lookup(seg: Segment, rng: random.Random, t_us: int, client_ip: str, client_port: int, resolver_ip: str,
-               txid: int, qname: str, answer: str, ttl: int) -> Conversation:
-    """A query at ``t_us`` and the resolver's answer."""
-    conv = Conversation("udp", seg.endpoint(client_ip), client_port, seg.endpoint(resolver_ip), 53)
-    query, reply = _messages(qname, answer, ttl)
-    udp_exchange(conv, rng, t_us, _with_txid(query, txid), _with_txid(reply, txid))
-    return conv
+class _Writer:
+    """Packs one message, compressing names against what it already holds."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.names: dict[str, int] = {}
+
+    def name(self, name: str) -> None:
+        labels = name.rstrip(".").split(".")
+        for i in range(len(labels)):
+            suffix = ".".join(labels[i:]).lower()
+            if suffix in self.names:
+                self.buf += struct.pack("!H", 0xC000 | self.names[suffix])
+                return
+            if len(self.buf) < 0x3FFF:
+                self.names[suffix] = len(self.buf)
+            raw = labels[i].encode()
+            self.buf += bytes([len(raw)]) + raw
+        self.buf += b"\x00"
+
+    def record(self, owner: str, rtype: int, ttl: int, rdata: bytes | str | None = None,
+               soa: tuple[str, str, int, int, int, int, int] | None = None) -> None:
+        self.name(owner)
+        self.buf += struct.pack("!HHI", rtype, 1, ttl)
+        at = len(self.buf)
+        self.buf += b"\x00\x00"
+        if isinstance(rdata, bytes):
+            self.buf += rdata
+        elif isinstance(rdata, str):
+            self.name(rdata)
+        elif soa is not None:
+            self.name(soa[0])
+            self.name(soa[1])
+            self.buf += struct.pack("!IIIII", *soa[2:])
+        struct.pack_into("!H", self.buf, at, len(self.buf) - at - 2)
+
+
+def _opt() -> bytes:
+    return b"\x00" + struct.pack("!HHIH", OPT, EDNS_PAYLOAD, 0, 0)
+
+
+def query(txid: int, qname: str, qtype: int) -> bytes:
+    """systemd-resolved's question: RD set, one question, an EDNS0 OPT record."""
+    w = _Writer()
+    w.buf += struct.pack("!HHHHHH", txid, QUERY_FLAGS, 1, 0, 0, 1)
+    w.name(qname)
+    w.buf += struct.pack("!HH", qtype, 1)
+    return bytes(w.buf) + _opt()
+
+
+def response(txid: int, qname: str, qtype: int, answer: Answer) -> bytes:
+    """The resolver's answer to ``qtype`` for ``qname``: the chain, the addresses, or NODATA with the SOA."""
+    addresses = answer.ipv4 if qtype == A else answer.ipv6
+    owners = (qname, *answer.chain)
+    w = _Writer()
+    count = len(answer.chain) + len(addresses)
+    w.buf += struct.pack("!HHHHHH", txid, ANSWER_FLAGS, 1, count, 0 if addresses else 1, 1)
+    w.name(qname)
+    w.buf += struct.pack("!HH", qtype, 1)
+    for owner, target in zip(owners, answer.chain, strict=False):
+        w.record(owner, CNAME, answer.ttl, target)
+    for address in addresses:
+        w.record(owners[-1], qtype, answer.ttl, ipaddress.ip_address(address).packed)
+    if not addresses:
+        zone = answer.zone
+        w.record(zone, SOA, min(answer.ttl, 900), soa=(f"ns1.{zone}", f"hostmaster.{zone}", 2026010101, 7200,
+                                                       3600, 1209600, 900))
+    return bytes(w.buf) + _opt()
+
+
+def lookup(seg: Segment, rng: random.Random, t_us: int, client_ip: str, resolver_ip: str, qname: str,
+           answer: Answer, a_port: int, a_txid: int, aaaa_port: int) -> tuple[Conversation, Conversation]:
+    """Both transactions for ``qname`` starting at ``t_us``: (the A one, the AAAA one).
+
+    Each comes from its own connected socket (DF, IP IDs counted from a random start); the resolver's unconnected
+    socket answers without DF, with hashed IP IDs. The A answer is seen first.
+    """
+    client, resolver = seg.endpoint(client_ip), seg.endpoint(resolver_ip)
+    convs = (Conversation("udp", client, a_port, resolver, 53), Conversation("udp", client, aaaa_port, resolver, 53))
+    t_aaaa = t_us + rng.randint(15, 90)
+    t_answer = t_us + resolver.react_us(rng)
+    t_answer_aaaa = max(t_aaaa + resolver.react_us(rng), t_answer + rng.randint(20, 400))
+    for conv, qtype, t_ask, t_ans, txid in ((convs[0], A, t_us, t_answer, a_txid),
+                                            (convs[1], AAAA, t_aaaa, t_answer_aaaa, rng.randrange(1, 65536))):
+        datagram(conv, t_ask, True, query(txid, qname, qtype), rng.getrandbits(16), True)
+        datagram(conv, t_ans, False, response(txid, qname, qtype, answer), rng.getrandbits(16), False)
+    return convs

@@ -1,13 +1,9 @@
-"""Ethernet/IPv4 frames: layouts built by scapy once, then copied and patched per packet.
+"""Ethernet/IPv4 frames packed with :mod:`struct` and checksummed with scapy's own :func:`scapy.utils.checksum`.
 
-Building one layered scapy packet costs about a millisecond on the lab
-machines, far too slow for captures of thousands of packets.  So scapy builds
-each header layout (Ether/IP/TCP, Ether/IP/TCP with SYN options, Ether/IP/UDP)
-exactly once, and every packet is a copy of that template with addresses,
-ports, sequence numbers, lengths and checksums patched in with :mod:`struct`
-and checksummed with scapy's own :func:`scapy.utils.checksum`.  The tests
-re-dissect every frame with scapy and rebuild its checksums to prove the
-patched bytes equal what scapy itself would have produced.
+Building one layered scapy packet costs about a millisecond, far too slow for captures of thousands of packets,
+so headers are packed directly: Ethernet II, a 20-byte IPv4 header (DF as the sender's stack sets it), TCP with
+whatever options the sender's profile writes, or UDP. The tests re-dissect every frame with scapy and tshark and
+check every checksum.
 """
 
 from __future__ import annotations
@@ -16,27 +12,17 @@ import functools
 import ipaddress
 import struct
 
-from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import ARP, Ether
 from scapy.utils import checksum
 
 ETH_LEN = 14
 IP_LEN = 20
-MIN_FRAME = 60  # shortest Ethernet frame without FCS; shorter received frames carry padding
-MSS = 1460
+MIN_FRAME = 60  # shortest Ethernet frame without FCS; shorter frames carry padding on the wire
 
 # TCP flag bits as on the wire.
-FIN, SYN, PSH, ACK = 0x01, 0x02, 0x08, 0x10
-SYN_OPTIONS = [("MSS", MSS), ("NOP", None), ("NOP", None), ("SAckOK", b"")]
-
-
-@functools.cache
-def _templates() -> tuple[bytes, bytes, bytes]:
-    """Return the plain TCP, SYN TCP (with MSS/SACK options) and UDP frame layouts."""
-    tcp = bytes(Ether() / IP(flags="DF") / TCP(flags="A"))
-    syn = bytes(Ether() / IP(flags="DF") / TCP(flags="S", options=SYN_OPTIONS))
-    udp = bytes(Ether() / IP(flags="DF") / UDP())
-    return tcp, syn, udp
+FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+_ETH_IPV4 = b"\x08\x00"
+_DF = 0x4000
 
 
 def mac_bytes(mac: str) -> bytes:
@@ -49,13 +35,10 @@ def ip_bytes(ip: str) -> bytes:
     return ipaddress.IPv4Address(ip).packed
 
 
-def _ip_header(buf: bytearray, src_ip: bytes, dst_ip: bytes, ttl: int, ip_id: int) -> None:
-    """Patch the IPv4 header of ``buf`` (total length taken from the buffer) and checksum it."""
-    struct.pack_into("!HH", buf, ETH_LEN + 2, len(buf) - ETH_LEN, ip_id & 0xFFFF)
-    buf[ETH_LEN + 8] = ttl
-    buf[ETH_LEN + 12:ETH_LEN + 20] = src_ip + dst_ip
-    struct.pack_into("!H", buf, ETH_LEN + 10, 0)
-    struct.pack_into("!H", buf, ETH_LEN + 10, checksum(bytes(buf[ETH_LEN:ETH_LEN + IP_LEN])))
+def _ipv4(length: int, ip_id: int, df: bool, ttl: int, proto: int, src_ip: bytes, dst_ip: bytes) -> bytes:
+    head = struct.pack("!BBHHHBBH4s4s", 0x45, 0, length, ip_id & 0xFFFF, _DF if df else 0, ttl, proto, 0,
+                       src_ip, dst_ip)
+    return head[:10] + struct.pack("!H", checksum(head)) + head[12:]
 
 
 def _pseudo_header(src_ip: bytes, dst_ip: bytes, proto: int, length: int) -> bytes:
@@ -63,72 +46,37 @@ def _pseudo_header(src_ip: bytes, dst_ip: bytes, proto: int, length: int) -> byt
 
 
 def pad(frame: bytes) -> bytes:
-    """Pad a received frame to the Ethernet minimum, as a NIC hands it to the capture."""
+    """Pad a frame to the Ethernet minimum, as it crosses the wire (and a mirror port hands it to the capture)."""
     return frame + b"\x00" * (MIN_FRAME - len(frame)) if len(frame) < MIN_FRAME else frame
 
 
-def tcp_frame(
-    src_mac: bytes,
-    dst_mac: bytes,
-    src_ip: bytes,
-    dst_ip: bytes,
-    ttl: int,
-    ip_id: int,
-    sport: int,
-    dport: int,
-    seq: int,
-    ack: int,
-    flags: int,
-    window: int,
-    payload: bytes = b"",
-) -> bytes:
-    """One Ether/IP/TCP frame; SYN segments carry the MSS and SACK-permitted options."""
-    tcp_tpl, syn_tpl, _ = _templates()
-    buf = bytearray(syn_tpl if flags & SYN else tcp_tpl)
-    buf += payload
-    buf[0:6] = dst_mac
-    buf[6:12] = src_mac
-    _ip_header(buf, src_ip, dst_ip, ttl, ip_id)
-    off = ETH_LEN + IP_LEN
-    struct.pack_into("!HHII", buf, off, sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF if flags & ACK else 0)
-    buf[off + 13] = flags
-    struct.pack_into("!HHH", buf, off + 14, window, 0, 0)
-    segment = bytes(buf[off:])
+def tcp_frame(src_mac: bytes, dst_mac: bytes, src_ip: bytes, dst_ip: bytes, ttl: int, ip_id: int, df: bool,
+              sport: int, dport: int, seq: int, ack: int, flags: int, window: int, options: bytes = b"",
+              payload: bytes = b"") -> bytes:
+    """One Ether/IPv4/TCP frame; ``options`` must be a multiple of 4 bytes long."""
+    offset = (20 + len(options)) // 4
+    head = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF if flags & ACK else 0,
+                       offset << 4, flags, window, 0, 0) + options
+    segment = head + payload
     cksum = checksum(_pseudo_header(src_ip, dst_ip, 6, len(segment)) + segment)
-    struct.pack_into("!H", buf, off + 16, cksum)
-    return bytes(buf)
+    segment = segment[:16] + struct.pack("!H", cksum) + segment[18:]
+    return dst_mac + src_mac + _ETH_IPV4 + _ipv4(IP_LEN + len(segment), ip_id, df, ttl, 6, src_ip, dst_ip) + segment
 
 
-def udp_frame(
-    src_mac: bytes,
-    dst_mac: bytes,
-    src_ip: bytes,
-    dst_ip: bytes,
-    ttl: int,
-    ip_id: int,
-    sport: int,
-    dport: int,
-    payload: bytes,
-) -> bytes:
-    """One Ether/IP/UDP frame with a valid UDP checksum."""
-    _, _, udp_tpl = _templates()
-    buf = bytearray(udp_tpl)
-    buf += payload
-    buf[0:6] = dst_mac
-    buf[6:12] = src_mac
-    _ip_header(buf, src_ip, dst_ip, ttl, ip_id)
-    off = ETH_LEN + IP_LEN
-    length = len(buf) - off
-    struct.pack_into("!HHHH", buf, off, sport, dport, length, 0)
-    cksum = checksum(_pseudo_header(src_ip, dst_ip, 17, length) + bytes(buf[off:]))
-    struct.pack_into("!H", buf, off + 6, cksum or 0xFFFF)  # 0 means "no checksum" in UDP
-    return bytes(buf)
+def udp_frame(src_mac: bytes, dst_mac: bytes, src_ip: bytes, dst_ip: bytes, ttl: int, ip_id: int, df: bool,
+              sport: int, dport: int, payload: bytes) -> bytes:
+    """One Ether/IPv4/UDP frame with a valid UDP checksum."""
+    length = 8 + len(payload)
+    datagram = struct.pack("!HHHH", sport, dport, length, 0) + payload
+    cksum = checksum(_pseudo_header(src_ip, dst_ip, 17, length) + datagram) or 0xFFFF  # 0 means "none" in UDP
+    datagram = datagram[:6] + struct.pack("!H", cksum) + datagram[8:]
+    return dst_mac + src_mac + _ETH_IPV4 + _ipv4(IP_LEN + length, ip_id, df, ttl, 17, src_ip, dst_ip) + datagram
 
 
 @functools.cache
-def arp_frame(op: int, src_mac: bytes, src_ip: str, dst_mac: bytes, dst_ip: str) -> bytes:
-    """An ARP request (op 1, broadcast) or reply (op 2); few distinct ones exist, so they are cached."""
+def arp_frame(op: int, src_mac: bytes, src_ip: str, dst_mac: bytes, dst_ip: str, broadcast: bool = True) -> bytes:
+    """An ARP request (op 1: broadcast, or unicast to ``dst_mac`` when re-checking a cached entry) or reply (op 2)."""
     smac = src_mac.hex(":")
-    eth_dst = "ff:ff:ff:ff:ff:ff" if op == 1 else dst_mac.hex(":")
+    eth_dst = "ff:ff:ff:ff:ff:ff" if op == 1 and broadcast else dst_mac.hex(":")
     hwdst = "00:00:00:00:00:00" if op == 1 else dst_mac.hex(":")
     return bytes(Ether(src=smac, dst=eth_dst) / ARP(op=op, hwsrc=smac, psrc=src_ip, hwdst=hwdst, pdst=dst_ip))

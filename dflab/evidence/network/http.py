@@ -29,28 +29,30 @@ def request_bytes(method: str, host: str, uri: str, user_agent: str, body: bytes
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + (body if method in ("POST", "PUT") else b"")
 
 
-def response_bytes(status: int, content_type: str, body: bytes, t_us: int, server: str) -> bytes:
-    """Status line, headers (``Date`` from the packet time, never the wall clock) and the body."""
+def response_bytes(status: int, content_type: str, body: bytes, t_us: int, server: str,
+                   extra: tuple[str, ...] = ()) -> bytes:
+    """Status line, headers (``Date`` from the packet time, never the wall clock) and the body.
+
+    A 204 carries neither a body nor its type and length (RFC 9110 15.3.5).
+    """
     try:
         reason = HTTPStatus(status).phrase
     except ValueError:
         reason = "Unknown"
-    lines = [
-        f"HTTP/1.1 {status} {reason}",
-        f"Date: {email.utils.formatdate(t_us // 1_000_000, usegmt=True)}",
-        f"Server: {server}",
-        f"Content-Type: {content_type}",
-        f"Content-Length: {len(body)}",
-        "Connection: close",
-    ]
+    lines = [f"HTTP/1.1 {status} {reason}", f"Date: {email.utils.formatdate(t_us // 1_000_000, usegmt=True)}",
+             f"Server: {server}"]
+    if status != 204:
+        lines += [f"Content-Type: {content_type}", f"Content-Length: {len(body)}"]
+    lines += ["Connection: close", *extra]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
 def http_exchange(seg: Segment, rng: random.Random, t_us: int, client_ip: str, client_port: int, server_ip: str,
-                  server_port: int, request: bytes, response_head_and_body: bytes) -> Conversation:
+                  server_port: int, request: bytes, response_head_and_body: bytes, *,
+                  loss: float = 0.0) -> Conversation:
     """Handshake at ``t_us``, request, response after a little server think time, server closes."""
     conv = Conversation("tcp", seg.endpoint(client_ip), client_port, seg.endpoint(server_ip), server_port)
-    session = TcpSession(conv, rng, t_us)
+    session = TcpSession(conv, rng, t_us, loss=loss)
     session.open()
     session.send(True, request, reply=True)
     session.send(False, response_head_and_body, think_us=rng.randint(200, 4000))

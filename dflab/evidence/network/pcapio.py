@@ -1,47 +1,80 @@
-"""Write frames as classic pcap and as pcapng with scapy's writers, byte-for-byte reproducibly.
+"""Write frames as the capture box's dumpcap wrote them (pcapng) and as ``editcap -F pcap`` converts that (pcap).
 
-Timestamps are integer microseconds throughout: the pcap writer gets seconds
-and microseconds separately, the pcapng writer an exact :class:`~decimal.Decimal`
-(a float would round some microseconds down).  The pcap byte order is fixed
-to little-endian instead of scapy's default of the host's.
+The pcapng file is what Wireshark's dumpcap 4.2 on the box's Ubuntu 24.04 writes: a Section Header Block naming
+the hardware, OS and capturing application (``shb_hardware``, ``shb_os``, ``shb_userappl``); one Interface
+Description Block with the mirror port's name, its OS and nanosecond timestamps (``if_name``, ``if_os``,
+``if_tsresol`` 9), Enhanced Packet Blocks, and an Interface Statistics Block when the capture stops. Frames are
+timed in microseconds throughout dflab; the nanoseconds below each microsecond, which a software timestamp
+carries too, are drawn from the case's seed. The classic pcap holds the same frames at microsecond resolution,
+each time the pcapng's truncated, as ``editcap`` truncates it. Both are little-endian, packed with :mod:`struct`,
+byte-for-byte reproducible.
 """
 
 from __future__ import annotations
 
+import random
+import struct
 from collections.abc import Sequence
-from decimal import Decimal
+from dataclasses import dataclass
 from pathlib import Path
-
-from scapy.data import DLT_EN10MB
-from scapy.utils import PcapNgWriter, PcapWriter
 
 from dflab.evidence.network.conversation import Frame
 
-SNAPLEN = 65535
+SNAPLEN = 262144  # dumpcap's default
+LINKTYPE_ETHERNET = 1
+HARDWARE = "Intel(R) Xeon(R) E-2224 CPU @ 3.40GHz (with SSE4.2)"
+OS = "Linux 6.8.0-51-generic"
+APPLICATION = "Dumpcap (Wireshark) 4.2.2 (Git v4.2.2 packaged as 4.2.2-1.1build3)"
+INTERFACE = "eno2"  # the capture box's port on the switch's mirror (SPAN) session
 
 
-# Not scapy's context manager: it flushes before it closes, so on a full disk (the flush fails) the file stays
-# open and its file system busy. ``close()`` closes the file even when its last write fails.
+@dataclass(frozen=True)
+class CaptureInfo:
+    """When dumpcap started and stopped (µs since the epoch), and the seed of the sub-microsecond digits."""
+
+    start_us: int
+    end_us: int
+    seed: int
+
+
+def _option(code: int, value: bytes) -> bytes:
+    return struct.pack("<HH", code, len(value)) + value + bytes(-len(value) % 4)
+
+
+def _options(*pairs: tuple[int, bytes]) -> bytes:
+    return b"".join(_option(c, v) for c, v in pairs) + struct.pack("<HH", 0, 0)
+
+
+def _block(kind: int, body: bytes) -> bytes:
+    size = 12 + len(body)
+    return struct.pack("<II", kind, size) + body + struct.pack("<I", size)
+
+
+def _ts(ns: int) -> bytes:
+    return struct.pack("<II", ns >> 32, ns & 0xFFFFFFFF)
 
 
 def write_pcap(path: Path, frames: Sequence[Frame]) -> None:
     """Classic libpcap file, microsecond resolution, Ethernet link type."""
-    writer = PcapWriter(str(path), linktype=DLT_EN10MB, endianness="<", snaplen=SNAPLEN)
-    try:
-        writer.write_header(None)
+    with open(path, "wb") as out:
+        out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, SNAPLEN, LINKTYPE_ETHERNET))
         for t_us, frame in frames:
-            writer.write_packet(frame, sec=t_us // 1_000_000, usec=t_us % 1_000_000)
-    finally:
-        writer.close()
+            out.write(struct.pack("<IIII", t_us // 1_000_000, t_us % 1_000_000, len(frame), len(frame)) + frame)
 
 
-def write_pcapng(path: Path, frames: Sequence[Frame]) -> None:
-    """pcapng with one Ethernet interface; scapy writes no host, OS or application options."""
-    writer = PcapNgWriter(str(path))
-    try:
-        writer.linktype = DLT_EN10MB
-        writer.write_header(None)
+def write_pcapng(path: Path, frames: Sequence[Frame], info: CaptureInfo) -> None:
+    """pcapng with one Ethernet interface at nanosecond resolution, as dumpcap writes it."""
+    rng = random.Random(info.seed)
+    with open(path, "wb") as out:
+        out.write(_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1) + _options(
+            (2, HARDWARE.encode()), (3, OS.encode()), (4, APPLICATION.encode()))))
+        out.write(_block(1, struct.pack("<HHI", LINKTYPE_ETHERNET, 0, SNAPLEN) + _options(
+            (2, INTERFACE.encode()), (9, b"\x09"), (12, OS.encode()))))
         for t_us, frame in frames:
-            writer.write_packet(frame, sec=Decimal(t_us).scaleb(-6))  # type: ignore[arg-type]
-    finally:
-        writer.close()
+            body = struct.pack("<I", 0) + _ts(t_us * 1000 + rng.randint(0, 999))
+            body += struct.pack("<II", len(frame), len(frame)) + frame + bytes(-len(frame) % 4)
+            out.write(_block(6, body))
+        stop = info.end_us * 1000 + rng.randint(0, 999)
+        out.write(_block(5, struct.pack("<I", 0) + _ts(stop) + _options(
+            (2, _ts(info.start_us * 1000 + rng.randint(0, 999))), (3, _ts(stop)),
+            (4, struct.pack("<Q", len(frames))), (5, struct.pack("<Q", 0)))))

@@ -3,6 +3,10 @@
 Each flow draws its timing and sequence numbers from its own RNG seeded by
 the case seed, kind and index, so planned flows are identical whatever the
 noise is, and adding a flow never shifts another.
+
+A flow's first packet leaves a little after the planned instant (the program starting, the name resolving):
+2 to 600 ms, drawn per flow. A story's instants are whole seconds, and no real program's first packet falls on
+one; the lag stays well under a second, so the second a timeline names is the second the capture shows.
 """
 
 from __future__ import annotations
@@ -12,16 +16,17 @@ import random
 
 from dflab.errors import EvidenceError
 from dflab.evidence.network.conversation import Conversation, to_us
-from dflab.evidence.network.dns import dns_lookup
+from dflab.evidence.network.dns import Answer, lookup
 from dflab.evidence.network.ftp import ftp_exchange
 from dflab.evidence.network.http import http_exchange, request_bytes, response_bytes
 from dflab.evidence.network.imap import imap_exchange
-from dflab.evidence.network.segment import Segment, derived_seed
+from dflab.evidence.network.segment import EPHEMERAL, Segment, derived_seed
 from dflab.evidence.network.smtp import smtp_exchange
 from dflab.evidence.network.tcp import TcpSession
 from dflab.scenario.case import Case, DnsQuery, FtpSession, HttpTransfer, ImapSession, RawTransfer, SmtpSubmission
 
 SERVERS = ("nginx/1.18.0 (Ubuntu)", "Apache/2.4.52 (Ubuntu)", "nginx")
+LAG_US = (2_000, 600_000)  # from a flow's planned instant to its first packet
 
 
 def _sha256(data: bytes) -> str:
@@ -40,6 +45,11 @@ class PlannedFlows:
 
     def _rng(self, kind: str, index: int) -> random.Random:
         return random.Random(derived_seed(self.case.seed, "network-flow", kind, index))
+
+    @staticmethod
+    def _first_packet(rng: random.Random, t: float) -> int:
+        """When the flow planned for ``t`` puts its first packet on the wire."""
+        return to_us(t) + rng.randint(*LAG_US)
 
     def _ip(self, host_id: str, where: str) -> str:
         try:
@@ -76,21 +86,27 @@ class PlannedFlows:
         client, resolver = self._ip(q.client, where), self._ip(q.resolver, where)
         self.seg.check_touches(client, resolver, where)
         rng = self._rng("dns", i)
-        ttl = rng.choice((60, 300, 600, 3600))
-        conv = dns_lookup(self.seg, rng, to_us(q.time), client, q.client_port, resolver, q.txid, q.qname, q.answer,
-                          ttl)
+        t = self._first_packet(rng, q.time)
+        ttl = rng.choice((60, 300, 600, 3600))  # a name nobody asked for before: the authority's full TTL
+        aaaa_port = rng.randint(*EPHEMERAL)
+        while aaaa_port == q.client_port:
+            aaaa_port = rng.randint(*EPHEMERAL)
+        zone = ".".join(q.qname.rstrip(".").split(".")[-2:])
+        conv, aaaa = lookup(self.seg, rng, t, client, resolver, q.qname, Answer((), (q.answer,), (), ttl, zone),
+                            q.client_port, q.txid, aaaa_port)
         self._add("dns", i, q.id, conv, qname=q.qname, answer=q.answer, txid=q.txid, ttl=ttl)
+        self._keep("dns", i, aaaa)
 
     def _http(self, i: int, h: HttpTransfer) -> None:
         where = f"network.http[{i}]"
         client, server = self._ip(h.client, where), self._ip(h.server, where)
         self.seg.check_touches(client, server, where)
         rng = self._rng("http", i)
+        t = self._first_packet(rng, h.time)
         software = random.Random(derived_seed(self.case.seed, "http-server", server)).choice(SERVERS)
         request = request_bytes(h.method, h.host_header, h.uri, h.user_agent, h.request_body, h.basic_auth)
-        response = response_bytes(h.status, h.content_type, h.response_body, to_us(h.time), software)
-        conv = http_exchange(self.seg, rng, to_us(h.time), client, h.client_port, server, h.server_port, request,
-                             response)
+        response = response_bytes(h.status, h.content_type, h.response_body, t, software)
+        conv = http_exchange(self.seg, rng, t, client, h.client_port, server, h.server_port, request, response)
         self._add("http", i, h.id, conv, method=h.method, host=h.host_header, uri=h.uri, user_agent=h.user_agent,
                   status=h.status, content_type=h.content_type, server_software=software,
                   response_length=len(h.response_body), response_sha256=h.response_sha256,
@@ -101,7 +117,8 @@ class PlannedFlows:
         where = f"network.ftp[{i}]"
         client, server = self._ip(f.client, where), self._ip(f.server, where)
         self.seg.check_touches(client, server, where)
-        ctrl, data = ftp_exchange(self.seg, self._rng("ftp", i), to_us(f.time), client, f.client_port, server,
+        rng = self._rng("ftp", i)
+        ctrl, data = ftp_exchange(self.seg, rng, self._first_packet(rng, f.time), client, f.client_port, server,
                                   f.user, f.password, f.stor_name, f.stor_data, f.data_port, f.data_client_port,
                                   where)
         data_facts = None
@@ -117,7 +134,8 @@ class PlannedFlows:
         self.seg.check_touches(client, server, where)
         conv = Conversation("tcp", self.seg.endpoint(client), r.client_port, self.seg.endpoint(server),
                             r.server_port)
-        session = TcpSession(conv, self._rng("raw", i), to_us(r.time))
+        rng = self._rng("raw", i)
+        session = TcpSession(conv, rng, self._first_packet(rng, r.time))
         session.open()
         session.send(True, r.upload)
         session.send(False, r.download)
@@ -129,7 +147,8 @@ class PlannedFlows:
         where = f"network.smtp[{i}]"
         client, server = self._ip(s.client, where), self._ip(s.server, where)
         self.seg.check_touches(client, server, where)
-        conv = smtp_exchange(self.seg, self._rng("smtp", i), to_us(s.time), s, client, server,
+        rng = self._rng("smtp", i)
+        conv = smtp_exchange(self.seg, rng, self._first_packet(rng, s.time), s, client, server,
                              self.case.host(s.server).hostname)
         self._add("smtp", i, s.id, conv, helo=s.helo, mail_from=s.mail_from, rcpt_to=list(s.rcpt_to),
                   from_header=s.from_header, to_header=s.to_header, subject=s.subject, message_id=s.message_id,
@@ -141,7 +160,8 @@ class PlannedFlows:
         where = f"network.imap[{i}]"
         client, server = self._ip(m.client, where), self._ip(m.server, where)
         self.seg.check_touches(client, server, where)
-        conv = imap_exchange(self.seg, self._rng("imap", i), to_us(m.time), m, client, server)
+        rng = self._rng("imap", i)
+        conv = imap_exchange(self.seg, rng, self._first_packet(rng, m.time), m, client, server)
         self._add("imap", i, m.id, conv, user=m.user, password=m.password, mailbox=m.mailbox,
                   message_ids=list(m.message_ids), message_lengths=[len(b) for b in m.messages],
                   messages_sha256=[_sha256(b) for b in m.messages])
