@@ -26,7 +26,7 @@ from dflab.yamlfile import load_yaml, read_text, validate
 REPO = Path(__file__).resolve().parents[1]
 LAB_FILE = "lab.yaml"
 GRADER_FILE = "grader.yaml"  # the lab's answer checks (dflab.grading.checks), beside lab.yaml
-MAX_LAB_BYTES = 256 * 1024  # the bundled ones are under 8 KB
+MAX_LAB_BYTES = 256 * 1024  # the bundled ones are under 16 KB, hints and explanations included
 SHAPES = ("text", "hex", "int", "number", "path", "time", "list")
 _LAB_ID = r"^[a-z0-9][a-z0-9-]{0,62}$"
 _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,126}$")
@@ -41,6 +41,8 @@ class AnswerRule(_Strict):
 
     shape: Literal["text", "hex", "int", "number", "path", "time", "list"]
     length: int | None = Field(default=None, ge=1, le=4096)  # hex digits, for a hash
+    # What the answer form (dflab.lab.form) calls the field; default: the name humanised. Trainee-facing.
+    label: str | None = Field(default=None, min_length=1, max_length=80)
 
     @model_validator(mode="after")
     def _length_for_hex(self) -> AnswerRule:
@@ -49,7 +51,31 @@ class AnswerRule(_Strict):
         return self
 
     def as_dict(self) -> dict[str, Any]:
-        return self.model_dump(exclude_none=True)
+        """The shape rule alone (what ``check_shape`` reads): the label is the form's, not the value's."""
+        return self.model_dump(exclude_none=True, exclude={"label"})
+
+    def field_label(self, name: str) -> str:
+        """The label the answer form shows: ``label:``, or the name humanised (``root_fs`` -> "Root fs")."""
+        return self.label or name.replace("_", " ").capitalize()
+
+
+MIN_HINTS, MAX_HINTS = 2, 3
+MAX_HINT_CHARS = 400  # a hint is a nudge, read under a form field, not a page
+MAX_EXPLANATION_CHARS = 2000
+
+
+def _trainee_text(value: str, what: str, limit: int) -> str:
+    """``value`` stripped, refused when empty, too long or holding a template (lab.yaml is not filled from a case:
+    a ``{{ ... }}`` would reach trainees as written)."""
+    text = value.strip()
+    if not text:
+        raise ValueError(f"{what} is empty")
+    if len(text) > limit:
+        raise ValueError(f"{what} is {len(text)} characters long; at most {limit}")
+    if "{{" in text or "{%" in text:
+        raise ValueError(f"{what} holds a template ({{{{ ... }}}}); lab.yaml is not filled from the case: keep "
+                         "it generic to every case")
+    return text
 
 
 class Step(_Strict):
@@ -57,6 +83,27 @@ class Step(_Strict):
     title: str = Field(min_length=1)
     answers: tuple[str, ...] = ()
     standards: tuple[str, ...] = ()  # "<key of the lab's standards>: <clause (what it asks)>"
+    # Shown one tier per wrong try in the step's answer form (dflab.lab.form): a nudge, then the tool or place to
+    # look, then how to read its output; never an answer value. Released to trainees with lab.yaml.
+    hints: tuple[str, ...] = ()
+    # What the step teaches and why, in the trainee's feedback after the lab closes (dflab session release-feedback).
+    explanation: str | None = None
+
+    @field_validator("hints")
+    @classmethod
+    def _hint_tiers(cls, hints: tuple[str, ...]) -> tuple[str, ...]:
+        if hints and not MIN_HINTS <= len(hints) <= MAX_HINTS:
+            raise ValueError(f"{len(hints)} hint tier(s): give {MIN_HINTS} to {MAX_HINTS} (a nudge, where to look, "
+                             "how to read it), or none")
+        tiers = tuple(_trainee_text(h, f"hint {i}", MAX_HINT_CHARS) for i, h in enumerate(hints, 1))
+        if len(set(tiers)) != len(tiers):
+            raise ValueError("two hint tiers say the same thing")
+        return tiers
+
+    @field_validator("explanation")
+    @classmethod
+    def _explanation(cls, value: str | None) -> str | None:
+        return None if value is None else _trainee_text(value, "the explanation", MAX_EXPLANATION_CHARS)
 
 
 class ManualGrade(_Strict):

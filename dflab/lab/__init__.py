@@ -11,6 +11,7 @@ is right (dflab.checker); the kernel learns a verdict, never the key.
 from dflab.lab.answers import ANSWER_MIME, AnswerError, answer, lab_answers
 from dflab.lab.check import CheckError, check
 from dflab.lab.evidence import EVIDENCE_ENV, evidence_dir, verify_evidence
+from dflab.lab.form import AnswerForm, answer_form
 
-__all__ = ["ANSWER_MIME", "EVIDENCE_ENV", "AnswerError", "CheckError", "answer", "check", "evidence_dir",
-           "lab_answers", "verify_evidence"]
+__all__ = ["ANSWER_MIME", "EVIDENCE_ENV", "AnswerError", "AnswerForm", "CheckError", "answer", "answer_form", "check",
+           "evidence_dir", "lab_answers", "verify_evidence"]

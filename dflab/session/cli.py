@@ -40,6 +40,7 @@ def session() -> None:
         (LAB: a folder of labs/, e.g. the disk lab; `ls labs` lists them)
       dflab session status
       dflab session collect
+      dflab session release-feedback   (after `dflab grade`)
       dflab session restart alice
       dflab session stop [--purge]
     """
@@ -182,6 +183,27 @@ def session_collect(session_dir: Path) -> None:
     statuses = ("collected", "unchanged", "untouched", "no work")
     counts = {status: sum(c.status == status for c in results) for status in statuses}
     console.print(", ".join(f"{n} {status}" for status, n in counts.items()), highlight=False)
+
+
+@session.command("release-feedback")
+@session_dir_option
+def session_release_feedback(session_dir: Path) -> None:
+    """After `dflab grade`: write each trainee's feedback into their workspace (feedback/<lab>.md).
+
+    Each step's questions by title, right or not (never a value), and what the step teaches; written as the
+    trainee, atomically; re-running rewrites the same file. Docker labs must be running.
+    """
+    from dflab.session.feedback import release_feedback
+
+    results = release_feedback(session_dir)
+    table = Table(title=f"feedback of session {session_dir}")
+    for column in ("trainee", "status", "detail"):
+        table.add_column(column)
+    for r in results:
+        table.add_row(r.trainee, r.status, r.detail)
+    console.print(table)
+    if problems := [f"{r.trainee}: {r.detail}" for r in results if r.status in ("held back", "failed")]:
+        raise DflabError("; ".join(problems), str(session_dir))
 
 
 @session.command("status")

@@ -1,0 +1,291 @@
+"""A step's answer form in the trainee's kernel: a labelled field per answer, a Check button, ✓/✗, hints in tiers.
+
+Trainees who do not program type what a tool showed them into the form instead of writing Python. Three things
+have to hold for that, and decide the design:
+
+* **Checking is not recording.** Check asks the session's checker (:func:`dflab.lab.check`) about each filled
+  field and shows ✓ or ✗; after a wrong try the step's next hint tier from lab.yaml appears (one per wrong try,
+  in order, remembered in the kernel for the step even when the form is drawn again). A check that gets no
+  verdict (too many tries, no checker, graded on hand-in) is one line under its field.
+* **The grade still comes from the locked test cells.** Typing into a field sets the answer's variable in the
+  kernel's namespace (``payload_inode = 1234``), converted by the answer's shape: ``int`` and ``number`` from
+  digits, ``list`` from items separated by commas on one line, or one item a line (a line with commas is a row,
+  such as ``download, 2026-01-01T00:00:00Z``), text otherwise. So the unchanged locked test cell
+  ``answer('payload_inode', payload_inode)`` records it. The form's cell comes before the step's solution cell:
+  an analyst's own code, run after it, wins.
+* **Typed values survive a restart and reach grading**, which re-executes the notebook in a sandbox with no
+  widget front end and no checker. Widget state saved in the notebook is not re-executed, and writing into a
+  cell's source needs a front end; so each typed value is saved at once (atomically) to ``.answers/<lab id>.json``
+  beside the notebook, a file of the lab folder that collection hands in with it. When the form's cell runs,
+  anywhere, it reads that file and sets the variables again: the grader's run records what was typed.
+
+Every trainee-facing string is in :data:`MESSAGES`, so that it can move to a gettext catalog as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from dflab.atomic import write_bytes
+from dflab.errors import DflabError
+from dflab.lab.answers import LAB_DIR_ENV, AnswerError
+from dflab.lab.check import CheckError, check
+from dflab.lab_meta import LAB_FILE, MAX_LAB_BYTES, LabMeta, Step, parse_lab
+from dflab.yamlfile import read_text
+
+ANSWERS_DIR = ".answers"  # beside the notebook; hidden in JupyterLab's file browser, handed in with the lab folder
+MAX_TYPED_CHARS = 4096  # per field: a typed answer, not a file
+MAX_SAVED_BYTES = 256 * 1024
+
+MESSAGES = {
+    "check": "Check",
+    "right": "✓ right",
+    "wrong": "✗ not yet",
+    "hint": "Hint {tier} of {tiers}: {text}",
+    "no_more_hints": "No more hints for this step: ask your instructor.",
+    "no_checker": "Checks are not available here: your answers are saved and checked when your work is graded.",
+    "saved": "Saved: the answer cells of this step record what you typed.",
+    "nothing_typed": "Type an answer first.",
+    "too_long": "At most {limit} characters.",
+    "unsaved": "Could not save your answers ({why}); tell your instructor.",
+}
+
+_hint_tiers_shown: dict[tuple[str, str], int] = {}  # (lab id, step id) -> tiers shown; the kernel's memory
+
+
+def lab_dir() -> Path:
+    """The lab folder: ``$DFLAB_LAB_DIR`` or the working directory (the notebook's), as ``answer()`` finds it."""
+    return Path(os.environ.get(LAB_DIR_ENV) or Path.cwd())
+
+
+def load_meta(directory: Path) -> LabMeta:
+    path = directory / LAB_FILE
+    if not path.is_file():
+        raise DflabError("no lab.yaml here: open the notebook from its lab folder", str(directory))
+    return parse_lab(read_text(path, MAX_LAB_BYTES, "lab metadata"), str(path))
+
+
+def answers_file(directory: Path, lab_id: str) -> Path:
+    return directory / ANSWERS_DIR / f"{lab_id}.json"
+
+
+def read_typed(directory: Path, lab_id: str) -> dict[str, str]:
+    """What was typed into the lab's forms (answer name -> text); nothing when the file is missing or unreadable
+    (a file a trainee broke by hand costs their typed values, never their notebook)."""
+    path = answers_file(directory, lab_id)
+    try:
+        if path.is_symlink() or path.stat().st_size > MAX_SAVED_BYTES:
+            return {}
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def save_typed(directory: Path, lab_id: str, typed: dict[str, str]) -> None:
+    path = answers_file(directory, lab_id)
+    path.parent.mkdir(exist_ok=True)
+    merged = {**read_typed(directory, lab_id), **typed}
+    merged = {k: v for k, v in merged.items() if v.strip()}
+    write_bytes(path, (json.dumps(merged, ensure_ascii=False, sort_keys=True, indent=1) + "\n").encode("utf-8"))
+
+
+def convert(text: str, shape: str) -> Any:
+    """Typed text as the value ``answer()`` expects for ``shape``; text it cannot convert stays text, so that
+    ``answer()`` says in its one line what is expected."""
+    text = text.strip()
+    if shape == "int":
+        digits = text.replace(",", "").replace(" ", "").replace("_", "")
+        try:
+            return int(digits, 16) if digits.lower().startswith("0x") else int(digits, 10)
+        except ValueError:
+            return text
+    if shape == "number":
+        try:
+            number = float(text.replace(",", ".") if text.count(",") == 1 and "." not in text else text)
+        except ValueError:
+            return text
+        return int(number) if number.is_integer() and "." not in text else number
+    if shape == "list":  # one item a line, a row of several parts when a line holds commas; or one line of items
+        if "\n" not in text:
+            return [item.strip() for item in text.split(",") if item.strip()]
+        return [_row(line) for line in text.splitlines() if line.strip()]
+    return text
+
+
+def _row(line: str) -> str | list[str]:
+    parts = [part.strip() for part in line.split(",")]
+    return parts if len(parts) > 1 else parts[0]
+
+
+class AnswerForm:
+    """The form of one step; display it (the cell's last expression) to show it. ``value(name)`` is what typing
+    made of answer ``name`` (converted), None when nothing was typed."""
+
+    def __init__(self, meta: LabMeta, step: Step, directory: Path, namespace: dict[str, Any] | None) -> None:
+        import ipywidgets as w
+
+        self.meta, self.step, self.directory, self.namespace = meta, step, directory, namespace
+        typed = read_typed(directory, meta.id)
+        self.fields: dict[str, w.Text | w.Textarea] = {}
+        self.marks: dict[str, w.HTML] = {}
+        self.notes: dict[str, w.HTML] = {}
+        rows = []
+        for name in step.answers:
+            rule = meta.answers[name]
+            kind = w.Textarea if rule.shape == "list" else w.Text
+            field = kind(value=typed.get(name, ""), description=rule.field_label(name), continuous_update=False,
+                         style={"description_width": "16em"}, layout=w.Layout(width="46em"))
+            field.observe(lambda change, n=name: self._typed(n, change["new"]), names="value")
+            self.fields[name], self.marks[name], self.notes[name] = field, w.HTML(), w.HTML()
+            rows.append(w.VBox([w.HBox([field, self.marks[name]]), self.notes[name]]))
+        self.button = w.Button(description=MESSAGES["check"], button_style="primary")
+        self.button.on_click(lambda _button: self.check())
+        self.hint = w.HTML()
+        self.status = w.HTML()
+        self.widget = w.VBox([*rows, w.HBox([self.button, self.status]), self.hint])
+        self._publish(typed)
+        shown = _hint_tiers_shown.get((meta.id, step.id), 0)
+        if shown:
+            self._show_hint(shown)
+
+    # -- values ----------------------------------------------------------------------------------------------
+    def value(self, name: str) -> Any:
+        if name not in self.fields:
+            raise AnswerError(f"{name!r} is not an answer of step {self.step.id!r}; expected one of "
+                              f"{', '.join(self.fields)}")
+        text = self.fields[name].value
+        return convert(text, self.meta.answers[name].shape) if text.strip() else None
+
+    def _publish(self, typed: dict[str, str]) -> None:
+        """Set each typed answer's variable in the kernel's namespace (what the locked test cell records)."""
+        if self.namespace is None:
+            return
+        for name in self.fields:
+            if typed.get(name, "").strip():
+                self.namespace[name] = self.value(name)
+
+    def _typed(self, name: str, text: str) -> None:
+        note = self.notes[name]
+        self.marks[name].value = ""
+        if len(text) > MAX_TYPED_CHARS:
+            note.value = _line(MESSAGES["too_long"].format(limit=MAX_TYPED_CHARS))
+            return
+        try:
+            save_typed(self.directory, self.meta.id, {name: text})
+        except (OSError, DflabError) as exc:
+            note.value = _line(MESSAGES["unsaved"].format(why=type(exc).__name__))
+            return
+        note.value = ""
+        if self.namespace is not None:
+            if text.strip():
+                self.namespace[name] = self.value(name)
+            else:
+                self.namespace.pop(name, None)
+        self.status.value = _line(MESSAGES["saved"])
+
+    # -- checking --------------------------------------------------------------------------------------------
+    def check(self) -> dict[str, bool | str | None]:
+        """Check each filled field; returns name -> True/False, the one-line reason a check got no verdict, or
+        None for an empty field (what the button shows, for tests and analysts)."""
+        results: dict[str, bool | str | None] = {}
+        wrong = False
+        for name, field in self.fields.items():
+            if field.value.strip():
+                self._typed(name, field.value)
+            mark, note = self.marks[name], self.notes[name]
+            value = self.value(name)
+            if value is None:
+                results[name], mark.value, note.value = None, "", ""
+                continue
+            try:
+                verdict = check(name, value)
+            except CheckError as exc:
+                results[name], mark.value, note.value = str(exc), "", _line(_no_verdict(str(exc)))
+                continue
+            results[name] = verdict
+            mark.value = _mark(verdict)
+            note.value = ""
+            wrong = wrong or not verdict
+        if all(v is None for v in results.values()):
+            self.status.value = _line(MESSAGES["nothing_typed"])
+        elif wrong:
+            key = (self.meta.id, self.step.id)
+            _hint_tiers_shown[key] = _hint_tiers_shown.get(key, 0) + 1
+            self._show_hint(_hint_tiers_shown[key])
+        return results
+
+    def _show_hint(self, shown: int) -> None:
+        hints = self.step.hints
+        if not hints:
+            return
+        if shown > len(hints):
+            self.hint.value = _line(MESSAGES["no_more_hints"])
+            return
+        self.hint.value = _line(MESSAGES["hint"].format(tier=shown, tiers=len(hints), text=hints[shown - 1]))
+
+    def hint_text(self) -> str:
+        """The hint shown now, as plain text ("" when none)."""
+        import html
+        import re
+
+        return html.unescape(re.sub(r"<[^>]+>", "", self.hint.value))
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+
+def _no_verdict(message: str) -> str:
+    if message.startswith("this lab has no instant checker"):
+        return MESSAGES["no_checker"]
+    return message
+
+
+def _mark(correct: bool) -> str:
+    colour = "#1a7f37" if correct else "#b3261e"
+    return f'<span style="color:{colour};font-weight:bold">{MESSAGES["right" if correct else "wrong"]}</span>'
+
+
+def _line(text: str) -> str:
+    import html
+
+    return f"<span>{html.escape(text)}</span>"
+
+
+def answer_form(step_id: str) -> AnswerForm:
+    """The answer form of step ``step_id`` of this lab (lab.yaml beside the notebook).
+
+    It fills its fields with what was typed before (``.answers/<lab id>.json``) and sets those answers'
+    variables in the notebook's namespace, so the step's test cells record them, also when grading re-runs it.
+    """
+    directory = lab_dir()
+    try:
+        meta = load_meta(directory)
+    except DflabError as exc:
+        raise AnswerError(str(exc)) from None
+    step = next((s for s in meta.steps if s.id == step_id), None)
+    if step is None:
+        raise AnswerError(f"{step_id!r} is not a step of this lab; expected one of "
+                          f"{', '.join(s.id for s in meta.steps if s.answers)}")
+    if not step.answers:
+        raise AnswerError(f"step {step_id!r} asks for no answer")
+    return AnswerForm(meta, step, directory, _user_namespace())
+
+
+def _user_namespace() -> dict[str, Any] | None:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    return None if shell is None else shell.user_ns
+
+
+__all__ = ["ANSWERS_DIR", "MESSAGES", "AnswerForm", "answer_form", "convert", "read_typed"]
