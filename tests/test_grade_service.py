@@ -41,7 +41,7 @@ REJECTED = {
     "dave": "02-disk.ipynb is truncated (the JSON ends early",
     "erin": "02-disk.ipynb is not a notebook (not UTF-8 text)",
     "frank": "submission too large: 1024 MiB (02-disk.ipynb), the limit is 50 MiB",
-    "grace": "02-disk.ipynb is not lab 02-disk's notebook (19 nbgrader cells it does not have, 8 of its 24: "
+    "grace": "02-disk.ipynb is not lab 02-disk's notebook (19 nbgrader cells it does not have, 8 of its 32: "
              "another lab?)",
     "heidi": "no 02-disk.ipynb in the submission (found lab2.ipynb: wrong file name?)",
     "zoe": "'zoe' is not in the gradebook (add them to the roster and re-run `dflab course init`)",
