@@ -18,7 +18,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -30,15 +29,12 @@ import pytest
 import yaml
 from nbgrader.api import Gradebook
 
-from dflab.confine import uid_processes
-from dflab.errors import DflabError
 from dflab.grading.checks import check_answer
 from dflab.lab.recorded import answer_names
-from dflab.session.manager import Session
 from tests import docker_fixtures
 from tests.labkit import LOCAL_SANDBOX, ROOT, SECRET, Lab, key, leaked_forms, nbgrader
 from tests.test_session_local import contents, endpoints
-from tests.test_session_local_isolation import in_terminal
+from tests.test_session_local_isolation import in_terminal, kill_leftovers
 
 LAB = Lab("06-acquire", "06-acquire.ipynb")
 NIGHTJAR = ROOT / "labs" / "scenarios" / "nightjar.yaml"
@@ -483,15 +479,7 @@ def local_session(root: Path) -> Iterator[Path]:
         yield session
     finally:
         dflab("session", "stop", "--purge", "--session-dir", str(session))
-        with contextlib.suppress(DflabError):
-            for row in Session.existing(session).state.trainees():
-                if pid := row.backend_state.get("pid"):
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(pid, signal.SIGKILL)
-                if uid := row.backend_state.get("uid"):
-                    for stray in uid_processes(uid):
-                        with contextlib.suppress(ProcessLookupError):
-                            os.kill(stray, signal.SIGKILL)
+        kill_leftovers(session)
 
 
 def test_in_a_real_session_the_trainee_acquires_read_only_and_the_hand_in_scores_every_automatic_point(

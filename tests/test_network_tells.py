@@ -10,9 +10,7 @@ addresses or an SOA), TCP options as each OS sends them.
 
 from __future__ import annotations
 
-import shutil
 import struct
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,27 +25,12 @@ from dflab.scenario.case import Case
 from dflab.scenario.draw import DEMO_SECRET, variant_seed
 from dflab.scenario.load import load_spec
 from dflab.scenario.resolve import resolve
+from tests.test_network_writer import fields  # tshark -T fields, as the writer tests read captures
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ("nightjar", "kestrel")
 TRAINEES = ("default", "alice", "bob")
 Built = dict[str, list[tuple[Case, Capture, Path]]]
-
-
-def tshark(*args: str) -> str:
-    exe = shutil.which("tshark")
-    if exe is None:
-        pytest.fail("tshark is not installed (apt-get install tshark)")
-    proc = subprocess.run([exe, *args], capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
-
-
-def fields(path: Path, display_filter: str, *names: str) -> list[list[str]]:
-    args = ["-r", str(path), "-Y", display_filter, "-T", "fields", "-E", "separator=\t"]
-    for name in names:
-        args += ["-e", name]
-    return [line.split("\t") for line in tshark(*args).splitlines()]
 
 
 @pytest.fixture(scope="module")

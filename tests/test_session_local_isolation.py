@@ -153,6 +153,20 @@ def in_terminal(url: str, token: str, commands: str) -> str:
 
 
 # -- the root session ------------------------------------------------------------------------------------------------
+def kill_leftovers(session_dir: Path) -> None:
+    """After `session stop`: kill whatever of the session's labs still runs (servers, and every process of a lab's
+    uid), whatever failed before, so no lab outlives its test."""
+    with contextlib.suppress(DflabError):
+        for row in Session.existing(session_dir).state.trainees():
+            if pid := row.backend_state.get("pid"):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+            if uid := row.backend_state.get("uid"):
+                for stray in uid_processes(uid):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(stray, signal.SIGKILL)
+
+
 @contextlib.contextmanager
 def running_pair(root: Path, secret: str) -> Iterator[Path]:
     """A running local session of alice and bob on a live-suspect lab, started as root with ``secret`` in $ENV;
@@ -168,15 +182,7 @@ def running_pair(root: Path, secret: str) -> Iterator[Path]:
         yield session_dir
     finally:
         dflab("session", "stop", "--purge", "--session-dir", str(session_dir))
-        with contextlib.suppress(DflabError):
-            for row in Session.existing(session_dir).state.trainees():
-                if pid := row.backend_state.get("pid"):
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(pid, signal.SIGKILL)
-                if uid := row.backend_state.get("uid"):
-                    for stray in uid_processes(uid):
-                        with contextlib.suppress(ProcessLookupError):
-                            os.kill(stray, signal.SIGKILL)
+        kill_leftovers(session_dir)
 
 
 @pytest.fixture(scope="module")
