@@ -27,6 +27,9 @@ ldconfig -p 2>/dev/null | grep -q 'libatomic\.so\.1 ' || need_apt+=(libatomic1)
 # The distribution's Python with venv (ensurepip) and headers: Debian ships them as python3-venv and python3-dev.
 if ! /usr/bin/python3 -c "import ensurepip, venv" >/dev/null 2>&1; then need_apt+=(python3 python3-venv); fi
 /usr/bin/python3 -c "import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))" >/dev/null 2>&1 || need_apt+=(python3-dev)
+# hivex (libguestfs' registry hive library), the third reader tests/test_windows_registry.py compares with regipy and
+# libregf: Debian's binding for the distribution's own interpreter, which the tests run as /usr/bin/python3.
+/usr/bin/python3 -c "import hivex" >/dev/null 2>&1 || need_apt+=(python3-hivex)
 if ((${#need_apt[@]})); then
   echo "install-deps: installing Debian packages: ${need_apt[*]}" >&2
   if [ "$(id -u)" -ne 0 ]; then

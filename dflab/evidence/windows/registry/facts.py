@@ -1,0 +1,167 @@
+"""The facts a Windows 10 workstation's hives record, as plain frozen data.
+
+The scenario spec will resolve into these; the hive builders read nothing else, so every name, time and serial
+a trainee finds in a hive is one of these fields (and the answer key can quote the same object).
+All times are timezone-aware datetimes (UTC when stored; Windows keeps the registry in UTC).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from dflab.errors import DflabError
+
+_CONTAINER_NAMESPACE = uuid.UUID("0c5e2a8e-7d0b-4b8f-9d64-3f1f6b0e2a11")
+
+
+@dataclass(frozen=True)
+class TimeZone:
+    """``Control\\TimeZoneInformation`` as Windows 10 stores it; the default is Central European time.
+
+    Biases are minutes with UTC = local time + bias. ``*_start`` are SYSTEMTIME fields (year, month, day of week,
+    week of month 1-5, hour, minute, second, millisecond) of the yearly switch, year 0 meaning every year.
+    """
+
+    key_name: str = "W. Europe Standard Time"
+    bias: int = -60
+    standard_name: str = "@tzres.dll,-322"
+    daylight_name: str = "@tzres.dll,-321"
+    standard_bias: int = 0
+    daylight_bias: int = -60
+    standard_start: tuple[int, int, int, int, int, int, int, int] = (0, 10, 0, 5, 3, 0, 0, 0)
+    daylight_start: tuple[int, int, int, int, int, int, int, int] = (0, 3, 0, 5, 2, 0, 0, 0)
+    in_daylight_time: bool = False
+    """Whether the machine was last running on daylight time (``ActiveTimeBias`` = bias + daylight bias)."""
+
+
+@dataclass(frozen=True)
+class Account:
+    """A local account in SAM and, when it has logged on, a profile (NTUSER.DAT, UsrClass.dat)."""
+
+    name: str
+    rid: int
+    created: datetime
+    full_name: str = ""
+    comment: str = ""
+    last_logon: datetime | None = None
+    password_last_set: datetime | None = None
+    logon_count: int = 0
+    disabled: bool = False
+
+
+@dataclass(frozen=True)
+class UsbStick:
+    """A USB mass-storage stick as Plug and Play records it: identity and first/last arrival and removal."""
+
+    vendor: str
+    product: str
+    revision: str
+    serial: str
+    vendor_id: int
+    product_id: int
+    first_inserted: datetime
+    last_inserted: datetime
+    last_removed: datetime
+    drive_letter: str = "E"
+    volume_label: str = ""
+    volume_guid: uuid.UUID = uuid.UUID("7b3b4a52-1c1d-11ef-9a3c-806e6f6e6963")
+
+    @property
+    def friendly_name(self) -> str:
+        return f"{self.vendor} {self.product} USB Device"
+
+    @property
+    def container_id(self) -> uuid.UUID:
+        """The device container Plug and Play groups the stick's nodes under, derived from its identity (Windows
+        makes one at first arrival; a stable one here keeps the hives a function of the facts)."""
+        return uuid.uuid5(_CONTAINER_NAMESPACE, f"{self.vendor_id:04x}:{self.product_id:04x}:{self.serial}")
+
+
+@dataclass(frozen=True)
+class Implant:
+    """The intruder's program and its Run-key persistence (``scope`` machine: SOFTWARE; user: NTUSER.DAT)."""
+
+    value_name: str
+    command: str
+    installed: datetime
+    scope: str = "machine"
+
+    def __post_init__(self) -> None:
+        if self.scope not in ("machine", "user"):
+            raise DflabError(f"implant scope {self.scope!r} is not machine or user", "registry facts")
+
+
+@dataclass(frozen=True)
+class ProgramRun:
+    """One UserAssist entry: a program (path, or ``{KNOWNFOLDERID}\\name``) or a shortcut the user started."""
+
+    path: str
+    run_count: int
+    last_run: datetime
+    focus_count: int = 1
+    focus_ms: int = 60_000
+    shortcut: bool = False
+    """True for a .lnk started from the Start menu or desktop (the {F4E57C4B-…} Count key)."""
+
+
+@dataclass(frozen=True)
+class RecentDoc:
+    """A file the user opened from Explorer or a program using the shell: a RecentDocs entry."""
+
+    name: str
+    opened: datetime
+
+
+@dataclass(frozen=True)
+class Typed:
+    """Something the user typed (an Explorer address, a Win+R command) and when: the MRU key's time is the latest."""
+
+    text: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class WorkstationFacts:
+    """Everything the five hives of one Windows 10 workstation record about it and its user."""
+
+    computer_name: str
+    machine_sid: str
+    installed: datetime
+    last_shutdown: datetime
+    owner: Account
+    other_accounts: tuple[Account, ...] = ()
+    time_zone: TimeZone = field(default_factory=TimeZone)
+    product_name: str = "Windows 10 Pro"
+    edition_id: str = "Professional"
+    build: int = 19045
+    update_revision: int = 3803
+    display_version: str = "22H2"
+    registered_owner: str = ""
+    registered_organization: str = ""
+    boot_key: bytes = bytes(range(16))
+    """The 16-byte SYSKEY spread over the class names of Control\\Lsa\\{JD,Skew1,GBG,Data}."""
+    usb: UsbStick | None = None
+    implant: Implant | None = None
+    programs_run: tuple[ProgramRun, ...] = ()
+    recent_docs: tuple[RecentDoc, ...] = ()
+    typed_paths: tuple[Typed, ...] = ()
+    """Paths typed into Explorer's address bar."""
+    run_mru: tuple[Typed, ...] = ()
+    """Commands typed into Win+R."""
+
+    def __post_init__(self) -> None:
+        if len(self.boot_key) != 16:
+            raise DflabError(f"boot key has {len(self.boot_key)} bytes, not 16", "registry facts")
+        rids = [a.rid for a in self.accounts]
+        if len(set(rids)) != len(rids) or min(rids) < 1000:
+            raise DflabError(f"account RIDs {rids} repeat or fall below 1000 (500-504 are Windows' own)",
+                             "registry facts")
+
+    @property
+    def accounts(self) -> tuple[Account, ...]:
+        return (self.owner, *self.other_accounts)
+
+    def sid(self, account: Account) -> str:
+        return f"{self.machine_sid}-{account.rid}"
