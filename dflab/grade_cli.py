@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -23,11 +24,14 @@ import click
               help="Where trainee code runs (default: as the course's nbgrader_config.py says). auto: Docker "
                    "when an engine answers and has the trainee image, else local (with a notice).")
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None,
-              help="Also write the gradebook (status, score, reason per trainee) to this CSV file.")
+              help="Also write the gradebook to this CSV file: status, score and reason per trainee, then one column "
+                   "per question (named by the answer it records) with its points.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the result as one JSON object (the CSV's columns and rows) instead of the table.")
 @click.option("--feedback", is_flag=True,
               help="Also write each trainee's HTML feedback to feedback/<trainee>/LAB/.")
 def grade(lab: str, course_dir: Path, workers: int | None, student: str | None, force: bool, db: str | None,
-          sandbox: str | None, csv_path: Path | None, feedback: bool) -> None:
+          sandbox: str | None, csv_path: Path | None, as_json: bool, feedback: bool) -> None:
     """Autograde every submission of LAB in the course with nbgrader, N at a time.
 
     \b
@@ -49,6 +53,7 @@ def grade(lab: str, course_dir: Path, workers: int | None, student: str | None, 
       dflab grade 02-disk --course course/              # whole cohort
       dflab grade 02-disk --course course/ --student bob   # re-grade one
       dflab grade 02-disk --course course/ --csv grades.csv --feedback
+      dflab grade 02-disk --course course/ --json > grades.json
 
     \b
     Exit status:
@@ -62,7 +67,7 @@ def grade(lab: str, course_dir: Path, workers: int | None, student: str | None, 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from dflab.grading.export import export_csv
+    from dflab.grading.export import export_csv, export_json
     from dflab.grading.service import EXIT_NOTHING_TO_GRADE, Coordinator
 
     err = Console(stderr=True)
@@ -88,12 +93,19 @@ def grade(lab: str, course_dir: Path, workers: int | None, student: str | None, 
         # Names and reasons come from submissions (file names): shown as text, never as rich markup.
         table.add_row(escape(row.student), f"[{colour.get(row.status, 'white')}]{escape(row.status)}[/]", score,
                       escape(row.reason or note))
-    Console().print(table)
+    if as_json:
+        counts = {status: report.count(status) for status in ("done", "rejected", "failed", "missing")}
+        result = {**export_json(report.gradebook_url, lab, coordinator.root), "counts": counts,
+                  "seconds": round(report.seconds, 1), "exit_code": report.exit_code,
+                  "unchanged": sorted(report.skipped), "feedback_withheld": sorted(report.withheld)}
+        click.echo(json.dumps(result, indent=2, sort_keys=True))
+    else:
+        Console().print(table)
     for trainee, values in report.withheld.items():
         err.print(f"[red]feedback withheld[/red] for {escape(trainee)}: it showed {len(values)} answer value(s) "
                   "they did not submit", highlight=False)
     if csv_path:
-        lines = export_csv(report.gradebook_url, csv_path, lab)
+        lines = export_csv(report.gradebook_url, csv_path, lab, coordinator.root)
         err.print(f"wrote {csv_path} ({lines} trainees)", highlight=False)
     if report.exit_code == EXIT_NOTHING_TO_GRADE:
         err.print(f"nothing to grade: no submission of {lab} in {course_dir / 'submitted'}/ (collect them with "

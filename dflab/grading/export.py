@@ -3,6 +3,9 @@
 The CSV has one line per (lab, student) of the status table, with nbgrader's scores: nbgrader's own
 ``nbgrader export`` knows nothing of statuses, so a rejected or failed submission would look like a
 missing one there.  Reasons and trainee ids are written as one printable line, never as a formula.
+Given the course, each question of the lab (an autograded test cell) gets a column of its own after those,
+named by the answer its cell records (:func:`questions`), holding the points it earned; ``export_json`` is the
+same table as one JSON object, for scripts.
 
 Per-trainee HTML feedback is nbgrader's ``generate_feedback`` (run by the workers after autograde).  The
 grader's answer checks never put an expected value in an output, but feedback is what leaves the
@@ -21,12 +24,14 @@ import stat
 from pathlib import Path
 
 import nbformat
+from nbgrader.api import MissingEntry
 
 from dflab.atomic import write_bytes
 from dflab.errors import DflabError
 from dflab.grading import gradebook
 from dflab.grading.checks import checks_for, lookup
 from dflab.grading.sanitize import one_line
+from dflab.lab.recorded import answer_names
 
 CSV_COLUMNS = ("assignment", "student", "status", "score", "max_score", "reason", "sha256", "updated_at")
 TEXT_COLUMNS = ("student", "reason")  # what a submission can influence
@@ -45,16 +50,88 @@ def _cell(value: object, column: str) -> object:
     return f"'{text}" if text.startswith(("=", "+", "-", "@")) else text
 
 
-def export_csv(url: str, dest: Path, lab: str | None = None) -> int:
-    """Write the status table (one lab or all) with scores to ``dest`` atomically; return the line count."""
-    rows = gradebook.read_statuses(url, lab)
+def questions(root: Path, lab: str) -> dict[str, str]:
+    """Grade id -> the question's name, for every autograded test cell of ``source/<lab>/``'s notebooks, in
+    notebook order: the answer(s) the cell records (``answer('root_fs', ...)`` -> ``root_fs``), else its grade id.
+
+    Names that would repeat a column of :data:`CSV_COLUMNS` (or each other) fall back to the grade id."""
+    found: dict[str, str] = {}
+    for path in sorted((root / "source" / lab).glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution") and meta.get("grade_id"):
+                names = answer_names(cell.source)
+                found[meta["grade_id"]] = "+".join(names) if names else meta["grade_id"]
+    labels = list(found.values())
+    return {g: (name if name not in CSV_COLUMNS and labels.count(name) == 1 else g) for g, name in found.items()}
+
+
+def question_points(root: Path, lab: str) -> dict[str, float]:
+    """Grade id -> the points its test cell carries (nbgrader's ``points``), for :func:`questions`' cells."""
+    found: dict[str, float] = {}
+    for path in sorted((root / "source" / lab).glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if meta.get("grade") and meta.get("grade_id"):
+                found[meta["grade_id"]] = float(meta.get("points", 0))
+    return found
+
+
+def question_scores(url: str, lab: str) -> dict[str, dict[str, tuple[float, float]]]:
+    """Student -> grade id -> (score, max score) of every graded test cell (a manual score wins, as in nbgrader)."""
+    with gradebook.open_gradebook(url) as gb:
+        try:
+            subs = gb.find_assignment(lab).submissions
+        except MissingEntry:
+            return {}
+        out: dict[str, dict[str, tuple[float, float]]] = {}
+        for sub in subs:
+            for nb in sub.notebooks:
+                for grade in nb.grades:
+                    out.setdefault(sub.student.id, {})[grade.name] = (float(grade.score or 0), float(grade.max_score))
+        return out
+
+
+def rows(url: str, lab: str | None = None, root: Path | None = None) -> tuple[list[str], list[dict[str, object]]]:
+    """The export's columns and rows: the status table (one lab or all) with scores and, given the course
+    ``root`` and one ``lab``, one column per question (:func:`questions`) with its points ("" when not graded).
+    Text a submission can influence is one printable line here; the CSV also guards it against formulas."""
+    statuses = gradebook.read_statuses(url, lab)
+    named = questions(root, lab) if root is not None and lab is not None else {}
+    per_student = question_scores(url, lab) if named and lab is not None else {}
+    columns = [*CSV_COLUMNS, *named.values()]
+    out = []
+    for row in statuses:
+        line: dict[str, object] = {k: "" if row.get(k) is None else one_line(row[k]) if k in TEXT_COLUMNS
+                                   else row[k] for k in CSV_COLUMNS}
+        graded = per_student.get(str(row["student"]), {}) if row.get("status") == "done" else {}
+        line.update({name: graded[g][0] if g in graded else "" for g, name in named.items()})
+        out.append(line)
+    return columns, out
+
+
+def export_csv(url: str, dest: Path, lab: str | None = None, root: Path | None = None) -> int:
+    """Write :func:`rows` to ``dest`` atomically; return the line count."""
+    columns, lines = rows(url, lab, root)
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    for row in rows:
-        writer.writerow({k: _cell(row.get(k), k) for k in CSV_COLUMNS})
+    writer.writerows({k: _cell(v, k) for k, v in line.items()} for line in lines)
     write_bytes(dest, out.getvalue().encode())
-    return len(rows)
+    return len(lines)
+
+
+def export_json(url: str, lab: str, root: Path | None = None) -> dict[str, object]:
+    """:func:`rows` as one JSON-ready object: ``{"lab", "columns", "questions", "rows"}`` (each question's grade id,
+    name and points; rows keyed by column, scores as numbers, a missing one as null)."""
+    columns, lines = rows(url, lab, root)
+    named = questions(root, lab) if root is not None else {}
+    points = question_points(root, lab) if root is not None else {}
+    numeric = {"score", "max_score", *named.values()}
+    return {"lab": lab, "columns": columns,
+            "questions": [{"grade_id": g, "name": n, "points": points.get(g)} for g, n in named.items()],
+            "rows": [{k: (None if k in numeric and v == "" else v) for k, v in line.items()} for line in lines]}
 
 
 def feedback_files(root: Path, lab: str, student: str) -> list[Path]:
@@ -116,8 +193,16 @@ def own_text(root: Path, lab: str, student: str) -> str:
         for cell in nb.cells:
             meta = cell.get("metadata", {}).get("nbgrader", {})
             if cell.cell_type == "code" and not (meta.get("grade") and not meta.get("solution")):
-                parts.extend(_strings(cell.get("outputs", [])))
-    return "\n".join(parts)
+                outputs = cell.get("outputs", [])
+                parts.extend(_strings(outputs))
+                # A program's output arrives in pieces; the feedback page shows each stream's pieces joined
+                # (nbconvert coalesces them), so a value printed across two pieces is the trainee's there too.
+                for name in ("stdout", "stderr"):
+                    parts.append("".join(o.get("text", "") for o in outputs
+                                         if o.get("output_type") == "stream" and o.get("name") == name
+                                         and isinstance(o.get("text"), str)))
+    # A tool run with `!` writes through a terminal, which ends lines with CRLF; the page shows them as LF.
+    return "\n".join(parts).replace("\r\n", "\n")
 
 
 def _strings(node: object) -> list[str]:

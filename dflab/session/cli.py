@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -15,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dflab.checker.process import CheckerStatus
+from dflab.dashboard.progress import DEFAULT_STUCK_MINUTES
 from dflab.errors import DflabError
 from dflab.session.manager import READY_TIMEOUT, Outcome, Session, check_isolation
 
@@ -38,7 +40,8 @@ def session() -> None:
     \b
       dflab session start --lab labs/LAB --roster roster.csv [--backend docker] [--serve]
         (LAB: a folder of labs/, e.g. the disk lab; `ls labs` lists them)
-      dflab session status
+      dflab session status [--json]
+      dflab session dashboard   (the instructor's live view, in a browser)
       dflab session collect
       dflab session release-feedback   (after `dflab grade`)
       dflab session restart alice
@@ -206,29 +209,98 @@ def session_release_feedback(session_dir: Path) -> None:
         raise DflabError("; ".join(problems), str(session_dir))
 
 
+stuck_option = click.option("--stuck-after", type=click.FloatRange(0.1, 24 * 60), default=DEFAULT_STUCK_MINUTES,
+                            show_default=True, metavar="MINUTES",
+                            help="A running trainee with no answer done for this long is flagged stuck.")
+
+
 @session.command("status")
 @session_dir_option
-def session_status(session_dir: Path) -> None:
-    """Health, CPU and memory of every trainee's lab, their instant checks, and whether the checker runs."""
-    table = Table(title=f"session {session_dir}")
-    for column in ("trainee", "state", "url", "CPU %", "memory", "checks"):
-        table.add_column(column, justify="right" if column in ("CPU %", "memory", "checks") else "left")
+@stuck_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table (for scripts).")
+def session_status(session_dir: Path, stuck_after: float, as_json: bool) -> None:
+    """Every trainee's lab (health, CPU, memory), progress (steps done, last activity, stuck) and instant checks.
+
+    Progress is what `dflab session dashboard` shows: steps whose answers the saved notebook records or an
+    instant check found right, and the Jupyter server's last activity (each lab asked with a bounded wait).
+    """
+    import json
+
+    from dflab.dashboard.live import Watcher
+    from dflab.dashboard.snapshot import Dashboard
+
     s = Session.existing(session_dir)
+    health = {h.trainee: h for h in s.status()}
+    try:
+        watcher = Watcher(s)
+        watcher.refresh()
+        view = {t["id"]: t for t in Dashboard(s, watcher, timedelta(minutes=stuck_after)).snapshot()["trainees"]}
+    except DflabError as exc:  # e.g. the lab folder moved: health and checks are still worth showing
+        err_console.print(f"[yellow]note:[/yellow] no progress shown: {exc}", highlight=False, soft_wrap=True)
+        view = {}
     checks: dict[str, list[int]] = {}  # trainee -> [answers checked, answers found right, tries]
     for tried in s.state.attempt_summary():
         counts = checks.setdefault(tried.trainee, [0, 0, 0])
         counts[0] += 1
         counts[1] += tried.solved_at is not None
         counts[2] += tried.tries
-    for h in s.status():
-        answers, right, tries = checks.get(h.trainee, (0, 0, 0))
-        table.add_row(h.trainee, h.state, h.url or "", f"{h.stats.cpu_percent:.1f}" if h.stats else "",
-                      f"{h.stats.memory_bytes / 2**20:.0f} MiB" if h.stats else "",
-                      f"{right}/{answers} right, {tries} tries" if tries else "")
-    console.print(table)
-    console.print(_checker_line("instant checker: ", s.checker_status()), highlight=False)
-    if problems := s.problems():
+    checked = s.checker_status()
+    problems = s.problems()
+    if as_json:
+        trainees = [{"id": h.trainee, **view.get(h.trainee, {}), "state": h.state, "url": h.url,
+                     "checks": dict(zip(("answers", "right", "tries"), checks.get(h.trainee, (0, 0, 0)), strict=True)),
+                     "cpu_percent": h.stats.cpu_percent if h.stats else None,
+                     "memory_bytes": h.stats.memory_bytes if h.stats else None} for h in health.values()]
+        click.echo(json.dumps({"session": str(s.dir), "lab": s.lab_id, "stuck_after_minutes": stuck_after,
+                               "trainees": trainees, "checker": {"running": checked.running, "pid": checked.pid},
+                               "problems": problems}, indent=2, sort_keys=True))
+    else:
+        table = Table(title=f"session {session_dir}")
+        right = ("CPU %", "memory", "checks", "steps")
+        for column in ("trainee", "state", "url", "CPU %", "memory", "checks", "steps", "last activity", "stuck"):
+            table.add_column(column, justify="right" if column in right else "left")
+        for h in health.values():
+            t = view.get(h.trainee)
+            answers, solved, tries = checks.get(h.trainee, (0, 0, 0))
+            progress = (f"{t['steps_done']}/{t['steps_total']}", (t["last_activity"] or "").replace("T", " "),
+                        "stuck" if t["stuck"] else "") if t else ("", "", "")
+            table.add_row(h.trainee, h.state, h.url or "", f"{h.stats.cpu_percent:.1f}" if h.stats else "",
+                          f"{h.stats.memory_bytes / 2**20:.0f} MiB" if h.stats else "",
+                          f"{solved}/{answers} right, {tries} tries" if tries else "", *progress)
+        console.print(table)
+        console.print(_checker_line("instant checker: ", checked), highlight=False)
+    if problems:
         raise DflabError("; ".join(problems), str(session_dir))
+
+
+@session.command("dashboard")
+@click.argument("session_dir", metavar="[SESSION]", required=False, default=Path("dflab-session"),
+                type=click.Path(file_okay=False, path_type=Path))
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="Port on 127.0.0.1 (0: any free one).")
+@stuck_option
+def session_dashboard(session_dir: Path, port: int, stuck_after: float) -> None:
+    """Serve the instructor's live view of the session on 127.0.0.1 until Ctrl-C (SESSION: default dflab-session).
+
+    Per trainee: lab state, last activity, steps done, checks and hints, stuck, collected, graded and score; per
+    step: how many are past it and the time it took; after grading: the score distribution and each question's
+    difficulty and discrimination. Collect, Grade, Release feedback and Restart run from the page. The link printed
+    holds the session's instructor token: a trainee's token is refused.
+    """
+    from dflab.dashboard.server import App, serve
+
+    app = App(Session.existing(session_dir), timedelta(minutes=stuck_after))
+
+    def listening(bound: int) -> None:
+        click.echo(f"dashboard: http://127.0.0.1:{bound}/?token={app.token}")
+        click.echo("the link holds the instructor's token: keep it to yourself; Ctrl-C stops the dashboard")
+
+    try:
+        serve(app, port, listening)
+    except OSError as exc:
+        raise DflabError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", "--port") from None
+    except KeyboardInterrupt:
+        pass
 
 
 @session.command("restart")
