@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from dflab.errors import DflabError
-from dflab.evidence.kinds import EVIDENCE_KINDS
+from dflab.evidence.kinds import CASE_KINDS, EVIDENCE_KINDS
 
 console = Console()
 err_console = Console(stderr=True)
@@ -164,8 +164,9 @@ def evidence() -> None:
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Parallel builds (default: all cores).")
 @click.option("--force", is_flag=True, help="Replace existing builds (the old one is kept until the new is complete).")
 @click.option("--kind", "kinds", multiple=True, type=click.Choice(EVIDENCE_KINDS),
-              help="Build only this kind of evidence (repeatable; default: all). The disk is always built: "
-                   "answer keys name its layout.")
+              help="Build only this kind of evidence (repeatable; default: disk, memory and network). The disk is "
+                   "always built: answer keys name its layout. materials: what the labs' hooks derive from the "
+                   "case (a court file to review), only when asked.")
 def evidence_build(spec: Path, out: Path, trainees: tuple[str, ...], roster: Path | None, secret: str | None,
                    workers: int | None, force: bool, kinds: tuple[str, ...]) -> None:
     """Generate disk, memory and network evidence plus the answer key for each trainee.
@@ -198,7 +199,7 @@ def evidence_build(spec: Path, out: Path, trainees: tuple[str, ...], roster: Pat
         task = progress.add_task("", total=len(names))
         results = build_cohort(spec, secret or DEMO_SECRET, names, out, workers=workers, force=force,
                                on_done=lambda r: progress.update(task, advance=1, description=r.variant),
-                               kinds=kinds or EVIDENCE_KINDS)
+                               kinds=kinds or CASE_KINDS)
     table = Table(title=f"evidence built in {out}")
     for col in ("trainee", "manifest sha256", "seconds", "on disk"):
         table.add_column(col)

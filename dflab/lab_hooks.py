@@ -17,6 +17,15 @@ A hooks module may define any of:
     Facts of the trainee's lab that no evidence file holds (lab 01: the traits of the suspect its ``seed`` starts),
     added to every key built with the lab's folder beside it (:func:`labs_key_facts`), one section each under
     ``facts.<section>``; the grader's ``key:`` paths address them like any fact.
+``materials(case: Case, exhibits: dict[str, str], out_dir: Path) -> dict[str, dict]``
+    Documents the lab hands each trainee, derived from their case (lab 07: the examiner's report, custody record,
+    hash list and timeline a prosecutor receives, with flaws planted per trainee). Called when each variant is
+    built (:func:`labs_materials`), after the evidence files are written: ``exhibits`` maps each evidence file
+    written so far (its manifest path) to its SHA-256, ``out_dir`` is an empty folder of the evidence named for the
+    lab, so the documents reach the trainee read-only with the evidence and the manifest covers them. What the
+    documents are made of is drawn from the case alone (``case.seed`` for per-trainee choices), so a variant is
+    the same bytes every time. It returns the key facts of what it wrote, one section each under
+    ``facts.<section>`` as ``key_facts`` does: a trainee reads the documents, only the key knows what is planted.
 
 and a module attribute:
 
@@ -36,7 +45,7 @@ import functools
 import hashlib
 import importlib.util
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -45,7 +54,7 @@ from typing import Any
 from dflab.errors import DflabError
 from dflab.provision.base import Backend, ExecResult, TraineeEnv
 
-HOOK_NAMES = ("seed", "post_start", "pre_stop", "key_facts")
+HOOK_NAMES = ("seed", "post_start", "pre_stop", "key_facts", "materials")
 COMPARES = "COMPARES"
 Verdict = tuple[bool, str]
 
@@ -114,6 +123,16 @@ class LabHooks:
             raise DflabError("key_facts() must return {section: {fact: value}}", str(self.path))
         return facts
 
+    def materials(self, case: Any, exhibits: dict[str, str], out_dir: Path) -> dict[str, dict[str, Any]] | None:
+        """Run ``materials`` into ``out_dir``: the key facts it returns (None when the module defines no such hook)."""
+        hook = self._hook("materials")
+        if hook is None:
+            return None
+        facts = hook(case, dict(exhibits), out_dir)
+        if not isinstance(facts, dict) or not all(isinstance(k, str) and isinstance(v, dict) for k, v in facts.items()):
+            raise DflabError("materials() must return {section: {fact: value}}", str(self.path))
+        return facts
+
     @property
     def compares(self) -> dict[str, LabCompare]:
         """The lab's own compare kinds ({} when it defines none)."""
@@ -169,6 +188,33 @@ def labs_key_facts(labs_dir: Path, trainee: str, secret: str) -> dict[str, dict[
             if section in RESERVED_SECTIONS or section in owner:
                 raise DflabError(f"key_facts() section {section!r} is already "
                                  f"{owner.get(section, 'the evidence')}'s", str(lab_file.parent / meta.hooks))
+            facts[section], owner[section] = values, f"lab {meta.id}"
+    return facts
+
+
+def labs_materials(labs_dir: Path, case: Any, exhibits: dict[str, str], evidence_dir: Path,
+                   taken: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
+    """Run the ``materials`` hook of every lab under ``labs_dir`` for one variant: each writes into
+    ``evidence_dir/<lab id>/`` and returns its key facts, by section (``taken``: sections ``key_facts`` already
+    fills). Every lab's, for the reason :func:`labs_key_facts` gives; a folder left empty is removed."""
+    from dflab.lab_meta import LAB_FILE, load_lab
+
+    facts: dict[str, dict[str, Any]] = {}
+    owner = dict.fromkeys(taken, "key_facts()")
+    for lab_file in sorted(labs_dir.glob(f"*/{LAB_FILE}")):
+        meta = load_lab(labs_dir, lab_file.parent.name)
+        hooks = hooks_at(lab_file.parent / meta.hooks) if meta.hooks else None
+        if hooks is None or hooks.module is None or not callable(getattr(hooks.module, "materials", None)):
+            continue
+        out = evidence_dir / meta.id
+        out.mkdir()
+        written = hooks.materials(case, exhibits, out) or {}
+        if not any(out.iterdir()):
+            out.rmdir()
+        for section, values in written.items():
+            if section in RESERVED_SECTIONS or section in owner:
+                raise DflabError(f"materials() section {section!r} is already "
+                                 f"{owner.get(section, 'the evidence')}'s", str(hooks.path))
             facts[section], owner[section] = values, f"lab {meta.id}"
     return facts
 

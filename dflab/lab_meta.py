@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from dflab.errors import DflabError
-from dflab.evidence.kinds import EVIDENCE_KINDS
+from dflab.evidence.kinds import CASE_KINDS, EVIDENCE_KINDS
 from dflab.yamlfile import load_yaml, read_text, validate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,16 +43,20 @@ class AnswerRule(_Strict):
     length: int | None = Field(default=None, ge=1, le=4096)  # hex digits, for a hash
     # What the answer form (dflab.lab.form) calls the field; default: the name humanised. Trainee-facing.
     label: str | None = Field(default=None, min_length=1, max_length=80)
+    # How many lines the form's field shows, for a text answer written on several (a note's text, as found).
+    lines: int | None = Field(default=None, ge=2, le=40)
 
     @model_validator(mode="after")
     def _length_for_hex(self) -> AnswerRule:
         if self.length is not None and self.shape != "hex":
             raise ValueError("length applies to hex answers only")
+        if self.lines is not None and self.shape != "text":
+            raise ValueError("lines applies to text answers only")
         return self
 
     def as_dict(self) -> dict[str, Any]:
-        """The shape rule alone (what ``check_shape`` reads): the label is the form's, not the value's."""
-        return self.model_dump(exclude_none=True, exclude={"label"})
+        """The shape rule alone (what ``check_shape`` reads): label and lines are the form's, not the value's."""
+        return self.model_dump(exclude_none=True, exclude={"label", "lines"})
 
     def field_label(self, name: str) -> str:
         """The label the answer form shows: ``label:``, or the name humanised (``root_fs`` -> "Root fs")."""
@@ -207,7 +211,7 @@ class LabMeta(_Strict):
     scenario: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")  # labs/scenarios/<scenario>.yaml
     notebook: str  # the released notebook's file name
     source: str  # the instructor's notebook (solutions), in the lab folder
-    evidence: tuple[str, ...] = EVIDENCE_KINDS  # the kinds each trainee's variant holds (disk always)
+    evidence: tuple[str, ...] = CASE_KINDS  # the kinds each trainee's variant holds (disk always; materials if listed)
     hooks: str | None = None  # a Python file in the lab folder (dflab/lab_hooks.py): code beside the lab's lifecycle
     requires: Requires = Requires()  # the scenario's roles the lab needs (checked by `dflab scenario validate`)
     grading: Grading = Grading()

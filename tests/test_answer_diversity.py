@@ -22,10 +22,12 @@ import itertools
 import json
 import re
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import nbformat
 import pytest
+from IPython.core.inputtransformer2 import TransformerManager
 
 from dflab import labcheck
 from dflab.evidence.build import build_variant
@@ -88,7 +90,9 @@ def lab02_cells() -> dict[str, str]:
 
     def one(pattern: str) -> str:
         [cell] = [s for s in code if re.search(pattern, s, re.M)]
-        return cell
+        # The prepared tool lines (`!mmls ...`, for trainees who read rather than code) as IPython runs them; the
+        # namespace's get_ipython() below does not run them: only the Python the solution computes with counts.
+        return TransformerManager().transform_cell(cell)
 
     return {"setup": one(r"^EVIDENCE = evidence_dir\(\)"), "parts": one(r"^parts = disk\.partitions\(IMAGE\)$"),
             "partitions": one(r"^root_start_sector = "), "files": one(r"^files = disk\.list_files"),
@@ -109,7 +113,7 @@ def test_lab_02_solution_reads_every_drawn_layout_from_the_evidence(cohort: dict
     monkeypatch.chdir(tmp_path)
     for trainee in by_layout.values():
         monkeypatch.setenv("DFLAB_EVIDENCE", str(cohort[trainee] / "evidence"))
-        ns: dict[str, Any] = {}
+        ns: dict[str, Any] = {"get_ipython": lambda: SimpleNamespace(system=lambda _command: None)}
         for name in ("setup", "parts", "partitions", "files", "archive"):
             exec(compile(cells[name], f"lab02:{name}", "exec"), ns)  # noqa: S102 - the repository's own notebook
         disk, answers = keys[trainee]["facts"]["disk"], keys[trainee]["answers"]

@@ -23,6 +23,7 @@ from dflab.errors import DflabError
 from dflab.evidence import build as build_mod
 from dflab.evidence.build import build_variant
 from dflab.evidence.manifest import verify
+from dflab.forensics.disk import name_history, recover_from_journal
 from dflab.scenario.draw import DEMO_SECRET
 from dflab.scenario.load import load_spec
 
@@ -99,12 +100,17 @@ def test_key_answers_match_the_real_tools(built):
     ans = key["answers"]
     disk = key["facts"]["disk"]
     root = disk["volumes"]["root"]  # by role: the partition holding volume root, wherever the table puts it
-    # Disk: the deleted payload, recovered by the inode the key names, has the key's hash.
+    # Disk: the deleted payload is an orphan at the inode the key names (Linux's unlink wiped its name and emptied
+    # the inode, so icat reads nothing); its name and its bytes come back from the journal, with the key's hash.
     deleted = _run("fls", "-r", "-d", "-p", "-o", str(root["start_sector"]), str(ev / "disk.img"))
-    assert ans["payload_path"].lstrip("/") in deleted
+    assert f"$OrphanFiles/OrphanFile-{ans['payload_inode']}" in deleted
     data = subprocess.run(["icat", "-o", str(root["start_sector"]), str(ev / "disk.img"), str(ans["payload_inode"])],
                           capture_output=True, check=True).stdout
-    assert hashlib.sha256(data).hexdigest() == ans["payload_sha256"]
+    assert data == b""
+    image, inode, offset = ev / "disk.img", ans["payload_inode"], root["start_sector"] * 512
+    assert ans["payload_path"] in set(name_history(image, inode, partition=offset)["path"])
+    recovered = recover_from_journal(image, inode, res.out.parent / "payload", partition=offset)
+    assert recovered["sha256"] == ans["payload_sha256"]
     # Network: the HTTP object tshark exports is the same file.
     out = Path(res.out.parent / "objects")
     _run("tshark", "-r", str(ev / "network.pcap"), "-q", "--export-objects", f"http,{out}")

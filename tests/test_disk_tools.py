@@ -95,8 +95,15 @@ def partitions(facts: dict) -> dict[str, dict]:
     return {p["volume"]: p for p in facts["partitions"]}
 
 
+def unlinked(case: Case, f: DiskFile) -> bool:
+    """Deleted on ext4, as Linux's unlink does it: the name wiped, the inode emptied (size 0, no extents, mtime and
+    ctime at the deletion), the data left in free blocks (tests/test_ext4_deletion.py reads what survives)."""
+    return f.deleted_at is not None and next(v.fs for v in case.disk.volumes if v.id == f.volume) == "ext4"
+
+
 def planned_paths(case: Case, volume: str) -> dict[str, bool]:
-    """Every path fls must list for ``volume`` (planned files and their implied parents) → deleted?"""
+    """Every path fls must list for ``volume`` (planned files and their implied parents) → deleted?  A file unlinked
+    from ext4 has no name left to list; FAT keeps a deleted name (0xE5 in its first byte)."""
     out: dict[str, bool] = {}
     for f in case.disk.files:
         if f.volume != volume:
@@ -104,8 +111,14 @@ def planned_paths(case: Case, volume: str) -> dict[str, bool]:
         parts = f.path.strip("/").split("/")
         for depth in range(1, len(parts)):
             out.setdefault("/".join(parts[:depth]), False)
-        out["/".join(parts)] = f.deleted_at is not None
+        if not unlinked(case, f):
+            out["/".join(parts)] = f.deleted_at is not None
     return out
+
+
+def planned_content(case: Case, f: DiskFile) -> bytes:
+    """What reading the file by its inode gives: nothing once ext4 has unlinked it."""
+    return b"" if unlinked(case, f) else f.content
 
 
 FLS_LINE = re.compile(r"^(?P<type>\S/\S) (?P<deleted>\* )?(?P<inode>\d+)(?P<realloc>\(realloc\))?:\t(?P<name>.*)$")
@@ -168,7 +181,7 @@ def test_volume_facts_by_role_are_the_partitions_tsk_finds_holding_them(built: t
             if f.volume == v.id and not f.is_dir:
                 meta = fs.open_meta(inode=facts["files"][f.id]["inode"])
                 data = meta.read_random(0, meta.info.meta.size) if meta.info.meta.size else b""
-                assert hashlib.sha256(data).hexdigest() == f.sha256, (v.id, f.id)
+                assert data == planned_content(case, f), (v.id, f.id)
 
 
 def test_fsstat_type_label_and_ids(built: tuple[Case, Path, dict]) -> None:
@@ -196,11 +209,18 @@ def test_fls_lists_every_planned_path_and_exactly_the_deleted_ones(built: tuple[
         listing = fls(image, start)
         assert {path: deleted for path, (_, deleted) in listing.items()} == planned_paths(case, v.id)
         for f in case.disk.files:
-            if f.volume == v.id:
+            if f.volume == v.id and not unlinked(case, f):
                 assert listing[f.path.strip("/")][0] == facts["files"][f.id]["inode"], f.id
         deleted = fls(image, start, "-d")
-        assert set(deleted) == {f.path.strip("/") for f in case.disk.files if f.volume == v.id and f.deleted_at}
+        assert set(deleted) == {f.path.strip("/") for f in case.disk.files
+                                if f.volume == v.id and f.deleted_at and not unlinked(case, f)}
         assert all(flag for _, flag in deleted.values())
+        # What ext4 keeps of an unlinked file is its inode, which TSK lists as an orphan without a name.
+        orphans = {line for line in run("fls", "-r", "-d", "-o", str(start), str(image)).splitlines()
+                   if "$OrphanFiles/" in line}
+        assert orphans == {f"-/r * {facts['files'][f.id]['inode']}:\t$OrphanFiles/OrphanFile-"
+                           f"{facts['files'][f.id]['inode']}" for f in case.disk.files
+                           if f.volume == v.id and unlinked(case, f) and not f.is_dir}
 
 
 def test_icat_returns_planned_bytes_including_deleted_files(built: tuple[Case, Path, dict]) -> None:
@@ -211,8 +231,8 @@ def test_icat_returns_planned_bytes_including_deleted_files(built: tuple[Case, P
         fact = facts["files"][f.id]
         start = partitions(facts)[f.volume]["start_sector"]
         data = run_bytes("icat", "-o", str(start), str(image), str(fact["inode"]))
-        assert hashlib.sha256(data).hexdigest() == f.sha256 == fact["sha256"], f.id
-        assert fact["size"] == len(f.content)
+        assert data == planned_content(case, f), f.id
+        assert f.sha256 == fact["sha256"] and fact["size"] == len(f.content), f.id
 
 
 def test_slack_is_at_its_offset_and_icat_s_shows_it(built: tuple[Case, Path, dict]) -> None:
@@ -227,6 +247,8 @@ def test_slack_is_at_its_offset_and_icat_s_shows_it(built: tuple[Case, Path, dic
         with image.open("rb") as fh:
             fh.seek(fact["slack_offset"])
             assert fh.read(len(f.slack)) == f.slack, f.id
+        if unlinked(case, f):  # no blocks left to read past the end of: the bytes above are all there is
+            continue
         start = partitions(facts)[f.volume]["start_sector"]
         data = run_bytes("icat", "-s", "-o", str(start), str(image), str(fact["inode"]))
         assert data[:len(f.content)] == f.content
@@ -255,10 +277,14 @@ def test_istat_shows_planned_times(built: tuple[Case, Path, dict]) -> None:
             assert ("Not Allocated" in out) == (f.deleted_at is not None)
         else:
             assert times["Accessed"] == _utc(f.atime), f.id
-            assert times["File Modified"] == _utc(f.mtime), f.id
-            assert times["Inode Modified"] == _utc(f.ctime), f.id
+            # Freeing truncates the inode, which sets its mtime and ctime to the moment: at the unlink, or, for a
+            # file a process still held, when the holder ended (the key's freed_at: the host's shutdown).
+            freed = fact["freed_at"]
+            assert (freed != f.deleted_at) == (f.deleted_at is not None and freed is not None and freed > f.deleted_at)
+            assert times["File Modified"] == _utc(freed if unlinked(case, f) else f.mtime), f.id
+            assert times["Inode Modified"] == _utc(freed if unlinked(case, f) else f.ctime), f.id
             assert times["File Created"] == _utc(f.crtime), f.id
-            assert times.get("Deleted") == (_utc(f.deleted_at) if f.deleted_at else None), f.id
+            assert times.get("Deleted") == (_utc(freed) if f.deleted_at else None), f.id
             assert f"uid / gid: {f.uid} / {f.gid}\n" in out
             assert ("Not Allocated" in out) == (f.deleted_at is not None)
             assert f"num of links: {0 if f.deleted_at else (1 if not f.is_dir else 2)}\n" in out
@@ -284,6 +310,8 @@ def test_implied_directories_precede_their_files_and_record_their_changes(tmp_pa
         assert (meta.uid, meta.gid, int(meta.mode) & 0o7777) == (uid, gid, mode), path
         children = [e.info.meta for e in fs.open_dir(path=path)
                     if e.info.name.name not in (b".", b"..") and e.info.meta is not None]
+        children += [fs.open_meta(inode=facts["files"][f.id]["inode"]).info.meta for f in case.disk.files
+                     if f.volume == "root" and unlinked(case, f) and f.path.rsplit("/", 1)[0] == path]  # no name left
         assert children, path
         births = [_ns(child, "crtime") for child in children]
         deaths = [f.deleted_at * 10**9 for f in case.disk.files  # pytsk3 shows no dtime: the plan's
@@ -326,7 +354,7 @@ def test_pytsk3_walk_matches_plan(built: tuple[Case, Path, dict]) -> None:
         _walk(fs, fs.open_dir(path="/"), "", seen)
         assert {p.strip("/") for p in seen} == set(planned_paths(case, v.id))
         for f in case.disk.files:
-            if f.volume != v.id:
+            if f.volume != v.id or unlinked(case, f):
                 continue
             got = seen[f.path]
             deleted = f.deleted_at is not None
@@ -365,3 +393,26 @@ def test_fsck_fat_and_e2fsck_report_clean(built: tuple[Case, Path, dict], tmp_pa
             lines = run("e2fsck", "-fn", str(part)).splitlines()
             assert [line.split(":")[0] for line in lines[:5]] == [f"Pass {n}" for n in range(1, 6)], lines
             assert len(lines) == 6 and lines[5].startswith(f"{v.label}: "), lines
+
+
+@pytest.mark.parametrize("fs", ["fat32", "ext4"])
+def test_an_empty_volume_is_a_clean_file_system_with_nothing_on_it(tmp_path: Path, fs: str) -> None:
+    """A volume the story writes nothing to (a stick formatted and never used) is made, fsck clean, and lists no
+    file; FAT dates its label entry with the case's time, never 1970 (which FAT cannot store)."""
+    case = small_case()
+    empty = Volume("spare", fs, "SPARE", 34 * MiB if fs == "fat32" else 8 * MiB, 0x1234ABCD,  # type: ignore[arg-type]
+                   "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d", "/mnt/spare")
+    case = dataclasses.replace(case, disk=dataclasses.replace(
+        case.disk, size_bytes=case.disk.size_bytes + 40 * MiB, volumes=(*case.disk.volumes, empty)))
+    image = tmp_path / "disk.img"
+    facts = write_disk(case, image)
+    part = extract_partition(image, partitions(facts)["spare"], tmp_path / "spare.img")
+    if fs == "fat32":
+        lines = run("fsck.fat", "-n", str(part)).splitlines()
+        assert len(lines) == 2 and lines[1].startswith(f"{part}: "), lines
+    else:
+        lines = run("e2fsck", "-fn", str(part)).splitlines()
+        assert len(lines) == 6 and lines[5].startswith("SPARE: "), lines
+    listed = [line for line in run("fls", str(part)).splitlines()
+              if "$" not in line and "lost+found" not in line and "(Volume Label Entry)" not in line]
+    assert listed == [], listed

@@ -516,7 +516,7 @@ def test_generated_disk_gives_back_every_planned_file(tmp_path: Path) -> None:
 
     case = small_case()
     image = tmp_path / "disk.img"
-    write_disk(case, image)
+    facts = write_disk(case, image)
     parts = disk.partitions(image)
     assert parts.filesystem.tolist() == [v.fs for v in case.disk.volumes]
     with pytest.raises(EvidenceError, match="pass partition="):
@@ -525,6 +525,14 @@ def test_generated_disk_gives_back_every_planned_file(tmp_path: Path) -> None:
     for index, volume in enumerate(case.disk.volumes):
         files = disk.list_files(image, partition=index).set_index("path")
         for planned in (f for f in case.disk.files if f.volume == volume.id and not f.is_dir):
+            if planned.deleted_at is not None and volume.fs == "ext4":
+                # Linux's unlink wiped the name and emptied the inode: an orphan of size 0, its content in the
+                # journal's older copies (disk.recover_from_journal; tests/test_ext4_deletion.py).
+                inode = facts["files"][planned.id]["inode"]
+                row = files.loc[f"/$OrphanFiles/OrphanFile-{inode}"]
+                assert (row["deleted"], row["size"], row["inode"]) == (True, 0, inode), planned.path
+                assert disk.read_file(image, inode, partition=index) == b""
+                continue
             row = files.loc[planned.path]
             assert (row["deleted"], row["size"], row["type"]) == (planned.deleted_at is not None,
                                                                   len(planned.content), "file"), planned.path

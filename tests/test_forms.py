@@ -96,6 +96,23 @@ def test_labels_are_checked_and_do_not_change_the_shape_rules() -> None:
     assert "answers.root_fs.label" in message and "\n" not in message
 
 
+def test_a_text_answer_of_several_lines_gets_a_field_of_several_lines(tmp_path: Path) -> None:
+    from ipywidgets import Text, Textarea
+
+    from dflab.lab.form import AnswerForm
+
+    text = (LAB / "lab.yaml").read_text(encoding="utf-8")
+    meta = parse_lab(text.replace('label: "Root file system"', 'label: "Root file system", lines: 3'), "lab.yaml")
+    assert meta.answers["root_fs"].as_dict() == {"shape": "text"}  # the form's, not the value's
+    step = next(s for s in meta.steps if "root_fs" in s.answers)
+    fields = AnswerForm(meta, step, tmp_path, None).fields
+    assert isinstance(fields["root_fs"], Textarea) and fields["root_fs"].rows == 3
+    plain = AnswerForm(parse_lab(text, "lab.yaml"), step, tmp_path, None).fields
+    assert type(plain["root_fs"]) is Text  # one line unless the lab says otherwise
+    message = error_of(text.replace("root_fs: {shape: text", "root_fs: {shape: int, lines: 3"))
+    assert "lines applies to text answers only" in message and "\n" not in message
+
+
 @pytest.mark.parametrize("lab", ["02-disk", "03-memory", "04-network", "05-capstone"])
 def test_every_step_of_labs_02_to_05_has_hints_and_an_explanation(lab: str) -> None:
     meta = read_lab(REPO / "labs" / lab)

@@ -41,8 +41,8 @@ REJECTED = {
     "dave": "02-disk.ipynb is truncated (the JSON ends early",
     "erin": "02-disk.ipynb is not a notebook (not UTF-8 text)",
     "frank": "submission too large: 1024 MiB (02-disk.ipynb), the limit is 50 MiB",
-    "grace": "02-disk.ipynb is not lab 02-disk's notebook (19 nbgrader cells it does not have, 8 of its 32: "
-             "another lab?)",
+    # (how many of lab 03's cells lab 02 lacks, and of lab 02's it has, follows both notebooks: the reason's start)
+    "grace": "02-disk.ipynb is not lab 02-disk's notebook (",
     "heidi": "no 02-disk.ipynb in the submission (found lab2.ipynb: wrong file name?)",
     "zoe": "'zoe' is not in the gradebook (add them to the roster and re-run `dflab course init`)",
 }

@@ -47,7 +47,7 @@ def _edited(tmp_path: Path, old: str, new: str) -> tuple[Path, int]:
 
 @pytest.mark.parametrize(("old", "new", "message"), [
     (r"^evidence:.*$", "evidence: [disk, registry]",
-     "evidence: unknown evidence kind 'registry' (choose from disk, memory, network)"),
+     "evidence: unknown evidence kind 'registry' (choose from disk, memory, network, materials)"),
     (r"^evidence:.*$", "evidence: disk", "evidence: Input should be a valid tuple"),
     (r"^notebook:.*$", "notebook: 02-disk.ipynb\nnotebok: x.ipynb", "notebok: unknown field"),  # a typo never passes
     (r"^notebook:.*$", "notebook: ../02-disk.ipynb",

@@ -18,7 +18,7 @@ from dflab.provision.base import ExecResult, TraineeEnv
 from dflab.provision.local_backend import LocalBackend
 
 ROOT = Path(__file__).resolve().parents[1]
-GENERIC = ("provision", "session", "evidence", "grading", "checker")
+GENERIC = ("provision", "session", "evidence", "grading", "checker", "dashboard")
 LAB_IDS = sorted(p.parent.name for p in (ROOT / "labs").glob("*/lab.yaml"))
 # What names one lab: its id, its folder's code (dflab.live is lab 01's), its subject.
 LAB_NAMES = re.compile("|".join([*map(re.escape, LAB_IDS), r"dflab\.live\b", r"\bsuspect_(?:seed|running)\b",
@@ -33,7 +33,8 @@ def _named(path: Path) -> set[str]:
 
 
 def test_the_generic_packages_name_no_lab() -> None:
-    assert LAB_IDS == ["01-live", "02-disk", "03-memory", "04-network", "05-capstone", "06-acquire"]
+    assert LAB_IDS == ["01-live", "02-disk", "03-memory", "04-network", "05-capstone", "06-acquire",
+                      "07-review"]
     found = {}
     for package in GENERIC:
         for path in sorted((ROOT / "dflab" / package).rglob("*.py")):

@@ -85,14 +85,14 @@ def test_lab_02_on_another_case_tells_that_story(tmp_path: Path) -> None:
 
 def planted_lab(labs: Path) -> Path:
     """A copy of lab 02 in ``labs`` whose prose names what no release may show: a per-trainee value, an unknown
-    fact, an answer, a role lab.yaml's requires: does not list (cell 3), and a broken placeholder (cell 8)."""
+    fact, an answer, a role lab.yaml's requires: does not list (cell 3), and a broken placeholder (cell 9)."""
     shutil.copytree(LABS / "02-disk", labs / "02-disk")
     path = labs / "02-disk" / "source.ipynb"
     nb = json.loads(path.read_text(encoding="utf-8"))
-    assert nb["cells"][2]["cell_type"] == nb["cells"][7]["cell_type"] == "markdown"
+    assert nb["cells"][2]["cell_type"] == nb["cells"][8]["cell_type"] == "markdown"
     nb["cells"][2]["source"].append("\n\nThe workstation is {{ hosts.suspect.hostname }} ({{ hosts.suspect.hostnme }}"
                                     "), its root is {{ volumes.root.fs }}, its gateway {{ hosts.gateway.hostname }}.\n")
-    nb["cells"][7]["source"].append("\n\nAs {{ case.title says.\n")  # on the cell's last line
+    nb["cells"][8]["source"].append("\n\nAs {{ case.title says.\n")  # on the cell's last line
     path.write_text(json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
 
@@ -103,7 +103,7 @@ def test_placeholders_a_case_cannot_fill_are_one_line_each_at_their_cell(tmp_pat
                            str(notebook.parent)], capture_output=True, text=True, cwd=ROOT, timeout=600,
                           env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "HOME": str(tmp_path)})
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
-    cell_8 = "".join(json.loads(notebook.read_text(encoding="utf-8"))["cells"][7]["source"]).splitlines()
+    cell_9 = "".join(json.loads(notebook.read_text(encoding="utf-8"))["cells"][8]["source"]).splitlines()
     assert proc.stderr.splitlines() == [
         f"{notebook}: cell 3: {{{{ hosts.suspect.hostname }}}} differs per trainee; prose can only use the case's "
         "fixed facts",
@@ -113,7 +113,7 @@ def test_placeholders_a_case_cannot_fill_are_one_line_each_at_their_cell(tmp_pat
         "an answer away",
         f"{notebook}: cell 3: {{{{ hosts.gateway.hostname }}}} names hosts.gateway, which lab.yaml's requires: does "
         "not list (the roles a lab takes from a case are all listed there)",
-        f"{notebook}: cell 8: line {len(cell_8)}: template syntax: expected token 'end of print statement', got "
+        f"{notebook}: cell 9: line {len(cell_9)}: template syntax: expected token 'end of print statement', got "
         "'says'",
         f"dflab: error: {NIGHTJAR}: 5 problem(s) above: lab(s) 02-disk cannot run on this spec",
     ]

@@ -145,16 +145,22 @@ def test_lsof_uses_disk_metadata_for_files_on_the_case_disk(case, vol):
     row = next(r for r in vol("linux.lsof") if r["PID"] == 1502 and r["FD"] == 3)
     report = case.file("report")
     assert row["Size"] == len(report.content)
-    assert row["Modified"] == iso(report.mtime)
+    assert int(datetime.fromisoformat(row["Modified"]).timestamp()) == report.mtime  # + ext4's nanoseconds
     assert row["Type"] == "REG"
+    assert row["Device"] == "8:2"  # the root file system is the disk's second partition
 
 
 def test_sockstat_shows_each_planned_socket(case, vol):
+    """In the state the capture leaves it at the acquisition: the exfiltration the implant holds ended with FINs
+    (the raw flow at T0+1700, the acquisition at T0+3600), so it reads CLOSE (tests/test_fact_model.py)."""
     rows = {(r["PID"], r["FD"], r["Family"], r["Proto"], r["Source Addr"], r["Source Port"], r["Destination Addr"],
              r["Destination Port"], r["State"]) for r in vol("linux.sockstat")}
+    closed = {(r.client_port, r.server_port) for r in case.network.raw}
     expected = {(p.pid, s.fd, "AF_INET", s.proto.upper(), s.local_ip, str(s.local_port), s.remote_ip,
-                 str(s.remote_port), s.state) for p in visible(case) for s in p.sockets}
+                 str(s.remote_port), "CLOSE" if (s.local_port, s.remote_port) in closed else s.state)
+                for p in visible(case) for s in p.sockets}
     assert rows == expected
+    assert any(state == "CLOSE" for *_, state in rows)
 
 
 def test_psscan_finds_the_hidden_process_that_pslist_misses(case, vol, written):
@@ -192,15 +198,22 @@ def test_raw_image_analyses_like_the_lime_image(vol):
     assert HIDDEN_PID in {r["PID"] for r in vol("linux.psscan", "raw")}
 
 
-def test_lime_header_and_raw_layout(case, written):
+def test_lime_ranges_follow_the_system_ram_map_and_raw_stays_flat(case, written):
     out, facts = written
     raw = (out / "memory.raw").read_bytes()
     lime = (out / "memory.lime").read_bytes()
     size = case.memory.size_bytes
     assert len(raw) == size == facts["size_bytes"]
-    magic, version, start, end = struct.unpack_from("<IIQQ", lime)
-    assert (magic, version, start, end) == (0x4C694D45, 1, 0, size - 1)
-    assert lime[32:] == raw
+    ranges, pos = [], 0
+    while pos < len(lime):
+        magic, version, start, end = struct.unpack_from("<IIQQ", lime, pos)
+        assert (magic, version) == (0x4C694D45, 1)
+        assert lime[pos + 32 : pos + 32 + end + 1 - start] == raw[start : end + 1]
+        ranges.append((start, end))
+        pos += 32 + end + 1 - start
+    # SeaBIOS's e820 map: RAM from 4 KiB to 0x9FBFF and from 1 MiB to 128 KiB short of the top
+    assert ranges == [(0x1000, 0x9FBFF), (0x100000, size - 0x20000 - 1)]
+    assert not any(raw[:0x1000]) and not any(raw[0x9FC00:0x100000]) and not any(raw[size - 0x20000 :])
     assert raw.count(case.memory.banner.encode() + b"\0") == 1
 
 

@@ -37,12 +37,13 @@ from typing import Any
 from dflab.atomic import atomic_dir, ensure_writable_dir, write_bytes
 from dflab.evidence.disk import write_disk
 from dflab.evidence.disk.ewf import require_tools, write_e01
+from dflab.evidence.facts import SharedFacts
 from dflab.evidence.key import build_key
-from dflab.evidence.kinds import EVIDENCE_KINDS, check_kinds
+from dflab.evidence.kinds import CASE_KINDS, check_kinds
 from dflab.evidence.manifest import canonical_json, evidence_files, load_manifest, sha256_file, write_manifest
 from dflab.evidence.memory import write_memory
 from dflab.evidence.network import write_network
-from dflab.lab_hooks import labs_key_facts
+from dflab.lab_hooks import labs_key_facts, labs_materials
 from dflab.lab_meta import REPO
 from dflab.scenario.case import Case
 from dflab.scenario.draw import variant_seed
@@ -65,12 +66,14 @@ class BuildResult:
 
 
 def write_case(case: Case, out: Path, lab_facts: dict[str, dict[str, Any]],
-               kinds: tuple[str, ...] = EVIDENCE_KINDS) -> str:
+               kinds: tuple[str, ...] = CASE_KINDS, labs_dir: Path | None = None) -> str:
     """Write one case's evidence and key into the existing, empty directory ``out``; return the manifest hash.
 
     ``lab_facts`` are what the labs' hooks add to the trainee's key (:func:`dflab.lab_hooks.labs_key_facts`): no
     evidence file holds them, only the key.
     ``kinds`` (from :func:`check_kinds`) are the evidence kinds written; the key's ``facts`` hold theirs.
+    ``labs_dir``: the labs whose ``materials`` hooks add documents to the evidence, and their facts to the key
+    (:func:`dflab.lab_hooks.labs_materials`), when ``kinds`` holds ``materials``.
 
     Hashing the large images is most of the cost of a build; it runs in a
     thread (hashlib releases the GIL) while the next writer works in Python.
@@ -90,11 +93,17 @@ def write_case(case: Case, out: Path, lab_facts: dict[str, dict[str, Any]],
         # ewfacquire (a subprocess) converts the image while the memory and network writers run in Python.
         e01 = pool.submit(write_e01, ev / "disk.img", ev / "disk.E01", case.disk.e01,
                           where=f"scenario {case.scenario_id}: disk.e01", work_dir=out) if case.disk.e01 else None
-        memory = write_memory(case, ev, case.memory.formats) if "memory" in kinds else None
+        # Memory names the files the disk writer just laid out, by the inode numbers it chose (dflab.evidence.facts).
+        memory = write_memory(case, ev, case.memory.formats, SharedFacts(case, disk)) if "memory" in kinds else None
         hash_new_files()
         network = write_network(case, ev) if "network" in kinds else None
         if e01:
             disk["e01"] = e01.result()
+            hash_new_files()
+        if labs_dir is not None and "materials" in kinds:
+            # labs' documents derived from the case and these files' hashes (lab_hooks)
+            exhibits = {p.relative_to(ev).as_posix(): f.result() for p, f in hashing.items()}
+            lab_facts = {**lab_facts, **labs_materials(labs_dir, case, exhibits, ev, taken=lab_facts)}
             hash_new_files()
         known = {p: f.result() for p, f in hashing.items()}
     manifest_sha = write_manifest(ev, case.scenario_id, case.variant, known)
@@ -126,14 +135,14 @@ LABS = REPO / "labs"  # the bundled labs: whose hooks add facts to keys built wi
 
 
 def build_variant(spec: Spec, secret: str, trainee: str, out: Path, *, force: bool = False,
-                  kinds: Iterable[str] = EVIDENCE_KINDS, labs_dir: Path = LABS) -> BuildResult:
+                  kinds: Iterable[str] = CASE_KINDS, labs_dir: Path = LABS) -> BuildResult:
     """Build one trainee's variant into ``out`` (atomically; ``force`` replaces an existing build); the key holds
     what the hooks of the labs in ``labs_dir`` add (:func:`dflab.lab_hooks.labs_key_facts`)."""
     t0 = time.perf_counter()
     written = check_kinds(kinds, "evidence kinds")
     case = resolve(spec, variant_seed(secret, spec.scenario, trainee), trainee)
     with atomic_dir(out, replace=force) as tmp:
-        manifest_sha = write_case(case, tmp, labs_key_facts(labs_dir, trainee, secret), written)
+        manifest_sha = write_case(case, tmp, labs_key_facts(labs_dir, trainee, secret), written, labs_dir)
     size = sum(p.stat().st_blocks * 512 for p in out.rglob("*") if p.is_file())
     return BuildResult(trainee, out, manifest_sha, time.perf_counter() - t0, size)
 
@@ -147,7 +156,7 @@ def _build_one(spec_path: str, secret: str, trainee: str, out: str, force: bool,
 def build_cohort(spec_path: Path, secret: str, trainees: Iterable[str], out_root: Path, *, workers: int | None = None,
                  force: bool = False, on_done: Callable[[BuildResult], None] | None = None,
                  on_started: Callable[[], None] | None = None,
-                 kinds: Iterable[str] = EVIDENCE_KINDS, labs_dir: Path = LABS) -> list[BuildResult]:
+                 kinds: Iterable[str] = CASE_KINDS, labs_dir: Path = LABS) -> list[BuildResult]:
     """Build every trainee's variant under ``out_root/<trainee>/`` using ``workers`` processes (all cores by default).
 
     Each variant is independent and CPU-bound in Python, so processes (not

@@ -9,7 +9,12 @@ from collections.abc import Iterable
 
 from dflab.errors import DflabError
 
-EVIDENCE_KINDS = ("disk", "memory", "network")  # in the order the writers run
+# The case's evidence, in the order the writers run: what a variant holds unless a lab asks for less (or more).
+CASE_KINDS = ("disk", "memory", "network")
+# ``materials``: what labs' ``materials`` hooks derive from the case (documents under ``<lab id>/``,
+# dflab.lab_hooks.labs_materials), only in the variants of labs that list it, so no trainee of another lab is handed,
+# say, an examiner's report of their own case.
+EVIDENCE_KINDS = (*CASE_KINDS, "materials")
 
 
 def check_kinds(kinds: Iterable[str], where: str) -> tuple[str, ...]:
@@ -27,5 +32,9 @@ _FILE_PREFIXES = (("disk.", "disk"), ("memory.", "memory"), ("symbols/", "memory
 
 
 def kinds_held(manifest_paths: Iterable[str]) -> set[str]:
-    """The evidence kinds a built variant holds, from its manifest's file paths."""
-    return {kind for path in manifest_paths for prefix, kind in _FILE_PREFIXES if path.startswith(prefix)}
+    """The evidence kinds a built variant holds, from its manifest's file paths (a lab's folder: materials)."""
+    held = set()
+    for path in manifest_paths:
+        kind = next((kind for prefix, kind in _FILE_PREFIXES if path.startswith(prefix)), None)
+        held.add(kind or ("materials" if "/" in path else None))
+    return held - {None}

@@ -10,6 +10,7 @@ notebook cell can be re-run on its own::
     files[files.deleted]                              # what was deleted?
     data = disk.read_file("evidence/disk.E01", inode=14, partition=1)  # like icat
     disk.file_type(data)                              # what is it really?
+    disk.inode_history("evidence/disk.img", 66, partition=1)   # a deleted ext4 inode's copies in the journal
 
 Vocabulary, because forensics tools use it everywhere:
 
@@ -42,6 +43,7 @@ from __future__ import annotations
 import calendar
 import os
 import re
+import struct
 import time
 import warnings
 from collections.abc import Iterator
@@ -68,10 +70,15 @@ __all__ = [
     "TruncatedImageWarning",
     "extract",
     "file_type",
+    "inode_history",
+    "journal",
+    "journal_block",
     "list_files",
+    "name_history",
     "open_image",
     "partitions",
     "read_file",
+    "recover_from_journal",
     "timeline",
     "verify_e01",
 ]
@@ -293,6 +300,129 @@ def timeline(path: str | os.PathLike[str], partition: Partition = None, fs_type:
     return long[["time", "event", *keep]]
 
 
+# --------------------------------------------------------------------------- the ext4 journal
+#
+# Linux's unlink truncates a file before it frees the inode: size 0, no extents, nothing for icat to read.
+# What the file was survives in the jbd2 journal, which logs whole metadata blocks (inode table blocks,
+# directory blocks) each time a transaction commits.  ``jls`` lists the log, but TSK 4.11/4.12 read the
+# csum_v3 tags every current kernel writes as if they were shorter, so only the first block number of
+# each descriptor is right; these helpers read the log as jbd2's own recovery does.
+
+def journal(path: str | os.PathLike[str], partition: Partition = None) -> pd.DataFrame:
+    """Every file-system block copy the ext4 journal still holds, like ``jls`` with the tags read right.
+
+    Columns: ``journal_block`` (what ``jcat`` takes), ``sequence`` (the transaction), ``committed``
+    (its commit time, UTC), ``fs_block`` (the file-system block it is a copy of).  Only transactions
+    whose commit block is still there are listed, as jbd2 recovery would trust them.
+    """
+    with _Ext4.open(path, partition) as ext:
+        rows = [{"journal_block": c.journal_block, "sequence": c.sequence, "committed": c.committed,
+                 "fs_block": c.fs_block} for c in ext.journal_copies()]
+    return pd.DataFrame(rows, columns=["journal_block", "sequence", "committed", "fs_block"])
+
+
+def journal_block(path: str | os.PathLike[str], block: int, partition: Partition = None) -> bytes:
+    """Journal block ``block``, like ``jcat``: a logged copy as the file-system block was (jbd2 zeroes the first
+    four bytes of a copy that starts with its magic number and flags it in the tag), anything else as stored."""
+    with _Ext4.open(path, partition) as ext:
+        log = ext.journal_bytes()
+        if not 0 <= block < len(log) // ext.block_size:
+            raise EvidenceError(f"journal block {block} is outside the journal's {len(log) // ext.block_size} blocks",
+                                ext.where)
+        copies = [c.data for c in ext.journal_copies() if c.journal_block == block]
+        return copies[-1] if copies else log[block * ext.block_size:(block + 1) * ext.block_size]
+
+
+def inode_history(path: str | os.PathLike[str], inode: int, partition: Partition = None) -> pd.DataFrame:
+    """Inode ``inode`` as each journal copy of its inode table block shows it, oldest first.
+
+    Columns: ``sequence``, ``committed``, ``journal_block``, ``fs_block``, ``size``, ``links``,
+    ``mtime``, ``ctime``, ``dtime`` (UTC, NaT when 0), ``extents`` (``(logical, first block, length)``
+    triples; a tree with leaves is followed through the leaves' own journal copies).
+    """
+    with _Ext4.open(path, partition) as ext:
+        fs_block, offset = ext.inode_location(inode)
+        copies = ext.journal_copies()
+        rows = []
+        for c in copies:
+            if c.fs_block != fs_block:
+                continue
+            raw = c.data[offset:offset + ext.inode_size]
+            size_lo, = struct.unpack_from("<I", raw, 4)
+            size_hi, = struct.unpack_from("<I", raw, 0x6C)
+            links, = struct.unpack_from("<H", raw, 0x1A)
+            ctime, mtime, dtime = struct.unpack_from("<III", raw, 0x0C)
+            rows.append({"sequence": c.sequence, "committed": c.committed, "journal_block": c.journal_block,
+                         "fs_block": c.fs_block, "size": size_hi << 32 | size_lo, "links": links,
+                         "mtime": _epoch(mtime), "ctime": _epoch(ctime), "dtime": _epoch(dtime),
+                         "extents": ext.extents(raw[0x28:0x28 + 60], c.sequence, copies)})
+    columns = ["sequence", "committed", "journal_block", "fs_block", "size", "links", "mtime", "ctime", "dtime",
+               "extents"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def name_history(path: str | os.PathLike[str], inode: int, partition: Partition = None) -> pd.DataFrame:
+    """The names that pointed at ``inode`` in the journal's copies of directory blocks, oldest first.
+
+    Linux wipes an unlinked name from its directory block; a copy logged before the unlink still holds
+    it.  Columns: ``sequence``, ``committed``, ``journal_block``, ``fs_block``, ``directory`` (the path
+    of the directory that owns ``fs_block`` now, None if none does), ``name``, ``path``.
+    """
+    with _Ext4.open(path, partition) as ext:
+        owners = ext.directory_blocks()
+        rows = []
+        for c in ext.journal_copies():
+            if c.fs_block not in owners:
+                continue
+            for ino, name in _dir_records(c.data, ext.block_size):
+                if ino == inode:
+                    directory = owners[c.fs_block]
+                    rows.append({"sequence": c.sequence, "committed": c.committed, "journal_block": c.journal_block,
+                                 "fs_block": c.fs_block, "directory": directory, "name": name,
+                                 "path": f"{directory.rstrip('/')}/{name}"})
+    return pd.DataFrame(rows, columns=["sequence", "committed", "journal_block", "fs_block", "directory", "name",
+                                       "path"])
+
+
+def recover_from_journal(path: str | os.PathLike[str], inode: int, dest: str | os.PathLike[str],
+                         partition: Partition = None, algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS
+                         ) -> dict[str, str]:
+    """Recover a deleted ext4 file from the newest journal copy of its inode that still had data.
+
+    That copy's size and extents say where the content was; a deleted file's blocks are free but
+    keep their bytes until reused, so they are read from the file system (``blkcat``), cut to the
+    size, written atomically to ``dest`` and hashed in the same pass.  Check the blocks are still
+    unallocated (``blkstat``): a reused block holds someone else's data.
+    """
+    history = inode_history(path, inode, partition)
+    alive = history[(history["size"] > 0) & (history["links"] > 0)]
+    if alive.empty:
+        raise EvidenceError(f"the journal holds no copy of inode {inode} from before it was emptied", str(path))
+    newest = alive.iloc[-1]
+    size = int(newest["size"])
+    hashers = new_hashers(algorithms)
+
+    def write(chunk: bytes) -> None:
+        out.write(chunk)
+        for h in hashers.values():
+            h.update(chunk)
+
+    with _Ext4.open(path, partition) as ext, atomic_file(dest) as out:
+        done = 0
+        for logical, start, length in sorted(newest["extents"]):
+            at = logical * ext.block_size
+            if at >= size:
+                break
+            if at > done:  # a hole (a sparse file): zeros, as reading it gave
+                write(bytes(at - done))
+            chunk = ext.read_blocks(start, length)[:size - at]
+            write(chunk)
+            done = at + len(chunk)
+        if done < size:
+            write(bytes(size - done))  # a hole at the end
+    return {name: h.hexdigest() for name, h in hashers.items()}
+
+
 # --------------------------------------------------------------------------- internals
 
 _LIST_COLUMNS = [
@@ -308,6 +438,7 @@ class _FileSystem:
     image: pytsk3.Img_Info
     fs: pytsk3.FS_Info
     where: str
+    offset: int = 0  # the file system's first byte in the image
 
     @property
     def kind(self) -> str:
@@ -323,7 +454,7 @@ class _FileSystem:
             offset = _partition_offset(path, img, partition)
             fs = _open_fs(path, img, offset, forced, fs_type)
             _warn_if_truncated(path, img, fs, offset)
-            yield cls(img, fs, f"{path}@{offset}")
+            yield cls(img, fs, f"{path}@{offset}", offset)
 
 
 def _fs_type_code(fs_type: str | None, path: str | os.PathLike[str]) -> int:
@@ -570,3 +701,219 @@ def _attr_size(handle: pytsk3.File, attr_type: int, attr_id: int | None, inode: 
         if int(attr.info.type) == attr_type and int(attr.info.id) == attr_id:
             return int(attr.info.size)
     raise EvidenceError(f"no attribute {attr_type}-{attr_id} at address {inode}", where)
+
+
+# --------------------------------------------------------------------------- ext4 journal internals
+
+_JBD2_MAGIC = 0xC03B3998
+_JBD2_DESCRIPTOR, _JBD2_COMMIT, _JBD2_REVOKE = 1, 2, 5
+_JBD2_64BIT, _JBD2_CSUM_V2, _JBD2_CSUM_V3 = 0x2, 0x8, 0x10
+_TAG_ESCAPE, _TAG_SAME_UUID, _TAG_LAST = 0x1, 0x2, 0x8
+_EXTENT_MAGIC = 0xF30A
+
+
+@dataclass(frozen=True)
+class _Copy:
+    journal_block: int
+    sequence: int
+    committed: pd.Timestamp
+    fs_block: int
+    data: bytes  # unescaped: the block as it was
+
+
+@dataclass
+class _Ext4:
+    """An ext4 file system read at the byte level, for what TSK does not expose (the journal's contents)."""
+
+    fs: _FileSystem
+    offset: int
+    block_size: int
+    inodes_per_group: int
+    inode_size: int
+    desc_size: int
+    first_data_block: int
+    journal_inode: int
+
+    @property
+    def where(self) -> str:
+        return self.fs.where
+
+    @classmethod
+    @contextmanager
+    def open(cls, path: str | os.PathLike[str], partition: Partition) -> Iterator[_Ext4]:
+        with _FileSystem.open(path, partition, "ext") as fs:
+            sb = fs.image.read(fs.offset + 1024, 1024)  # the superblock's fields, as struct ext4_super_block
+            first_data_block, log_block_size = struct.unpack_from("<II", sb, 0x14)
+            inodes_per_group, = struct.unpack_from("<I", sb, 0x28)
+            magic, = struct.unpack_from("<H", sb, 0x38)
+            inode_size, = struct.unpack_from("<H", sb, 0x58)
+            compat, incompat = struct.unpack_from("<II", sb, 0x5C)
+            journal_inode, = struct.unpack_from("<I", sb, 0xE0)
+            desc_size, = struct.unpack_from("<H", sb, 0xFE)
+            if magic != 0xEF53:
+                raise EvidenceError("not an ext2/3/4 file system", fs.where)
+            yield cls(fs, fs.offset, 1024 << log_block_size, inodes_per_group, inode_size,
+                      desc_size if incompat & 0x80 and desc_size else 32,  # INCOMPAT_64BIT: s_desc_size counts
+                      first_data_block, journal_inode if compat & 0x4 else 0)  # COMPAT_HAS_JOURNAL
+
+    def read_blocks(self, start: int, count: int) -> bytes:
+        return self.fs.image.read(self.offset + start * self.block_size, count * self.block_size)
+
+    def inode_location(self, inode: int) -> tuple[int, int]:
+        """(file-system block, byte offset in it) of inode ``inode``'s record in its group's inode table."""
+        group, index = divmod(inode - 1, self.inodes_per_group)
+        desc = self.read_blocks(self.first_data_block + 1 + group * self.desc_size // self.block_size, 1)
+        at = group * self.desc_size % self.block_size
+        table = struct.unpack_from("<I", desc, at + 8)[0]
+        if self.desc_size >= 64:
+            table |= struct.unpack_from("<I", desc, at + 0x28)[0] << 32
+        block, offset = divmod(index * self.inode_size, self.block_size)
+        return table + block, offset
+
+    def journal_bytes(self) -> bytes:
+        if not self.journal_inode:
+            raise EvidenceError("this file system has no journal", self.where)
+        handle = self.fs.fs.open_meta(inode=self.journal_inode)
+        return handle.read_random(0, int(handle.info.meta.size))
+
+    def journal_copies(self) -> list[_Copy]:
+        """The block copies of every transaction whose descriptors, copies and commit block all survive, found by
+        scanning the whole log: after a clean unmount the superblock says it is empty, but the blocks stay."""
+        log = _Log(self.journal_bytes(), self.block_size, self.where)
+        copies: list[_Copy] = []
+        n = log.first
+        while n < log.maxlen:
+            found, after = log.transaction(n)
+            copies += found
+            n = after if found and after > n else n + 1
+        return sorted(copies, key=lambda c: (c.sequence, c.journal_block))
+
+    def extents(self, i_block: bytes, sequence: int, copies: list[_Copy]) -> list[tuple[int, int, int]]:
+        """(logical, first block, length) of an extent tree root; leaves from their newest copy at ``sequence``."""
+        magic, entries, _, depth = struct.unpack_from("<HHHH", i_block, 0)
+        if magic != _EXTENT_MAGIC:
+            return []
+        out = []
+        for k in range(entries):
+            at = 12 + 12 * k
+            if depth == 0:
+                logical, length, hi, lo = struct.unpack_from("<IHHI", i_block, at)
+                out.append((logical, hi << 32 | lo, length & 0x7FFF))
+                continue
+            _, lo, hi = struct.unpack_from("<IIH", i_block, at)
+            leaf = hi << 32 | lo
+            older = [c for c in copies if c.fs_block == leaf and c.sequence <= sequence]
+            data = older[-1].data if older else self.read_blocks(leaf, 1)
+            out += self.extents(data[:12 + 12 * struct.unpack_from("<H", data, 2)[0]], sequence, copies)
+        return out
+
+    def directory_blocks(self) -> dict[int, str]:
+        """File-system block -> the path of the directory that holds it."""
+        owners: dict[int, str] = {}
+        stack = [("/", self.fs.fs.open_meta(inode=2))]
+        seen: set[int] = set()
+        while stack:
+            where, handle = stack.pop()
+            meta = handle.info.meta
+            if meta is None or int(meta.addr) in seen:
+                continue
+            seen.add(int(meta.addr))
+            for attr in handle:
+                for run in attr:
+                    for b in range(int(run.addr), int(run.addr) + int(run.len)):
+                        owners.setdefault(b, where)
+            for entry in handle.as_directory():
+                name = entry.info.name.name.decode("utf-8", "replace")
+                child = entry.info.meta
+                if name in (".", "..") or child is None or child.type != pytsk3.TSK_FS_META_TYPE_DIR \
+                        or int(entry.info.name.flags) & int(pytsk3.TSK_FS_NAME_FLAG_UNALLOC) or name.startswith("$"):
+                    continue
+                stack.append((f"{where.rstrip('/')}/{name}", entry))
+        return owners
+
+
+class _Log:
+    """A jbd2 log's blocks, read as jbd2's recovery reads them (fs/jbd2/recovery.c, without trusting s_start)."""
+
+    def __init__(self, data: bytes, block_size: int, where: str) -> None:
+        self.data, self.bs = data, block_size
+        magic, _, _ = self.header(0)
+        if magic != _JBD2_MAGIC:
+            raise EvidenceError("the journal has no jbd2 superblock", where)
+        maxlen, self.first = struct.unpack_from(">II", data, 16)
+        self.maxlen = min(maxlen, len(data) // block_size)
+        self.incompat, = struct.unpack_from(">I", data, 0x28)
+        if self.incompat & _JBD2_CSUM_V3:  # journal_block_tag3_t: block, flags (32 bits), block_high, checksum
+            self.tag_bytes = 16
+        else:  # journal_block_tag_t: block, checksum (16 bits, csum_v2), flags (16 bits), block_high (64bit)
+            self.tag_bytes = 8 + (4 if self.incompat & _JBD2_64BIT else 0) + (2 if self.incompat & _JBD2_CSUM_V2 else 0)
+        self.tail = 4 if self.incompat & (_JBD2_CSUM_V2 | _JBD2_CSUM_V3) else 0  # a descriptor's checksum
+
+    def header(self, n: int) -> tuple[int, int, int]:
+        """(magic, block type, sequence) of log block ``n``."""
+        if (n + 1) * self.bs > len(self.data):
+            return 0, 0, 0
+        return struct.unpack_from(">III", self.data, n * self.bs)
+
+    def wrap(self, n: int) -> int:
+        return self.first + (n - self.first) % (self.maxlen - self.first)
+
+    def tags(self, n: int) -> Iterator[tuple[int, int]]:
+        """(file-system block, tag flags) of each tag in descriptor block ``n``."""
+        at, end = n * self.bs + 12, (n + 1) * self.bs - self.tail
+        while at + self.tag_bytes <= end:
+            if self.incompat & _JBD2_CSUM_V3:
+                block, flags = struct.unpack_from(">II", self.data, at)
+            else:
+                block, flags = struct.unpack_from(">I2xH", self.data, at)
+            if self.incompat & _JBD2_64BIT:
+                block |= struct.unpack_from(">I", self.data, at + 8)[0] << 32
+            yield block, flags
+            if flags & _TAG_LAST:
+                return
+            at += self.tag_bytes + (0 if flags & _TAG_SAME_UUID else 16)
+
+    def transaction(self, n: int) -> tuple[list[_Copy], int]:
+        """The copies of the transaction whose first descriptor is log block ``n``, and the block after its commit;
+        no copies unless every block up to a commit of the same sequence is there."""
+        magic, kind, sequence = self.header(n)
+        if magic != _JBD2_MAGIC or kind != _JBD2_DESCRIPTOR:
+            return [], n
+        found: list[tuple[int, int, bytes]] = []  # (log block, file-system block, copy)
+        at = n
+        for _ in range(self.maxlen):
+            magic, kind, got = self.header(at)
+            if magic != _JBD2_MAGIC or got != sequence:
+                return [], n
+            if kind == _JBD2_COMMIT:
+                seconds, nanos = struct.unpack_from(">QI", self.data, at * self.bs + 48)
+                committed = pd.Timestamp(seconds * 10**9 + nanos, unit="ns", tz="UTC")
+                return [_Copy(j, sequence, committed, b, copy) for j, b, copy in found], self.wrap(at + 1)
+            if kind == _JBD2_DESCRIPTOR:
+                for block, flags in self.tags(at):
+                    at = self.wrap(at + 1)
+                    copy = self.data[at * self.bs:(at + 1) * self.bs]
+                    if flags & _TAG_ESCAPE:  # a copy that began with the magic number was stored with zeros there
+                        copy = struct.pack(">I", _JBD2_MAGIC) + copy[4:]
+                    found.append((at, block, copy))
+            elif kind != _JBD2_REVOKE:
+                return [], n
+            at = self.wrap(at + 1)
+        return [], n
+
+
+def _dir_records(block: bytes, block_size: int) -> Iterator[tuple[int, str]]:
+    """(inode, name) of each record in a directory block's chain of rec_len (an htree root ends after '..')."""
+    at = 0
+    while at + 8 <= block_size:
+        ino, rec_len, name_len = struct.unpack_from("<IHB", block, at)
+        rec_len = rec_len if rec_len else block_size
+        if rec_len < 8 or at + rec_len > block_size or 8 + name_len > rec_len:
+            return
+        if ino:
+            yield ino, block[at + 8:at + 8 + name_len].decode("utf-8", "replace")
+        at += rec_len
+
+
+def _epoch(seconds: int) -> pd.Timestamp:
+    return pd.Timestamp(seconds, unit="s", tz="UTC") if seconds else pd.NaT

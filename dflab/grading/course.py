@@ -31,12 +31,13 @@ import sqlalchemy.exc
 from nbgrader.api import Gradebook
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import ClearSolutions
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
 from dflab.atomic import ensure_writable_dir, write_bytes
 from dflab.errors import DflabError, EvidenceError
-from dflab.evidence.kinds import kinds_held
+from dflab.evidence.kinds import CASE_KINDS, kinds_held
 from dflab.evidence.manifest import load_manifest
 from dflab.grading.checks import hooks_copy, load_checks
 from dflab.grading.preprocessor import autograde_pipeline, html_preprocessors
@@ -48,6 +49,7 @@ from dflab.roster import Trainee, read_roster
 CONFIG_FILE = "nbgrader_config.py"
 SECRET_STAMP = ".dflab-course.json"
 DEFAULT_LIMITS = Limits()
+PYTHON_STUB = "# Optional (Python path): your code here"
 COURSE_IGNORE = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "work"]  # work/: the notebook's exports
 
 
@@ -62,6 +64,14 @@ class InitResult:
     released: bool = False
 
 
+def code_stubs() -> dict[str, str]:
+    """What a cleared solution cell holds in a release, per kernel language: nbgrader's defaults, but for Python
+    :data:`PYTHON_STUB`. nbgrader's Python stub raises ``NotImplementedError``, which stops Run All at the first
+    Python-path cell of a trainee who answered every step through its form; a comment does not, and the answer's
+    locked test cell still records nothing (a NameError, scored 0) when neither form nor code set the answer."""
+    return {**ClearSolutions.class_traits()["code_stub"].default(), "python": PYTHON_STUB}
+
+
 def config_text(root: Path) -> str:
     """The course's ``nbgrader_config.py`` (deterministic: absolute paths only, no timestamps)."""
     pipeline = "".join(f"    {name!r},\n" for name in autograde_pipeline())
@@ -74,8 +84,9 @@ c.CourseDirectory.ignore = {COURSE_IGNORE!r}
 # Forensic cells hash and walk whole images: allow {CELL_TIMEOUT_S} s per cell.
 c.Execute.timeout = {CELL_TIMEOUT_S}  # nbgrader's own Execute (validate; the unsafe stock pipeline)
 
-# Released notebooks get a stub where the solution was; ungraded solution regions are errors.
-c.ClearSolutions.code_stub = {{"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}}
+# Released notebooks get a comment where the solution was (nbgrader's stubs for other languages unchanged): a
+# trainee who answered through the forms and presses Run All runs past it, and an untouched answer is no answer.
+c.ClearSolutions.code_stub = {code_stubs()!r}
 c.ClearSolutions.enforce_metadata = True
 
 # dflab grading: each submission runs in a sandbox (a fresh container of the trainee image when a Docker
@@ -189,9 +200,12 @@ def init_course(root: Path, roster: Path, lab: str, secret: str, *, labs_dir: Pa
     if missing and build_evidence:
         from dflab.evidence.build import build_cohort  # scapy and all: not for graders that only read the config
 
-        # Every kind: a course may hold several labs, and each variant is built once for all of them.
+        # Every kind of evidence: a course may hold several labs, and each variant is built once for all of them.
+        # Labs' materials (documents derived from the case, such as a court file) only for a lab that asks: they
+        # are not evidence for the other labs, and may tell their story.
+        kinds = CASE_KINDS + tuple(k for k in meta.evidence if k not in CASE_KINDS)
         build_cohort(spec, secret, missing, ensure_writable_dir(root / "evidence"), workers=workers,
-                     labs_dir=labs_dir)
+                     kinds=kinds, labs_dir=labs_dir)
         result.evidence_built = missing
     _check_kinds_held(root, [t.id for t in trainees if t.id not in missing], lab, meta.evidence)
     for trainee in trainees:

@@ -127,23 +127,31 @@ class AnswerForm:
     """The form of one step; display it (the cell's last expression) to show it. ``value(name)`` is what typing
     made of answer ``name`` (converted), None when nothing was typed."""
 
-    def __init__(self, meta: LabMeta, step: Step, directory: Path, namespace: dict[str, Any] | None) -> None:
+    def __init__(self, meta: LabMeta, step: Step, directory: Path, namespace: dict[str, Any] | None,
+                 choices: dict[str, dict[str, str]] | None = None) -> None:
         import ipywidgets as w
 
         self.meta, self.step, self.directory, self.namespace = meta, step, directory, namespace
         typed = read_typed(directory, meta.id)
-        self.fields: dict[str, w.Text | w.Textarea] = {}
+        self.fields: dict[str, w.Text | w.Textarea | _Choices] = {}
         self.marks: dict[str, w.HTML] = {}
         self.notes: dict[str, w.HTML] = {}
         rows = []
         for name in step.answers:
             rule = meta.answers[name]
-            kind = w.Textarea if rule.shape == "list" else w.Text
-            field = kind(value=typed.get(name, ""), description=rule.field_label(name), continuous_update=False,
-                         style={"description_width": "16em"}, layout=w.Layout(width="46em"))
+            if name in (choices or {}):
+                field = _Choices(w, choices[name], rule.shape == "list", typed.get(name, ""), rule.field_label(name))
+            elif rule.shape == "list" or rule.lines:
+                field = w.Textarea(value=typed.get(name, ""), description=rule.field_label(name),
+                                   continuous_update=False, rows=rule.lines or 4,
+                                   style={"description_width": "16em"}, layout=w.Layout(width="46em"))
+            else:
+                field = w.Text(value=typed.get(name, ""), description=rule.field_label(name), continuous_update=False,
+                               style={"description_width": "16em"}, layout=w.Layout(width="46em"))
             field.observe(lambda change, n=name: self._typed(n, change["new"]), names="value")
             self.fields[name], self.marks[name], self.notes[name] = field, w.HTML(), w.HTML()
-            rows.append(w.VBox([w.HBox([field, self.marks[name]]), self.notes[name]]))
+            shown = field.widget if isinstance(field, _Choices) else field
+            rows.append(w.VBox([w.HBox([shown, self.marks[name]]), self.notes[name]]))
         self.button = w.Button(description=MESSAGES["check"], button_style="primary")
         self.button.on_click(lambda _button: self.check())
         self.hint = w.HTML()
@@ -259,11 +267,37 @@ def _line(text: str) -> str:
     return f"<span>{html.escape(text)}</span>"
 
 
-def answer_form(step_id: str) -> AnswerForm:
+class _Choices:
+    """A field offering fixed choices (``{value: label}``): a multiple selection for a ``list`` answer, a drop-down
+    otherwise. It reads and is saved as the text a typed field would hold (the values, joined by ", "), so checking,
+    saving and the answer's variable work as for typed answers."""
+
+    def __init__(self, w: Any, options: dict[str, str], multiple: bool, typed: str, label: str) -> None:
+        pairs = [(text, value) for value, text in options.items()]
+        chosen = [v.strip() for v in typed.split(",") if v.strip() in options]
+        layout, style = w.Layout(width="46em"), {"description_width": "16em"}
+        if multiple:
+            self.widget = w.SelectMultiple(options=pairs, value=tuple(chosen), description=label, layout=layout,
+                                           style=style, rows=min(len(pairs), 8))
+        else:
+            self.widget = w.Dropdown(options=[("", ""), *pairs], value=chosen[0] if chosen else "",
+                                     description=label, layout=layout, style=style)
+
+    @property
+    def value(self) -> str:
+        chosen = self.widget.value
+        return ", ".join(chosen) if isinstance(chosen, tuple) else (chosen or "")
+
+    def observe(self, handler: Any, names: str) -> None:
+        self.widget.observe(lambda _change: handler({"new": self.value}), names=names)
+
+
+def answer_form(step_id: str, choices: dict[str, dict[str, str]] | None = None) -> AnswerForm:
     """The answer form of step ``step_id`` of this lab (lab.yaml beside the notebook).
 
     It fills its fields with what was typed before (``.answers/<lab id>.json``) and sets those answers'
     variables in the notebook's namespace, so the step's test cells record them, also when grading re-runs it.
+    ``choices`` offers fixed values for some answers (``{answer: {value: label}}``) instead of a typed field.
     """
     directory = lab_dir()
     try:
@@ -276,7 +310,7 @@ def answer_form(step_id: str) -> AnswerForm:
                           f"{', '.join(s.id for s in meta.steps if s.answers)}")
     if not step.answers:
         raise AnswerError(f"step {step_id!r} asks for no answer")
-    return AnswerForm(meta, step, directory, _user_namespace())
+    return AnswerForm(meta, step, directory, _user_namespace(), choices)
 
 
 def _user_namespace() -> dict[str, Any] | None:

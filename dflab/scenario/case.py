@@ -385,6 +385,10 @@ class Case:
     network: Network
     timeline: tuple[TimelineEvent, ...]
     facts: dict[str, object] = field(default_factory=dict)  # named answers the story defines
+    # When the suspect host stopped (epoch seconds): after the memory acquisition and every write the disk holds,
+    # before the disk is imaged. A process alive at the acquisition ends here, so a deleted file it still held is
+    # freed here, not at its unlink. None (a hand-made case): the memory acquisition.
+    shutdown_at: int | None = None
 
     def host(self, host_id: str) -> Host:
         for h in self.hosts:

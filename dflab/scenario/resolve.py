@@ -41,6 +41,7 @@ from dflab.scenario.case import (
     Volume,
 )
 from dflab.scenario.draw import draw, epoch, iso, rng
+from dflab.scenario.environ import Login, SshPeer, with_environments
 from dflab.scenario.load import locate, locate_path
 from dflab.scenario.spec import (
     ALIGN_SECTORS,
@@ -69,6 +70,7 @@ from dflab.yamlfile import dotted
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 EPHEMERAL = (32768, 60999)
 SECTOR_BYTES = 512  # every cluster and block size of the disk writers is a multiple of it
+SHUTDOWN_AFTER_S = (60, 600)  # the last of memory acquisition and disk writes, to the host's shutdown
 
 
 class _Resolver:
@@ -219,7 +221,19 @@ class _Resolver:
             pids[p.id] = pid
             self.ns[f"processes.{p.id}.pid"] = pid
         story = [self.process(p, pids, users) for p in specs]
-        return tuple(sorted(system_processes(boot, set(pids.values())) + story, key=lambda pr: pr.pid))
+        procs = sorted(system_processes(boot, set(pids.values())) + story, key=lambda pr: pr.pid)
+        by_uid = {u.uid: u for u in users.values()}
+        return with_environments(procs, Login(by_uid, self.ssh_peer(), rng(self.seed, "session").randint(1, 9),
+                                              self.seed))
+
+    def ssh_peer(self) -> SshPeer:
+        """The workstation a remote login to the suspect came from: an address of the suspect's /24 that no host
+        of the spec holds, and an ephemeral port."""
+        suspect = self.ns[f"hosts.{self.spec.suspect}.ip"]
+        taken = {self.ns[f"hosts.{h.id}.ip"] for h in self.spec.hosts}
+        r = rng(self.seed, "ssh-client")
+        hosts = [str(a) for a in ipaddress.IPv4Network(f"{suspect}/24", strict=False).hosts() if str(a) not in taken]
+        return SshPeer(r.choice(hosts[1:]), r.randint(*EPHEMERAL), suspect)
 
     def process(self, p: ProcessSpec, pids: dict[str, int], users: dict[str, User]) -> Process:
         where = f"memory.processes.{p.id}"
@@ -510,6 +524,23 @@ class _Resolver:
         where = f"disk.volumes.{volume_id}.start_mib"
         return self.number(start_mib, f"vol:{volume_id}:start", where, 1, MAX_DISK_BYTES // 2**20) * ALIGN_SECTORS
 
+    def shutdown_at(self, memory_acquired: int, files: tuple[DiskFile, ...]) -> int:
+        """When the suspect host stopped: a drawn while after the memory acquisition and the disk's last write
+        (responders acquire memory first, then shut the host down to image its disk), and no later than an E01
+        acquisition the spec dates. What the running processes held is released here (the disk writer frees a
+        deleted file still open or mapped at this moment), and the file system is unmounted right after it."""
+        times = [t for f in files for t in (f.mtime, f.atime, f.ctime, f.crtime, f.deleted_at) if t is not None]
+        latest = max([memory_acquired, *times])
+        shutdown = latest + rng(self.seed, "shutdown").randint(*SHUTDOWN_AFTER_S)
+        e = self.spec.disk.e01
+        if e is not None and e.acquired:
+            imaged = self.at(e.acquired, "disk.e01.acquired")
+            if imaged < latest:
+                raise self.fail("disk.e01.acquired", f"the disk is imaged at {iso(imaged)}, before the memory "
+                                                     f"acquisition or a write on it ({iso(latest)})")
+            shutdown = min(shutdown, imaged)
+        return shutdown
+
     def e01_header(self) -> E01Header | None:
         e = self.spec.disk.e01
         if e is None:
@@ -559,6 +590,8 @@ class _Resolver:
                                self.volume_start(v.id, v.start_mib))
                         for v in s.disk.volumes)
         table = self.value(s.disk.table, "disk:table", "disk.table")
+        acquired = self.at(mem.acquired, "memory.acquired")
+        shutdown = self.shutdown_at(acquired, files_t)
         disk = Disk(table, s.disk.size, rng(self.seed, "disk").getrandbits(32), _uuid(self.seed, "disk"),
                     volumes, files_t, self.e01_header())
         suspect = hosts[s.suspect]
@@ -567,7 +600,7 @@ class _Resolver:
         banner = (f"Linux version {release} (buildd@lcy02-amd64-059) (gcc (Ubuntu 11.4.0-1ubuntu1~22.04) 11.4.0, "
                   f"GNU ld (GNU Binutils for Ubuntu) 2.38) #101-Ubuntu SMP Tue Nov 14 13:30:08 UTC 2023 "
                   f"(Ubuntu {mem.kernel}-dflab{tag})\n")
-        memory = Memory(mem.size, release, banner, boot, self.at(mem.acquired, "memory.acquired"), suspect.hostname,
+        memory = Memory(mem.size, release, banner, boot, acquired, suspect.hostname,
                         procs_t, tuple(mem.formats))
         network = self.flows(files, hosts)
         timeline = tuple(
@@ -580,7 +613,8 @@ class _Resolver:
                     s.suspect, disk, memory, network, timeline,
                     facts={"answers": dict(s.answers), "process_ids": {k: v.pid for k, v in procs.items()},
                            "user_ids": [u.id for u in s.users],
-                           "variables": {k: self.ns[k] for k in s.variables}})
+                           "variables": {k: self.ns[k] for k in s.variables}},
+                    shutdown_at=shutdown)
 
 
 def _room_for_slack(size: int, slack: int, lo: int, hi: int) -> int:

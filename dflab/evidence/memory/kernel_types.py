@@ -7,7 +7,8 @@ volatility3 picks code paths by which members exist (``__state`` vs
 structures recognisable to a trainee, are modelled; offsets are computed by
 :class:`~dflab.evidence.memory.cstruct.TypeTable` and written into the ISF,
 so they need not match a real build.  Types volatility3 insists on but never
-reads here (``idr``, ``page``, ``unix_sock``, ``in_device``...) are small stubs.
+reads here (``page``, ``unix_sock``...) are small stubs; bit fields (``printk_info.level``)
+are whole bytes, since the ISF describes whatever layout is written.
 """
 
 from __future__ import annotations
@@ -32,6 +33,13 @@ from dflab.evidence.memory.cstruct import (
 
 TASK_COMM_LEN = 16
 NR_OPEN_DEFAULT = 64  # fd_array slots embedded in files_struct (BITS_PER_LONG)
+PIDTYPE_MAX = 4
+BPF_PROG_TYPES = {name: value for value, name in enumerate((  # enum bpf_prog_type, include/uapi/linux/bpf.h
+    "BPF_PROG_TYPE_UNSPEC", "BPF_PROG_TYPE_SOCKET_FILTER", "BPF_PROG_TYPE_KPROBE", "BPF_PROG_TYPE_SCHED_CLS",
+    "BPF_PROG_TYPE_SCHED_ACT", "BPF_PROG_TYPE_TRACEPOINT", "BPF_PROG_TYPE_XDP", "BPF_PROG_TYPE_PERF_EVENT",
+    "BPF_PROG_TYPE_CGROUP_SKB", "BPF_PROG_TYPE_CGROUP_SOCK", "BPF_PROG_TYPE_LWT_IN", "BPF_PROG_TYPE_LWT_OUT",
+    "BPF_PROG_TYPE_LWT_XMIT", "BPF_PROG_TYPE_SOCK_OPS", "BPF_PROG_TYPE_SK_SKB", "BPF_PROG_TYPE_CGROUP_DEVICE"))}
+XA_CHUNK_SIZE = 64  # slots per XArray node (XA_CHUNK_SHIFT 6)
 
 
 def _p(name: str) -> dict[str, object]:
@@ -61,10 +69,10 @@ def build_kernel_types() -> TypeTable:
                     ("count", struct("refcount_struct"))])
     d("kobject", [("name", CHAR_P), ("entry", struct("list_head")), ("parent", _p("kobject")),
                   ("kref", struct("kref"))])
-    d("idr", [("idr_rt", VOID_P), ("idr_base", U32), ("idr_next", U32)])
     d("page", [("flags", U64), ("lru", struct("list_head")), ("mapping", _p("address_space")),
                ("index", U64)])
-    d("address_space", [("host", _p("inode")), ("i_pages", VOID_P), ("nrpages", U64)])
+    d("xarray", [("xa_lock", U32), ("xa_flags", U32), ("xa_head", VOID_P)])
+    d("address_space", [("host", _p("inode")), ("i_pages", struct("xarray")), ("nrpages", U64)])
 
     # Scheduling, time and namespaces.
     d("sched_class", [("enqueue_task", ptr(FUNCTION)), ("dequeue_task", ptr(FUNCTION)),
@@ -80,7 +88,7 @@ def build_kernel_types() -> TypeTable:
               ("ns", struct("ns_common")), ("dev_base_head", struct("list_head")),
               ("ifindex", S32)])
     d("nsproxy", [("count", struct("atomic_t")), ("uts_ns", VOID_P), ("ipc_ns", VOID_P),
-                  ("mnt_ns", VOID_P), ("pid_ns_for_children", VOID_P), ("net_ns", _p("net")),
+                  ("mnt_ns", _p("mnt_namespace")), ("pid_ns_for_children", _p("pid_namespace")), ("net_ns", _p("net")),
                   ("time_ns", _p("time_namespace")), ("time_ns_for_children", _p("time_namespace")),
                   ("cgroup_ns", VOID_P)])
 
@@ -97,7 +105,8 @@ def build_kernel_types() -> TypeTable:
     d("file_system_type", [("name", CHAR_P), ("fs_flags", S32)])
     d("super_block", [("s_list", struct("list_head")), ("s_dev", U32), ("s_blocksize", U64),
                       ("s_type", _p("file_system_type")), ("s_magic", U64), ("s_root", _p("dentry")),
-                      ("s_id", array(32, base("char"))), ("s_uuid", array(16, U8))])
+                      ("s_id", array(32, base("char"))), ("s_uuid", array(16, U8)), ("s_flags", U64),
+                      ("s_subtype", CHAR_P)])
     d("inode", [("i_mode", U16), ("i_opflags", U16), ("i_uid", struct("kuid_t")),
                 ("i_gid", struct("kgid_t")), ("i_flags", U32), ("i_op", VOID_P),
                 ("i_sb", _p("super_block")), ("i_mapping", _p("address_space")), ("i_ino", U64),
@@ -122,7 +131,11 @@ def build_kernel_types() -> TypeTable:
                 ("mnt_count", S32), ("mnt_writers", S32), ("mnt_mounts", struct("list_head")),
                 ("mnt_child", struct("list_head")), ("mnt_instance", struct("list_head")),
                 ("mnt_devname", CHAR_P), ("mnt_list", struct("list_head")), ("mnt_id", S32),
-                ("mnt_group_id", S32)])
+                ("mnt_group_id", S32), ("mnt_ns", _p("mnt_namespace")), ("mnt_master", _p("mount")),
+                ("mnt_share", struct("list_head")), ("mnt_slave_list", struct("list_head")),
+                ("mnt_slave", struct("list_head"))])
+    d("mnt_namespace", [("ns", struct("ns_common")), ("root", _p("mount")), ("list", struct("list_head")),
+                        ("seq", U64), ("mounts", U32), ("pending_mounts", U32)])
     d("file_operations", [("owner", VOID_P), ("llseek", ptr(FUNCTION)), ("read", ptr(FUNCTION)),
                           ("write", ptr(FUNCTION))])
     d("file", [("f_u", struct("list_head")), ("f_path", struct("path")), ("f_inode", _p("inode")),
@@ -170,7 +183,11 @@ def build_kernel_types() -> TypeTable:
                       ("start_time", U64), ("start_boottime", U64),
                       ("real_cred", _p("cred")), ("cred", _p("cred")),
                       ("comm", array(TASK_COMM_LEN, base("char"))), ("fs", _p("fs_struct")),
-                      ("files", _p("files_struct")), ("nsproxy", _p("nsproxy"))])
+                      ("files", _p("files_struct")), ("nsproxy", _p("nsproxy")),
+                      ("set_child_tid", ptr(S32)), ("thread_pid", _p("pid")),
+                      ("perf_event_list", struct("list_head")),
+                      ("pid_links", array(PIDTYPE_MAX, struct("hlist_node")))])
+    _pids(t)
 
     # Networking.
     t.define_enum("socket_state", {"SS_FREE": 0, "SS_UNCONNECTED": 1, "SS_CONNECTING": 2,
@@ -184,16 +201,149 @@ def build_kernel_types() -> TypeTable:
                       ("skc_net", _p("net"))])
     d("sock", [("__sk_common", struct("sock_common")), ("sk_rcvbuf", S32), ("sk_sndbuf", S32),
                ("sk_type", U16), ("sk_protocol", U16), ("sk_socket", _p("socket")),
-               ("sk_user_data", VOID_P)])
+               ("sk_user_data", VOID_P), ("sk_destruct", ptr(FUNCTION))])
     d("inet_sock", [("sk", struct("sock")), ("pinet6", VOID_P), ("inet_saddr", U32),
                     ("uc_ttl", base("short int")), ("cmsg_flags", U16), ("inet_sport", U16),
                     ("inet_id", U16)])
     d("unix_sock", [("sk", struct("sock")), ("addr", VOID_P), ("path", struct("path")),
                     ("peer", _p("sock"))])
-    d("net_device", [("name", array(16, base("char"))), ("dev_list", struct("list_head")),
-                     ("state", U64), ("flags", U32), ("ifindex", S32), ("ip_ptr", _p("in_device"))])
-    d("in_ifaddr", [("ifa_next", _p("in_ifaddr")), ("ifa_address", U32), ("ifa_prefixlen", U8)])
-    d("in_device", [("dev", _p("net_device")), ("ifa_list", _p("in_ifaddr"))])
-    d("inet6_ifaddr", [("if_list", struct("list_head")), ("prefix_len", U32)])
-    d("inet6_dev", [("dev", _p("net_device")), ("addr_list", struct("list_head"))])
+    _netdev(t)
+    _tty_and_tracing(t)
+    _printk(t)
+    _modules(t)
+    _entry_tables(t)
     return t
+
+
+def _pids(t: TypeTable) -> None:
+    """PIDs as 5.15 keeps them: ``struct pid`` in ``init_pid_ns.idr`` (an XArray of 64-slot nodes), and
+    ``struct kthread`` behind a kernel thread's ``set_child_tid`` (``worker_private`` is 5.17+)."""
+    d = t.define
+    t.define_enum("pid_type", {"PIDTYPE_PID": 0, "PIDTYPE_TGID": 1, "PIDTYPE_PGID": 2, "PIDTYPE_SID": 3,
+                               "PIDTYPE_MAX": PIDTYPE_MAX})
+    d("xa_node", [("shift", U8), ("offset", U8), ("count", U8), ("nr_values", U8), ("parent", _p("xa_node")),
+                  ("array", _p("xarray")), ("private_list", struct("list_head")),
+                  ("slots", array(XA_CHUNK_SIZE, VOID_P)), ("marks", array(3, U64))])
+    d("idr", [("idr_rt", struct("xarray")), ("idr_base", U32), ("idr_next", U32)])
+    d("pid_namespace", [("idr", struct("idr")), ("pid_allocated", U32), ("child_reaper", _p("task_struct")),
+                        ("level", U32), ("parent", _p("pid_namespace")), ("ns", struct("ns_common"))])
+    d("upid", [("nr", S32), ("ns", _p("pid_namespace"))])
+    d("pid", [("count", struct("refcount_struct")), ("level", U32), ("lock", U32),
+              ("tasks", array(PIDTYPE_MAX, struct("hlist_head"))), ("inodes", struct("hlist_head")),
+              ("numbers", array(1, struct("upid")))])
+    t.define_enum("bpf_prog_type", BPF_PROG_TYPES)
+    d("bpf_prog_aux", [("refcnt", struct("atomic64_t")), ("id", U32), ("prog", _p("bpf_prog")),
+                       ("name", array(16, base("char")))])
+    d("bpf_prog", [("pages", U16), ("jited", U16), ("type", enum("bpf_prog_type")), ("tag", array(8, U8)),
+                   ("aux", _p("bpf_prog_aux")), ("bpf_func", ptr(FUNCTION))])
+    d("kthread", [("flags", U64), ("cpu", U32), ("result", S32), ("threadfn", ptr(FUNCTION)), ("data", VOID_P)])
+
+
+def _netdev(t: TypeTable) -> None:
+    """Network interfaces on a namespace's ``dev_base_head`` with their IPv4 and IPv6 addresses."""
+    d = t.define
+    t.define_enum("netdev_state_t", {"__LINK_STATE_START": 0, "__LINK_STATE_PRESENT": 1,
+                                     "__LINK_STATE_NOCARRIER": 2, "__LINK_STATE_LINKWATCH_PENDING": 3,
+                                     "__LINK_STATE_DORMANT": 4, "__LINK_STATE_TESTING": 5})
+    t.define_enum("rt_scope_t", {"RT_SCOPE_UNIVERSE": 0, "RT_SCOPE_SITE": 200, "RT_SCOPE_LINK": 253,
+                                 "RT_SCOPE_HOST": 254, "RT_SCOPE_NOWHERE": 255})
+    d("possible_net_t", [("net", _p("net"))])
+    d("Qdisc_ops", [("next", _p("Qdisc_ops")), ("cl_ops", VOID_P), ("id", array(16, base("char")))])
+    d("Qdisc", [("enqueue", ptr(FUNCTION)), ("dequeue", ptr(FUNCTION)), ("flags", U32), ("limit", U32),
+                ("ops", _p("Qdisc_ops"))])
+    d("net_device", [("name", array(16, base("char"))), ("dev_list", struct("list_head")),
+                     ("state", U64), ("flags", U32), ("priv_flags", U32), ("gflags", U16), ("mtu", U32),
+                     ("ifindex", S32), ("operstate", U8), ("addr_len", U8), ("perm_addr", array(32, U8)),
+                     ("ip_ptr", _p("in_device")), ("ip6_ptr", _p("inet6_dev")), ("dev_addr", ptr(U8)),
+                     ("qdisc", _p("Qdisc")), ("tx_queue_len", U32), ("nd_net", struct("possible_net_t"))])
+    d("in_ifaddr", [("hash", struct("hlist_node")), ("ifa_next", _p("in_ifaddr")), ("ifa_dev", _p("in_device")),
+                    ("ifa_local", U32), ("ifa_address", U32), ("ifa_mask", U32), ("ifa_broadcast", U32),
+                    ("ifa_scope", U8), ("ifa_prefixlen", U8), ("ifa_flags", U32),
+                    ("ifa_label", array(16, base("char")))])
+    d("in_device", [("dev", _p("net_device")), ("refcnt", struct("refcount_struct")),
+                    ("ifa_list", _p("in_ifaddr"))])
+    d("in6_u", [("u6_addr32", array(4, U32))])
+    d("in6_addr", [("in6_u", struct("in6_u"))])
+    d("inet6_ifaddr", [("addr", struct("in6_addr")), ("prefix_len", U32), ("rt_priority", U32),
+                       ("valid_lft", U32), ("prefered_lft", U32), ("refcnt", struct("refcount_struct")),
+                       ("state", S32), ("flags", U32), ("scope", U32), ("if_list", struct("list_head")),
+                       ("idev", _p("inet6_dev"))])
+    d("inet6_dev", [("dev", _p("net_device")), ("addr_list", struct("list_head"))])
+
+
+def _printk(t: TypeTable) -> None:
+    """The 5.10+ printk ring buffer (kernel/printk/printk_ringbuffer.h)."""
+    d = t.define
+    d("prb_data_blk_lpos", [("begin", U64), ("next", U64)])
+    d("prb_desc", [("state_var", struct("atomic64_t")), ("text_blk_lpos", struct("prb_data_blk_lpos"))])
+    d("dev_printk_info", [("subsystem", array(16, base("char"))), ("device", array(48, base("char")))])
+    d("printk_info", [("seq", U64), ("ts_nsec", U64), ("text_len", U16), ("facility", U8), ("flags", U8),
+                      ("level", U8), ("caller_id", U32), ("dev_info", struct("dev_printk_info"))])
+    d("prb_desc_ring", [("count_bits", U32), ("descs", _p("prb_desc")), ("infos", _p("printk_info")),
+                        ("head_id", struct("atomic64_t")), ("tail_id", struct("atomic64_t"))])
+    d("prb_data_ring", [("size_bits", U32), ("data", CHAR_P), ("head_lpos", struct("atomic64_t")),
+                        ("tail_lpos", struct("atomic64_t"))])
+    d("printk_ringbuffer", [("desc_ring", struct("prb_desc_ring")), ("text_data_ring", struct("prb_data_ring")),
+                            ("fail", struct("atomic64_t"))])
+
+
+def _tty_and_tracing(t: TypeTable) -> None:
+    """tty drivers and their line disciplines, the keyboard notifier chain, ftrace ops and tracepoints."""
+    d = t.define
+    d("tty_ldisc_ops", [("name", CHAR_P), ("num", S32), ("open", ptr(FUNCTION)), ("close", ptr(FUNCTION)),
+                        ("receive_buf", ptr(FUNCTION))])
+    d("tty_ldisc", [("ops", _p("tty_ldisc_ops")), ("tty", _p("tty_struct"))])
+    d("tty_struct", [("magic", S32), ("kref", struct("kref")), ("driver", _p("tty_driver")),
+                     ("ldisc", _p("tty_ldisc")), ("index", S32), ("name", array(64, base("char")))])
+    d("tty_driver", [("magic", S32), ("kref", struct("kref")), ("driver_name", CHAR_P), ("name", CHAR_P),
+                     ("name_base", S32), ("major", S32), ("minor_start", S32), ("num", U32),
+                     ("type", base("short int")), ("subtype", base("short int")), ("ttys", ptr(_p("tty_struct"))),
+                     ("tty_drivers", struct("list_head"))])
+    d("notifier_block", [("notifier_call", ptr(FUNCTION)), ("next", _p("notifier_block")), ("priority", S32)])
+    d("atomic_notifier_head", [("lock", U32), ("head", _p("notifier_block"))])
+    d("seq_operations", [("start", ptr(FUNCTION)), ("stop", ptr(FUNCTION)), ("next", ptr(FUNCTION)),
+                          ("show", ptr(FUNCTION))])
+    d("tcp_seq_afinfo", [("family", U16)])  # 4.18+: no seq_fops member, the seq_operations are variables
+    d("perf_event", [("event_entry", struct("list_head")), ("owner_entry", struct("list_head")),
+                     ("owner", _p("task_struct")), ("attr", array(16, U64))])
+    d("fb_info", [("node", S32), ("flags", S32), ("fix", array(64, U8)), ("screen_base", CHAR_P)])
+    d("ftrace_ops", [("func", ptr(FUNCTION)), ("next", _p("ftrace_ops")), ("flags", U64), ("private", VOID_P)])
+    d("tracepoint_func", [("func", VOID_P), ("data", VOID_P), ("prio", S32)])
+    d("tracepoint", [("name", CHAR_P), ("key", array(2, U64)), ("regfunc", ptr(FUNCTION)),
+                     ("unregfunc", ptr(FUNCTION)), ("funcs", _p("tracepoint_func"))])
+
+
+def _modules(t: TypeTable) -> None:
+    """``struct module`` as 5.15 has it (``core_layout``, not 6.4's ``mem[]``), and what finds modules:
+    the ``modules`` list, ``module_kset`` (sysfs) and ``mod_tree`` (the module area's bounds)."""
+    d = t.define
+    d("module_layout", [("base", VOID_P), ("size", U32), ("text_size", U32), ("ro_size", U32),
+                        ("ro_after_init_size", U32)])
+    d("module_kobject", [("kobj", struct("kobject")), ("mod", _p("module")), ("drivers_dir", _p("kobject")),
+                         ("mp", VOID_P), ("kobj_completion", VOID_P)])
+    d("kset", [("list", struct("list_head")), ("list_lock", U32), ("kobj", struct("kobject")),
+               ("uevent_ops", VOID_P)])
+    d("kernel_param", [("name", CHAR_P), ("mod", _p("module")), ("ops", VOID_P), ("perm", U16),
+                       ("level", base("char")), ("flags", U8), ("arg", VOID_P)])
+    # a module's symbols for /proc/kallsyms: ELF Elf64_Sym entries, their names and nm type letters
+    d("mod_kallsyms", [("symtab", VOID_P), ("num_symtab", U32), ("strtab", CHAR_P), ("typetab", CHAR_P)])
+    d("module", [("state", S32), ("list", struct("list_head")), ("name", array(56, base("char"))),
+                 ("mkobj", struct("module_kobject")), ("version", CHAR_P), ("srcversion", CHAR_P),
+                 ("kp", _p("kernel_param")), ("num_kp", U32), ("core_layout", struct("module_layout")),
+                 ("init_layout", struct("module_layout")), ("taints", U64), ("args", CHAR_P),
+                 ("sect_attrs", VOID_P), ("notes_attrs", VOID_P), ("refcnt", struct("atomic_t")),
+                 ("syms", VOID_P), ("num_syms", U32), ("kallsyms", _p("mod_kallsyms")),
+                 ("core_kallsyms", struct("mod_kallsyms"))])
+    d("mod_tree_root", [("root", array(3, U64)), ("addr_min", U64), ("addr_max", U64)])
+    # exported symbols (5.15 x86-64, PREL32 relocations): offsets from the entry, not pointers
+    d("kernel_symbol", [("value_offset", S32), ("name_offset", S32), ("namespace_offset", S32)])
+
+
+def _entry_tables(t: TypeTable) -> None:
+    """The x86-64 IDT gate and the ``resource`` tree behind ``/proc/iomem``."""
+    d = t.define
+    d("desc_ptr", [("size", U16), ("address", U64)])
+    d("gate_struct", [("offset_low", U16), ("segment", U16), ("bits", U16), ("offset_middle", U16),
+                      ("offset_high", U32), ("reserved", U32)])
+    d("resource", [("start", U64), ("end", U64), ("name", CHAR_P), ("flags", U64), ("desc", U64),
+                   ("parent", _p("resource")), ("sibling", _p("resource")), ("child", _p("resource"))])

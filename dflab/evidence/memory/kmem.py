@@ -20,7 +20,9 @@ START_KERNEL_MAP = 0xFFFF_FFFF_8000_0000
 PAGE_OFFSET = 0xFFFF_8880_0000_0000  # page_offset_base of a 4-level, non-KASLR kernel
 KERNEL_PHYS = 0x0100_0000  # the kernel image is loaded at 16 MiB
 KERNEL_IMAGE_SIZE = 0x0080_0000  # text, data and the boot page tables
+MODULES_VADDR = 0xFFFF_FFFF_C000_0000  # where loaded modules live (vmalloc'ed 4 KiB pages)
 _SLAB_ALIGN = 64
+SECTION_START = {"text": KERNEL_PHYS, "data": KERNEL_PHYS + 0x20_0000, "bss": KERNEL_PHYS + 0x60_0000}  # physical
 
 Value = int | bytes
 
@@ -32,10 +34,10 @@ class KernelMemory:
         self.phys = phys
         self.types = types
         self.symbols: dict[str, dict[str, object]] = {}
-        self._image_cursor = {"text": KERNEL_PHYS, "data": KERNEL_PHYS + 0x20_0000,
-                              "bss": KERNEL_PHYS + 0x60_0000}
+        self._image_cursor = dict(SECTION_START)
         self._slab_page = 0
         self._slab_used = PAGE
+        self._vmap: dict[int, int] = {}  # module-area page -> physical frame
 
     @staticmethod
     def to_phys(vaddr: int) -> int:
@@ -47,7 +49,24 @@ class KernelMemory:
         raise ValueError(f"not a kernel address: {vaddr:#x}")
 
     def write(self, vaddr: int, data: bytes) -> None:
+        if vaddr >= MODULES_VADDR:
+            page, off = vaddr & ~(PAGE - 1), vaddr & (PAGE - 1)
+            if page not in self._vmap or off + len(data) > PAGE:
+                raise EvidenceError(f"write outside a mapped module page at {vaddr:#x}", "memory")
+            self.phys.write(self._vmap[page] + off, data)
+            return
         self.phys.write(self.to_phys(vaddr), data)
+
+    def read_pointer(self, vaddr: int) -> int:
+        """The 8-byte value written at kernel address ``vaddr`` (zero where nothing was written)."""
+        addr = self.to_phys(vaddr)
+        page = self.phys.pages.get(addr // PAGE)
+        off = addr % PAGE
+        return 0 if page is None else int.from_bytes(page[off : off + 8], "little")
+
+    def vmap(self, vaddr: int, frame: int) -> None:
+        """Record that module-area page ``vaddr`` is backed by physical ``frame`` (already in the page tables)."""
+        self._vmap[vaddr] = frame
 
     # --- allocation -------------------------------------------------------
     def symbol(self, name: str, type_desc: TypeDesc, *, section: str = "data", align: int = 64,
@@ -66,9 +85,19 @@ class KernelMemory:
         self.symbols[name] = entry
         return vaddr
 
+    def section_end(self, section: str) -> int:
+        """Virtual address just past the last object placed in ``section`` of the kernel image."""
+        return START_KERNEL_MAP + self._image_cursor[section]
+
+    def section_of(self, vaddr: int) -> str:
+        """The image section (``text``, ``data``, ``bss``) an image address lies in."""
+        phys = vaddr - START_KERNEL_MAP
+        return max((s for s, start in SECTION_START.items() if start <= phys), key=SECTION_START.__getitem__)
+
     def label(self, name: str, vaddr: int) -> None:
-        """Name an address without a type (``_text``, ``_etext``)."""
-        self.symbols[name] = {"address": vaddr}
+        """Name a boundary (``_text``, ``_etext``): typed ``char``, as the linker-script symbols are in
+        a kernel's debug information, since volatility builds objects from them."""
+        self.symbols[name] = {"address": vaddr, "type": {"kind": "base", "name": "char"}}
 
     def alloc(self, nbytes: int) -> int:
         """Allocate ``nbytes`` of slab memory (direct map) and return its virtual address."""

@@ -56,6 +56,14 @@ class PageTables:
             table = self._next_table(table, _index(vaddr, level), user=False)
         self._set(table, _index(vaddr, 1), paddr | P | RW | ACCESSED | DIRTY | PS | GLOBAL)
 
+    def map_kernel_page(self, vaddr: int, paddr: int, *, executable: bool) -> None:
+        """Map one 4 KiB kernel page (vmalloc space: loaded modules); code stays clean, data is written."""
+        table = self.root
+        for level in (3, 2, 1):
+            table = self._next_table(table, _index(vaddr, level), user=False)
+        flags = P | ACCESSED | GLOBAL | (0 if executable else RW | DIRTY | NX)
+        self._set(table, _index(vaddr, 0), paddr | flags)
+
     def map_page(self, vaddr: int, paddr: int, *, writable: bool, executable: bool, dirty: bool) -> None:
         """Map one 4 KiB user page."""
         table = self.root

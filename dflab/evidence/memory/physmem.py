@@ -36,6 +36,12 @@ class PhysicalMemory:
         for start, end in reserved:
             self._used.update(range(start // PAGE, -(-end // PAGE)))
         self._free_count = size // PAGE - len(self._used)
+        self.ram: list[tuple[int, int]] = [(0, size)]  # System RAM [start, end): what LiME writes
+
+    def set_ram(self, ranges: list[tuple[int, int]]) -> None:
+        """Declare the System RAM ranges (ascending; one may end inside a page, as e820's 0x9FC00 does); the
+        rest of the address space is a hole."""
+        self.ram = list(ranges)
 
     def alloc_frame(self) -> int:
         """Physical address of a random free page frame (deterministic for a given seed)."""
@@ -70,15 +76,22 @@ class PhysicalMemory:
             fh.truncate(self.size)
 
     def write_lime(self, path: Path) -> None:
-        """A LiME image with one range covering all of RAM (end address inclusive)."""
+        """A LiME image as LiME writes it: one header (end address inclusive) and the bytes of each
+        System RAM range in turn, so the holes between ranges are not in the file."""
         with open(path, "wb") as fh:
-            fh.write(_LIME_HEADER.pack(LIME_MAGIC, LIME_VERSION, 0, self.size - 1))
-            self._write_pages(fh, _LIME_HEADER.size)
-            fh.truncate(_LIME_HEADER.size + self.size)
+            pos = 0
+            for start, end in self.ram:
+                fh.seek(pos)
+                fh.write(_LIME_HEADER.pack(LIME_MAGIC, LIME_VERSION, start, end - 1))
+                self._write_pages(fh, pos + _LIME_HEADER.size - start, start, end)
+                pos += _LIME_HEADER.size + end - start
+            fh.truncate(pos)
 
-    def _write_pages(self, fh: BinaryIO, base: int) -> None:
+    def _write_pages(self, fh: BinaryIO, base: int, start: int = 0, end: int | None = None) -> None:
+        """Write the non-zero pages of ``[start, end)``, physical address A at file offset ``base + A``."""
+        end = self.size if end is None else end
         for frame in sorted(self.pages):
             page = self.pages[frame]
-            if page != _ZERO_PAGE:
+            if start <= frame * PAGE < end and page != _ZERO_PAGE:
                 fh.seek(base + frame * PAGE)
-                fh.write(page)
+                fh.write(page[: end - frame * PAGE])

@@ -22,7 +22,7 @@ from dflab.evidence.memory.kernel import (
 )
 from dflab.evidence.memory.kernel_types import NR_OPEN_DEFAULT
 from dflab.evidence.memory.userspace import AddressSpace, Vma, argv
-from dflab.evidence.memory.vfs import Vfs, vol_file_path, vol_socket_state
+from dflab.evidence.memory.vfs import Vfs, vol_file_path
 from dflab.scenario.case import Memory, OpenFile, Process
 
 PF_KTHREAD, PF_NOFREEZE, PF_RANDOMIZE, PF_IDLE = 0x0020_0000, 0x0000_8000, 0x0040_0000, 0x2
@@ -43,6 +43,7 @@ class TaskFacts:
     files: list[dict[str, Any]] = field(default_factory=list)
     sockets: list[dict[str, Any]] = field(default_factory=list)
     vmas: list[Vma] = field(default_factory=list)
+    exe: dict[str, Any] | None = None  # the mapped executable's path, inode and device
 
 
 def _where(proc: Process) -> str:
@@ -154,7 +155,8 @@ class TaskBuilder:
                           fs=km.new("fs_struct", {"users": 1, "umask": 0o22, **self._root_paths()}))
             exe_file, exe_head = 0, b""
             if proc.exe_path:
-                exe_file, _, _ = self.vfs.open_file(proc.exe_path, proc.uid, proc.gid)
+                exe_file, ino, exe = self.vfs.open_file(proc.exe_path, proc.uid, proc.gid)
+                facts.exe = {"path": vol_file_path(proc.exe_path, exe.deleted), "inode": ino, "device": exe.dev}
                 exe_head = self.vfs.disk_content(proc.exe_path)[:4096]
             facts.mm, facts.vmas = self.aspace.build(proc, task, exe_file, exe_head)
             values.update(mm=facts.mm, active_mm=facts.mm)
@@ -206,17 +208,18 @@ class TaskBuilder:
         init_files_table(km, files)
         slots: dict[int, int] = {}
         for of in (*self._stdio(proc), *proc.open_files):
-            filp, ino, meta = self.vfs.open_file(of.path, proc.uid, proc.gid)
+            filp, ino, fact = self.vfs.open_file(of.path, proc.uid, proc.gid)
             slots[of.fd] = filp
-            facts.files.append({"fd": of.fd, "path": vol_file_path(of.path, meta.deleted), "inode": ino})
+            facts.files.append({"fd": of.fd, "path": vol_file_path(of.path, fact.deleted), "inode": ino,
+                                "device": fact.dev})
         for s in proc.sockets:
-            filp, ino = self.vfs.open_socket(s, proc.uid, proc.gid, proc.start_time, self.k.sym["init_net"])
+            filp, ino, sock = self.vfs.open_socket(s, proc.uid, proc.gid, proc.start_time, self.k.sym["init_net"])
             slots[s.fd] = filp
             facts.files.append({"fd": s.fd, "path": f"socket:[{ino}]", "inode": ino})
             facts.sockets.append({"fd": s.fd, "family": "AF_INET", "type": "STREAM" if s.proto == "tcp" else "DGRAM",
                                   "proto": s.proto.upper(), "local_ip": s.local_ip, "local_port": s.local_port,
                                   "remote_ip": s.remote_ip, "remote_port": s.remote_port,
-                                  "state": vol_socket_state(s), "inode": ino})
+                                  "state": sock.state, "flow": sock.flow, "inode": ino})
         self._fd_table(files, slots)
         facts.files.sort(key=lambda f: int(f["fd"]))
         facts.sockets.sort(key=lambda s: int(s["fd"]))

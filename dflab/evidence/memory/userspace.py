@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import random
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from dflab.errors import EvidenceError
@@ -42,6 +43,7 @@ class Vma:
     mapped_pages: int = 0  # how many pages from ``start`` are present in the page tables
     dirty: bool = True
     file: int = 0  # struct file * for file-backed mappings
+    pgoff: int = 0  # offset into the file, in pages
 
     @property
     def protection(self) -> str:
@@ -51,10 +53,72 @@ class Vma:
 
 MAX_ARGS_BYTES, MAX_ENV_BYTES = 4096, 8192  # what psaux / envars accept before giving up
 
+LIBC = "/usr/lib/x86_64-linux-gnu/libc.so.6"
+LOADER = "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
+_R, _RX, _RW = VM_READ, VM_READ | VM_EXEC, VM_READ | VM_WRITE
+# Ubuntu 22.04's glibc 2.35 as the loader maps it: (offset from the base, length, protection, file page offset
+# or None for anonymous .bss), exactly what /proc/PID/maps shows for these two files.
+SHARED_OBJECTS: dict[str, tuple[tuple[int, int, int, int | None], ...]] = {
+    LIBC: ((0x0, 0x28000, _R, 0x0), (0x28000, 0x195000, _RX, 0x28), (0x1BD000, 0x58000, _R, 0x1BD),
+           (0x215000, 0x4000, _R, 0x214), (0x219000, 0x2000, _RW, 0x218), (0x21B000, 0xD000, _RW, None)),
+    LOADER: ((0x0, 0x2000, _R, 0x0), (0x2000, 0x2A000, _RX, 0x2), (0x2C000, 0xB000, _R, 0x2C),
+             (0x38000, 0x2000, _R, 0x37), (0x3A000, 0x2000, _RW, 0x39)),
+}
+
 
 def argv(proc: Process) -> tuple[str, ...]:
     """The argument vector exec left on the stack (a process always has argv[0])."""
     return proc.args or (proc.comm,)
+
+
+def elf_header(e_type: int, entry: int, phnum: int, shnum: int) -> bytes:
+    """The 64-byte ELF header of an x86-64 executable or shared object (what ``linux.elfs`` looks for)."""
+    ident = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)  # ELFCLASS64, little endian, version 1, SysV ABI
+    return ident + struct.pack("<HHIQQQIHHHHHH", e_type, 62, 1, entry, 64, 0, 0, 64, 56, phnum, 64, shnum,
+                               shnum - 1)
+
+
+PT_LOAD, PT_DYNAMIC = 1, 2
+DT_NULL, DT_PLTGOT, DT_STRTAB, DT_SYMTAB, DT_SYMENT = 0, 3, 5, 6, 11
+LIBC_DYNAMIC, LIBC_GOT = 0x216BC0, 0x219000  # where libc's .dynamic and .got.plt are, from its base
+LOADER_DATA = 0x3A000  # the loader's writable data: _rtld_global and the link maps it allocates
+LINK_MAP_NAMES = {LIBC: "/lib/x86_64-linux-gnu/libc.so.6", LOADER: "/lib64/ld-linux-x86-64.so.2"}
+
+
+def _phdr(p_type: int, flags: int, offset: int, vaddr: int, size: int, align: int) -> bytes:
+    return struct.pack("<IIQQQQQQ", p_type, flags, offset, vaddr, vaddr, size, size, align)
+
+
+def _loader_state(libc: int, loader: int, exe: int) -> dict[int, bytes]:
+    """The bytes the dynamic loader leaves in a process, by address: libc's ELF header and program headers,
+    its ``.dynamic`` (relocated, as ld.so does on x86-64) and GOT, the loader's header and its link maps."""
+    segs = SHARED_OBJECTS[LIBC]
+    phdrs = b"".join(_phdr(PT_LOAD, 4 | (1 if prot & VM_EXEC else 0) | (2 if prot & VM_WRITE else 0),
+                           (pgoff or 0) * PAGE, off, length, PAGE) for off, length, prot, pgoff in segs[:5])
+    phdrs += _phdr(PT_DYNAMIC, 6, LIBC_DYNAMIC - 0x1000, LIBC_DYNAMIC, 0x1E0, 8)
+    libc_head = elf_header(3, 0x29DC0, 14, 66) + phdrs
+    dynamic = b"".join(struct.pack("<qQ", tag, value) for tag, value in (
+        (DT_PLTGOT, libc + LIBC_GOT), (DT_STRTAB, libc + 0x19468), (DT_SYMTAB, libc + 0x3C28), (DT_SYMENT, 24),
+        (DT_NULL, 0)))
+    relro = segs[3][0]  # the read-only-after-relocation segment holding .dynamic
+    relro_page = bytearray(LIBC_DYNAMIC - relro + len(dynamic))
+    relro_page[LIBC_DYNAMIC - relro :] = dynamic
+    data = loader + LOADER_DATA
+    maps = [(exe, b""), (libc, LINK_MAP_NAMES[LIBC].encode()), (loader, LINK_MAP_NAMES[LOADER].encode())]
+    node, names_at = 0x100, 0x400  # link_map structs, then their names, in the loader's data
+    area = bytearray(names_at + sum(len(n) + 1 for _, n in maps))
+    name_addr = data + names_at
+    for i, (l_addr, name) in enumerate(maps):
+        area[names_at : names_at + len(name)] = name
+        nxt = data + node * (i + 2) if i + 1 < len(maps) else 0
+        prev = data + node * i if i else 0
+        ld = libc + LIBC_DYNAMIC if l_addr == libc else 0
+        area[node * (i + 1) : node * (i + 1) + 40] = struct.pack("<QQQQQ", l_addr, name_addr, ld, nxt, prev)
+        names_at += len(name) + 1
+        name_addr += len(name) + 1
+    got = struct.pack("<QQQ", libc + LIBC_DYNAMIC, data + node, 0)
+    return {libc: libc_head, libc + relro: bytes(relro_page), libc + LIBC_GOT: got,
+            loader: elf_header(3, 0x2C70, 11, 27), data: bytes(area)}
 
 
 def _pages(n: int) -> int:
@@ -113,10 +177,14 @@ def _stack(top: int, proc: Process) -> tuple[bytes, dict[str, int]]:
 class AddressSpace:
     """Plans and writes the mm_struct, VMAs and user pages of one process."""
 
-    def __init__(self, km: KernelMemory, kernel_tables: PageTables, rng: random.Random) -> None:
+    def __init__(self, km: KernelMemory, kernel_tables: PageTables, rng: random.Random,
+                 open_library: Callable[[str], int] | None = None) -> None:
+        """``open_library(path)`` returns a new ``struct file`` for a shared object every process maps
+        (libc and the dynamic loader); without it processes map only their own executable."""
         self.km = km
         self.kernel_tables = kernel_tables
         self.rng = rng
+        self.open_library = open_library
 
     def build(self, proc: Process, task: int, exe_file: int, exe_head: bytes) -> tuple[int, list[Vma]]:
         """Create the process's mm_struct; returns its address and the VMAs in address order."""
@@ -147,6 +215,8 @@ class AddressSpace:
         stack_low = marks["lowest"] - PAGE
         vmas.append(Vma(stack_low, stack_top, VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC
                         | VM_GROWSDOWN | VM_ACCOUNT, bytes(PAGE) + stack_bytes, (stack_top - stack_low) // PAGE))
+        if self.open_library is not None and exe_file:
+            vmas.extend(self._libraries(vmas, exe_start))
         vmas.sort(key=lambda v: v.start)
         for a, b in itertools.pairwise(vmas):
             if a.end > b.start:
@@ -156,6 +226,34 @@ class AddressSpace:
         mm = self._mm(proc, task, pgd, vmas, exe_file, {"start_code": exe_start, "end_code": exe_end,
                                                         "start_brk": brk_start, "brk": brk_end, **marks})
         return mm, vmas
+
+    def _libraries(self, taken: list[Vma], exe_start: int) -> list[Vma]:
+        """libc and the loader, each at a random page-aligned base in the mmap area (clear of ``taken``),
+        with the state the loader leaves: libc's ``.dynamic`` and GOT, whose second slot points at the
+        ``link_map`` chain (program, libc, loader) kept in the loader's data."""
+        open_library = self.open_library
+        if open_library is None:
+            return []
+        bases: dict[str, int] = {}
+        for path, segments in SHARED_OBJECTS.items():
+            span = max(off + length for off, length, _, _ in segments)
+            while True:
+                base = 0x7F00_0000_0000 + self.rng.randrange(0, 0xF0_0000) * PAGE
+                if all(base + span <= v.start or v.end <= base
+                       for v in taken) and all(base + span <= b or b + 0x30_0000 <= base for b in bases.values()):
+                    break
+            bases[path] = base
+        contents = _loader_state(bases[LIBC], bases[LOADER], exe_start)
+        out: list[Vma] = []
+        for path, segments in SHARED_OBJECTS.items():
+            filp = open_library(path)
+            for off, length, prot, pgoff in segments:
+                flags = prot | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | (VM_ACCOUNT if prot & VM_WRITE else 0)
+                start = bases[path] + off
+                data = contents.get(start, b"")
+                out.append(Vma(start, start + length, flags, data, _pages(len(data)) if data else 0,
+                               bool(data) and off != 0, filp if pgoff is not None else 0, pgoff or 0))
+        return out
 
     def _page_tables(self, vmas: list[Vma]) -> int:
         phys = self.km.phys
@@ -186,7 +284,7 @@ class AddressSpace:
             "env_start": marks["env_start"], "env_end": marks["env_end"],
         })
         addrs = [km.new("vm_area_struct", {"vm_start": v.start, "vm_end": v.end, "vm_flags": v.flags,
-                                           "vm_mm": mm, "vm_file": v.file}) for v in vmas]
+                                           "vm_mm": mm, "vm_file": v.file, "vm_pgoff": v.pgoff}) for v in vmas]
         for i, addr in enumerate(addrs):
             km.fill(addr, "vm_area_struct", {"vm_next": addrs[i + 1] if i + 1 < len(addrs) else 0,
                                              "vm_prev": addrs[i - 1] if i else 0})

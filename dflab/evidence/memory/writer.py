@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from dflab.errors import EvidenceError
+from dflab.evidence.facts import SharedFacts, decide, handed_over
 from dflab.evidence.memory.image import MemoryImage, build_image
 from dflab.evidence.memory.isf import isf_bytes, isf_document, isf_name
 from dflab.evidence.memory.kmem import KernelMemory
@@ -16,19 +17,24 @@ IMAGE_NAMES = {"raw": "memory.raw", "lime": "memory.lime"}
 VOL_ADDRESS_MASK = (1 << 48) - 1  # volatility reports kernel virtual addresses without sign extension
 
 
-def write_memory(case: Case, out_dir: Path, formats: tuple[str, ...] = ("raw", "lime")) -> dict[str, object]:
+def write_memory(case: Case, out_dir: Path, formats: tuple[str, ...] = ("raw", "lime"),
+                 facts: SharedFacts | None = None) -> dict[str, object]:
     """Write ``case.memory`` as ``out_dir/memory.raw`` and/or ``out_dir/memory.lime`` plus the
     volatility3 ISF under ``out_dir/symbols/linux/<name>.json``; return the answer-key facts.
 
     The facts use volatility's own spelling (paths with `` (deleted)``, socket
     states, psaux strings, offsets as its plugins print them), so the key can
     be compared with a trainee's plugin output directly.
+
+    ``facts`` are the files' and sockets' identities the build decided from its disk layout
+    (:mod:`dflab.evidence.facts`); without them the disk is laid out in a scratch file to learn them.
     """
     unknown = [f for f in formats if f not in IMAGE_NAMES]
     if unknown or not formats:
         raise EvidenceError(f"unknown memory image formats {unknown or list(formats)}; use raw and/or lime",
                             "memory formats")
-    image = build_image(case)
+    with handed_over(facts if facts is not None else decide(case)):
+        image = build_image(case)
     out_dir = Path(out_dir)
     sym_rel = Path("symbols") / "linux" / isf_name(case.memory.banner)
     (out_dir / sym_rel).parent.mkdir(parents=True, exist_ok=True)
@@ -54,6 +60,7 @@ def _task_facts(t: TaskFacts) -> dict[str, Any]:
         "start_time": p.start_time, "kernel_thread": p.kernel_thread, "hidden": p.hidden,
         "task_virtual": t.task & VOL_ADDRESS_MASK, "task_physical": KernelMemory.to_phys(t.task),
         "args": vol_args(p),
+        "exe": t.exe,
         "files": t.files,
         "sockets": t.sockets,
         "bash_history": [{"time": h.time, "command": h.command} for h in p.bash_history] if is_shell(p) else [],

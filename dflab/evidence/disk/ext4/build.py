@@ -7,9 +7,15 @@ every file, in time order, from :mod:`.history`; every metadata block at any mom
 :mod:`.render`; the jbd2 log of the last changes from :mod:`.journal`.  This module puts them
 together and says where each piece of the image goes.
 
-Deletion keeps dflab's current semantics: the name stays hidden in the previous record, the inode
-keeps its size and extents with ``links_count`` 0 and ``dtime`` set, its blocks are free in the
-bitmap and never reused.
+Deletion is Linux's unlink: the directory record is merged into the previous one and wiped, the
+inode is truncated (size, block count and extent tree zeroed, mtime and ctime set to the moment)
+and freed with ``links_count`` 0 and ``dtime`` set, the parent's mtime and ctime move to the
+moment, its blocks and inode are free in the bitmaps.  The data blocks keep their bytes (they
+are never reused) and the journal keeps the inode and directory blocks as they were before.
+A file a process still holds (``Mounts.held``) is only unlinked then: its inode goes on the
+orphan list (links 0, ctime the moment, size and extents intact, ``s_last_orphan`` and the
+chain through ``i_dtime``) and is truncated and freed at the shutdown, when its holder ends,
+just before the unmount; the journal keeps both transactions.
 """
 
 from __future__ import annotations
@@ -36,10 +42,12 @@ JOURNAL_RENDER_BYTES = 1 << 20  # how much of the log is drawn (the rest stays a
 
 @dataclass(frozen=True)
 class Mounts:
-    """When the suspect host last mounted the volume (boot) and unmounted it (shut down to image the disk)."""
+    """When the suspect host last mounted the volume (boot) and shut down (to image the disk), and the deleted
+    files (ids) its processes held until then: those are orphans from their unlink and freed at the shutdown."""
 
     mounted_at: int | None = None
-    unmounted_at: int | None = None
+    shutdown_at: int | None = None
+    held: frozenset[str] = frozenset()
 
 
 def build_ext4(volume: Volume, files: list[DiskFile], start_lba: int, *, seed: bytes = b"",
@@ -55,7 +63,8 @@ def build_ext4(volume: Volume, files: list[DiskFile], start_lba: int, *, seed: b
     geo = g.geometry(volume.size_bytes, where)
     tables, bmap = g.mkfs_layout(geo, where)
     draws = Draws(seed, volume)
-    mkfs_s, top = plan(build_tree(volume, files, MAX_NAME), users, draws)
+    shutdown_ns = None if mounts.shutdown_at is None else draws.stamp("shutdown", mounts.shutdown_at)
+    mkfs_s, top = plan(build_tree(volume, files, MAX_NAME), users, draws, mounts.held, shutdown_ns)
     try:
         fs_uuid = uuid.UUID(volume.uuid).bytes
     except ValueError as exc:
@@ -64,9 +73,9 @@ def build_ext4(volume: Volume, files: list[DiskFile], start_lba: int, *, seed: b
     history = History(geo, tables, bmap, top, mkfs_s * NS, hash_seed, draws, where)
     history.run()
 
-    latest = max([e.at_ns for e in history.events] + [mkfs_s * NS]) + COMMIT_INTERVAL_NS
+    latest = max([e.at_ns for e in history.events] + [mkfs_s * NS, shutdown_ns or 0]) + COMMIT_INTERVAL_NS
     r = draws.rng("unmount")
-    unmounted = max(latest, (mounts.unmounted_at or 0) * NS) + r.randint(5, 90) * NS + r.randrange(NS)
+    unmounted = latest + r.randint(1, 5) * NS + r.randrange(NS)  # the shutdown's umount follows its last writes
     mounted = mounts.mounted_at
     if mounted is None or not mkfs_s < mounted <= unmounted // NS:
         mounted = max(mkfs_s, unmounted // NS - r.randint(3600, 8 * 3600))

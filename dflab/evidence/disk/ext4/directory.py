@@ -250,7 +250,13 @@ class Directory:
         return self.indexed_at is not None and self.indexed_at <= at_ns
 
     def render(self, logical: int, at_ns: int, seed: int) -> bytes:
-        """The on-disk bytes of ``logical`` at ``at_ns``; names unlinked by then are hidden, not erased."""
+        """The on-disk bytes of ``logical`` at ``at_ns``, names unlinked by then wiped as Linux (5.13+) wipes them.
+
+        ext4_generic_delete_entry adds an unlinked record's length to the previous record's and zeroes
+        the whole record; the first record of a block has no previous one, so its inode number, name
+        length, type and name are zeroed and its length kept.  The name is then gone from the file
+        system: only the journal's older copies of the block still hold it.
+        """
         block = self.version(logical, at_ns)
         assert block is not None, (self.ino, logical)
         bs = self.block_size
@@ -259,11 +265,8 @@ class Directory:
         records: list[tuple[int, bytes, int, bool]] = []
         if isinstance(block, Linear):
             records += [(self.ino, b".", FT_DIR, False), (self.parent_ino, b"..", FT_DIR, False)]
-        entries = _live_first(block.entries)
-        records += [(e.ino, e.name, e.file_type, e.deleted_ns is not None and e.deleted_ns <= at_ns) for e in entries]
-        if records and records[0][3]:
-            raise DflabError("a directory block would hold only deleted names; plan a live file beside them",
-                             self.where)
+        records += [(e.ino, e.name, e.file_type, e.deleted_ns is not None and e.deleted_ns <= at_ns)
+                    for e in block.entries]
         raw = bytearray(bs)
         offsets = []
         used = 0
@@ -271,13 +274,15 @@ class Directory:
             offsets.append(used)
             used += rec_size(len(name))
         end = bs - TAIL_SIZE
-        for k, (ino, name, kind, deleted) in enumerate(records):
-            later = range(k + 1, len(records))
+        # What stays a record: the first one (even unlinked) and every live one; each reaches the next such.
+        kept = [k for k, record in enumerate(records) if k == 0 or not record[3]]
+        for n, k in enumerate(kept):
+            ino, name, kind, deleted = records[k]
+            stop = offsets[kept[n + 1]] if n + 1 < len(kept) else end
             if deleted:
-                stop = offsets[k + 1] if k + 1 < len(records) else end
+                struct.pack_into("<IH", raw, offsets[k], 0, stop - offsets[k])
             else:
-                stop = next((offsets[j] for j in later if not records[j][3]), end)
-            struct.pack_into(f"<IHBB{len(name)}s", raw, offsets[k], ino, stop - offsets[k], len(name), kind, name)
+                struct.pack_into(f"<IHBB{len(name)}s", raw, offsets[k], ino, stop - offsets[k], len(name), kind, name)
         if not records:
             struct.pack_into("<IH", raw, 0, 0, end)
         struct.pack_into("<IHBBI", raw, end, 0, TAIL_SIZE, 0, TAIL_FILE_TYPE, crc32c(seed, raw[:end]))
@@ -302,19 +307,6 @@ class Directory:
         crc = crc32c(crc32c(crc, raw[tail:tail + 4]), bytes(4))
         struct.pack_into("<I", raw, tail + 4, crc)
         return bytes(raw)
-
-
-def _live_first(entries: tuple[Entry, ...]) -> tuple[Entry, ...]:
-    """The block's names with one that is never unlinked first: a deleted name needs a live one before it.
-
-    The kernel hides an unlinked name in the previous record's length; the first record of a
-    block has no previous one (the kernel zeroes its inode number instead), so a name that will be
-    unlinked is kept from opening a block, and stays recoverable by its inode number.
-    """
-    for k, e in enumerate(entries):
-        if e.deleted_ns is None:
-            return (e, *entries[:k], *entries[k + 1:]) if k else entries
-    return entries
 
 
 def empty_block(block_size: int, seed: int) -> bytes:

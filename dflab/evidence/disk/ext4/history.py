@@ -41,6 +41,7 @@ class Node:
     dir_blocks: list[int] = field(default_factory=list)  # directories: physical block of each logical block
     subdirs: list[int] = field(default_factory=list)  # creation times of child directories
     changes: list[int] = field(default_factory=list)  # directories: times names were added or removed
+    unlinks: list[int] = field(default_factory=list)  # directories: times names were removed
     reads: list[int] = field(default_factory=list)  # directories: last reads of the files in them
 
     @property
@@ -161,7 +162,8 @@ class History:
         """Add ``node``'s name to ``parent``; the blocks that dirtied (the directory may grow a block)."""
         assert parent.directory is not None
         item = node.item
-        entry = Entry(node.ino, item.file.name.encode("utf-8"), FT_DIR if item.is_dir else FT_REG, item.stamps.dtime)
+        entry = Entry(node.ino, item.file.name.encode("utf-8"), FT_DIR if item.is_dir else FT_REG,
+                      item.stamps.unlinked)
         grown: list[list[tuple[int, int]]] = []
 
         def grow(at: int) -> None:  # the kernel's goal for a directory's next block: right after its last one
@@ -250,15 +252,29 @@ class History:
             if moment > last:
                 self.events.append(Event(moment, (itable,)))
             last = max(last, moment)
-        if s.dtime is not None and node.parent is not None:
-            parent = node.parent
-            dirtied = [itable, self.itable_block(parent.ino), self.inode_bitmap_block(node.ino),
-                       self.gdt_block(self.geo.inode_group(node.ino)[0])]
-            dirtied += [parent.dir_blocks[n] for n in self._blocks_naming(parent, node.ino, s.dtime)]
-            dirtied += self.bitmap_blocks(node.extents) + [b for b, _ in node.leaves]
-            dirtied.append(self.superblock_block())  # the orphan list while the inode is freed
-            parent.changes.append(s.dtime)
-            self.events.append(Event(s.dtime, tuple(dirtied)))
+        if s.dtime is None or s.unlinked is None or node.parent is None:
+            return
+        parent = node.parent
+        # ext4_unlink: the name goes, the inode (links 0) joins the orphan list in the superblock.
+        unlink = [itable, self.itable_block(parent.ino)]
+        unlink += [parent.dir_blocks[n] for n in self._blocks_naming(parent, node.ino, s.unlinked)]
+        unlink.append(self.superblock_block())
+        parent.changes.append(s.unlinked)
+        parent.unlinks.append(s.unlinked)
+        # ext4_evict_inode at the last close: truncated, off the orphan list, freed in the bitmaps.
+        free = [itable, self.inode_bitmap_block(node.ino), self.gdt_block(self.geo.inode_group(node.ino)[0])]
+        free += self.bitmap_blocks(node.extents) + [b for b, _ in node.leaves] + [self.superblock_block()]
+        if s.dtime == s.unlinked:  # nobody held it: one handle does both
+            self.events.append(Event(s.dtime, tuple(dict.fromkeys(unlink[:2] + free[1:3] + unlink[2:-1] + free[3:]))))
+        else:
+            self.events += [Event(s.unlinked, tuple(unlink)), Event(s.dtime, tuple(free))]
+
+    def orphans(self, at: int) -> list[int]:
+        """Inodes on the orphan list at ``at`` (unlinked, not yet freed), oldest first: ext4_orphan_add puts each
+        new one at the head (``s_last_orphan``), its ``i_dtime`` naming the one added before it."""
+        held = [(s.unlinked, n.ino) for n in self.nodes.values()
+                if (s := n.stamps).unlinked is not None and s.dtime is not None and s.unlinked <= at < s.dtime]
+        return [ino for _, ino in sorted(held)]
 
     @staticmethod
     def _blocks_naming(directory: Node, ino: int, at: int) -> list[int]:

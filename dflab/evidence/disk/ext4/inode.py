@@ -22,6 +22,8 @@ EXTENTS_FL, INDEX_FL = 0x80000, 0x1000
 S_IFDIR, S_IFREG = 0o040000, 0o100000
 IN_INODE_EXTENTS = 4  # what fits in i_block after the header
 NS = 1_000_000_000
+# i_block after ext4_truncate removed every extent: the root header alone (no entries, depth 0), the rest zeroed.
+EMPTY_EXTENT_ROOT = struct.pack("<HHHHI", EXTENT_MAGIC, 0, IN_INODE_EXTENTS, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -123,3 +125,13 @@ def extent_tree(extents: list[tuple[int, int]], leaves: list[int], seed: int, bl
         struct.pack_into("<I", body, tail, crc32c(seed, body[:tail]))
         blocks.append((leaf, bytes(body)))
     return index, blocks
+
+
+def empty_leaf(seed: int, block_size: int) -> bytes:
+    """An extent tree leaf whose extents were all removed (a deleted file's, as freed): header, zeros, checksum."""
+    cap = leaf_capacity(block_size)
+    body = bytearray(block_size)
+    body[:12] = struct.pack("<HHHHI", EXTENT_MAGIC, 0, cap, 0, 0)
+    tail = 12 + 12 * cap
+    struct.pack_into("<I", body, tail, crc32c(seed, body[:tail]))
+    return bytes(body)

@@ -16,12 +16,14 @@ from dflab.evidence.disk.ext4 import geometry as g
 from dflab.evidence.disk.ext4.crc32c import crc32c
 from dflab.evidence.disk.ext4.history import Alloc, History, runs
 from dflab.evidence.disk.ext4.inode import (
+    EMPTY_EXTENT_ROOT,
     EXTENTS_FL,
     INDEX_FL,
     NS,
     S_IFDIR,
     S_IFREG,
     Inode,
+    empty_leaf,
     extent_tree,
     inode_seed,
     pack_inode,
@@ -114,22 +116,35 @@ class Renderer:
                 mtime = ctime = max([s.crtime] + [c for c in node.changes if c <= at])
                 atime = max([mtime] + [r for r in node.reads if r <= at])
             else:
-                mtime = s.mtime if s.mtime <= at else s.crtime
-                ctime = s.ctime if s.ctime <= at else max(s.crtime, mtime)
+                # Planned times, unless a name was unlinked later: ext4_unlink sets the directory's mtime and ctime.
+                unlinked = max([u for u in node.unlinks if u <= at], default=0)
+                mtime = max(s.mtime if s.mtime <= at else s.crtime, unlinked)
+                ctime = max(s.ctime if s.ctime <= at else max(s.crtime, mtime), unlinked)
                 atime = s.atime if s.atime <= at else mtime
             links = 2 + sum(1 for c in node.subdirs if c <= at)
             return Inode(S_IFDIR | item.mode, item.uid, item.gid, count * geo.block_size, links, atime, ctime,
                          mtime, s.crtime, 0, count + len(leaves), i_block, flags, node.generation)
-        deleted = s.dtime is not None and s.dtime <= at
-        leaves = [b for b, _ in node.leaves]
-        i_block, _ = extent_tree(node.extents, leaves, seed, geo.block_size, item.where)
         mtime = s.mtime if s.mtime <= at else s.crtime  # before a later write: as created
         ctime = s.ctime if s.ctime <= at else max(s.crtime, mtime)
         atime = s.atime if s.atime <= at else s.crtime
+        if s.dtime is not None and s.dtime <= at:
+            # The last close after the unlink: ext4_evict_inode truncates (size, i_blocks and the extent tree to
+            # nothing, mtime and ctime to now), ext4_free_inode frees it with dtime set.  Mode, owners, atime and
+            # crtime stay.
+            return Inode(S_IFREG | item.mode, item.uid, item.gid, 0, 0, atime, s.dtime, s.dtime, s.crtime,
+                         s.dtime // NS, 0, EMPTY_EXTENT_ROOT, EXTENTS_FL, node.generation)
+        links, dtime = 1, 0
+        if s.unlinked is not None and s.unlinked <= at:
+            # Unlinked while a process holds it: links 0, ctime the unlink, on the orphan list until the last close
+            # (i_dtime names the orphan added before it, 0 for the oldest); size and extents stay.
+            orphans = self.h.orphans(at)
+            links, ctime = 0, max(ctime, s.unlinked)
+            dtime = orphans[orphans.index(ino) - 1] if orphans.index(ino) else 0
+        leaves = [b for b, _ in node.leaves]
+        i_block, _ = extent_tree(node.extents, leaves, seed, geo.block_size, item.where)
         blocks = sum(length for _, length in node.extents) + len(leaves)
-        dtime = s.dtime // NS if deleted and s.dtime is not None else 0
-        return Inode(S_IFREG | item.mode, item.uid, item.gid, len(item.file.content), 0 if deleted else 1, atime,
-                     ctime, mtime, s.crtime, dtime, blocks, i_block, EXTENTS_FL, node.generation)
+        return Inode(S_IFREG | item.mode, item.uid, item.gid, len(item.file.content), links, atime, ctime, mtime,
+                     s.crtime, dtime, blocks, i_block, EXTENTS_FL, node.generation)
 
     def _resize_inode(self) -> Inode:
         """ext2fs_create_resize_inode's inode 7: a double-indirect map of the reserved GDT blocks."""
@@ -266,8 +281,10 @@ class Renderer:
             data = sum(len(n.item.file.content) for n in self.h.nodes.values() if not n.item.is_dir)
             written = int(data / 1024 * r.uniform(1.5, 3.0)) + len(self.h.events) * 8
             share = (at - self.h.mkfs_ns) / max(life.unmounted_ns - self.h.mkfs_ns, 1)
+            orphans = self.h.orphans(at)
             state = SuperblockState(free_blocks, free_inodes, mounted, at // NS, mounts,
-                                    self.mkfs_kbytes() + int(written * share), life.mount_point)
+                                    self.mkfs_kbytes() + int(written * share), life.mount_point,
+                                    last_orphan=orphans[-1] if orphans else 0)
         return pack_superblock(self.geo, self.identity, state, group, self.where)
 
     def mkfs_kbytes(self) -> int:
@@ -285,6 +302,9 @@ class Renderer:
             extents = runs(node.dir_blocks[:node.directory.block_count(at)])
             leaves = [b for b, when in node.leaves if when <= at]
         else:
+            dtime = node.stamps.dtime
+            if dtime is not None and dtime <= at:  # ext4_ext_rm_leaf emptied it before the block was freed
+                return empty_leaf(seed, self.geo.block_size)
             extents, leaves = node.extents, [b for b, _ in node.leaves]
         _, blocks = extent_tree(extents, leaves, seed, self.geo.block_size, node.item.where)
         return dict(blocks).get(block, bytes(self.geo.block_size))

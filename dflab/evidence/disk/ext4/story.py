@@ -61,13 +61,15 @@ class Draws:
 
 @dataclass
 class Stamps:
-    """An inode's times in nanoseconds; ``dtime`` None while it exists."""
+    """An inode's times in nanoseconds: ``unlinked`` when its name was removed, ``dtime`` when it was freed (None
+    while it exists).  The two differ for a file a process held open or mapped: freed at its last close."""
 
     crtime: int
     mtime: int
     ctime: int
     atime: int
     dtime: int | None = None
+    unlinked: int | None = None
 
 
 @dataclass(eq=False)
@@ -100,16 +102,23 @@ class Item:
         return out
 
 
-def plan(root: Node, users: tuple[User, ...], draws: Draws) -> tuple[int, Item]:
-    """(mkfs time in seconds, the root item with every item's times, owner and mode settled)."""
+def plan(root: Node, users: tuple[User, ...], draws: Draws, held: frozenset[str] = frozenset(),
+         shutdown_ns: int | None = None) -> tuple[int, Item]:
+    """(mkfs time in seconds, the root item with every item's times, owner and mode settled).
+
+    A deleted file whose id is in ``held`` is freed at ``shutdown_ns`` (its holder ended then), any other at
+    its unlink."""
     top = _items(root, None)
     items = top.walk()
     planned = [i for i in items if not i.implicit]
     for item in planned:
         f = item.file
+        unlinked = None if f.deleted_at is None else draws.stamp(item.path, f.deleted_at)
+        freed = unlinked
+        if f.deleted_at is not None and f.id in held and shutdown_ns is not None and shutdown_ns // NS > f.deleted_at:
+            freed = shutdown_ns
         item.stamps = Stamps(draws.stamp(item.path, f.crtime), draws.stamp(item.path, f.mtime),
-                             draws.stamp(item.path, f.ctime), draws.stamp(item.path, f.atime),
-                             None if f.deleted_at is None else draws.stamp(item.path, f.deleted_at))
+                             draws.stamp(item.path, f.ctime), draws.stamp(item.path, f.atime), freed, unlinked)
         item.uid, item.gid, item.mode = f.uid, f.gid, f.mode & 0o7777
     first = min((i.file.crtime for i in planned), default=0)
     margin = draws.rng("mkfs").randint(*MKFS_MARGIN_S)

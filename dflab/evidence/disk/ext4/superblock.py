@@ -58,6 +58,7 @@ class SuperblockState:
     kbytes_written: int
     last_mounted: str
     clean: bool = True
+    last_orphan: int = 0  # s_last_orphan: the head of the orphan list (unlinked inodes still held open)
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ def pack_superblock(geo: Geometry, ident: Identity, state: SuperblockState, grou
                      0, 0, FIRST_INO, INODE_SIZE, group, compat, INCOMPAT, RO_COMPAT, ident.uuid, label,
                      state.last_mounted.encode("utf-8")[:63])
     struct.pack_into("<H", sb, 0xCE, geo.reserved_gdt)
+    struct.pack_into("<I", sb, 0xE8, state.last_orphan)
     if ident.journal_bytes:
         struct.pack_into("<I", sb, 0xE0, JOURNAL_INO)
     sb[0xEC:0xFC] = ident.hash_seed
