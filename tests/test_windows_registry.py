@@ -47,7 +47,7 @@ from dflab.evidence.windows.registry import (
     workstation_hives,
 )
 from dflab.evidence.windows.registry.security import ADMINISTRATORS, KEY_ALL_ACCESS, SYSTEM, Ace, descriptor
-from dflab.evidence.windows.registry.times import filetime
+from dflab.evidence.windows.wintypes import filetime
 from tests.samples import sample
 
 # -- the case -------------------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from dflab.errors import DflabError
 from dflab.evidence.windows.evtx.binxml import ChunkBody, Instance, ValueTooLarge
-from dflab.evidence.windows.evtx.values import filetime
+from dflab.evidence.windows.wintypes import filetime
 
 CHUNK_SIZE = 0x10000
 CHUNK_HEADER_SIZE = 512

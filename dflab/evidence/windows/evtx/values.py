@@ -8,13 +8,13 @@ with its exact byte layout ([MS-EVEN6] BinXml value types).
 
 from __future__ import annotations
 
-import re
 import struct
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from dflab.errors import DflabError
+from dflab.evidence.windows.wintypes import filetime, sid_bytes
 
 # Value type codes (BinXml value types, as [MS-EVEN6] and libevtx number them).
 NULL = 0x00
@@ -32,30 +32,6 @@ SID_TYPE = 0x13
 HEX_INT32 = 0x14
 HEX_INT64 = 0x15
 BINXML = 0x21
-
-_EPOCH_AS_FILETIME = 116_444_736_000_000_000  # 1970-01-01 in 100 ns intervals since 1601-01-01
-_SID_TEXT = re.compile(r"S-1-(\d+)((?:-\d+)*)")
-
-
-def filetime(moment: datetime) -> int:
-    """A timezone-aware time as a FILETIME (100 ns since 1601 UTC); naive times are refused, never guessed."""
-    if moment.tzinfo is None:
-        raise DflabError("event time has no time zone; give UTC times", moment.isoformat())
-    delta = moment.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
-    return _EPOCH_AS_FILETIME + (delta.days * 86_400 + delta.seconds) * 10_000_000 + delta.microseconds * 10
-
-
-def sid_bytes(text: str) -> bytes:
-    """``S-1-5-21-…`` as the binary SID Windows stores: revision, count, 48-bit big-endian authority, subs."""
-    match = _SID_TEXT.fullmatch(text)
-    if match is None:
-        raise DflabError("not a SID (S-1-<authority>-<sub>...)", text)
-    subs = [int(part) for part in match.group(2).split("-")[1:]]
-    authority = int(match.group(1))
-    if len(subs) > 15 or authority >= 1 << 48 or any(sub >= 1 << 32 for sub in subs):
-        raise DflabError("SID has too many or too large parts", text)
-    return bytes([1, len(subs)]) + authority.to_bytes(6, "big") + b"".join(struct.pack("<I", sub) for sub in subs)
-
 
 @dataclass(frozen=True)
 class Value:

@@ -15,9 +15,9 @@ from enum import IntEnum
 from typing import TYPE_CHECKING
 
 from dflab.errors import DflabError
+from dflab.evidence.windows.wintypes import filetime
 
 from .security import DEFAULT_DESCRIPTOR
-from .times import filetime
 
 if TYPE_CHECKING:
     from .regf import Layout

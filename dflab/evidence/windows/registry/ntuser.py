@@ -13,10 +13,11 @@ import struct
 from collections.abc import Iterable
 from datetime import datetime
 
+from dflab.evidence.windows.wintypes import filetime
+
 from .facts import Account, ProgramRun, RecentDoc, Typed, WorkstationFacts
 from .model import Hive, Key, ValueType
 from .security import classes_descriptor, user_descriptor
-from .times import filetime
 
 EXPLORER = r"Software\Microsoft\Windows\CurrentVersion\Explorer"
 USER_ASSIST = rf"{EXPLORER}\UserAssist"

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import struct
 
+from dflab.evidence.windows.wintypes import NEVER, filetime, sid_bytes
+
 from .facts import Account, WorkstationFacts
 from .model import Hive, ValueType
-from .security import SAM_DESCRIPTOR, sid_bytes, user_descriptor
-from .times import NEVER, filetime
+from .security import SAM_DESCRIPTOR, user_descriptor
 
 ACCOUNT = r"SAM\Domains\Account"
 USERS = rf"{ACCOUNT}\Users"

@@ -11,7 +11,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dflab.errors import DflabError
+from dflab.evidence.windows.wintypes import sid_bytes
 
 KEY_ALL_ACCESS = 0x000F003F
 KEY_READ = 0x00020019
@@ -36,20 +36,6 @@ USERS = "S-1-5-32-545"
 RESTRICTED = "S-1-5-12"
 APP_PACKAGES = "S-1-15-2-1"
 CREATOR_OWNER = "S-1-3-0"
-
-
-def sid_bytes(sid: str) -> bytes:
-    """Binary form of a SID string such as ``S-1-5-21-…-1001`` (MS-DTYP 2.4.2.2)."""
-    parts = sid.split("-")
-    try:
-        if parts[0] != "S" or len(parts) < 3:
-            raise ValueError
-        revision, authority, *subs = (int(p) for p in parts[1:])
-        if revision != 1 or len(subs) > 15 or not 0 <= authority < 1 << 48 or any(not 0 <= s < 1 << 32 for s in subs):
-            raise ValueError
-    except ValueError:
-        raise DflabError(f"{sid!r} is not a SID (S-1-<authority>-<up to 15 sub-authorities>)", "registry") from None
-    return struct.pack("<BB", 1, len(subs)) + authority.to_bytes(6, "big") + struct.pack(f"<{len(subs)}I", *subs)
 
 
 @dataclass(frozen=True)

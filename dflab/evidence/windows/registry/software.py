@@ -3,11 +3,11 @@ stick's volume name under Windows Portable Devices."""
 
 from __future__ import annotations
 
+from dflab.evidence.windows.wintypes import filetime, sid_bytes
+
 from .facts import WorkstationFacts
 from .model import Hive, ValueType
-from .security import sid_bytes
 from .system import usbstor_device_id
-from .times import filetime
 
 CURRENT_VERSION = r"Microsoft\Windows NT\CurrentVersion"
 RUN = r"Microsoft\Windows\CurrentVersion\Run"

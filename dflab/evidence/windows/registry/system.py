@@ -9,9 +9,10 @@ from __future__ import annotations
 import struct
 from datetime import datetime
 
+from dflab.evidence.windows.wintypes import filetime
+
 from .facts import TimeZone, UsbStick, WorkstationFacts
 from .model import Hive, ValueType
-from .times import filetime
 
 CONTROL_SET = "ControlSet001"
 DISK_CLASS = "{4d36e967-e325-11ce-bfc1-08002be10318}"
