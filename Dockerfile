@@ -46,13 +46,17 @@ RUN set -eu; missing=""; \
     command -v ewfacquire >/dev/null 2>&1 || missing="$missing ewf-tools"; \
     command -v dcfldd >/dev/null 2>&1 || missing="$missing dcfldd"; \
     command -v tini >/dev/null 2>&1 || missing="$missing tini"; \
+    command -v ps >/dev/null 2>&1 || missing="$missing procps"; \
+    command -v ss >/dev/null 2>&1 || missing="$missing iproute2"; \
+    command -v strings >/dev/null 2>&1 || missing="$missing binutils"; \
     if [ -n "$missing" ]; then \
       echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections; \
       apt-get update; \
       DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $missing; \
       rm -rf /var/lib/apt/lists/*; \
     fi; \
-    fls -V; tshark -v >/dev/null; ewfacquire -V >/dev/null; dcfldd --version >/dev/null; tini --version
+    fls -V; tshark -v >/dev/null; ewfacquire -V >/dev/null; dcfldd --version >/dev/null; tini --version; \
+    ps --version >/dev/null; ss -V >/dev/null; strings --version >/dev/null
 
 # uid 1000 matches the usual first user on the host, so bind-mounted work directories stay writable.
 # /evidence is only a mount point: evidence (with its volatility3 symbol tables) is mounted read-only.

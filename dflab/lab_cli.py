@@ -92,3 +92,48 @@ def lab_check(lab_id: str, spec: Path | None, labs_dir: Path | None, sandbox: st
                           (f"[yellow]{count}[/]" if count == 1 else str(count)))
         Console().print(drawn)
     sys.exit(0 if result.ok else EXIT_CHECK_FAILED)
+
+
+@lab.command("translate")
+@click.argument("lab_id", metavar="LAB")
+@click.option("--lang", "langs", multiple=True, type=click.Choice(["fr", "es"]),
+              help="The language to refresh (repeat for several; default: every language dflab ships).")
+@click.option("--labs", "labs_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="The folder holding LAB (default: the bundled labs/).")
+@click.option("--check", is_flag=True,
+              help="Write nothing; exit 4 when a unit of LAB is untranslated or fuzzy in a language (for CI).")
+def lab_translate(lab_id: str, langs: tuple[str, ...], labs_dir: Path | None, check: bool) -> None:
+    """Refresh LAB's catalogs and say how much of it each language translates.
+
+    \b
+    Extracts LAB's text (markdown paragraphs, comments of the code trainees see, lab.yaml's titles, hints,
+    explanations and labels) into labs/LAB/locale/lab.pot and merges it into each language's
+    labs/LAB/locale/LANG/LC_MESSAGES/lab.po: a changed paragraph becomes fuzzy (its old translation kept as a
+    start), a new one empty; neither reaches a release until a translator fills it and clears the fuzzy flag.
+    Then prints, per language, the units translated, fuzzy and empty (docs/translating-labs.md).
+      dflab lab translate 02-disk
+      dflab lab translate 02-disk --lang fr --check
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from dflab.errors import DflabError
+    from dflab.i18n.catalog import LANGUAGES, progress, update_catalogs
+    from dflab.lab_meta import REPO
+
+    lab_dir = (labs_dir or REPO / "labs") / lab_id
+    if not lab_dir.is_dir():
+        raise DflabError("lab not found", str(lab_dir))
+    languages = langs or LANGUAGES
+    if not check:
+        for path in update_catalogs(lab_dir, languages):
+            click.echo(f"wrote {path}")
+    rows = [progress(lab_dir, lang) for lang in languages]
+    table = Table(title=f"{lab_id}: {rows[0].units} units" if rows else lab_id)
+    for column in ("language", "translated", "fuzzy", "empty"):
+        table.add_column(column, justify="left" if column == "language" else "right")
+    for row in rows:
+        table.add_row(row.lang, str(row.translated), str(row.fuzzy), str(row.empty))
+    Console().print(table)
+    if check and any(row.missing for row in rows):
+        sys.exit(EXIT_CHECK_FAILED)

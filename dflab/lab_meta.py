@@ -30,6 +30,7 @@ MAX_LAB_BYTES = 256 * 1024  # the bundled ones are under 16 KB, hints and explan
 SHAPES = ("text", "hex", "int", "number", "path", "time", "list")
 _LAB_ID = r"^[a-z0-9][a-z0-9-]{0,62}$"
 _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,126}$")
+_CHOICE_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
 
 class _Strict(BaseModel):
@@ -45,6 +46,9 @@ class AnswerRule(_Strict):
     label: str | None = Field(default=None, min_length=1, max_length=80)
     # How many lines the form's field shows, for a text answer written on several (a note's text, as found).
     lines: int | None = Field(default=None, ge=2, le=40)
+    # The fixed values the form offers instead of a typed field, code -> label (lab 07's kinds of flaw). The code is
+    # the answer's value, the same in every language; the label is trainee-facing, so it is translated with the lab.
+    choices: dict[str, str] | None = Field(default=None, min_length=2, max_length=40)
 
     @model_validator(mode="after")
     def _length_for_hex(self) -> AnswerRule:
@@ -52,11 +56,20 @@ class AnswerRule(_Strict):
             raise ValueError("length applies to hex answers only")
         if self.lines is not None and self.shape != "text":
             raise ValueError("lines applies to text answers only")
+        if self.choices is not None:
+            if self.shape not in ("text", "list"):
+                raise ValueError("choices apply to text and list answers only")
+            bad = next((c for c in self.choices if not _CHOICE_CODE.match(c)), None)
+            if bad is not None:
+                raise ValueError(f"choice {bad!r}: a code is 1-32 of a-z 0-9 - _ (the answer's value, not its label)")
+            for code, label in self.choices.items():
+                _trainee_text(label, f"the label of choice {code!r}", 200)
         return self
 
     def as_dict(self) -> dict[str, Any]:
-        """The shape rule alone (what ``check_shape`` reads): label and lines are the form's, not the value's."""
-        return self.model_dump(exclude_none=True, exclude={"label", "lines"})
+        """The shape rule alone (what ``check_shape`` reads): label, lines and choices are the form's, not the
+        value's."""
+        return self.model_dump(exclude_none=True, exclude={"label", "lines", "choices"})
 
     def field_label(self, name: str) -> str:
         """The label the answer form shows: ``label:``, or the name humanised (``root_fs`` -> "Root fs")."""

@@ -1,4 +1,8 @@
-"""Cohort rosters: a CSV with one trainee per line (``id`` column required; ``name``, ``email`` optional).
+"""Cohort rosters: a CSV with one trainee per line (``id`` column required; ``name``, ``email``, ``lang`` optional).
+
+``lang`` is the language a trainee works in (their released notebook, the lab's messages, JupyterLab's menus):
+``en`` when absent or empty, else one of the labs' languages (``fr``, ``es``); a region or encoding spelling
+(``fr-FR``, ``es_ES``, ``fr_FR.UTF-8``) names the same language (:mod:`dflab.i18n.lang`).
 
 Trainee ids become directory names, container names and seed inputs, so they
 are restricted to a safe alphabet; every bad line is reported with its line
@@ -13,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dflab.errors import DflabError, read_user_text
+from dflab.i18n.lang import DEFAULT_LANG, normalise_lang
 
 TRAINEE_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 
@@ -22,6 +27,7 @@ class Trainee:
     id: str
     name: str = ""
     email: str = ""
+    lang: str = DEFAULT_LANG
 
 
 def check_trainee_id(value: str, where: str) -> str:
@@ -36,7 +42,7 @@ def read_roster(path: Path) -> list[Trainee]:
     text = read_user_text(path, "roster", encoding="utf-8-sig")
     reader = csv.DictReader(text.splitlines())
     if not reader.fieldnames or "id" not in [f.strip().lower() for f in reader.fieldnames]:
-        raise DflabError("roster needs a header line with an 'id' column (id,name,email)", f"{path}:1")
+        raise DflabError("roster needs a header line with an 'id' column (id,name,email,lang)", f"{path}:1")
     trainees: list[Trainee] = []
     seen: dict[str, int] = {}
     for row in reader:
@@ -49,7 +55,8 @@ def read_roster(path: Path) -> list[Trainee]:
         if tid in seen:
             raise DflabError(f"duplicate trainee id {tid!r} (first on line {seen[tid]})", f"{path}:{line}")
         seen[tid] = line
-        trainees.append(Trainee(tid, row.get("name", ""), row.get("email", "")))
+        lang = normalise_lang(row.get("lang", ""), f"{path}:{line}")
+        trainees.append(Trainee(tid, row.get("name", ""), row.get("email", ""), lang))
     if not trainees:
         raise DflabError("roster lists no trainees", str(path))
     return trainees

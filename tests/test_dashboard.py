@@ -14,6 +14,7 @@ import json
 import os
 import socket
 import statistics
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -26,6 +27,7 @@ import pytest
 from click.testing import CliRunner
 from nbgrader.api import Gradebook
 
+from dflab.cli import main
 from dflab.dashboard.auth import INSTRUCTOR, NOBODY, TRAINEE, instructor_token, who
 from dflab.dashboard.items import item_analysis
 from dflab.dashboard.live import Watcher
@@ -43,6 +45,7 @@ from dflab.session import cli
 from dflab.session.cli import session as session_cli
 from dflab.session.manager import Session
 from dflab.session.state import AnswerTries
+from tests.pgserver import postgres_server
 
 REPO = Path(__file__).resolve().parents[1]
 LAB = REPO / "labs" / "02-disk"
@@ -164,11 +167,14 @@ def test_session_status_shows_progress_and_json(written: Session, monkeypatch: p
 
 
 # -- a crafted gradebook -------------------------------------------------------------------------------------------
-def crafted_gradebook(root: Path, lab: str, points: dict[str, dict[str, float]]) -> str:
+def crafted_gradebook(root: Path, lab: str, points: dict[str, dict[str, float]], url: str | None = None) -> str:
     """An nbgrader gradebook of ``lab`` (one notebook, a test cell per question of 1 point), graded as ``points``
-    says (student -> question -> auto score), with dflab's status rows; and the source notebook naming the cells."""
+    says (student -> question -> auto score), with dflab's status rows; and the source notebook naming the cells.
+    ``url``: the gradebook's database (default: ``root``'s gradebook.db), as `dflab grade --db` takes it."""
     tools_on_path()  # nbgrader runs `alembic` by name when it creates a gradebook
-    url = gradebook.default_url(root)
+    if url is not None:  # the course row PostgreSQL's foreign keys want, as `dflab grade --db` makes it
+        gradebook.prepare(url, url, lab, "", lambda: None)
+    url = gradebook.normalise_url(url) if url is not None else gradebook.default_url(root)
     names = sorted({q for p in points.values() for q in p})
     nb = nbformat.v4.new_notebook()
     for q in names:
@@ -297,3 +303,65 @@ def test_a_hung_lab_and_a_dead_one_are_told_apart_without_holding_the_view(writt
     by = {t["id"]: t for t in Dashboard(written, watcher).snapshot()["trainees"]}
     assert by["alice"]["steps_done"] == 1  # read from her workspace instead
     assert by["bob"]["state"] == "dead" and by["alice"]["problem"]
+
+
+# -- a gradebook at a URL (`--db`) -----------------------------------------------------------------------------------
+def dflab_main(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str, str]:
+    """`dflab ARGS` through the real entry point (its one-line error handling included): (exit code, out, err)."""
+    monkeypatch.setattr(sys, "argv", ["dflab", *args])
+    capsys.readouterr()
+    code = 0
+    try:
+        main()
+    except SystemExit as exited:
+        code = int(exited.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_scores_come_from_the_postgres_gradebook_given_by_url(written: Session, capsys: pytest.CaptureFixture[str],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    points = {"alice": {"q1": 1, "q2": 1}, "bob": {"q1": 1, "q2": 0}, "carol": {"q1": 0, "q2": 0}}
+    with postgres_server("grades") as url:
+        crafted_gradebook(written.dir, "02-disk", points, url)
+        assert not (written.dir / "gradebook.db").exists()  # nothing of it is in the session's own file
+        code, out, err = dflab_main(capsys, monkeypatch, "session", "status", "--session-dir", str(written.dir),
+                                    "--db", url, "--json")
+        assert code == 0, err
+        by = {t["id"]: t for t in json.loads(out)["trainees"]}
+        assert [(by[t]["grading"], by[t]["score"], by[t]["max_score"]) for t in ("alice", "bob", "carol")] == [
+            ("done", 2.0, 2.0), ("done", 1.0, 2.0), ("done", 0.0, 2.0)]
+        code, out, _ = dflab_main(capsys, monkeypatch, "session", "status", "--session-dir", str(written.dir),
+                                  "--json")
+        assert code == 0 and {t["grading"] for t in json.loads(out)["trainees"]} == {None}  # the file: not graded
+        monkeypatch.setattr(cli.console, "width", 250)
+        code, out, _ = dflab_main(capsys, monkeypatch, "session", "status", "--session-dir", str(written.dir),
+                                  "--db", url)
+        assert code == 0 and "graded" in out and "score" in out, out
+        bob = next(line for line in out.splitlines() if "│ bob" in line)
+        assert "│ done" in bob and " 1/2 │" in bob, out
+        app = App(written, TEN, gradebook_url=url)
+        with serving(app) as port:
+            status, text = call(port, f"/api/data?token={app.token}")
+            assert status == 200, text
+            grading = json.loads(text)["grading"]
+            assert grading["graded"] == 3 and {q["name"]: q["correct"] for q in grading["questions"]} == {
+                "q1": 2, "q2": 1}
+            page = call(port, f"/?token={app.token}")[1]
+            alice = page[page.index('data-trainee="alice"'):]
+            assert '<td class="score">2/2</td>' in alice[:alice.index("</tr>")]
+
+
+def test_an_unreachable_gradebook_url_is_one_line(written: Session, capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"postgresql://grader:secret-pw@127.0.0.1:{port}/grades"
+    for command in ("status", "dashboard"):
+        args = ["--session-dir", str(written.dir)] if command == "status" else [str(written.dir)]
+        code, _, err = dflab_main(capsys, monkeypatch, "session", command, *args, "--db", url)
+        assert code != 0 and err.count("\n") == 1 and "Traceback" not in err, err
+        assert err.startswith(f"dflab: error: postgresql://grader@127.0.0.1:{port}/grades: cannot reach the "
+                              "gradebook:"), err
+        assert "secret-pw" not in err

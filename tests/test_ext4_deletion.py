@@ -134,7 +134,9 @@ def deletion_traits(part: Path, ino: int, parent: int, name: str) -> dict[str, o
     inode = raw_inode(part, ino)
     dtime, = struct.unpack_from("<I", inode, 0x14)
     ctime, = struct.unpack_from("<I", inode, 0x0C)
-    listing = run("fls", "-r", "-d", "-p", str(part)).splitlines()
+    # "(realloc)": TSK reads an htree's index bytes (hashes, block numbers) as deleted names pointing at inodes in
+    # use; on any big directory, the kernel's too. They are no deletions.
+    listing = [line for line in run("fls", "-r", "-d", "-p", str(part)).splitlines() if "(realloc)" not in line]
     return {
         "allocated": "Not Allocated" not in istat,
         "size": re.search(r"^size: (\d+)$", istat, re.M)[1],  # type: ignore[index]
@@ -245,8 +247,9 @@ def test_jcat_of_the_journal_holds_the_inode_before_deletion_and_blkcat_recovers
             intact = history[(history["size"] > 0) & (history["links"] == 1)].iloc[-1]
             assert intact["sequence"] < gone["sequence"]
             # Held: the unlink's own transaction in between logged the orphan, links 0 but size and extents whole.
+            # (Later transactions that dirtied the same inode table block for a neighbour log that orphan again.)
             orphan = history[(history["size"] > 0) & (history["links"] == 0)]
-            assert len(orphan) == v.held(f), history
+            assert bool(len(orphan)) == v.held(f), history
             if v.held(f):
                 assert intact["sequence"] < orphan["sequence"].iloc[0] < gone["sequence"]
                 assert int(orphan["ctime"].iloc[0].timestamp()) == f.deleted_at
@@ -465,7 +468,7 @@ def test_a_held_file_is_an_orphan_until_its_holder_ends_as_the_kernel_leaves_it(
     assert v.held(payload), "Nightjar's implant runs from its payload"
     mine_ino, mine_parent = v.inode(payload), parent_inode(v, payload)
     history = disk.inode_history(v.image, mine_ino, partition=v.partition())
-    orphan = history[(history["size"] > 0) & (history["links"] == 0)].iloc[-1]
+    orphan = history[(history["size"] > 0) & (history["links"] == 0)].iloc[0]  # the unlink's own transaction
     sequence = int(orphan["sequence"])
     block, offset = imap(v.root, mine_ino)
     pblock, poffset = imap(v.root, mine_parent)

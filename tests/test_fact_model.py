@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytsk3
 
 from dflab.evidence import facts as facts_mod
 from dflab.evidence.build import build_variant
@@ -28,6 +29,7 @@ from dflab.evidence.tcpstate import ACK, FIN, RST, SYN, TcpSegment, state_at
 from dflab.forensics import disk as disk_reader
 from dflab.scenario.draw import DEMO_SECRET
 from dflab.scenario.load import load_spec
+from tests.haystack import haystack_spec
 from tests.test_memory_writer import run_vol
 from tests.test_network_writer import fields
 
@@ -212,6 +214,59 @@ def file_disagreements(b: Built) -> list[str]:
     return problems
 
 
+def mapping_disagreements(b: Built) -> list[str]:
+    """Every file-backed mapping memory shows on a partition of sda (each process's program, libc and the loader)
+    is a file the partition holds: ``fls`` names its path at the mapped inode, ``istat`` has it allocated (or, for
+    a deleted executable, freed after the acquisition: file_disagreements checks those) and at least as long as
+    the mapping reaches into it (to its last page). Every path an installed package lists (dpkg's
+    ``info/*.list`` on the partition) must be there."""
+    parts = _partitions(b)
+    problems: list[str] = []
+    sizes: dict[tuple[int, int], int] = {}
+    packaged: dict[int, set[str]] = {}
+    for r in b.vol("linux.proc.Maps"):
+        path = r["File Path"]
+        if not r["Inode"] or not path.startswith("/") or int(r["Major"]) != SD_MAJOR:
+            continue  # anonymous, pseudo file systems, deleted (" /... (deleted)")
+        part = parts.get(int(r["Minor"]))
+        where = f"pid {r['PID']} maps {path} ({r['Major']}:{r['Minor']}, inode {r['Inode']})"
+        if part is None or part.fs != "ext4":
+            problems.append(f"{where}: not an ext4 partition of the disk")
+            continue
+        inside = "/" + path[len(part.mount.rstrip("/")):].lstrip("/")
+        if inside not in part.names and inside not in packaged.setdefault(part.offset, _packaged(b, part)):
+            continue  # a program neither the story nor a package put on the disk: files_the_disk_lacks_... checks it
+        if part.names.get(inside) != (int(r["Inode"]), True):
+            problems.append(f"{where}: fls lists {inside} as {part.names.get(inside)}")
+            continue
+        key = (int(r["Minor"]), int(r["Inode"]))
+        if key not in sizes:
+            st = _istat(b, part, int(r["Inode"]))
+            sizes[key] = int(st["size"]) if st.get("allocated") else -1
+        reach = int(r["PgOff"]) + int(r["End"]) - int(r["Start"])
+        if sizes[key] < 0 or reach > -(-sizes[key] // 4096) * 4096:
+            problems.append(f"{where}: the mapping reaches byte {reach}, the disk's file has {sizes[key]} bytes")
+    if not sizes:
+        problems.append("memory maps no file of the disk")
+    return problems
+
+
+def _packaged(b: Built, part: Partition) -> set[str]:
+    """The paths dpkg's ``info/*.list`` files on the partition say its packages installed (empty: no system)."""
+    fs = pytsk3.FS_Info(pytsk3.Img_Info(str(b.ev / "disk.img")), offset=part.offset * 512)
+    out: set[str] = set()
+    try:
+        info = fs.open_dir("/var/lib/dpkg/info")
+    except OSError:
+        return out
+    for entry in info:
+        name = entry.info.name.name.decode()
+        if name.endswith(".list") and entry.info.meta is not None:
+            f = fs.open(f"/var/lib/dpkg/info/{name}")
+            out.update(f.read_random(0, f.info.meta.size).decode().splitlines())
+    return out
+
+
 def _held_disagreements(b: Built, part: Partition, row: dict[str, Any], st: dict[str, Any], where: str) -> list[str]:
     """A deleted file memory shows in use was still held at the acquisition: Linux frees it at the last close, so
     the disk must have freed it after the acquisition (istat's Deleted), and the journal's last copy of its inode
@@ -351,6 +406,32 @@ def test_every_file_memory_shows_is_the_disk_file_tsk_reads(built: Built):
     assert file_disagreements(built) == []
 
 
+@pytest.fixture(scope="module")
+def haystack(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """Nightjar with an installed Debian 12 on its root (tests/haystack.py): the programs memory runs are files."""
+    root = tmp_path_factory.mktemp("facts-haystack")
+    result = build_variant(haystack_spec("nightjar"), DEMO_SECRET, "fact-model", root / "nightjar")
+    return Built(result.out, root / "volcache", {})
+
+
+def test_every_mapped_file_is_on_the_disk_at_its_inode(haystack: Built):
+    """Processes run installed programs and map libc and the loader: each is on the root partition (the installed
+    system), at the inode memory names, with the size memory maps of it; a mapping moved to another inode is
+    caught."""
+    assert mapping_disagreements(haystack) == []
+    maps = haystack.vol("linux.proc.Maps")
+    mapped = {r["File Path"] for r in maps if int(r["Major"] or 0) == SD_MAJOR}
+    assert {"/usr/bin/bash", "/usr/sbin/sshd", "/usr/lib/x86_64-linux-gnu/libc.so.6",
+            "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"} <= mapped
+    libc = "/usr/lib/x86_64-linux-gnu/libc.so.6"
+    planted = [dict(r, Inode=int(r["Inode"]) + 1) if r["File Path"] == libc else r for r in maps]
+    haystack._memo["linux.proc.Maps"] = planted
+    try:
+        assert any(f"maps {libc}" in p for p in mapping_disagreements(haystack))
+    finally:
+        haystack._memo["linux.proc.Maps"] = maps
+
+
 def test_files_the_disk_lacks_take_no_inode_the_disk_uses(built: Built):
     assert files_the_disk_lacks_are_numbered_apart(built) == []
 
@@ -401,7 +482,7 @@ def test_a_planted_inconsistency_is_caught(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr(SharedFacts, "socket", lambda self, sock: SocketFact(facts_mod._spec_state(sock), None))
     planted = _build(tmp_path, "nightjar")
     files = file_disagreements(planted)
-    assert any("Q1_forecast.txt' (8:1, inode 5291" in p for p in files), files
+    assert any("Q1_forecast.txt' (8:1, inode 5" in p for p in files), files  # 529113 + its inode
     monkeypatch.undo()
     monkeypatch.setattr(disk_writer, "held_at_shutdown", lambda case: frozenset())
     freed_early = file_disagreements(_build(tmp_path / "freed-at-unlink", "nightjar"))

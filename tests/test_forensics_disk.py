@@ -569,3 +569,21 @@ def test_truncated_generated_image_warns_and_names_the_image(tmp_path: Path) -> 
     garbage.write_bytes(os.urandom(100_000))
     with pytest.raises(EvidenceError, match=rf"{garbage}: no file system TSK recognises at byte offset 0"):
         disk.list_files(garbage)
+
+
+def test_a_symbolic_link_reads_as_its_target_like_readlink(tmp_path: Path) -> None:
+    """ext4 keeps a short link target in the inode (a fast symlink: no data block), where pytsk3 has nothing to read
+    at any offset; an installed system has thousands (/usr/lib's .so chains), and reading one is not an error."""
+    tree = tmp_path / "tree"
+    (tree / "lib").mkdir(parents=True)
+    (tree / "lib" / "libz.so.1.2.13").write_bytes(b"\x7fELF" + bytes(60))
+    (tree / "lib" / "libz.so.1").symlink_to("libz.so.1.2.13")
+    long_target = "/" + "/".join(["deep"] * 20) + "/target"  # > 60 bytes: a slow symlink, in a data block
+    (tree / "lib" / "far").symlink_to(long_target)
+    image = tmp_path / "fs.img"
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-d", str(tree), str(image), "4M"], check=True,
+                   env={**os.environ, "E2FSPROGS_FAKE_TIME": "1700000000"})
+    files = disk.list_files(image)
+    inode = {row.path: int(row.inode) for row in files.itertuples()}
+    assert disk.read_file(image, inode["/lib/libz.so.1"]) == b"libz.so.1.2.13"
+    assert disk.read_file(image, inode["/lib/far"]) == long_target.encode()

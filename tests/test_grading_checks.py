@@ -334,3 +334,32 @@ def test_deleted_test_cell_comes_back_scoring_zero(course: Path) -> None:
     assert restored.source == "answer('payload_sha256', h)" and restored.metadata["nbgrader"]["points"] == 2
     assert error_text(restored.outputs) == "tampered: test cell 'gone' was deleted"
     assert out.cells[0].outputs == []
+
+
+@pytest.mark.parametrize("vocabulary, got, want", [
+    ("file_type", "Archive ZIP", "zip"), ("file_type", "archivo zip", "zip"),
+    ("file_type", "Exécutable ELF", "elf"), ("file_type", "ejecutable  elf", "elf"),
+    ("partition_table", "Table de partitions GPT", "gpt"), ("partition_table", "tabla de particiones DOS", "mbr"),
+    ("file_system", "Système de fichiers ext4", "ext4"), ("file_system", "sistema de archivos FAT32", "fat32"),
+])
+def test_a_french_or_spanish_name_counts_as_the_canonical_value(vocabulary: str, got: str, want: str) -> None:
+    """Answers do not depend on the lab's language: the key holds canonical values, the trainee's words count."""
+    assert run("casefold", got, want, vocabulary=vocabulary) == (True, "correct")
+
+
+@pytest.mark.parametrize("vocabulary, got, want", [
+    ("file_type", "archive zip", "gzip"), ("file_type", "archivo gzip", "zip"),
+    ("partition_table", "table de partitions gpt", "mbr"), ("file_system", "système de fichiers ext4", "fat32"),
+])
+def test_a_localised_name_of_another_value_stays_wrong(vocabulary: str, got: str, want: str) -> None:
+    assert run("casefold", got, want, vocabulary=vocabulary)[0] is False
+
+
+def test_no_localised_name_means_two_values() -> None:
+    """A name listed for two canonical values would make a wrong answer right: every name is in one list only."""
+    from dflab.grading.checks import TERMS
+    for table, names in TERMS.items():
+        seen: dict[str, str] = {}
+        for canonical, synonyms in names.items():
+            for name in (canonical, *synonyms):
+                assert seen.setdefault(name.casefold(), canonical) == canonical, (table, name)

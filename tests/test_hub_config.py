@@ -30,7 +30,8 @@ def example_settings() -> HubSettings:
     """What environments/jupyterhub/jupyterhub_config.py is rendered from (paths of the README's example)."""
     trainees = tuple(t.id for t in read_roster(HUB_DIR / "roster-example.csv"))
     return HubSettings(name="dflab", image="dflab/trainee", trainees=trainees,
-                       evidence_root=Path("/srv/dflab/course/evidence"), state_dir=Path("/srv/dflab/hub"))
+                       evidence_root=Path("/srv/dflab/course/evidence"), state_dir=Path("/srv/dflab/hub"),
+                       dashboard_session=Path("/srv/dflab/course"), instructors=("teacher",))
 
 
 def settings(**changes: object) -> HubSettings:
@@ -58,6 +59,22 @@ def test_rendered_config_carries_the_confinement() -> None:
     assert "TRAINEES = [\n    'alice',\n    'bob',\n]" in text
     # No secret is ever rendered: they are files read when the hub starts.
     assert "read_secret(STATE / 'instructor-token')" in text and "api_token\": \"" not in text
+
+
+def test_the_dashboard_is_a_managed_service_for_the_instructors_group_only() -> None:
+    without = render_config(settings())
+    assert "dflab-dashboard" not in without and "load_groups" not in without and "import sys" not in without
+    text = render_config(settings(dashboard_session=Path("/srv/session"), instructors=("teacher", "tutor"),
+                                  dashboard_port=8123))
+    compile(text, "jupyterhub_config.py", "exec")
+    for needle in ("DASHBOARD_SESSION = Path('/srv/session')", "INSTRUCTORS = [\n    'teacher',\n    'tutor',\n]",
+                   'c.Authenticator.allowed_users = set(TRAINEES) | set(INSTRUCTORS)',
+                   '"url": "http://127.0.0.1:8123"',
+                   '"command": [sys.executable, "-m", "dflab.hub.dashboard", str(DASHBOARD_SESSION)]',
+                   '"scopes": ["access:services!service=dflab-dashboard"]', '"groups": [\'dflab-instructors\']',
+                   "c.JupyterHub.load_groups = {'dflab-instructors': {\"users\": INSTRUCTORS}}",
+                   "c.Authenticator.admin_users = set()"):
+        assert needle in text, needle
 
 
 def test_committed_example_is_current() -> None:
@@ -92,6 +109,12 @@ def test_kubernetes_values_match_the_docker_config() -> None:
     ({"evidence_root": Path("relative/evidence")}, "--evidence-root"),
     ({"limits": Limits(memory_bytes=MiB)}, "--memory"),
     ({"port": 8081}, "--port"),
+    ({"dashboard_port": 8000}, "--port"),
+    ({"instructors": ("teacher",)}, "--instructor"),  # instructors without a dashboard to open
+    ({"dashboard_session": Path("/srv/session")}, "--dashboard"),  # a dashboard nobody may open
+    ({"dashboard_session": Path("/srv/session"), "instructors": ("alice",)}, "--instructor"),  # a trainee
+    ({"dashboard_session": Path("/srv/session"), "instructors": ("Bad Id",)}, "--instructor"),
+    ({"dashboard_session": Path("session"), "instructors": ("teacher",)}, "--dashboard"),
 ])
 def test_bad_settings_are_refused(change: dict[str, object], where: str) -> None:
     with pytest.raises(DflabError) as caught:
@@ -152,6 +175,21 @@ def test_course_without_the_lab_or_evidence_is_one_line(tmp_path: Path, capsys: 
     assert "no evidence for trainee 'alice'" in err
     code, err = run_dflab(capsys, monkeypatch, *common, "--lab", "../source")
     assert code != 0 and err.strip() == "dflab: error: --lab: lab id '../source' must be a folder name like 02-disk"
+    assert not (tmp_path / "state").exists()
+
+
+def test_a_dashboard_that_is_not_a_session_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id\nalice\n", encoding="utf-8")
+    (tmp_path / "course" / "release" / "02-disk").mkdir(parents=True)
+    (tmp_path / "course" / "evidence" / "alice" / "evidence").mkdir(parents=True)
+    (tmp_path / "course" / "evidence" / "alice" / "evidence" / "manifest.json").write_text("{}", encoding="utf-8")
+    code, err = run_dflab(capsys, monkeypatch, "hub", "config", "--roster", str(roster), "--course",
+                          str(tmp_path / "course"), "--lab", "02-disk", "--state-dir", str(tmp_path / "state"),
+                          "--dashboard", str(tmp_path / "course"), "--instructor", "teacher")
+    assert code != 0
+    assert err.strip() == f"dflab: error: {tmp_path / 'course'}: no session here; start one with `dflab session start`"
     assert not (tmp_path / "state").exists()
 
 

@@ -139,7 +139,9 @@ SHORTFALLS = {
     "note-missing": ((("{id: usb-note,", "{id: usb-memo,"),),
                      {"02-disk": [("{id: hostname, volume: root",
                                    " requires file 'usb-note' (the spec has: hostname, passwd, forecast, payroll, "
-                                   "board, payload, archive, history, usb-report, usb-memo)")]}),
+                                   "board, payload, archive, history, usb-report, usb-memo, auth-log, syslog, wtmp, "
+                                   "btmp, lastlog, contract, budget, audit-report, photo, places, firefox-profiles, "
+                                   "firefox-installs)")]}),
     "payload-kept": ((('accessed: "@execute",\n       deleted: "@cleanup"}', 'accessed: "@execute"}'),),
                      {lab: [("{id: payload,", " requires file 'payload' to be deleted (the spec never deletes it: set "
                              "deleted:)")] for lab in ("02-disk", "04-network", "05-capstone")}),

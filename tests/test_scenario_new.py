@@ -184,11 +184,14 @@ DOCUMENTED: dict[str, tuple[str, ...]] = {
     "flow kind is": literal_values(S.FlowSpec.model_fields["kind"].annotation),
     "http method is": literal_values(S.FlowSpec.model_fields["method"].annotation),
     "smtp auth is": literal_values(S.FlowSpec.model_fields["auth"].annotation),
+    "os distribution is": literal_values(S.OsSpec.model_fields["distribution"].annotation),
+    "os profile is": literal_values(S.OsSpec.model_fields["profile"].annotation),
 }
 ENUM_FIELDS = {("Event", "sources"), ("VolumeSpec", "fs"), ("ContentSpec", "kind"), ("E01Spec", "compression"),
                ("MemorySpec", "formats"), ("ProcessSpec", "inject"), ("SocketSpec", "state"), ("SocketSpec", "proto"),
-               ("FlowSpec", "kind"), ("FlowSpec", "method"), ("FlowSpec", "auth")}
-ONE_OF = re.compile(r"^\s*#\s*(?P<label>.*?)\s*one of: (?P<values>[A-Za-z0-9_]+(?:, [A-Za-z0-9_]+)*)")
+               ("FlowSpec", "kind"), ("FlowSpec", "method"), ("FlowSpec", "auth"), ("OsSpec", "distribution"),
+               ("OsSpec", "profile")}
+ONE_OF = re.compile(r"^\s*#\s*(?P<label>.*?)\s*one of: (?P<values>[A-Za-z0-9_-]+(?:, [A-Za-z0-9_-]+)*)")
 
 
 def documented() -> dict[str, tuple[str, ...]]:

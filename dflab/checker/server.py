@@ -34,6 +34,7 @@ from dflab.checker.protocol import ANSWERS_ROUTE, CHECK_ROUTE, JSON_TYPE, MAX_BO
 from dflab.checker.service import Checker, Refused
 from dflab.errors import DflabError
 from dflab.grading.checks import checks_for
+from dflab.i18n.lang import N_  # refusal lines the trainee's kernel translates (dflab.lab.check)
 from dflab.session.state import SessionState
 
 log = logging.getLogger("dflab.checker")
@@ -130,7 +131,7 @@ class CheckHandler(_Handler):
             return
         except DflabError as exc:  # the key or the check file: the instructor's problem, not the trainee's
             log.error("%s %s: cannot check: %s", self.trainee, name, exc)
-            self.refuse(500, "this answer cannot be checked now: tell your instructor")
+            self.refuse(500, N_("this answer cannot be checked now: tell your instructor"))
             return
         log.info("%s %s: %s (%d left)", self.trainee, name, "right" if verdict.correct else "wrong",
                  verdict.tries_left)

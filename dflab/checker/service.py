@@ -21,6 +21,7 @@ from dflab.checker.ratelimit import RATE_LIMIT, RateLimit
 from dflab.errors import DflabError
 from dflab.evidence.manifest import canonical_json
 from dflab.grading.checks import CheckFile, check_answer
+from dflab.i18n.lang import N_  # refusal lines the trainee's kernel translates (dflab.lab.check)
 from dflab.session.state import SessionState
 
 # <session>/evidence/<trainee>/key/answer_key.json (dflab.evidence.build's KEY/KEY_FILE: that module loads every
@@ -80,7 +81,7 @@ class Checker:
             try:
                 key = json.loads(path.read_text(encoding="utf-8"))
             except FileNotFoundError:
-                raise Refused(503, "your evidence is still being built: try again in a minute") from None
+                raise Refused(503, N_("your evidence is still being built: try again in a minute")) from None
             except (OSError, ValueError) as exc:
                 raise DflabError(f"unreadable answer key: {exc}", str(path)) from exc
             self._keys[trainee] = (key, str(path))
@@ -89,9 +90,9 @@ class Checker:
     def check(self, trainee: str, name: str, value: Any) -> Verdict:
         """The verdict on ``value`` for ``trainee``'s answer ``name``, recorded; or :class:`Refused`."""
         if name not in self.checks.checks:
-            raise Refused(400, "not an answer of this lab")
+            raise Refused(400, N_("not an answer of this lab"))
         if self.graded_only(name):
-            raise Refused(409, "checked when graded")
+            raise Refused(409, N_("checked when graded"))
         now = self.clock()
         recent = self.state.attempt_times(trainee, name, self.limit.since(now))
         if wait := self.limit.wait(recent, now):

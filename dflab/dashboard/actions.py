@@ -9,6 +9,7 @@ Anything else is a bug: its traceback goes to the dashboard's log and the page s
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import threading
@@ -49,7 +50,8 @@ def collect(session_dir: Path, trainee: str | None, say: Callable[[str], None]) 
     return ", ".join(f"{n} {status}" for status, n in counts.items())
 
 
-def grade(session_dir: Path, trainee: str | None, say: Callable[[str], None]) -> str:
+def grade(session_dir: Path, trainee: str | None, say: Callable[[str], None], db: str | None = None) -> str:
+    """``dflab grade LAB --course SESSION [--db URL]``: the gradebook the dashboard reads is the one it writes."""
     from dflab.grading import service  # nbgrader: imported only when asked for
 
     session = Session.existing(session_dir)
@@ -57,7 +59,7 @@ def grade(session_dir: Path, trainee: str | None, say: Callable[[str], None]) ->
     def progress(done: int, total: int, row: Status) -> None:
         say(f"{done}/{total} {row.student}: {row.status}")
 
-    report = service.grade(session.dir, session.lab_id, on_progress=progress)
+    report = service.grade(session.dir, session.lab_id, db=db, on_progress=progress)
     if report.exit_code == service.EXIT_NOTHING_TO_GRADE:
         raise DflabError(f"nothing to grade: no submission of {session.lab_id} in submitted/ (collect first)",
                          str(session.dir))
@@ -92,8 +94,9 @@ RUN: dict[str, Callable[[Path, str | None, Callable[[str], None]], str]] = {
 class Actions:
     """The session's jobs: at most one running; the last ``KEPT_JOBS`` kept for the page."""
 
-    def __init__(self, session_dir: Path) -> None:
+    def __init__(self, session_dir: Path, db: str | None = None) -> None:
         self.session_dir = session_dir
+        self.run = {**RUN, "grade": functools.partial(grade, db=db)}  # grading writes where the page reads
         self._jobs: dict[int, Job] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -122,7 +125,7 @@ class Actions:
 
     def _run(self, job: Job) -> None:
         try:
-            result = RUN[job.action](self.session_dir, job.trainee, lambda line: self._set(job.id, progress=line))
+            result = self.run[job.action](self.session_dir, job.trainee, lambda line: self._set(job.id, progress=line))
         except DflabError as exc:
             self._set(job.id, state="failed", result=str(exc), finished_at=_now())
         except Exception as exc:  # noqa: BLE001 -- a bug: logged with its traceback, one line on the page

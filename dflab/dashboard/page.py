@@ -90,6 +90,7 @@ Restart {{ t.id }}</button>{% endif %}</td>
 
 <section aria-labelledby="h-results">
 <h2 id="h-results">Results</h2>
+{% if data.gradebook.problem %}<p id="gradebook-problem">{{ data.gradebook.problem }}</p>{% endif %}
 {% if data.grading %}
 {% set g = data.grading %}
 <p id="graded">{{ g.graded }} graded ({{ g.statuses.rejected }} rejected, {{ g.statuses.failed }} failed,
@@ -138,7 +139,8 @@ PAGE = _env.from_string("""\
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>dflab: {{ data.title }}</title>
-<link rel="stylesheet" href="static/dashboard.css">
+{% if xsrf %}<meta name="dflab-xsrf" content="{{ xsrf }}">
+{% endif %}<link rel="stylesheet" href="static/dashboard.css">
 <script src="static/dashboard.js" defer></script>
 </head>
 <body>
@@ -161,10 +163,12 @@ PAGE = _env.from_string("""\
 
 SCRIPT = """\
 // Refresh the live part each second; send actions as POST with the token in a header (never in a URL).
+// Behind JupyterHub a cookie authenticates instead, and every request carries the page's anti-forgery token.
 "use strict";
 (function () {
   const token = new URLSearchParams(location.search).get("token") || "";
-  const headers = {"X-Dflab-Token": token};
+  const xsrf = document.querySelector('meta[name="dflab-xsrf"]');
+  const headers = xsrf ? {"X-XSRFToken": xsrf.content} : {"X-Dflab-Token": token};
   const live = () => document.getElementById("live");
   const say = (text) => { document.getElementById("message").textContent = text; };
   let busy = false;
@@ -206,6 +210,7 @@ caption { text-align: left; font-style: italic; padding: 0.2rem 0; max-width: 50
 img { max-width: 100%; display: block; }
 button { margin-right: 0.5rem; padding: 0.3rem 0.8rem; }
 #message { min-height: 1.2em; }
+#gradebook-problem { color: #a40000; font-weight: bold; }
 """
 
 
@@ -215,6 +220,7 @@ def view(data: dict[str, Any], jobs: list[dict[str, Any]], token: str, versions:
                        progress_version=versions.get("progress", ""), scores_version=versions.get("scores", ""))
 
 
-def page(data: dict[str, Any], live_view: str) -> str:
-    """The whole page around :func:`view`'s output."""
-    return PAGE.render(data=data, view=Markup(live_view))  # noqa: S704 -- rendered by VIEW, autoescaped
+def page(data: dict[str, Any], live_view: str, xsrf: str = "") -> str:
+    """The whole page around :func:`view`'s output; ``xsrf``: the anti-forgery token the script sends with each
+    request when a cookie authenticates (behind JupyterHub), none with the instructor's token."""
+    return PAGE.render(data=data, view=Markup(live_view), xsrf=xsrf)  # noqa: S704 -- rendered by VIEW, autoescaped

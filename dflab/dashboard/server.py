@@ -4,12 +4,16 @@ Why tornado: it is already a dependency (Jupyter's server and dflab's instant ch
 routes and a background thread with nothing more, and the page needs no front-end build. A jupyter_server extension
 would put the instructor's view inside a Jupyter server, whose kernels and terminals it does not need.
 
-Every route but the static script and style sheet asks for the instructor's token (:mod:`dflab.dashboard.auth`):
-none is 401, a trainee's or a wrong one 403. Reading accepts it as ``?token=`` (the link printed once, so the page
-reads without JavaScript) or in the ``X-Dflab-Token``/``Authorization: token`` header; an action only as a POST with
-the token in a header, which a page of another origin cannot send without a CORS preflight this server never
-grants, so a link or a form elsewhere cannot make the instructor grade or restart. A request whose Host is not this
-server's own address is refused too (DNS rebinding).
+Who may come in is a *gate*, a mixin put in front of every handler: :class:`TokenGate` here (the session's
+instructor token, below), or JupyterHub's OAuth when the hub runs the dashboard as its service
+(:mod:`dflab.hub.dashboard`): the same routes, page and actions behind another door.
+
+Every route but the static script and style sheet asks :class:`TokenGate` for the instructor's token
+(:mod:`dflab.dashboard.auth`): none is 401, a trainee's or a wrong one 403. Reading accepts it as ``?token=`` (the
+link printed once, so the page reads without JavaScript) or in the ``X-Dflab-Token``/``Authorization: token``
+header; an action only as a POST with the token in a header, which a page of another origin cannot send without a
+CORS preflight this server never grants, so a link or a form elsewhere cannot make the instructor grade or restart.
+A request whose Host is not this server's own address is refused too (DNS rebinding).
 
 Data routes: ``/api/data`` (the snapshot as JSON), ``/view`` (the live part as HTML), ``/chart/*.svg``,
 ``/api/jobs``; actions: ``POST /api/actions/<collect|grade|release-feedback|restart>`` (``{"trainee": id}``).
@@ -48,12 +52,13 @@ MAX_BODY = 4096
 class App:
     """What the handlers share: the session's model, its jobs, its token and the charts drawn so far."""
 
-    def __init__(self, session: Session, stuck_after: timedelta, watch_interval: float = 1.0) -> None:
+    def __init__(self, session: Session, stuck_after: timedelta, watch_interval: float = 1.0,
+                 gradebook_url: str | None = None) -> None:
         self.session = session
         self.token = instructor_token(session.state)
         self.watcher = Watcher(session)
-        self.dashboard = Dashboard(session, self.watcher, stuck_after)
-        self.actions = Actions(session.dir)
+        self.dashboard = Dashboard(session, self.watcher, stuck_after, gradebook_url)
+        self.actions = Actions(session.dir, gradebook_url)
         self.watch_interval = watch_interval
         self.port = 0  # once bound
         self._charts: dict[tuple[str, str], bytes] = {}
@@ -87,9 +92,53 @@ class App:
         return svg
 
 
+class TokenGate:
+    """The local dashboard's door: the instructor's token, from 127.0.0.1 only (see the module doc)."""
+
+    app: App
+    request: Any
+    get_query_argument: Callable[..., str]
+
+    def admit(self) -> None:
+        """Raise HTTPError unless the request carries the instructor's token (an action: in a header)."""
+        if self.request.host not in (f"127.0.0.1:{self.app.port}", f"localhost:{self.app.port}"):
+            raise HTTPError(403, "not this server's address")
+        in_header = self.request.headers.get(HEADER) or self.request.headers.get("Authorization", "")
+        if self.request.method != "GET" and not in_header:
+            raise HTTPError(401, f"an action needs the token in the {HEADER} header")
+        presented = in_header.removeprefix("token ").strip()
+        if not presented and self.request.method == "GET":
+            presented = self.get_query_argument("token", "")
+        if not presented:
+            raise HTTPError(401, "the instructor's dashboard token is needed")
+        role = who(presented, self.app.session.state)
+        if role != INSTRUCTOR:
+            log.warning("refused a %s token for %s", "trainee's" if role == TRAINEE else "wrong", self.request.path)
+            raise HTTPError(403, "not the instructor's dashboard token")
+
+    def page_token(self) -> str:
+        """The token the page puts in its chart links and its script sends: the one it was opened with."""
+        return self.get_query_argument("token", "") or self.app.token
+
+    def page_xsrf(self) -> str:
+        """No cookie authenticates here, so no anti-forgery token either: the header is what stops forgery."""
+        return ""
+
+
 class _Handler(RequestHandler):
+    """A dashboard route; :func:`application` puts the gate's mixin in front of it."""
+
     def initialize(self, app: App) -> None:
         self.app = app
+
+    def admit(self) -> None:
+        raise NotImplementedError("application() puts a gate in front of every handler")
+
+    def page_token(self) -> str:
+        raise NotImplementedError
+
+    def page_xsrf(self) -> str:
+        raise NotImplementedError
 
     def set_default_headers(self) -> None:
         self.clear_header("Server")
@@ -107,18 +156,7 @@ class _Handler(RequestHandler):
         return None  # actions carry the token in a header, which is what stops cross-site requests here
 
     def prepare(self) -> None:
-        if self.request.host not in (f"127.0.0.1:{self.app.port}", f"localhost:{self.app.port}"):
-            raise HTTPError(403, "not this server's address")
-        presented = self.request.headers.get(HEADER) or self.request.headers.get("Authorization", "")
-        presented = presented.removeprefix("token ").strip()
-        if not presented and self.request.method == "GET":
-            presented = self.get_query_argument("token", "")
-        if not presented:
-            raise HTTPError(401, "the instructor's dashboard token is needed")
-        role = who(presented, self.app.session.state)
-        if role != INSTRUCTOR:
-            log.warning("refused a %s token for %s", "trainee's" if role == TRAINEE else "wrong", self.request.path)
-            raise HTTPError(403, "not the instructor's dashboard token")
+        self.admit()
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
@@ -145,16 +183,15 @@ class ViewHandler(_Handler):
     def get(self) -> None:
         data = self.data()
         self.set_header("Content-Type", "text/html; charset=UTF-8")
-        self.finish(page.view(data, self.app.jobs(), self.app.token, self.app.versions(data)))
+        self.finish(page.view(data, self.app.jobs(), self.page_token(), self.app.versions(data)))
 
 
 class PageHandler(_Handler):
     def get(self) -> None:
         data = self.data()
-        view = page.view(data, self.app.jobs(), self.get_query_argument("token", "") or self.app.token,
-                         self.app.versions(data))
+        view = page.view(data, self.app.jobs(), self.page_token(), self.app.versions(data))
         self.set_header("Content-Type", "text/html; charset=UTF-8")
-        self.finish(page.page(data, view))
+        self.finish(page.page(data, view, self.page_xsrf()))
 
 
 class ChartHandler(_Handler):
@@ -166,12 +203,6 @@ class ChartHandler(_Handler):
 
 
 class ActionHandler(_Handler):
-    def prepare(self) -> None:
-        if self.request.method == "POST" and not (self.request.headers.get(HEADER)
-                                                  or self.request.headers.get("Authorization")):
-            raise HTTPError(401, f"an action needs the token in the {HEADER} header")
-        super().prepare()
-
     def post(self, action: str) -> None:
         trainee = None
         if self.request.body:
@@ -206,22 +237,32 @@ class StaticHandler(RequestHandler):
         self.finish(text)
 
 
-def application(app: App) -> Application:
+def application(app: App, gate: type = TokenGate, prefix: str = "", routes: list[tuple[Any, ...]] | None = None,
+                **settings: Any) -> Application:
+    """The dashboard's routes below ``prefix`` (the hub's service prefix; none here), each behind ``gate`` (a mixin
+    with ``admit``, ``page_token`` and ``page_xsrf``); ``routes`` are the gate's own (an OAuth callback), ``settings``
+    tornado's (its ``cookie_secret``)."""
     shared = {"app": app}
     actions = "|".join(ACTIONS)
+
+    def gated(handler: type[_Handler]) -> type:
+        return type(handler.__name__, (gate, handler), {})
+
     return Application([
-        (r"/", PageHandler, shared),
-        (r"/view", ViewHandler, shared),
-        (r"/api/data", DataHandler, shared),
-        (r"/api/jobs", JobsHandler, shared),
-        (rf"/api/actions/({actions})", ActionHandler, shared),
-        (r"/chart/(progress|scores)\.svg", ChartHandler, shared),
-        (r"/static/(dashboard\.js|dashboard\.css)", StaticHandler),
-    ], xsrf_cookies=False)
+        (rf"{prefix}/", gated(PageHandler), shared),
+        (rf"{prefix}/view", gated(ViewHandler), shared),
+        (rf"{prefix}/api/data", gated(DataHandler), shared),
+        (rf"{prefix}/api/jobs", gated(JobsHandler), shared),
+        (rf"{prefix}/api/actions/({actions})", gated(ActionHandler), shared),
+        (rf"{prefix}/chart/(progress|scores)\.svg", gated(ChartHandler), shared),
+        (rf"{prefix}/static/(dashboard\.js|dashboard\.css)", StaticHandler),
+        *(routes or []),
+    ], xsrf_cookies=False, **settings)
 
 
-async def _serve(app: App, port: int, stop: asyncio.Event, on_listening: Callable[[int], None] | None) -> None:
-    server = HTTPServer(application(app), max_body_size=MAX_BODY * 4)
+async def _serve(app: App, port: int, stop: asyncio.Event, on_listening: Callable[[int], None] | None,
+                 web: Application | None = None) -> None:
+    server = HTTPServer(web or application(app), max_body_size=MAX_BODY * 4)
     bound = bind_sockets(port, address="127.0.0.1")
     app.port = bound[0].getsockname()[1]
     server.add_sockets(bound)
@@ -235,11 +276,13 @@ async def _serve(app: App, port: int, stop: asyncio.Event, on_listening: Callabl
         server.stop()
 
 
-def serve(app: App, port: int, on_listening: Callable[[int], None] | None = None) -> None:
-    """Serve on 127.0.0.1:``port`` (0: any free port) until interrupted; ``on_listening(port)`` once bound."""
+def serve(app: App, port: int, on_listening: Callable[[int], None] | None = None,
+          web: Application | None = None) -> None:
+    """Serve on 127.0.0.1:``port`` (0: any free port) until interrupted; ``on_listening(port)`` once bound.
+    ``web``: the tornado application to serve (default: :func:`application` behind the token gate)."""
 
     async def main() -> None:
-        await _serve(app, port, asyncio.Event(), on_listening)
+        await _serve(app, port, asyncio.Event(), on_listening, web)
 
     asyncio.run(main())
 

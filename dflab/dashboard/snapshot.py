@@ -2,7 +2,8 @@
 gradebook; the one model behind the page, ``dflab session status`` and ``benchmarks/dashboard.py``.
 
 What costs more than a look-up is cached on what it depends on: a trainee's saved notebook is read into answers
-again only when its modification time changed, and the gradebook only when its files changed. The dashboard
+again only when its modification time changed, and the gradebook only when its files changed (a gradebook at a URL,
+``--db``: every few seconds; :mod:`dflab.dashboard.grades`). The dashboard
 remembers when it first saw each answer recorded (the notebook's modification time then): that is when the
 answer became done, for the stuck flag and the time per step.
 """
@@ -19,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from dflab.dashboard.grades import GradebookSource
 from dflab.dashboard.items import item_analysis, percent_scores
 from dflab.dashboard.live import Live, Watcher
 from dflab.dashboard.progress import DEFAULT_STUCK_MINUTES, Progress, StepInfo, progress
@@ -59,8 +61,11 @@ class Dashboard:
     """The model of one session's dashboard; :meth:`snapshot` is the data endpoint's answer."""
 
     def __init__(self, session: Session, watcher: Watcher | None = None,
-                 stuck_after: timedelta = timedelta(minutes=DEFAULT_STUCK_MINUTES)) -> None:
+                 stuck_after: timedelta = timedelta(minutes=DEFAULT_STUCK_MINUTES),
+                 gradebook_url: str | None = None) -> None:
         self.session = session
+        self.grades = GradebookSource(session.dir, gradebook_url)  # the session's gradebook.db unless a URL
+        self.gradebook_problem = ""
         self.watcher = watcher or Watcher(session)
         self.stuck_after = stuck_after
         self.lab = session.lab_id
@@ -98,27 +103,34 @@ class Dashboard:
 
     def grading(self) -> Grading | None:
         """The gradebook's view of the lab, read again only when its files changed (and, while a grading run writes
-        them, at most every ``GRADEBOOK_EVERY`` seconds: the workers are not kept waiting); None before grading."""
-        db = self.session.dir / "gradebook.db"
-        key = tuple((p.stat().st_mtime_ns, p.stat().st_size) if p.exists() else None
-                    for p in (db, db.with_name("gradebook.db-wal")))
+        them, at most every ``GRADEBOOK_EVERY`` seconds: the workers are not kept waiting; a gradebook at a URL, which
+        has no such signal, every ``GRADEBOOK_EVERY`` seconds); None before grading. A gradebook that stops answering
+        keeps the last view, and :attr:`gradebook_problem` says why."""
+        key = self.grades.version()
         with self._lock:
-            if key == self._grading_key or time.monotonic() - self._grading_read < GRADEBOOK_EVERY:
+            unchanged = key is not None and key == self._grading_key
+            if unchanged or time.monotonic() - self._grading_read < GRADEBOOK_EVERY:
                 return self._grading
             self._grading_read = time.monotonic()
         found: Grading | None = None
-        if db.exists():
-            url = gradebook.default_url(self.session.dir)
-            try:
+        problem = ""
+        try:
+            if self.grades.graded():
+                url = self.grades.url
                 statuses = {str(r["student"]): r for r in gradebook.read_statuses(url, self.lab)}
                 if statuses:
-                    found = Grading(statuses, questions(self.session.dir, self.lab),
-                                    question_scores(url, self.lab))
-            except (SQLAlchemyError, DflabError, OSError):
-                found = None  # no status table yet (never graded), or a gradebook being written: next time
+                    found = Grading(statuses, questions(self.session.dir, self.lab), question_scores(url, self.lab))
+        except DflabError as exc:  # unreachable: what was last read stays on the page, with the reason
+            found, problem = self._grading, str(exc)
+        except (SQLAlchemyError, OSError):
+            found = None  # a gradebook being written: next time
         with self._lock:
-            self._grading_key, self._grading = key, found
+            self._grading_key, self._grading, self.gradebook_problem = key, found, problem
         return found
+
+    def check_gradebook(self) -> None:
+        """DflabError (one line) unless the gradebook answers: asked once before serving or printing a status."""
+        self.grades.graded()
 
     def collected(self, trainee: str) -> str | None:
         """When ``session collect`` last took the trainee's work (its timestamp.txt), None if never."""
@@ -162,6 +174,7 @@ class Dashboard:
         return {"session": str(self.session.dir), "lab": self.lab, "title": self.title,
                 "generated_at": _iso(now), "stuck_after_minutes": self.stuck_after.total_seconds() / 60,
                 "trainees": trainees, "steps": self._steps(progresses),
+                "gradebook": {"name": self.grades.name, "problem": self.gradebook_problem},
                 "grading": self._cohort_grading(grading)}
 
     def _steps(self, progresses: dict[str, Progress]) -> list[dict[str, Any]]:

@@ -43,8 +43,10 @@ from dflab.evidence.network.conversation import Conversation
 from dflab.evidence.network.planned import PlannedFlows
 from dflab.evidence.network.segment import Segment
 from dflab.evidence.tcpstate import TcpSegment, state_at
+from dflab.scenario import ostree
 from dflab.scenario.case import Case, DiskFile, Socket, Volume
 
+NS = 1_000_000_000
 SD_MAJOR = 8  # SCSI disk: sda is 8:0, its partition N 8:N
 ROOT_ELSEWHERE = (253, 0)  # dm-0: a root file system on a device other than the imaged disk
 MINORBITS = 20
@@ -161,6 +163,15 @@ class SharedFacts:
         for f in case.disk.files:
             vol = next(v for v in case.disk.volumes if v.id == f.volume)
             self._by_path[_join(vol.mount_point, f.path).rstrip("/") or "/"] = f
+        # An installed system's files (dflab.scenario.ostree) memory shows: the disk writer reported their inodes,
+        # owners, sizes and times as the file system holds them (``facts.disk.os.<volume>.shown``).
+        self._os_shown: dict[str, tuple[str, dict[str, int]]] = {}
+        self._os_last: dict[str, int] = {}
+        for vol_id, system in dict(disk_layout.get("os", {})).items():
+            vol = next(v for v in case.disk.volumes if v.id == vol_id)
+            self._os_last[vol_id] = int(system.get("last_inode", 0))
+            for path, stat_ in dict(system.get("shown", {})).items():
+                self._os_shown[_join(vol.mount_point, path).rstrip("/") or "/"] = (vol_id, stat_)
         self._decided: dict[tuple[str, bool], FileFact] = {}
         self._next_ino = {d.mount_point: self._first_free(d) for d in self.devices}
         self._sockets: dict[tuple[tuple[str, int], tuple[str, int]], tuple[str, bool, list[TcpSegment]]] | None = None
@@ -178,7 +189,7 @@ class SharedFacts:
         if d.fs == "ext4":
             known = [int(f["inode"]) for f in self._files_layout.values() if f.get("volume") == d.volume
                      and f.get("inode")]
-            return max(known, default=d.root_ino) + 1
+            return max(known + [self._os_last.get(d.volume or "", 0)], default=d.root_ino) + 1
         if d.fs == "tmpfs":  # get_next_ino(): shared by every pseudo file system since boot, in the thousands
             seed = hashlib.sha256(f"{self.case.seed}\0{d.mount_point}".encode()).digest()
             return 1000 + int.from_bytes(seed[:2], "big") % 3000
@@ -199,8 +210,17 @@ class SharedFacts:
         return best
 
     def disk_file(self, path: str) -> DiskFile | None:
-        """The case's disk file at ``path`` as the host sees it (its volume's mount point joined), if any."""
-        return self._by_path.get(path)
+        """The case's disk file at ``path`` as the host sees it (its volume's mount point joined), if any: a story
+        file, or an installed system's file memory shows (its bytes are what a process maps of it)."""
+        found = self._by_path.get(path)
+        if found is None and path in self._os_shown:
+            vol = next(v for v in self.case.disk.volumes if v.id == self._os_shown[path][0])
+            assert vol.os is not None
+            inner = path[len(vol.mount_point.rstrip("/")):]
+            data = ostree.shared(vol.os.distribution, vol.os.profile).contents.get(inner)
+            if data is not None:
+                return DiskFile(ostree.ID_PREFIX + inner, vol.id, inner, data, 0, 0, 0, 0)
+        return found
 
     def file(self, path: str, *, is_dir: bool = False, uid: int = 0, gid: int = 0, covered: bool = False) -> FileFact:
         """The fact of ``path`` (an absolute path as the host sees it); ``uid``/``gid`` own one no volume holds.
@@ -238,6 +258,11 @@ class SharedFacts:
             ctime = max(f.ctime, f.deleted_at) if deleted and f.deleted_at is not None else f.ctime  # unlink: ctime
             return FileFact(path, d, inode, kind | f.mode, f.uid, f.gid, 4096 if f.is_dir else len(f.content),
                             f.atime, f.mtime, ctime, deleted, f.id, self._nanos(f, (f.atime, f.mtime, ctime)))
+        if path in self._os_shown and d.volume == self._os_shown[path][0]:  # the directory a mount covers too
+            st = self._os_shown[path][1]
+            ns = (st["atime_ns"], st["mtime_ns"], st["ctime_ns"])
+            return FileFact(path, d, st["inode"], st["mode"], st["uid"], st["gid"], st["size"],
+                            *(t // NS for t in ns), False, None, tuple(t % NS for t in ns))  # type: ignore[arg-type]
         if is_dir:
             mode, uid, gid, size = stat.S_IFDIR | 0o755, 0, 0, 4096 if d.fs in ("ext4", "vfat") else 0
         elif d.fs in ("devtmpfs", "devpts"):

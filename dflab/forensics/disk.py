@@ -670,6 +670,11 @@ def _read_chunks(path: str | os.PathLike[str], inode: int | str, partition: Part
         size = int(meta.size)
         if attr_type is not None:
             size = _attr_size(handle, attr_type, attr_id, inode, fs.where)
+        elif meta.type == pytsk3.TSK_FS_META_TYPE_LNK and meta.link:
+            # A symbolic link's content is its target; ext4 keeps a short one in the inode itself (a "fast"
+            # symlink, no data block), where TSK has no data to read at any offset.
+            yield meta.link.encode("utf-8", "surrogateescape") if isinstance(meta.link, str) else bytes(meta.link)
+            return
         offset = 0
         while offset < size:
             want = min(READ_CHUNK, size - offset)

@@ -124,6 +124,37 @@ TERMS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
+# What French- and Spanish-speaking trainees write for the same values (labs in fr/es, issue #16): answers stay
+# canonical in the key and in every grader, and these names count as them, as the English ones above do.
+LOCALISED_TERMS: dict[str, dict[str, tuple[str, ...]]] = {
+    "file_type": {
+        "zip": ("archive zip", "fichier zip", "archivo zip", "fichero zip"),
+        "gzip": ("archive gzip", "fichier gzip", "archivo gzip", "datos comprimidos gzip"),
+        "tar": ("archive tar", "archivo tar"),
+        "pdf": ("document pdf", "fichier pdf", "documento pdf", "archivo pdf"),
+        "jpeg": ("image jpeg", "fichier jpeg", "imagen jpeg", "archivo jpeg"),
+        "png": ("image png", "imagen png"),
+        "elf": ("exécutable elf", "binaire elf", "fichier elf", "ejecutable elf", "binario elf", "archivo elf"),
+        "sqlite": ("base de données sqlite", "base de datos sqlite"),
+        "text": ("texte brut", "fichier texte", "texte ascii", "texto plano", "archivo de texto", "texto ascii"),
+        "data": ("données binaires", "datos binarios"),
+        "empty": ("fichier vide", "archivo vacío", "fichero vacío"),
+    },
+    "partition_table": {
+        "mbr": ("table de partitions dos", "table de partitions mbr", "tabla de particiones dos",
+                "tabla de particiones mbr"),
+        "gpt": ("table de partitions gpt", "table de partitions guid", "tabla de particiones gpt",
+                "tabla de particiones guid"),
+    },
+    "file_system": {
+        "ext4": ("système de fichiers ext4", "sistema de archivos ext4", "sistema de ficheros ext4"),
+        "fat32": ("système de fichiers fat32", "sistema de archivos fat32", "sistema de ficheros fat32"),
+    },
+}
+for _table, _names in LOCALISED_TERMS.items():
+    for _value, _localised in _names.items():
+        TERMS[_table][_value] += _localised
+
 
 def by_role(path: str) -> str:
     """``path`` when it addresses the key by name only; a numeric part (a position in a list) is refused.

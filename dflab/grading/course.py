@@ -6,7 +6,8 @@ Layout of a course made by :func:`init_course`::
     DIR/.dflab-course.json            fingerprint of the course secret (a re-run must use the same one)
     DIR/gradebook.db                  nbgrader's gradebook, one student per roster line
     DIR/source/<lab>/                 the instructor's notebook (with solutions) + lab.yaml (without requires:)
-    DIR/release/<lab>/                what trainees get (nbgrader generate_assignment)
+    DIR/release/<lab>/                what trainees get (nbgrader generate_assignment), in English
+    DIR/release-<lang>/<lab>/         the same in another language, for the roster's trainees in it (dflab.i18n)
     DIR/graders/<lab>.yaml            the lab's answer checks (a copy of labs/<lab>/grader.yaml)
     DIR/graders/<lab>.hooks.py        a copy of the lab's hooks, when it declares some (its own compare kinds)
     DIR/evidence/<trainee>/evidence/  each trainee's evidence (hand out read-only)
@@ -43,7 +44,8 @@ from dflab.grading.checks import hooks_copy, load_checks
 from dflab.grading.preprocessor import autograde_pipeline, html_preprocessors
 from dflab.grading.sandbox.base import CELL_TIMEOUT_S, Limits
 from dflab.grading.sandbox.docker_sandbox import DEFAULT_IMAGE
-from dflab.lab_meta import GRADER_FILE, LAB_FILE, REPO, for_trainees, load_lab
+from dflab.i18n.lang import DEFAULT_LANG, localised
+from dflab.lab_meta import GRADER_FILE, LAB_FILE, REPO, LabMeta, for_trainees, load_lab
 from dflab.roster import Trainee, read_roster
 
 CONFIG_FILE = "nbgrader_config.py"
@@ -223,7 +225,37 @@ def init_course(root: Path, roster: Path, lab: str, secret: str, *, labs_dir: Pa
             last = (outcome.get("error") or outcome.get("log") or "unknown error").strip().splitlines()[-1]
             raise DflabError(f"nbgrader generate_assignment failed: {last}", str(root / "source" / lab))
         result.released = True
+    for lang in sorted({t.lang for t in trainees} - {DEFAULT_LANG}):  # English is release/<lab>/ itself
+        _release_localised(root, labs_dir / lab, meta, spec, lang, result)
     return result
+
+
+def _release_localised(root: Path, lab_dir: Path, meta: LabMeta, spec: Path, lang: str, result: InitResult) -> None:
+    """``release-<lang>/<lab>/``: the English release with its text in ``lang`` (dflab/i18n/release.py), for the
+    trainees whose roster line asks for it. Grading reads only the English release's cells, which this keeps."""
+    from dflab.i18n.release import localise_release
+    from dflab.i18n.scenario import localised_spec
+    from dflab.lab_prose import lab_facts, render_notebook
+    from dflab.scenario.load import load_spec
+
+    release = root / "release" / lab_dir.name
+    facts = lab_facts(lab_dir, localised_spec(spec, load_spec(spec), lang))  # the case's title and summary too
+
+    def fill(text: str) -> str:
+        filled, problems = render_notebook(text, facts, meta.source, meta.requires.roles())
+        if problems:
+            raise DflabError(problems[0][1], problems[0][0])
+        return filled
+
+    texts = {name: (release / name).read_text(encoding="utf-8") for name in (meta.notebook, LAB_FILE)
+             if (release / name).is_file()}
+    english = (root / "source" / lab_dir.name / meta.notebook).read_text(encoding="utf-8")
+    target = localised(root / "release", lang) / lab_dir.name
+    for name, text in localise_release(lab_dir, meta, texts, english, fill, lang).items():
+        _sync_text(text, target / name, result)
+    for other in sorted(p for p in release.rglob("*") if p.is_file()):
+        if other.relative_to(release).as_posix() not in texts:
+            _sync_file(other, target / other.relative_to(release), result)
 
 
 def _check_kinds_held(root: Path, trainees: list[str], lab: str, kinds: tuple[str, ...]) -> None:

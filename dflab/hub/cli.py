@@ -93,10 +93,19 @@ def hub() -> None:
               help="CPUs per lab.")
 @click.option("--pids", type=click.IntRange(16, 65536), default=LAB_LIMITS.pids, show_default=True,
               help="Processes per lab.")
+@click.option("--dashboard", "dashboard_session", type=click.Path(file_okay=False, path_type=Path), default=None,
+              metavar="SESSION", help="Serve this `dflab session`'s dashboard as the hub service dflab-dashboard "
+                                      "(/services/dflab-dashboard/), open to the --instructor users only.")
+@click.option("--instructor", "instructors", multiple=True, metavar="ID",
+              help="A user who may open the dashboard (repeatable; not on the roster). Logs in with the access "
+                   "code access.csv lists for them; the hub puts them in the group dflab-instructors.")
+@click.option("--dashboard-port", type=int, default=8002, show_default=True,
+              help="The dashboard service's port on 127.0.0.1 (the proxy forwards to it).")
 def config(roster: Path, course: Path, lab: str, image: str, state_dir: Path,
            out: Path | None, name: str, port: int, hub_port: int, proxy_api_port: int, memory: str, cpus: float,
-           pids: int) -> None:
-    """Write jupyterhub_config.py, the access codes and the lab's seed files for a cohort."""
+           pids: int, dashboard_session: Path | None, instructors: tuple[str, ...], dashboard_port: int) -> None:
+    """Write jupyterhub_config.py, the access codes and the lab's seed files for a cohort (and, with --dashboard,
+    the instructor's dashboard as a hub service)."""
     if not LAB_ID.match(lab):
         raise DflabError(f"lab id {lab!r} must be a folder name like 02-disk", "--lab")
     trainees = tuple(t.id for t in read_roster(roster))
@@ -110,10 +119,16 @@ def config(roster: Path, course: Path, lab: str, image: str, state_dir: Path,
         if not (evidence_root / trainee / "evidence" / MANIFEST).is_file():
             raise DflabError(f"no evidence for trainee {trainee!r} (re-run `dflab course init` with this roster)",
                              str(evidence_root / trainee))
+    if dashboard_session is not None:
+        from dflab.session.manager import Session  # the session's whole stack: only when a dashboard is asked for
+
+        dashboard_session = Session.existing(dashboard_session).dir.resolve()  # one line if it is not a session
     settings = HubSettings(name=name, image=image, trainees=trainees, evidence_root=evidence_root,
                            state_dir=state_dir.resolve(), port=port, hub_port=hub_port,
                            proxy_api_port=proxy_api_port,
-                           limits=replace(LAB_LIMITS, memory_bytes=parse_memory(memory), cpus=cpus, pids=pids))
+                           limits=replace(LAB_LIMITS, memory_bytes=parse_memory(memory), cpus=cpus, pids=pids),
+                           dashboard_session=dashboard_session, instructors=tuple(dict.fromkeys(instructors)),
+                           dashboard_port=dashboard_port)
     text = render_config(settings)
     ensure_writable_dir(state_dir)
     state_dir.chmod(0o700)
@@ -126,6 +141,7 @@ def config(roster: Path, course: Path, lab: str, image: str, state_dir: Path,
     writer = csv.writer(rows, lineterminator="\n")
     writer.writerow(["trainee", "access_code"])
     writer.writerows([t, access_code(secret, t)] for t in sorted(trainees))
+    writer.writerows([i, access_code(secret, i)] for i in sorted(settings.instructors))  # theirs, after the room's
     write_bytes(state_dir / ACCESS_LIST, rows.getvalue().encode())
     os.chmod(state_dir / ACCESS_LIST, 0o600)
     out = out or state_dir / "jupyterhub_config.py"

@@ -34,6 +34,9 @@ HUB_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
 SECRET_FILE = "secret"
 INSTRUCTOR_TOKEN_FILE = "instructor-token"
 INSTRUCTOR_SERVICE = "dflab-instructor"
+DASHBOARD_SERVICE = "dflab-dashboard"  # the instructor's dashboard as a hub service (dflab/hub/dashboard.py)
+DASHBOARD_ACCESS_SCOPE = f"access:services!service={DASHBOARD_SERVICE}"  # held by the group below only
+INSTRUCTORS_GROUP = "dflab-instructors"
 LAB_SEED_DIR = "lab"
 
 
@@ -50,6 +53,11 @@ class HubSettings:
     hub_port: int = 8081  # the hub API, on the lab network's gateway address
     proxy_api_port: int = 8001  # the proxy's REST API, on 127.0.0.1
     limits: Limits = LAB_LIMITS
+    # The instructor's dashboard as a hub service (dflab/hub/dashboard.py): the session it shows, the users who may
+    # open it (they log in like trainees, with their own access codes) and its port on 127.0.0.1.
+    dashboard_session: Path | None = None
+    instructors: tuple[str, ...] = ()
+    dashboard_port: int = 8002
 
     def __post_init__(self) -> None:
         if not HUB_NAME.match(self.name):
@@ -64,9 +72,23 @@ class HubSettings:
         for what, path in (("--evidence-root", self.evidence_root), ("--state-dir", self.state_dir)):
             if not path.is_absolute():
                 raise DflabError("must be an absolute path (Docker bind mounts need one)", what)
-        ports = (self.port, self.hub_port, self.proxy_api_port)
-        if len(set(ports)) != 3 or not all(0 < p < 65536 for p in ports):
-            raise DflabError(f"ports must be three different numbers in 1-65535, got {ports}", "--port")
+        ports = (self.port, self.hub_port, self.proxy_api_port, self.dashboard_port)
+        if len(set(ports)) != 4 or not all(0 < p < 65536 for p in ports):
+            raise DflabError(f"ports must be four different numbers in 1-65535, got {ports}", "--port")
+        for instructor in self.instructors:
+            check_trainee_id(instructor, "--instructor")
+            if instructor in self.trainees:
+                raise DflabError(f"{instructor!r} is on the roster: an instructor is not a trainee", "--instructor")
+        if self.instructors and self.dashboard_session is None:
+            raise DflabError("instructors are who may open the dashboard: give --dashboard SESSION too",
+                             "--instructor")
+        if self.dashboard_session is not None:
+            if not self.instructors:
+                raise DflabError("the dashboard is for instructors: name at least one with --instructor",
+                                 "--dashboard")
+            if not self.dashboard_session.is_absolute():
+                raise DflabError("must be an absolute path (the hub starts the service from its own folder)",
+                                 "--dashboard")
 
 
 def seed_script() -> list[str]:
@@ -102,11 +124,50 @@ def _host_config(host: dict[str, Any]) -> str:
     return "".join(lines)
 
 
+def _dashboard(s: HubSettings) -> tuple[str, str, str, str]:
+    """The dashboard's parts of the config: (who may log in, its service entry, its role, its section)."""
+    if s.dashboard_session is None:
+        return "set(TRAINEES)", "", "", ""
+    instructors = "".join(f"    {i!r},\n" for i in sorted(s.instructors))
+    service = f"""\
+    # The instructor's dashboard (dflab/hub/dashboard.py), started, restarted and stopped by the hub, which
+    # hands it its API token and OAuth client in its environment. Reached through the proxy at
+    # /services/{DASHBOARD_SERVICE}/; only the group below may pass the hub's OAuth, anyone else gets 403.
+    {{
+        "name": {DASHBOARD_SERVICE!r},
+        "url": "http://127.0.0.1:{s.dashboard_port}",
+        "command": [sys.executable, "-m", "dflab.hub.dashboard", str(DASHBOARD_SESSION)],
+        "oauth_no_confirm": True,  # run by the hub's own operators: no "authorize this application?" page
+        "display": True,
+    }},
+"""
+    role = f"""\
+    {{
+        # Only this group may open the dashboard: what the hub checks before it lets a browser through.
+        "name": {INSTRUCTORS_GROUP!r},
+        "groups": [{INSTRUCTORS_GROUP!r}],
+        "scopes": [{json.dumps(DASHBOARD_ACCESS_SCOPE)}],
+    }},
+"""
+    section = f"""
+# --- The instructor's dashboard ---------------------------------------------------------------------
+# `dflab session dashboard` for the session below, as a hub service: the same page and actions, behind
+# the hub's log-in instead of a token. Instructors log in like trainees (roster-like ids, own access
+# codes in access.csv); load_groups only adds members, so remove a former instructor through the API.
+DASHBOARD_SESSION = Path({str(s.dashboard_session)!r})
+INSTRUCTORS = [
+{instructors}]
+c.JupyterHub.load_groups = {{{INSTRUCTORS_GROUP!r}: {{"users": INSTRUCTORS}}}}
+"""
+    return "set(TRAINEES) | set(INSTRUCTORS)", service, role, section
+
+
 def render_config(s: HubSettings) -> str:
     """The jupyterhub_config.py text for ``s``."""
     labels = {"dflab.hub": s.name}
     trainees = sorted(s.trainees)
     users = "\n".join(f"    {t!r}," for t in trainees)
+    allowed, dashboard_service, dashboard_role, dashboard_section = _dashboard(s)
     spawner = trainee_container.TRAINEE.for_hub().spawner_settings(s.limits)
     return f'''\
 # JupyterHub configuration for the dflab cohort {s.name!r}, generated by `dflab hub config`.
@@ -118,7 +179,7 @@ def render_config(s: HubSettings) -> str:
 #     jupyterhub -f jupyterhub_config.py
 # Trainees open http://127.0.0.1:{s.port}/ and log in with their roster id and the access code
 # listed in {s.state_dir}/access.csv.
-from pathlib import Path
+{"import sys" + chr(10) if s.dashboard_session else ""}from pathlib import Path
 
 from dflab.hub.runtime import ensure_lab_network, prepare_lab, proxy_command, read_secret
 
@@ -133,27 +194,27 @@ LABELS = {labels!r}
 TRAINEES = [
 {users}
 ]
-
+{dashboard_section}
 # --- Who may log in -----------------------------------------------------------------------------
 # Only roster ids, each with a personal access code (an HMAC of the id under STATE/{SECRET_FILE}); a
 # shared room password would let any trainee log in as any other. No trainee is an admin.
 c.JupyterHub.authenticator_class = "dflab.hub.auth.AccessCodeAuthenticator"
 c.AccessCodeAuthenticator.secret_file = str(STATE / {SECRET_FILE!r})
-c.Authenticator.allowed_users = set(TRAINEES)
+c.Authenticator.allowed_users = {allowed}
 c.Authenticator.admin_users = set()
 c.JupyterHub.admin_access = False
 # The instructor's scripts (and the tests) use this service's token with the REST API: start, stop
 # and list servers, issue tokens. It is not a person and cannot log in through the web page.
 c.JupyterHub.services = [
     {{"name": {INSTRUCTOR_SERVICE!r}, "api_token": read_secret(STATE / {INSTRUCTOR_TOKEN_FILE!r})}},
-]
+{dashboard_service}]
 c.JupyterHub.load_roles = [
     {{
         "name": {INSTRUCTOR_SERVICE!r},
         "services": [{INSTRUCTOR_SERVICE!r}],
         "scopes": ["list:users", "read:users", "admin:servers", "tokens", "access:servers"],
     }},
-]
+{dashboard_role}]
 
 # --- Where things listen --------------------------------------------------------------------------
 # Trainees' browsers reach the proxy on loopback only (put TLS in front of it for a real room).

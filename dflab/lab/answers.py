@@ -19,6 +19,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from dflab.errors import DflabError
+from dflab.lab.messages import _
 from dflab.lab_meta import LAB_FILE, MAX_LAB_BYTES, SHAPES, parse_answers
 from dflab.yamlfile import read_text
 
@@ -38,7 +39,7 @@ class AnswerError(ValueError):
     """
 
     def _render_traceback_(self) -> list[str]:
-        return [f"{type(self).__name__}: {self} (not recorded)"]
+        return [f"{type(self).__name__}: {self} " + _("(not recorded)")]
 
 
 def lab_answers(lab_dir: Path | None = None) -> dict[str, dict[str, Any]]:
@@ -46,7 +47,7 @@ def lab_answers(lab_dir: Path | None = None) -> dict[str, dict[str, Any]]:
     directory = lab_dir or Path(os.environ.get(LAB_DIR_ENV) or Path.cwd())
     path = directory / LAB_FILE
     if not path.is_file():
-        raise DflabError("no lab.yaml here: open the notebook from its lab folder", str(directory))
+        raise DflabError(_("no lab.yaml here: open the notebook from its lab folder"), str(directory))
     return parse_answers(read_text(path, MAX_LAB_BYTES, "lab metadata"), str(path))
 
 
@@ -61,13 +62,15 @@ def answer(name: str, value: Any) -> Any:
     except DflabError as exc:
         raise AnswerError(str(exc)) from exc
     if name not in rules:
-        raise AnswerError(f"{name!r} is not an answer of this lab; expected one of {', '.join(sorted(rules))}")
+        raise AnswerError(_("{name} is not an answer of this lab; expected one of {names}").format(
+            name=repr(name), names=", ".join(sorted(rules))))
     recorded = check_shape(name, _to_json(name, value), rules[name])
     from IPython.display import display
 
     preview = json.dumps(recorded, ensure_ascii=False)
     display({ANSWER_MIME: {"name": name, "value": recorded},
-             "text/plain": f"recorded {name} = {preview if len(preview) <= 120 else preview[:117] + '...'}"},
+             "text/plain": _("recorded {name} = {value}").format(
+                 name=name, value=preview if len(preview) <= 120 else preview[:117] + "...")},
             raw=True)
     return value
 
@@ -81,11 +84,12 @@ def _to_json(name: str, value: Any) -> Any:
     if isinstance(value, numbers.Real):
         number = float(value)
         if not math.isfinite(number):
-            raise AnswerError(f"{name}: {number} is not a usable number")
+            raise AnswerError(_("{name}: {number} is not a usable number").format(name=name, number=number))
         return number
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
-            raise AnswerError(f"{name}: the time has no time zone; use UTC (e.g. pd.Timestamp(..., tz='UTC'))")
+            raise AnswerError(_("{name}: the time has no time zone; use UTC (e.g. pd.Timestamp(..., tz='UTC'))").format(
+                name=name))
         return value.isoformat()
     if isinstance(value, PurePath):
         return value.as_posix()
@@ -97,36 +101,42 @@ def _to_json(name: str, value: Any) -> Any:
         return [_to_json(name, v) for v in value]
     if hasattr(value, "tolist"):  # numpy arrays, pandas Series
         return _to_json(name, value.tolist())
-    raise AnswerError(f"{name}: cannot record a {type(value).__name__}; use text, a number or a list")
+    raise AnswerError(_("{name}: cannot record a {kind}; use text, a number or a list").format(
+        name=name, kind=type(value).__name__))
 
 
 def check_shape(name: str, value: Any, rule: dict[str, Any]) -> Any:
     """``value`` if it is a JSON value of ``rule``'s shape, else :class:`AnswerError` saying what is expected."""
     shape = rule["shape"]
     if value is None or value in ("", []):
-        raise AnswerError(f"{name}: no value yet (got {value!r}); assign your finding first")
+        raise AnswerError(_("{name}: no value yet (got {value}); assign your finding first").format(
+            name=name, value=repr(value)))
     if shape in ("text", "hex", "path", "time") and not isinstance(value, str):
-        raise AnswerError(f"{name}: expected text ({shape}), got {type(value).__name__}")
+        raise AnswerError(_("{name}: expected text ({shape}), got {kind}").format(
+            name=name, shape=shape, kind=type(value).__name__))
     if shape == "hex":
         digits = "".join(value.split())
         if not _HEX.match(digits):
-            raise AnswerError(f"{name}: expected hex digits (0-9, a-f), got {value[:20]!r}")
+            raise AnswerError(_("{name}: expected hex digits (0-9, a-f), got {value}").format(
+                name=name, value=repr(value[:20])))
         length = rule.get("length")
         if length and len(digits.removeprefix("0x")) != length:
-            raise AnswerError(f"{name}: expected {length} hex digits, got {len(digits.removeprefix('0x'))}")
+            raise AnswerError(_("{name}: expected {length} hex digits, got {got}").format(
+                name=name, length=length, got=len(digits.removeprefix("0x"))))
     elif shape == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-        raise AnswerError(f"{name}: expected a whole number, got {type(value).__name__}")
+        raise AnswerError(_("{name}: expected a whole number, got {kind}").format(name=name, kind=type(value).__name__))
     elif shape == "number" and (isinstance(value, bool) or not isinstance(value, (int, float))):
-        raise AnswerError(f"{name}: expected a number, got {type(value).__name__}")
+        raise AnswerError(_("{name}: expected a number, got {kind}").format(name=name, kind=type(value).__name__))
     elif shape == "path" and not value.startswith("/"):
-        raise AnswerError(f"{name}: expected an absolute path starting with /, got {value[:40]!r}")
+        raise AnswerError(_("{name}: expected an absolute path starting with /, got {value}").format(
+            name=name, value=repr(value[:40])))
     elif shape == "time":
         try:
             parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError as exc:
-            raise AnswerError(f"{name}: expected an ISO-8601 time, YYYY-MM-DDTHH:MM:SSZ") from exc
+            raise AnswerError(_("{name}: expected an ISO-8601 time, YYYY-MM-DDTHH:MM:SSZ").format(name=name)) from exc
         if parsed.tzinfo is None:
-            raise AnswerError(f"{name}: the time has no zone; add Z for UTC")
+            raise AnswerError(_("{name}: the time has no zone; add Z for UTC").format(name=name))
     elif shape == "list" and not isinstance(value, list):
-        raise AnswerError(f"{name}: expected a list, got {type(value).__name__}")
+        raise AnswerError(_("{name}: expected a list, got {kind}").format(name=name, kind=type(value).__name__))
     return value

@@ -15,7 +15,9 @@ from typing import Any
 from dflab.checker.protocol import CHECK_ROUTE, SOCKET_ENV, request
 from dflab.errors import DflabError
 from dflab.lab.answers import AnswerError, _to_json, check_shape, lab_answers
+from dflab.lab.messages import N_, _
 
+NO_CHECKER = N_("this lab has no instant checker: your answers are checked when your work is graded")
 TIMEOUT = 10.0  # seconds; the checker answers in milliseconds, so waiting longer means it is stuck
 
 __all__ = ["SOCKET_ENV", "CheckError", "check"]
@@ -41,30 +43,35 @@ def check(name: str, value: Any) -> bool:
     except DflabError as exc:
         raise CheckError(str(exc)) from None
     if name not in rules:
-        raise CheckError(f"{name!r} is not an answer of this lab; expected one of {', '.join(sorted(rules))}")
+        raise CheckError(_("{name} is not an answer of this lab; expected one of {names}").format(
+            name=repr(name), names=", ".join(sorted(rules))))
     try:
         value = check_shape(name, _to_json(name, value), rules[name])
     except AnswerError as exc:
         raise CheckError(str(exc)) from None
     address = os.environ.get(SOCKET_ENV)
     if not address:
-        raise CheckError("this lab has no instant checker: your answers are checked when your work is graded")
+        raise CheckError(_(NO_CHECKER))
     try:
         status, headers, reply = request(address, "POST", CHECK_ROUTE, {"answer": name, "value": value}, TIMEOUT)
     except (OSError, ValueError) as exc:
-        why = "not running" if isinstance(exc, (FileNotFoundError, ConnectionRefusedError)) else "not answering"
-        raise CheckError(f"the checker is {why}: try again later, or tell your instructor") from None
+        down = isinstance(exc, (FileNotFoundError, ConnectionRefusedError))
+        raise CheckError(_("the checker is not running: try again later, or tell your instructor") if down
+                         else _("the checker is not answering: try again later, or tell your instructor")) from None
     if status == 200 and isinstance(reply.get("correct"), bool):
         return reply["correct"]
     if status == 429:
         wait = headers.get("retry-after", "")
-        raise CheckError(f"{name}: too many tries; try again in {wait if wait.isdigit() else 'a few'} s")
+        raise CheckError(_("{name}: too many tries; try again in {seconds} s").format(
+            name=name, seconds=wait if wait.isdigit() else _("a few")))
     if status == 409:
-        raise CheckError(f"{name} is checked when your work is graded, not here")
+        raise CheckError(_("{name} is checked when your work is graded, not here").format(name=name))
     error = reply.get("error")
-    detail = error[:200] if isinstance(error, str) else f"HTTP {status}"
+    # The checker's refusal lines are English (it serves every trainee); the kernel says them in its language.
+    detail = _(error[:200]) if isinstance(error, str) else f"HTTP {status}"
     if status in (400, 413, 415):
-        raise CheckError(f"{name}: the checker refused the value ({detail})")
+        raise CheckError(_("{name}: the checker refused the value ({detail})").format(name=name, detail=detail))
     if status == 503:  # this trainee's evidence and key are still being built
         raise CheckError(f"{name}: {detail}")
-    raise CheckError(f"the checker could not check {name} ({detail}): try again later, or tell your instructor")
+    raise CheckError(_("the checker could not check {name} ({detail}): try again later, or tell your "
+                       "instructor").format(name=name, detail=detail))

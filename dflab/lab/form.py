@@ -19,20 +19,23 @@ have to hold for that, and decide the design:
   beside the notebook, a file of the lab folder that collection hands in with it. When the form's cell runs,
   anywhere, it reads that file and sets the variables again: the grader's run records what was typed.
 
-Every trainee-facing string is in :data:`MESSAGES`, so that it can move to a gettext catalog as it is.
+Every trainee-facing string is in :data:`MESSAGES` or marked ``_()``: the kernel shows it in the trainee's language
+(dflab.lab.messages); the lab's own labels, hints and choices come translated in lab.yaml (dflab.i18n.release).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dflab.atomic import write_bytes
 from dflab.errors import DflabError
 from dflab.lab.answers import LAB_DIR_ENV, AnswerError
-from dflab.lab.check import CheckError, check
+from dflab.lab.check import NO_CHECKER, CheckError, check
+from dflab.lab.messages import N_, _
 from dflab.lab_meta import LAB_FILE, MAX_LAB_BYTES, LabMeta, Step, parse_lab
 from dflab.yamlfile import read_text
 
@@ -40,18 +43,24 @@ ANSWERS_DIR = ".answers"  # beside the notebook; hidden in JupyterLab's file bro
 MAX_TYPED_CHARS = 4096  # per field: a typed answer, not a file
 MAX_SAVED_BYTES = 256 * 1024
 
+# In English, the catalog's msgids; shown through msg(), in the kernel's language (dflab.lab.messages).
 MESSAGES = {
-    "check": "Check",
-    "right": "✓ right",
-    "wrong": "✗ not yet",
-    "hint": "Hint {tier} of {tiers}: {text}",
-    "no_more_hints": "No more hints for this step: ask your instructor.",
-    "no_checker": "Checks are not available here: your answers are saved and checked when your work is graded.",
-    "saved": "Saved: the answer cells of this step record what you typed.",
-    "nothing_typed": "Type an answer first.",
-    "too_long": "At most {limit} characters.",
-    "unsaved": "Could not save your answers ({why}); tell your instructor.",
+    "check": N_("Check"),
+    "right": N_("✓ right"),
+    "wrong": N_("✗ not yet"),
+    "hint": N_("Hint {tier} of {tiers}: {text}"),
+    "no_more_hints": N_("No more hints for this step: ask your instructor."),
+    "no_checker": N_("Checks are not available here: your answers are saved and checked when your work is graded."),
+    "saved": N_("Saved: the answer cells of this step record what you typed."),
+    "nothing_typed": N_("Type an answer first."),
+    "too_long": N_("At most {limit} characters."),
+    "unsaved": N_("Could not save your answers ({why}); tell your instructor."),
 }
+
+
+def msg(key: str) -> str:
+    """:data:`MESSAGES`' ``key`` in the kernel's language."""
+    return _(MESSAGES[key])
 
 _hint_tiers_shown: dict[tuple[str, str], int] = {}  # (lab id, step id) -> tiers shown; the kernel's memory
 
@@ -64,7 +73,7 @@ def lab_dir() -> Path:
 def load_meta(directory: Path) -> LabMeta:
     path = directory / LAB_FILE
     if not path.is_file():
-        raise DflabError("no lab.yaml here: open the notebook from its lab folder", str(directory))
+        raise DflabError(_("no lab.yaml here: open the notebook from its lab folder"), str(directory))
     return parse_lab(read_text(path, MAX_LAB_BYTES, "lab metadata"), str(path))
 
 
@@ -152,7 +161,7 @@ class AnswerForm:
             self.fields[name], self.marks[name], self.notes[name] = field, w.HTML(), w.HTML()
             shown = field.widget if isinstance(field, _Choices) else field
             rows.append(w.VBox([w.HBox([shown, self.marks[name]]), self.notes[name]]))
-        self.button = w.Button(description=MESSAGES["check"], button_style="primary")
+        self.button = w.Button(description=msg("check"), button_style="primary")
         self.button.on_click(lambda _button: self.check())
         self.hint = w.HTML()
         self.status = w.HTML()
@@ -165,8 +174,8 @@ class AnswerForm:
     # -- values ----------------------------------------------------------------------------------------------
     def value(self, name: str) -> Any:
         if name not in self.fields:
-            raise AnswerError(f"{name!r} is not an answer of step {self.step.id!r}; expected one of "
-                              f"{', '.join(self.fields)}")
+            raise AnswerError(_("{name} is not an answer of step {step}; expected one of {names}").format(
+                name=repr(name), step=repr(self.step.id), names=", ".join(self.fields)))
         text = self.fields[name].value
         return convert(text, self.meta.answers[name].shape) if text.strip() else None
 
@@ -182,12 +191,12 @@ class AnswerForm:
         note = self.notes[name]
         self.marks[name].value = ""
         if len(text) > MAX_TYPED_CHARS:
-            note.value = _line(MESSAGES["too_long"].format(limit=MAX_TYPED_CHARS))
+            note.value = _line(msg("too_long").format(limit=MAX_TYPED_CHARS))
             return
         try:
             save_typed(self.directory, self.meta.id, {name: text})
         except (OSError, DflabError) as exc:
-            note.value = _line(MESSAGES["unsaved"].format(why=type(exc).__name__))
+            note.value = _line(msg("unsaved").format(why=type(exc).__name__))
             return
         note.value = ""
         if self.namespace is not None:
@@ -195,7 +204,7 @@ class AnswerForm:
                 self.namespace[name] = self.value(name)
             else:
                 self.namespace.pop(name, None)
-        self.status.value = _line(MESSAGES["saved"])
+        self.status.value = _line(msg("saved"))
 
     # -- checking --------------------------------------------------------------------------------------------
     def check(self) -> dict[str, bool | str | None]:
@@ -221,7 +230,7 @@ class AnswerForm:
             note.value = ""
             wrong = wrong or not verdict
         if all(v is None for v in results.values()):
-            self.status.value = _line(MESSAGES["nothing_typed"])
+            self.status.value = _line(msg("nothing_typed"))
         elif wrong:
             key = (self.meta.id, self.step.id)
             _hint_tiers_shown[key] = _hint_tiers_shown.get(key, 0) + 1
@@ -233,9 +242,9 @@ class AnswerForm:
         if not hints:
             return
         if shown > len(hints):
-            self.hint.value = _line(MESSAGES["no_more_hints"])
+            self.hint.value = _line(msg("no_more_hints"))
             return
-        self.hint.value = _line(MESSAGES["hint"].format(tier=shown, tiers=len(hints), text=hints[shown - 1]))
+        self.hint.value = _line(msg("hint").format(tier=shown, tiers=len(hints), text=hints[shown - 1]))
 
     def hint_text(self) -> str:
         """The hint shown now, as plain text ("" when none)."""
@@ -251,14 +260,14 @@ class AnswerForm:
 
 
 def _no_verdict(message: str) -> str:
-    if message.startswith("this lab has no instant checker"):
-        return MESSAGES["no_checker"]
+    if message == _(NO_CHECKER):
+        return msg("no_checker")
     return message
 
 
 def _mark(correct: bool) -> str:
     colour = "#1a7f37" if correct else "#b3261e"
-    return f'<span style="color:{colour};font-weight:bold">{MESSAGES["right" if correct else "wrong"]}</span>'
+    return f'<span style="color:{colour};font-weight:bold">{msg("right" if correct else "wrong")}</span>'
 
 
 def _line(text: str) -> str:
@@ -297,7 +306,8 @@ def answer_form(step_id: str, choices: dict[str, dict[str, str]] | None = None) 
 
     It fills its fields with what was typed before (``.answers/<lab id>.json``) and sets those answers'
     variables in the notebook's namespace, so the step's test cells record them, also when grading re-runs it.
-    ``choices`` offers fixed values for some answers (``{answer: {value: label}}``) instead of a typed field.
+    ``choices`` offers fixed values for some answers (``{answer: {value: label}}``) instead of a typed field; an
+    answer whose lab.yaml rule lists ``choices:`` offers those unless ``choices`` names it.
     """
     directory = lab_dir()
     try:
@@ -306,11 +316,13 @@ def answer_form(step_id: str, choices: dict[str, dict[str, str]] | None = None) 
         raise AnswerError(str(exc)) from None
     step = next((s for s in meta.steps if s.id == step_id), None)
     if step is None:
-        raise AnswerError(f"{step_id!r} is not a step of this lab; expected one of "
-                          f"{', '.join(s.id for s in meta.steps if s.answers)}")
+        raise AnswerError(_("{step} is not a step of this lab; expected one of {steps}").format(
+            step=repr(step_id), steps=", ".join(s.id for s in meta.steps if s.answers)))
     if not step.answers:
-        raise AnswerError(f"step {step_id!r} asks for no answer")
-    return AnswerForm(meta, step, directory, _user_namespace(), choices)
+        raise AnswerError(_("step {step} asks for no answer").format(step=repr(step_id)))
+    offered = {n: dict(meta.answers[n].choices or {}) for n in step.answers if meta.answers[n].choices}
+    return AnswerForm(meta, step, directory, _user_namespace(), {**offered, **(choices or {})} or None)
+
 
 
 def _user_namespace() -> dict[str, Any] | None:
@@ -322,4 +334,130 @@ def _user_namespace() -> dict[str, Any] | None:
     return None if shell is None else shell.user_ns
 
 
-__all__ = ["ANSWERS_DIR", "MESSAGES", "AnswerForm", "answer_form", "convert", "read_typed"]
+# -- forms that drive a prepared cell ---------------------------------------------------------------------------
+
+INPUT_MESSAGES = {  # trainee-facing, like MESSAGES, for the input forms below
+    "place": "{place}.",
+    "input_saved": N_("Saved: now run the prepared cell below this form."),
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of an :func:`input_form`: typed text, or some of fixed ``choices`` ({value: label}) put in order,
+    one drop-down per place (``places`` of them, default one per choice)."""
+
+    label: str
+    choices: dict[str, str] | None = None
+    places: int | None = None
+
+
+class Ordering:
+    """Some of fixed choices put in order: one numbered drop-down per place, each offering every choice.
+
+    Choosing *which* and *in what order* is the decision (lab 01: the order of volatility), so the choices are
+    offered in the order given, never sorted into a right one. It reads and is saved as the values chosen in place
+    order, joined by ", " (an empty place skipped, a value chosen twice kept at its first place), the text a typed
+    field would hold, so saving and reading back work as for :class:`AnswerForm`'s fields."""
+
+    def __init__(self, w: Any, options: dict[str, str], places: int, typed: str, label: str) -> None:
+        chosen = [v.strip() for v in typed.split(",") if v.strip() in options]
+        pairs = [("", ""), *((text, value) for value, text in options.items())]
+        self.slots = [w.Dropdown(options=pairs, value=chosen[i] if i < len(chosen) else "",
+                                 description=INPUT_MESSAGES["place"].format(place=i + 1),
+                                 layout=w.Layout(width="40em"), style={"description_width": "3em"})
+                      for i in range(places)]
+        self.widget = w.VBox([w.HTML(_line(label)), *self.slots])
+
+    @property
+    def value(self) -> str:
+        picked: list[str] = []
+        for slot in self.slots:
+            if slot.value and slot.value not in picked:
+                picked.append(slot.value)
+        return ", ".join(picked)
+
+    def observe(self, handler: Any, names: str) -> None:
+        for slot in self.slots:
+            slot.observe(lambda _change: handler({"new": self.value}), names=names)
+
+
+class InputForm:
+    """What a trainee decides for the prepared cell below the form (which sources, in what order; to whom a case
+    goes): not an answer, so nothing is checked here and no test cell records it; the prepared cell acts on it.
+
+    Each value is saved at once to ``.answers/<lab id>.json``, as :class:`AnswerForm` saves typed answers, and set
+    as the variable of its name in the kernel's namespace (a list of the values chosen for an ordering, text
+    otherwise; empty when nothing was chosen, so the prepared cell never meets an undefined name), so the prepared
+    cell, a restarted kernel and grading's re-run of the notebook act on the same decision."""
+
+    def __init__(self, lab_id: str, fields: dict[str, Field], directory: Path,
+                 namespace: dict[str, Any] | None) -> None:
+        import ipywidgets as w
+
+        self.lab_id, self.specs, self.directory, self.namespace = lab_id, fields, directory, namespace
+        typed = read_typed(directory, lab_id)
+        self.fields: dict[str, Any] = {}
+        self.notes: dict[str, Any] = {}
+        rows = []
+        for name, spec in fields.items():
+            if spec.choices:
+                field: Any = Ordering(w, spec.choices, spec.places or len(spec.choices), typed.get(name, ""),
+                                      spec.label)
+            else:
+                field = w.Text(value=typed.get(name, ""), description=spec.label, continuous_update=False,
+                               style={"description_width": "16em"}, layout=w.Layout(width="46em"))
+            field.observe(lambda change, n=name: self._typed(n, change["new"]), names="value")
+            self.fields[name], self.notes[name] = field, w.HTML()
+            rows.append(w.VBox([field.widget if isinstance(field, Ordering) else field, self.notes[name]]))
+        self.status = w.HTML()
+        self.widget = w.VBox([*rows, self.status])
+        self._publish()
+
+    def value(self, name: str) -> list[str] | str:
+        """What the trainee decided for field ``name``: the values chosen in order, or the text typed."""
+        text = self.fields[name].value.strip()
+        if self.specs[name].choices:
+            return [v.strip() for v in text.split(",") if v.strip()]
+        return text
+
+    def _publish(self) -> None:
+        if self.namespace is not None:
+            for name in self.fields:
+                self.namespace[name] = self.value(name)
+
+    def _typed(self, name: str, text: str) -> None:
+        if len(text) > MAX_TYPED_CHARS:
+            self.notes[name].value = _line(msg("too_long").format(limit=MAX_TYPED_CHARS))
+            return
+        try:
+            save_typed(self.directory, self.lab_id, {name: text})
+        except (OSError, DflabError) as exc:
+            self.notes[name].value = _line(msg("unsaved").format(why=type(exc).__name__))
+            return
+        self.notes[name].value = ""
+        self._publish()
+        self.status.value = _line(_(INPUT_MESSAGES["input_saved"]))
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+
+def input_form(fields: dict[str, Field]) -> InputForm:
+    """A form whose values drive the prepared cell below it (see :class:`InputForm`), in this lab's folder.
+
+    A field may not bear an answer's name: an answer is typed into :func:`answer_form`, checked and recorded."""
+    directory = lab_dir()
+    try:
+        meta = load_meta(directory)
+    except DflabError as exc:
+        raise AnswerError(str(exc)) from None
+    if clash := sorted(set(fields) & set(meta.answers)):
+        raise AnswerError(f"{clash[0]!r} is an answer of this lab: its field belongs in its step's answer_form")
+    return InputForm(meta.id, fields, directory, _user_namespace())
+
+
+__all__ = ["ANSWERS_DIR", "INPUT_MESSAGES", "MESSAGES", "AnswerForm", "Field", "InputForm", "Ordering",
+           "answer_form", "convert", "input_form", "read_typed"]

@@ -24,6 +24,7 @@ from typing import Any
 
 from dflab.errors import DflabError
 from dflab.lab.answers import ANSWER_MIME, LAB_FILE, AnswerError, check_shape
+from dflab.lab.messages import N_, _
 from dflab.lab_meta import graded_notebook, parse_answers
 
 RECORDED, MISSING, MALFORMED = "recorded", "missing", "malformed"
@@ -32,8 +33,8 @@ REASON_CHARS = 200
 WIDTH = 90  # the dialog shows the report in <pre>, which does not wrap: lines past this are wrapped here
 # How grading treats the notebook (dflab.grading): the whole notebook runs again, from the top, and each
 # recorded answer is compared with the trainee's key then. Said in every report, whatever it lists.
-AT_GRADING = ("Whether an answer is right is checked only when your work is graded: grading runs the whole "
-              "notebook again, from the top, on your own evidence, and compares each answer then.")
+AT_GRADING = N_("Whether an answer is right is checked only when your work is graded: grading runs the whole "
+                "notebook again, from the top, on your own evidence, and compares each answer then.")
 
 
 @dataclass(frozen=True)
@@ -64,24 +65,26 @@ class Report:
         recorded, missing, malformed = (self.in_state(s) for s in (RECORDED, MISSING, MALFORMED))
         lines = []
         if self.graded_notebook:
-            lines.append(f"Grading reads {self.graded_notebook} in this folder, not {self.notebook}.")
-        lines.append("Validate does not check whether your answers are right: grading does.")
-        lines.append(f"{len(recorded)} of {len(self.answers)} answers recorded and well formed, {len(missing)} "
-                     f"missing, {len(malformed)} malformed, as of each cell's last run in the saved notebook.")
+            lines.append(_("Grading reads {graded} in this folder, not {notebook}.").format(
+                graded=self.graded_notebook, notebook=self.notebook))
+        lines.append(_("Validate does not check whether your answers are right: grading does."))
+        lines.append(_("{recorded} of {answers} answers recorded and well formed, {missing} missing, {malformed} "
+                       "malformed, as of each cell's last run in the saved notebook.").format(
+            recorded=len(recorded), answers=len(self.answers), missing=len(missing), malformed=len(malformed)))
         return "\n".join(_wrap(line) for line in lines)
 
     def sections(self) -> list[tuple[str, list[str]]]:
         """(heading, lines) of the details: every answer under its state, then what only grading looks at."""
-        out = [(f"Recorded and well formed ({len(self.in_state(RECORDED))}):",
-                [a.name for a in self.in_state(RECORDED)] or ["none"])]
-        for state, heading in ((MISSING, "Missing"), (MALFORMED, "Malformed")):
+        out = [(_("Recorded and well formed ({count}):").format(count=len(self.in_state(RECORDED))),
+                [a.name for a in self.in_state(RECORDED)] or [_("none")])]
+        for state, heading in ((MISSING, N_("Missing ({count}):")), (MALFORMED, N_("Malformed ({count}):"))):
             if found := self.in_state(state):
-                out.append((f"{heading} ({len(found)}):", [f"{a.name}: {a.reason}" for a in found]))
+                out.append((_(heading).format(count=len(found)), [f"{a.name}: {a.reason}" for a in found]))
         if self.manual:
-            out.append(("Graded by your instructor:", list(self.manual)))
+            out.append((_("Graded by your instructor:"), list(self.manual)))
         if self.other_tests:
-            out.append(("Other test cells, run only when graded:", list(self.other_tests)))
-        out.append((AT_GRADING, []))
+            out.append((_("Other test cells, run only when graded:"), list(self.other_tests)))
+        out.append((_(AT_GRADING), []))
         return out
 
     def lines(self, escape: bool = False) -> list[str]:
@@ -194,10 +197,10 @@ def _outputs(cell: Mapping[str, Any]) -> tuple[dict[str, list[Any]], list[tuple[
 def _state(name: str, values: list[Any], errors: list[tuple[str, str]], rule: Mapping[str, Any] | None,
            recorded_elsewhere: bool) -> AnswerState:
     if rule is None:
-        return AnswerState(name, MALFORMED, "not an answer of this lab (its lab.yaml does not list it)")
+        return AnswerState(name, MALFORMED, _("not an answer of this lab (its lab.yaml does not list it)"))
     if len(values) > 1:
-        return AnswerState(name, MALFORMED, f"recorded {len(values)} times by one run of its cell; grading takes "
-                                            "exactly one (run the cell unchanged)")
+        return AnswerState(name, MALFORMED, _("recorded {times} times by one run of its cell; grading takes exactly "
+                                              "one (run the cell unchanged)").format(times=len(values)))
     if values:
         try:
             check_shape(name, values[0], dict(rule))
@@ -206,14 +209,15 @@ def _state(name: str, values: list[Any], errors: list[tuple[str, str]], rule: Ma
         return AnswerState(name, RECORDED)
     for ename, evalue in errors:
         if ename == AnswerError.__name__ and evalue.startswith(f"{name}: "):
-            return AnswerState(name, MALFORMED, f"{evalue.removeprefix(f'{name}: ')} (not recorded)")
+            return AnswerState(name, MALFORMED, evalue.removeprefix(f"{name}: ") + " " + _("(not recorded)"))
     if errors:
         ename, evalue = errors[0]
-        return AnswerState(name, MISSING, _one_line(f"its cell stopped: {ename}: {evalue}" if evalue
-                                                    else f"its cell stopped: {ename}"))
+        stopped = f"{ename}: {evalue}" if evalue else ename
+        return AnswerState(name, MISSING, _one_line(_("its cell stopped: {error}").format(error=stopped)))
     if recorded_elsewhere:
-        return AnswerState(name, MISSING, "recorded in another cell, but grading reads only its test cell: run that")
-    return AnswerState(name, MISSING, "its cell has not run")
+        return AnswerState(name, MISSING, _("recorded in another cell, but grading reads only its test cell: run "
+                                            "that"))
+    return AnswerState(name, MISSING, _("its cell has not run"))
 
 
 def report(nb: Mapping[str, Any], shapes: Mapping[str, Mapping[str, Any]], notebook: str,

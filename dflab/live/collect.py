@@ -117,6 +117,7 @@ class Collector:
         if self.closed and not entries:
             raise DflabError("closed case without a collection log", str(self.log_path))
         self._recorded: dict[tuple[str, str], LogEntry] = {}
+        self.last: LogEntry | None = None   # the exhibit of the latest collection call, collected then or replayed
         for e in entries:
             if e.output is not None:
                 self._recorded.setdefault((e.action, e.target), e)
@@ -216,6 +217,7 @@ class Collector:
         entry = self._recorded.get((action, target))
         if entry is not None:
             self.exhibit(entry)
+            self.last = entry
             return entry
         if self.closed:
             raise DflabError(f"case {self.case_id} is closed (its custody record is written): {action} was not "
@@ -254,6 +256,15 @@ class Collector:
             self._save(action, target, df.to_csv(index=False).encode(), f"{stem}.csv",
                        {"rows": len(df), "dtypes": dtypes})
             return df
+        return self._read_table(recorded)
+
+    def recorded_table(self, action: str) -> pd.DataFrame | None:
+        """The table ``action`` first collected into this case, read back (hash checked); None if there is none.
+        Never collects: it answers what the case holds, e.g. where the suspect no longer runs."""
+        entry = next((e for (a, _target), e in self._recorded.items() if a == action), None)
+        return None if entry is None else self._read_table(entry)
+
+    def _read_table(self, recorded: LogEntry) -> pd.DataFrame:
         dtypes = recorded.details.get("dtypes", {})
         return pd.read_csv(io.BytesIO(self.exhibit(recorded)), dtype={c: object if t == "object" else t
                                                                       for c, t in dtypes.items()})
@@ -269,6 +280,7 @@ class Collector:
         write_bytes(path, data)
         entry = self._append(action, target, output, data, details)
         self._recorded.setdefault((action, target), entry)
+        self.last = entry
         return entry
 
     def _append(self, action: str, target: str, output: str | None, data: bytes | None,

@@ -22,8 +22,9 @@ import jsonschema
 from dflab.atomic import write_bytes
 from dflab.errors import DflabError, EvidenceError
 from dflab.live.collect import CUSTODY_FILE, HASH_ALGORITHM, LOG_NAME, read_log, tool_version, utc_us, verify_log
+from dflab.live.custody_schema import SCHEMA
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "graders" / "schemas" / "chain_of_custody.schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "graders" / "schemas" / "chain_of_custody.schema.json"  # published
 CASE_UCO_FILE = "custody.jsonld"
 
 DESCRIPTIONS = {
@@ -92,7 +93,11 @@ def build_custody(case_dir: str | os.PathLike[str], transfers: list[Transfer] | 
 
 
 def _schema(schema_path: Path | None) -> dict[str, Any]:
-    path = schema_path or SCHEMA_PATH
+    """The schema at ``schema_path``; by default the copy in the package (:mod:`dflab.live.custody_schema`), which a
+    lab's kernel can read where the repository's ``graders/`` folder is not there to read."""
+    if schema_path is None:
+        return SCHEMA
+    path = schema_path
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError) as exc:

@@ -40,6 +40,7 @@ from dflab.checker import paths as check_paths
 from dflab.checker.protocol import LAB_CHECK_DIR, SOCKET_ENV, lab_socket
 from dflab.engine import connect, engine_errors
 from dflab.errors import DflabError
+from dflab.i18n.lang import DEFAULT_LANG, LANG_ENV, localised, of_state
 from dflab.provision import relay, trainee_container
 from dflab.provision.base import UNKNOWN_EXIT, Backend, Endpoint, ExecResult, Stats, TraineeEnv
 from dflab.provision.http import api_status
@@ -107,15 +108,21 @@ def _relay_port(trainees: list[str], trainee: str) -> int:
 RELAY_LIMITS = Limits(memory_bytes=128 * MiB, cpus=1.0, pids=32, wall_s=None)
 
 
-def _seed_then_serve() -> list[str]:
+def _seed_then_serve(lang: str = DEFAULT_LANG) -> list[str]:
     # Seeding runs inside the container because the workspace is a volume the host does not see.
+    # A trainee in another language gets JupyterLab's menus in it: the image's dflab/labsettings/<lang>/
+    # (dflab.i18n.lang.lab_settings), found through the image's Python, since the host's paths are not the image's.
+    settings = "" if lang == DEFAULT_LANG else (
+        ' --LabApp.app_settings_dir="$(python -I -c \'import dflab, os; print(os.path.dirname(dflab.__file__))\')'
+        f'/labsettings/{lang}"')
     script = (
         f'cd /home/trainee/work && if [ ! -e {SEEDED_MARK} ]; then '
         f'cp -R -n /srv/lab/. . ; touch {SEEDED_MARK}; fi; '
         f'rm -f {SOCKET}; exec {trainee_container.SERVE} jupyter lab --config=/etc/dflab/jupyter_config.py '
-        f'--ServerApp.sock={SOCKET}'
+        f'--ServerApp.sock={SOCKET}{settings}'
     )
     return ["sh", "-c", script]
+
 
 
 def _extract_plain(tar: tarfile.TarFile, root: str, dest: Path) -> None:
@@ -349,11 +356,18 @@ class DockerBackend(Backend):
         """What every container of a session shares: non-root, no privileges, read-only root (trainee_container)."""
         return {**trainee_container.TRAINEE.identity_kwargs(), "detach": True}
 
+    def seed_for(self, env: TraineeEnv) -> Path:
+        """The handout ``env``'s workspace is seeded from: its language's (``handout-fr/``) when the session made
+        one, else the English one."""
+        seed = localised(self.seed, of_state(env.state))
+        return seed if seed.is_dir() else self.seed
+
     def _run_lab(self, env: TraineeEnv) -> Container:
+        lang = of_state(env.state)  # the trainee's language: their handout, DFLAB_LANG, JupyterLab's menus
         mounts = [
             Mount("/home/trainee/work", self.volume_name(env.trainee), type="volume"),
             Mount("/evidence", str(env.evidence.resolve()), type="bind", read_only=True),
-            Mount("/srv/lab", str(self.seed.resolve()), type="bind", read_only=True),
+            Mount("/srv/lab", str(self.seed_for(env).resolve()), type="bind", read_only=True),
             Mount(SOCKET_DIR, str(self.socket_dir(env.trainee).resolve()), type="bind"),
             # The folder of the trainee's instant-checker socket (dflab.checker): read-only, and the folder, not the
             # socket, so a restarted checker's new socket appears in the running lab.
@@ -361,8 +375,9 @@ class DockerBackend(Backend):
                   read_only=True),
         ]
         return self.client.containers.run(
-            self.image, _seed_then_serve(), name=self.container_name(env.trainee), mounts=mounts,
-            environment={"DFLAB_TOKEN": env.token, "DFLAB_EVIDENCE": "/evidence", SOCKET_ENV: lab_socket()},
+            self.image, _seed_then_serve(lang), name=self.container_name(env.trainee), mounts=mounts,
+            environment={"DFLAB_TOKEN": env.token, "DFLAB_EVIDENCE": "/evidence", SOCKET_ENV: lab_socket(),
+                         **({} if lang == DEFAULT_LANG else {LANG_ENV: lang})},
             # The image's health check probes TCP 8888, which a socket-listening server does not open.
             healthcheck={"test": ["NONE"]}, restart_policy=RESTART_POLICY,
             labels=self._labels(env.trainee, "lab"), detach=True,

@@ -71,6 +71,7 @@ from dflab.checker import paths as check_paths
 from dflab.checker.protocol import LAB_CHECK_DIR, SOCKET_ENV, lab_socket
 from dflab.confine import KERNEL_PACKAGES, Root, base_root, chown_tree, drop_to, first_line, reap_uid, uid_processes
 from dflab.errors import DflabError
+from dflab.i18n.lang import DEFAULT_LANG, LANG_ENV, lab_settings, localised, of_state
 from dflab.lab.evidence import EVIDENCE_ENV
 from dflab.labserver import LAB_SERVER_EXTENSIONS, LAB_SETTINGS_DIR
 from dflab.provision.base import LAB_STATE_ENV, UNKNOWN_EXIT, Backend, Endpoint, ExecResult, Stats, TraineeEnv
@@ -453,6 +454,13 @@ def _export_file(dir_fd: int, name: str, target: Path) -> None:
     os.utime(target, ns=(info.st_atime_ns, info.st_mtime_ns))
 
 
+
+def _lang_env(env: TraineeEnv) -> dict[str, str]:
+    """``$DFLAB_LANG`` for a lab in another language (dflab.lab's messages read it); nothing for English."""
+    lang = of_state(env.state)
+    return {} if lang == DEFAULT_LANG else {LANG_ENV: lang}
+
+
 class LocalBackend(Backend):
     """JupyterLab processes started from this Python environment (confined as root, see the module doc)."""
 
@@ -467,6 +475,12 @@ class LocalBackend(Backend):
 
     def workspace(self, trainee: str) -> Path:
         return self.session_dir / "workspaces" / trainee
+
+    def seed_for(self, env: TraineeEnv) -> Path:
+        """The handout ``env``'s workspace is seeded from: its language's (``handout-fr/``) when the session made
+        one, else the English one."""
+        seed = localised(self.seed, of_state(env.state))
+        return seed if seed.is_dir() else self.seed
 
     def log_path(self, trainee: str) -> Path:
         return self.session_dir / "logs" / f"{trainee}.log"
@@ -494,7 +508,8 @@ class LocalBackend(Backend):
             "--ServerApp.terminals_enabled=True",
             "--LabApp.extension_manager=readonly",
             f"--ServerApp.jpserver_extensions={LAB_SERVER_EXTENSIONS!r}",
-            f"--LabApp.app_settings_dir={LAB_SETTINGS_DIR}",  # no instructor menus, no news prompt
+            # No instructor menus, no news prompt; the menus in the trainee's language (dflab.i18n.lang).
+            f"--LabApp.app_settings_dir={lab_settings(LAB_SETTINGS_DIR, of_state(env.state))}",
             KERNEL_TRANSPORT,
             "--MappingKernelManager.cull_idle_timeout=3600",
             "--MappingKernelManager.cull_interval=300",
@@ -548,7 +563,7 @@ class LocalBackend(Backend):
 
     def _shared(self, env: TraineeEnv, port: int) -> tuple[list[str], dict[str, str]]:
         """An unconfined server, as the session's user (not root, or a practice session)."""
-        seed_workspace(self.seed, self.workspace(env.trainee))
+        seed_workspace(self.seed_for(env), self.workspace(env.trainee))
         run = self.run_dir(env.trainee)
         (run / "config").mkdir(parents=True, exist_ok=True)
         environ = {
@@ -561,6 +576,7 @@ class LocalBackend(Backend):
             "JUPYTER_CONFIG_DIR": str(run / "config"),
             # The instant checker's socket at its host path: an unconfined lab sees the whole host anyway.
             SOCKET_ENV: str(check_paths.socket_path(self.session_dir, env.trainee)),
+            **_lang_env(env),
         }
         listen = ["--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0"]
         argv = [self.python, "-m", "jupyterlab", *self._jupyter_args(env, listen, allow_root=os.geteuid() == 0)]
@@ -576,7 +592,8 @@ class LocalBackend(Backend):
             _hand_over(folder, uid)
         home, config = run / "home", run / "config"
         root = self._root(trainee, uid)
-        root.bind(env.evidence, env.evidence).bind(self.seed, self.seed)
+        seed = self.seed_for(env)
+        root.bind(env.evidence, env.evidence).bind(seed, seed)
         root.bind(workspace, workspace, writable=True).bind(run, run, writable=True).bind(state, state, writable=True)
         # The folder of their own instant-checker socket (read-only; connecting needs no write), not the socket: a
         # restarted checker makes a new one there.
@@ -584,12 +601,13 @@ class LocalBackend(Backend):
         root.loopback(self.python).cwd(workspace)
         listen = [f"--ServerApp.sock={CONFINED_SOCKET}", "--ServerApp.sock_mode=0600"]
         command = [*_as_trainee(self.python, uid), self.python, "-I", "-c", LAUNCH, str(listener), CONFINED_SOCKET,
-                   str(self.seed), str(workspace), str(home), str(config), CONFINED_RUNTIME, "--",
+                   str(seed), str(workspace), str(home), str(config), CONFINED_RUNTIME, "--",
                    *self._jupyter_args(env, listen, allow_root=False)]
         environ = {
             "PATH": _search_path(self.python), "HOME": str(home), "LANG": "C.UTF-8", "USER": trainee,
             "LOGNAME": trainee, "SHELL": _shell(), "JUPYTER_TOKEN": env.token, EVIDENCE_ENV: str(env.evidence),
             "JUPYTER_RUNTIME_DIR": CONFINED_RUNTIME, "JUPYTER_CONFIG_DIR": str(config), SOCKET_ENV: lab_socket(),
+            **_lang_env(env),
         }
         return ["unshare", "--net", "--mount", "--", *root.command(self._mount_point(), uid, command, "dflab-lab")], \
             environ

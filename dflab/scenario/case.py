@@ -64,6 +64,21 @@ class Volume:
     uuid: str  # ext4 file system UUID / GPT partition GUID (canonical 8-4-4-4-12 form)
     mount_point: str  # where the suspect host mounts it ("/", "/boot/efi", "/mnt/usb")
     start_sector: int | None = None
+    os: OsInstall | None = None  # an installed operating system's tree under the story's files (ext4 only)
+
+
+@dataclass(frozen=True)
+class OsInstall:
+    """An operating system installed on a volume: which one, and when (epoch seconds).
+
+    ``dflab.scenario.ostree`` turns it into the files a real install leaves (packages, their dpkg records,
+    configuration); the story's files are planned on top of it and win where both name a path.
+    """
+
+    distribution: str  # "debian-12"
+    profile: str  # "desktop"
+    installed_at: int  # the installer's run: every package's files are created within minutes of it
+    updated_at: int  # the last upgrade before the story: a drawn share of packages was replaced then
 
 
 @dataclass(frozen=True)
@@ -96,6 +111,7 @@ class DiskFile:
     slack: bytes = b""
     true_type: str = "text"  # what dflab.forensics.magic.file_type says of ``content``
     is_dir: bool = False
+    link: str = ""  # a symbolic link's target (then ``content`` is empty): ext4 writes it as a fast symlink
 
     @property
     def sha256(self) -> str:

@@ -19,6 +19,11 @@ import zlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+# The workstation's traces (logs, login records, the Firefox profile, documents made by their libraries): kinds
+# that read the case's story rather than one RNG stream, dispatched to dflab.scenario.traces.
+from dflab.scenario.traces.kinds import KINDS as TRACE_KINDS  # noqa: F401 - the resolver's dispatch reads these
+from dflab.scenario.traces.kinds import make as trace  # noqa: F401
+
 WORDS = (
     "account audit balance board budget client contract cost customer data deadline draft estimate "
     "finance forecast invoice ledger margin meeting memo order payment plan policy price profit "

@@ -32,6 +32,7 @@ from dflab.scenario.case import (
     Memory,
     Network,
     OpenFile,
+    OsInstall,
     Process,
     RawTransfer,
     SmtpSubmission,
@@ -42,7 +43,9 @@ from dflab.scenario.case import (
 )
 from dflab.scenario.draw import draw, epoch, iso, rng
 from dflab.scenario.environ import Login, SshPeer, with_environments
+from dflab.scenario.kernel import kernel_identity
 from dflab.scenario.load import locate, locate_path
+from dflab.scenario.ostree import accounts
 from dflab.scenario.spec import (
     ALIGN_SECTORS,
     FDS,
@@ -58,6 +61,7 @@ from dflab.scenario.spec import (
     FileSpec,
     FillerSpec,
     FlowSpec,
+    OsSpec,
     ProcessSpec,
     Spec,
     answer_problems,
@@ -349,6 +353,10 @@ class _Resolver:
         elif kind == "history":
             proc = procs[c.process or ""]
             data = content.bash_history((h.time, h.command) for h in proc.bash_history)
+        elif kind in content.TRACE_KINDS:
+            data = content.trace(self, f, users, procs, member)
+        elif next(v for v in self.spec.disk.volumes if v.id == f.volume).os is not None:  # passwd of an install
+            data = accounts.passwd(users.values())
         else:  # passwd
             lines = ["root:x:0:0:root:/root:/bin/bash", "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin",
                      "syslog:x:104:110::/home/syslog:/usr/sbin/nologin"]
@@ -524,6 +532,22 @@ class _Resolver:
         where = f"disk.volumes.{volume_id}.start_mib"
         return self.number(start_mib, f"vol:{volume_id}:start", where, 1, MAX_DISK_BYTES // 2**20) * ALIGN_SECTORS
 
+    def os_install(self, volume_id: str, os: OsSpec | None) -> OsInstall | None:
+        """When the volume's operating system was installed and last upgraded, both before its story."""
+        if os is None:
+            return None
+        where = f"disk.volumes.{volume_id}.os"
+        installed = self.at(os.installed, f"{where}.installed")
+        updated = self.at(os.updated, f"{where}.updated")
+        if not installed < updated:
+            raise self.fail(f"{where}.updated", "the last upgrade comes after the install")
+        first = min((self.at(f.created, f"disk.files.{f.id}.created") for f in self.spec.disk.files
+                     if f.volume == volume_id), default=installed + 1)
+        if installed >= first:
+            raise self.fail(f"{where}.installed", "the operating system is installed before the volume's first "
+                                                  "planned file is created")
+        return OsInstall(os.distribution, os.profile, installed, updated)
+
     def shutdown_at(self, memory_acquired: int, files: tuple[DiskFile, ...]) -> int:
         """When the suspect host stopped: a drawn while after the memory acquisition and the disk's last write
         (responders acquire memory first, then shut the host down to image its disk), and no later than an E01
@@ -587,7 +611,7 @@ class _Resolver:
         files = {f.id: f for f in files_t}
         volumes = tuple(Volume(v.id, v.fs, v.label, v.size, rng(self.seed, "vol", v.id).getrandbits(32),
                                _uuid(self.seed, "vol", v.id), self.fill(v.mount, f"disk.volumes.{v.id}.mount"),
-                               self.volume_start(v.id, v.start_mib))
+                               self.volume_start(v.id, v.start_mib), self.os_install(v.id, v.os))
                         for v in s.disk.volumes)
         table = self.value(s.disk.table, "disk:table", "disk.table")
         acquired = self.at(mem.acquired, "memory.acquired")
@@ -595,11 +619,7 @@ class _Resolver:
         disk = Disk(table, s.disk.size, rng(self.seed, "disk").getrandbits(32), _uuid(self.seed, "disk"),
                     volumes, files_t, self.e01_header())
         suspect = hosts[s.suspect]
-        tag = self.seed[:4].hex()
-        release = f"{mem.kernel}-dflab{tag}"
-        banner = (f"Linux version {release} (buildd@lcy02-amd64-059) (gcc (Ubuntu 11.4.0-1ubuntu1~22.04) 11.4.0, "
-                  f"GNU ld (GNU Binutils for Ubuntu) 2.38) #101-Ubuntu SMP Tue Nov 14 13:30:08 UTC 2023 "
-                  f"(Ubuntu {mem.kernel}-dflab{tag})\n")
+        release, banner = kernel_identity(mem.kernel, self.seed)
         memory = Memory(mem.size, release, banner, boot, acquired, suspect.hostname,
                         procs_t, tuple(mem.formats))
         network = self.flows(files, hosts)

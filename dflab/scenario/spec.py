@@ -305,6 +305,19 @@ class UserSpec(Strict):
         return check_range(v, *UIDS, "uid")
 
 
+class OsSpec(Strict):
+    """An operating system installed on an ext4 volume (``dflab.scenario.ostree``): the files a real install
+    leaves, thousands of them, under the story's own. ``installed`` is when the installer ran (every package's
+    files date from then), ``updated`` the last upgrade before the story (a share of the packages is replaced
+    then); both before the volume's first planned file. The story's files win where both name a path.
+    """
+
+    distribution: Literal["debian-12"] = "debian-12"
+    profile: Literal["desktop"] = "desktop"
+    installed: TimeRef = "@start-400d"
+    updated: TimeRef = "@start-9d"
+
+
 class VolumeSpec(Strict):
     """One partition and its file system.
 
@@ -320,11 +333,18 @@ class VolumeSpec(Strict):
     size: int | str
     mount: str
     start_mib: Value | None = None
+    os: OsSpec | None = None  # off by default: the volume holds only the story's files
 
     @field_validator("size")
     @classmethod
     def _size(cls, v: int | str) -> int:
         return _bounded_size(v, "volume size", MIN_VOLUME_BYTES, MAX_DISK_BYTES)
+
+    @model_validator(mode="after")
+    def _os_on_ext4(self) -> VolumeSpec:
+        if self.os is not None and self.fs != "ext4":
+            raise ValueError(f"os is installed on an ext4 volume, volume {self.id} is {self.fs}")
+        return self
 
     @field_validator("start_mib")
     @classmethod
@@ -348,7 +368,10 @@ class ContentSpec(Strict):
     leading bytes, as for a self-extracting archive).
     """
 
-    kind: Literal["text", "literal", "elf", "zip", "png", "pdf", "random", "history", "passwd"]
+    kind: Literal["text", "literal", "elf", "zip", "png", "pdf", "random", "history", "passwd",
+                  # the workstation's traces, made by dflab.scenario.traces (see its kinds module)
+                  "authlog", "syslog", "wtmp", "btmp", "lastlog", "places", "profiles_ini", "installs_ini",
+                  "docx", "xlsx", "pdf_report", "jpeg"]
     size: tuple[int, int] | int | None = None  # bytes (range drawn) for text/elf/random
     text: str | None = None  # for literal (templated)
     members: tuple[str, ...] = ()  # file ids, for zip

@@ -214,27 +214,39 @@ stuck_option = click.option("--stuck-after", type=click.FloatRange(0.1, 24 * 60)
                             help="A running trainee with no answer done for this long is flagged stuck.")
 
 
+gradebook_option = click.option(
+    "--db", "gradebook_url", default=None, metavar="URL",
+    help="The gradebook `dflab grade --db URL` wrote, e.g. postgresql://user@host:5432/grades (default: the "
+         "session's gradebook.db). Not remembered: give it each time, as to `dflab grade`.")
+
+
 @session.command("status")
 @session_dir_option
 @stuck_option
+@gradebook_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table (for scripts).")
-def session_status(session_dir: Path, stuck_after: float, as_json: bool) -> None:
-    """Every trainee's lab (health, CPU, memory), progress (steps done, last activity, stuck) and instant checks.
+def session_status(session_dir: Path, stuck_after: float, gradebook_url: str | None, as_json: bool) -> None:
+    """Every trainee's lab (health, CPU, memory), progress (steps done, last activity, stuck), instant checks and,
+    once graded, grading status and score (from the session's gradebook, or --db's).
 
     Progress is what `dflab session dashboard` shows: steps whose answers the saved notebook records or an
     instant check found right, and the Jupyter server's last activity (each lab asked with a bounded wait).
     """
     import json
 
+    from dflab.dashboard.grades import GradebookSource
     from dflab.dashboard.live import Watcher
     from dflab.dashboard.snapshot import Dashboard
 
     s = Session.existing(session_dir)
+    if gradebook_url is not None:  # a gradebook asked for by URL that does not answer is the command's error
+        GradebookSource(s.dir, gradebook_url).graded()
     health = {h.trainee: h for h in s.status()}
     try:
         watcher = Watcher(s)
         watcher.refresh()
-        view = {t["id"]: t for t in Dashboard(s, watcher, timedelta(minutes=stuck_after)).snapshot()["trainees"]}
+        dashboard = Dashboard(s, watcher, timedelta(minutes=stuck_after), gradebook_url)
+        view = {t["id"]: t for t in dashboard.snapshot()["trainees"]}
     except DflabError as exc:  # e.g. the lab folder moved: health and checks are still worth showing
         err_console.print(f"[yellow]note:[/yellow] no progress shown: {exc}", highlight=False, soft_wrap=True)
         view = {}
@@ -247,7 +259,7 @@ def session_status(session_dir: Path, stuck_after: float, as_json: bool) -> None
     checked = s.checker_status()
     problems = s.problems()
     if as_json:
-        trainees = [{"id": h.trainee, **view.get(h.trainee, {}), "state": h.state, "url": h.url,
+        trainees = [{"id": h.trainee, **view.get(h.trainee, {}), "state": h.state, "url": h.url, "lang": h.lang,
                      "checks": dict(zip(("answers", "right", "tries"), checks.get(h.trainee, (0, 0, 0)), strict=True)),
                      "cpu_percent": h.stats.cpu_percent if h.stats else None,
                      "memory_bytes": h.stats.memory_bytes if h.stats else None} for h in health.values()]
@@ -257,13 +269,16 @@ def session_status(session_dir: Path, stuck_after: float, as_json: bool) -> None
     else:
         table = Table(title=f"session {session_dir}")
         right = ("CPU %", "memory", "checks", "steps")
-        for column in ("trainee", "state", "url", "CPU %", "memory", "checks", "steps", "last activity", "stuck"):
+        right = (*right, "score")
+        for column in ("trainee", "state", "url", "CPU %", "memory", "checks", "steps", "last activity", "stuck",
+                       "graded", "score"):
             table.add_column(column, justify="right" if column in right else "left")
         for h in health.values():
             t = view.get(h.trainee)
             answers, solved, tries = checks.get(h.trainee, (0, 0, 0))
+            score = f"{t['score']:g}/{t['max_score']:g}" if t and t["score"] is not None and t["max_score"] else ""
             progress = (f"{t['steps_done']}/{t['steps_total']}", (t["last_activity"] or "").replace("T", " "),
-                        "stuck" if t["stuck"] else "") if t else ("", "", "")
+                        "stuck" if t["stuck"] else "", t["grading"] or "", score) if t else ("",) * 5
             table.add_row(h.trainee, h.state, h.url or "", f"{h.stats.cpu_percent:.1f}" if h.stats else "",
                           f"{h.stats.memory_bytes / 2**20:.0f} MiB" if h.stats else "",
                           f"{solved}/{answers} right, {tries} tries" if tries else "", *progress)
@@ -279,17 +294,20 @@ def session_status(session_dir: Path, stuck_after: float, as_json: bool) -> None
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
               help="Port on 127.0.0.1 (0: any free one).")
 @stuck_option
-def session_dashboard(session_dir: Path, port: int, stuck_after: float) -> None:
+@gradebook_option
+def session_dashboard(session_dir: Path, port: int, stuck_after: float, gradebook_url: str | None) -> None:
     """Serve the instructor's live view of the session on 127.0.0.1 until Ctrl-C (SESSION: default dflab-session).
 
     Per trainee: lab state, last activity, steps done, checks and hints, stuck, collected, graded and score; per
     step: how many are past it and the time it took; after grading: the score distribution and each question's
     difficulty and discrimination. Collect, Grade, Release feedback and Restart run from the page. The link printed
-    holds the session's instructor token: a trainee's token is refused.
+    holds the session's instructor token: a trainee's token is refused. With --db the scores come from that
+    gradebook and the Grade button writes to it (as `dflab grade --db`).
     """
     from dflab.dashboard.server import App, serve
 
-    app = App(Session.existing(session_dir), timedelta(minutes=stuck_after))
+    app = App(Session.existing(session_dir), timedelta(minutes=stuck_after), gradebook_url=gradebook_url)
+    app.dashboard.check_gradebook()
 
     def listening(bound: int) -> None:
         click.echo(f"dashboard: http://127.0.0.1:{bound}/?token={app.token}")

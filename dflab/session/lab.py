@@ -15,6 +15,7 @@ from pathlib import Path
 
 from dflab.atomic import atomic_dir
 from dflab.errors import DflabError
+from dflab.i18n.lang import DEFAULT_LANG, LANGUAGES, localised
 from dflab.lab_meta import read_lab
 
 HANDOUT = "handout"
@@ -70,18 +71,26 @@ def write_handout(session_dir: Path, lab: Lab) -> Path:
     """Copy ``release/<lab>/`` to ``handout/<lab>/`` (replaced as a whole, atomically); return ``handout/``.
 
     Only the released tree is copied: the source notebook (solutions), ``graders/`` and the keys stay
-    in the course directory, which no trainee environment mounts.
+    in the course directory, which no trainee environment mounts. A release in another language
+    (``release-fr/<lab>/``, dflab.i18n.release) is handed out the same way, as ``handout-fr/<lab>/``.
     """
     release = session_dir / "release" / lab.id
     if not (release / lab.notebook).is_file():
         raise DflabError(f"nbgrader released no {lab.notebook}", str(release))
     handout = session_dir / HANDOUT
+    _copy_release(release, handout, lab.id)
+    for lang in LANGUAGES:
+        if lang != DEFAULT_LANG and (localised(session_dir / "release", lang) / lab.id / lab.notebook).is_file():
+            _copy_release(localised(session_dir / "release", lang) / lab.id, localised(handout, lang), lab.id)
+    return handout
+
+
+def _copy_release(release: Path, handout: Path, lab_id: str) -> None:
     handout.mkdir(exist_ok=True)
-    with atomic_dir(handout / lab.id, replace=True) as tmp:
+    with atomic_dir(handout / lab_id, replace=True) as tmp:
         shutil.copytree(release, tmp, dirs_exist_ok=True)
         # Readable by the container's uid 1000 whoever runs the session.
         tmp.chmod(0o755)
         for p in tmp.rglob("*"):
             p.chmod(0o755 if p.is_dir() else 0o644)
     handout.chmod(0o755)
-    return handout

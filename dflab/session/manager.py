@@ -5,6 +5,7 @@ A session directory is an nbgrader course (:func:`dflab.grading.course.init_cour
     session.sqlite            durable state (see state.py); tokens and lab-hook seeds inside, owner-only
     access.csv                trainee,url (token in the URL); owner-only, rewritten atomically
     handout/<lab>/            release/<lab>/ as trainees get it, seeded once into each workspace as <lab>/
+    handout-<lang>/<lab>/     the same in another language, seeded instead for the roster's trainees in it
     evidence/<trainee>/       evidence/ (read-only, handed out) and key/ (never)
     submitted/<trainee>/<lab>/  what `collect` took from the workspace (timestamp.txt, dflab-collect.json)
     workspaces/<trainee>/     local backend only (Docker keeps workspaces in named volumes); as root, the trainee's
@@ -38,6 +39,7 @@ from dflab.errors import DflabError
 from dflab.evidence.build import EVIDENCE, KEY, BuildResult, build_cohort
 from dflab.evidence.kinds import CASE_KINDS
 from dflab.evidence.manifest import MANIFEST
+from dflab.i18n.lang import DEFAULT_LANG, STATE_KEY
 from dflab.lab_hooks import LabHooks
 from dflab.provision.base import Backend, Endpoint, Stats, TraineeEnv
 from dflab.provision.http import api_status
@@ -53,6 +55,7 @@ _T = TypeVar("_T")
 _R = TypeVar("_R")
 
 ACCESS_LIST = "access.csv"
+LANG_META = "lang."  # meta key prefix: lang.<trainee> -> the roster's language, when not English
 READY_TIMEOUT = 120.0
 READY_POLL = 0.2  # seconds between readiness checks of the servers still starting
 ENGINE_POLL = 2.0  # seconds between asking the backend whether a starting server died
@@ -88,6 +91,7 @@ class Health:
     state: str
     url: str | None
     stats: Stats | None
+    lang: str = DEFAULT_LANG  # the roster's language for this trainee (dflab.i18n.lang)
 
 
 def secret_fingerprint(secret: str) -> str:
@@ -200,8 +204,16 @@ class Session:
 
         return LocalBackend(self.dir, self.dir / HANDOUT)
 
+    def lang(self, trainee: str) -> str:
+        """The language ``trainee`` works in (the roster's ``lang``, recorded by :meth:`add_trainees`)."""
+        return self.state.get_meta(f"{LANG_META}{trainee}") or DEFAULT_LANG
+
     def env(self, row: TraineeRow) -> TraineeEnv:
-        return TraineeEnv(row.id, row.token, self.evidence_dir(row.id), dict(row.backend_state),
+        # A trainee in another language tells the backend so in their state (``lang``): it seeds their workspace
+        # from that language's handout and starts their lab in it. English leaves the state as it always was.
+        lang = self.lang(row.id)
+        state = {**row.backend_state, STATE_KEY: lang} if lang != DEFAULT_LANG else dict(row.backend_state)
+        return TraineeEnv(row.id, row.token, self.evidence_dir(row.id), state,
                           on_save=lambda s: self.state.update(row.id, backend_state=s))
 
     def evidence_dir(self, trainee: str) -> Path:
@@ -276,6 +288,8 @@ class Session:
                 added.append(t.id)
             elif self.state.get(t.id).status == "removed":
                 self.state.update(t.id, status="stopped")
+            if self.lang(t.id) != t.lang:  # a roster may change it; a seeded workspace keeps its notebook
+                self.state.set_meta(f"{LANG_META}{t.id}", t.lang)
             if self.state.get_meta(f"lab_seed.{t.id}") is None and (seed := self.hooks.seed(t.id, secret)):
                 self.state.set_meta(f"lab_seed.{t.id}", seed.hex())
         return added
@@ -474,11 +488,11 @@ class Session:
             env = self.env(row)
             if backend.poll(env) is None:
                 return Health(row.id, "running" if row.status == "running" else row.status, row.url,
-                              backend.stats(env))
+                              backend.stats(env), self.lang(row.id))
             if row.status == "running":
                 self.state.update(row.id, status="dead")
-                return Health(row.id, "dead", row.url, None)
-            return Health(row.id, row.status, row.url, None)
+                return Health(row.id, "dead", row.url, None, self.lang(row.id))
+            return Health(row.id, row.status, row.url, None, self.lang(row.id))
 
         return self._each(one, self.state.trainees())
 

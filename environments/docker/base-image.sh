@@ -18,8 +18,9 @@ TAG=${DFLAB_BASE_IMAGE:-dflab/base:bookworm}
 SUITE=${DFLAB_DEBIAN_SUITE:-bookworm}
 # python3-venv: the image's virtual environment; sleuthkit/tshark: trainees' CLI tools; ewf-tools/dcfldd: lab 06
 # images a drive with dcfldd and ewfacquire and checks the E01 with ewfinfo and ewfverify; tini: PID 1 that reaps
-# zombies left by notebook kernels and terminals.
-PACKAGES=python3,python3-venv,ca-certificates,sleuthkit,tshark,ewf-tools,dcfldd,tini
+# zombies left by notebook kernels and terminals; procps/iproute2/binutils: ps, ss and strings, which lab 01 names for
+# a terminal on the running suspect.
+PACKAGES=python3,python3-venv,ca-certificates,sleuthkit,tshark,ewf-tools,dcfldd,tini,procps,iproute2,binutils
 CACHE=${DFLAB_DOCKER_ROOT:-/var/tmp/dflab-docker}/debootstrap-cache
 # The image records the list it was made with (a label), so a base made before the list changed is made again.
 LABEL=dflab.base.packages

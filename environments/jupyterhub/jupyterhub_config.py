@@ -7,6 +7,7 @@
 #     jupyterhub -f jupyterhub_config.py
 # Trainees open http://127.0.0.1:8000/ and log in with their roster id and the access code
 # listed in /srv/dflab/hub/access.csv.
+import sys
 from pathlib import Path
 
 from dflab.hub.runtime import ensure_lab_network, prepare_lab, proxy_command, read_secret
@@ -25,24 +26,50 @@ TRAINEES = [
     'trainee03',
 ]
 
+# --- The instructor's dashboard ---------------------------------------------------------------------
+# `dflab session dashboard` for the session below, as a hub service: the same page and actions, behind
+# the hub's log-in instead of a token. Instructors log in like trainees (roster-like ids, own access
+# codes in access.csv); load_groups only adds members, so remove a former instructor through the API.
+DASHBOARD_SESSION = Path('/srv/dflab/course')
+INSTRUCTORS = [
+    'teacher',
+]
+c.JupyterHub.load_groups = {'dflab-instructors': {"users": INSTRUCTORS}}
+
 # --- Who may log in -----------------------------------------------------------------------------
 # Only roster ids, each with a personal access code (an HMAC of the id under STATE/secret); a
 # shared room password would let any trainee log in as any other. No trainee is an admin.
 c.JupyterHub.authenticator_class = "dflab.hub.auth.AccessCodeAuthenticator"
 c.AccessCodeAuthenticator.secret_file = str(STATE / 'secret')
-c.Authenticator.allowed_users = set(TRAINEES)
+c.Authenticator.allowed_users = set(TRAINEES) | set(INSTRUCTORS)
 c.Authenticator.admin_users = set()
 c.JupyterHub.admin_access = False
 # The instructor's scripts (and the tests) use this service's token with the REST API: start, stop
 # and list servers, issue tokens. It is not a person and cannot log in through the web page.
 c.JupyterHub.services = [
     {"name": 'dflab-instructor', "api_token": read_secret(STATE / 'instructor-token')},
+    # The instructor's dashboard (dflab/hub/dashboard.py), started, restarted and stopped by the hub, which
+    # hands it its API token and OAuth client in its environment. Reached through the proxy at
+    # /services/dflab-dashboard/; only the group below may pass the hub's OAuth, anyone else gets 403.
+    {
+        "name": 'dflab-dashboard',
+        "url": "http://127.0.0.1:8002",
+        "command": [sys.executable, "-m", "dflab.hub.dashboard", str(DASHBOARD_SESSION)],
+        "oauth_no_confirm": True,  # run by the hub's own operators: no "authorize this application?" page
+        "display": True,
+    },
 ]
 c.JupyterHub.load_roles = [
     {
         "name": 'dflab-instructor',
         "services": ['dflab-instructor'],
         "scopes": ["list:users", "read:users", "admin:servers", "tokens", "access:servers"],
+    },
+    {
+        # Only this group may open the dashboard: what the hub checks before it lets a browser through.
+        "name": 'dflab-instructors',
+        "groups": ['dflab-instructors'],
+        "scopes": ["access:services!service=dflab-dashboard"],
     },
 ]
 

@@ -107,6 +107,9 @@ def build_fat32(volume: Volume, files: list[DiskFile], start_lba: int, made_at: 
     where = f"volume {volume.id}"
     geo = geometry(volume.size_bytes, where)
     root = build_tree(volume, files, MAX_LONG_NAME * 3)
+    for node in root.walk():
+        if node.file.link:
+            raise DflabError("FAT has no symbolic links", node.where)
     label = _label(volume.label, where)
     first_time = volume_time_range(files)[0] if files else made_at
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -24,6 +25,10 @@ class BuiltFs:
     chunks: list[tuple[int, bytes]] = field(default_factory=list)  # (offset within the volume, bytes)
     files: dict[str, PlacedFile] = field(default_factory=dict)  # by DiskFile.id
     label: str = ""
+    # What a path of the volume's final state says of itself (inode, mode, owners, size, times in ns), for the
+    # facts memory shares with the disk; None where the file system has no inodes to tell (FAT).
+    stat: Callable[[str], dict[str, int] | None] | None = None
+    last_inode: int = 0  # the highest inode number in use (ext4), implicit directories included
 
     def put(self, offset: int, data: bytes | bytearray) -> None:
         """Place ``data`` at ``offset``; empty pieces are dropped."""

@@ -63,6 +63,8 @@ def build_tree(volume: Volume, files: list[DiskFile], max_name_bytes: int) -> No
         parts = _split(f.path, max_name_bytes, where)
         if f.is_dir and f.content:
             raise DflabError("a directory cannot have content", where)
+        if f.link and (f.is_dir or f.content or f.slack):
+            raise DflabError("a symbolic link has a target, not content", where)
         if f.is_dir and f.deleted_at is not None:
             raise DflabError("deleted directories are not supported, delete its files instead", where)
         parent = root
@@ -114,4 +116,4 @@ def _implicit_dir(child: DiskFile, path: str, depth: int) -> DiskFile:
     """
     uid, gid = (0, 0) if depth == 1 else (child.uid, child.gid)
     return replace(child, id="", path=path, content=b"", uid=uid, gid=gid, mode=0o755, deleted_at=None,
-                   slack=b"", true_type="empty", is_dir=True)
+                   slack=b"", true_type="empty", is_dir=True, link="")

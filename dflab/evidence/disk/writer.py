@@ -9,7 +9,8 @@ from dflab.evidence.disk.ext4 import Mounts, build_ext4
 from dflab.evidence.disk.fat32 import build_fat32
 from dflab.evidence.disk.model import BuiltFs
 from dflab.evidence.disk.partition import SECTOR, Placement, place, table_chunks
-from dflab.scenario.case import Case
+from dflab.scenario import ostree
+from dflab.scenario.case import Case, Volume
 
 
 def write_disk(case: Case, path: Path) -> dict[str, object]:
@@ -76,6 +77,9 @@ def write_disk(case: Case, path: Path) -> dict[str, object]:
         "volumes": {entry["volume"]: dict(entry) for entry in partitions},
         "files": files,
     }
+    systems = {v.id: _os_facts(case, v, built[v.id]) for v in disk.volumes if v.os is not None}
+    if systems:
+        facts["os"] = systems
     if disk.table == "gpt":
         facts["disk_guid"] = disk.disk_guid
     else:
@@ -105,11 +109,39 @@ def held_at_shutdown(case: Case) -> frozenset[str]:
         f.volume) and mounts[f.volume].rstrip("/") + f.path in held)
 
 
+def _os_facts(case: Case, volume: Volume, built: BuiltFs) -> dict[str, object]:
+    """What the key says of a volume's installed system, and the files memory shows from it: each program a process
+    runs and each library it maps, with the directories above them, as the file system holds them (inode, owners,
+    mode, size, times in ns), so memory names them identically (dflab.evidence.facts)."""
+    assert volume.os is not None
+    mount = volume.mount_point.rstrip("/")
+    wanted = set(ostree.LOADED)
+    for p in case.memory.processes:
+        wanted.update(path[len(mount):] for path in (p.exe_path, *(o.path for o in p.open_files))
+                      if path.startswith(mount + "/"))
+    shown: dict[str, object] = {}
+    for path in sorted(wanted):
+        parts = path.split("/")
+        for depth in range(2, len(parts) + 1):
+            sub = "/".join(parts[:depth])
+            stat = built.stat(sub) if built.stat is not None and sub not in shown else None
+            if stat is not None:
+                shown[sub] = stat
+    installed = [f for f in built.files if f.startswith(ostree.ID_PREFIX)]
+    return {"distribution": volume.os.distribution, "profile": volume.os.profile,
+            "installed_at": volume.os.installed_at, "updated_at": volume.os.updated_at,
+            "packages": len(ostree.shared(volume.os.distribution, volume.os.profile).catalog.packages),
+            "files": len(installed), "last_inode": built.last_inode,
+            "shown": shown}
+
+
 def _build(case: Case, part: Placement) -> BuiltFs:
     """One volume's file system.  ext4 draws its free choices from the case seed and dates its last mount by the
     memory's boot and its unmount by the host's shutdown (after the memory acquisition, to image the disk), when
     the deleted files the processes held are freed."""
     files = [f for f in case.disk.files if f.volume == part.volume.id]
+    if part.volume.os is not None:  # installed first: the story's files are planned on top (tree order)
+        files = ostree.files_for(case, part.volume) + files
     if part.volume.fs == "fat32":
         return build_fat32(part.volume, files, part.start, made_at=case.memory.boot_time)
     return build_ext4(part.volume, files, part.start, seed=bytes.fromhex(case.seed), users=case.users,

@@ -5,7 +5,8 @@ tables, ``/proc/iomem``), loaded modules, network interfaces, ttys and hook
 points, the kernel log, then the file systems and tasks, and last what refers
 to tasks (kernel-thread identities, the PID IDR, the mount namespace), the
 VMCOREINFO note, which names symbols placed before it, and the kallsyms tables,
-which list every image symbol.
+which list every image symbol. Last, the RAM the structures left free is filled as a desktop two hours after boot
+has it (:mod:`.residency`): the page cache with the disk's files, heaps, freed pages' residue, few zero pages.
 
 Every placement decision draws from one ``random.Random`` seeded from the
 case seed and the banner, so a case always yields the same bytes and two
@@ -34,6 +35,8 @@ from dflab.evidence.memory.physmem import PhysicalMemory
 from dflab.evidence.memory.pids import build_kthreads, build_pid_idr
 from dflab.evidence.memory.printk import LogLine, boot_log, build_printk
 from dflab.evidence.memory.ram_map import build_iomem, reserved, system_ram
+from dflab.evidence.memory.residency import Residency, plan_residency
+from dflab.evidence.memory.resident import cached_files, held_strings
 from dflab.evidence.memory.tasks import TaskBuilder, TaskFacts, is_shell
 from dflab.evidence.memory.userspace import AddressSpace
 from dflab.evidence.memory.vfs import Vfs
@@ -49,10 +52,13 @@ class MemoryImage:
     types: TypeTable
     kernel: KernelImage
     tasks: list[TaskFacts]
+    residency: Residency
 
 
-def _rng(case: Case) -> random.Random:
-    digest = hashlib.sha256(b"dflab/memory\0" + case.seed.encode() + b"\0" + case.memory.banner.encode()).digest()
+def _rng(case: Case, stream: bytes = b"dflab/memory") -> random.Random:
+    """The draws of one part of the image; the background has its own ``stream``, so placing structures never
+    depends on how RAM is filled around them."""
+    digest = hashlib.sha256(stream + b"\0" + case.seed.encode() + b"\0" + case.memory.banner.encode()).digest()
     return random.Random(int.from_bytes(digest, "big"))
 
 
@@ -98,5 +104,7 @@ def build_image(case: Case) -> MemoryImage:
     vfs.finish()
     km.label("_etext", km.section_end("text"))  # after the last function placed
     build_vmcoreinfo(km, kernel.sym, mem.kernel_release, mem.banner)
-    build_kallsyms(km)  # last: it lists every image symbol placed before it
-    return MemoryImage(phys, types, kernel, tasks)
+    build_kallsyms(km)  # it lists every image symbol placed before it
+    residency = plan_residency(phys, cached_files(case), held_strings(case), _rng(case, b"dflab/memory/residency"))
+    phys.set_background(residency.apply)
+    return MemoryImage(phys, types, kernel, tasks, residency)

@@ -45,6 +45,7 @@ def write_memory(case: Case, out_dir: Path, formats: tuple[str, ...] = ("raw", "
             image.phys.write_raw(target)
         else:
             image.phys.write_lime(target)
+    image.phys.release()
     return _facts(case, image, sym_rel.as_posix(), formats)
 
 

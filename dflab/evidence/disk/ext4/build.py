@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import struct
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from dflab.errors import DflabError
 from dflab.evidence.disk.ext4 import geometry as g
 from dflab.evidence.disk.ext4.history import History
-from dflab.evidence.disk.ext4.inode import NS, extent_tree
+from dflab.evidence.disk.ext4.inode import FAST_SYMLINK_MAX, NS, extent_tree
 from dflab.evidence.disk.ext4.journal import COMMIT_INTERVAL_NS, Journal, commits
 from dflab.evidence.disk.ext4.render import Life, Renderer
 from dflab.evidence.disk.ext4.story import Draws, plan
@@ -64,7 +65,12 @@ def build_ext4(volume: Volume, files: list[DiskFile], start_lba: int, *, seed: b
     tables, bmap = g.mkfs_layout(geo, where)
     draws = Draws(seed, volume)
     shutdown_ns = None if mounts.shutdown_at is None else draws.stamp("shutdown", mounts.shutdown_at)
-    mkfs_s, top = plan(build_tree(volume, files, MAX_NAME), users, draws, mounts.held, shutdown_ns)
+    root = build_tree(volume, files, MAX_NAME)
+    for node in root.walk():
+        if len(node.file.link.encode()) > FAST_SYMLINK_MAX:
+            raise DflabError(f"a symbolic link's target is at most {FAST_SYMLINK_MAX} bytes (a fast symlink)",
+                             node.where)
+    mkfs_s, top = plan(root, users, draws, mounts.held, shutdown_ns)
     try:
         fs_uuid = uuid.UUID(volume.uuid).bytes
     except ValueError as exc:
@@ -87,7 +93,7 @@ def build_ext4(volume: Volume, files: list[DiskFile], start_lba: int, *, seed: b
     render = Renderer(history, identity, Life(mkfs_s, mounted, unmounted, volume.mount_point, draws),
                       f"disk.volumes[{volume.id}]")
 
-    built = BuiltFs(label=volume.label)
+    built = BuiltFs(label=volume.label, stat=_stat(history, render, unmounted), last_inode=max(history.nodes))
     _files(built, history)
     _resize_inode_blocks(built, geo, tables)
     _state(built, render, history, unmounted)
@@ -95,6 +101,21 @@ def build_ext4(volume: Volume, files: list[DiskFile], start_lba: int, *, seed: b
     if geo.journal_blocks:
         _journal(built, render, history, fs_uuid, mounted * NS, draws)
     return built
+
+
+def _stat(history: History, render: Renderer, at: int) -> Callable[[str], dict[str, int] | None]:
+    """``stat`` of a path as the last unmount left it (memory names the same inode, owners, size and times)."""
+    by_path = {node.item.path: node.ino for node in history.nodes.values()}
+
+    def stat(path: str) -> dict[str, int] | None:
+        ino = by_path.get(path)
+        inode = render.inode(ino, at) if ino is not None else None
+        if ino is None or inode is None or inode.links == 0:
+            return None
+        return {"inode": ino, "mode": inode.mode, "uid": inode.uid, "gid": inode.gid, "size": inode.size,
+                "atime_ns": inode.atime_ns, "mtime_ns": inode.mtime_ns, "ctime_ns": inode.ctime_ns}
+
+    return stat
 
 
 def _files(built: BuiltFs, history: History) -> None:

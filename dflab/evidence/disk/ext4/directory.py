@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dflab.errors import DflabError
 from dflab.evidence.disk.ext4.crc32c import crc32c
 from dflab.evidence.disk.ext4.dirhash import name_hash
 
-FT_REG, FT_DIR = 1, 2
+FT_REG, FT_DIR, FT_SYMLINK = 1, 2, 7
 TAIL_SIZE = 12  # struct ext4_dir_entry_tail
 DX_TAIL_SIZE = 8  # struct dx_tail
 TAIL_FILE_TYPE = 0xDE
@@ -44,10 +44,10 @@ class Entry:
     file_type: int
     deleted_ns: int | None
     hash: int = 0
+    size: int = field(init=False)  # the smallest record holding the name (asked for at every insertion)
 
-    @property
-    def size(self) -> int:
-        return rec_size(len(self.name))
+    def __post_init__(self) -> None:
+        self.size = rec_size(len(self.name))
 
 
 @dataclass(frozen=True)

@@ -22,35 +22,62 @@ def _rol(x: int, s: int) -> int:
 
 
 def _half_md4(buf: list[int], data: list[int]) -> None:
+    """half_md4_transform, its 24 steps written out (this runs once per name of every directory)."""
     a, b, c, d = buf
-
-    def f(x: int, y: int, z: int) -> int:
-        return z ^ (x & (y ^ z))
-
-    def g(x: int, y: int, z: int) -> int:
-        return ((x & y) + ((x ^ y) & z)) & _MASK
-
-    def h(x: int, y: int, z: int) -> int:
-        return x ^ y ^ z
-
-    for fn, k, order, shifts in ((f, 0, (0, 1, 2, 3, 4, 5, 6, 7), (3, 7, 11, 19)),
-                                 (g, _K2, (1, 3, 5, 7, 0, 2, 4, 6), (3, 5, 9, 13)),
-                                 (h, _K3, (3, 7, 2, 6, 1, 5, 0, 4), (3, 9, 11, 15))):
-        for step, index in enumerate(order):
-            s = shifts[step % 4]
-            x = (data[index] + k) & _MASK
-            if step % 4 == 0:
-                a = _rol((a + fn(b, c, d) + x) & _MASK, s)
-            elif step % 4 == 1:
-                d = _rol((d + fn(a, b, c) + x) & _MASK, s)
-            elif step % 4 == 2:
-                c = _rol((c + fn(d, a, b) + x) & _MASK, s)
-            else:
-                b = _rol((b + fn(c, d, a) + x) & _MASK, s)
-    buf[0] = (buf[0] + a) & _MASK
-    buf[1] = (buf[1] + b) & _MASK
-    buf[2] = (buf[2] + c) & _MASK
-    buf[3] = (buf[3] + d) & _MASK
+    w0, w1, w2, w3, w4, w5, w6, w7 = data
+    M, K2, K3 = _MASK, _K2, _K3  # noqa: N806 - the kernel's names
+    t = (a + (d ^ (b & (c ^ d))) + w0) & M
+    a = ((t << 3) | (t >> 29)) & M
+    t = (d + (c ^ (a & (b ^ c))) + w1) & M
+    d = ((t << 7) | (t >> 25)) & M
+    t = (c + (b ^ (d & (a ^ b))) + w2) & M
+    c = ((t << 11) | (t >> 21)) & M
+    t = (b + (a ^ (c & (d ^ a))) + w3) & M
+    b = ((t << 19) | (t >> 13)) & M
+    t = (a + (d ^ (b & (c ^ d))) + w4) & M
+    a = ((t << 3) | (t >> 29)) & M
+    t = (d + (c ^ (a & (b ^ c))) + w5) & M
+    d = ((t << 7) | (t >> 25)) & M
+    t = (c + (b ^ (d & (a ^ b))) + w6) & M
+    c = ((t << 11) | (t >> 21)) & M
+    t = (b + (a ^ (c & (d ^ a))) + w7) & M
+    b = ((t << 19) | (t >> 13)) & M
+    t = (a + (((b & c) + ((b ^ c) & d)) & M) + ((w1 + K2) & M)) & M
+    a = ((t << 3) | (t >> 29)) & M
+    t = (d + (((a & b) + ((a ^ b) & c)) & M) + ((w3 + K2) & M)) & M
+    d = ((t << 5) | (t >> 27)) & M
+    t = (c + (((d & a) + ((d ^ a) & b)) & M) + ((w5 + K2) & M)) & M
+    c = ((t << 9) | (t >> 23)) & M
+    t = (b + (((c & d) + ((c ^ d) & a)) & M) + ((w7 + K2) & M)) & M
+    b = ((t << 13) | (t >> 19)) & M
+    t = (a + (((b & c) + ((b ^ c) & d)) & M) + ((w0 + K2) & M)) & M
+    a = ((t << 3) | (t >> 29)) & M
+    t = (d + (((a & b) + ((a ^ b) & c)) & M) + ((w2 + K2) & M)) & M
+    d = ((t << 5) | (t >> 27)) & M
+    t = (c + (((d & a) + ((d ^ a) & b)) & M) + ((w4 + K2) & M)) & M
+    c = ((t << 9) | (t >> 23)) & M
+    t = (b + (((c & d) + ((c ^ d) & a)) & M) + ((w6 + K2) & M)) & M
+    b = ((t << 13) | (t >> 19)) & M
+    t = (a + (b ^ c ^ d) + ((w3 + K3) & M)) & M
+    a = ((t << 3) | (t >> 29)) & M
+    t = (d + (a ^ b ^ c) + ((w7 + K3) & M)) & M
+    d = ((t << 9) | (t >> 23)) & M
+    t = (c + (d ^ a ^ b) + ((w2 + K3) & M)) & M
+    c = ((t << 11) | (t >> 21)) & M
+    t = (b + (c ^ d ^ a) + ((w6 + K3) & M)) & M
+    b = ((t << 15) | (t >> 17)) & M
+    t = (a + (b ^ c ^ d) + ((w1 + K3) & M)) & M
+    a = ((t << 3) | (t >> 29)) & M
+    t = (d + (a ^ b ^ c) + ((w5 + K3) & M)) & M
+    d = ((t << 9) | (t >> 23)) & M
+    t = (c + (d ^ a ^ b) + ((w0 + K3) & M)) & M
+    c = ((t << 11) | (t >> 21)) & M
+    t = (b + (c ^ d ^ a) + ((w4 + K3) & M)) & M
+    b = ((t << 15) | (t >> 17)) & M
+    buf[0] = (buf[0] + a) & M
+    buf[1] = (buf[1] + b) & M
+    buf[2] = (buf[2] + c) & M
+    buf[3] = (buf[3] + d) & M
 
 
 def _str2hashbuf(msg: bytes, num: int) -> list[int]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from dflab.errors import DflabError
 from dflab.evidence.disk.ext4 import geometry as g
-from dflab.evidence.disk.ext4.directory import FT_DIR, FT_REG, Directory, Entry, Leaf, Linear
+from dflab.evidence.disk.ext4.directory import FT_DIR, FT_REG, FT_SYMLINK, Directory, Entry, Leaf, Linear
 from dflab.evidence.disk.ext4.dirhash import seed_words
 from dflab.evidence.disk.ext4.inode import tree_blocks_needed
 from dflab.evidence.disk.ext4.story import NS, Draws, Item, Stamps
@@ -162,8 +162,8 @@ class History:
         """Add ``node``'s name to ``parent``; the blocks that dirtied (the directory may grow a block)."""
         assert parent.directory is not None
         item = node.item
-        entry = Entry(node.ino, item.file.name.encode("utf-8"), FT_DIR if item.is_dir else FT_REG,
-                      item.stamps.unlinked)
+        file_type = FT_DIR if item.is_dir else FT_SYMLINK if item.file.link else FT_REG
+        entry = Entry(node.ino, item.file.name.encode("utf-8"), file_type, item.stamps.unlinked)
         grown: list[list[tuple[int, int]]] = []
 
         def grow(at: int) -> None:  # the kernel's goal for a directory's next block: right after its last one

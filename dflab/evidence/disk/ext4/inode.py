@@ -19,7 +19,8 @@ from dflab.evidence.disk.ext4.geometry import INODE_SIZE
 EXTRA_ISIZE = 32  # up to i_projid: the *_extra time fields, i_crtime, i_version_hi
 EXTENT_MAGIC = 0xF30A
 EXTENTS_FL, INDEX_FL = 0x80000, 0x1000
-S_IFDIR, S_IFREG = 0o040000, 0o100000
+S_IFDIR, S_IFREG, S_IFLNK = 0o040000, 0o100000, 0o120000
+FAST_SYMLINK_MAX = 59  # a target this long or shorter lives in i_block itself (ext4_inode_is_fast_symlink)
 IN_INODE_EXTENTS = 4  # what fits in i_block after the header
 NS = 1_000_000_000
 # i_block after ext4_truncate removed every extent: the root header alone (no entries, depth 0), the rest zeroed.

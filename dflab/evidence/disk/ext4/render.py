@@ -21,6 +21,7 @@ from dflab.evidence.disk.ext4.inode import (
     INDEX_FL,
     NS,
     S_IFDIR,
+    S_IFLNK,
     S_IFREG,
     Inode,
     empty_leaf,
@@ -124,6 +125,12 @@ class Renderer:
             links = 2 + sum(1 for c in node.subdirs if c <= at)
             return Inode(S_IFDIR | item.mode, item.uid, item.gid, count * geo.block_size, links, atime, ctime,
                          mtime, s.crtime, 0, count + len(leaves), i_block, flags, node.generation)
+        if item.file.link:
+            # A fast symlink (ext4_init_symlink_block is never needed: tree.py keeps targets short): the target
+            # in i_block, no blocks, no extents flag, permissions 0777 as symlink(2) makes them.
+            target = item.file.link.encode()
+            return Inode(S_IFLNK | 0o777, item.uid, item.gid, len(target), 1, s.atime, s.ctime, s.mtime, s.crtime,
+                         0, 0, target.ljust(60, b"\0"), flags=0, generation=node.generation)
         mtime = s.mtime if s.mtime <= at else s.crtime  # before a later write: as created
         ctime = s.ctime if s.ctime <= at else max(s.crtime, mtime)
         atime = s.atime if s.atime <= at else s.crtime

@@ -1,0 +1,11 @@
+"""NTFS volumes written in pure Python, as Windows 10 formats them (see ``volume`` for why not ntfs-3g).
+
+``VolumePlan`` says what the volume holds (files, directories, alternate data streams, every time); ``build_volume``
+returns its bytes. Read back by The Sleuth Kit, ntfs-3g and libfsntfs in ``tests/test_windows_ntfs.py``.
+"""
+
+from dflab.evidence.windows.ntfs.attributes import Times
+from dflab.evidence.windows.ntfs.plan import PlannedFile, Stream, VolumePlan, times
+from dflab.evidence.windows.ntfs.volume import Volume, build_volume
+
+__all__ = ["PlannedFile", "Stream", "Times", "Volume", "VolumePlan", "build_volume", "times"]

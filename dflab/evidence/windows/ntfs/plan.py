@@ -1,0 +1,118 @@
+"""What an NTFS volume is to hold: its identity and the directories and files of the case, with every time given.
+
+The plan is all the writer reads; no clock, no randomness. Times are the four $STANDARD_INFORMATION times and,
+separately, the four $FILE_NAME times, which Windows sets when the name is created or changed and which a
+timestomping tool (SetFileTime) does not reach: a plan gives them apart to say that a file was timestomped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from dflab.errors import DflabError
+from dflab.evidence.windows.ntfs.attributes import Times
+from dflab.evidence.windows.ntfs.upcase import collation_key
+from dflab.evidence.windows.wintypes import filetime
+
+READONLY = 0x0001
+HIDDEN = 0x0002
+SYSTEM = 0x0004
+ARCHIVE = 0x0020
+NORMAL = 0x0080
+NOT_CONTENT_INDEXED = 0x2000
+
+
+def times(created: datetime | int, modified: datetime | int | None = None, mft_changed: datetime | int | None = None,
+          accessed: datetime | int | None = None) -> Times:
+    """Times from datetimes (UTC-aware) or FILETIMEs; the ones not given are ``created``'s."""
+    first = filetime(created)
+    return Times(first, *(first if t is None else filetime(t) for t in (modified, mft_changed, accessed)))
+
+
+def path_key(path: str) -> tuple[tuple[int, ...], ...]:
+    """What makes two paths the same file on NTFS as Windows uses it: each name through $UpCase."""
+    return tuple(collation_key(name) for name in path.split("/")) if path else ()
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A named alternate data stream (``Zone.Identifier``, say)."""
+
+    name: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    """A directory (``data`` None) or file at ``path`` (``/``-separated, from the root), its parent planned before
+    it. ``fn_times`` None: the $FILE_NAME times equal the $STANDARD_INFORMATION ones."""
+
+    path: str
+    si_times: Times
+    data: bytes | None = None
+    fn_times: Times | None = None
+    attributes: int | None = None
+    streams: tuple[Stream, ...] = ()
+
+    @property
+    def is_directory(self) -> bool:
+        return self.data is None
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+    @property
+    def parent(self) -> str:
+        return self.path.rpartition("/")[0]
+
+    @property
+    def dos_attributes(self) -> int:
+        if self.attributes is not None:
+            return self.attributes
+        return 0 if self.is_directory else ARCHIVE
+
+
+@dataclass(frozen=True)
+class VolumePlan:
+    """An NTFS volume of ``size`` bytes (its partition's), serial and label, formatted at ``formatted``."""
+
+    size: int
+    serial: int
+    label: str
+    formatted: Times
+    files: tuple[PlannedFile, ...] = ()
+    log_size: int = 2 << 20
+    hidden_sectors: int = 0
+    """The partition's first LBA, which the boot sector records (0 for a bare volume)."""
+    first_user_record: int = 64
+    """Where the plan's files start in the MFT: after the records Windows 10 gives its own $Extend files
+    ($RmMetadata, $TxfLog, ... come with a later increment), so adding them does not renumber the case's files."""
+    usn_journal_id: int = field(default=0)
+    """$UsnJrnl's journal id (Windows uses the FILETIME of its creation); 0: the format time."""
+
+    def check(self) -> None:
+        """Refuse what NTFS cannot hold, naming the file, before anything is laid out."""
+        if self.size % 4096 or self.size < 8 << 20:
+            raise DflabError("NTFS volume size must be a multiple of 4096 bytes and at least 8 MiB", str(self.size))
+        if not 0 <= self.serial < 1 << 64:
+            raise DflabError("volume serial must fit in 64 bits", hex(self.serial))
+        if len(self.label) > 32:
+            raise DflabError("NTFS volume label is longer than 32 characters", self.label)
+        if self.first_user_record < 28:
+            raise DflabError("the plan's files would overwrite NTFS's own records (0–27)", str(self.first_user_record))
+        seen: dict[tuple[tuple[int, ...], ...], PlannedFile] = {}
+        for planned in self.files:
+            name = planned.name
+            if not name or len(name) > 255 or any(c in name for c in '\\:*?"<>|\0') or name in (".", ".."):
+                raise DflabError("not an NTFS file name", planned.path)
+            parent = seen.get(path_key(planned.parent))
+            if planned.parent and (parent is None or not parent.is_directory):
+                raise DflabError("parent directory is not planned before it", planned.path)
+            if path_key(planned.path) in seen or (not planned.parent and name.startswith("$")):
+                raise DflabError("path is planned twice or names NTFS metadata", planned.path)
+            for stream in planned.streams:
+                if planned.is_directory or not stream.name or ":" in stream.name:
+                    raise DflabError(f"stream {stream.name!r} cannot be written", planned.path)
+            seen[path_key(planned.path)] = planned

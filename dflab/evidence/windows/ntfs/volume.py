@@ -1,0 +1,363 @@
+"""Lay out and write a whole NTFS volume from a ``VolumePlan``: pure Python, byte-identical on any machine.
+
+Why a writer rather than ntfs-3g's ``mkntfs``/``ntfscp``: evidence must be the same bytes for the same case on
+every machine, and mkntfs stamps the clock, random serials and GUIDs into the volume, and lays it out as the
+installed ntfs-3g release does (each distribution release patches its own; Debian 12 has 2022.10.3-1+deb12u4), not
+as Windows does; nor can ntfs-3g set $FILE_NAME times apart from $STANDARD_INFORMATION ones (timestomping) or write
+a clean Windows 10 $LogFile (mkntfs leaves it unwritten). The writer models a volume freshly formatted by Windows 10
+(4 KiB clusters, 1 KiB MFT records, 4 KiB index blocks, NTFS 3.1) to which the plan's files were then added.
+
+Layout, in order: records 0–15 are NTFS's own files, 16–23 reserved (formatted, not in use), 24–27 the $Extend
+files ($Quota, $ObjId, $Reparse, $UsnJrnl), the plan's files from ``first_user_record`` in plan order. Clusters are
+given out in record order from cluster 2 ($Boot holds 0–1, so $MFTMirr lands at 2 as on Windows), each stream one
+contiguous run, nothing fragmented, except $MFT itself: Windows puts it a third into the volume, and so does this.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from dflab.errors import DflabError
+from dflab.evidence.windows.ntfs import index as idx
+from dflab.evidence.windows.ntfs import secure
+from dflab.evidence.windows.ntfs.attrdef import attrdef_bytes
+from dflab.evidence.windows.ntfs.attributes import (
+    Attribute,
+    AttrType,
+    Namespace,
+    NonResident,
+    Resident,
+    Times,
+    file_name,
+    ref,
+    standard_information,
+    volume_information,
+)
+from dflab.evidence.windows.ntfs.boot import SECTOR, boot_sector
+from dflab.evidence.windows.ntfs.logfile import logfile
+from dflab.evidence.windows.ntfs.plan import HIDDEN, SYSTEM, VolumePlan, path_key
+from dflab.evidence.windows.ntfs.record import (
+    DIRECTORY,
+    IN_EXTEND,
+    IN_USE,
+    RECORD_SIZE,
+    VIEW_INDEX,
+    Record,
+    RecordFull,
+    unused_record,
+)
+from dflab.evidence.windows.ntfs.runlist import Run
+from dflab.evidence.windows.ntfs.upcase import collation_key, upcase_bytes
+
+CLUSTER = 4096
+MIRRORED = 4
+"""Records copied to $MFTMirr: one cluster's worth, as Windows does with 4 KiB clusters."""
+MIN_MFT_RECORDS = 256
+FILE_NAME_INDEX_PRESENT = 0x10000000
+"""$FILE_NAME flag of a directory (Windows has no DOS attribute for it in $STANDARD_INFORMATION)."""
+USN_MAX_SIZE = 32 << 20
+USN_ALLOCATION_DELTA = 8 << 20
+_META = HIDDEN | SYSTEM
+
+
+@dataclass
+class _Node:
+    """One MFT record being planned: its identity, times, streams (content, or size when the content is known only
+    once everything is laid out), attributes given whole, and what layout decides."""
+
+    number: int
+    name: str
+    parent: int
+    parent_sequence: int
+    si: Times
+    fn: Times
+    dos: int
+    security_id: int
+    sequence: int = 1
+    directory: bool = False
+    flags: int = 0
+    namespace: Namespace = Namespace.WIN32
+    streams: list[tuple[str, bytes | int]] = field(default_factory=list)
+    nonresident: set[str] = field(default_factory=set)
+    extra: list[Attribute] = field(default_factory=list)
+    children: list[_Node] = field(default_factory=list)
+    runs: dict[str, Run] = field(default_factory=dict)
+    layout: idx.Layout | None = None
+    index_run: Run | None = None
+
+    def size(self, name: str = "") -> int:
+        for stream, content in self.streams:
+            if stream == name:
+                return content if isinstance(content, int) else len(content)
+        return 0
+
+    def allocated(self, name: str = "") -> int:
+        if name in self.nonresident:
+            return _clusters(self.size(name)) * CLUSTER
+        return (self.size(name) + 7) & ~7
+
+    def fn_value(self) -> bytes:
+        flags = self.dos | (FILE_NAME_INDEX_PRESENT if self.directory else 0)
+        size, allocated = (0, 0) if self.directory else (self.size(), self.allocated())
+        return file_name(ref(self.parent, self.parent_sequence), self.name, self.fn, allocated, size, flags,
+                         self.namespace)
+
+
+def _clusters(size: int) -> int:
+    return (size + CLUSTER - 1) // CLUSTER
+
+
+def _fits(node: _Node, attributes: list[Attribute]) -> bool:
+    return Record(node.number, node.sequence, 0, 1, tuple(attributes)).used() <= RECORD_SIZE
+
+
+@dataclass(frozen=True)
+class Volume:
+    """The written volume and where its parts went (for tests and for the next increments' facts)."""
+
+    image: bytes
+    records: dict[str, int]
+    """Path (``/``-separated, from the root) → MFT record number, for the plan's files."""
+    mft_lcn: int
+    clusters: int
+
+
+class _Builder:
+    def __init__(self, plan: VolumePlan) -> None:
+        plan.check()
+        self.plan = plan
+        self.sectors = plan.size // SECTOR - 1
+        self.clusters = self.sectors * SECTOR // CLUSTER
+        self.nodes: dict[int, _Node] = {}
+        self.secure = secure.build()
+        self.next_lcn = 2
+        self.bitmap = bytearray(((self.clusters + 7) // 8 + 7) & ~7)
+        self._mark(0, 2)
+
+    # -- nodes ------------------------------------------------------------------------------------------------------
+
+    def _system(self, number: int, name: str, parent: int = 5, **kwargs: object) -> _Node:
+        t = self.plan.formatted
+        node = _Node(number, name, parent, parent, t, t, _META, secure.METADATA_ID, sequence=max(1, number),
+                     namespace=Namespace.WIN32_AND_DOS, **kwargs)  # type: ignore[arg-type]
+        self.nodes[number] = node
+        return node
+
+    def _view_index(self, name: str, collation: int, entries: tuple[idx.Entry, ...] = ()) -> Resident:
+        """A view index held in its root: a fresh volume's few descriptors and empty $Extend indexes fit there."""
+        return Resident(AttrType.INDEX_ROOT, idx.root_value(0, collation, idx.lay_out(list(entries), 1 << 20).root,
+                                                            False), name)
+
+    def add_system_files(self, records: int) -> None:
+        plan = self.plan
+        mft = self._system(0, "$MFT", streams=[("", records * RECORD_SIZE)], nonresident={""})
+        mft.extra.append(NonResident(AttrType.BITMAP, (), 0, 0))  # replaced once allocated
+        self._system(1, "$MFTMirr", streams=[("", MIRRORED * RECORD_SIZE)], nonresident={""})
+        self._system(2, "$LogFile", streams=[("", logfile(plan.log_size, 1))], nonresident={""})
+        volume = self._system(3, "$Volume", streams=[("", b"")])
+        volume.extra += [Resident(AttrType.VOLUME_NAME, plan.label.encode("utf-16-le")),
+                         Resident(AttrType.VOLUME_INFORMATION, volume_information())]
+        self._system(4, "$AttrDef", streams=[("", attrdef_bytes())], nonresident={""})
+        root = self._system(5, ".", directory=True)
+        root.security_id = secure.FOLDER_ID
+        self._system(6, "$Bitmap", streams=[("", len(self.bitmap))], nonresident={""})
+        self._system(7, "$Boot", streams=[("", 2 * CLUSTER)], nonresident={""})
+        bad = self._system(8, "$BadClus", streams=[("", b"")])
+        bad.extra.append(NonResident(AttrType.DATA, (Run(None, self.clusters),), self.clusters * CLUSTER,
+                                     self.clusters * CLUSTER, "$Bad", sparse=True))
+        sec = self._system(9, "$Secure", flags=VIEW_INDEX, streams=[("$SDS", self.secure.sds)], nonresident={"$SDS"})
+        sec.extra += [self._view_index("$SDH", idx.COLLATION_NTOFS_SECURITY_HASH, self.secure.sdh),
+                      self._view_index("$SII", idx.COLLATION_NTOFS_ULONG, self.secure.sii)]
+        self._system(10, "$UpCase", streams=[("", upcase_bytes())], nonresident={""})
+        extend = self._system(11, "$Extend", directory=True)
+        for number in range(12, 16):
+            self._system(number, "", streams=[("", b"")])
+        quota = self._system(24, "$Quota", parent=11, flags=IN_EXTEND | VIEW_INDEX)
+        quota.extra += [self._view_index("$O", idx.COLLATION_NTOFS_SID), self._view_index("$Q",
+                                                                                          idx.COLLATION_NTOFS_ULONG)]
+        objid = self._system(25, "$ObjId", parent=11, flags=IN_EXTEND | VIEW_INDEX)
+        objid.extra.append(self._view_index("$O", idx.COLLATION_NTOFS_ULONGS))
+        reparse = self._system(26, "$Reparse", parent=11, flags=IN_EXTEND | VIEW_INDEX)
+        reparse.extra.append(self._view_index("$R", idx.COLLATION_NTOFS_ULONGS))
+        journal_id = plan.usn_journal_id or plan.formatted.created
+        usn = self._system(27, "$UsnJrnl", parent=11,
+                           streams=[("$Max", struct.pack("<QQQQ", USN_MAX_SIZE, USN_ALLOCATION_DELTA, journal_id, 0))])
+        usn.extra.append(NonResident(AttrType.DATA, (), 0, 0, "$J", sparse=True))
+        for number in (1, 24, 25, 26, 27):
+            self.nodes[number].sequence = 1
+        for number, node in self.nodes.items():
+            if number != 5 and node.name:
+                self.nodes[node.parent].children.append(node)
+        root.children.append(root)
+        extend.dos = _META
+
+    def add_plan_files(self) -> dict[str, int]:
+        by_path: dict[tuple[tuple[int, ...], ...], _Node] = {(): self.nodes[5]}
+        numbers: dict[str, int] = {}
+        for i, planned in enumerate(self.plan.files):
+            number = self.plan.first_user_record + i
+            parent = by_path[path_key(planned.parent)]
+            node = _Node(number, planned.name, parent.number, parent.sequence, planned.si_times,
+                         planned.fn_times or planned.si_times, planned.dos_attributes,
+                         secure.FOLDER_ID if planned.is_directory else secure.FILE_ID,
+                         directory=planned.is_directory)
+            if not planned.is_directory:
+                node.streams = [("", planned.data or b"")] + [(s.name, s.data) for s in planned.streams]
+            self.nodes[number] = node
+            parent.children.append(node)
+            by_path[path_key(planned.path)] = node
+            numbers[planned.path] = number
+        return numbers
+
+    # -- attributes -------------------------------------------------------------------------------------------------
+
+    def _stream_attr(self, node: _Node, name: str, content: bytes | int) -> Attribute:
+        if name in node.nonresident:
+            run = node.runs.get(name, Run(self.clusters, _clusters(node.size(name))))
+            runs = (run,) if run.length else ()
+            return NonResident(AttrType.DATA, runs, node.size(name), run.length * CLUSTER, name)
+        return Resident(AttrType.DATA, content if isinstance(content, bytes) else bytes(content), name)
+
+    def attributes(self, node: _Node) -> list[Attribute]:
+        attrs: list[Attribute] = [
+            Resident(AttrType.STANDARD_INFORMATION, standard_information(node.si, node.dos, node.security_id))]
+        if node.name:
+            attrs.append(Resident(AttrType.FILE_NAME, node.fn_value(), indexed=True))
+        attrs += [self._stream_attr(node, name, content) for name, content in node.streams]
+        attrs += node.extra
+        if node.directory:
+            attrs += self._index_attrs(node)
+        return attrs
+
+    def _index_attrs(self, node: _Node) -> list[Attribute]:
+        layout = node.layout or idx.Layout(b"", ())
+        attrs: list[Attribute] = [Resident(AttrType.INDEX_ROOT, idx.root_value(
+            AttrType.FILE_NAME, idx.COLLATION_FILE_NAME, layout.root, layout.large), "$I30")]
+        if layout.large:
+            run = node.index_run or Run(self.clusters, len(layout.blocks))
+            attrs += [NonResident(AttrType.INDEX_ALLOCATION, (run,), len(layout.blocks) * idx.INDEX_BLOCK,
+                                  len(layout.blocks) * idx.INDEX_BLOCK, "$I30"),
+                      Resident(AttrType.BITMAP, idx.bitmap(len(layout.blocks)), "$I30")]
+        return attrs
+
+    # -- layout -----------------------------------------------------------------------------------------------------
+
+    def decide_residency(self) -> None:
+        """Streams stay in the record while it fits (largest moved out first), as Windows keeps small files."""
+        for node in self.nodes.values():
+            while not _fits(node, self.attributes(node)):
+                resident = [(node.size(n), n) for n, _ in node.streams if n not in node.nonresident]
+                if not resident:
+                    raise DflabError("MFT record cannot hold the file's names and streams", node.name)
+                node.nonresident.add(max(resident)[1])
+
+    def lay_out_indexes(self) -> None:
+        for node in self.nodes.values():
+            if not node.directory:
+                continue
+            entries = [idx.Entry(child.fn_value(), ref(child.number, child.sequence))
+                       for child in sorted(node.children, key=lambda c: collation_key(c.name))]
+            node.layout = idx.Layout(b"", ())
+            budget = RECORD_SIZE - Record(node.number, 1, 0, 1, tuple(self.attributes(node))).used()
+            layout = idx.lay_out(entries, budget)
+            if layout.large:
+                node.layout = idx.Layout(b"", (b"",))
+                budget = RECORD_SIZE - Record(node.number, 1, 0, 1, tuple(self.attributes(node))).used() - 16
+                layout = idx.lay_out(entries, budget)
+                if not layout.large:
+                    raise DflabError("directory index fits neither in its record nor in one level", node.name)
+            node.layout = layout
+
+    def _allocate(self, count: int) -> Run:
+        mft = self.nodes[0].runs.get("")
+        if mft is not None and self.next_lcn < mft.lcn + mft.length and self.next_lcn + count > mft.lcn:
+            self.next_lcn = mft.lcn + mft.length
+        if self.next_lcn + count > self.clusters:
+            raise DflabError("the plan's files do not fit in the volume", f"{self.plan.size} bytes")
+        run = Run(self.next_lcn, count)
+        self._mark(self.next_lcn, count)
+        self.next_lcn += count
+        return run
+
+    def _mark(self, lcn: int, count: int) -> None:
+        for c in range(lcn, lcn + count):
+            self.bitmap[c // 8] |= 1 << (c % 8)
+
+    def allocate(self) -> None:
+        mft_clusters = _clusters(self.nodes[0].size())
+        self.nodes[0].runs[""] = Run(self.clusters // 3, mft_clusters)
+        self._mark(self.clusters // 3, mft_clusters)
+        self.nodes[7].runs[""] = Run(0, 2)
+        for number in sorted(self.nodes):
+            node = self.nodes[number]
+            for name, _ in node.streams:
+                if name in node.runs:
+                    continue
+                if name in node.nonresident and node.size(name):
+                    node.runs[name] = self._allocate(_clusters(node.size(name)))
+            if number == 1:
+                mft = self.nodes[0]
+                mft_bitmap = self._allocate(1)
+                mft.extra[0] = NonResident(AttrType.BITMAP, (mft_bitmap,), len(self.mft_bitmap()), CLUSTER)
+                mft.runs["$BITMAP"] = mft_bitmap
+            if node.layout is not None and node.layout.large:
+                node.index_run = self._allocate(len(node.layout.blocks))
+
+    def mft_bitmap(self) -> bytes:
+        records = self.nodes[0].size() // RECORD_SIZE
+        out = bytearray(((records + 7) // 8 + 7) & ~7)
+        for number in list(self.nodes) + list(range(16, 24)):
+            out[number // 8] |= 1 << (number % 8)
+        return bytes(out)
+
+    # -- bytes ------------------------------------------------------------------------------------------------------
+
+    def write(self) -> bytes:
+        image = bytearray(self.plan.size)
+        records = self.nodes[0].size() // RECORD_SIZE
+        mft = bytearray()
+        for number in range(records):
+            node = self.nodes.get(number)
+            if node is None:
+                mft += unused_record(number)
+                continue
+            flags = IN_USE | (DIRECTORY if node.directory else 0) | node.flags
+            try:
+                links = 1 if node.name else 0
+                mft += Record(number, node.sequence, flags, links, tuple(self.attributes(node))).encode()
+            except RecordFull as exc:
+                raise DflabError(str(exc), node.name) from None
+        contents: dict[tuple[int, str], bytes] = {(0, ""): bytes(mft), (1, ""): bytes(mft[:MIRRORED * RECORD_SIZE]),
+                                                  (0, "$BITMAP"): self.mft_bitmap(), (6, ""): bytes(self.bitmap)}
+        for number, node in self.nodes.items():
+            for name, run in node.runs.items():
+                data = contents.get((number, name))
+                if data is None:
+                    data = dict(node.streams).get(name, b"")
+                    if isinstance(data, int):
+                        continue
+                image[run.lcn * CLUSTER:run.lcn * CLUSTER + len(data)] = data
+            if node.index_run is not None and node.layout is not None:
+                for vcn, block in enumerate(node.layout.blocks):
+                    offset = (node.index_run.lcn + vcn) * CLUSTER
+                    image[offset:offset + idx.INDEX_BLOCK] = idx.index_block(vcn, block, False)
+        mft_lcn, mirror_lcn = self.nodes[0].runs[""].lcn, self.nodes[1].runs[""].lcn
+        boot = boot_sector(self.sectors, mft_lcn, mirror_lcn, self.plan.serial, self.plan.hidden_sectors)
+        image[0:SECTOR] = boot
+        image[self.sectors * SECTOR:(self.sectors + 1) * SECTOR] = boot
+        return bytes(image)
+
+
+def build_volume(plan: VolumePlan) -> Volume:
+    """The volume ``plan`` describes, as bytes of its partition (``plan.size`` long)."""
+    builder = _Builder(plan)
+    needed = plan.first_user_record + len(plan.files)
+    records = max(MIN_MFT_RECORDS, (needed + 63) // 64 * 64)
+    builder.add_system_files(records)
+    numbers = builder.add_plan_files()
+    builder.decide_residency()
+    builder.lay_out_indexes()
+    builder.allocate()
+    image = builder.write()
+    return Volume(image, numbers, builder.nodes[0].runs[""].lcn, builder.clusters)

@@ -1,0 +1,1 @@
+"""Labs in several languages: what of a lab is translated (``units``), its gettext catalogs (``catalog``)."""

@@ -1,0 +1,13 @@
+"""The suspect's running kernel as it names itself: one definition for memory and the logs that print it."""
+
+from __future__ import annotations
+
+
+def kernel_identity(kernel: str, seed: bytes) -> tuple[str, str]:
+    """The memory image's kernel release and ``linux_banner`` (with its newline): decided here once, and read by
+    every trace that prints them (the kernel log, syslog's boot lines: dflab/scenario/traces)."""
+    release = f"{kernel}-dflab{seed[:4].hex()}"
+    banner = (f"Linux version {release} (buildd@lcy02-amd64-059) (gcc (Ubuntu 11.4.0-1ubuntu1~22.04) 11.4.0, "
+              f"GNU ld (GNU Binutils for Ubuntu) 2.38) #101-Ubuntu SMP Tue Nov 14 13:30:08 UTC 2023 "
+              f"(Ubuntu {release})\n")
+    return release, banner

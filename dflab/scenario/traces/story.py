@@ -1,0 +1,216 @@
+"""What the workstation's logs, login records and browser all show, decided once from the case's facts.
+
+A finance workstation is switched on each working morning, its user logs in at the GNOME greeter, works, logs
+out and switches it off in the evening; cron runs its hourly job at :17, NetworkManager renews its DHCP lease,
+systemd's timers fire. On the incident's day the story happens on top of that routine: the boot the memory image
+shows, the SSH login from the workstation :func:`~dflab.scenario.environ` names, the acquisition. Every generator
+of this package renders the same :class:`Plan`, so auth.log's ``CRON[1234]`` is syslog's, wtmp's sessions are
+auth.log's, and the story's lines are drawn exactly like the routine's (microseconds, process ids, intervals):
+nothing but their content separates them.
+
+All times are UTC epoch seconds (floats where a log shows microseconds): the case has no time zone of its own,
+so the workstation's clock is UTC and every log says ``+00:00``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from dflab.errors import SpecError
+from dflab.scenario.case import Process, User
+from dflab.scenario.draw import rng
+from dflab.scenario.environ import SshPeer
+from dflab.scenario.kernel import kernel_identity
+
+DAY = 86400
+SSH_TTY = "pts/0"  # the story's login shell's terminal (its fds 0-2 in memory)
+DESKTOP_TTY = "tty2"  # GDM's Wayland session on Debian 12: last(1) shows "tty2  tty2"
+LOGIND_PID = (560, 640)  # systemd-logind starts early; its pid is stable across a boot
+NM_PID = (600, 700)
+
+
+class Source(Protocol):
+    """The part of the scenario resolver a trace reads: the seed, the namespace, the event times."""
+
+    seed: bytes
+    spec: Any
+    ns: dict[str, Any]
+    times: dict[str, int]
+
+    def at(self, ref: str, where: str) -> int: ...
+
+    def fill(self, text: str, where: str) -> str: ...
+
+    def ssh_peer(self) -> SshPeer: ...
+
+    def fail(self, where: str, what: str) -> SpecError: ...
+
+
+@dataclass(frozen=True)
+class Day:
+    """One earlier working day: a boot, the user's desktop session, the evening's shutdown."""
+
+    boot: float
+    login: float
+    logout: float
+    shutdown: float
+    failed: float | None  # a mistyped password at the greeter shortly before ``login``
+
+
+@dataclass(frozen=True)
+class Boot:
+    """One run of the machine, and what it did in the background while up."""
+
+    start: float
+    end: float | None  # None: still up at the acquisition
+    logind: int
+    network_manager: int
+    cron: tuple[tuple[float, int], ...]  # (time, pid) of each hourly run
+    dhcp: tuple[float, ...]  # lease renewals
+    timers: tuple[tuple[float, str, str], ...]  # (time, unit, description) of systemd timers that fired
+    pids: tuple[tuple[float, int], ...] = ()  # the pid of each marked moment (a greeter's login, a failed try)
+    up: float = 0.0  # when systemd-update-utmp wrote the boot record
+
+    def pid_at(self, t: float) -> int:
+        return dict(self.pids)[t]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the traces render; built by :func:`plan`."""
+
+    seed: bytes
+    hostname: str
+    ip: str
+    user: User
+    peer: SshPeer
+    kernel: str
+    banner: str  # linux_banner, as the memory image holds it
+    sshd_pid: int  # the story's sshd [priv] process
+    login: float  # when it accepted the password
+    failed_ssh: float  # an earlier connection from the same workstation whose password was mistyped (btmp)
+    failed_port: int
+    session: int  # systemd-logind's session number of the SSH login (XDG_SESSION_ID in the shell's environment)
+    acquired: int
+    days: tuple[Day, ...]
+    boots: tuple[Boot, ...]  # earlier days' boots, then the incident day's
+    since: float  # the file's rotation (its creation): what it holds begins there
+    until: float  # its last write (its modification, at the latest the acquisition)
+
+    @property
+    def today(self) -> Boot:
+        return self.boots[-1]
+
+
+def iso_us(t: float) -> str:
+    """rsyslog's Debian 12 timestamp (RFC 3339, microseconds, zone): ``2026-03-02T07:41:12.345678+00:00``."""
+    return datetime.fromtimestamp(round(t, 6), tz=UTC).isoformat(timespec="microseconds")
+
+
+def plan(src: Source, user: User, shell: Process, processes: dict[int, Process], where: str, since: int,
+         until: int) -> Plan:
+    """The routine around the story from ``since`` (a log's rotation: its file's creation) to ``until`` (its last
+    write), drawn from the seed and each day's date (same spec + seed, same days in every window)."""
+    sshd = processes.get(shell.ppid)
+    if sshd is None:
+        raise src.fail(where, f"the login shell (pid {shell.pid}) has no parent process in memory: an SSH login "
+                              "needs its sshd")
+    memory = src.spec.memory
+    boot = src.at(memory.boot, "memory.boot")
+    acquired = src.at(memory.acquired, "memory.acquired")
+    r = rng(src.seed, "traces", "plan")
+    today = datetime.fromtimestamp(boot, tz=UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    days: list[Day] = []
+    d = datetime.fromtimestamp(since, tz=UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    while d < today:
+        if d.weekday() < 5:
+            days.append(_day(src.seed, d))
+        d += timedelta(days=1)
+    bounds = [(day.boot, day.shutdown, (day.login,) + ((day.failed,) if day.failed else ())) for day in days]
+    failed_ssh = sshd.start_time - r.uniform(25, 70)
+    bounds.append((float(boot), None, (failed_ssh,)))
+    story_pids = sorted(p.pid for p in processes.values())
+    boots = tuple(_boot(src.seed, s, e, marks, acquired, sshd.pid, sshd.start_time, story_pids[-1])
+                  for s, e, marks in bounds)
+    # The same draw as the resolver's login environment (resolve.py: rng(seed, "session").randint(1, 9)), so
+    # logind's "New session N" is the XDG_SESSION_ID the shell's environment holds in memory.
+    session = rng(src.seed, "session").randint(1, 9)
+    suspect = src.spec.suspect
+    # The memory image's kernel release and banner, from the one place the resolver decides them.
+    kernel, banner = kernel_identity(memory.kernel, src.seed)
+    banner = banner.rstrip("\n")
+    accept = rng(src.seed, "traces", "accept").uniform(0.05, 0.6)  # the password, once sshd has forked
+    return Plan(src.seed, src.ns[f"hosts.{suspect}.hostname"], src.ns[f"hosts.{suspect}.ip"], user,
+                src.ssh_peer(), kernel, banner, sshd.pid, sshd.start_time + accept,
+                failed_ssh, r.randint(32768, 60999), session, acquired, tuple(days), boots, float(since),
+                float(min(until, acquired)))
+
+
+def _day(seed: bytes, day: datetime) -> Day:
+    """A working day, drawn from its date alone: every window that includes it sees the same day."""
+    r = rng(seed, "traces", "day", day.date().isoformat())
+    midnight = day.timestamp()
+    boot = midnight + r.uniform(7 * 3600 + 40 * 60, 8 * 3600 + 35 * 60)
+    login = boot + r.uniform(50, 240)
+    logout = midnight + r.uniform(16 * 3600 + 30 * 60, 18 * 3600 + 40 * 60)
+    failed = login - r.uniform(6, 25) if r.random() < 0.12 else None  # a mistyped password at the greeter
+    return Day(boot, login, logout, logout + r.uniform(15, 90), failed)
+
+
+def _boot(seed: bytes, start: float, end: float | None, marks: tuple[float, ...], acquired: int,
+          sshd_pid: int, login: int, last_story_pid: int) -> Boot:
+    r = rng(seed, "traces", "boot", datetime.fromtimestamp(start, tz=UTC).date().isoformat())
+    until = end if end is not None else float(acquired)
+    pid = _pids(r, start, until, (login, sshd_pid), last_story_pid) if end is None else _pids(r, start, until)
+    cron_times = []
+    hour = datetime.fromtimestamp(start, tz=UTC).replace(minute=17, second=1, microsecond=0).timestamp()
+    while hour < until:
+        if hour > start + 40:
+            cron_times.append(hour + r.uniform(0.001, 0.08))
+        hour += 3600
+    given = {t: pid(t) for t in sorted(set(cron_times) | set(marks))}  # in time order: pids only rise
+    cron = [(t, given[t]) for t in cron_times]
+    dhcp = []
+    t = start + r.uniform(1800, 2100)
+    while t < until:
+        dhcp.append(t)
+        t += r.uniform(1750, 1850)  # half the 3600 s lease, as the DHCP client renews it
+    timers = []
+    for unit, what in (("apt-daily.service", "Daily apt download activities"),
+                       ("man-db.service", "Daily man-db regeneration"),
+                       ("logrotate.service", "Rotate log files"),
+                       ("apt-daily-upgrade.service", "Daily apt upgrade and clean activities")):
+        t = start + r.uniform(300, 6 * 3600)
+        if t < until:
+            timers.append((t, unit, what))
+    return Boot(start, end, r.randint(*LOGIND_PID), r.randint(*NM_PID), tuple(cron), tuple(dhcp),
+                tuple(sorted(timers)), tuple((t, given[t]) for t in marks), start + r.uniform(3.5, 5.5))
+
+
+def _pids(r: Any, start: float, until: float, anchor: tuple[int, int] | None = None,
+          after: int = 0) -> Callable[[float], int]:
+    """Process ids as the kernel hands them out: rising with time since boot. On the incident's boot the story's
+    own pids are fixed points: lines before the SSH login get smaller ones, lines after it larger ones than any
+    story process."""
+    rate = r.uniform(0.03, 0.08)
+    if anchor is not None:
+        at, pid = anchor
+        before = max((pid - 940) / max(at - start, 1.0), 0.001)
+
+        def line(t: float) -> int:
+            return int(900 + (t - start) * before) if t < at else int(after + 40 + (t - at) * rate)
+    else:
+        def line(t: float) -> int:
+            return int(900 + (t - start) * rate)
+
+    last = [0]
+
+    def pid(t: float) -> int:
+        p = max(line(t) + r.randint(0, 3), last[0] + 1)
+        last[0] = p
+        return p
+
+    return pid

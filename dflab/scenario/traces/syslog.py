@@ -1,0 +1,142 @@
+"""/var/log/auth.log and /var/log/syslog as Debian 12's rsyslog writes them.
+
+Debian 12 still installs rsyslog beside journald (priority ``important``), with the ``RSYSLOG_FileFormat``
+default: an RFC 3339 timestamp with microseconds and the zone, the host name, ``tag[pid]:``, the message.
+``auth,authpriv.*`` go to auth.log, everything else to syslog. Both begin at the weekly rotation (the first boot
+after Sunday, when logrotate's timer catches up) and end at the acquisition. Each line is rendered from the
+:class:`~.story.Plan`; the story's lines (the SSH login) and the routine's are made by the same code.
+"""
+
+from __future__ import annotations
+
+from dflab.scenario.draw import rng
+from dflab.scenario.traces.story import Boot, Plan, iso_us
+
+RSYSLOG = "8.2302.0"
+Line = tuple[float, str, str]  # (time, tag with pid, message)
+
+
+def _render(p: Plan, lines: list[Line]) -> bytes:
+    keep = sorted((t, tag, msg) for t, tag, msg in lines if p.since <= t <= p.until)
+    return "".join(f"{iso_us(t)} {p.hostname} {tag}: {msg}\n" for t, tag, msg in keep).encode()
+
+
+def _booted(p: Plan) -> list[tuple[int, Boot]]:
+    return [(k, b) for k, b in enumerate(p.boots) if b.start >= p.since]
+
+
+def auth_log(p: Plan) -> bytes:
+    """Logins (the greeter's, the story's SSH), cron's PAM sessions, logind's seats and sessions."""
+    r = rng(p.seed, "traces", "auth.log")
+    out: list[Line] = []
+    user, uid = p.user.name, p.user.uid
+    for k, boot in _booted(p):
+        logind = f"systemd-logind[{boot.logind}]"
+        t = boot.start + r.uniform(3.0, 4.5)
+        out += [(t, logind, "New seat seat0."),
+                (t + 0.004, logind, "Watching system buttons on /dev/input/event2 (Power Button)"),
+                (t + 0.005, logind, "Watching system buttons on /dev/input/event0 (AT Translated Set 2 keyboard)")]
+        greeter = t + r.uniform(2.0, 5.0)
+        gpid = boot.logind + r.randint(300, 400)
+        out += [(greeter, f"gdm-launch-environment][{gpid}]",
+                 "pam_unix(gdm-launch-environment:session): session opened for user Debian-gdm(uid=117) by (uid=0)"),
+                (greeter + 0.02, logind, "New session c1 of user Debian-gdm.")]
+        for when, pid in boot.cron:
+            out += [(when, f"CRON[{pid}]", "pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)"),
+                    (when + r.uniform(0.002, 0.02), f"CRON[{pid}]", "pam_unix(cron:session): session closed for user "
+                                                                   "root")]
+        if k < len(p.days):
+            day = p.days[k]
+            pid = boot.pid_at(day.login)
+            if day.failed is not None:
+                fpid = boot.pid_at(day.failed)
+                out.append((day.failed, f"gdm-password][{fpid}]",
+                            "pam_unix(gdm-password:auth): authentication failure; logname= uid=0 euid=0 tty=/dev/tty1 "
+                            f"ruser= rhost=  user={user}"))
+            out += _session_open(r, logind, f"gdm-password][{pid}]", "gdm-password", user, uid, 2, day.login)
+            out += [(day.logout, f"gdm-password][{pid}]", f"pam_unix(gdm-password:session): session closed for user "
+                                                          f"{user}"),
+                    (day.logout + 0.01, logind, "Session 2 logged out. Waiting for processes to exit."),
+                    (day.logout + r.uniform(0.2, 1.5), logind, "Removed session 2."),
+                    (day.shutdown, logind, "System is powering down.")]
+    today = p.today
+    logind = f"systemd-logind[{today.logind}]"
+    fpid = today.pid_at(p.failed_ssh)
+    host = p.peer.client_ip
+    out += [(p.failed_ssh + 2.1, f"sshd[{fpid}]", f"pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 "
+                                                  f"tty=ssh ruser= rhost={host}  user={user}"),
+            (p.failed_ssh + 3.9, f"sshd[{fpid}]", f"Failed password for {user} from {host} port {p.failed_port} ssh2"),
+            (p.failed_ssh + r.uniform(6, 14), f"sshd[{fpid}]",
+             f"Connection closed by authenticating user {user} {host} port {p.failed_port} [preauth]")]
+    sshd = f"sshd[{p.sshd_pid}]"
+    out.append((p.login, sshd, f"Accepted password for {user} from {host} port {p.peer.client_port} ssh2"))
+    out += _session_open(r, logind, sshd, "sshd", user, uid, p.session, p.login + 0.001)
+    return _render(p, out)
+
+
+def _session_open(r: object, logind: str, tag: str, service: str, user: str, uid: int, session: int,
+                  t: float) -> list[Line]:
+    return [(t, tag, f"pam_unix({service}:session): session opened for user {user}(uid={uid}) by (uid=0)"),
+            (t + 0.012, logind, f"New session {session} of user {user}.")]
+
+
+def syslog(p: Plan) -> bytes:
+    """The system's story: kernel and systemd at boot, NetworkManager's lease, cron's jobs, timers, sessions."""
+    r = rng(p.seed, "traces", "syslog")
+    out: list[Line] = []
+    for k, boot in _booted(p):
+        t = boot.start
+        # Each boot's own pace: the moments its services come up are drawn, never fixed offsets from the boot.
+        journald = t + r.uniform(1.8, 2.7)
+        rsyslog = journald + r.uniform(0.3, 0.9)
+        kernel = rsyslog + r.uniform(0.02, 0.09)  # imklog reads the ring buffer once rsyslog runs
+        nm = kernel + r.uniform(0.05, 0.4)
+        lease = nm + r.uniform(1.4, 2.6)
+        nm_tag = f"NetworkManager[{boot.network_manager}]"
+        start = f"[origin software=\"rsyslogd\" swVersion=\"{RSYSLOG}\" x-pid=\"{boot.logind - 11}\" " \
+                "x-info=\"https://www.rsyslog.com\"] start"
+        out += [(journald, "systemd[1]", "Started systemd-journald.service - Journal Service."),
+                (rsyslog, "rsyslogd", f"imuxsock: Acquired UNIX socket '/run/systemd/journal/syslog' (fd 3) from "
+                                      f"systemd.  [v{RSYSLOG}]"),
+                (rsyslog + 0.0002, "rsyslogd", start),
+                (kernel, "kernel", f"[    0.000000] {p.banner.strip()}"),
+                (kernel + 0.0001, "kernel", "[    0.000000] x86/fpu: Supporting XSAVE feature 0x001: 'x87 floating "
+                                            "point registers'"),
+                (kernel + 0.0002, "kernel", "[    0.000000] BIOS-provided physical RAM map:"),
+                (nm, nm_tag, f"<info>  [{nm:.4f}] NetworkManager (version 1.42.4) is starting... (boot:"
+                             f"{rng(p.seed, 'boot-id', str(k)).getrandbits(128):032x})"),
+                (lease, nm_tag, f"<info>  [{lease:.4f}] dhcp4 (enp1s0): state changed new lease, address={p.ip}"),
+                (lease + r.uniform(0.5, 1.2), "systemd[1]", "Reached target graphical.target - Graphical Interface.")]
+        for when, pid in boot.cron:
+            out.append((when + 0.0005, f"CRON[{pid + 1}]", "(root) CMD (cd / && run-parts --report /etc/cron.hourly)"))
+        for when in boot.dhcp:
+            out.append((when, f"NetworkManager[{boot.network_manager}]",
+                        f"<info>  [{when:.4f}] dhcp4 (enp1s0): state changed new lease, address={p.ip}"))
+        for when, unit, what in boot.timers:
+            done = when + r.uniform(0.05, 3.0)
+            out += [(when, "systemd[1]", f"Starting {unit} - {what}..."),
+                    (done, "systemd[1]", f"{unit}: Deactivated successfully."),
+                    (done + 0.001, "systemd[1]", f"Finished {unit} - {what}.")]
+        if k < len(p.days):
+            day = p.days[k]
+            out += _user_session(p, day.login + 0.03, 2)
+            out += [(day.shutdown + 0.2, "systemd[1]", "Stopping session-2.scope - Session 2 of User "
+                                                       f"{p.user.name}..."),
+                    (day.shutdown + 1.1, "systemd[1]", "Reached target shutdown.target - System Shutdown."),
+                    (day.shutdown + 1.2, "rsyslogd", "[origin software=\"rsyslogd\" swVersion=\"" + RSYSLOG + "\" "
+                                                     "x-pid=\"" + str(boot.logind - 11) + "\" "
+                                                     "x-info=\"https://www.rsyslog.com\"] exiting on signal 15.")]
+    out += _user_session(p, p.login + 0.02, p.session)
+    return _render(p, out)
+
+
+def _user_session(p: Plan, t: float, session: int) -> list[Line]:
+    uid, name = p.user.uid, p.user.name
+    return [(t, "systemd[1]", f"Created slice user-{uid}.slice - User Slice of UID {uid}."),
+            (t + 0.01, "systemd[1]", f"Starting user-runtime-dir@{uid}.service - User Runtime Directory /run/user/"
+                                     f"{uid}..."),
+            (t + 0.02, "systemd[1]", f"Finished user-runtime-dir@{uid}.service - User Runtime Directory /run/user/"
+                                     f"{uid}."),
+            (t + 0.03, "systemd[1]", f"Starting user@{uid}.service - User Manager for UID {uid}..."),
+            (t + 0.21, "systemd[1]", f"Started user@{uid}.service - User Manager for UID {uid}."),
+            (t + 0.22, "systemd[1]", f"Started session-{session}.scope - Session {session} of User {name}.")]
