@@ -18,9 +18,9 @@ import yaml
 from nbgrader.api import Gradebook
 
 from dflab.grading.course import init_course
-from dflab.i18n.release import localised_lab_yaml, translated_source, translator
+from dflab.i18n.release import localised_cells, localised_lab_yaml, translated_source, translator
 from dflab.i18n.review import looks_english
-from dflab.i18n.units import cell_source, code_comments, is_solution, lab_yaml_units, localise_code, split_markdown
+from dflab.i18n.units import cell_source, code_comments, is_solution, lab_yaml_units, split_markdown
 from dflab.lab.form import ANSWERS_DIR
 from dflab.lab_meta import for_trainees, parse_lab
 
@@ -52,12 +52,9 @@ def english_left(notebook: str, lab_yaml: str) -> list[str]:
 def localised_texts(lab: str, lang: str) -> tuple[str, str]:
     lab_dir = REPO / "labs" / lab
     translate = translator(lab_dir, lang)
-    notebook = json.loads(translated_source((lab_dir / "source.ipynb").read_text(encoding="utf-8"), translate))
-    for cell in notebook["cells"]:
-        if cell["cell_type"] == "code":
-            cell["source"] = localise_code(cell_source(cell), translate)
+    prose = translated_source((lab_dir / "source.ipynb").read_text(encoding="utf-8"), translate)
     released_yaml = for_trainees((lab_dir / "lab.yaml").read_text(encoding="utf-8"), "lab.yaml")
-    return json.dumps(notebook), localised_lab_yaml(released_yaml, translate, "lab.yaml")
+    return localised_cells(prose, "code", translate), localised_lab_yaml(released_yaml, translate, "lab.yaml")
 
 
 @pytest.mark.parametrize("lang", ["fr", "es"])

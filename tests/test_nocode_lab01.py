@@ -50,8 +50,10 @@ from tests.test_nocode_path import (
     contents,
     endpoints,
     key_reader,
+    open_notebook,
     run_all_after_restart,
     running_lab,
+    save_notebook,
 )
 
 pytestmark = pytest.mark.xdist_group(name="nocode_lab01")
@@ -110,13 +112,7 @@ def test_lab_01_without_code_in_chromium_scores_full_marks(tmp_path: Path) -> No
         with _playwright()() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             try:
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.goto(f"{url}lab/tree/{path}?token={token}")
-                page.wait_for_selector(".jp-NotebookPanel .jp-Notebook", timeout=120_000)
-                page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached",
-                                       timeout=120_000)
-                page.wait_for_function("n => document.querySelectorAll('.jp-NotebookPanel .jp-Notebook .jp-Cell')"
-                                       ".length >= n", arg=len(released), timeout=60_000)
+                page = open_notebook(browser, url, token, path, released)
                 walk = Walk(page, released, shots)
                 choose_order(walk, form_index(released, "collection_form()"), VOLATILITY_ORDER)
                 for step in steps:
@@ -125,9 +121,7 @@ def test_lab_01_without_code_in_chromium_scores_full_marks(tmp_path: Path) -> No
                 walk.run_through(len(released) - 1)
                 page.screenshot(path=str(shots / "walked.png"), full_page=True)
                 run_all_after_restart(page, released, shots)
-                page.keyboard.press("Control+s")
-                page.wait_for_function("() => !document.querySelector('.lm-TabBar-tab.jp-mod-dirty')",
-                                       timeout=60_000)
+                save_notebook(page)
                 page.screenshot(path=str(shots / "saved.png"), full_page=True)
             finally:
                 browser.close()

@@ -140,6 +140,23 @@ class Walk:
         return {name: mark for name, mark in zip(names, marks.all_inner_texts(), strict=False)}
 
 
+def open_notebook(browser: Any, url: str, token: str, path: str, released: list[dict[str, Any]]) -> Any:
+    """A page of ``browser`` on the trainee's notebook at ``path``, its kernel idle and every cell rendered."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{url}lab/tree/{path}?token={token}")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook", timeout=120_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached", timeout=120_000)
+    page.wait_for_function("n => document.querySelectorAll('.jp-NotebookPanel .jp-Notebook .jp-Cell')"
+                           ".length >= n", arg=len(released), timeout=60_000)
+    return page
+
+
+def save_notebook(page: Any) -> None:
+    """Ctrl+S, and wait until JupyterLab says the notebook is saved."""
+    page.keyboard.press("Control+s")
+    page.wait_for_function("() => !document.querySelector('.lm-TabBar-tab.jp-mod-dirty')", timeout=60_000)
+
+
 def walk_lab(session: Path, lab_id: str, notebook: str, reader: Callable[[str], Reader],
              shots: Path) -> list[dict[str, Any]]:
     """Alice goes through ``lab_id`` in Chromium, answering every step through its form; returns the cells of
@@ -153,20 +170,13 @@ def walk_lab(session: Path, lab_id: str, notebook: str, reader: Callable[[str], 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{url}lab/tree/{path}?token={token}")
-            page.wait_for_selector(".jp-NotebookPanel .jp-Notebook", timeout=120_000)
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached",
-                                   timeout=120_000)
+            page = open_notebook(browser, url, token, path, released)
             walk = Walk(page, released, shots)
-            page.wait_for_function("n => document.querySelectorAll('.jp-NotebookPanel .jp-Notebook .jp-Cell')"
-                                   ".length >= n", arg=len(released), timeout=60_000)  # every cell rendered
             for step in steps:
                 marks[step.id] = walk.answer(step.id, list(step.answers), reader(step.id))
             walk.run_through(len(released) - 1)
             run_all_after_restart(page, released, shots)
-            page.keyboard.press("Control+s")
-            page.wait_for_function("() => !document.querySelector('.lm-TabBar-tab.jp-mod-dirty')", timeout=60_000)
+            save_notebook(page)
             page.screenshot(path=str(shots / "saved.png"), full_page=True)
         finally:
             browser.close()

@@ -73,21 +73,23 @@ def localised_notebook(released: str, english: str, translated: str) -> str:
     return _nbformat(out)
 
 
-def _localise_code_cells(text: str, translate: Translate) -> str:
+_LOCALISERS = {"markdown": localise_markdown, "code": localise_code}
+
+
+def localised_cells(text: str, cell_type: str, translate: Translate) -> str:
+    """A notebook (JSON text) with the prose of its ``cell_type`` cells translated: markdown paragraphs, or code
+    cells' comments (their code untouched)."""
+    localise = _LOCALISERS[cell_type]
     notebook = json.loads(text)
     for cell in notebook["cells"]:
-        if cell.get("cell_type") == "code":
-            _set_source(cell, localise_code(cell_source(cell), translate))
+        if cell.get("cell_type") == cell_type:
+            _set_source(cell, localise(cell_source(cell), translate))
     return _nbformat(notebook)
 
 
 def translated_source(source_text: str, translate: Translate) -> str:
     """The lab's source notebook (JSON text, placeholders unfilled) with its markdown prose translated."""
-    notebook = json.loads(source_text)
-    for cell in notebook["cells"]:
-        if cell.get("cell_type") == "markdown":
-            _set_source(cell, localise_markdown(cell_source(cell), translate))
-    return _nbformat(notebook)
+    return localised_cells(source_text, "markdown", translate)
 
 
 def localised_lab_yaml(text: str, translate: Translate, where: str) -> str:
@@ -150,7 +152,7 @@ def localise_release(lab_dir: Path, meta: LabMeta, released: Mapping[str, str], 
             raise DflabError(f"the {lang} translation breaks the notebook's prose: {exc}",
                              str(po_path(lab_dir, lang))) from None
         notebook = localised_notebook(released[meta.notebook], english_source, filled)
-        out[meta.notebook] = _localise_code_cells(notebook, translate)
+        out[meta.notebook] = localised_cells(notebook, "code", translate)
     if LAB_FILE in released:
         out[LAB_FILE] = localised_lab_yaml(released[LAB_FILE], translate, f"{lab_dir / LAB_FILE} ({lang})")
     return out
