@@ -1,6 +1,9 @@
-"""The suspect's running kernel as it names itself: one definition for memory and the logs that print it."""
+"""The suspect's running system as it names itself (kernel release and banner, its login session): one definition
+for memory and the logs that print it."""
 
 from __future__ import annotations
+
+from dflab.scenario.draw import rng
 
 
 def kernel_identity(kernel: str, seed: bytes) -> tuple[str, str]:
@@ -11,3 +14,9 @@ def kernel_identity(kernel: str, seed: bytes) -> tuple[str, str]:
               f"GNU ld (GNU Binutils for Ubuntu) 2.38) #101-Ubuntu SMP Tue Nov 14 13:30:08 UTC 2023 "
               f"(Ubuntu {release})\n")
     return release, banner
+
+
+def logind_session(seed: bytes) -> int:
+    """systemd-logind's number for the suspect's login: XDG_SESSION_ID in the shell's environment (memory) and
+    "New session N" in the logs, drawn once."""
+    return rng(seed, "session").randint(1, 9)

@@ -43,7 +43,7 @@ from dflab.scenario.case import (
 )
 from dflab.scenario.draw import draw, epoch, iso, rng
 from dflab.scenario.environ import Login, SshPeer, with_environments
-from dflab.scenario.kernel import kernel_identity
+from dflab.scenario.kernel import kernel_identity, logind_session
 from dflab.scenario.load import locate, locate_path
 from dflab.scenario.ostree import accounts
 from dflab.scenario.spec import (
@@ -227,7 +227,7 @@ class _Resolver:
         story = [self.process(p, pids, users) for p in specs]
         procs = sorted(system_processes(boot, set(pids.values())) + story, key=lambda pr: pr.pid)
         by_uid = {u.uid: u for u in users.values()}
-        return with_environments(procs, Login(by_uid, self.ssh_peer(), rng(self.seed, "session").randint(1, 9),
+        return with_environments(procs, Login(by_uid, self.ssh_peer(), logind_session(self.seed),
                                               self.seed))
 
     def ssh_peer(self) -> SshPeer:

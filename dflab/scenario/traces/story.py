@@ -23,7 +23,7 @@ from dflab.errors import SpecError
 from dflab.scenario.case import Process, User
 from dflab.scenario.draw import rng
 from dflab.scenario.environ import SshPeer
-from dflab.scenario.kernel import kernel_identity
+from dflab.scenario.kernel import kernel_identity, logind_session
 
 DAY = 86400
 SSH_TTY = "pts/0"  # the story's login shell's terminal (its fds 0-2 in memory)
@@ -135,9 +135,7 @@ def plan(src: Source, user: User, shell: Process, processes: dict[int, Process],
     story_pids = sorted(p.pid for p in processes.values())
     boots = tuple(_boot(src.seed, s, e, marks, acquired, sshd.pid, sshd.start_time, story_pids[-1])
                   for s, e, marks in bounds)
-    # The same draw as the resolver's login environment (resolve.py: rng(seed, "session").randint(1, 9)), so
-    # logind's "New session N" is the XDG_SESSION_ID the shell's environment holds in memory.
-    session = rng(src.seed, "session").randint(1, 9)
+    session = logind_session(src.seed)  # logind's "New session N" is the shell's XDG_SESSION_ID in memory
     suspect = src.spec.suspect
     # The memory image's kernel release and banner, from the one place the resolver decides them.
     kernel, banner = kernel_identity(memory.kernel, src.seed)
