@@ -1,20 +1,28 @@
 #!/usr/bin/env python3
-"""How fast is evidence generation? (issue #2)
+"""How fast is evidence generation? (issues #2 and #14 item 5)
 
-Prints, in one run on this machine:
-  * the time to build one trainee's full set (disk + memory + capture + key + manifest)
-    as a ratio to `cp -r` of the very same bytes (the I/O floor), target <= 10x.
-    Evidence images are sparse files, so two floors are measured: `cp --sparse=never`
-    writes every byte (what producing those bytes costs), plain `cp` skips the holes;
+Two configurations, side by side:
+  * ``bundled``: labs/scenarios/nightjar.yaml as shipped (a small root volume, 64 MiB of memory);
+  * ``haystack``: the same story with its root volume an installed Debian 12 desktop (``disk.volumes[].os``,
+    tests/haystack.py: a 1 GiB disk, some 6,800 installed files) and 256 MiB of memory, #14 item 5's figures.
+
+For each, in one run on this machine:
+  * the time to build one trainee's full set (disk + memory + capture + key + manifest) as a ratio to
+    `cp -r --sparse=never` of the very same bytes (the I/O floor: what writing those bytes costs), target <= 10x;
+    plain `cp -r` (which skips the sparse images' holes) is shown too. The single-build figure is the median over
+    builds in one process, so the installed system's shared part is already made;
   * the wall time to build N variants (default 30) with all cores, target <= 60 s;
-  * the peak resident memory of one build and of the cohort's worker processes;
-  * what the installed operating system of the root volume costs (dflab.scenario.ostree): its packaged bytes
-    are the same for every trainee, so each process makes them once (a cache keyed by distribution and profile)
-    and every later variant reuses them. The single-build figure is the median over builds in one process
-    (shared part made); a build in a fresh process, which makes it first, and the shared part alone are shown too.
+  * CPU time (user + system, every thread and worker) beside each wall time: other work on a shared machine
+    lengthens the wall time, not the CPU time; the load average before the run says how busy the machine was;
+  * the disk's apparent size and the bytes it occupies (`du`): holes are never written;
+  * one build in a fresh process, and the installed system's shared part alone.
+
+**How the common part is shared.** What a package installs is the same for every trainee of a distribution and
+profile (``dflab.scenario.ostree.shared``, made once per process); a cohort build makes it in the parent before
+its worker processes fork, so every worker inherits it instead of making it again (``dflab.evidence.build``).
 
 Ratios are taken within the run, so a noisy shared machine moves both sides.
-Use --json for one JSON object of the figures.
+Use --json for one JSON object of the figures, by configuration.
 """
 
 from __future__ import annotations
@@ -37,30 +45,149 @@ sys.path.insert(0, str(ROOT))
 from dflab.evidence.build import build_cohort, build_variant  # noqa: E402
 from dflab.scenario.draw import DEMO_SECRET  # noqa: E402
 from dflab.scenario.load import load_spec  # noqa: E402
+from tests.haystack import with_memory_text  # noqa: E402
 
-SPEC = ROOT / "labs" / "scenarios" / "nightjar.yaml"
+BUNDLED = ROOT / "labs" / "scenarios" / "nightjar.yaml"
+HAYSTACK_MEMORY = "256MiB"  # #14 item 5: memory >= 256 MiB
+CONFIGS = ("bundled", "haystack")
 
 
-def _single_build_peak_rss(out: Path) -> tuple[float, float]:
-    """Peak RSS (MiB) and wall time (s) of a fresh process that builds one variant (so earlier runs don't count,
-    and the installed system's shared part is made in it)."""
-    code = ("import resource,sys,time;from pathlib import Path;from dflab.evidence.build import build_variant;"
-            "from dflab.scenario.load import load_spec;t=time.perf_counter();"
-            f"build_variant(load_spec({str(SPEC)!r}), {DEMO_SECRET!r}, 'rss', Path({str(out)!r}));"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter()-t)")
+def _spec_file(config: str, tmp: Path) -> Path:
+    """The spec a configuration builds, as a file (``build_cohort`` and fresh processes load it by path)."""
+    if config == "bundled":
+        return BUNDLED
+    path = tmp / "nightjar-haystack.yaml"
+    path.write_text(with_memory_text("nightjar", HAYSTACK_MEMORY), encoding="utf-8")
+    return path
+
+
+def _fresh(code: str) -> list[str]:
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
-    rss, seconds = res.stdout.split()
-    return int(rss) / 1024, float(seconds)
+    return res.stdout.split()
 
 
-def _os_shared_s() -> float:
-    """Seconds a fresh process takes to make the installed system's shared part (0 when the spec installs none)."""
-    code = ("import time;from dflab.scenario.load import load_spec;from dflab.scenario.ostree import shared;"
-            f"spec=load_spec({str(SPEC)!r});t=time.perf_counter();"
-            "[shared(v.os.distribution, v.os.profile) for v in spec.disk.volumes if v.os];"
-            "print(time.perf_counter()-t)")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
-    return float(res.stdout.strip())
+def _fresh_build(spec: Path, out: Path) -> tuple[float, float, float]:
+    """Peak RSS (MiB), wall and CPU time (s) of a fresh process that builds one variant (so earlier runs don't
+    count, and the installed system's shared part is made in it)."""
+    rss, wall, cpu = _fresh(
+        "import resource,time;from pathlib import Path;from dflab.evidence.build import build_variant;"
+        "from dflab.scenario.load import load_spec;t=time.perf_counter();c=time.process_time();"
+        f"build_variant(load_spec(Path({str(spec)!r})), {DEMO_SECRET!r}, 'rss', Path({str(out)!r}));"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter()-t, time.process_time()-c)")
+    return int(rss) / 1024, float(wall), float(cpu)
+
+
+def _os_shared_s(spec: Path) -> float:
+    """CPU seconds a fresh process takes to make the installed system's shared part (0 when the spec installs
+    none)."""
+    (seconds,) = _fresh(
+        "import time;from pathlib import Path;from dflab.scenario.load import load_spec;"
+        "from dflab.scenario.ostree import shared;"
+        f"spec=load_spec(Path({str(spec)!r}));t=time.process_time();"
+        "[shared(v.os.distribution, v.os.profile) for v in spec.disk.volumes if v.os];"
+        "print(time.process_time()-t)")
+    return float(seconds)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure(config: str, tmp: Path, repeat: int, variants: int, workers: int) -> dict[str, object]:
+    """Every figure of one configuration (see the module docstring)."""
+    spec_path = _spec_file(config, tmp)
+    spec = load_spec(spec_path)
+    work = tmp / config
+    work.mkdir()
+    builds, cpus, dense, sparse = [], [], [], []
+    build_variant(spec, DEMO_SECRET, "warm", work / "warm")  # the installed system's shared part, made once
+    shutil.rmtree(work / "warm")
+    for i in range(repeat):
+        out = work / f"one{i}"
+        t0, c0 = time.perf_counter(), time.process_time()
+        build_variant(spec, DEMO_SECRET, "bench", out)
+        builds.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+        for flags, times in ((["--sparse=never"], dense), ([], sparse)):
+            t0 = time.perf_counter()
+            subprocess.run(["cp", "-r", *flags, str(out), str(work / "copy")], check=True)
+            times.append(time.perf_counter() - t0)
+            shutil.rmtree(work / "copy")
+        if i < repeat - 1:
+            shutil.rmtree(out)
+    evidence = out / "evidence"
+    files = [p for p in evidence.rglob("*") if p.is_file()]
+    apparent = sum(p.stat().st_size for p in files)
+    disk = evidence / "disk.img"
+    memory = next((p.stat().st_size for p in files if p.name.startswith("memory.")), None)
+    packets = json.loads((out / "key" / "answer_key.json").read_text())["facts"]["network"]["packet_count"]
+    os_facts = json.loads((out / "key" / "answer_key.json").read_text())["facts"]["disk"].get("os", {})
+    build_s, build_cpu, cp_s, cp_sparse_s = (statistics.median(x) for x in (builds, cpus, dense, sparse))
+    disk_apparent, disk_du = disk.stat().st_size, disk.stat().st_blocks * 512
+    shutil.rmtree(out)
+    peak_one, fresh_s, fresh_cpu = _fresh_build(spec_path, work / "rss")
+    shutil.rmtree(work / "rss")
+    shared_s = _os_shared_s(spec_path)
+
+    names = [f"trainee{i:03d}" for i in range(variants)]
+    before_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    c0, t0 = _children_cpu() + time.process_time(), time.perf_counter()
+    build_cohort(spec_path, DEMO_SECRET, names, work / "cohort", workers=workers)
+    cohort_s = time.perf_counter() - t0
+    cohort_cpu = _children_cpu() + time.process_time() - c0
+    peak_worker = max(before_rss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    shutil.rmtree(work)
+    return {
+        "single_build_s": round(build_s, 3),
+        "single_build_cpu_s": round(build_cpu, 3),
+        "cp_same_bytes_s": round(cp_s, 3),
+        "ratio_to_cp": round(build_s / cp_s, 2),
+        "cp_sparse_aware_s": round(cp_sparse_s, 4),
+        "ratio_to_sparse_cp": round(build_s / cp_sparse_s, 1),
+        "target_ratio_to_cp": 10,
+        "evidence_bytes": apparent,
+        "disk_bytes": disk_apparent,
+        "disk_du_bytes": disk_du,
+        "memory_bytes": memory,
+        "installed_files": sum(int(v["files"]) for v in os_facts.values()),
+        "packets": packets,
+        "variants": variants,
+        "workers": workers,
+        "variants_wall_s": round(cohort_s, 2),
+        "variants_cpu_s": round(cohort_cpu, 2),
+        "target_variants_wall_s": 60,
+        "per_variant_s": round(cohort_s / variants, 3),
+        "per_variant_cpu_s": round(cohort_cpu / variants, 3),
+        "fresh_process_build_s": round(fresh_s, 3),
+        "fresh_process_build_cpu_s": round(fresh_cpu, 3),
+        "os_tree_shared_cpu_s": round(shared_s, 3),
+        "peak_rss_single_build_mib": round(peak_one, 1),
+        "peak_rss_cohort_worker_mib": round(peak_worker, 1),
+    }
+
+
+ROWS = (  # (label, how to show a configuration's figures, target)
+    ("one trainee's full set (wall / CPU)", lambda f: f"{f['single_build_s']:.2f} s / {f['single_build_cpu_s']:.2f} s",
+     ""),
+    ("cp -r --sparse=never of the same bytes", lambda f: f"{f['cp_same_bytes_s']:.3f} s", ""),
+    ("ratio build / cp", lambda f: f"{f['ratio_to_cp']:.1f}x", "<= 10x"),
+    ("plain cp -r (skips sparse holes)", lambda f: f"{f['cp_sparse_aware_s']:.4f} s", ""),
+    ("ratio build / sparse-aware cp", lambda f: f"{f['ratio_to_sparse_cp']:.0f}x", "(not the I/O floor)"),
+    ("evidence size", lambda f: f"{f['evidence_bytes'] / 2**20:.0f} MiB ({f['packets']} packets)", ""),
+    ("disk apparent / du", lambda f: f"{f['disk_bytes'] / 2**20:.0f} / {f['disk_du_bytes'] / 2**20:.0f} MiB",
+     ">= 1024 MiB apparent"),
+    ("memory", lambda f: f"{(f['memory_bytes'] or 0) / 2**20:.0f} MiB", ">= 256 MiB"),
+    ("installed files on the root", lambda f: str(f["installed_files"]), ">= 5000"),
+    ("N variants, workers (wall / CPU)",
+     lambda f: f"{f['variants']}, {f['workers']}: {f['variants_wall_s']:.1f} s / {f['variants_cpu_s']:.1f} s",
+     "<= 60 s"),
+    ("one build in a fresh process (wall / CPU)",
+     lambda f: f"{f['fresh_process_build_s']:.2f} s / {f['fresh_process_build_cpu_s']:.2f} s", ""),
+    ("installed system's shared part, once per process", lambda f: f"{f['os_tree_shared_cpu_s']:.2f} s CPU", ""),
+    ("peak RSS, one build / a cohort worker",
+     lambda f: f"{f['peak_rss_single_build_mib']:.0f} / {f['peak_rss_cohort_worker_mib']:.0f} MiB", ""),
+)
 
 
 def main() -> None:
@@ -68,81 +195,28 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="single-build repetitions (median is reported)")
     ap.add_argument("--variants", type=int, default=30, help="cohort size for the many-variants figure")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--config", choices=(*CONFIGS, "both"), default="both", help="what to build (default both)")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     args = ap.parse_args()
 
-    spec = load_spec(SPEC)
+    configs = CONFIGS if args.config == "both" else (args.config,)
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="dflab-bench-") as tmp:
-        t = Path(tmp)
-        builds, dense, sparse = [], [], []
-        for i in range(args.repeat):
-            out = t / f"one{i}"
-            t0 = time.perf_counter()
-            build_variant(spec, DEMO_SECRET, "bench", out)
-            builds.append(time.perf_counter() - t0)
-            for flags, times in ((["--sparse=never"], dense), ([], sparse)):
-                t0 = time.perf_counter()
-                subprocess.run(["cp", "-r", *flags, str(out), str(t / "copy")], check=True)
-                times.append(time.perf_counter() - t0)
-                shutil.rmtree(t / "copy")
-        evidence = out / "evidence"
-        apparent = sum(p.stat().st_size for p in evidence.rglob("*") if p.is_file())
-        sizes = {p.name: p.stat().st_size for p in evidence.iterdir() if p.is_file()}
-        packets = json.loads((out / "key" / "answer_key.json").read_text())["facts"]["network"]["packet_count"]
-        build_s, cp_s, cp_sparse_s = (statistics.median(x) for x in (builds, dense, sparse))
-        peak_one, fresh_s = _single_build_peak_rss(t / "rss")
-        shared_s = _os_shared_s()
-
-        names = [f"trainee{i:03d}" for i in range(args.variants)]
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        t0 = time.perf_counter()
-        build_cohort(SPEC, DEMO_SECRET, names, t / "cohort", workers=args.workers)
-        cohort_s = time.perf_counter() - t0
-        peak_worker = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
-
-    figures = {
-        "single_build_s": round(build_s, 3),
-        "cp_same_bytes_s": round(cp_s, 3),
-        "ratio_to_cp": round(build_s / cp_s, 2),
-        "cp_sparse_aware_s": round(cp_sparse_s, 4),
-        "ratio_to_sparse_cp": round(build_s / cp_sparse_s, 1),
-        "target_ratio_to_cp": 10,
-        "evidence_bytes": apparent,
-        "disk_bytes": sizes.get("disk.img"),
-        "memory_bytes": sizes.get("memory.lime"),
-        "packets": packets,
-        "variants": args.variants,
-        "workers": args.workers,
-        "variants_wall_s": round(cohort_s, 2),
-        "target_variants_wall_s": 60,
-        "per_variant_s": round(cohort_s / args.variants, 3),
-        "fresh_process_build_s": round(fresh_s, 3),
-        "os_tree_shared_s": round(shared_s, 3),
-        "peak_rss_single_build_mib": round(peak_one, 1),
-        "peak_rss_cohort_worker_mib": round(peak_worker, 1),
-        "cpus": os.cpu_count(),
-    }
+        figures = {c: measure(c, Path(tmp), args.repeat, args.variants, args.workers) for c in configs}
+    machine = {"cpus": os.cpu_count(), "load_average_before": round(load, 2)}
     if args.json:
-        print(json.dumps(figures))
+        print(json.dumps({**figures, **machine}))
         return
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="dflab evidence generation (issue #2)")
-    for col in ("figure", "value", "target"):
+    table = Table(title=f"dflab evidence generation (issues #2, #14 item 5); {machine['cpus']} CPUs, "
+                        f"load average {machine['load_average_before']} before the run")
+    for col in ("figure", *configs, "target"):
         table.add_column(col)
-    table.add_row("one trainee's full set", f"{build_s:.3f} s", "")
-    table.add_row("cp -r --sparse=never of the same bytes", f"{cp_s:.3f} s", "")
-    table.add_row("ratio build / cp", f"{build_s / cp_s:.1f}x", "<= 10x")
-    table.add_row("plain cp -r (skips sparse holes)", f"{cp_sparse_s:.4f} s", "")
-    table.add_row("ratio build / sparse-aware cp", f"{build_s / cp_sparse_s:.0f}x", "(not the I/O floor)")
-    table.add_row("evidence size", f"{apparent / 2**20:.1f} MiB ({packets} packets)", "")
-    table.add_row(f"{args.variants} variants, {args.workers} workers", f"{cohort_s:.1f} s", "<= 60 s")
-    table.add_row("one build in a fresh process", f"{fresh_s:.3f} s", "")
-    table.add_row("installed system's shared part, made once per process", f"{shared_s:.3f} s", "")
-    table.add_row("peak RSS, one build", f"{peak_one:.0f} MiB", "")
-    table.add_row("peak RSS, a cohort worker", f"{peak_worker:.0f} MiB", "")
-    Console().print(table)
+    for label, show, target in ROWS:
+        table.add_row(label, *(show(figures[c]) for c in configs), target)
+    Console(width=140).print(table)
 
 
 if __name__ == "__main__":

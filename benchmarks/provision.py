@@ -15,7 +15,12 @@ Prints, in one run on this machine (a real Docker engine, `bash environments/doc
   ratio a/b (target <= 1.5x) and a's absolute time (target <= 60 s for 30);
   (c) idle memory per trainee with one kernel started in every lab: `docker stats` memory (usage minus
       inactive page cache) of the trainee's lab container PLUS an N-th of the session's relay container
-      (target <= 120 MiB).
+      (target <= 120 MiB);
+  (d) handing each trainee a variant whose disk image is 1 GiB sparse (about 3 MiB of data, as a built one):
+      seconds and bytes per trainee (written to storage, `/proc/self/io` write_bytes, and left allocated on
+      disk, `du`) for a copy per trainee as `shutil.copyfileobj` makes it (before), a copy that keeps holes
+      (dflab.sparsecopy) and the read-only share the backends use (after: the variant checked and bound in
+      as it is, dflab/provision/evidence_share.py). `--sparse-only` measures (d) alone, without Docker.
 
 One unmeasured warm-up container runs first, so neither side pays for a cold image cache. Everything
 started is removed at the end (`session stop --purge`, bare containers and their volumes).
@@ -29,7 +34,9 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -48,9 +55,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dflab.provision.docker_backend import LAB_PORT  # noqa: E402
+from dflab.provision.evidence_share import checked_variant  # noqa: E402
 from dflab.provision.http import api_status  # noqa: E402
 from dflab.provision.trainee_container import LAB_LIMITS, TRAINEE  # noqa: E402
 from dflab.session.manager import START_PARALLEL  # noqa: E402
+from dflab.sparsecopy import allocated, copy_file  # noqa: E402
 
 DEFAULT_LAB = ROOT / "labs" / "02-disk"
 DFLAB = [str(Path(sys.executable).parent / "dflab")] if (Path(sys.executable).parent / "dflab").exists() \
@@ -59,6 +68,7 @@ BENCH_LABEL = "dflab.bench"
 POLL = 0.2
 READY_TIMEOUT = 600.0
 IDLE_SETTLE = 10.0  # seconds the kernels sit idle before memory is read
+MIB = 1 << 20
 
 
 def _dflab(*args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
@@ -210,6 +220,93 @@ def idle_memory(client: docker.DockerClient, session_id: str, endpoints: list[tu
             "per_trainee_max_mib": max(totals)}
 
 
+# -- (d) a 1 GiB sparse image per trainee ---------------------------------------------------------
+SPARSE_SIZE = 1 << 30
+# Where a built disk image has data: boot sector and partition table, a file system's metadata and files, the
+# backup GPT at the end (offset, bytes); the rest is holes.
+SPARSE_DATA = ((0, 1 << 20), (1 << 20, 1 << 20), (512 << 20, 1 << 20), (SPARSE_SIZE - (16 << 10), 16 << 10))
+
+
+def _sparse_variant(session: Path) -> Path:
+    """A variant as the backends get one: ``<session>/evidence/t/evidence`` with a 1 GiB sparse disk image."""
+    evidence = session / "evidence" / "t" / "evidence"
+    evidence.mkdir(parents=True)
+    rng = random.Random(0)
+    with open(evidence / "disk.img", "wb") as fh:
+        fh.truncate(SPARSE_SIZE)
+        for offset, length in SPARSE_DATA:
+            fh.seek(offset)
+            fh.write(rng.randbytes(length))
+        os.fsync(fh.fileno())
+    return evidence
+
+
+def _written() -> int:
+    """Bytes this process has caused to be sent to storage so far (the kernel's per-task I/O accounting)."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("write_bytes:"):
+            return int(line.split()[1])
+    raise SystemExit("provision benchmark: /proc/self/io has no write_bytes (no task I/O accounting here)")
+
+
+def _dense_copy(evidence: Path, dest: Path) -> None:
+    dest.mkdir()
+    with open(evidence / "disk.img", "rb") as src, open(dest / "disk.img", "wb") as out:
+        shutil.copyfileobj(src, out, 1 << 20)
+        os.fsync(out.fileno())
+
+
+def _sparse_copy(evidence: Path, dest: Path) -> None:
+    dest.mkdir()
+    copy_file(evidence / "disk.img", dest / "disk.img")
+    fd = os.open(dest / "disk.img", os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sparse_handout(work: Path, n: int) -> dict[str, dict[str, float]]:
+    """Per trainee, for each way of handing the variant out: mean seconds, bytes written and bytes left on disk."""
+    session = work / "sparse-session"
+    evidence = _sparse_variant(session)
+
+    def share(evidence: Path, dest: Path) -> None:  # what the backends do: check it, bind it (no bytes move)
+        checked_variant(evidence, session)
+
+    ways = {"copy per trainee (shutil.copyfileobj), before": _dense_copy,
+            "copy keeping holes (dflab.sparsecopy)": _sparse_copy,
+            "read-only share of the variant (the backends), after": share}
+    out: dict[str, dict[str, float]] = {}
+    for name, hand_out in ways.items():
+        seconds, written, kept = [], [], []
+        for i in range(n):
+            dest = work / f"trainee-{i:03d}"
+            w0, t0 = _written(), time.perf_counter()
+            hand_out(evidence, dest)
+            seconds.append(time.perf_counter() - t0)
+            written.append(_written() - w0)
+            kept.append(allocated(dest / "disk.img") if dest.exists() else 0)
+            shutil.rmtree(dest, ignore_errors=True)  # one trainee's copy at a time on this disk
+        out[name] = {"seconds": statistics.mean(seconds), "written_bytes": statistics.mean(written),
+                     "allocated_bytes": statistics.mean(kept)}
+    out["variant"] = {"apparent_bytes": SPARSE_SIZE, "allocated_bytes": allocated(evidence / "disk.img"),
+                      "trainees": n}
+    shutil.rmtree(session)
+    return out
+
+
+def _sparse_rows(sparse: dict[str, dict[str, float]]) -> list[tuple[str, str, str]]:
+    variant = sparse["variant"]
+    rows = [(f"(d) one 1 GiB sparse disk image per trainee ({variant['allocated_bytes'] / MIB:.1f} MiB of data), "
+             f"mean of {variant['trainees']:.0f}", "seconds / MiB written / MiB on disk", "")]
+    for name, fig in sparse.items():
+        if name != "variant":
+            rows.append((f"    {name}", f"{fig['seconds']:.3f} s / {fig['written_bytes'] / MIB:.1f} / "
+                                         f"{fig['allocated_bytes'] / MIB:.1f}", ""))
+    return rows
+
+
 def _session_id(session_dir: Path) -> str:
     import sqlite3
 
@@ -234,7 +331,15 @@ def main() -> None:
     ap.add_argument("--lab", type=Path, default=DEFAULT_LAB,
                     help="lab folder the session hands out (its lab.yaml `evidence:` says which kinds are built)")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    ap.add_argument("--sparse-trainees", type=int, default=3, help="trainees (d) hands a 1 GiB sparse image to")
+    ap.add_argument("--sparse-only", action="store_true", help="measure (d) alone (no Docker needed)")
     args = ap.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="dflab-provision-sparse-") as tmp:
+        sparse = sparse_handout(Path(tmp), args.sparse_trainees)
+    if args.sparse_only:
+        _print_sparse(sparse, args.json)
+        return
 
     client = docker.from_env(timeout=300)
     try:
@@ -297,6 +402,7 @@ def main() -> None:
         "idle_per_trainee_max_mib": round(memory["per_trainee_max_mib"], 1),
         "target_idle_per_trainee_mib": 120,
         "memory_trainees_measured": memory["trainees_measured"],
+        "sparse_handout": sparse,
         "cpus": os.cpu_count(),
         "load_avg_1m_5m_before": load_before,
         "load_avg_1m_5m_after": _load(),
@@ -323,7 +429,25 @@ def main() -> None:
                   "<= 120 MiB")
     table.add_row("    lab container (mean) / the session's one relay container",
                   f"{memory['lab_mean_mib']:.0f} / {memory['relay_mib']:.0f} MiB", "")
+    for row in _sparse_rows(sparse):
+        table.add_row(*row)
     table.add_row("load average 1m/5m before / after", f"{load_before} / {_load()} ({os.cpu_count()} CPUs)", "")
+    Console().print(table)
+
+
+def _print_sparse(sparse: dict[str, dict[str, float]], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"sparse_handout": sparse, "cpus": os.cpu_count(), "load_avg_1m_5m": _load()}))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="handing out a 1 GiB sparse disk image, per trainee (issue #14 item 5)")
+    for col in ("figure", "value", "target"):
+        table.add_column(col)
+    for row in _sparse_rows(sparse):
+        table.add_row(*row)
+    table.add_row("load average 1m/5m", f"{_load()} ({os.cpu_count()} CPUs)", "")
     Console().print(table)
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from dflab.i18n.lang import DEFAULT_LANG, LANGUAGES
+
 EXIT_CHECK_FAILED = 4  # the lab ran, and something it must prove did not hold
 
 
@@ -96,7 +98,7 @@ def lab_check(lab_id: str, spec: Path | None, labs_dir: Path | None, sandbox: st
 
 @lab.command("translate")
 @click.argument("lab_id", metavar="LAB")
-@click.option("--lang", "langs", multiple=True, type=click.Choice(["fr", "es"]),
+@click.option("--lang", "langs", multiple=True, type=click.Choice([code for code in LANGUAGES if code != DEFAULT_LANG]),
               help="The language to refresh (repeat for several; default: every language dflab ships).")
 @click.option("--labs", "labs_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="The folder holding LAB (default: the bundled labs/).")

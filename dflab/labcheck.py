@@ -55,6 +55,13 @@ LIFECYCLE_HOOKS = ("seed", "post_start", "pre_stop")  # hooks that act on a runn
 Step = Callable[[str], None]
 
 
+def cohort(variants: int) -> list[str]:
+    """The trainees lab check builds ``variants`` variants for: one per role, then numbered. With the fixed secret
+    these names make the same variants of a case in every run, so checking again in a course kept with ``--keep``
+    reuses the variants already built there (``init_course`` builds only those missing)."""
+    return [f"check-{role}" for role in ROLES] + [f"check-{n}" for n in range(len(ROLES) + 1, variants + 1)]
+
+
 def lifecycle_hooks(lab_dir: Path, meta: LabMeta) -> list[str]:
     """The hooks of the lab in ``lab_dir`` (``meta``: its lab.yaml) that need a running lab, which lab check does not
     start; empty for a lab without hooks or whose hooks only grade and add key facts."""
@@ -88,6 +95,7 @@ class LabCheck:
     findings: list[Finding] = field(default_factory=list)
     distinct: dict[str, int | None] = field(default_factory=dict)  # answer -> distinct key values (None: no value)
     variants: int = 0
+    built: int = 0  # of the variants, those this run built (the rest were kept from an earlier one in its course)
     copy_share: float | None = None  # mean share of the points a neighbour's answers earn, over every ordered pair
     seconds: float = 0.0
 
@@ -97,7 +105,7 @@ class LabCheck:
 
     def as_dict(self) -> dict[str, Any]:
         return {"lab": self.lab, "scenario": str(self.scenario), "ok": self.ok, "variants": self.variants,
-                "seconds": round(self.seconds, 1), "copy_share": self.copy_share,
+                "built": self.built, "seconds": round(self.seconds, 1), "copy_share": self.copy_share,
                 "findings": [{"name": f.name, "ok": f.ok, "detail": f.detail} for f in self.findings],
                 "distinct": self.distinct}
 
@@ -229,12 +237,14 @@ def check_lab(lab: str, spec: Path, work: Path, *, labs_dir: Path = REPO / "labs
     work = ensure_writable_dir(work)
     if variants < len(ROLES):
         raise DflabError(f"lab check needs at least {len(ROLES)} variants, not {variants}", "--variants")
-    trainees = [f"check-{role}" for role in ROLES] + [f"check-{n}" for n in range(len(ROLES) + 1, variants + 1)]
+    trainees = cohort(variants)
     result = LabCheck(lab, spec, variants=len(trainees))
-    say(f"building {len(trainees)} variants of {spec.name} and releasing {lab}")
     course = work / "course"
-    init_course(course, _roster(work / "roster.csv", trainees), lab, SECRET, labs_dir=labs_dir, scenario=spec,
-                workers=workers)
+    missing = [t for t in trainees if not (course / "evidence" / t / "key" / "answer_key.json").is_file()]
+    say(f"building {len(missing)} of {len(trainees)} variants of {spec.name} and releasing {lab}")
+    made = init_course(course, _roster(work / "roster.csv", trainees), lab, SECRET, labs_dir=labs_dir, scenario=spec,
+                       workers=workers)
+    result.built = len(made.evidence_built)
     checks = checks_for(course / "graders", lab)
     keys = {t: json.loads((course / "evidence" / t / "key" / "answer_key.json").read_text(encoding="utf-8"))
             for t in trainees}

@@ -45,12 +45,16 @@ def haystack_spec(name: str = "nightjar") -> Spec:
     return parse_spec(haystack_text(name), f"{name}.yaml (haystack)")
 
 
-
-def with_memory(name: str, size: str) -> Spec:
-    """The ``name`` case with an installed system and ``size`` of memory (e.g. ``256MiB``, #14 item 5's figure):
-    the page cache has the installed files to hold."""
+def with_memory_text(name: str, size: str) -> str:
+    """The YAML of :func:`with_memory`: what ``benchmarks/evidence.py`` writes to a file for ``build_cohort``."""
     text = haystack_text(name)
     marker = "\nmemory:\n  size: "
     assert text.count(marker) == 1, f"{name}.yaml's memory size is not where tests/haystack.py looks"
     head, tail = text.split(marker)
-    return parse_spec(head + marker + size + tail[tail.index("\n"):], f"{name}.yaml (haystack, memory {size})")
+    return head + marker + size + tail[tail.index("\n"):]
+
+
+def with_memory(name: str, size: str) -> Spec:
+    """The ``name`` case with an installed system and ``size`` of memory (e.g. ``256MiB``, #14 item 5's figure):
+    the page cache has the installed files to hold."""
+    return parse_spec(with_memory_text(name, size), f"{name}.yaml (haystack, memory {size})")

@@ -55,9 +55,17 @@ def _key(root: Path, student: str) -> Path:
 
 def build_cohort(base: Path) -> tuple[Path, dict[str, str]]:
     """A course whose cohort holds two well-behaved trainees and one hostile submission per attack; returns the
-    course and, per hostile trainee, the reason their rejection must start with."""
+    course and, per hostile trainee, the reason their rejection must start with.
+
+    Only the ROSTER's trainees get variants: alice and bob are graded, and mallory's key is what the links point at.
+    The parser attacks' trainees are in the gradebook without one, as nothing of theirs may get past the file and
+    notebook checks, which come before the evidence check: a refusal for missing evidence is a wrong reason here.
+    """
+    (base / "graded.csv").write_text(ROSTER)
+    init_course(base / "course", base / "graded.csv", LAB.id, SECRET)
     (base / "roster.csv").write_text(ROSTER + "".join(f"{s},{s.title()}\n" for s in PARSER_ATTACKS))
-    root = init_course(base / "course", base / "roster.csv", LAB.id, SECRET).root
+    root = init_course(base / "course", base / "roster.csv", LAB.id, SECRET, build_evidence=False).root
+    assert sorted(p.name for p in (root / "evidence").iterdir()) == ["alice", "bob", "mallory"]
     solution, reader = LAB.source_nb(root), hf.key_reader(LAB.source_nb(root))
     submitted = root / "submitted"
     _submit(root, "alice", solution)

@@ -93,11 +93,12 @@ def wait_for(what: str, hub: Hub, probe: Callable[[], object], timeout: float,
     pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}; hub log:\n{hub.log_tail()}")
 
 
-@pytest.fixture(scope="module")
-def hub(trainee_image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    root = tmp_path_factory.mktemp("hub")
+@contextlib.contextmanager
+def running_hub(trainee_image: str, root: Path, roster_text: str) -> Iterator[Hub]:
+    """A real JupyterHub from `dflab course init` + `dflab hub config` on ``roster_text``, stopped and purged after
+    (every container, volume and network of it gone: asserted)."""
     roster = root / "roster.csv"
-    roster.write_text(f"id,name\n{TRAINEE},Alice\n{OTHER},Bob\n", encoding="utf-8")
+    roster.write_text(roster_text, encoding="utf-8")
     course, state = root / "course", root / "state"
     invoke("course", "init", str(course), "--roster", str(roster), "--lab", LAB)
     name = f"t{secrets.token_hex(4)}"
@@ -132,9 +133,16 @@ def hub(trainee_image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                 *client.volumes.list(filters={"label": f"dflab.hub={name}"}),
                 *client.networks.list(filters={"label": f"dflab.hub={name}"})]
         assert not left, f"`dflab hub purge` left {left}"
-        workspaces = state / "workspaces"
-        assert not workspaces.exists() or not [p for p in workspaces.iterdir() if os.path.ismount(p) or p.is_file()], \
-            "`dflab hub purge` left a workspace mounted or its image"
+
+
+@pytest.fixture(scope="module")
+def hub(trainee_image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    root = tmp_path_factory.mktemp("hub")
+    with running_hub(trainee_image, root, f"id,name\n{TRAINEE},Alice\n{OTHER},Bob\n") as h:
+        yield h
+    workspaces = h.state / "workspaces"
+    assert not workspaces.exists() or not [p for p in workspaces.iterdir() if os.path.ismount(p) or p.is_file()], \
+        "`dflab hub purge` left a workspace mounted or its image"
 
 
 def lab_container(hub: Hub) -> Container | None:

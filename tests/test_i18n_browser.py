@@ -2,7 +2,9 @@
 roster whose ``lang`` is ``fr-FR`` seeds alice's workspace from the French handout, starts her lab with
 ``DFLAB_LANG=fr`` and JupyterLab's French language pack, and `session status` knows her language. In the browser,
 JupyterLab's menus are French, the notebook's prose is French, and the answer form's labels, choices, button and
-messages are French. The screenshot is saved under the test's tmp path (its name printed)."""
+messages are French. nbgrader's Validate button, whose labels no catalog can translate (dflab/i18n/lang.py), is not
+in her notebook's toolbar (tests/test_validate_button.py presses it in an English lab). The screenshot is saved under
+the test's tmp path (its name printed)."""
 
 from __future__ import annotations
 
@@ -69,8 +71,10 @@ def test_a_french_trainees_lab_opens_in_french(tmp_path: Path) -> None:
                 heading = page.locator(".jp-NotebookPanel .jp-MarkdownOutput h1").first.inner_text()
                 page.screenshot(path=str(prose))
                 print(f"\nFrench trainee's notebook screenshot: {prose}")
-                page.goto(f"{row.url}lab/tree/07-review/formulaire.ipynb?token={row.token}")
-                shown = ".jp-NotebookPanel:visible"  # the form's tab (the lab's notebook stays open, hidden, beside it)
+                # A fresh workspace (?reset): JupyterLab hides a background tab by CSS content-visibility, which
+                # Playwright's :visible does not see, so the lab's notebook restored beside the form could be matched.
+                page.goto(f"{row.url}lab/tree/07-review/formulaire.ipynb?reset&token={row.token}")
+                shown = ".jp-NotebookPanel:visible"  # the form's notebook, the only one open
                 page.locator(f"{shown} .jp-NotebookPanel-toolbar", has_text="Python 3").wait_for(timeout=120_000)
                 page.wait_for_selector(f"{shown} .jp-Notebook-ExecutionIndicator[data-status='idle']",
                                        state="attached", timeout=120_000)
@@ -90,6 +94,9 @@ def test_a_french_trainees_lab_opens_in_french(tmp_path: Path) -> None:
                 form = page.locator(f"{shown} .jp-OutputArea").last.inner_text()
                 options = [o.replace("\xa0", " ")  # ipywidgets shows an option's spaces as no-break spaces
                            for o in page.locator(f"{shown} .jp-OutputArea select option").all_inner_texts()]
+                # The toolbar is whole by now (Validate, when enabled, joins it as the notebook opens).
+                tools = page.locator(f"{shown} .jp-NotebookPanel-toolbar").first.inner_text()
+                validate_buttons = page.locator(".jp-NotebookPanel-toolbar .validate-button").count()
                 page.screenshot(path=str(shot))
                 print(f"\nFrench trainee's lab screenshot: {shot}")
             except Exception:
@@ -101,6 +108,7 @@ def test_a_french_trainees_lab_opens_in_french(tmp_path: Path) -> None:
     finally:
         dflab("session", "stop", "--purge", "--session-dir", str(session_dir))
         kill_leftovers(session_dir)
+    assert validate_buttons == 0 and "Validate" not in tools, (tools, shot)
     for menu in ("Fichier", "Affichage", "Noyau", "Aide"):
         assert menu in menus, (menus, shot)
     assert "File" not in menus.split() and "Help" not in menus.split(), (menus, shot)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import ast
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -148,7 +150,11 @@ def test_a_roster_without_lang_is_english(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("lang", "locale"), [("fr", "fr_FR"), ("es", "es_ES")])
 def test_each_language_settings_folder_is_the_english_one_plus_its_locale(lang: str, locale: str) -> None:
     folder = lab_settings(LAB_SETTINGS_DIR, lang)
-    assert (folder / "page_config.json").read_bytes() == (LAB_SETTINGS_DIR / "page_config.json").read_bytes()
+    # the same extensions as an English lab, plus nbgrader's Validate, whose texts nbgrader cannot translate
+    # (the answer forms report in the trainee's language instead: dflab.i18n.lang.lab_settings)
+    english_page = json.loads((LAB_SETTINGS_DIR / "page_config.json").read_text(encoding="utf-8"))
+    assert json.loads((folder / "page_config.json").read_text(encoding="utf-8")) == {"disabledExtensions": {
+        **english_page["disabledExtensions"], "@jupyter/nbgrader:validate-assignment": True}}
     english = json.loads((LAB_SETTINGS_DIR / "overrides.json").read_text(encoding="utf-8"))
     assert json.loads((folder / "overrides.json").read_text(encoding="utf-8")) == {
         **english, "@jupyterlab/translation-extension:plugin": {"locale": locale}}
@@ -197,3 +203,63 @@ def test_choices_are_codes_with_labels_and_a_mistake_is_one_line(rule: str, mess
     with pytest.raises(DflabError) as raised:
         parse_answers(f"answers:\n  x: {rule}\n", "lab.yaml")
     assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+# -- the hooks' texts ----------------------------------------------------------------------------------------------
+
+
+def hooks_lab(tmp_path: Path, hooks: str, text: bytes = b'TITLE = N_("A text the hooks write for trainees")\n') -> Path:
+    """A lab folder whose lab.yaml names ``hooks``, and a hooks file outside it (``../outside.py``) holding ``text``,
+    as a lab's own hooks.py would."""
+    lab = tmp_path / "lab"
+    lab.mkdir()
+    (lab / "source.ipynb").write_text('{"cells": []}', encoding="utf-8")
+    (lab / "lab.yaml").write_text(f"title: A lab\nhooks: {json.dumps(hooks)}\n", encoding="utf-8")
+    (tmp_path / "outside.py").write_bytes(text)
+    return lab
+
+
+def test_the_hooks_texts_are_format_templates_and_the_rest_not() -> None:
+    """Only the hooks' texts are filled with str.format, so only their translations must keep ``{fields}``."""
+    units = lab_units(REPO / "labs" / "07-review")
+    formatted = {u.msgid for u in units if u.formatted}
+    assert "Examiner: {name}" in formatted and all(u.where == "hooks.py" for u in units if u.formatted)
+    assert "A hash that does not verify (acquisition and verification differ)" not in formatted
+
+
+@pytest.mark.parametrize("hooks", ["/OUTSIDE", "../outside.py", "sub/../../outside.py", "link.py"])
+def test_a_hooks_path_outside_the_lab_is_refused_in_one_line(tmp_path: Path, hooks: str) -> None:
+    """lab.yaml's ``hooks:`` is read before any check of lab.yaml runs (``dflab lab translate``): a path that leads
+    out of the lab folder, absolute, through ``..`` or a link, is refused and the file never read."""
+    lab = hooks_lab(tmp_path, hooks.replace("/OUTSIDE", str(tmp_path / "outside.py")))
+    (lab / "link.py").symlink_to(tmp_path / "outside.py")
+    with pytest.raises(DflabError) as refused:
+        lab_units(lab)
+    assert refused.value.where == str(lab / "lab.yaml") and "outside the lab folder" in refused.value.what
+    proc = subprocess.run([sys.executable, "-m", "dflab.cli", "lab", "translate", "lab", "--labs", str(tmp_path),
+                           "--check"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "outside the lab folder" in proc.stderr, \
+        proc.stderr
+    assert not (lab / "locale").exists()
+
+
+def test_a_hooks_file_inside_the_lab_gives_its_texts(tmp_path: Path) -> None:
+    """The check above refuses the place, not the file: the same file inside the lab gives its text."""
+    lab = hooks_lab(tmp_path, "hooks.py")
+    (lab / "hooks.py").write_bytes((tmp_path / "outside.py").read_bytes())
+    assert [(u.msgid, u.where, u.formatted) for u in lab_units(lab) if u.where == "hooks.py"] == [
+        ("A text the hooks write for trainees", "hooks.py", True)]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (b'TITLE = N_("An unterminated text\n', "EOF in multi-line statement (line 2)"),
+    (b'TITLE = N_("Caf\xe9 au lait for trainees")\n', "can't decode byte 0xe9"),
+    (b'TITLE = N_("A text"\n', "EOF in multi-line statement"),
+])
+def test_a_hooks_file_python_cannot_read_is_one_line(tmp_path: Path, text: bytes, message: str) -> None:
+    lab = hooks_lab(tmp_path, "hooks.py", text)
+    (lab / "hooks.py").write_bytes(text)
+    with pytest.raises(DflabError) as refused:
+        lab_units(lab)
+    assert refused.value.where == str(lab / "hooks.py") and message in refused.value.what
+    assert "\n" not in str(refused.value)

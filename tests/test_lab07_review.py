@@ -58,8 +58,9 @@ def review(out: Path) -> dict[str, Any]:
     return json.loads((out / "key" / "answer_key.json").read_text(encoding="utf-8"))["facts"]["review"]
 
 
-def documents(out: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted((out / "evidence" / "07-review").iterdir())}
+def documents(out: Path, lang: str = "en") -> dict[str, bytes]:
+    """One language's court file (tests/test_lab07_i18n.py reads the others)."""
+    return {p.name: p.read_bytes() for p in sorted((out / "evidence" / "07-review" / lang).iterdir())}
 
 
 def table(text: str) -> list[dict[str, str]]:
@@ -92,6 +93,7 @@ def reviewer() -> list[str]:
 
 def read_as_reviewer(evidence: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setenv("DFLAB_EVIDENCE", str(evidence))
+    monkeypatch.delenv("DFLAB_LANG", raising=False)  # the solution reads the English court file
     namespace: dict[str, Any] = {}
     for source in reviewer():
         exec(compile(source, "source.ipynb", "exec"), namespace)  # noqa: S102 - the lab's own solution
@@ -99,16 +101,19 @@ def read_as_reviewer(evidence: Path, monkeypatch: pytest.MonkeyPatch) -> dict[st
 
 
 def test_documents_are_deterministic_per_seed_and_differ_across_trainees(variants: dict[str, Path]) -> None:
-    alice, again, bob = (documents(variants[n]) for n in ("alice", "alice-again", "bob"))
-    assert sorted(alice) == sorted(HOOKS.DOCUMENTS)
-    assert alice == again and review(variants["alice"]) == review(variants["alice-again"])
-    assert all(alice[name] != bob[name] for name in alice)
-    assert review(variants["alice"])["flawed_items"] != review(variants["bob"])["flawed_items"]
-    # The documents are evidence: the manifest covers them, so a changed document fails verification.
     manifest = json.loads((variants["alice"] / "evidence" / "manifest.json").read_text(encoding="utf-8"))
     listed = {f["path"]: f["sha256"] for f in manifest["files"]}
-    for name, data in alice.items():
-        assert listed[f"07-review/{name}"] == hashlib.sha256(data).hexdigest()
+    assert sorted(p.name for p in (variants["alice"] / "evidence" / "07-review").iterdir()) == sorted(HOOKS.LANGUAGES)
+    for lang in HOOKS.LANGUAGES:  # the court file in every language the labs ship
+        alice, again, bob = (documents(variants[n], lang) for n in ("alice", "alice-again", "bob"))
+        assert sorted(alice) == sorted(HOOKS.DOCUMENTS)
+        assert alice == again
+        assert all(alice[name] != bob[name] for name in alice)
+        # The documents are evidence: the manifest covers them, so a changed document fails verification.
+        for name, data in alice.items():
+            assert listed[f"07-review/{lang}/{name}"] == hashlib.sha256(data).hexdigest()
+    assert review(variants["alice"]) == review(variants["alice-again"])
+    assert review(variants["alice"])["flawed_items"] != review(variants["bob"])["flawed_items"]
 
 
 @pytest.mark.parametrize("name", ["alice", "bob", "kestrel"])
@@ -153,7 +158,7 @@ def test_a_reviewer_finds_exactly_what_was_planted_on_many_variants(
         for n in range(40):
             trainee = f"t{n}"
             evidence = tmp_path / case / trainee
-            (evidence / "07-review").mkdir(parents=True)
+            (evidence / "07-review").mkdir(parents=True)  # the hook writes en/, fr/, es/ under it
             (evidence / "manifest.json").write_text("{}")
             exhibits = {f: hashlib.sha256(f"{trainee} {f}".encode()).hexdigest()
                         for f in ("disk.img", "memory.lime", "network.pcapng")}
@@ -169,10 +174,11 @@ def test_the_reviewer_catches_a_missing_flaw_and_an_unplanted_one(
     """The comparison above can fail: a document with a flaw repaired, or a right item broken, reads otherwise."""
     evidence = tmp_path / "evidence"
     shutil.copytree(variants["alice"] / "evidence", evidence)
-    os.chmod(evidence / "07-review", 0o755)
+    for folder in (evidence / "07-review", evidence / "07-review" / "en"):
+        os.chmod(folder, 0o755)
     want = {n: review(variants["alice"])[n] for n in ANSWERS}
     assert read_as_reviewer(evidence, monkeypatch) == want
-    hashes = evidence / "07-review" / "hashes.md"
+    hashes = evidence / "07-review" / "en" / "hashes.md"
     hashes.chmod(0o644)
     rows = table(hashes.read_text(encoding="utf-8"))
     right = next(r for r in rows if r["At verification"] == r["At acquisition"])
@@ -215,7 +221,7 @@ def test_a_materials_hook_claiming_a_taken_section_is_refused(tmp_path: Path) ->
     exhibits = {"disk.img": "a" * 64}
     (tmp_path / "ev").mkdir()
     facts = labs_materials(labs, case, exhibits, tmp_path / "ev")
-    assert set(facts) == {"review"} and (tmp_path / "ev" / "07-review" / "report.md").is_file()
+    assert set(facts) == {"review"} and (tmp_path / "ev" / "07-review" / "en" / "report.md").is_file()
     (tmp_path / "ev2").mkdir()
     with pytest.raises(DflabError, match="section 'review' is already"):
         labs_materials(labs, case, exhibits, tmp_path / "ev2", taken=["review"])
@@ -226,7 +232,7 @@ def test_the_documents_hold_no_answer_another_lab_asks_for(variants: dict[str, P
     answer of the case (a path, a port, a host name) and no event time to the second a lab grades."""
     for name in ("alice", "kestrel"):
         key = json.loads((variants[name] / "key" / "answer_key.json").read_text(encoding="utf-8"))
-        text = "\n".join(d.decode() for d in documents(variants[name]).values())
+        text = "\n".join(d.decode() for lang in HOOKS.LANGUAGES for d in documents(variants[name], lang).values())
         values = {str(v) for v in key["answers"].values() if not isinstance(v, (bool, list)) and len(str(v)) >= 6}
         values |= {e["time"] for e in key["timeline"]} | {e["time"].replace("T", " ")[:19] for e in key["timeline"]}
         assert len(values) > 20

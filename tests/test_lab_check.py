@@ -5,22 +5,32 @@ Everything is real: the variants are built, nbgrader grades the three submission
 sandbox, the comparisons are the grader's own. Each lab x case pair is one test (about a minute each), with the
 command's default of 12 variants: the copy share it asserts is the figure `dflab lab check` reports, over 132 ordered
 pairs of one fixed cohort (lab check's own secret), not a smaller sample of it.
+
+Lab check's fixed secret and trainee names make the same cohort of a case for every lab whose variants hold the
+case's evidence alone, so that cohort is built once per case per run (`case_cohort`) and handed to each such lab's
+check as a kept course would hold it; lab check then builds none (its report says so: `built`). A lab listing more kinds
+(lab 07's materials) builds its own, so every case also goes through the command's build end to end.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from dflab.evidence.build import build_cohort
+from dflab.evidence.kinds import CASE_KINDS
 from dflab.lab_meta import read_lab
-from dflab.labcheck import check_lab, lifecycle_hooks
+from dflab.labcheck import SECRET, VARIANTS, check_lab, cohort, lifecycle_hooks
 
 ROOT = Path(__file__).resolve().parents[1]
 NIGHTJAR = ROOT / "labs" / "scenarios" / "nightjar.yaml"
@@ -31,7 +41,51 @@ CASES = tuple(sorted(p.stem for p in (ROOT / "labs" / "scenarios").glob("*.yaml"
 # hooks only grade what is handed in (lab 06) is checked like the others.
 CHECKED_LABS = tuple(d.name for d in sorted(p.parent for p in (ROOT / "labs").glob("*/lab.yaml"))
                      if not lifecycle_hooks(d, read_lab(d)))
+# The labs whose variants hold the case's evidence and nothing more: lab check (through init_course) builds each of
+# them the very same cohort of a case, so one build serves them all.
+CASE_EVIDENCE_LABS = tuple(lab for lab in CHECKED_LABS
+                           if set(read_lab(ROOT / "labs" / lab).evidence) <= set(CASE_KINDS))
 DFLAB = [sys.executable, "-m", "dflab.cli"]
+# What lab check 06-acquire finds, in detail: the hand-in's six points are out of its reach (it hands in the
+# notebook alone), the four typed hashes are drawn anew for every variant, so neither the release nor a neighbour's
+# answers score.
+LAB_06_FINDINGS = {
+    "solution": ("4/11 (wants all 10 autograded points but the 6 graded on files a run hands in, which lab check does "
+                 "not make)"),
+    "released": "0/11 (wants 0)", "copier": "0/11 (wants 0, as the grader's comparisons predict)"}
+LAB_06_DISTINCT = (dict.fromkeys(("source_hash_before", "raw_image_hash", "e01_image_hash", "source_hash_after"),
+                                 VARIANTS)
+                   | dict.fromkeys(("acquired_image", "acquired_header", "acquired_times", "acquired_hashes")))
+
+
+@pytest.fixture(scope="session")
+def case_cohort(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """``case`` -> lab check's cohort of that case (its secret, trainees and the case's kinds, as init_course builds
+    them), built once per run: xdist's workers share the run's folder and take turns through a lock, so whichever
+    first needs a case builds it and the other reads it."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the run's folder, above each worker's own
+
+    def built(case: str) -> Path:
+        root = shared / f"lab-check-cohort-{case}"
+        with (shared / f"lab-check-cohort-{case}.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this worker dies
+            if not (root / "complete").is_file():
+                shutil.rmtree(root, ignore_errors=True)  # a build another worker did not finish
+                build_cohort(ROOT / "labs" / "scenarios" / f"{case}.yaml", SECRET, cohort(VARIANTS),
+                             root / "evidence", kinds=CASE_KINDS)
+                (root / "complete").touch()
+        return root / "evidence"
+
+    return built
+
+
+def seed_kept_course(work: Path, variants: Path) -> None:
+    """``work`` as `dflab lab check --keep work` leaves it after building ``variants``' cohort: the variants under
+    course/evidence/, hard links to the shared files (read by the grading sandbox, never written)."""
+    for variant in sorted(variants.iterdir()):
+        shutil.copytree(variant, work / "course" / "evidence" / variant.name, copy_function=os.link)
 
 
 def test_the_pairs_cover_both_bundled_cases_and_labs_02_to_05() -> None:
@@ -43,16 +97,24 @@ def test_the_pairs_cover_both_bundled_cases_and_labs_02_to_05() -> None:
 
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("lab", CHECKED_LABS)
-def test_every_bundled_lab_passes_lab_check_on_every_bundled_case(lab: str, case: str, tmp_path: Path) -> None:
+def test_every_bundled_lab_passes_lab_check_on_every_bundled_case(lab: str, case: str, tmp_path: Path,
+                                                                   case_cohort: Callable[[str], Path]) -> None:
     spec = ROOT / "labs" / "scenarios" / f"{case}.yaml"
+    shared = lab in CASE_EVIDENCE_LABS
+    if shared:
+        seed_kept_course(tmp_path, case_cohort(case))
     proc = subprocess.run([*DFLAB, "lab", "check", lab, "--scenario", str(spec), "--keep", str(tmp_path),
                            "--json"], capture_output=True, text=True, timeout=1200)
     assert proc.stdout, proc.stderr[-2000:]
     result = json.loads(proc.stdout)
     failed = [f for f in result["findings"] if not f["ok"]]
     assert proc.returncode == 0 and result["ok"], failed or proc.stderr[-2000:]
+    assert result["built"] == (0 if shared else VARIANTS)  # the shared cohort was checked, not built again
     assert [f["name"] for f in result["findings"]] == ["solution", "released", "copier", "copy share", "release"]
     assert result["variants"] == 12 and set(result["distinct"]) and result["copy_share"] <= 0.10
+    if lab == "06-acquire":
+        assert {f["name"]: f["detail"] for f in result["findings"][:3]} == LAB_06_FINDINGS
+        assert result["copy_share"] == 0.0 and result["distinct"] == LAB_06_DISTINCT
 
 
 def planted_lab(tmp_path: Path) -> tuple[Path, Path]:

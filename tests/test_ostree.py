@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -201,6 +202,33 @@ def test_the_image_is_sparse_and_a_gibibyte(root: Root):
     st = os.stat(root.image)
     assert st.st_size >= 1 << 30
     assert st.st_blocks * 512 < st.st_size // 4  # holes stay holes: only what the file systems hold is written
+    # and of that, no block of zeros (an unused inode table block, a file's zero pages) takes space on the host
+    zero, pos, block = 0, 0, 4096
+    with open(root.image, "rb") as fh:
+        fd = fh.fileno()
+        while pos < st.st_size:
+            try:
+                start = os.lseek(fd, pos, os.SEEK_DATA)
+            except OSError:  # no data after pos
+                break
+            pos = os.lseek(fd, start, os.SEEK_HOLE)
+            for at in range(start - start % block, pos, block):
+                zero += os.pread(fd, block, at) == bytes(block)
+    assert zero == 0
+
+
+def test_a_cohort_makes_the_shared_part_once_before_its_workers_fork(tmp_path: Path):
+    """build_cohort makes the installed system's shared part in its own process, so the workers it forks inherit
+    it (dflab.scenario.ostree's docstring): here the parent's cache holds it after a two-worker build."""
+    from dflab.evidence.build import build_cohort
+
+    spec = tmp_path / "nightjar.yaml"
+    spec.write_text(haystack_text("nightjar"), encoding="utf-8")
+    ostree.shared.cache_clear()
+    results = build_cohort(spec, DEMO_SECRET, ["t1", "t2"], tmp_path / "out", workers=2, kinds=("disk",))
+    assert ostree.shared.cache_info().currsize == 1
+    assert [r.variant for r in results] == ["t1", "t2"]
+    assert results[0].manifest_sha256 != results[1].manifest_sha256
 
 
 def test_the_shared_part_is_the_same_in_every_process():
@@ -236,3 +264,27 @@ def test_big_directories_are_htrees(root: Root):
         assert "Flags: 0x81000" in debugfs(f"stat {big}"), big
         assert "Indirect levels: 0" in debugfs(f"htree {big}"), big
     assert "Flags: 0x80000" in debugfs("stat /etc/ssh"), "a small directory stays linear"
+
+
+def test_dpkg_and_apt_logs_on_the_disk_tell_the_install_and_upgrade_the_status_holds(root: Root):
+    """dpkg.log, apt's history.log and term.log as logrotate left them at acquisition, read back with TSK: every
+    version they leave installed is the status's, every upgrade one of bookworm's stable updates."""
+    from tests.test_linux_artefacts_packages import log_problems
+
+    status = {m["Package"]: m["Version"] for m in (
+        dict(line.split(": ", 1) for line in stanza.splitlines() if ": " in line and not line.startswith(" "))
+        for stanza in root.read("/var/lib/dpkg/status").decode().split("\n\n")) if "Package" in m}
+    logs = {p: root.read(p) for p, _ in root.walk("/var/log") if p.split("/")[-1].startswith(("dpkg.log",
+                                                                                                "history.log"))}
+    assert "/var/log/dpkg.log" in logs and "/var/log/apt/history.log" in logs
+    assert log_problems(logs, status) == []
+    upgraded = re.findall(r"^\S+ \S+ upgrade (\S+):\S+ (\S+) (\S+)$", b"".join(logs.values()).decode(), re.M)
+    assert upgraded and all(re.search(r"[+~]deb12u\d+$", new) for _, _, new in upgraded)
+    term = root.meta("/var/log/apt/term.log")
+    assert (term.mode & 0o777, term.uid, term.gid) == (0o640, 0, 4)  # root:adm, as apt makes it
+    # A status that disagrees (a planted version) is caught by the same check.
+    name = upgraded[0][0]
+    assert log_problems(logs, {**status, name: "0.0-1"})
+    # Each log was last written by its month's last run, never after acquisition.
+    acquired = _case().memory.acquired_at
+    assert all(root.meta(p).crtime <= root.meta(p).mtime <= acquired for p in logs)

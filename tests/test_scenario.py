@@ -126,8 +126,9 @@ def test_case_is_frozen():
 
 def test_memory_formats_option(spec_text: str):
     assert _case("erin").memory.formats == ("lime",)
-    kernel = "  kernel: 5.15.0-91-generic\n"
-    both = parse_spec(spec_text.replace(kernel, kernel + "  formats: [raw, lime]\n"))
+    kernel = "  kernel: debian-12"
+    assert kernel in spec_text
+    both = parse_spec(spec_text.replace(kernel, "  formats: [raw, lime]\n" + kernel))
     assert resolve(both, b"\0" * 32).memory.formats == ("raw", "lime")
 
 

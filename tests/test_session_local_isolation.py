@@ -54,8 +54,10 @@ DFLAB = str(REPO / ".venv" / "bin" / "dflab")
 NOBODY = 65534
 TIMEOUT = 120.0
 # What a confined lab's environment may hold: what Jupyter and the lab need, nothing of the instructor's.
+# DFLAB_EVIDENCE_CHECKED: the checked variant's device:inode, which the launcher compares with what was bound and
+# removes before Jupyter starts (dflab/provision/evidence_share.py require_bound); /proc shows the launcher's start.
 LAB_ENVIRONMENT = {"PATH", "HOME", "LANG", "USER", "LOGNAME", "SHELL", "JUPYTER_TOKEN", "DFLAB_EVIDENCE",
-                   "JUPYTER_RUNTIME_DIR", "JUPYTER_CONFIG_DIR", "PWD", "DFLAB_CHECK_SOCKET"}
+                   "JUPYTER_RUNTIME_DIR", "JUPYTER_CONFIG_DIR", "PWD", "DFLAB_CHECK_SOCKET", "DFLAB_EVIDENCE_CHECKED"}
 
 
 def dflab(*args: str, env: dict[str, str] | None = None, user: int | None = None,

@@ -110,9 +110,10 @@ def lab(trainee_image: str, engine: docker.DockerClient, tmp_path: Path,
     monkeypatch.setenv("DFLAB_WORKSPACE_MIB", "0")  # no loop-mounted workspace: not what is compared here
     session_id = f"tc{secrets.token_hex(3)}"
     (tmp_path / "seed").mkdir()
-    (tmp_path / "evidence").mkdir()
+    evidence = tmp_path / "session" / "evidence" / "alice" / "evidence"  # where a session builds it: checked so
+    evidence.mkdir(parents=True)
     backend = DockerBackend(session_id, tmp_path / "session", tmp_path / "seed", trainee_image)
-    env = TraineeEnv("alice", secrets.token_urlsafe(16), tmp_path / "evidence")
+    env = TraineeEnv("alice", secrets.token_urlsafe(16), evidence)
     try:
         backend.prepare([env])
         backend.start(env)

@@ -26,6 +26,8 @@ from pathlib import Path
 import pyregf
 import pytest
 from regipy import registry as regipy_registry
+from regipy.plugins.system.active_controlset import ActiveControlSetPlugin
+from regipy.plugins.system.services import ServicesPlugin
 
 from dflab.errors import DflabError
 from dflab.evidence.windows.registry import (
@@ -35,6 +37,7 @@ from dflab.evidence.windows.registry import (
     Layout,
     ProgramRun,
     RecentDoc,
+    Service,
     Typed,
     UsbStick,
     ValueType,
@@ -47,6 +50,7 @@ from dflab.evidence.windows.registry import (
     workstation_hives,
 )
 from dflab.evidence.windows.registry.security import ADMINISTRATORS, KEY_ALL_ACCESS, SYSTEM, Ace, descriptor
+from dflab.evidence.windows.registry.system import service_key
 from dflab.evidence.windows.wintypes import filetime
 from tests.samples import sample
 
@@ -64,6 +68,7 @@ SUPPORT = Account("support", 1002, created=datetime(2024, 2, 20, 14, 2, tzinfo=U
 USB = UsbStick("SanDisk", "Cruzer Blade", "1.00", "4C530001230412117483", 0x0781, 0x5567,
                first_inserted=at(4, 10, 12, 5), last_inserted=at(8, 9, 41, 30), last_removed=at(8, 11, 2, 17),
                volume_label="BACKUP")
+SERVICE = Service("WinUpdateHelper", r'"C:\ProgramData\WinUpd\wuhelper.exe" -k netsvcs', at(8, 10, 5, 44))
 FACTS = WorkstationFacts(
     computer_name="DESKTOP-7K2Q9RM",
     machine_sid="S-1-5-21-1904374632-2447129823-3516276554",
@@ -88,6 +93,7 @@ FACTS = WorkstationFacts(
                  RecentDoc("begroting.xlsx", at(6, 13, 40)), RecentDoc("plan.docx", at(7, 11, 5))),
     typed_paths=(Typed("E:\\", at(8, 9, 42)), Typed(r"\\nas01\projecten", at(6, 8, 30))),
     run_mru=(Typed("cmd", at(8, 10, 2)), Typed("powershell -ep bypass", at(8, 10, 4)), Typed("cmd", at(8, 10, 6))),
+    services=(SERVICE,),
 )
 
 
@@ -707,6 +713,53 @@ def test_user_scope_implant_is_in_ntuser_run(tmp_path):
     assert "WinUpdateHelper" not in str(software_hive(facts).to_bytes())
 
 
+SCM_MADE = "PSEXESVC"
+"""A service on the real SYSTEM that only ``CreateService`` wrote (PsExec installs it and sets nothing more)."""
+CREATE_SERVICE_VALUES = [("Type", ValueType.DWORD), ("Start", ValueType.DWORD), ("ErrorControl", ValueType.DWORD),
+                         ("ImagePath", ValueType.EXPAND_SZ), ("DisplayName", ValueType.SZ),
+                         ("ObjectName", ValueType.SZ)]
+
+
+def _service_values(view: KeyView) -> dict[str, object]:
+    """A service key's values decoded from a byte-level view (libregf's or hivex's)."""
+    return {name: struct.unpack("<I", data)[0] if kind == ValueType.DWORD else data.decode("utf-16-le").rstrip("\0")
+            for name, kind, data in view.values}
+
+
+def test_the_service_key_is_what_create_service_writes_for_all_three_readers(case_files, real_hives):
+    key = service_key(SERVICE)
+    want = {"Type": 0x10, "Start": 2, "ErrorControl": 1, "ImagePath": SERVICE.image_path,
+            "DisplayName": "WinUpdateHelper", "ObjectName": "LocalSystem"}
+    (services,) = _plugin(case_files["SYSTEM"], "system", ServicesPlugin).values()
+    (entry,) = [e for e in services["services"] if e["name"] == SERVICE.name]
+    assert {v["name"]: v["value"] for v in entry["values"]} == want
+    assert entry["last_modified"] == SERVICE.installed and entry["parameters"] == []
+    for reader, view in (("libregf", libregf_view), ("hivex", hivex_view)):
+        keys = view(case_files["SYSTEM"])
+        assert keys[key].last_written == filetime(SERVICE.installed), reader
+        assert _service_values(keys[key]) == want, reader
+        assert [(n, k) for n, k, _ in keys[key].values] == CREATE_SERVICE_VALUES, reader
+        assert not [p for p in keys if p.startswith(key + "\\")], f"{reader}: the SCM makes no subkey"
+    regf = pyregf.file()
+    regf.open(str(real_hives["SYSTEM"]))
+    made = regf.get_key_by_path(rf"\ControlSet001\Services\{SCM_MADE}")  # Windows named that key 'services'
+    assert [(v.name, v.type) for v in made.values] == CREATE_SERVICE_VALUES
+    assert made.number_of_sub_keys == 0
+    regf.close()
+
+
+def test_volatile_keys_are_left_out_as_windows_leaves_them(case_files, real_hives):
+    """CurrentControlSet and a service's Enum exist only while Windows runs; Select says which set is current."""
+    for hive in (case_files["SYSTEM"], real_hives["SYSTEM"]):
+        keys = hivex_view(hive)
+        (current,) = [v.value for v in _plugin(hive, "system", ActiveControlSetPlugin) if v.name == "Current"]
+        assert f"ControlSet{current:03d}" in keys, hive.name
+        assert not [p for p in keys if p.split("\\")[0].upper() == "CURRENTCONTROLSET"], hive.name
+        below = [p.upper().split("\\")[2:] for p in keys if p.upper().startswith("CONTROLSET001\\SERVICES\\")]
+        assert [p for p in below if len(p) == 1], f"{hive.name}: no service"
+        assert [p for p in below if len(p) == 2 and p[1] == "ENUM"] == [], hive.name
+
+
 def test_times_are_exact_to_the_tick_and_follow_the_timeline(case_files):
     regf = pyregf.file()
     regf.open(str(case_files["SYSTEM"]))
@@ -791,7 +844,7 @@ def test_real_hives_read_the_same_by_the_three_readers(name, real_hives):
 
 SYSTEM_PARTS_WRITTEN = ("Select", "MountedDevices", r"ControlSet001\Control\ComputerName",
                         r"ControlSet001\Control\TimeZoneInformation", r"ControlSet001\Control\Lsa",
-                        r"ControlSet001\Enum\USBSTOR", r"ControlSet001\Enum\USB")
+                        r"ControlSet001\Enum\USBSTOR", r"ControlSet001\Enum\USB", rf"ControlSet001\Services\{SCM_MADE}")
 """What system_hive writes: where regipy decodes the real SYSTEM's values too."""
 
 REAL_LIBREGF_QUIRKS = {
@@ -873,6 +926,12 @@ def test_user_mistakes_are_one_line_errors():
         replace(FACTS, other_accounts=(replace(SUPPORT, rid=1001),))
     with pytest.raises(DflabError, match="implant scope"):
         Implant("x", "y", at(1, 1), scope="everyone")
+    with pytest.raises(DflabError, match=r"service 'x': start 7 is not 0-4"):
+        Service("x", "y.exe", at(1, 1), start=7)
+    with pytest.raises(DflabError, match=r"service 'a\\b'"):
+        Service("a\\b", "y.exe", at(1, 1))
+    with pytest.raises(DflabError, match="service names repeat"):
+        replace(FACTS, services=(SERVICE, replace(SERVICE, name=SERVICE.name.lower())))
 
 
 def test_user_assist_names_are_rot13():

@@ -45,6 +45,7 @@ from dflab.evidence.memory import write_memory
 from dflab.evidence.network import write_network
 from dflab.lab_hooks import labs_key_facts, labs_materials
 from dflab.lab_meta import REPO
+from dflab.scenario import ostree
 from dflab.scenario.case import Case
 from dflab.scenario.draw import variant_seed
 from dflab.scenario.load import load_spec
@@ -170,6 +171,9 @@ def build_cohort(spec_path: Path, secret: str, trainees: Iterable[str], out_root
     written = check_kinds(kinds, "evidence kinds")
     if spec.disk.e01:
         require_tools(f"{spec_path}: disk.e01")
+    for volume in spec.disk.volumes:
+        if volume.os is not None:  # made here, before the workers fork: each inherits it (ostree's module docstring)
+            ostree.shared(volume.os.distribution, volume.os.profile)
     made = _missing_dirs(out_root)
     ensure_writable_dir(out_root)
     try:

@@ -14,20 +14,22 @@ import io
 import os
 import re
 import secrets
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import click
 from rich.console import Console
 
-from dflab.atomic import atomic_dir, ensure_writable_dir, write_bytes
+from dflab.atomic import ensure_writable_dir, write_bytes
 from dflab.errors import DflabError
 from dflab.evidence.manifest import MANIFEST
 from dflab.hub.auth import access_code
 from dflab.hub.config import INSTRUCTOR_TOKEN_FILE, LAB_SEED_DIR, SECRET_FILE, HubSettings, render_config
+from dflab.i18n.lang import DEFAULT_LANG, localised
+from dflab.provision.evidence_share import checked_variant
 from dflab.provision.trainee_container import LAB_LIMITS, parse_memory
 from dflab.roster import read_roster
+from dflab.session.lab import copy_release
 
 ACCESS_LIST = "access.csv"
 LAB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -42,29 +44,20 @@ def _secret_file(path: Path) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
-def write_handout(release: Path, dest: Path) -> None:
-    """Copy nbgrader's released lab (solutions stripped) to ``dest``, readable by the labs' uid 1000.
-
-    Workspaces get it as ``<lab id>/``, the layout of ``dflab session`` and ``nbgrader fetch_assignment``.
-    The course's source notebook, graders and keys stay where no lab container mounts them.
-    """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.parent.chmod(0o755)
-    with atomic_dir(dest, replace=True) as tmp:
-        shutil.copytree(release, tmp, dirs_exist_ok=True)
-        tmp.chmod(0o755)
-        for p in tmp.rglob("*"):
-            p.chmod(0o755 if p.is_dir() else 0o644)
-
-
-def hand_out_read_only(tree: Path) -> None:
+def hand_out_read_only(evidence: Path, course: Path) -> None:
     """Files 0444, directories 0555 (as `dflab session` does): uid 1000 in a lab reads them, nobody writes.
 
-    The bind mount is read-only as well; the modes also keep the host side from being changed by mistake.
+    The bind mount is read-only as well; the modes also keep the host side from being changed by mistake.  The
+    variant is checked first (dflab/provision/evidence_share.py: no link, no second name, nothing special) and no
+    mode is set through a link, so a planted one neither reaches a lab nor opens the file it names to everyone.
     """
-    for p in tree.rglob("*"):
-        p.chmod(0o555 if p.is_dir() else 0o444)
-    tree.chmod(0o555)
+    checked_variant(evidence, course)
+    for folder, dirs, files in os.walk(evidence, topdown=False):
+        for name in files:
+            os.chmod(Path(folder, name), 0o444, follow_symlinks=False)
+        for name in dirs:
+            os.chmod(Path(folder, name), 0o555, follow_symlinks=False)  # noqa: S103 (uid 1000 reads)
+    os.chmod(evidence, 0o555, follow_symlinks=False)  # noqa: S103 (uid 1000 reads)
 
 
 @click.group("hub")
@@ -108,12 +101,18 @@ def config(roster: Path, course: Path, lab: str, image: str, state_dir: Path,
     the instructor's dashboard as a hub service)."""
     if not LAB_ID.match(lab):
         raise DflabError(f"lab id {lab!r} must be a folder name like 02-disk", "--lab")
-    trainees = tuple(t.id for t in read_roster(roster))
+    listed = read_roster(roster)
+    trainees = tuple(t.id for t in listed)
+    languages = {t.id: t.lang for t in listed}
     course = course.resolve()
-    release = course / "release" / lab
-    if not release.is_dir():
-        raise DflabError(f"the course has no released lab {lab!r} (run `dflab course init {course} --roster "
-                         f"{roster} --lab {lab}`)", str(release))
+    # The lab as nbgrader released it (English) and, for the roster's trainees in another language, as
+    # `dflab course init` localised it (release-<lang>/): each seeds the workspaces of the trainees in its language.
+    releases = {lang: localised(course / "release", lang) / lab for lang in sorted({DEFAULT_LANG, *languages.values()})}
+    for lang, release in releases.items():
+        if not release.is_dir():
+            what = f"released lab {lab!r}" if lang == DEFAULT_LANG else f"release of lab {lab!r} in {lang!r}"
+            raise DflabError(f"the course has no {what} (run `dflab course init {course} --roster {roster} "
+                             f"--lab {lab}`)", str(release))
     evidence_root = course / "evidence"
     for trainee in trainees:
         if not (evidence_root / trainee / "evidence" / MANIFEST).is_file():
@@ -128,15 +127,16 @@ def config(roster: Path, course: Path, lab: str, image: str, state_dir: Path,
                            proxy_api_port=proxy_api_port,
                            limits=replace(LAB_LIMITS, memory_bytes=parse_memory(memory), cpus=cpus, pids=pids),
                            dashboard_session=dashboard_session, instructors=tuple(dict.fromkeys(instructors)),
-                           dashboard_port=dashboard_port)
+                           dashboard_port=dashboard_port, languages=languages)
     text = render_config(settings)
     ensure_writable_dir(state_dir)
     state_dir.chmod(0o700)
     secret = _secret_file(state_dir / SECRET_FILE).encode()
     _secret_file(state_dir / INSTRUCTOR_TOKEN_FILE)
-    write_handout(release, state_dir / LAB_SEED_DIR / lab)
+    for lang, release in releases.items():
+        copy_release(release, localised(state_dir / LAB_SEED_DIR, lang) / lab)
     for trainee in trainees:
-        hand_out_read_only(evidence_root / trainee / "evidence")
+        hand_out_read_only(evidence_root / trainee / "evidence", course)
     rows = io.StringIO()
     writer = csv.writer(rows, lineterminator="\n")
     writer.writerow(["trainee", "access_code"])

@@ -11,6 +11,11 @@ them through a Unix socket, but a single-user server must talk to the hub's API 
 proxy over TCP. So labs join an ``internal`` bridge network (no route out of the host, inter-container
 traffic off) and the hub's API listens on that bridge's gateway address (see runtime.py).
 
+A trainee whose roster ``lang`` is not English gets their lab as the session's docker backend starts it
+(dflab/i18n/lang.py, the one owner): the lab's localised release as their workspace's seed, ``DFLAB_LANG`` and
+JupyterLab's settings for their language. The config lists them (``TRAINEE_LANGUAGES``) and a pre-spawn hook
+applies it (runtime.py ``in_language``); a cohort all in English renders the config it always did.
+
 Same inputs, same bytes: nothing random or time-dependent is rendered, and secrets (the access-code
 key, the instructor token, the cookie secret) stay in files of the state directory, read at hub start.
 """
@@ -19,15 +24,16 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dflab.errors import DflabError
+from dflab.i18n.lang import DEFAULT_LANG, LANGUAGES, lab_settings_option
 from dflab.provision import trainee_container
 from dflab.provision.docker_backend import LAB_PORT
-from dflab.provision.seed import SEEDED_MARK
-from dflab.provision.trainee_container import LAB_LIMITS, MIN_MEMORY_BYTES, Limits
+from dflab.provision.trainee_container import LAB_LIMITS, LAB_SEED_TARGET, MIN_MEMORY_BYTES, Limits
 from dflab.roster import check_trainee_id
 
 HUB_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
@@ -37,7 +43,7 @@ INSTRUCTOR_SERVICE = "dflab-instructor"
 DASHBOARD_SERVICE = "dflab-dashboard"  # the instructor's dashboard as a hub service (dflab/hub/dashboard.py)
 DASHBOARD_ACCESS_SCOPE = f"access:services!service={DASHBOARD_SERVICE}"  # held by the group below only
 INSTRUCTORS_GROUP = "dflab-instructors"
-LAB_SEED_DIR = "lab"
+LAB_SEED_DIR = "lab"  # STATE/lab/<lab id>/: the English release; STATE/lab-<lang>/<lab id>/ another language's
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,8 @@ class HubSettings:
     dashboard_session: Path | None = None
     instructors: tuple[str, ...] = ()
     dashboard_port: int = 8002
+    # The roster's ``lang`` of each trainee (dflab.roster, normalised there): English for anyone absent.
+    languages: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not HUB_NAME.match(self.name):
@@ -75,6 +83,12 @@ class HubSettings:
         ports = (self.port, self.hub_port, self.proxy_api_port, self.dashboard_port)
         if len(set(ports)) != 4 or not all(0 < p < 65536 for p in ports):
             raise DflabError(f"ports must be four different numbers in 1-65535, got {ports}", "--port")
+        for trainee, lang in self.languages.items():
+            if trainee not in self.trainees:
+                raise DflabError(f"{trainee!r} has a language but is not on the roster", "--roster")
+            if lang not in LANGUAGES:
+                raise DflabError(f"{trainee}: lang {lang!r} is not one of the labs' languages "
+                                 f"({', '.join(LANGUAGES)})", "--roster")
         for instructor in self.instructors:
             check_trainee_id(instructor, "--instructor")
             if instructor in self.trainees:
@@ -90,15 +104,18 @@ class HubSettings:
                 raise DflabError("must be an absolute path (the hub starts the service from its own folder)",
                                  "--dashboard")
 
+    def other_languages(self) -> dict[str, str]:
+        """Trainee -> language, for the trainees who do not work in English, sorted by trainee."""
+        return {t: lang for t, lang in sorted(self.languages.items()) if lang != DEFAULT_LANG}
 
-def seed_script() -> list[str]:
-    """The container command: seed the workspace once, then the hub's single-user server.
+
+def seed_script(lang: str = DEFAULT_LANG) -> list[str]:
+    """The container command: seed the workspace once, then the hub's single-user server (in ``lang``'s settings).
 
     DockerSpawner appends the hub's arguments to this command; ``sh -c SCRIPT sh`` hands them on as "$@".
     """
-    script = (f"cd /home/trainee/work && if [ ! -e {SEEDED_MARK} ]; then cp -R -n /srv/lab/. . && "
-              f"touch {SEEDED_MARK}; fi; exec {trainee_container.SERVE} jupyterhub-singleuser "
-              "--config=/etc/dflab/jupyter_config.py \"$@\"")
+    script = trainee_container.seed_then(f"exec {trainee_container.SERVE} jupyterhub-singleuser "
+                                         f"--config=/etc/dflab/jupyter_config.py{lab_settings_option(lang)} \"$@\"")
     return ["sh", "-c", script, "sh"]
 
 
@@ -162,6 +179,29 @@ c.JupyterHub.load_groups = {{{INSTRUCTORS_GROUP!r}: {{"users": INSTRUCTORS}}}}
     return "set(TRAINEES) | set(INSTRUCTORS)", service, role, section
 
 
+def _languages(s: HubSettings) -> tuple[str, str, str]:
+    """The languages' parts of the config: (the runtime names it imports, its section, the pre-spawn hook line).
+
+    A cohort all in English gets the config it always had: no section, the one hook.
+    """
+    prepare = 'prepare_lab(EVIDENCE_ROOT, STATE / "workspaces", f"dflab-hub-{HUB_NAME}", LABELS)'
+    others = s.other_languages()
+    if not others:
+        return "", "", f"c.Spawner.pre_spawn_hook = {prepare}"
+    listed = "".join(f"    {t!r}: {lang!r},\n" for t, lang in others.items())
+    section = f"""
+# --- Trainees' languages (the roster's lang; anyone not listed works in English) ---------------------
+# Each gets their lab as `dflab session` starts it (dflab/i18n/lang.py): the workspace seeded from the lab's
+# release in their language (STATE/{LAB_SEED_DIR}-<lang>/), DFLAB_LANG for dflab's messages and forms, and
+# JupyterLab's menus in their language (the image's dflab/labsettings/<lang>/). Applied before each spawn.
+TRAINEE_LANGUAGES = {{
+{listed}}}
+"""
+    hook = (f"c.Spawner.pre_spawn_hook = in_turn(\n    {prepare},\n"
+            f"    in_language(TRAINEE_LANGUAGES, STATE / {LAB_SEED_DIR!r}),\n)")
+    return "from dflab.hub.runtime import in_language, in_turn\n", section, hook
+
+
 def render_config(s: HubSettings) -> str:
     """The jupyterhub_config.py text for ``s``."""
     labels = {"dflab.hub": s.name}
@@ -169,6 +209,7 @@ def render_config(s: HubSettings) -> str:
     users = "\n".join(f"    {t!r}," for t in trainees)
     allowed, dashboard_service, dashboard_role, dashboard_section = _dashboard(s)
     spawner = trainee_container.TRAINEE.for_hub().spawner_settings(s.limits)
+    lang_imports, languages_section, pre_spawn_hook = _languages(s)
     return f'''\
 # JupyterHub configuration for the dflab cohort {s.name!r}, generated by `dflab hub config`.
 # Do not edit: re-run the command (the same inputs give the same file). Secrets are not in this file;
@@ -182,7 +223,7 @@ def render_config(s: HubSettings) -> str:
 {"import sys" + chr(10) if s.dashboard_session else ""}from pathlib import Path
 
 from dflab.hub.runtime import ensure_lab_network, prepare_lab, proxy_command, read_secret
-
+{lang_imports}
 c = get_config()  # noqa: F821 -- traitlets injects get_config() when it loads this file
 
 HUB_NAME = {s.name!r}
@@ -194,7 +235,7 @@ LABELS = {labels!r}
 TRAINEES = [
 {users}
 ]
-{dashboard_section}
+{dashboard_section}{languages_section}
 # --- Who may log in -----------------------------------------------------------------------------
 # Only roster ids, each with a personal access code (an HMAC of the id under STATE/{SECRET_FILE}); a
 # shared room password would let any trainee log in as any other. No trainee is an admin.
@@ -250,13 +291,13 @@ c.DockerSpawner.mounts = [
     {{"type": "bind", "source": str(EVIDENCE_ROOT / "{{raw_username}}" / "evidence"), "target": "/evidence",
      "read_only": True}},
     # The lab's notebooks, copied into the workspace on first start.
-    {{"type": "bind", "source": str(STATE / {LAB_SEED_DIR!r}), "target": "/srv/lab", "read_only": True}},
+    {{"type": "bind", "source": str(STATE / {LAB_SEED_DIR!r}), "target": "{LAB_SEED_TARGET}", "read_only": True}},
     # The trainee's work: a named volume that outlives containers and hub restarts, made by prepare_lab below
     # as a size-limited file system ($DFLAB_WORKSPACE_MIB, default 2048 MiB) under the state directory.
     {{"type": "volume", "source": f"dflab-hub-{{HUB_NAME}}-{{{{raw_username}}}}-work", "target": "/home/trainee/work",
      "labels": LABELS}},
 ]
-c.Spawner.pre_spawn_hook = prepare_lab(EVIDENCE_ROOT, STATE / "workspaces", f"dflab-hub-{{HUB_NAME}}", LABELS)
+{pre_spawn_hook}
 c.DockerSpawner.extra_create_kwargs = {{
     "user": {json.dumps(spawner["extra_create_kwargs"]["user"])},
     "labels": {{**LABELS, "dflab.trainee": "{{raw_username}}", "dflab.role": "lab"}},

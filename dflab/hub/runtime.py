@@ -1,8 +1,8 @@
 """What a generated jupyterhub_config.py calls when the hub starts (see config.py).
 
 Kept out of the generated file so that file stays short and declarative, and so these steps are
-ordinary, tested code: the lab network, the proxy executable, the instructor token and the evidence
-check before every spawn.
+ordinary, tested code: the lab network, the proxy executable, the instructor token, the evidence
+check before every spawn and a trainee's language.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,10 @@ import docker.errors
 from dflab.engine import connect
 from dflab.errors import DflabError
 from dflab.evidence.manifest import MANIFEST
-from dflab.provision.trainee_container import TRAINEE_UID
+from dflab.hub.config import seed_script
+from dflab.i18n.lang import DEFAULT_LANG, LANG_ENV, localised
+from dflab.provision.evidence_share import checked_variant
+from dflab.provision.trainee_container import LAB_SEED_TARGET, TRAINEE_UID
 from dflab.provision.workspace_disk import WorkspaceDisk, size_mib
 
 
@@ -69,16 +72,22 @@ def read_secret(path: Path) -> str:
 
 
 def require_evidence(evidence_root: Path) -> Callable[[Any], None]:
-    """A pre-spawn hook: refuse to start a trainee whose evidence variant is missing.
+    """A pre-spawn hook: refuse to start a trainee whose evidence variant is missing or not safe to bind.
 
     Without it Docker would create an empty directory at the bind source and the trainee would get a
-    lab with no evidence and no error.
+    lab with no evidence and no error.  The variant is checked at every spawn, as ``dflab session`` checks it
+    at every start (dflab/provision/evidence_share.py): the engine follows a link in the bind source, so one
+    planted after ``dflab hub config`` would hand the trainee another trainee's variant or a file of the host.
     """
 
     def hook(spawner: Any) -> None:
         evidence = evidence_root / spawner.user.name / "evidence"
         if not (evidence / MANIFEST).is_file():
             raise RuntimeError(f"no evidence for {spawner.user.name}: {evidence}/{MANIFEST} is missing")
+        try:
+            checked_variant(evidence, evidence_root)
+        except DflabError as exc:  # the hub shows the spawn's error to the trainee and logs it
+            raise RuntimeError(str(exc)) from None
 
     return hook
 
@@ -115,6 +124,39 @@ def prepare_lab(evidence_root: Path, workspaces: Path, volume_prefix: str,
         if (volume.attrs.get("Options") or {}) != options:
             raise RuntimeError(f"workspace volume {volume_name} was made without the size limit: "
                                "`dflab hub purge` (its work is lost) or set DFLAB_WORKSPACE_MIB=0")
+
+    return hook
+
+
+def in_language(languages: Mapping[str, str], seed: Path) -> Callable[[Any], None]:
+    """A pre-spawn hook: a trainee in another language gets their lab as the session's docker backend starts it.
+
+    ``languages`` maps trainees to their roster ``lang`` (anyone absent works in English, and their spawner is left
+    as the config made it). For the others, three things, each from dflab/i18n/lang.py: the workspace's seed is the
+    lab's release in their language (``seed`` → ``lab-fr``), ``DFLAB_LANG`` tells dflab's messages and forms, and
+    the command opens JupyterLab with that language's settings (its menus in it). DockerSpawner reads these
+    attributes when it creates the container, after this hook; each is set whole, so a second spawn sets the same.
+    """
+
+    def hook(spawner: Any) -> None:
+        lang = languages.get(spawner.user.name, DEFAULT_LANG)
+        if lang == DEFAULT_LANG:
+            return
+        source = str(localised(seed, lang))
+        spawner.mounts = [{**m, "source": source} if m.get("target") == LAB_SEED_TARGET else m
+                          for m in spawner.mounts]
+        spawner.environment = {**spawner.environment, LANG_ENV: lang}
+        spawner.cmd = seed_script(lang)
+
+    return hook
+
+
+def in_turn(*hooks: Callable[[Any], None]) -> Callable[[Any], None]:
+    """One pre-spawn hook (JupyterHub takes one) that runs ``hooks`` in order; the first to raise stops the spawn."""
+
+    def hook(spawner: Any) -> None:
+        for each in hooks:
+            each(spawner)
 
     return hook
 

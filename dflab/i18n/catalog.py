@@ -17,20 +17,26 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from string import Formatter
 
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
 
 from dflab.atomic import write_bytes
 from dflab.errors import DflabError
+from dflab.i18n.lang import DEFAULT_LANG
+from dflab.i18n.lang import LANGUAGES as ALL_LANGUAGES
 from dflab.i18n.units import Unit, lab_units
 
 LOCALE_DIR = "locale"
 TEMPLATE = "lab.pot"
 DOMAIN = "lab"
-LANGUAGES = ("fr", "es")  # the translations dflab ships; English is the source
+# The languages a catalog is kept for: dflab.i18n.lang's (the one list of the labs' languages), English aside, as
+# it is the source every msgid is written in.
+LANGUAGES = tuple(code for code in ALL_LANGUAGES if code != DEFAULT_LANG)
 _STABLE_DATE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
@@ -107,13 +113,57 @@ def new_template(project: str) -> Catalog:
 
 
 def translations(lab_dir: Path, lang: str) -> dict[str, str]:
-    """msgid → translation for ``lang``: only entries translated and not fuzzy (what a release may use)."""
+    """msgid → translation for ``lang``: only entries translated and not fuzzy (what a release may use).
+
+    A translation of a text the lab fills with ``str.format`` (its hooks' documents) must keep that text's
+    ``{fields}``: one that does not is refused here, at its line of the .po (:func:`check_fields`), rather than
+    when a build formats it, far from the file a translator can fix.
+    """
     path = po_path(lab_dir, lang)
     if not path.exists():
         return {}
     catalog = read_catalog(path, lang)
+    check_fields(path, catalog, [unit.msgid for unit in lab_units(lab_dir) if unit.formatted])
     return {m.id: m.string for m in catalog if m.id and isinstance(m.id, str) and isinstance(m.string, str)
             and m.string and not m.fuzzy}
+
+
+def format_fields(text: str) -> set[str]:
+    """The replacement fields of the ``str.format`` template ``text``, each as written (``{by}``, ``{by.name}``,
+    ``{0}``, ``{when!r:>10}``); ValueError when ``text`` is no template (a lone ``{`` or ``}``)."""
+    fields = set()
+    for _literal, name, spec, conversion in Formatter().parse(text):
+        if name is not None:
+            fields.add("{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}")
+    return fields
+
+
+def check_fields(path: Path, catalog: Catalog, msgids: Iterable[str]) -> None:
+    """Refuse, in one line at ``path:LINE``, a translation (used: translated, not fuzzy) of one of ``msgids`` --
+    texts filled with ``str.format`` -- whose fields are not its msgid's, or that is no template at all.
+
+    ``{by.name}`` or ``{by[0]}`` would reach into the object the text is filled with, ``{name}`` that the msgid does
+    not have would fail when a document is written, and a dropped field loses what the document must say.
+    """
+    for msgid in msgids:
+        message = catalog.get(msgid)
+        if message is None or not isinstance(message.string, str) or not message.string or message.fuzzy:
+            continue
+        try:
+            want = format_fields(msgid)
+        except ValueError:
+            continue  # the lab's own text: the English document fails on it first, in its author's hands
+        where = f"{path}:{message.lineno}"
+        try:
+            got = format_fields(message.string)
+        except ValueError as exc:
+            raise DflabError(f"the translation of {msgid[:50]!r} is not a {{field}} template: {exc}", where) from None
+        if got != want:
+            lost, added = sorted(want - got), sorted(got - want)
+            raise DflabError(f"the translation of {msgid[:50]!r} must keep the text's fields as they are: "
+                             + "; ".join(part for part in (f"missing {', '.join(lost)}" if lost else "",
+                                                           f"not in the text {', '.join(added)}" if added else "")
+                                         if part), where)
 
 
 def set_translations(lab_dir: Path, lang: str, mapping: dict[str, str]) -> int:

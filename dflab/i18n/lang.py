@@ -68,5 +68,31 @@ def localised(folder: Path, lang: str) -> Path:
 def lab_settings(base: Path, lang: str) -> Path:
     """JupyterLab's app settings folder for ``lang``: ``base`` (dflab/labsettings/) for English, else its ``<lang>/``
     copy, the same settings with ``@jupyterlab/translation-extension:plugin`` ``locale`` set to the language pack's
-    (``fr_FR``): the trainee's JupyterLab opens in their language (they can still switch it in its Settings menu)."""
+    (``fr_FR``): the trainee's JupyterLab opens in their language (they can still switch it in its Settings menu).
+
+    One more difference: the copy's ``page_config.json`` also switches off nbgrader's Validate button
+    (``@jupyter/nbgrader:validate-assignment``). Its label, tooltip and dialog chrome ("Validate", "Validating...",
+    "Validation Results", "The following cell failed:") are English literals in nbgrader's labextension (0.9.6 asks
+    no ``ITranslator``, and no language pack has an ``nbgrader`` domain), so no catalog can translate them. Every
+    step of the translated labs has an answer form that tells, in the trainee's language, more than Validate's
+    list of recorded answers: each answer right or wrong, hints after a wrong try, an empty field or a refused value
+    in one line. An English lab keeps the button (tests/test_validate_button.py).
+    """
     return base if lang == DEFAULT_LANG else base / lang
+
+
+def lab_settings_option(lang: str) -> str:
+    """The server option that opens a container's JupyterLab in ``lang`` (:func:`lab_settings` in the image), as
+    ``sh`` text to append to the command that starts it; empty for English, whose settings the image's
+    jupyter_config.py already names.
+
+    The folder is found by the image's own Python when the container starts (``$(python -I -c ...)``): where dflab
+    is installed in the image is the image's business, and the host that renders the command (a session's docker
+    backend, the hub's config) does not know it. ``lang`` is one of :data:`LANGUAGES`, never free text in a shell.
+    """
+    if lang == DEFAULT_LANG:
+        return ""
+    if lang not in LANGUAGES:
+        raise ValueError(f"not one of the labs' languages: {lang!r}")
+    return (' --LabApp.app_settings_dir="$(python -I -c \'import dflab, os; print(os.path.dirname(dflab.__file__))\')'
+            f'/labsettings/{lang}"')

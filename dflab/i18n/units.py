@@ -1,10 +1,11 @@
 """The translatable text of one lab folder, as units a translator works on and a release puts back.
 
 A unit is one paragraph (or list, table, heading) of a notebook's markdown, one comment of a code cell the
-trainee sees, or one trainee-facing string of ``lab.yaml`` (title, objectives, step titles, hints, explanations,
-the clause text of a step's standards, answer labels and the labels of their choices). Paragraphs rather than whole
-cells: a translator works on a sentence group at a time, and a cell edited in one paragraph keeps the translations of
-the others.
+trainee sees, one trainee-facing string of ``lab.yaml`` (title, objectives, step titles, hints, explanations,
+the clause text of a step's standards, answer labels and the labels of their choices), or one text the lab's hooks
+write into documents they generate for trainees (marked ``N_("...")`` in its ``hooks.py``: lab 07's court file).
+Paragraphs rather than whole cells: a translator works on a sentence group at a time, and a cell edited in one
+paragraph keeps the translations of the others.
 
 The split keeps exactly what it does not translate, so :func:`localise_markdown` and :func:`localise_code`
 rebuild a cell byte for byte when every unit maps to itself. What is not prose stays out of the catalog: code
@@ -46,6 +47,9 @@ class Unit:
 
     msgid: str
     where: str
+    # A str.format template (the hooks' texts: their {fields} are filled when a document is written): a translation
+    # must keep its fields as they are (dflab.i18n.catalog.check_fields).
+    formatted: bool = False
 
 
 def is_prose(text: str) -> bool:
@@ -248,14 +252,53 @@ def standard_clause_text(clause: str) -> tuple[str, str] | None:
     return (match.group("key"), match.group("text")) if match else None
 
 
+def hooks_units(lab_dir: Path, hooks: str) -> list[Unit]:
+    """The texts a lab's hooks file writes for trainees (lab 07's court documents), each marked ``N_("...")``: each
+    a str.format template (:attr:`Unit.formatted`).
+
+    Read with Babel's Python extractor, as dflab's own messages are (``dflab.i18n.messages``): the file is never run
+    to find them. The place is the file alone, so a moved line changes no catalog. ``hooks`` is lab.yaml's word,
+    so it must name a file inside the lab: ``/etc/passwd`` or ``../other/hooks.py`` is refused, never read.
+    """
+    from babel.messages.extract import extract_from_file
+
+    lab = lab_dir.resolve()
+    try:
+        path = (lab / hooks).resolve()
+    except (OSError, ValueError, RuntimeError) as exc:  # a NUL in the name, a loop of links (Python 3.11)
+        raise DflabError(f"hooks: {hooks!r} names no file: {_one_line(exc)}", str(lab_dir / LAB_FILE)) from None
+    if not path.is_relative_to(lab):
+        raise DflabError(f"hooks: {hooks!r} is outside the lab folder", str(lab_dir / LAB_FILE))
+    try:
+        found = list(extract_from_file("python", path, keywords={"N_": None}, comment_tags=()))
+    except OSError as exc:
+        raise DflabError(f"cannot read the hooks' texts: {exc.strerror or exc}", str(path)) from None
+    except (SyntaxError, tokenize.TokenError, UnicodeDecodeError) as exc:  # what Babel's tokenizer meets in a file
+        raise DflabError(f"cannot read the hooks' texts: {_one_line(exc)}", str(path)) from None
+    return [Unit(message, hooks, formatted=True) for _line, message, _comments, _context in found
+            if isinstance(message, str) and is_prose(message)]
+
+
+def _one_line(exc: Exception) -> str:
+    """``exc`` as one line: tokenize's ``('EOF in multi-line statement', (2, 0))`` as ``... (line 2)``."""
+    if isinstance(exc, tokenize.TokenError) and len(exc.args) == 2 and isinstance(exc.args[1], tuple):
+        return f"{exc.args[0]} (line {exc.args[1][0]})"
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 def lab_units(lab_dir: Path) -> list[Unit]:
-    """Every translatable unit of the lab in ``lab_dir``, in reading order, each msgid once (first place kept)."""
+    """Every translatable unit of the lab in ``lab_dir``, in reading order, each msgid once (first place kept):
+    the notebook's, lab.yaml's, then the texts its hooks write for trainees."""
     try:
         notebook = json.loads((lab_dir / NOTEBOOK_FILE).read_text(encoding="utf-8"))
         data = yaml.safe_load((lab_dir / LAB_FILE).read_text(encoding="utf-8")) or {}
     except (OSError, ValueError, yaml.YAMLError) as exc:
         raise DflabError(f"cannot read the lab's text: {exc}", str(lab_dir)) from None
+    hooks = data.get("hooks") if isinstance(data, dict) else None
     seen: dict[str, Unit] = {}
-    for unit in notebook_units(notebook) + lab_yaml_units(data):
-        seen.setdefault(unit.msgid, unit)
+    for unit in (notebook_units(notebook) + lab_yaml_units(data)
+                 + (hooks_units(lab_dir, hooks) if isinstance(hooks, str) else [])):
+        first = seen.setdefault(unit.msgid, unit)
+        if unit.formatted and not first.formatted:  # a hooks' text also in the notebook: still filled by .format
+            seen[unit.msgid] = Unit(first.msgid, first.where, formatted=True)
     return list(seen.values())

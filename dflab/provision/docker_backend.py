@@ -19,12 +19,12 @@ Names are derived, not random, so every operation finds what an earlier (or cras
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 import shutil
 import socket
 import tarfile
-import tempfile
 import threading
 import time
 from collections.abc import Iterable
@@ -40,13 +40,14 @@ from dflab.checker import paths as check_paths
 from dflab.checker.protocol import LAB_CHECK_DIR, SOCKET_ENV, lab_socket
 from dflab.engine import connect, engine_errors
 from dflab.errors import DflabError
-from dflab.i18n.lang import DEFAULT_LANG, LANG_ENV, localised, of_state
+from dflab.i18n.lang import DEFAULT_LANG, LANG_ENV, lab_settings_option, localised, of_state
 from dflab.provision import relay, trainee_container
 from dflab.provision.base import UNKNOWN_EXIT, Backend, Endpoint, ExecResult, Stats, TraineeEnv
+from dflab.provision.evidence_share import checked_variant
 from dflab.provision.http import api_status
-from dflab.provision.seed import SEEDED_MARK
-from dflab.provision.trainee_container import LAB_LIMITS, TRAINEE_UID, Limits, MiB
-from dflab.provision.workspace_disk import WorkspaceDisk, size_mib
+from dflab.provision.trainee_container import LAB_LIMITS, LAB_SEED_TARGET, TRAINEE_UID, Limits, MiB
+from dflab.provision.workspace_disk import MAX_MIB, WorkspaceDisk, size_mib
+from dflab.sparsecopy import CHUNK, copy_stream
 
 LAB_PORT = 8888
 SOCKET_DIR = "/run/dflab"
@@ -109,29 +110,45 @@ RELAY_LIMITS = Limits(memory_bytes=128 * MiB, cpus=1.0, pids=32, wall_s=None)
 
 
 def _seed_then_serve(lang: str = DEFAULT_LANG) -> list[str]:
-    # Seeding runs inside the container because the workspace is a volume the host does not see.
-    # A trainee in another language gets JupyterLab's menus in it: the image's dflab/labsettings/<lang>/
-    # (dflab.i18n.lang.lab_settings), found through the image's Python, since the host's paths are not the image's.
-    settings = "" if lang == DEFAULT_LANG else (
-        ' --LabApp.app_settings_dir="$(python -I -c \'import dflab, os; print(os.path.dirname(dflab.__file__))\')'
-        f'/labsettings/{lang}"')
-    script = (
-        f'cd /home/trainee/work && if [ ! -e {SEEDED_MARK} ]; then '
-        f'cp -R -n /srv/lab/. . ; touch {SEEDED_MARK}; fi; '
-        f'rm -f {SOCKET}; exec {trainee_container.SERVE} jupyter lab --config=/etc/dflab/jupyter_config.py '
-        f'--ServerApp.sock={SOCKET}{settings}'
-    )
-    return ["sh", "-c", script]
+    # A trainee in another language gets JupyterLab's menus in it: the image's dflab/labsettings/<lang>/, the
+    # same option the hub's spawner appends (dflab.i18n.lang.lab_settings_option).
+    serve = (f"rm -f {SOCKET}; exec {trainee_container.SERVE} jupyter lab --config=/etc/dflab/jupyter_config.py "
+             f"--ServerApp.sock={SOCKET}{lab_settings_option(lang)}")
+    return ["sh", "-c", trainee_container.seed_then(serve)]
 
 
+class _Chunks(io.RawIOBase):
+    """The engine's archive, as the chunks it streams, read as a file: ``tarfile`` in stream mode (``"r|"``)
+    extracts each member as it arrives, so nothing is spooled and a member too big is refused at its header."""
 
-def _extract_plain(tar: tarfile.TarFile, root: str, dest: Path) -> None:
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._left = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._left:
+            try:
+                self._left = memoryview(next(self._chunks))
+            except StopIteration:
+                return 0
+        n = min(len(buffer), len(self._left))
+        buffer[:n] = self._left[:n]
+        self._left = self._left[n:]
+        return n
+
+
+def _extract_plain(tar: tarfile.TarFile, root: str, dest: Path, largest: int) -> None:
     """Write the regular files and directories under ``root/`` of ``tar`` into ``dest``; nothing else.
 
     The archive comes from a trainee's volume, so its names are not trusted: absolute names, ``..`` and
     anything but files and directories (links, devices, FIFOs) are left out, and files are created without
     following links.  Written by hand rather than with ``extractall(filter="data")``, which Python gained
-    only in 3.11.4 (Debian 12 ships 3.11.2).
+    only in 3.11.4 (Debian 12 ships 3.11.2).  A file of more than ``largest`` bytes (its apparent size) is one
+    ``DflabError``: the engine's tar has no holes, so a trainee's ``truncate -s 8E`` would stream exabytes of
+    zeros, and copy_stream saves the disk, not the time.
     """
     for member in tar:
         parts = PurePosixPath(member.name).parts  # "" and "." already dropped; an absolute name starts with "/"
@@ -144,13 +161,26 @@ def _extract_plain(tar: tarfile.TarFile, root: str, dest: Path) -> None:
         if member.isdir():
             target.mkdir(parents=True, exist_ok=True)
             continue
+        if member.size > largest:
+            raise DflabError(f"is {member.size} bytes, more than a workspace or any evidence file holds "
+                             f"({largest}): not collected (remove or shrink it in the lab)", member.name)
         target.parent.mkdir(parents=True, exist_ok=True)
         source = tar.extractfile(member)
         if source is None:
             continue
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-        with source, os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(source, out)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        try:
+            with source:
+                copy_stream(source, fd)  # the engine's tar has no holes: zeros become holes again
+        finally:
+            os.close(fd)
+
+
+def _largest_evidence_file(evidence: Path) -> int:
+    """The apparent size of the biggest file in a trainee's variant (0 if there is none): a copy of it is the
+    biggest sparse file a lab legitimately makes."""
+    sizes = [os.lstat(Path(folder, name)).st_size for folder, _, files in os.walk(evidence) for name in files]
+    return max(sizes, default=0)
 
 
 class DockerBackend(Backend):
@@ -228,6 +258,8 @@ class DockerBackend(Backend):
             raise DflabError("no relay port recorded for this trainee; run `dflab session start`", env.trainee)
         remounted = self._ensure_volume(env.trainee)
         self._socket_dir(env.trainee)
+        # At every start, a running lab too: the engine resolves the bind source again whenever it restarts one.
+        checked_variant(env.evidence, self.session_dir)
         lab = self._running_or_removed(self.container_name(env.trainee))
         if lab is not None and remounted:  # it runs on the bare mount point (the engine restarted it after a reboot)
             lab.remove(force=True)
@@ -365,9 +397,10 @@ class DockerBackend(Backend):
     def _run_lab(self, env: TraineeEnv) -> Container:
         lang = of_state(env.state)  # the trainee's language: their handout, DFLAB_LANG, JupyterLab's menus
         mounts = [
-            Mount("/home/trainee/work", self.volume_name(env.trainee), type="volume"),
-            Mount("/evidence", str(env.evidence.resolve()), type="bind", read_only=True),
-            Mount("/srv/lab", str(self.seed_for(env).resolve()), type="bind", read_only=True),
+            Mount(trainee_container.WORKSPACE, self.volume_name(env.trainee), type="volume"),
+            # The built variant itself, read-only: never a copy (evidence_share.py says why).
+            Mount("/evidence", str(checked_variant(env.evidence, self.session_dir)), type="bind", read_only=True),
+            Mount(LAB_SEED_TARGET, str(self.seed_for(env).resolve()), type="bind", read_only=True),
             Mount(SOCKET_DIR, str(self.socket_dir(env.trainee).resolve()), type="bind"),
             # The folder of the trainee's instant-checker socket (dflab.checker): read-only, and the folder, not the
             # socket, so a restarted checker's new socket appears in the running lab.
@@ -507,13 +540,18 @@ class DockerBackend(Backend):
                     chunks, _ = holder.get_archive(f"/work/{folder}")
                 except docker.errors.NotFound:
                     return False
-                with tempfile.TemporaryFile() as spool:
-                    for chunk in chunks:
-                        spool.write(chunk)
-                    spool.seek(0)
-                    with tarfile.open(fileobj=spool) as tar:
+                # A workspace holds at most its quota of data; a sparse file may seem bigger, up to a copy of the
+                # biggest evidence file.  Nothing a lab makes legitimately is bigger than both.
+                quota = (self.workspace_mib or MAX_MIB) * MiB
+                largest = max(quota, _largest_evidence_file(env.evidence))
+                try:
+                    with tarfile.open(fileobj=io.BufferedReader(_Chunks(chunks), CHUNK), mode="r|") as tar:
                         dest.mkdir()
-                        _extract_plain(tar, folder.rstrip("/").rsplit("/", 1)[-1], dest)
+                        _extract_plain(tar, folder.rstrip("/").rsplit("/", 1)[-1], dest, largest)
+                except DflabError as exc:
+                    raise DflabError(str(exc), env.trainee) from None
+                finally:
+                    chunks.close()  # stop the engine's stream (a refused file's bytes are never read)
                 return True
             finally:
                 holder.remove(force=True)

@@ -75,7 +75,9 @@ from dflab.i18n.lang import DEFAULT_LANG, LANG_ENV, lab_settings, localised, of_
 from dflab.lab.evidence import EVIDENCE_ENV
 from dflab.labserver import LAB_SERVER_EXTENSIONS, LAB_SETTINGS_DIR
 from dflab.provision.base import LAB_STATE_ENV, UNKNOWN_EXIT, Backend, Endpoint, ExecResult, Stats, TraineeEnv
+from dflab.provision.evidence_share import CHECKED_ENV, checked_variant, identity
 from dflab.provision.seed import seed_workspace
+from dflab.sparsecopy import copy_fd
 
 STOP_TIMEOUT = 10.0
 REAP_TIMEOUT = 30.0
@@ -132,14 +134,21 @@ KERNEL = {
 LAUNCH = """
 import os, signal, sys
 from pathlib import Path
+from dflab.errors import DflabError
+from dflab.lab.evidence import EVIDENCE_ENV
 from dflab.provision.relay import relay_until_exit
+from dflab.provision.evidence_share import CHECKED_ENV, require_bound
 from dflab.provision.seed import seed_workspace
 split = sys.argv.index("--")
 listener, server_socket, handout, workspace, *folders = sys.argv[1:split]
 os.set_inheritable(int(listener), False)
 for folder in folders:
     os.makedirs(folder, mode=0o700, exist_ok=True)
-seed_workspace(Path(handout), Path(workspace))
+try:
+    require_bound(os.environ[EVIDENCE_ENV], os.environ.pop(CHECKED_ENV))
+    seed_workspace(Path(handout), Path(workspace))
+except DflabError as exc:  # one line in the lab's log, which a failed start quotes
+    sys.exit(f"dflab: error: {exc}")
 server = os.fork()
 if server == 0:
     try:
@@ -444,12 +453,17 @@ def _export_dir(fd: int, src: Path, dest: Path, errors: list[tuple[str, str, str
 def _export_file(dir_fd: int, name: str, target: Path) -> None:
     # O_NONBLOCK: a pipe put there meanwhile does not block the open; fstat then tells it is no regular file.
     fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
-    with os.fdopen(fd, "rb") as fh:
+    try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             return
-        with open(target, "xb") as out:
-            shutil.copyfileobj(fh, out, 1 << 20)
+        out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            copy_fd(fd, out)  # a sparse image the trainee made comes back with its holes
+        finally:
+            os.close(out)
+    finally:
+        os.close(fd)
     os.chmod(target, stat.S_IMODE(info.st_mode) & 0o777)
     os.utime(target, ns=(info.st_atime_ns, info.st_mtime_ns))
 
@@ -569,7 +583,7 @@ class LocalBackend(Backend):
         environ = {
             **{k: v for k, v in os.environ.items() if k != SECRET_ENV},
             "JUPYTER_TOKEN": env.token,
-            EVIDENCE_ENV: str(env.evidence),
+            EVIDENCE_ENV: str(checked_variant(env.evidence, self.session_dir)),
             # Per-trainee runtime and config dirs: servers must not share connection files or kernel sockets, and
             # the operator's own ~/.jupyter settings must not leak into trainees' servers.
             "JUPYTER_RUNTIME_DIR": str(shared_runtime(run)),
@@ -593,7 +607,9 @@ class LocalBackend(Backend):
         home, config = run / "home", run / "config"
         root = self._root(trainee, uid)
         seed = self.seed_for(env)
-        root.bind(env.evidence, env.evidence).bind(seed, seed)
+        # The built variant itself, read-only: never a copy (evidence_share.py says why).
+        evidence = checked_variant(env.evidence, self.session_dir)
+        root.bind(evidence, evidence).bind(seed, seed)
         root.bind(workspace, workspace, writable=True).bind(run, run, writable=True).bind(state, state, writable=True)
         # The folder of their own instant-checker socket (read-only; connecting needs no write), not the socket: a
         # restarted checker makes a new one there.
@@ -605,7 +621,8 @@ class LocalBackend(Backend):
                    *self._jupyter_args(env, listen, allow_root=False)]
         environ = {
             "PATH": _search_path(self.python), "HOME": str(home), "LANG": "C.UTF-8", "USER": trainee,
-            "LOGNAME": trainee, "SHELL": _shell(), "JUPYTER_TOKEN": env.token, EVIDENCE_ENV: str(env.evidence),
+            "LOGNAME": trainee, "SHELL": _shell(), "JUPYTER_TOKEN": env.token, EVIDENCE_ENV: str(evidence),
+            CHECKED_ENV: identity(evidence),  # compared once bound (evidence_share.require_bound)
             "JUPYTER_RUNTIME_DIR": CONFINED_RUNTIME, "JUPYTER_CONFIG_DIR": str(config), SOCKET_ENV: lab_socket(),
             **_lang_env(env),
         }

@@ -18,8 +18,10 @@ A consumer that needs another value gets a named variation (``for_grading``, ``f
 never a copy. Each variation reads :data:`TRAINEE` when it is asked for, so a change here reaches all three
 (tests/test_trainee_container.py changes one and inspects what the engine made of each).
 
-Only the standard library and dflab.errors: the hub's config and the session CLI import this module, and
-must not pay for the docker SDK or nbgrader.
+The workspace's seeding script (:func:`seed_then`) is here too, the one a session's lab and a hub's lab run.
+
+Only the standard library, dflab.errors and dflab.provision.seed's mark: the hub's config and the session CLI import
+this module, and must not pay for the docker SDK or nbgrader.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from dflab.errors import DflabError
+from dflab.provision.seed import SEEDED_MARK
 
 TRAINEE_UID = 1000  # the image's `trainee` account (Dockerfile): it owns the home, the workspace, the sockets
 # What starts every process of a trainee container, followed by its command: the no-ptrace filter
@@ -40,6 +43,8 @@ TRAINEE_UID = 1000  # the image's `trainee` account (Dockerfile): it owns the ho
 SERVE_ARGV = ("python", "-I", "-m", "dflab.noptrace")
 SERVE = " ".join(SERVE_ARGV)
 HOME = "/home/trainee"
+WORKSPACE = f"{HOME}/work"  # the trainee's work volume (a session's, a hub's)
+LAB_SEED_TARGET = "/srv/lab"  # where a lab container sees its seed (read-only), copied into the workspace once
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 CELL_TIMEOUT_S = 300  # a forensic cell may hash or carve a whole image: generous, but not unbounded
 MIN_MEMORY_BYTES = 6 * MiB  # the engine refuses a smaller memory limit
@@ -193,3 +198,15 @@ class TraineeContainer:
 
 
 TRAINEE = TraineeContainer()  # the definition: a session's lab
+
+
+def seed_then(command: str) -> str:
+    """Shell for a lab container (a session's, a hub's): seed the workspace from :data:`LAB_SEED_TARGET` once, then
+    ``command``.
+
+    Seeding runs inside the container because the workspace is a volume the host does not see.  ``cp -n`` never
+    overwrites what the trainee saved; the workspace is marked seeded only when the copy succeeded, so one cut short
+    (a full quota) is completed at the next start instead of being taken for done.
+    """
+    return (f"cd {WORKSPACE} && if [ ! -e {SEEDED_MARK} ]; then cp -R -n {LAB_SEED_TARGET}/. . && "
+            f"touch {SEEDED_MARK}; fi; {command}")

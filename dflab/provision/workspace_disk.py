@@ -27,6 +27,9 @@ from pathlib import Path
 from dflab.errors import DflabError
 
 # Documented in README.md ("Quotas"): the size of every Docker workspace, in MiB; 0 = no limit (practice only).
+# It is the trainee's write quota alone: their evidence (a 1 GiB sparse disk image, 256 MiB of memory) is bound in
+# read-only beside it, never copied into it (evidence_share.py), so a workspace holds notebooks and what the
+# trainee extracts, and the default need not grow with the images.
 SIZE_ENV = "DFLAB_WORKSPACE_MIB"
 DEFAULT_MIB = 2048
 MAX_MIB = 1 << 20  # 1 TiB: a typo, not a workspace

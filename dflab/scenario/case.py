@@ -224,7 +224,7 @@ class Memory:
     """The suspect host's RAM at acquisition time."""
 
     size_bytes: int
-    kernel_release: str  # "5.15.0-91-dflab-<tag>"
+    kernel_release: str  # "6.1.0-39-amd64": the installed distribution's kernel (dflab/scenario/kernel.py)
     banner: str  # full linux_banner string, unique per case variant
     boot_time: int  # epoch seconds
     acquired_at: int  # epoch seconds

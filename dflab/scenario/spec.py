@@ -576,7 +576,7 @@ class ProcessSpec(Strict):
 
 class MemorySpec(Strict):
     size: int | str
-    kernel: str = "5.15.0-91-generic"
+    kernel: str = "debian-12"  # dflab/scenario/kernel.py: KERNEL_CHOICES
     acquired: TimeRef
     boot: TimeRef
     formats: tuple[Literal["raw", "lime"], ...] = ("lime",)  # LiME is what acquisition tools write; add raw if wanted

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dflab.atomic import atomic_dir, write_bytes
+from dflab.errors import DflabError
 
 TIMESTAMP = "timestamp.txt"
 MANIFEST = "dflab-collect.json"
@@ -39,9 +40,14 @@ class Collected:
     """What ``collect`` did for one trainee."""
 
     trainee: str
-    status: str  # collected, untouched (collected, but the notebooks are the released ones), unchanged, no work
+    status: str  # collected, untouched (collected, but the notebooks are the released ones), unchanged, no work,
+    # not collected (``reason`` says why: a file past the workspace's quota, an engine that failed for this lab)
     files: int
     timestamp: str  # the submission's timestamp.txt ("" when there is none)
+    reason: str = ""
+
+
+NOT_COLLECTED = "not collected"
 
 
 def _prune(tree: Path) -> None:
@@ -125,6 +131,10 @@ def collect_one(trainee: str, lab: str, course_root: Path, source: str,
         exported = Path(scratch) / lab
         try:
             found = export(exported)
+        except DflabError as exc:
+            # This trainee's folder could not be brought back (one file past any quota, the engine failing for
+            # this lab): the others are still collected, and a submission collected before stays as it was.
+            return Collected(trainee, NOT_COLLECTED, 0, "", reason=str(exc))
         except shutil.Error as exc:  # a copy that kept going past entries it could not copy
             if any(_plain(src) for src, *_ in exc.args[0]):
                 raise  # a file or folder was not copied (a full disk): never collect half a submission

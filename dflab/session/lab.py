@@ -9,7 +9,9 @@ the layout ``nbgrader fetch_assignment`` would give them.
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,19 +80,47 @@ def write_handout(session_dir: Path, lab: Lab) -> Path:
     if not (release / lab.notebook).is_file():
         raise DflabError(f"nbgrader released no {lab.notebook}", str(release))
     handout = session_dir / HANDOUT
-    _copy_release(release, handout, lab.id)
+    copy_release(release, handout / lab.id)
     for lang in LANGUAGES:
         if lang != DEFAULT_LANG and (localised(session_dir / "release", lang) / lab.id / lab.notebook).is_file():
-            _copy_release(localised(session_dir / "release", lang) / lab.id, localised(handout, lang), lab.id)
+            copy_release(localised(session_dir / "release", lang) / lab.id, localised(handout, lang) / lab.id)
     return handout
 
 
-def _copy_release(release: Path, handout: Path, lab_id: str) -> None:
-    handout.mkdir(exist_ok=True)
-    with atomic_dir(handout / lab_id, replace=True) as tmp:
-        shutil.copytree(release, tmp, dirs_exist_ok=True)
-        # Readable by the container's uid 1000 whoever runs the session.
-        tmp.chmod(0o755)
-        for p in tmp.rglob("*"):
-            p.chmod(0o755 if p.is_dir() else 0o644)
-    handout.chmod(0o755)
+def copy_release(release: Path, dest: Path) -> None:
+    """Copy nbgrader's released lab ``release`` to ``dest`` (replaced as a whole, atomically), readable by uid 1000.
+
+    The one copy of a release to where a trainee's workspace is seeded from (``dflab session``'s handout and the
+    hub's seed files).  A link in a release would hand a trainee whatever it names (a key, a file of the
+    instructor's machine): nbgrader releases none, so one is a mistake in the course, said in one line.  The copy
+    keeps links as links and is checked afterwards, in our own temporary folder: a link added to the release
+    while it was copied is caught too, and nothing follows one (the modes are set with ``lstat`` and
+    ``follow_symlinks=False``).  A FIFO or a device is refused the same way.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_dir(dest, replace=True) as tmp:
+        try:
+            shutil.copytree(release, tmp, symlinks=True, dirs_exist_ok=True)
+        except shutil.Error as exc:  # every file that failed, as a list: the first says what is wrong
+            source, _, why = exc.args[0][0]
+            raise DflabError(f"cannot be handed out ({why}); nothing was handed out", source) from None
+        except OSError as exc:
+            raise DflabError(f"cannot be handed out: {exc.strerror or exc}", str(exc.filename or release)) from None
+        _readable_by_the_lab(tmp, release)
+    dest.parent.chmod(0o755)
+
+
+def _readable_by_the_lab(tree: Path, release: Path) -> None:
+    """Folders 0755 and files 0644 in the copy ``tree`` of ``release``; a link or a special file is refused."""
+    for folder, dirs, files in os.walk(tree):
+        os.chmod(folder, 0o755, follow_symlinks=False)  # noqa: S103 (uid 1000 reads)
+        for name in dirs + files:
+            path = Path(folder, name)
+            mode = os.lstat(path).st_mode
+            where = str(release / path.relative_to(tree))
+            if stat.S_ISLNK(mode):
+                raise DflabError("a release may not hold a symbolic link; nothing was handed out", where)
+            if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+                raise DflabError("a release may hold only files and folders; nothing was handed out", where)
+            if stat.S_ISREG(mode):
+                os.chmod(path, 0o644, follow_symlinks=False)

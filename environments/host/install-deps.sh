@@ -17,7 +17,7 @@ cd "$(dirname "$0")/../.."
 need_apt=()
 for pair in fls:sleuthkit tshark:tshark fsck.fat:dosfstools e2fsck:e2fsprogs npm:npm ewfacquire:ewf-tools faketime:faketime \
     dcfldd:dcfldd xz:xz-utils file:file pdfinfo:poppler-utils exiftool:libimage-exiftool-perl sqlite3:sqlite3 \
-    ntfs-3g:ntfs-3g; do
+    ntfs-3g:ntfs-3g sgdisk:gdisk fdisk:fdisk rifiuti-vista:rifiuti2; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair#*:}")
 done
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need_apt+=(postgresql)

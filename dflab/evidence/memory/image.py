@@ -106,5 +106,5 @@ def build_image(case: Case) -> MemoryImage:
     build_vmcoreinfo(km, kernel.sym, mem.kernel_release, mem.banner)
     build_kallsyms(km)  # it lists every image symbol placed before it
     residency = plan_residency(phys, cached_files(case), held_strings(case), _rng(case, b"dflab/memory/residency"))
-    phys.set_background(residency.apply)
+    phys.set_background(residency.runs)
     return MemoryImage(phys, types, kernel, tasks, residency)

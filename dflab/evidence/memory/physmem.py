@@ -2,16 +2,21 @@
 
 The kernel objects and process pages the story places are a few hundred pages, kept in a dict while they are
 written (page tables and lists are read back and patched). Everything else in System RAM is filled once all
-structures are placed, by a *background* (:mod:`.residency`: page cache, heap, freed pages), and the image is
-materialised once into a flat buffer that both formats are written from. Frames are handed out from a
+structures are placed, by a *background* (:mod:`.residency`: page cache, heap, freed pages), given as views of the
+bytes it comes from (files, the heap arena). Nothing builds the whole image in memory: each format is written by
+handing those views and the story's pages to the kernel (``pwritev``), so the only copy of the fill is the one
+into the file, and RAM nothing wrote (never-touched 2 MiB blocks, the holes of the address map) is left as holes
+of a sparse file, which reads back as the zeros a real machine has there. Frames are handed out from a
 ``random.Random`` seeded from the case, so where structures land is part of the variant yet reproducible.
 """
 
 from __future__ import annotations
 
+import bisect
+import os
 import random
 import struct
-from collections.abc import Callable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from dflab.errors import EvidenceError
@@ -20,6 +25,8 @@ PAGE = 4096
 LIME_MAGIC = 0x4C694D45
 LIME_VERSION = 1
 _LIME_HEADER = struct.Struct("<IIQQ8x")
+_IOV_MAX = 1024  # buffers per pwritev call (Linux's UIO_MAXIOV)
+Span = tuple[int, memoryview]  # (position, bytes from there)
 
 
 class PhysicalMemory:
@@ -36,18 +43,17 @@ class PhysicalMemory:
             self._used.update(range(start // PAGE, -(-end // PAGE)))
         self._free_count = size // PAGE - len(self._used)
         self.ram: list[tuple[int, int]] = [(0, size)]  # System RAM [start, end): what LiME writes
-        self._background: Callable[[bytearray], None] | None = None
-        self._flat: bytearray | None = None
+        self._background: Sequence[tuple[int, memoryview]] = ()
 
     @property
     def used_frames(self) -> frozenset[int]:
         """Frames no background may fill: reserved ranges and every frame handed out."""
         return frozenset(self._used)
 
-    def set_background(self, fill: Callable[[bytearray], None]) -> None:
-        """``fill`` writes the free frames' content into the zeroed flat image; the story's pages go over it."""
-        self._background = fill
-        self._flat = None
+    def set_background(self, runs: Sequence[tuple[int, memoryview]]) -> None:
+        """What the free frames hold: (first frame, bytes from its start; short of a page, the rest is zero).
+        The story's pages win where both write a frame."""
+        self._background = runs
 
     def set_ram(self, ranges: list[tuple[int, int]]) -> None:
         """Declare the System RAM ranges (ascending; one may end inside a page, as e820's 0x9FC00 does); the
@@ -70,7 +76,6 @@ class PhysicalMemory:
         """Copy ``data`` to physical address ``addr`` (may span pages)."""
         if addr < 0 or addr + len(data) > self.size:
             raise EvidenceError(f"write outside physical memory at {addr:#x}", "memory.size_bytes")
-        self._flat = None
         pos = 0
         while pos < len(data):
             frame, off = divmod(addr + pos, PAGE)
@@ -81,31 +86,80 @@ class PhysicalMemory:
             page[off : off + len(chunk)] = chunk
             pos += len(chunk)
 
-    def flat(self) -> bytearray:
-        """The whole physical address space, byte N at physical address N: made once, then shared by the writers."""
-        if self._flat is None:
-            buf = bytearray(self.size)
-            if self._background is not None:
-                self._background(buf)
-            for frame, page in self.pages.items():
-                buf[frame * PAGE : frame * PAGE + PAGE] = page
-            self._flat = buf
-        return self._flat
-
-    def release(self) -> None:
-        """Drop the flat image once every format is written (it is the size of the RAM)."""
-        self._flat = None
+    def segments(self) -> list[Span]:
+        """Every stretch of the image something wrote, as (physical address, bytes), ascending and disjoint:
+        the background's runs with the story's pages over them. Whatever lies between is zero."""
+        out: list[Span] = []
+        pages = self.pages
+        for frame, data in self._background:
+            count = -(-len(data) // PAGE)
+            if pages.keys().isdisjoint(range(frame, frame + count)):
+                out.append((frame * PAGE, data))
+                continue
+            out.extend(((frame + k) * PAGE, data[k * PAGE : (k + 1) * PAGE]) for k in range(count)
+                       if frame + k not in pages)
+        out.extend((frame * PAGE, memoryview(page)) for frame, page in pages.items())
+        out.sort(key=lambda span: span[0])
+        return out
 
     def write_raw(self, path: Path) -> None:
-        """A flat image: byte N of the file is physical address N."""
-        with open(path, "wb") as fh:
-            fh.write(self.flat())
+        """A flat image: byte N of the file is physical address N (sparse where nothing was written)."""
+        _write_sparse(path, self.segments(), self.size)
 
     def write_lime(self, path: Path) -> None:
         """A LiME image as LiME writes it: one header (end address inclusive) and the bytes of each
         System RAM range in turn, so the holes between ranges are not in the file."""
-        view = memoryview(self.flat())
-        with open(path, "wb") as fh:
-            for start, end in self.ram:
-                fh.write(_LIME_HEADER.pack(LIME_MAGIC, LIME_VERSION, start, end - 1))
-                fh.write(view[start:end])
+        segments = self.segments()
+        starts = [addr for addr, _ in segments]
+        spans: list[Span] = []
+        pos = 0
+        for start, end in self.ram:
+            spans.append((pos, memoryview(_LIME_HEADER.pack(LIME_MAGIC, LIME_VERSION, start, end - 1))))
+            pos += _LIME_HEADER.size
+            first = max(0, bisect.bisect_right(starts, start) - 1)
+            inside = segments[first:bisect.bisect_left(starts, end)]
+            if inside and (inside[0][0] < start or inside[-1][0] + len(inside[-1][1]) > end):  # clip the ends
+                inside = [(max(a, start), d[max(a, start) - a : min(a + len(d), end) - a]) for a, d in inside
+                          if a + len(d) > start and a < end]
+            shift = pos - start
+            spans.extend((addr + shift, data) for addr, data in inside)
+            pos += end - start
+        _write_sparse(path, spans, pos)
+
+
+def _write_sparse(path: Path, spans: Iterable[Span], size: int) -> None:
+    """Write ``spans`` (ascending, disjoint) into a new file of ``size`` bytes; the gaps between them are holes.
+
+    Consecutive spans go to the kernel together (up to ``_IOV_MAX`` a call), straight from the views."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        batch: list[memoryview] = []
+        at = end = 0
+        for pos, data in spans:
+            if batch and (pos != end or len(batch) == _IOV_MAX):
+                _pwritev_all(fd, batch, at, path)
+                batch = []
+            if not batch:
+                at = end = pos
+            batch.append(data)
+            end += len(data)
+        if batch:
+            _pwritev_all(fd, batch, at, path)
+        os.ftruncate(fd, size)
+    finally:
+        os.close(fd)
+
+
+def _pwritev_all(fd: int, views: list[memoryview], offset: int, path: Path) -> None:
+    """``pwritev`` until every byte of ``views`` is written (the kernel may write fewer than asked)."""
+    first = 0
+    while first < len(views):
+        done = os.pwritev(fd, views[first:], offset)
+        if not done:
+            raise EvidenceError(f"the file system took no more bytes at offset {offset}", str(path))
+        offset += done
+        while first < len(views) and done >= len(views[first]):
+            done -= len(views[first])
+            first += 1
+        if done:
+            views[first] = views[first][done:]

@@ -16,8 +16,10 @@ MemFree           152 000      19 %   freed pages keep what they held (Linux doe
 
 Page cache pages are placed in readahead-sized runs of consecutive frames (1 to 32 pages, as ``ondemand_readahead``
 grows its window), so a file's contents read back contiguously for a while, then jump, as on a real system. No page
-of a file is cached twice. Every byte comes from bytes that exist already (a file's contents, one heap arena made
-per case and sliced at a chunk-aligned offset per page), so filling 256 MiB costs slice copies, not a loop per byte.
+of a file is cached twice. Every byte comes from bytes that exist already (a file's contents, shared by every case
+of the same installed system, :func:`dflab.scenario.ostree.shared`; one heap arena made per case and sliced at a
+chunk-aligned offset per page): the plan is views of them, which the writers hand to the kernel as they are, so
+filling 256 MiB costs one copy, into the image file, and no loop per byte.
 """
 
 from __future__ import annotations
@@ -47,18 +49,42 @@ class CachedFile:
 
 @dataclass
 class Residency:
-    """What each free frame holds, and where each page cache page comes from (a file and a page-aligned offset)."""
+    """What each free frame holds, and where each page cache page comes from (a file and a page-aligned offset).
 
-    pages: list[tuple[int, memoryview]] = field(default_factory=list)  # (frame, its first bytes; the rest zero)
+    ``runs`` are what the writers copy into the image: each a first frame and the bytes from its start, a view of
+    a file's or the heap arena's bytes, so the fill is never copied before it reaches the image file. A run spans
+    the consecutive frames a readahead window filled from one file, so most of the page cache is written in a
+    few thousand slices rather than a slice per page; bytes a run leaves short of its last page are zero.
+    """
+
+    runs: list[tuple[int, memoryview]] = field(default_factory=list)  # (first frame, bytes from its start)
     cache: dict[int, tuple[str, int]] = field(default_factory=dict)  # frame -> (path, file offset)
     zero_frames: int = 0
 
-    def apply(self, buf: bytearray) -> None:
-        """Copy every page into ``buf``, the flat image (byte N = physical address N), which starts zeroed.
 
-        The pages are views of the files' bytes and of the arena: this is the one copy made of them."""
-        for frame, data in self.pages:
-            buf[frame * PAGE : frame * PAGE + len(data)] = data
+class _Runs:
+    """Collects (frame, source, offset) pages into runs: a page extends the last run when it is the next frame
+    and the next bytes of the same source, after a whole page."""
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[int, memoryview]] = []
+        self._frame = self._start = self._end = -1
+        self._source: memoryview | None = None
+
+    def add(self, frame: int, source: memoryview, offset: int) -> None:
+        end = min(offset + PAGE, len(source))
+        whole_pages = (self._end - self._start) % PAGE == 0
+        if (source is self._source and offset == self._end and whole_pages
+                and (frame - self._frame) * PAGE == offset - self._start):
+            self._end = end
+            return
+        self.flush()
+        self._frame, self._source, self._start, self._end = frame, source, offset, end
+
+    def flush(self) -> None:
+        if self._source is not None:
+            self.runs.append((self._frame, self._source[self._start : self._end]))
+            self._source = None
 
 
 def _free_frames(phys: PhysicalMemory) -> list[int]:
@@ -141,17 +167,15 @@ def plan_residency(phys: PhysicalMemory, files: list[CachedFile], strings: list[
     # one draw per page, taken in a block (little-endian words: the same on every machine)
     draws = iter(struct.unpack(f"<{len(free)}I", rng.randbytes(4 * len(free))))
 
-    def residue() -> memoryview:
+    out = _Runs()
+
+    def residue(frame: int, draw: int) -> None:
         """A freed page: what it last held, a file page evicted from the cache or heap that was freed."""
-        draw = next(draws)
         if every and draw & 1:
             path, off = every[(draw >> 1) % len(every)]
-            return views[path][off : off + PAGE]
-        return anon(draw >> 1)
-
-    def anon(draw: int | None = None) -> memoryview:
-        off = ((next(draws) if draw is None else draw) % slots) * 16
-        return arena[off : off + PAGE]
+            out.add(frame, views[path], off)
+        else:
+            out.add(frame, arena, ((draw >> 1) % slots) * 16)
 
     for piece in pieces:
         if cache_budget > 0:
@@ -159,14 +183,18 @@ def plan_residency(phys: PhysicalMemory, files: list[CachedFile], strings: list[
             for frame in piece:
                 nxt = next(pages, None)
                 if nxt is None:
-                    res.pages.append((frame, residue()))
+                    residue(frame, next(draws))
                     continue
                 path, off = nxt
                 res.cache[frame] = (path, off)
-                res.pages.append((frame, views[path][off : off + PAGE]))
+                out.add(frame, views[path], off)
         elif anon_budget > 0:
             anon_budget -= len(piece)
-            res.pages.extend((frame, anon()) for frame in piece)
+            for frame in piece:
+                out.add(frame, arena, (next(draws) % slots) * 16)
         else:
-            res.pages.extend((frame, residue()) for frame in piece)
+            for frame in piece:
+                residue(frame, next(draws))
+    out.flush()
+    res.runs = out.runs
     return res

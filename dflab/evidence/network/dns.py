@@ -1,10 +1,14 @@
-"""DNS lookups as the suspect's systemd-resolved makes them upstream: an A and an AAAA transaction per name.
+"""DNS lookups as the suspect's glibc makes them: an A and an AAAA question per name, on one socket.
 
-Ubuntu's stub resolver (127.0.0.53) never shows on the wire; on a cache miss systemd-resolved asks the LAN's
-resolver itself, each question in a transaction of its own, from a fresh random port, with an EDNS0 OPT record
-(1232-byte UDP payload, no DNSSEC), the A question first and the AAAA question a few microseconds later. The
-resolver (BIND or Unbound) answers each with the CNAME chain it followed and the records at its end, or, for a
-name without IPv6 addresses, no answer and the zone's SOA in the authority section (RFC 2308 NODATA).
+A Debian 12 desktop runs no systemd-resolved: NetworkManager writes ``/etc/resolv.conf`` with the DHCP server's
+resolver, and every ``getaddrinfo`` (AF_UNSPEC) goes to the wire, glibc keeping no cache. Its stub (``send_dg``)
+opens one UDP socket on a random port and sends the A question, then the AAAA question microseconds later, each
+with its own random id and RD set; it takes the answers in whichever order they come. The office's
+NetworkManager profile sets ``ipv4.dns-options edns0``, so resolv.conf has ``options edns0`` and glibc adds an
+EDNS0 OPT record (1232-byte UDP payload, no DNSSEC); glibc's default, without it, sends none. The resolver (BIND,
+Unbound or the router's dnsmasq) answers each with the CNAME chain it followed and the records at its end, or,
+for a name without IPv6 addresses, no answer and the zone's SOA in the authority section (RFC 2308 NODATA), and
+its own OPT record.
 
 Messages are packed with :mod:`struct`, names compressed as a server compresses them (a pointer to the first
 place a suffix occurs); tshark dissects every one in the tests.
@@ -75,11 +79,12 @@ class _Writer:
 
 
 def _opt() -> bytes:
+    """An EDNS0 OPT pseudo-record: root owner, the UDP payload size, no extended flags, no options."""
     return b"\x00" + struct.pack("!HHIH", OPT, EDNS_PAYLOAD, 0, 0)
 
 
 def query(txid: int, qname: str, qtype: int) -> bytes:
-    """systemd-resolved's question: RD set, one question, an EDNS0 OPT record."""
+    """glibc's question (``res_mkquery``, ``options edns0``): RD set, one question, an EDNS0 OPT record."""
     w = _Writer()
     w.buf += struct.pack("!HHHHHH", txid, QUERY_FLAGS, 1, 0, 0, 1)
     w.name(qname)
@@ -108,19 +113,22 @@ def response(txid: int, qname: str, qtype: int, answer: Answer) -> bytes:
 
 
 def lookup(seg: Segment, rng: random.Random, t_us: int, client_ip: str, resolver_ip: str, qname: str,
-           answer: Answer, a_port: int, a_txid: int, aaaa_port: int) -> tuple[Conversation, Conversation]:
-    """Both transactions for ``qname`` starting at ``t_us``: (the A one, the AAAA one).
+           answer: Answer, port: int, a_txid: int) -> tuple[Conversation, Conversation]:
+    """Both transactions for ``qname`` starting at ``t_us``: (the A one, the AAAA one), from glibc's one socket.
 
-    Each comes from its own connected socket (DF, IP IDs counted from a random start); the resolver's unconnected
-    socket answers without DF, with hashed IP IDs. The A answer is seen first.
+    The socket is connected (DF, IP IDs counted from a random start); the resolver's unconnected socket answers
+    without DF, with hashed IP IDs. The A answer is seen first. The two share their 5-tuple, so tshark shows one
+    UDP stream; they are kept apart here so the A transaction is the fact a planned lookup reports.
     """
     client, resolver = seg.endpoint(client_ip), seg.endpoint(resolver_ip)
-    convs = (Conversation("udp", client, a_port, resolver, 53), Conversation("udp", client, aaaa_port, resolver, 53))
+    convs = (Conversation("udp", client, port, resolver, 53), Conversation("udp", client, port, resolver, 53))
     t_aaaa = t_us + rng.randint(15, 90)
     t_answer = t_us + resolver.react_us(rng)
     t_answer_aaaa = max(t_aaaa + resolver.react_us(rng), t_answer + rng.randint(20, 400))
-    for conv, qtype, t_ask, t_ans, txid in ((convs[0], A, t_us, t_answer, a_txid),
-                                            (convs[1], AAAA, t_aaaa, t_answer_aaaa, rng.randrange(1, 65536))):
-        datagram(conv, t_ask, True, query(txid, qname, qtype), rng.getrandbits(16), True)
+    ip_id = rng.getrandbits(16)  # the connected socket's counter: the AAAA question takes the next one
+    for k, (conv, qtype, t_ask, t_ans, txid) in enumerate(((convs[0], A, t_us, t_answer, a_txid),
+                                                           (convs[1], AAAA, t_aaaa, t_answer_aaaa,
+                                                            rng.randrange(1, 65536)))):
+        datagram(conv, t_ask, True, query(txid, qname, qtype), (ip_id + k) & 0xFFFF, True)
         datagram(conv, t_ans, False, response(txid, qname, qtype, answer), rng.getrandbits(16), False)
     return convs

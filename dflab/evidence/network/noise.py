@@ -1,16 +1,17 @@
-"""Background traffic: what an Ubuntu desktop with Firefox sends and receives while the story unfolds.
+"""Background traffic: what a Debian 12 GNOME desktop with Firefox ESR sends and receives while the story unfolds.
 
 The capture host is one machine with one habit of its own, walked through the capture window in time order:
 
 * its user opens web pages (:data:`~dflab.evidence.network.sites.SITES`): each host name of a page is looked up
-  (A and AAAA, through systemd-resolved, which asks again only once the answer's TTL has run out) and contacted
+  (A and AAAA by glibc, which caches nothing; Firefox keeps an answer 60 s whatever its TTL) and contacted
   over TLS 1.3 on port 443; the connection idles until Firefox (115 s) or the server gives up on it, and now and
   then it is reset instead, or loses a segment;
-* Firefox and the desktop call their services now and then (telemetry, remote settings, Safe Browsing, snapd);
-* NetworkManager checks connectivity every 300 s (plain HTTP, a 204), systemd-timesyncd polls its server at
-  32 s doubling to 2048 s from boot, Linux re-checks the resolver's MAC a few seconds after a lookup when the
-  entry has gone stale, and the router asks for the workstation's address now and then; the segment carries
-  other hosts' ARP broadcasts too.
+* Firefox and the desktop call their services now and then (telemetry, remote settings, Safe Browsing, fwupd);
+* Firefox checks for a captive portal (plain HTTP, ``detectportal.firefox.com/canonical.html``, its User-Agent)
+  60 s after it starts, then five times further apart each time up to every 25 minutes; systemd-timesyncd polls
+  the Debian pool's server at 32 s doubling to 2048 s from boot, Linux re-checks the resolver's MAC a few seconds
+  after a lookup when the entry has gone stale, and the router asks for the workstation's address now and then;
+  the segment carries other hosts' ARP broadcasts too.
 
 Everything is drawn from ``random.Random(network.noise_seed)``: a trainee's capture is reproducible and differs
 from the next trainee's. Exactly ``network.noise_packets`` frames come out: random activities arrive at the rate
@@ -46,6 +47,7 @@ from dflab.evidence.network.sites import (
     UPLOADS,
     Host,
     Site,
+    firefox_user_agent,
 )
 from dflab.evidence.network.tcp import TcpSession
 from dflab.evidence.network.tls import Exchange, close_notify, tls_session
@@ -53,15 +55,19 @@ from dflab.scenario.case import Case
 
 SECOND = 1_000_000
 FIREFOX_IDLE_S = 115  # network.http.keep-alive.timeout
+FIREFOX_DNS_CACHE_S = 60  # network.dnsCacheExpiration
 LOSS = 0.01  # chance a message's last segment is lost past the capture point
 RESET = 0.015  # chance Firefox resets a connection instead of closing it
 FAVOURITES = 0.35  # share of page visits to the user's usual sites (the rest: the long tail, seldom twice)
-CHECK_INTERVAL = 300 * SECOND  # NetworkManager's connectivity check
+# Firefox's captive-portal service: network.captive-portal-service.minInterval, maxInterval, backoffFactor
+CHECK_FIRST, CHECK_MAX, CHECK_BACKOFF = 60 * SECOND, 1500 * SECOND, 5
+FIREFOX_START_S = (40, 240)  # seconds after boot the user's desktop session starts Firefox
 POLL_MIN, POLL_MAX = 32 * SECOND, 2048 * SECOND  # systemd-timesyncd
 NUD_DELAY = 5 * SECOND  # Linux's delay_first_probe_time
 # Polls on a clock of their own: Safe Browsing's list updates (30 min), Mozilla's tracking-protection lists
 # (60 min), telemetry pings (every 10 to 40 min).
 POLLS = ((SERVICES[3], 1800, 1800), (SERVICES[4], 3600, 3600), (SERVICES[2], 600, 2400))
+CANONICAL = b'<meta http-equiv="refresh" content="0;url=https://support.mozilla.org/kb/captive-portal"/>\n'
 PERIODIC_SIZE = {"ntp": 2, "check": 16, "router-arp": 2, "poll": 40}
 ACTIVITIES = (("visit", 55), ("app", 20), ("upload", 10), ("service", 10))
 
@@ -70,8 +76,8 @@ ACTIVITIES = (("visit", 55), ("app", 20), ("upload", 10), ("service", 10))
 class _State:
     """What the workstation remembers between activities (copied, so a rejected activity leaves no trace)."""
 
-    # name → when systemd-resolved asked for it and when its cached answer runs out (a page's assets are looked
-    # up a moment after the activity starts, so the next activity may come before a lookup of the last one)
+    # name → when Firefox looked it up and when its host cache drops it (a page's assets are looked up a moment
+    # after the activity starts, so the next activity may come before a lookup of the last one)
     cached: dict[str, tuple[int, int]] = field(default_factory=dict)
     ports: set[int] = field(default_factory=set)
     resolver_confirmed: int = 0  # when the resolver's MAC was last confirmed
@@ -228,7 +234,7 @@ class NoiseMaker:
         return frames
 
     def _schedule(self) -> list[_Event]:
-        """The desktop's clockwork inside the window: timesyncd polls, connectivity checks, the router's ARP,
+        """The desktop's clockwork inside the window: timesyncd polls, captive-portal checks, the router's ARP,
         Firefox's list updates and telemetry."""
         out: list[_Event] = []
         poll, at = POLL_MIN, self.boot + self.rng.randint(2, 9) * SECOND  # first sync soon after boot
@@ -237,12 +243,12 @@ class NoiseMaker:
                 out.append(_Event(at + self.rng.randint(0, 999_999), "ntp"))
             at += poll
             poll = min(POLL_MAX, 2 * poll)
-        at = self.boot + self.rng.randint(6, 20) * SECOND
-        at += max(0, (self.lo - at) // CHECK_INTERVAL) * CHECK_INTERVAL
+        gap, at = CHECK_FIRST, self.boot + self.rng.randint(*FIREFOX_START_S) * SECOND + CHECK_FIRST
         while at < self.hi:
             if at >= self.lo:
                 out.append(_Event(at + self.rng.randint(0, 400_000), "check"))
-            at += CHECK_INTERVAL
+            gap = min(CHECK_MAX, gap * CHECK_BACKOFF)
+            at += gap
         at = self.lo + self.rng.randint(0, 240) * SECOND
         while at < self.hi:
             out.append(_Event(at, "router-arp"))
@@ -264,7 +270,11 @@ class NoiseMaker:
 
     # -- activities ------------------------------------------------------------------------------------------
     def _resolve(self, t: int, host: Host, state: _State) -> tuple[list[Frame], int]:
-        """Look ``host`` up unless systemd-resolved still holds it; the frames and when the address is known."""
+        """Look ``host`` up unless Firefox's host cache still holds it; the frames and when the address is known.
+
+        A Debian 12 desktop has no caching resolver (no systemd-resolved; glibc asks the DHCP server's resolver
+        every time), so only Firefox's own cache (``network.dnsCacheExpiration``, 60 s, not the record's TTL)
+        spares the wire; past it Firefox asks again (its grace period refreshes in the background)."""
         asked, expires = state.cached.get(host.name, (0, 0))
         if asked <= t < expires:
             return [], t + self.client.react_us(self.rng)
@@ -273,8 +283,8 @@ class NoiseMaker:
         remaining = answer.ttl if fresh else self.rng.randint(max(1, answer.ttl // 10), answer.ttl)
         answer = replace(answer, ttl=remaining)
         a, aaaa = lookup(self.seg, self.rng, t, self.client.ip, self.resolver.ip, host.name, answer,
-                         self._port(state), self.rng.randrange(1, 65536), self._port(state))
-        state.cached[host.name] = (t, t + remaining * SECOND)
+                         self._port(state), self.rng.randrange(1, 65536))
+        state.cached[host.name] = (t, t + FIREFOX_DNS_CACHE_S * SECOND)
         frames = a.frames + aaaa.frames
         known = max(f[0] for f in a.frames) + self.client.react_us(self.rng)
         if t - state.resolver_confirmed > state.reachable_us:  # stale: probe it once the delay has passed
@@ -352,7 +362,7 @@ class NoiseMaker:
         return frames + self._tls(known, host, exchanges, state)
 
     def _service(self, t: int, state: _State) -> list[Frame]:
-        """One of the desktop's rarer calls (remote settings, new-tab tiles, snapd, motd, push)."""
+        """One of the desktop's rarer calls (remote settings, new-tab tiles, fwupd's metadata, push)."""
         return self._call(t, self.rng.choice([h for h in SERVICES if h not in {p[0] for p in POLLS}]), state)
 
     def _call(self, t: int, host: Host, state: _State) -> list[Frame]:
@@ -363,18 +373,22 @@ class NoiseMaker:
         return frames + self._tls(known, host, exchanges, state)
 
     def _check(self, t: int, state: _State) -> list[Frame]:
-        """NetworkManager's connectivity check: GET / from the check server, which answers 204 and closes."""
+        """Firefox's captive-portal check: GET /canonical.html, which the portal-free Internet answers with
+        Mozilla's page (a portal would answer anything else)."""
         frames, known = self._resolve(t, CONNECTIVITY, state)
-        request = (f"GET / HTTP/1.1\r\nHost: {CONNECTIVITY.name}.\r\nAccept: */*\r\n"
-                   "Connection: close\r\n\r\n").encode()
+        request = (f"GET /canonical.html HTTP/1.1\r\nHost: {CONNECTIVITY.name}\r\n"
+                   f"User-Agent: {firefox_user_agent()}\r\nAccept: */*\r\nAccept-Language: en-US,en;q=0.5\r\n"
+                   "Accept-Encoding: gzip, deflate\r\nCache-Control: no-cache\r\nPragma: no-cache\r\n"
+                   "Connection: keep-alive\r\n\r\n").encode()
         server = self._server(CONNECTIVITY)
-        response = response_bytes(204, "", b"", known, "nginx", ("X-NetworkManager-Status: online",))
+        response = response_bytes(200, "text/html", CANONICAL, known, "nginx",
+                                  ("Via: 1.1 google", "Cache-Control: public,must-revalidate,max-age=0,s-maxage=3600"))
         conv = http_exchange(self.seg, self.rng, known, self.client.ip, self._port(state), server.ip, 80, request,
                              response, loss=LOSS)
         return frames + conv.frames
 
     def _ntp(self, t: int, state: _State) -> list[Frame]:
-        """systemd-timesyncd's poll from a fresh socket, to the server it resolved at boot."""
+        """systemd-timesyncd's poll from a fresh socket, to the Debian pool server it resolved at boot."""
         server = self._server(NTP)
         conv = Conversation("udp", self.client, self._port(state), server, 123)
         t_answer = t + server.react_us(self.rng)

@@ -11,8 +11,10 @@ one; the lag stays well under a second, so the second a timeline names is the se
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import random
+from http import HTTPStatus
 
 from dflab.errors import EvidenceError
 from dflab.evidence.network.conversation import Conversation, to_us
@@ -20,13 +22,41 @@ from dflab.evidence.network.dns import Answer, lookup
 from dflab.evidence.network.ftp import ftp_exchange
 from dflab.evidence.network.http import http_exchange, request_bytes, response_bytes
 from dflab.evidence.network.imap import imap_exchange
-from dflab.evidence.network.segment import EPHEMERAL, Segment, derived_seed
+from dflab.evidence.network.segment import Segment, derived_seed
 from dflab.evidence.network.smtp import smtp_exchange
 from dflab.evidence.network.tcp import TcpSession
 from dflab.scenario.case import Case, DnsQuery, FtpSession, HttpTransfer, ImapSession, RawTransfer, SmtpSubmission
 
-SERVERS = ("nginx/1.18.0 (Ubuntu)", "Apache/2.4.52 (Ubuntu)", "nginx")
+# What a web server on each stack announces by default: its package's ``Server`` header. Linux servers of the
+# case are other people's machines, so any common distribution's build fits (Debian 12's nginx adds no
+# distribution, its Apache "(Debian)"; Ubuntu patches both; ``server_tokens off`` leaves "nginx").
+SERVER_BANNERS = {
+    "linux": ("nginx/1.22.1", "Apache/2.4.62 (Debian)", "nginx/1.24.0 (Ubuntu)", "Apache/2.4.58 (Ubuntu)",
+              "nginx"),
+    "windows": ("Microsoft-IIS/10.0",),
+    "apple": ("Apache/2.4.62 (Unix)",),
+}
+PHP_VERSION = "8.2.29"  # Debian 12.12's php8.2-cli (8.2.29-1~deb12u1): the suspect's own ``php -S``
 LAG_US = (2_000, 600_000)  # from a flow's planned instant to its first packet
+
+
+def php_dev_server_response(status: int, host: str, content_type: str, body: bytes, t_us: int) -> bytes:
+    """What PHP's built-in web server (``php -S``, the suspect's own listener) answers a script's request with.
+
+    It names no ``Server``: its own headers are ``Host`` (echoing the request's), ``Date`` and ``Connection:
+    close``, then the script's: ``X-Powered-By`` (``expose_php``) and PHP's spelling ``Content-type`` with
+    ``default_charset`` appended to a text type the script did not set a charset on.
+    """
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "Unknown"
+    kind = f"{content_type}; charset=UTF-8" if content_type.startswith("text/") and "charset" not in content_type \
+        else content_type
+    lines = [f"HTTP/1.1 {status} {reason}", f"Host: {host}",
+             f"Date: {email.utils.formatdate(t_us // 1_000_000, usegmt=True)}", "Connection: close",
+             f"X-Powered-By: PHP/{PHP_VERSION}", f"Content-type: {kind}", f"Content-Length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
 def _sha256(data: bytes) -> str:
@@ -88,12 +118,9 @@ class PlannedFlows:
         rng = self._rng("dns", i)
         t = self._first_packet(rng, q.time)
         ttl = rng.choice((60, 300, 600, 3600))  # a name nobody asked for before: the authority's full TTL
-        aaaa_port = rng.randint(*EPHEMERAL)
-        while aaaa_port == q.client_port:
-            aaaa_port = rng.randint(*EPHEMERAL)
         zone = ".".join(q.qname.rstrip(".").split(".")[-2:])
         conv, aaaa = lookup(self.seg, rng, t, client, resolver, q.qname, Answer((), (q.answer,), (), ttl, zone),
-                            q.client_port, q.txid, aaaa_port)
+                            q.client_port, q.txid)
         self._add("dns", i, q.id, conv, qname=q.qname, answer=q.answer, txid=q.txid, ttl=ttl)
         self._keep("dns", i, aaaa)
 
@@ -103,9 +130,14 @@ class PlannedFlows:
         self.seg.check_touches(client, server, where)
         rng = self._rng("http", i)
         t = self._first_packet(rng, h.time)
-        software = random.Random(derived_seed(self.case.seed, "http-server", server)).choice(SERVERS)
         request = request_bytes(h.method, h.host_header, h.uri, h.user_agent, h.request_body, h.basic_auth)
-        response = response_bytes(h.status, h.content_type, h.response_body, t, software)
+        if h.server == self.case.suspect_host:
+            software = f"PHP/{PHP_VERSION}"
+            response = php_dev_server_response(h.status, h.host_header, h.content_type, h.response_body, t)
+        else:
+            banners = SERVER_BANNERS[self.seg.endpoint(server).os.name]
+            software = random.Random(derived_seed(self.case.seed, "http-server", server)).choice(banners)
+            response = response_bytes(h.status, h.content_type, h.response_body, t, software)
         conv = http_exchange(self.seg, rng, t, client, h.client_port, server, h.server_port, request, response)
         self._add("http", i, h.id, conv, method=h.method, host=h.host_header, uri=h.uri, user_agent=h.user_agent,
                   status=h.status, content_type=h.content_type, server_software=software,

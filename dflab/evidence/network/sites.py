@@ -10,8 +10,11 @@ drawn per case from a small pool per provider, so several names share an edge se
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from dflab.evidence.network.profiles import LINUX, WINDOWS, OsProfile
+
+DISTRIBUTION = "debian-12"  # the workstation's system: its logs, its installed tree, its kernel (dflab.scenario)
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,10 @@ PROVIDERS = {
                           False, (2_800, 4_000), 60, "ubuntu.com", (60, 75), (4, 8)),
     "wikimedia": Provider(("185.15.58.0/24", "185.15.59.0/24"), "2a02:ec80:600::/48", LINUX, (10_000, 28_000),
                           False, (2_600, 3_600), 600, "wikimedia.org", (60, 120), (3, 7)),
+    # The NTP pool's volunteers (N.debian.pool.ntp.org): hosting providers' and universities' machines, no CDN.
+    "ntppool": Provider(("5.9.0.0/16", "78.46.0.0/15", "51.15.0.0/16", "144.76.0.0/16", "212.227.0.0/16"),
+                        "2a01:4f8::/32", LINUX, (8_000, 40_000), False, (2_000, 3_000), 130, "pool.ntp.org",
+                        (60, 120), (3, 8)),
     "github": Provider(("140.82.112.0/20",), None, LINUX, (20_000, 95_000), False, (2_600, 3_600), 60,
                        "github.com", (60, 120), (5, 10)),
 }
@@ -244,9 +251,23 @@ SERVICES = (
     _h("shavar.services.mozilla.com", "gcp", "shavar.prod.mozaws.net"),
     _h("contile.services.mozilla.com", "gcp"),
     _h("content-signature-2.cdn.mozilla.net", "cloudfront", "d3kbfk6kxmm9fz.cloudfront.net"),
-    _h("api.snapcraft.io", "canonical"),
-    _h("motd.ubuntu.com", "canonical"),
+    _h("cdn.fwupd.org", "fastly", "lvfs.map.fastly.net"),  # fwupd-refresh.timer: the firmware metadata
 )
 
-CONNECTIVITY = _h("connectivity-check.ubuntu.com", "canonical")  # NetworkManager's check, plain HTTP
-NTP = _h("ntp.ubuntu.com", "canonical")  # systemd-timesyncd's server (resolved at boot, before the capture)
+# Firefox's captive-portal check (plain HTTP, its User-Agent): Debian's NetworkManager checks nothing itself
+# (Ubuntu's connectivity-check is a package of Ubuntu's), so this is the desktop's one periodic plain-HTTP call.
+CONNECTIVITY = _h("detectportal.firefox.com", "gcp", "detectportal.prod.mozaws.net",
+                  "prod.detectportal.prod.cloudops.mozgcp.net")
+# systemd-timesyncd's server: Debian builds systemd with the Debian pool's names, and it keeps the first answer.
+NTP = _h("0.debian.pool.ntp.org", "ntppool")
+
+
+@cache
+def firefox_user_agent() -> str:
+    """What the workstation's Firefox sends: the installed firefox-esr's (dpkg's status, the installed tree's
+    catalog) major version, as every Firefox on Linux spells it (``rv:`` and ``Firefox/`` both the major)."""
+    from dflab.scenario.ostree.catalog import load  # the catalog's JSON is read once, only by what needs it
+
+    version = next(p.version for p in load(DISTRIBUTION).packages if p.name == "firefox-esr")
+    major = version.split(".", 1)[0]
+    return f"Mozilla/5.0 (X11; Linux x86_64; rv:{major}.0) Gecko/20100101 Firefox/{major}.0"

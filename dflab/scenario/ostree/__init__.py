@@ -8,7 +8,8 @@ the bytes on disk (:mod:`.dpkg`); accounts consistent with the case's users (:mo
 name the case (:mod:`.etc`). Times: each package unpacked minutes after the install time, a share of them
 replaced at the last upgrade, every file's mtime its package's build date as dpkg keeps it.
 
-The packaged bytes are made once per process and shared by every case (:mod:`.tree`: ``shared``). The disk
+The packaged bytes are made once per process and shared by every case (:mod:`.tree`: ``shared``); a cohort build
+makes them before it forks its workers, which inherit them (:func:`dflab.evidence.build.build_cohort`). The disk
 writer plans the files for a case with :func:`files_for`; :func:`extra_files` is where later writers of the
 system's own story (logs, a browser profile, documents) add files beside it.
 """
@@ -45,4 +46,5 @@ def files_for(case: Case, volume: Volume) -> list[DiskFile]:
     read_at = {path[len(mount):]: boot for path in read if path.startswith(mount + "/")}
     planned = frozenset(f.path for f in story + extra)
     return extra + os_files(bytes.fromhex(case.seed), volume, volume.os, case.host(case.suspect_host).hostname,
-                            case.users, case.disk.volumes, planned=planned, read_at=read_at)
+                            case.users, case.disk.volumes, planned=planned, read_at=read_at,
+                            now=case.memory.acquired_at)

@@ -10,8 +10,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import random
+import struct
 
 from dflab.scenario.case import User, Volume
+from dflab.scenario.kernel import DebianKernel, debian_kernel
 from dflab.scenario.ostree import accounts
 
 SHIPPED: dict[str, str] = {
@@ -106,6 +108,67 @@ def _key(r: random.Random, kind: str, hostname: str) -> tuple[bytes, bytes]:
     return private, pub
 
 
+# Where Debian's 6.1 packages put the modules memory's lsmod lists (dflab.scenario.system.KERNEL_MODULES), and
+# what each needs: modules.dep's lines. bookworm's modules are uncompressed .ko files.
+MODULE_PATHS = {
+    "floppy": "drivers/block/floppy", "pata_acpi": "drivers/ata/pata_acpi", "i2c_piix4": "drivers/i2c/busses/i2c-piix4",
+    "libahci": "drivers/ata/libahci", "ahci": "drivers/ata/ahci", "e1000": "drivers/net/ethernet/intel/e1000/e1000",
+    "psmouse": "drivers/input/mouse/psmouse", "crc32_pclmul": "arch/x86/crypto/crc32-pclmul",
+    "autofs4": "fs/autofs/autofs4", "x_tables": "net/netfilter/x_tables", "ip_tables": "net/ipv4/netfilter/ip_tables",
+    "msr": "arch/x86/kernel/msr", "sch_fq_codel": "net/sched/sch_fq_codel", "mac_hid": "drivers/macintosh/mac_hid",
+    "serio_raw": "drivers/input/serio/serio_raw", "input_leds": "drivers/input/input-leds",
+    "joydev": "drivers/input/joydev", "nls_iso8859_1": "fs/nls/nls_iso8859-1",
+}
+MODULE_NEEDS = {"ahci": ("libahci",), "ip_tables": ("x_tables",)}
+
+
+def _bzimage(r: random.Random, k: DebianKernel) -> bytes:
+    """/boot/vmlinuz-<release>: a bzImage whose setup header names the build as Debian's does, so ``file`` prints
+    ``Linux kernel x86 boot executable bzImage, version 6.1.0-39-amd64 (debian-kernel@lists.debian.org) #1 ...``
+    (the payload is drawn: no examiner boots it)."""
+    setup = bytearray(0x4000)
+    setup[0:2] = b"MZ"
+    setup[0x1F1] = 0x1F  # setup_sects
+    setup[0x1FE:0x200] = b"\x55\xaa"
+    setup[0x202:0x206] = b"HdrS"
+    setup[0x206:0x208] = struct.pack("<H", 0x020F)  # boot protocol 2.15
+    version = (f"{k.release} (debian-kernel@lists.debian.org) #1 SMP PREEMPT_DYNAMIC Debian {k.version} "
+               f"({k.built})").encode() + b"\0"
+    where = 0x3C0
+    setup[0x20E:0x210] = struct.pack("<H", where - 0x200)  # kernel_version, relative to the header's sector
+    setup[where:where + len(version)] = version
+    setup[0x211] = 0x01  # loadflags: LOADED_HIGH
+    return bytes(setup) + r.randbytes(512 * 1024)
+
+
+def kernel_files(seed: bytes) -> list[tuple[str, bytes, int, int, int]]:
+    """The running kernel's files (:func:`dflab.scenario.kernel.debian_kernel`, the release memory's banner and
+    the logs name): ``/boot``'s image and config, ``/usr/lib/modules/<release>``'s index of the loaded modules."""
+    from dflab.scenario.system import KERNEL_MODULES  # the memory's lsmod
+
+    k = debian_kernel(seed)
+    r = random.Random(hashlib.sha256(b"dflab/ostree/kernel\0" + k.release.encode()).digest())
+    upstream = k.version.split("-")[0]
+    config = (f"#\n# Automatically generated file; DO NOT EDIT.\n# Linux/x86 {upstream} Kernel Configuration\n#\n"
+              f'CONFIG_CC_VERSION_TEXT="gcc-12 (Debian {k.gcc}) 12.2.0"\nCONFIG_CC_IS_GCC=y\n'
+              "CONFIG_GCC_VERSION=120200\nCONFIG_CLANG_VERSION=0\nCONFIG_AS_IS_GNU=y\nCONFIG_AS_VERSION=24000\n"
+              "CONFIG_LD_IS_BFD=y\nCONFIG_LD_VERSION=24000\nCONFIG_LLD_VERSION=0\n"
+              'CONFIG_LOCALVERSION=""\n# CONFIG_LOCALVERSION_AUTO is not set\nCONFIG_BUILD_SALT="'
+              f'{k.release}"\nCONFIG_HAVE_KERNEL_GZIP=y\nCONFIG_KERNEL_XZ=y\nCONFIG_DEFAULT_HOSTNAME="(none)"\n'
+              "CONFIG_SYSVIPC=y\nCONFIG_POSIX_MQUEUE=y\nCONFIG_PREEMPT_DYNAMIC=y\nCONFIG_EXT4_FS=m\n"
+              "CONFIG_MODULE_SIG=y\nCONFIG_MODULE_SIG_SHA256=y\n")
+    modules = [name for name, _, _ in KERNEL_MODULES if name in MODULE_PATHS]
+    dep = "".join(f"kernel/{MODULE_PATHS[m]}.ko:"
+                  + "".join(f" kernel/{MODULE_PATHS[n]}.ko" for n in MODULE_NEEDS.get(m, ())) + "\n"
+                  for m in modules)  # depmod writes them in modules.order's order
+    order = "".join(f"kernel/{MODULE_PATHS[m]}.ko\n" for m in modules)
+    base = f"/usr/lib/modules/{k.release}"
+    return [(f"/boot/vmlinuz-{k.release}", _bzimage(r, k), 0o644, 0, 0),
+            (f"/boot/config-{k.release}", config.encode(), 0o644, 0, 0),
+            (f"{base}/modules.dep", dep.encode(), 0o644, 0, 0),
+            (f"{base}/modules.order", order.encode(), 0o644, 0, 0)]
+
+
 def case_files(seed: bytes, hostname: str, users: tuple[User, ...], volumes: tuple[Volume, ...], root: Volume,
                installed_at: int) -> list[tuple[str, bytes, int, int, int]]:
     """(path, content, mode, uid, gid) of the files the installer and first boot write for this case."""
@@ -135,6 +198,7 @@ def case_files(seed: bytes, hostname: str, users: tuple[User, ...], volumes: tup
         ("/etc/subgid", "".join(f"{u.name}:{100000 + i * 65536}:65536\n" for i, u in enumerate(users)).encode(),
          0o644, 0, 0),
         ("/var/lib/systemd/random-seed", r.randbytes(512), 0o600, 0, 0),
+        *kernel_files(seed),
     ]
     for kind in ("ecdsa", "ed25519", "rsa"):
         private, public = _key(r, kind, hostname)

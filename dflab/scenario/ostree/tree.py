@@ -7,7 +7,12 @@ path), so :func:`shared` builds them once per process (``functools.cache`` keyed
 later case, in a cohort build's worker or in a test process, reuses them. Per case only light work remains: the
 install and upgrade times (when each package was unpacked, drawn from the case seed), the files that name the
 case (:func:`.etc.case_files`), and one :class:`~dflab.scenario.case.DiskFile` per path pointing at the shared
-bytes (never copied).
+bytes (never copied). A cohort build (:func:`dflab.evidence.build.build_cohort`) calls :func:`shared` in its own
+process before it forks its workers: they inherit the bytes (pages shared copy-on-write) instead of each making
+them again. The file system holding them is the case's: inode numbers, times, generations, the hash seed and the
+checksums follow its seed, its UUIDs and where its story's files fall between the packages, so ext4's metadata
+is planned per variant (:mod:`dflab.evidence.disk.ext4`), and the shared bytes are written into the image once
+per variant, zero blocks left as holes (:mod:`dflab.evidence.disk.sparse`).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from dflab.scenario.ostree import etc, texts
 from dflab.scenario.ostree.accounts import GID
 from dflab.scenario.ostree.catalog import EXE_MODE, Catalog, Entry, load
 from dflab.scenario.ostree.dpkg import database, info_name
+from dflab.scenario.traces.packages import Unpack, log_times, package_logs, previous_version
 
 MAX_SIZE = 5 << 19  # the largest program or library: keeps a variant's data near 80 MB (libxul.so is 2.5 MiB)
 MAX_DATA = 1 << 20  # the largest data file (udev's hwdb.bin, file's magic.mgc, Firefox's omni.ja)
@@ -145,10 +151,11 @@ def _type(path: str, data: bytes) -> str:
 
 def os_files(seed: bytes, volume: Volume, install: OsInstall, hostname: str, users: tuple[User, ...],
              volumes: tuple[Volume, ...], *, planned: frozenset[str] = frozenset(),
-             read_at: dict[str, int] | None = None) -> list[DiskFile]:
+             read_at: dict[str, int] | None = None, now: int | None = None) -> list[DiskFile]:
     """The installed system's files on ``volume`` for one case, in install order; paths in ``planned`` (the story's
     and later writers' files) are left to them. ``read_at`` gives paths read since (a boot's programs and
-    libraries): their atime."""
+    libraries): their atime. ``now``: when the disk was last running; with it, dpkg's and apt's logs of the install
+    and the upgrade as logrotate left them then (the first user asked for the upgrade through PackageKit)."""
     sh = shared(install.distribution, install.profile)
     r = random.Random(hashlib.sha256(b"dflab/ostree/times\0" + seed + b"\0" + volume.id.encode()).digest())
     packages = sh.catalog.packages
@@ -163,7 +170,9 @@ def os_files(seed: bytes, volume: Volume, install: OsInstall, hostname: str, use
         built[p.name] = t - r.randint(20, 700) * 86400 - r.randint(0, 86399)
     install_end = t + r.randint(30, 240)
     installed = dict(unpacked)
-    upgraded = r.sample(packages, max(1, len(packages) // 9))
+    # an upgrade replaces only what bookworm's stable updates changed: a package at its release's version had none
+    updates = [p for p in packages if previous_version(p.version) is not None]
+    upgraded = r.sample(updates, min(len(updates), max(1, len(packages) // 9)))
     t = install.updated_at
     for p in sorted(upgraded, key=lambda p: p.name):  # apt upgrades in name order
         t += r.randint(0, 4)
@@ -205,6 +214,16 @@ def os_files(seed: bytes, volume: Volume, install: OsInstall, hostname: str, use
         when = install_end + 1 + i // 6
         add(path, data, when, when, mode, uid, gid)
         owner_uid[uid] = gid
+    if now is not None:
+        unpacks = [Unpack(p.name, p.arch, (previous_version(p.version) if p in upgraded else None) or p.version,
+                          installed[p.name]) for p in packages]
+        unpacks += [Unpack(p.name, p.arch, p.version, unpacked[p.name], previous_version(p.version)) for p in upgraded]
+        requested_by = (users[0].name, users[0].uid) if users else None
+        for path, data in sorted(package_logs(unpacks, now, requested_by, len(files)).items()):
+            created, modified = log_times(path, unpacks, now)
+            # apt's term.log holds what the maintainer scripts printed: root and the adm group only, as apt makes it
+            mode, gid = (0o640, GID["adm"]) if "/term.log" in path else (0o644, 0)
+            add(path, data, created, modified, mode, 0, gid)
     files += _upgraded_directories(files, first_unpacked, planned, install.updated_at)
     taken = {f.path for f in files} | set(planned)
     below = {p.rsplit("/", i)[0] for p in taken for i in range(1, p.count("/"))}

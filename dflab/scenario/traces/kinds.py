@@ -6,7 +6,9 @@
   is the sshd that accepted the login), whose user is the one the logs show.
 - ``places``: ``process`` as for the logs (the user's working days are the logs' days), ``members`` files Firefox
   downloaded, ``text`` the URL folder they came from (templated); the history holds the user's browsing during
-  the earlier days' desktop sessions.
+  the earlier days' desktop sessions, and every page the capture shows the workstation's Firefox fetching (the
+  spec's HTTP flows from the suspect whose User-Agent is Firefox's) up to the file's last write: what another
+  client fetched (wget's download of the payload) is in the capture only.
 - ``profiles_ini``, ``installs_ini``: profiles.ini and installs.ini naming the profile folder: the folder
   of the spec's ``places`` file on the same volume under the same ``.mozilla/firefox`` (the spec names it once).
 - ``docx``, ``xlsx``, ``pdf_report``, ``jpeg``: a document by its library; ``text`` (templated) is a DOCX's or
@@ -46,7 +48,8 @@ def make(src: Source, f: Any, users: dict[str, User], procs: dict[str, Process],
             raise src.fail(f"{where}.owner", "a Firefox profile belongs to a user: set owner")
         base = src.fill(c.text or "", f"{where}.content.text")
         days = story(src, users, procs, c.process, f"{where}.content.process", created, modified)
-        return firefox.places(src.seed, browsing(days, r), [download(r, base, member(m)) for m in c.members])
+        visits = sorted(browsing(days, r) + captured(src, created, modified), key=lambda v: v.time)
+        return firefox.places(src.seed, visits, [download(r, base, member(m)) for m in c.members])
     if c.kind in ("profiles_ini", "installs_ini"):
         name = _profile(src, f, where)
         return firefox.profiles_ini(name) if c.kind == "profiles_ini" else firefox.installs_ini(name)
@@ -108,6 +111,30 @@ def browsing(p: Plan, r: Any) -> list[firefox.Visit]:
                 visits.append(firefox.Visit(f"https://{host}{path}", _title(host), t, typed=first))
                 first = False
             t += r.expovariate(1 / 900.0)
+    return visits
+
+
+def captured(src: Source, since: int, until: int) -> list[firefox.Visit]:
+    """The pages the capture shows Firefox loading on the workstation (HTTP flows from the suspect host with a
+    Firefox User-Agent) between the profile's creation and its last write: one story in history and capture."""
+    visits = []
+    for flow in src.spec.network.flows:
+        if flow.kind != "http" or flow.client != src.spec.suspect:
+            continue
+        where = f"network.flows.{flow.id}"
+        if "Firefox/" not in src.fill(flow.user_agent, f"{where}.user_agent"):
+            continue  # wget, curl, a script: not the browser's history
+        at = src.at(flow.at, f"{where}.at")
+        if not since <= at <= until:
+            continue
+        host = src.fill(flow.host_header, f"{where}.host_header") if flow.host_header else \
+            src.ns[f"hosts.{flow.server}.hostname"]
+        port = src.ns[f"flows.{flow.id}.port"]  # decided with the flows' ports, before any file
+        authority = host if port == 80 else f"{host}:{port}"
+        uri = src.fill(flow.uri or "/", f"{where}.uri")
+        body = src.fill(flow.body.text, f"{where}.body.text") if flow.body and flow.body.text else ""
+        title = body.split("<title>", 1)[1].split("</title>", 1)[0] if "<title>" in body else ""
+        visits.append(firefox.Visit(f"http://{authority}{uri}", title, float(at), typed=True))
     return visits
 
 

@@ -28,6 +28,7 @@ from dflab.scenario.kernel import kernel_identity, logind_session
 DAY = 86400
 SSH_TTY = "pts/0"  # the story's login shell's terminal (its fds 0-2 in memory)
 DESKTOP_TTY = "tty2"  # GDM's Wayland session on Debian 12: last(1) shows "tty2  tty2"
+DESKTOP_SESSION = 2  # logind's number of the user's desktop session: the greeter's is c1, the first user's 2
 LOGIND_PID = (560, 640)  # systemd-logind starts early; its pid is stable across a boot
 NM_PID = (600, 700)
 
@@ -90,6 +91,7 @@ class Plan:
     kernel: str
     banner: str  # linux_banner, as the memory image holds it
     sshd_pid: int  # the story's sshd [priv] process
+    desktop: float  # the user's login at the greeter on the incident's morning, still open at the acquisition
     login: float  # when it accepted the password
     failed_ssh: float  # an earlier connection from the same workstation whose password was mistyped (btmp)
     failed_port: int
@@ -131,7 +133,10 @@ def plan(src: Source, user: User, shell: Process, processes: dict[int, Process],
         d += timedelta(days=1)
     bounds = [(day.boot, day.shutdown, (day.login,) + ((day.failed,) if day.failed else ())) for day in days]
     failed_ssh = sshd.start_time - r.uniform(25, 70)
-    bounds.append((float(boot), None, (failed_ssh,)))
+    # The incident's morning starts as every working day: the user logs in at the greeter, and that desktop's
+    # Firefox is what the capture's browsing and places.sqlite's visits of the day come from.
+    desktop = min(boot + rng(src.seed, "traces", "today").uniform(50, 240), (boot + failed_ssh) / 2)
+    bounds.append((float(boot), None, (desktop, failed_ssh)))
     story_pids = sorted(p.pid for p in processes.values())
     boots = tuple(_boot(src.seed, s, e, marks, acquired, sshd.pid, sshd.start_time, story_pids[-1])
                   for s, e, marks in bounds)
@@ -142,7 +147,7 @@ def plan(src: Source, user: User, shell: Process, processes: dict[int, Process],
     banner = banner.rstrip("\n")
     accept = rng(src.seed, "traces", "accept").uniform(0.05, 0.6)  # the password, once sshd has forked
     return Plan(src.seed, src.ns[f"hosts.{suspect}.hostname"], src.ns[f"hosts.{suspect}.ip"], user,
-                src.ssh_peer(), kernel, banner, sshd.pid, sshd.start_time + accept,
+                src.ssh_peer(), kernel, banner, sshd.pid, desktop, sshd.start_time + accept,
                 failed_ssh, r.randint(32768, 60999), session, acquired, tuple(days), boots, float(since),
                 float(min(until, acquired)))
 

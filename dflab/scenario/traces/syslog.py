@@ -10,7 +10,7 @@ after Sunday, when logrotate's timer catches up) and end at the acquisition. Eac
 from __future__ import annotations
 
 from dflab.scenario.draw import rng
-from dflab.scenario.traces.story import Boot, Plan, iso_us
+from dflab.scenario.traces.story import DESKTOP_SESSION, Boot, Plan, iso_us
 
 RSYSLOG = "8.2302.0"
 Line = tuple[float, str, str]  # (time, tag with pid, message)
@@ -68,6 +68,8 @@ def auth_log(p: Plan) -> bytes:
             (p.failed_ssh + 3.9, f"sshd[{fpid}]", f"Failed password for {user} from {host} port {p.failed_port} ssh2"),
             (p.failed_ssh + r.uniform(6, 14), f"sshd[{fpid}]",
              f"Connection closed by authenticating user {user} {host} port {p.failed_port} [preauth]")]
+    out += _session_open(r, logind, f"gdm-password][{today.pid_at(p.desktop)}]", "gdm-password", user, uid,
+                         DESKTOP_SESSION, p.desktop)
     sshd = f"sshd[{p.sshd_pid}]"
     out.append((p.login, sshd, f"Accepted password for {user} from {host} port {p.peer.client_port} ssh2"))
     out += _session_open(r, logind, sshd, "sshd", user, uid, p.session, p.login + 0.001)
@@ -119,19 +121,24 @@ def syslog(p: Plan) -> bytes:
                     (done + 0.001, "systemd[1]", f"Finished {unit} - {what}.")]
         if k < len(p.days):
             day = p.days[k]
-            out += _user_session(p, day.login + 0.03, 2)
-            out += [(day.shutdown + 0.2, "systemd[1]", "Stopping session-2.scope - Session 2 of User "
-                                                       f"{p.user.name}..."),
+            out += _user_session(p, day.login + 0.03, DESKTOP_SESSION)
+            out += [(day.shutdown + 0.2, "systemd[1]", f"Stopping session-{DESKTOP_SESSION}.scope - Session "
+                                                       f"{DESKTOP_SESSION} of User {p.user.name}..."),
                     (day.shutdown + 1.1, "systemd[1]", "Reached target shutdown.target - System Shutdown."),
                     (day.shutdown + 1.2, "rsyslogd", "[origin software=\"rsyslogd\" swVersion=\"" + RSYSLOG + "\" "
                                                      "x-pid=\"" + str(boot.logind - 11) + "\" "
                                                      "x-info=\"https://www.rsyslog.com\"] exiting on signal 15.")]
-    out += _user_session(p, p.login + 0.02, p.session)
+    out += _user_session(p, p.desktop + 0.03, DESKTOP_SESSION)
+    out += _user_session(p, p.login + 0.02, p.session, first=False)  # the user's manager runs since the desktop
     return _render(p, out)
 
 
-def _user_session(p: Plan, t: float, session: int) -> list[Line]:
+def _user_session(p: Plan, t: float, session: int, first: bool = True) -> list[Line]:
+    """systemd's lines for a login: the user's slice and manager when it is the user's first session, its scope."""
     uid, name = p.user.uid, p.user.name
+    scope = (t + 0.22, "systemd[1]", f"Started session-{session}.scope - Session {session} of User {name}.")
+    if not first:
+        return [(t, *scope[1:])]
     return [(t, "systemd[1]", f"Created slice user-{uid}.slice - User Slice of UID {uid}."),
             (t + 0.01, "systemd[1]", f"Starting user-runtime-dir@{uid}.service - User Runtime Directory /run/user/"
                                      f"{uid}..."),
@@ -139,4 +146,4 @@ def _user_session(p: Plan, t: float, session: int) -> list[Line]:
                                      f"{uid}."),
             (t + 0.03, "systemd[1]", f"Starting user@{uid}.service - User Manager for UID {uid}..."),
             (t + 0.21, "systemd[1]", f"Started user@{uid}.service - User Manager for UID {uid}."),
-            (t + 0.22, "systemd[1]", f"Started session-{session}.scope - Session {session} of User {name}.")]
+            scope]

@@ -52,6 +52,9 @@ def wtmp(p: Plan) -> bytes:
         out.append((day.login, record(USER_PROCESS, pid, DESKTOP_TTY, _tty_id(DESKTOP_TTY), p.user.name,
                                       DESKTOP_TTY, day.login)))
         out.append((day.logout, record(DEAD_PROCESS, pid, DESKTOP_TTY, _tty_id(DESKTOP_TTY), "", "", day.logout)))
+    desktop = p.today.pid_at(p.desktop)  # the morning's desktop: still logged in at the acquisition
+    out.append((p.desktop, record(USER_PROCESS, desktop, DESKTOP_TTY, _tty_id(DESKTOP_TTY), p.user.name, DESKTOP_TTY,
+                                  p.desktop)))
     out.append((p.login, record(USER_PROCESS, p.sshd_pid, SSH_TTY, _tty_id(SSH_TTY), p.user.name, p.peer.client_ip,
                                 p.login, p.peer.client_ip)))
     return b"".join(rec for _, rec in sorted(out, key=lambda x: x[0]))

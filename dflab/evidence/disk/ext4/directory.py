@@ -55,6 +55,11 @@ class Linear:
     """Block 0 of a directory not yet indexed: its names after ``.`` and ``..``."""
 
     entries: tuple[Entry, ...]
+    used: int = -1  # bytes its names' smallest records take (asked at every insertion); counted when not given
+
+    def __post_init__(self) -> None:
+        if self.used < 0:
+            object.__setattr__(self, "used", sum(e.size for e in self.entries))
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,16 @@ class Leaf:
     """A leaf of an htree: names in their physical order."""
 
     entries: tuple[Entry, ...]
+    used: int = -1  # bytes its names' smallest records take (asked at every insertion); counted when not given
+
+    def __post_init__(self) -> None:
+        if self.used < 0:
+            object.__setattr__(self, "used", sum(e.size for e in self.entries))
+
+
+def _grown(block: Linear | Leaf, entry: Entry) -> Linear | Leaf:
+    """``block`` with ``entry`` after its names; what they take is known from the block's."""
+    return type(block)((*block.entries, entry), block.used + entry.size)
 
 
 @dataclass(frozen=True)
@@ -102,14 +117,16 @@ class Directory:
 
     def add(self, entry: Entry, now: int, grow: Callable[[int], None]) -> set[int]:
         """Add ``entry`` at ``now``; ``grow(now)`` is called for each block appended.  Returns the blocks touched."""
-        entry.hash = name_hash(entry.name, self.hash_seed)[0]
         if self.indexed_at is None:
             block = self.current(0)
             assert isinstance(block, Linear)
-            if 24 + sum(e.size for e in block.entries) + entry.size <= self.block_size - TAIL_SIZE:
-                self._set(0, Linear((*block.entries, entry)), now)
+            if 24 + block.used + entry.size <= self.block_size - TAIL_SIZE:
+                self._set(0, _grown(block, entry), now)
                 return {0}
+            for named in (*block.entries, entry):  # hashed when the index needs them: most directories never do
+                named.hash = name_hash(named.name, self.hash_seed)[0]
             return self._make_indexed(block.entries, entry, now, grow)
+        entry.hash = name_hash(entry.name, self.hash_seed)[0]
         return self._add_indexed(entry, now, grow)
 
     def expand(self, now: int) -> None:
@@ -160,8 +177,8 @@ class Directory:
             path, positions, leaf_no = self._probe(entry.hash)
             leaf = self.current(leaf_no)
             assert isinstance(leaf, Leaf)
-            if sum(e.size for e in leaf.entries) + entry.size <= self.block_size - TAIL_SIZE:
-                self._set(leaf_no, Leaf((*leaf.entries, entry)), now)
+            if leaf.used + entry.size <= self.block_size - TAIL_SIZE:
+                self._set(leaf_no, _grown(leaf, entry), now)
                 return touched | {leaf_no}
             frame = path[-1]
             index = self.current(frame)

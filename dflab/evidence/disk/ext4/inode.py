@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from functools import lru_cache
 
 from dflab.errors import DflabError
 from dflab.evidence.disk.ext4.crc32c import crc32c
@@ -48,9 +49,11 @@ class Inode:
     extra_isize: int = EXTRA_ISIZE
 
 
+@lru_cache(maxsize=1 << 15)
 def inode_seed(fs_seed: int, ino: int, generation: int) -> int:
-    """The checksum seed of everything an inode owns (its extent and directory blocks)."""
-    return crc32c(crc32c(fs_seed, struct.pack("<I", ino)), struct.pack("<I", generation))
+    """The checksum seed of everything an inode owns (its extent and directory blocks): the file system's seed fed
+    the inode number, then the generation (one CRC of both; asked again for each block the inode owns)."""
+    return crc32c(fs_seed, struct.pack("<II", ino, generation))
 
 
 def split_time(ns: int) -> tuple[int, int]:

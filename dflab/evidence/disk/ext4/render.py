@@ -66,6 +66,13 @@ class Renderer:
         for a in history.allocs:
             for group in range(geo.group_of(a.start), geo.group_of(a.start + a.count - 1) + 1):
                 self.allocs_of.setdefault(group, []).append(a)
+        for allocs in self.allocs_of.values():
+            allocs.sort(key=lambda a: a.at_ns)
+        self.alloc_times = {group: [a.at_ns for a in allocs] for group, allocs in self.allocs_of.items()}
+        self.freed_of = {group: [a for a in allocs if a.freed_ns is not None]
+                         for group, allocs in self.allocs_of.items()}
+        # group -> {how many of its allocations (in time order) are taken: its blocks in use, frees aside}
+        self._taken: dict[int, dict[int, bytes]] = {}
         self.inodes_of: dict[int, list[tuple[int, int, int | None]]] = {}
         for ino, (born, died) in history.inode_life.items():
             group, index = geo.inode_group(ino)
@@ -81,6 +88,10 @@ class Renderer:
             times.sort()
         self._descriptor_cache: dict[int, tuple[bytes, list[GroupState], dict[int, bytes]]] = {}
         self._group_cache: dict[tuple[int, int], tuple[GroupState, bytes | None, bytes | None]] = {}
+        # A group's flags at a moment are asked for its descriptor and again for the superblock's free counts.
+        self._block_flag_cache: dict[tuple[int, int], tuple[bytearray, bool]] = {}
+        self._inode_flag_cache: dict[tuple[int, int], tuple[bytearray, int]] = {}
+        self._data_bytes: int | None = None  # what the files hold, for the superblock's lifetime writes
         self._packed: dict[tuple[int, Inode], bytes] = {}  # the same inode state is drawn for many moments
         self._bitmap_crcs: dict[bytes, int] = {}
 
@@ -185,21 +196,51 @@ class Renderer:
     # -- groups -------------------------------------------------------------------------------------------------
 
     def _block_flags(self, group: int, at: int) -> tuple[bytearray, bool]:
-        """The group's blocks in use at ``at`` (one byte each), and whether any beyond its backups ever were."""
+        """The group's blocks in use at ``at`` (one byte each, not to be changed), and whether any beyond its backups
+        ever were."""
+        key = (group, at)
+        if key not in self._block_flag_cache:
+            self._block_flag_cache[key] = self._draw_block_flags(group, at)
+        return self._block_flag_cache[key]
+
+    def _draw_block_flags(self, group: int, at: int) -> tuple[bytearray, bool]:
+        """Blocks are never reused: what is in use at ``at`` is mke2fs's blocks and every allocation made by then,
+        but those already freed (deleted files)."""
         geo = self.geo
         first, last = geo.group_first(group), geo.group_last(group)
-        flags = bytearray(self.h.mkfs_used[first:last + 1])
-        ever = any(flags[geo.backup_span(group):])
-        for a in self.allocs_of.get(group, ()):
-            if a.at_ns <= at:
-                ever = True
-                if a.freed_ns is None or a.freed_ns > at:
-                    lo, hi = max(a.start, first), min(a.start + a.count, last + 1)
-                    flags[lo - first:hi - first] = b"\1" * (hi - lo)
+        taken = bisect.bisect_right(self.alloc_times.get(group, []), at)
+        flags = bytearray(self._taken_flags(group, taken))
+        ever = taken > 0 or any(self.h.mkfs_used[first + geo.backup_span(group):last + 1])
+        for a in self.freed_of.get(group, ()):
+            if a.at_ns <= at and a.freed_ns is not None and a.freed_ns <= at:
+                lo, hi = max(a.start, first), min(a.start + a.count, last + 1)
+                flags[lo - first:hi - first] = bytes(hi - lo)
         return flags, ever
 
+    def _taken_flags(self, group: int, taken: int) -> bytes:
+        """The group's blocks in use once its first ``taken`` allocations are made (frees aside), from the nearest
+        fewer already drawn: the moments asked for (each transaction the journal shows) share most of them."""
+        drawn = self._taken.setdefault(group, {})
+        if taken not in drawn:
+            geo = self.geo
+            first, last = geo.group_first(group), geo.group_last(group)
+            start = max((k for k in drawn if k <= taken), default=0)
+            flags = bytearray(drawn[start] if start else self.h.mkfs_used[first:last + 1])
+            for a in self.allocs_of.get(group, [])[start:taken]:
+                lo, hi = max(a.start, first), min(a.start + a.count, last + 1)
+                flags[lo - first:hi - first] = b"\1" * (hi - lo)
+            drawn[taken] = bytes(flags)
+        return drawn[taken]
+
     def _inode_flags(self, group: int, at: int) -> tuple[bytearray, int]:
-        """The group's inodes in use at ``at`` (one byte each), and how many of its first slots were ever used."""
+        """The group's inodes in use at ``at`` (one byte each, not to be changed), and how many of its first slots
+        were ever used."""
+        key = (group, at)
+        if key not in self._inode_flag_cache:
+            self._inode_flag_cache[key] = self._draw_inode_flags(group, at)
+        return self._inode_flag_cache[key]
+
+    def _draw_inode_flags(self, group: int, at: int) -> tuple[bytearray, int]:
         flags = bytearray(self.geo.inodes_per_group)
         high = 0
         for index, born, died in self.inodes_of.get(group, ()):
@@ -234,7 +275,7 @@ class Renderer:
             inode_bitmap = pack_bitmap(inodes, geo.block_size)
             inode_csum = self._bitmap_crc(inode_bitmap[:geo.inodes_per_group // 8])
         dirs = bisect.bisect_right(self.dirs_of.get(group, []), at)
-        state = GroupState(len(blocks) - sum(blocks), geo.inodes_per_group - sum(inodes), dirs, flags,
+        state = GroupState(blocks.count(0), inodes.count(0), dirs, flags,
                            geo.inodes_per_group - high, block_csum, inode_csum)
         return state, block_bitmap, inode_bitmap
 
@@ -271,8 +312,8 @@ class Renderer:
         for each in range(self.geo.groups):
             blocks, _ = self._block_flags(each, at)
             inodes, _ = self._inode_flags(each, at)
-            free_blocks += len(blocks) - sum(blocks)
-            free_inodes += len(inodes) - sum(inodes)
+            free_blocks += blocks.count(0)
+            free_inodes += inodes.count(0)
         life = self.life
         if at <= self.h.mkfs_ns:
             state = SuperblockState(free_blocks, free_inodes, 0, life.mkfs_s, 0, self.mkfs_kbytes(), "",
@@ -285,8 +326,9 @@ class Renderer:
             if at < mounted * NS:  # an earlier session: the first mount, after the installer
                 mounts -= 1
                 mounted = min(life.mkfs_s + 60, at // NS)
-            data = sum(len(n.item.file.content) for n in self.h.nodes.values() if not n.item.is_dir)
-            written = int(data / 1024 * r.uniform(1.5, 3.0)) + len(self.h.events) * 8
+            if self._data_bytes is None:
+                self._data_bytes = sum(len(n.item.file.content) for n in self.h.nodes.values() if not n.item.is_dir)
+            written = int(self._data_bytes / 1024 * r.uniform(1.5, 3.0)) + len(self.h.events) * 8
             share = (at - self.h.mkfs_ns) / max(life.unmounted_ns - self.h.mkfs_ns, 1)
             orphans = self.h.orphans(at)
             state = SuperblockState(free_blocks, free_inodes, mounted, at // NS, mounts,

@@ -13,6 +13,7 @@ from datetime import datetime
 from dflab.errors import DflabError
 from dflab.evidence.windows.ntfs.attributes import Times
 from dflab.evidence.windows.ntfs.upcase import collation_key
+from dflab.evidence.windows.ntfs.usn import UsnEvent
 from dflab.evidence.windows.wintypes import filetime
 
 READONLY = 0x0001
@@ -21,6 +22,11 @@ SYSTEM = 0x0004
 ARCHIVE = 0x0020
 NORMAL = 0x0080
 NOT_CONTENT_INDEXED = 0x2000
+USN_MAX_SIZE = 32 << 20
+USN_ALLOCATION_DELTA = 8 << 20
+"""$UsnJrnl's maximum size and allocation delta: Windows 10's defaults for a system volume."""
+METADATA_NAMES = frozenset(("$MFT", "$MFTMIRR", "$LOGFILE", "$VOLUME", "$ATTRDEF", "$BITMAP", "$BOOT", "$BADCLUS",
+                            "$SECURE", "$UPCASE", "$EXTEND"))
 
 
 def times(created: datetime | int, modified: datetime | int | None = None, mft_changed: datetime | int | None = None,
@@ -54,6 +60,9 @@ class PlannedFile:
     fn_times: Times | None = None
     attributes: int | None = None
     streams: tuple[Stream, ...] = ()
+    deleted: datetime | int | None = None
+    """When the file was deleted for good: its record is then free (sequence number raised, out of the MFT's bitmap
+    and its directory's index) and its clusters unallocated but not overwritten, as NTFS leaves them."""
 
     @property
     def is_directory(self) -> bool:
@@ -91,6 +100,13 @@ class VolumePlan:
     ($RmMetadata, $TxfLog, ... come with a later increment), so adding them does not renumber the case's files."""
     usn_journal_id: int = field(default=0)
     """$UsnJrnl's journal id (Windows uses the FILETIME of its creation); 0: the format time."""
+    short_names: bool = False
+    """Make 8.3 names (see ``shortname``): Windows does on the system volume Setup formats, not on volumes formatted
+    since Windows 8 otherwise (NtfsDisable8dot3NameCreation's default, 2, leaves it to each volume)."""
+    journal: tuple[UsnEvent, ...] = ()
+    """$UsnJrnl:$J's records, in the order they happened (see ``usn`` for the sequences Windows writes)."""
+    journal_purged: int = 2 * USN_ALLOCATION_DELTA
+    """Bytes of $J Windows has already purged (a multiple of the allocation delta): sparse, before the first record."""
 
     def check(self) -> None:
         """Refuse what NTFS cannot hold, naming the file, before anything is laid out."""
@@ -110,9 +126,27 @@ class VolumePlan:
             parent = seen.get(path_key(planned.parent))
             if planned.parent and (parent is None or not parent.is_directory):
                 raise DflabError("parent directory is not planned before it", planned.path)
-            if path_key(planned.path) in seen or (not planned.parent and name.startswith("$")):
+            if path_key(planned.path) in seen or (not planned.parent and name.upper() in METADATA_NAMES):
                 raise DflabError("path is planned twice or names NTFS metadata", planned.path)
             for stream in planned.streams:
                 if planned.is_directory or not stream.name or ":" in stream.name:
                     raise DflabError(f"stream {stream.name!r} cannot be written", planned.path)
+            if parent is not None and parent.deleted is not None:
+                raise DflabError("parent directory is deleted", planned.path)
+            if planned.deleted is not None and planned.is_directory:
+                raise DflabError("a deleted directory cannot be planned (only deleted files)", planned.path)
             seen[path_key(planned.path)] = planned
+        if self.journal_purged < 0 or self.journal_purged % USN_ALLOCATION_DELTA:
+            raise DflabError("the purged part of $J is a multiple of the allocation delta",
+                             str(self.journal_purged))
+        if self.journal and self.journal_purged >= self.size:
+            raise DflabError("the purged part of $J must be smaller than the volume, as Windows sizes the journal by "
+                             "the volume (and TSK refuses a hole larger than the volume)", str(self.journal_purged))
+        previous = 0
+        for event in self.journal:
+            where = f"journal: {event.path}"
+            if path_key(event.path) not in seen or (event.parent and path_key(event.parent) not in seen):
+                raise DflabError("the journal names a file or folder the plan does not hold", where)
+            if filetime(event.when) < previous:
+                raise DflabError("the journal's records are not in time order", where)
+            previous = filetime(event.when)

@@ -11,12 +11,17 @@ Layout, in order: records 0–15 are NTFS's own files, 16–23 reserved (formatt
 files ($Quota, $ObjId, $Reparse, $UsnJrnl), the plan's files from ``first_user_record`` in plan order. Clusters are
 given out in record order from cluster 2 ($Boot holds 0–1, so $MFTMirr lands at 2 as on Windows), each stream one
 contiguous run, nothing fragmented, except $MFT itself: Windows puts it a third into the volume, and so does this.
+
+What the story did shows as NTFS leaves it: a file deleted for good keeps its record and clusters, written but
+marked free (in-use flag clear, sequence number raised, out of $MFT's and the volume's bitmaps, its name out of the
+folder's index, the folder's modified and MFT-changed times those of the delete), so it is recoverable until
+reused; the plan's journal records go into $UsnJrnl:$J after its purged (sparse) head, and each file's
+$STANDARD_INFORMATION keeps the USN of its last record.
 """
 
 from __future__ import annotations
 
-import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dflab.errors import DflabError
 from dflab.evidence.windows.ntfs import index as idx
@@ -36,7 +41,14 @@ from dflab.evidence.windows.ntfs.attributes import (
 )
 from dflab.evidence.windows.ntfs.boot import SECTOR, boot_sector
 from dflab.evidence.windows.ntfs.logfile import logfile
-from dflab.evidence.windows.ntfs.plan import HIDDEN, SYSTEM, VolumePlan, path_key
+from dflab.evidence.windows.ntfs.plan import (
+    HIDDEN,
+    SYSTEM,
+    USN_ALLOCATION_DELTA,
+    USN_MAX_SIZE,
+    VolumePlan,
+    path_key,
+)
 from dflab.evidence.windows.ntfs.record import (
     DIRECTORY,
     IN_EXTEND,
@@ -48,7 +60,10 @@ from dflab.evidence.windows.ntfs.record import (
     unused_record,
 )
 from dflab.evidence.windows.ntfs.runlist import Run
+from dflab.evidence.windows.ntfs.shortname import is_short, short_name
 from dflab.evidence.windows.ntfs.upcase import collation_key, upcase_bytes
+from dflab.evidence.windows.ntfs.usn import UsnRecord, journal, max_stream
+from dflab.evidence.windows.wintypes import filetime
 
 CLUSTER = 4096
 MIRRORED = 4
@@ -56,9 +71,9 @@ MIRRORED = 4
 MIN_MFT_RECORDS = 256
 FILE_NAME_INDEX_PRESENT = 0x10000000
 """$FILE_NAME flag of a directory (Windows has no DOS attribute for it in $STANDARD_INFORMATION)."""
-USN_MAX_SIZE = 32 << 20
-USN_ALLOCATION_DELTA = 8 << 20
 _META = HIDDEN | SYSTEM
+_DIRECTORY_ATTRIBUTE = 0x10
+"""FILE_ATTRIBUTE_DIRECTORY, which the journal's records carry for folders (the MFT keeps it in $FILE_NAME flags)."""
 
 
 @dataclass
@@ -85,6 +100,12 @@ class _Node:
     runs: dict[str, Run] = field(default_factory=dict)
     layout: idx.Layout | None = None
     index_run: Run | None = None
+    deleted: int | None = None
+    """FILETIME of the delete: the record is written free, its sequence number one higher than the file's."""
+    usn: int = 0
+    """USN of the journal's last record about this file, which $STANDARD_INFORMATION keeps."""
+    short: str | None = None
+    """The separate 8.3 name (DOS namespace), when the volume makes them and the name is not one already."""
 
     def size(self, name: str = "") -> int:
         for stream, content in self.streams:
@@ -97,11 +118,18 @@ class _Node:
             return _clusters(self.size(name)) * CLUSTER
         return (self.size(name) + 7) & ~7
 
-    def fn_value(self) -> bytes:
+    def fn_value(self, dos: bool = False) -> bytes:
+        """The $FILE_NAME value of the name, or (``dos``) of the separate 8.3 name."""
         flags = self.dos | (FILE_NAME_INDEX_PRESENT if self.directory else 0)
         size, allocated = (0, 0) if self.directory else (self.size(), self.allocated())
-        return file_name(ref(self.parent, self.parent_sequence), self.name, self.fn, allocated, size, flags,
-                         self.namespace)
+        name, namespace = (self.short or "", Namespace.DOS) if dos else (self.name, self.namespace)
+        return file_name(ref(self.parent, self.parent_sequence), name, self.fn, allocated, size, flags, namespace)
+
+    def names(self) -> list[tuple[str, bytes]]:
+        """Each name the file has in its folder's index, with its $FILE_NAME value: the DOS one first, as Windows
+        writes them in the record."""
+        short = [(self.short, self.fn_value(dos=True))] if self.short else []
+        return short + [(self.name, self.fn_value())]
 
 
 def _clusters(size: int) -> int:
@@ -121,6 +149,8 @@ class Volume:
     """Path (``/``-separated, from the root) → MFT record number, for the plan's files."""
     mft_lcn: int
     clusters: int
+    usns: tuple[int, ...] = ()
+    """USN of each of the plan's journal records, in plan order."""
 
 
 class _Builder:
@@ -134,6 +164,9 @@ class _Builder:
         self.next_lcn = 2
         self.bitmap = bytearray(((self.clusters + 7) // 8 + 7) & ~7)
         self._mark(0, 2)
+        self.by_key: dict[tuple[tuple[int, ...], ...], _Node] = {}
+        self.journal_data = b""
+        self.usns: list[int] = []
 
     # -- nodes ------------------------------------------------------------------------------------------------------
 
@@ -181,8 +214,9 @@ class _Builder:
         reparse = self._system(26, "$Reparse", parent=11, flags=IN_EXTEND | VIEW_INDEX)
         reparse.extra.append(self._view_index("$R", idx.COLLATION_NTOFS_ULONGS))
         journal_id = plan.usn_journal_id or plan.formatted.created
+        lowest = plan.journal_purged if plan.journal else 0
         usn = self._system(27, "$UsnJrnl", parent=11,
-                           streams=[("$Max", struct.pack("<QQQQ", USN_MAX_SIZE, USN_ALLOCATION_DELTA, journal_id, 0))])
+                           streams=[("$Max", max_stream(USN_MAX_SIZE, USN_ALLOCATION_DELTA, journal_id, lowest))])
         usn.extra.append(NonResident(AttrType.DATA, (), 0, 0, "$J", sparse=True))
         for number in (1, 24, 25, 26, 27):
             self.nodes[number].sequence = 1
@@ -193,7 +227,9 @@ class _Builder:
         extend.dos = _META
 
     def add_plan_files(self) -> dict[str, int]:
-        by_path: dict[tuple[tuple[int, ...], ...], _Node] = {(): self.nodes[5]}
+        by_path = self.by_key
+        by_path[()] = self.nodes[5]
+        taken: dict[int, set[str]] = {}
         numbers: dict[str, int] = {}
         for i, planned in enumerate(self.plan.files):
             number = self.plan.first_user_record + i
@@ -204,11 +240,44 @@ class _Builder:
                          directory=planned.is_directory)
             if not planned.is_directory:
                 node.streams = [("", planned.data or b"")] + [(s.name, s.data) for s in planned.streams]
+            if self.plan.short_names:
+                self._name_for_dos(node, taken.setdefault(parent.number, set()))
             self.nodes[number] = node
-            parent.children.append(node)
             by_path[path_key(planned.path)] = node
             numbers[planned.path] = number
+            if planned.deleted is None:
+                parent.children.append(node)
+                continue
+            # The delete took the name out of the directory: its modified and MFT-changed times are the delete's.
+            node.deleted = filetime(planned.deleted)
+            later = max(parent.si.modified, node.deleted)
+            parent.si = replace(parent.si, modified=later, mft_changed=max(parent.si.mft_changed, later))
         return numbers
+
+    @staticmethod
+    def _name_for_dos(node: _Node, taken: set[str]) -> None:
+        """Give ``node`` its 8.3 name: its own (one Win32-and-DOS name) or a separate DOS one, in creation order."""
+        if is_short(node.name):
+            node.namespace = Namespace.WIN32_AND_DOS
+            taken.add(node.name.upper())
+        else:
+            node.short = short_name(node.name, taken)
+
+    def add_journal(self) -> None:
+        """The plan's journal records, each naming its file as it was then (a deleted file by its live sequence)."""
+        records = []
+        for event in self.plan.journal:
+            node = self.by_key[path_key(event.path)]
+            parent = self.by_key[path_key(event.parent)] if event.parent is not None else self.nodes[node.parent]
+            records.append(UsnRecord(ref(node.number, node.sequence), ref(parent.number, parent.sequence),
+                                     filetime(event.when), int(event.reason),
+                                     node.dos | (_DIRECTORY_ATTRIBUTE if node.directory else 0),
+                                     event.name or node.name))
+        if not records:
+            return
+        self.journal_data, self.usns = journal(records, self.plan.journal_purged)
+        for event, usn in zip(self.plan.journal, self.usns, strict=True):
+            self.by_key[path_key(event.path)].usn = usn
 
     # -- attributes -------------------------------------------------------------------------------------------------
 
@@ -221,9 +290,10 @@ class _Builder:
 
     def attributes(self, node: _Node) -> list[Attribute]:
         attrs: list[Attribute] = [
-            Resident(AttrType.STANDARD_INFORMATION, standard_information(node.si, node.dos, node.security_id))]
+            Resident(AttrType.STANDARD_INFORMATION,
+                     standard_information(node.si, node.dos, node.security_id, node.usn))]
         if node.name:
-            attrs.append(Resident(AttrType.FILE_NAME, node.fn_value(), indexed=True))
+            attrs += [Resident(AttrType.FILE_NAME, value, indexed=True) for _, value in node.names()]
         attrs += [self._stream_attr(node, name, content) for name, content in node.streams]
         attrs += node.extra
         if node.directory:
@@ -256,8 +326,9 @@ class _Builder:
         for node in self.nodes.values():
             if not node.directory:
                 continue
-            entries = [idx.Entry(child.fn_value(), ref(child.number, child.sequence))
-                       for child in sorted(node.children, key=lambda c: collation_key(c.name))]
+            named = [(collation_key(name), value, ref(child.number, child.sequence))
+                     for child in node.children for name, value in child.names()]
+            entries = [idx.Entry(value, reference) for _, value, reference in sorted(named)]
             node.layout = idx.Layout(b"", ())
             budget = RECORD_SIZE - Record(node.number, 1, 0, 1, tuple(self.attributes(node))).used()
             layout = idx.lay_out(entries, budget)
@@ -284,6 +355,20 @@ class _Builder:
         for c in range(lcn, lcn + count):
             self.bitmap[c // 8] |= 1 << (c % 8)
 
+    def _unmark(self, lcn: int, count: int) -> None:
+        for c in range(lcn, lcn + count):
+            self.bitmap[c // 8] &= ~(1 << (c % 8))
+
+    def _allocate_journal(self, node: _Node) -> None:
+        """$J: a hole over the purged part, then the clusters of the records kept."""
+        purged = self.plan.journal_purged // CLUSTER
+        run = self._allocate(_clusters(len(self.journal_data)))
+        node.runs["$J"] = run
+        j = NonResident(AttrType.DATA, (Run(None, purged), run) if purged else (run,),
+                        self.plan.journal_purged + len(self.journal_data), (purged + run.length) * CLUSTER, "$J",
+                        sparse=True)
+        node.extra = [j if isinstance(a, NonResident) and a.name == "$J" else a for a in node.extra]
+
     def allocate(self) -> None:
         mft_clusters = _clusters(self.nodes[0].size())
         self.nodes[0].runs[""] = Run(self.clusters // 3, mft_clusters)
@@ -296,6 +381,11 @@ class _Builder:
                     continue
                 if name in node.nonresident and node.size(name):
                     node.runs[name] = self._allocate(_clusters(node.size(name)))
+            if node.deleted is not None:
+                for run in node.runs.values():
+                    self._unmark(run.lcn, run.length)
+            if number == 27 and self.journal_data:
+                self._allocate_journal(node)
             if number == 1:
                 mft = self.nodes[0]
                 mft_bitmap = self._allocate(1)
@@ -307,7 +397,8 @@ class _Builder:
     def mft_bitmap(self) -> bytes:
         records = self.nodes[0].size() // RECORD_SIZE
         out = bytearray(((records + 7) // 8 + 7) & ~7)
-        for number in list(self.nodes) + list(range(16, 24)):
+        in_use = [number for number, node in self.nodes.items() if node.deleted is None]
+        for number in in_use + list(range(16, 24)):
             out[number // 8] |= 1 << (number % 8)
         return bytes(out)
 
@@ -322,10 +413,11 @@ class _Builder:
             if node is None:
                 mft += unused_record(number)
                 continue
-            flags = IN_USE | (DIRECTORY if node.directory else 0) | node.flags
+            flags = (0 if node.deleted is not None else IN_USE) | (DIRECTORY if node.directory else 0) | node.flags
+            sequence = node.sequence + (1 if node.deleted is not None else 0)
             try:
-                links = 1 if node.name else 0
-                mft += Record(number, node.sequence, flags, links, tuple(self.attributes(node))).encode()
+                links = len(node.names()) if node.name else 0
+                mft += Record(number, sequence, flags, links, tuple(self.attributes(node))).encode()
             except RecordFull as exc:
                 raise DflabError(str(exc), node.name) from None
         contents: dict[tuple[int, str], bytes] = {(0, ""): bytes(mft), (1, ""): bytes(mft[:MIRRORED * RECORD_SIZE]),
@@ -333,6 +425,8 @@ class _Builder:
         for number, node in self.nodes.items():
             for name, run in node.runs.items():
                 data = contents.get((number, name))
+                if data is None and (number, name) == (27, "$J"):
+                    data = self.journal_data
                 if data is None:
                     data = dict(node.streams).get(name, b"")
                     if isinstance(data, int):
@@ -356,8 +450,9 @@ def build_volume(plan: VolumePlan) -> Volume:
     records = max(MIN_MFT_RECORDS, (needed + 63) // 64 * 64)
     builder.add_system_files(records)
     numbers = builder.add_plan_files()
+    builder.add_journal()
     builder.decide_residency()
     builder.lay_out_indexes()
     builder.allocate()
     image = builder.write()
-    return Volume(image, numbers, builder.nodes[0].runs[""].lcn, builder.clusters)
+    return Volume(image, numbers, builder.nodes[0].runs[""].lcn, builder.clusters, tuple(builder.usns))

@@ -93,6 +93,55 @@ class Implant:
             raise DflabError(f"implant scope {self.scope!r} is not machine or user", "registry facts")
 
 
+SERVICE_TYPES = {0x1: "kernel mode driver", 0x2: "file system driver", 0x10: "user mode service",
+                 0x20: "user mode service"}
+"""A service key's ``Type`` (SERVICE_KERNEL_DRIVER … SERVICE_WIN32_SHARE_PROCESS) as the 7045 event names it."""
+SERVICE_STARTS = {0: "boot start", 1: "system start", 2: "auto start", 3: "demand start", 4: "disabled"}
+"""A service key's ``Start`` as the 7045 event names it (``StartType``)."""
+
+
+@dataclass(frozen=True)
+class Service:
+    """A service the Service Control Manager created (``sc create``, ``New-Service``, PsExec): its key under
+    ``Services`` holds what ``CreateService`` was given, and the key was last written when it was installed.
+
+    The defaults are what the SCM fills in when the caller gives nothing else: its own process
+    (SERVICE_WIN32_OWN_PROCESS), normal error control, running as LocalSystem; ``start`` 2 is automatic.
+    """
+
+    name: str
+    image_path: str
+    installed: datetime
+    display_name: str = ""
+    """Empty: the name, as ``sc create`` and ``New-Service`` use it when given no display name."""
+    start: int = 2
+    type: int = 0x10
+    error_control: int = 1
+    object_name: str = "LocalSystem"
+
+    def __post_init__(self) -> None:
+        where = f"service '{self.name}'"
+        if not self.name or "\\" in self.name or "/" in self.name:
+            raise DflabError("a service name is not empty and has no '\\' or '/'", where)
+        if self.start not in SERVICE_STARTS:
+            raise DflabError(f"start {self.start} is not 0-4 (boot, system, auto, demand, disabled)", where)
+        if self.type not in SERVICE_TYPES:
+            raise DflabError(f"type {self.type:#x} is not a driver (1, 2) or a service process (0x10, 0x20)", where)
+
+    @property
+    def shown_name(self) -> str:
+        """The display name the SCM stores and the 7045 event shows as ``ServiceName``."""
+        return self.display_name or self.name
+
+    @property
+    def start_type(self) -> str:
+        return SERVICE_STARTS[self.start]
+
+    @property
+    def service_type(self) -> str:
+        return SERVICE_TYPES[self.type]
+
+
 @dataclass(frozen=True)
 class ProgramRun:
     """One UserAssist entry: a program (path, or ``{KNOWNFOLDERID}\\name``) or a shortcut the user started."""
@@ -150,6 +199,8 @@ class WorkstationFacts:
     """Paths typed into Explorer's address bar."""
     run_mru: tuple[Typed, ...] = ()
     """Commands typed into Win+R."""
+    services: tuple[Service, ...] = ()
+    """Services installed after Windows (its own are not written: a case's SYSTEM holds only what it tells)."""
 
     def __post_init__(self) -> None:
         if len(self.boot_key) != 16:
@@ -158,6 +209,10 @@ class WorkstationFacts:
         if len(set(rids)) != len(rids) or min(rids) < 1000:
             raise DflabError(f"account RIDs {rids} repeat or fall below 1000 (500-504 are Windows' own)",
                              "registry facts")
+        names = [s.name.upper() for s in self.services]
+        if len(set(names)) != len(names) or "TCPIP" in names:
+            raise DflabError("service names repeat (case-insensitively) or take Windows' Tcpip",
+                             ", ".join(s.name for s in self.services))
 
     @property
     def accounts(self) -> tuple[Account, ...]:

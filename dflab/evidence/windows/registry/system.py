@@ -1,7 +1,10 @@
-"""The SYSTEM hive: control set selection, computer name, time zone, boot key, and a USB stick's history.
+"""The SYSTEM hive: control set selection, computer name, time zone, boot key, services, a USB stick's history.
 
 Only ``ControlSet001`` exists, as on a machine that has booted well since install; ``CurrentControlSet`` is a
-link the kernel makes at boot and is never in the file, so readers follow ``Select\\Current``.
+link the kernel makes at boot and is never in the file, so readers follow ``Select\\Current``. Likewise a
+service's ``Enum`` subkey (its running device instances) is volatile: Plug and Play makes it while the system runs,
+so no hive file holds one (the real SYSTEM among the samples has no ``CurrentControlSet``, and none of its 467
+services an ``Enum``).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from datetime import datetime
 
 from dflab.evidence.windows.wintypes import filetime
 
-from .facts import TimeZone, UsbStick, WorkstationFacts
+from .facts import Service, TimeZone, UsbStick, WorkstationFacts
 from .model import Hive, ValueType
 
 CONTROL_SET = "ControlSet001"
@@ -45,6 +48,23 @@ def usbstor_device_id(usb: UsbStick) -> str:
         return text.replace(" ", "_")
 
     return f"Disk&Ven_{clean(usb.vendor)}&Prod_{clean(usb.product)}&Rev_{clean(usb.revision)}"
+
+
+def service_key(service: Service) -> str:
+    """Where ``service`` is, below the root of SYSTEM."""
+    return rf"{CONTROL_SET}\Services\{service.name}"
+
+
+def _service(hive: Hive, service: Service) -> None:
+    """The values ``CreateService`` writes, in the order it writes them (as under PsExec's PSEXESVC on a real
+    SYSTEM): nothing else until the service is configured further, and no ``Security`` subkey unless one is set."""
+    (hive.key(service_key(service), service.installed)
+        .value("Type", ValueType.DWORD, service.type)
+        .value("Start", ValueType.DWORD, service.start)
+        .value("ErrorControl", ValueType.DWORD, service.error_control)
+        .value("ImagePath", ValueType.EXPAND_SZ, service.image_path)
+        .value("DisplayName", ValueType.SZ, service.shown_name)
+        .value("ObjectName", ValueType.SZ, service.object_name))
 
 
 def _time_zone(hive: Hive, tz: TimeZone, when: datetime) -> None:
@@ -134,6 +154,8 @@ def system_hive(facts: WorkstationFacts) -> Hive:
     hive.key(rf"{CONTROL_SET}\Control\Windows", installed)  # there since install; shutdown rewrites it
     hive.key(rf"{CONTROL_SET}\Control\Windows", facts.last_shutdown).value(
         "ShutdownTime", ValueType.BINARY, struct.pack("<Q", filetime(facts.last_shutdown)))
+    for service in facts.services:
+        _service(hive, service)
     hive.key("MountedDevices", installed)
     if facts.usb is not None:
         _usb(hive, facts.usb)

@@ -1,0 +1,110 @@
+"""A Windows 10/11 system disk: GPT with the EFI system partition, the MSR and the Windows (NTFS) partition.
+
+Windows Setup partitions a blank UEFI disk as Microsoft documents ("UEFI/GPT-based hard drive partitions"): a
+100 MiB EFI system partition (FAT32) at LBA 2048, a 16 MiB Microsoft Reserved partition (no file system), then the
+Windows partition, which on a 512-byte-sector disk starts at LBA 239616, the offset an examiner meets on nearly
+every Windows 10 image. Partition names are the ones Windows gives ("EFI system partition", "Microsoft reserved
+partition", "Basic data partition"); every GUID is drawn from the plan's seed, so the same plan gives the same disk.
+
+The partition table and the FAT32 file system come from ``dflab.evidence.disk`` (``place``/``table_chunks`` and
+``build_fat32``), the NTFS volume from ``dflab.evidence.windows.ntfs``. Two things that real Windows disks show
+are not written, because the shared GPT writer has no field for them: GPT attribute bits (all 0 here), and the
+WinRE Recovery partition Windows 10 2004 and later put after the Windows partition (not needed for the case).
+The ESP holds the boot manager's paths with placeholder files that say they are placeholders: the evidence is
+for reading, not booting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from dataclasses import dataclass, replace
+
+from dflab.atomic import atomic_file
+from dflab.errors import DflabError
+from dflab.evidence.disk.fat32 import build_fat32
+from dflab.evidence.disk.partition import SECTOR, Placement, place, table_chunks
+from dflab.evidence.windows.ntfs import Volume, VolumePlan, build_volume
+from dflab.scenario.case import Disk, DiskFile
+from dflab.scenario.case import Volume as PartitionVolume
+
+MIB = 1 << 20
+ESP_SIZE = 100 * MIB
+MSR_SIZE = 16 * MIB
+TAIL = MIB
+"""Left free after the Windows partition: the backup GPT's 33 sectors, rounded to the 1 MiB Windows aligns to."""
+MSR_TYPE = "e3c9e316-0b5c-4db8-817d-f92df00215ae"
+ESP_NAME = "EFI system partition"
+MSR_NAME = "Microsoft reserved partition"
+DATA_NAME = "Basic data partition"
+ESP_LABEL = "SYSTEM"
+PLACEHOLDER = b"dflab placeholder: not a Windows boot file; this disk is evidence, it does not boot.\r\n"
+ESP_FILES = ("EFI/Microsoft/Boot/bootmgfw.efi", "EFI/Microsoft/Boot/bootmgr.efi", "EFI/Microsoft/Boot/BCD",
+             "EFI/Boot/bootx64.efi")
+"""What Windows Setup's bcdboot copies to the ESP, by path (the placeholders stand in for them)."""
+
+
+@dataclass(frozen=True)
+class WindowsDiskPlan:
+    """The disk: a seed for its GUIDs, the Windows volume (its ``size`` is the partition's), and when Setup ran
+    (epoch seconds, the ESP files' times)."""
+
+    seed: str
+    windows: VolumePlan
+    installed_at: int
+    esp_serial: int = 0
+
+
+@dataclass(frozen=True)
+class WindowsDisk:
+    """The disk's bytes as sparse pieces (all else zero), its partitions in table order, and the NTFS volume."""
+
+    size: int
+    chunks: tuple[tuple[int, bytes], ...]
+    partitions: tuple[Placement, ...]
+    windows: Volume
+
+    def write(self, path: str | os.PathLike[str]) -> None:
+        """Write the raw image (sparse where nothing was placed), atomically."""
+        with atomic_file(path) as fh:
+            fh.truncate(self.size)
+            for offset, data in self.chunks:
+                fh.seek(offset)
+                fh.write(data)
+
+
+def disk_guid(seed: str, role: str) -> str:
+    """A version-4-shaped GUID drawn from ``seed`` and ``role``: Windows makes random ones, the case a fixed one."""
+    return str(uuid.UUID(bytes=hashlib.sha256(f"{seed}/{role}".encode()).digest()[:16], version=4))
+
+
+def _esp_files(at: int) -> list[DiskFile]:
+    return [DiskFile(f"esp{i}", "esp", "/" + path, PLACEHOLDER, at, at, at, at, true_type="text")
+            for i, path in enumerate(ESP_FILES)]
+
+
+def build_windows_disk(plan: WindowsDiskPlan) -> WindowsDisk:
+    """The whole disk ``plan`` describes; the NTFS boot sector records the Windows partition's first LBA."""
+    if plan.windows.size % MIB:
+        raise DflabError("the Windows partition must be a whole number of MiB, as Windows Setup makes it",
+                         str(plan.windows.size))
+    serial = plan.esp_serial or int.from_bytes(hashlib.sha256(f"{plan.seed}/esp-serial".encode()).digest()[:4],
+                                               "little")
+    # The shared partition writer takes each volume's GPT name from its label and its type from its file system and
+    # mount point (ESP for /boot/efi, basic data for any other non-ext4 volume); the MSR's type is set after placing.
+    esp = PartitionVolume("esp", "fat32", ESP_NAME, ESP_SIZE, serial, disk_guid(plan.seed, "esp"), "/boot/efi")
+    msr = PartitionVolume("msr", "fat32", MSR_NAME, MSR_SIZE, 0, disk_guid(plan.seed, "msr"), "")
+    windows = PartitionVolume("windows", "fat32", DATA_NAME, plan.windows.size, 0, disk_guid(plan.seed, "windows"),
+                              "C:")
+    size = MIB + ESP_SIZE + MSR_SIZE + plan.windows.size + TAIL
+    disk = Disk("gpt", size, 0, disk_guid(plan.seed, "disk"), (esp, msr, windows), ())
+    parts = [replace(p, type=MSR_TYPE) if p.volume.id == "msr" else p for p in place(disk)]
+    chunks = list(table_chunks(disk, parts))
+    start = {p.volume.id: p.start * SECTOR for p in parts}
+    fat = build_fat32(replace(esp, label=ESP_LABEL), _esp_files(plan.installed_at), parts[0].start,
+                      plan.installed_at)
+    chunks += [(start["esp"] + offset, data) for offset, data in fat.chunks]
+    ntfs = build_volume(replace(plan.windows, hidden_sectors=parts[2].start))
+    chunks.append((start["windows"], ntfs.image))
+    return WindowsDisk(size, tuple(sorted(chunks, key=lambda c: c[0])), tuple(parts), ntfs)

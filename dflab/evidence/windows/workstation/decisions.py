@@ -1,0 +1,152 @@
+"""Every fact the artefacts share, decided once from the case: identities drawn from the seed, paths, contents.
+
+Windows draws SIDs, serials, process and logon ids at random; the case draws them from its seed (SHA-256 of the seed
+and what is drawn), so the same case always gives the same machine and different seeds give different trainees
+different answers. The registry, the event logs and the volume read these, never the seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from dflab.errors import DflabError
+from dflab.evidence.windows.registry import Service, UsbStick
+
+from .description import WorkstationCase
+
+SYSTEM32 = "Windows/System32"
+CONFIG = f"{SYSTEM32}/config"
+LOGS = f"{SYSTEM32}/winevt/Logs"
+RUN_KEY = r"Microsoft\Windows\CurrentVersion\Run"
+IMPLANT_START_DELAY = timedelta(seconds=9)
+"""From the user's logon to explorer.exe starting the Run value's program."""
+PROCESSES = ("lsass", "svchost", "services", "eventlog", "explorer", "explorer2", "payload", "implant", "powershell")
+_ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def draw(seed: str, what: str, below: int) -> int:
+    """A number in 0 .. below-1 drawn from ``seed`` for ``what`` (stable across Python versions and machines)."""
+    return int.from_bytes(hashlib.sha256(f"{seed}\0{what}".encode()).digest()[:8], "big") % below
+
+
+def blob(seed: str, what: str, size: int) -> bytes:
+    """``size`` bytes drawn from ``seed`` for ``what``: a file's content that is its own and reproducible."""
+    out = bytearray()
+    counter = 0
+    while len(out) < size:
+        out += hashlib.sha256(f"{seed}\0{what}\0{counter}".encode()).digest()
+        counter += 1
+    return bytes(out[:size])
+
+
+def windows_path(path: str) -> str:
+    """A volume path (``Users/x``) as Windows shows it on C: (``C:\\Users\\x``)."""
+    return "C:\\" + path.replace("/", "\\")
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """The shared facts: who, which ids, where each file lives (volume paths, '/'-separated), what it holds."""
+
+    machine_sid: str
+    user_sid: str
+    intruder_ip: str
+    intruder_port: int
+    intruder_workstation: str
+    volume_serial: int
+    recycle_id: str
+    usb: UsbStick
+    logon_ids: dict[str, int]
+    """Per logon step of the timeline (``logon``, ``remote_logon``, ``next_logon``, ``returned``)."""
+    pids: dict[str, int]
+    """System processes (lsass, svchost, services, eventlog, explorer, explorer2) and the story's (payload, implant,
+    powershell)."""
+    home: str
+    documents: tuple[str, str, str]
+    payload: str
+    implant: str
+    implant_command: str
+    service: Service
+    """The implant's service, as the persistence script's ``New-Service`` had the SCM create it."""
+    zone_identifier: bytes
+    contents: dict[str, bytes]
+    """Content of each story file by volume path."""
+    document_copied: tuple[datetime, datetime, datetime]
+    """When each document was copied from the stick (seconds apart, after it was inserted)."""
+    script_block_id: str
+    implant_started: datetime
+    """When explorer.exe started the Run value's program after the next logon (the 4688 that survives)."""
+
+
+_OFFICE_PARTS = {"docx": "word/document.xml", "xlsx": "xl/workbook.xml", "pptx": "ppt/presentation.xml"}
+
+
+def _document(seed: str, path: str, index: int, saved: datetime) -> bytes:
+    """A document's bytes: the third (deleted) one a small text file, stored resident in its MFT record; the others
+    an Office file's container (a ZIP, entries stored, times fixed) holding the seed's text, non-resident."""
+    if index == 2:
+        return f"vpn: {draw(seed, 'vpn', 10**8):08d}\r\nsafe: {draw(seed, 'safe', 10**6):06d}\r\n".encode()
+    body = blob(seed, f"document/{path}", 12_000 + draw(seed, f"size/{path}", 40_000)).hex()
+    main_part = _OFFICE_PARTS.get(path.rsplit(".", 1)[-1], "content.xml")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as container:
+        for name, text in (("[Content_Types].xml", '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'),
+                           ("docProps/app.xml", "<Properties/>"), (main_part, body)):
+            entry = zipfile.ZipInfo(name, saved.timetuple()[:6])
+            entry.create_system = 0  # as Office writes it, whatever machine builds the case
+            container.writestr(entry, text)
+    return out.getvalue()
+
+
+def decide(case: WorkstationCase) -> Decisions:
+    """The shared facts of ``case``; refuses a timeline too tight for the steps decided here."""
+    seed = case.seed
+    t = case.timeline
+    copied = tuple(t.usb_inserted + timedelta(seconds=40 + 3 * i) for i in range(3))
+    if t.document_opened <= copied[-1]:
+        raise DflabError("the document is opened before it was copied from the stick (allow a minute)",
+                         f"timeline.document_opened {t.document_opened.isoformat()}")
+    if t.returned <= t.next_logon + IMPLANT_START_DELAY:
+        raise DflabError("the intruder returns before the implant starts at the next logon",
+                         f"timeline.returned {t.returned.isoformat()}")
+    machine_sid = "S-1-5-21-" + "-".join(str(1_000_000_000 + draw(seed, f"sid/{i}", 3_000_000_000)) for i in range(3))
+    home = f"Users/{case.user.name}"
+    documents = tuple(f"{home}/Documents/{name}" for name in case.documents)
+    payload = f"{home}/Downloads/{case.payload_name}"
+    implant = f"{SYSTEM32}/{case.implant_name}"
+    serial = "".join(f"{draw(seed, f'usb/{i}', 16):X}" for i in range(20))
+    usb = UsbStick("SanDisk", "Cruzer Blade", "1.00", serial, 0x0781, 0x5567, t.usb_inserted, t.usb_inserted,
+                   t.usb_removed, drive_letter="E", volume_label="USB")
+    pids: dict[str, int] = {}
+    for name in PROCESSES:
+        attempt = 0
+        while (pid := 4 * (100 + draw(seed, f"pid/{name}/{attempt}", 2400))) in pids.values():
+            attempt += 1  # Windows never gives two live processes one id
+        pids[name] = pid
+    logon_ids = {step: 0x10000 + draw(seed, f"logon/{step}", 0xFFF0000)
+                 for step in ("logon", "remote_logon", "next_logon", "returned")}
+    contents = {path: _document(seed, path, i, saved) for i, (path, saved) in enumerate(
+        zip(documents, copied, strict=True))}
+    contents[payload] = b"MZ\x90\x00" + blob(seed, "payload", 40_000 + draw(seed, "payload-size", 60_000))
+    contents[implant] = b"MZ\x90\x00" + blob(seed, "implant", 20_000 + draw(seed, "implant-size", 30_000))
+    implant_command = f'"{windows_path(implant)}" -k netsvcs'
+    zone = (f"[ZoneTransfer]\r\nZoneId=3\r\nReferrerUrl={case.download_url.rsplit('/', 1)[0]}/\r\n"
+            f"HostUrl={case.download_url}\r\n").encode()
+    return Decisions(
+        machine_sid=machine_sid,
+        user_sid=f"{machine_sid}-{case.user.rid}",
+        intruder_ip=f"203.0.113.{1 + draw(seed, 'ip', 254)}",
+        intruder_port=49152 + draw(seed, "port", 16000),
+        intruder_workstation=f"DESKTOP-{''.join(_ID_CHARS[draw(seed, f'ws/{i}', 36)] for i in range(7))}",
+        volume_serial=draw(seed, "volume-serial", 1 << 64),
+        recycle_id="".join(_ID_CHARS[draw(seed, f"recycle/{i}", 36)] for i in range(6)),
+        usb=usb, logon_ids=logon_ids, pids=pids, home=home, documents=documents, payload=payload, implant=implant,
+        implant_command=implant_command, service=Service(case.service_name, implant_command, t.persisted),
+        zone_identifier=zone, contents=contents,
+        document_copied=copied, script_block_id=hashlib.sha256(f"{seed}\0script".encode()).hexdigest()[:32],
+        implant_started=t.next_logon + IMPLANT_START_DELAY,
+    )
