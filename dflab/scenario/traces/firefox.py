@@ -184,9 +184,9 @@ def places(seed: bytes, visits: list[Visit], downloads: list[Download]) -> bytes
             db.execute("UPDATE moz_places SET visit_count = ?, typed = ?, frecency = ?, last_visit_date = ? "
                        "WHERE id = ?", (len(shown), int(TRANSITION_TYPED in shown), frecency,
                                         prtime(max(t for t, _ in seen)), place_ids[url]))
+        hosts = {u: urlsplit(u).hostname for u in counts}  # once per URL, not once per URL and origin
         for (prefix, host), oid in origins.items():
-            score = sum(100 * len(v) for u, v in counts.items() if urlsplit(u).hostname == host
-                        and u.startswith(prefix))
+            score = sum(100 * len(v) for u, v in counts.items() if hosts[u] == host and u.startswith(prefix))
             db.execute("INSERT INTO moz_origins (id, prefix, host, frecency) VALUES (?, ?, ?, ?)",
                        (oid, prefix, host, score))
         created = prtime(min((t for t, *_ in loads), default=0.0))
