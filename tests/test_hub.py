@@ -94,6 +94,30 @@ def wait_for(what: str, hub: Hub, probe: Callable[[], object], timeout: float,
 
 
 @contextlib.contextmanager
+def serving(h: Hub, env: dict[str, str], what: str, ready: Callable[[], bool],
+            timeout: float = HUB_START_TIMEOUT) -> Iterator[Hub]:
+    """``jupyterhub`` on the config `dflab hub config` rendered into ``h.state``, until ``ready()`` says ``what`` is
+    up; then SIGTERM (the hub stops the labs it spawned, its services and the proxy it started) and
+    `dflab hub purge`."""
+    with open(h.log, "wb") as log:
+        proc = subprocess.Popen([str(Path(sys.executable).parent / "jupyterhub"), "-f",
+                                 str(h.state / "jupyterhub_config.py")], cwd=h.state, stdout=log,
+                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:
+        wait_for(what, h, ready, timeout, proc)
+        yield h
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        invoke("hub", "purge", "--name", h.name)
+
+
+@contextlib.contextmanager
 def running_hub(trainee_image: str, root: Path, roster_text: str) -> Iterator[Hub]:
     """A real JupyterHub from `dflab course init` + `dflab hub config` on ``roster_text``, stopped and purged after
     (every container, volume and network of it gone: asserted)."""
@@ -108,26 +132,13 @@ def running_hub(trainee_image: str, root: Path, roster_text: str) -> Iterator[Hu
            "--hub-port", str(hub_port), "--proxy-api-port", str(api_port))
     h = Hub(name, f"http://127.0.0.1:{port}", state, course, root / "hub.log",
             (state / INSTRUCTOR_TOKEN_FILE).read_text().strip())
-    jupyterhub = Path(sys.executable).parent / "jupyterhub"
     # The smallest workspace, so the quota test fills it in a second.
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", SIZE_ENV: str(WORKSPACE_MIB)}
-    with open(h.log, "wb") as log:
-        proc = subprocess.Popen([str(jupyterhub), "-f", str(state / "jupyterhub_config.py")], cwd=state,
-                                stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
-        wait_for("the hub's API through the proxy", h,
-                 lambda: requests.get(f"{h.url}/hub/api/", timeout=5).status_code == 200, HUB_START_TIMEOUT, proc)
-        yield h
+        with serving(h, env, "the hub's API through the proxy",
+                     lambda: requests.get(f"{h.url}/hub/api/", timeout=5).status_code == 200):
+            yield h
     finally:
-        # SIGTERM: the hub stops the labs it spawned and the proxy it started, then exits.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        invoke("hub", "purge", "--name", name)
         client = docker.from_env(timeout=60)
         left = [*client.containers.list(all=True, filters={"label": f"dflab.hub={name}"}),
                 *client.volumes.list(filters={"label": f"dflab.hub={name}"}),

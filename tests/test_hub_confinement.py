@@ -1,4 +1,4 @@
-"""What `dflab hub config` and the hub's spawn hook let reach a trainee's lab: never a link (B1, B2).
+"""What `dflab hub config` and the hub's spawn hook let reach a trainee's lab: never a link.
 
 The release seeding every workspace is copied by the session's one copy (dflab.session.lab.copy_release), so a
 link in it is refused in one line and no solution lands in the hub's seed files.  A trainee's evidence is checked

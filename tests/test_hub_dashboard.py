@@ -13,12 +13,9 @@ hub serves is written as tests/test_dashboard.py writes one (no lab runs).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import secrets
-import signal
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +28,7 @@ from dflab.hub.config import INSTRUCTOR_TOKEN_FILE
 from dflab.roster import read_roster
 from dflab.session.manager import Session
 from tests.test_dashboard import LAB, saved_notebook
-from tests.test_hub import HTTP_TIMEOUT, Hub, access_codes, free_port, invoke, login, wait_for
+from tests.test_hub import HTTP_TIMEOUT, Hub, access_codes, free_port, invoke, login, serving
 from tests.test_validate_button import CHROMIUM, CHROMIUM_ARGS, _playwright
 
 TRAINEE, INSTRUCTOR = "alice", "teacher"
@@ -67,25 +64,11 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     h = Hub(name, f"http://127.0.0.1:{port}", state, course, root / "hub.log",
             (state / INSTRUCTOR_TOKEN_FILE).read_text().strip())
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    with open(h.log, "wb") as log:
-        proc = subprocess.Popen([str(Path(sys.executable).parent / "jupyterhub"), "-f",
-                                 str(state / "jupyterhub_config.py")], cwd=state, stdout=log,
-                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    try:
-        # Up when the proxy routes to the service and the service answers (a redirect to the hub's OAuth).
-        wait_for("the dashboard service through the proxy", h,
+    # Up when the proxy routes to the service and the service answers (a redirect to the hub's OAuth).
+    with serving(h, env, "the dashboard service through the proxy",
                  lambda: requests.get(h.url + SERVICE, timeout=5, allow_redirects=False).status_code == 302,
-                 HUB_START_TIMEOUT, proc)
+                 HUB_START_TIMEOUT):
         yield h
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)  # the hub stops its managed service and the proxy
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        invoke("hub", "purge", "--name", name)
 
 
 def test_no_log_in_is_sent_to_the_hubs_log_in_page(hub: Hub) -> None:

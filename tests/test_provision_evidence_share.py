@@ -12,6 +12,7 @@ A variant holding a planted link does not start at all.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -207,21 +208,29 @@ def _remove_everything(session_id: str) -> None:
         volume.remove(force=True)
 
 
+@contextlib.contextmanager
+def _local_lab_that_exits(backend: LocalBackend, env: TraineeEnv, still_running: str) -> Iterator[None]:
+    """Start ``env``'s confined local lab and wait for it to exit on its own (``still_running`` if it does not);
+    the body runs while it is stopped but not yet purged."""
+    try:
+        backend.start(env)
+        deadline = time.monotonic() + READY_TIMEOUT
+        while backend.poll(env) is None:
+            assert time.monotonic() < deadline, still_running
+            time.sleep(0.2)
+        yield
+    finally:
+        backend.stop(env, purge=True)
+
+
 def test_a_handout_with_a_planted_link_stops_the_local_lab_in_one_line(session: Path) -> None:
     """Seeding (as the trainee, confined) refuses a link in the handout: the lab exits, its log says why in a line."""
     alice, _ = make_variant(session, "alice")
     (session / "handout" / "notes.txt").symlink_to(alice / "disk.img")
     backend = LocalBackend(session, session / "handout")
     env = TraineeEnv("alice", secrets.token_urlsafe(16), alice)
-    try:
-        backend.start(env)
-        deadline = time.monotonic() + READY_TIMEOUT
-        while backend.poll(env) is None:
-            assert time.monotonic() < deadline, "the lab kept running with a link in its handout"
-            time.sleep(0.2)
+    with _local_lab_that_exits(backend, env, "the lab kept running with a link in its handout"):
         assert sorted(os.listdir(backend.workspace("alice"))) == []  # refused before anything was copied
-    finally:
-        backend.stop(env, purge=True)
     assert backend.diagnose(env) == (f"dflab: error: {session / 'handout' / 'notes.txt'}: is a symbolic link in the "
                                      "lab's handout: refused (links are never followed)")
 
@@ -237,7 +246,7 @@ def _swap_for_a_link(evidence: Path, to: Path) -> Path:
 
 def test_a_link_swapped_in_after_the_check_stops_a_confined_local_lab(session: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    """S3, local: the folder bound is compared with the folder checked (device and inode) before the lab runs."""
+    """Local labs: the folder bound is compared with the folder checked (device and inode) before the lab runs."""
     from dflab.provision import local_backend
 
     alice, _ = make_variant(session, "alice")
@@ -253,14 +262,8 @@ def test_a_link_swapped_in_after_the_check_stops_a_confined_local_lab(session: P
     monkeypatch.setattr(local_backend, "checked_variant", check_then_swap)
     backend = LocalBackend(session, session / "handout")
     env = TraineeEnv("alice", secrets.token_urlsafe(16), alice)
-    try:
-        backend.start(env)
-        deadline = time.monotonic() + READY_TIMEOUT
-        while backend.poll(env) is None:
-            assert time.monotonic() < deadline, "the lab kept running on another trainee's evidence"
-            time.sleep(0.2)
-    finally:
-        backend.stop(env, purge=True)
+    with _local_lab_that_exits(backend, env, "the lab kept running on another trainee's evidence"):
+        pass
     assert backend.diagnose(env) == (f"dflab: error: {alice}: is not the evidence folder that was checked "
                                      "(replaced before the lab bound it): refused")
     assert kept
@@ -268,7 +271,7 @@ def test_a_link_swapped_in_after_the_check_stops_a_confined_local_lab(session: P
 
 def test_a_running_docker_lab_is_checked_again_at_every_start(session: Path, trainee_image: str,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    """S3, docker: a start that finds the lab running re-checks its variant (the engine re-resolves the bind
+    """Docker labs: a start that finds the lab running re-checks its variant (the engine re-resolves the bind
     source whenever it restarts the container)."""
     monkeypatch.setenv(SIZE_ENV, "0")
     alice, _ = make_variant(session, "alice")
@@ -291,9 +294,9 @@ def test_a_running_docker_lab_is_checked_again_at_every_start(session: Path, tra
 
 def test_a_docker_workspace_is_marked_seeded_only_when_the_copy_worked_and_a_huge_file_is_not_collected(
         session: Path, trainee_image: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """N3: one seeding script (trainee_container.seed_then) for a session's lab and a hub's: a copy that fails (a
+    """One seeding script (trainee_container.seed_then) for a session's lab and a hub's: a copy that fails (a
     file the trainee cannot read) leaves the workspace unmarked, to be completed at the next start.
-    N7: a file whose apparent size is beyond the workspace's quota and every evidence file is refused in one line
+    A file whose apparent size is beyond the workspace's quota and every evidence file is refused in one line
     when collected, before the engine streams its zeros."""
     monkeypatch.setenv(SIZE_ENV, "64")
     alice, _ = make_variant(session, "alice")  # its biggest file: 1 GiB

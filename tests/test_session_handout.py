@@ -49,7 +49,7 @@ def test_a_link_in_a_release_is_one_line_and_nothing_is_handed_out(tmp_path: Pat
 
 def test_a_link_planted_while_the_release_is_copied_is_refused_and_never_followed(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The check is made on the copy, after it (S6): a link added to the release between a check of the release and
+    """The check is made on the copy, after it: a link added to the release between a check of the release and
     its copy is caught, and its target's mode is not changed through it (it stays the instructor's 0600)."""
     release = _released(tmp_path)
     secret = tmp_path / "instructor-only.json"

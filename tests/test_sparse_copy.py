@@ -241,7 +241,7 @@ def test_a_variant_is_shared_only_when_it_holds_nothing_but_files_and_folders(tm
 
 
 def test_a_file_bigger_than_a_workspace_and_any_evidence_is_refused_at_its_header(tmp_path: Path) -> None:
-    """N7: the engine's tar has no holes; an 8 EiB member is refused from its header, before any of its bytes."""
+    """The engine's tar has no holes; an 8 EiB member is refused from its header, before any of its bytes."""
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w", format=tarfile.PAX_FORMAT) as tar:
         huge = tarfile.TarInfo("lab/huge.img")
@@ -257,7 +257,7 @@ def test_a_file_bigger_than_a_workspace_and_any_evidence_is_refused_at_its_heade
 
 def test_a_copy_range_that_moves_nothing_falls_back_instead_of_leaving_a_hole(
         small_image: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """S4: some file systems' copy_file_range returns 0 short of the end; the bytes must come another way."""
+    """Some file systems' copy_file_range returns 0 short of the end; the bytes must come another way."""
     path, digest = small_image
     monkeypatch.setattr(os, "copy_file_range", lambda *args: 0)
     copy_file(path, tmp_path / "copy.img")
@@ -269,7 +269,7 @@ def test_a_copy_range_that_moves_nothing_falls_back_instead_of_leaving_a_hole(
 
 def test_a_copy_killed_halfway_leaves_no_file_that_seeding_takes_for_done(
         image: tuple[Path, str], tmp_path: Path) -> None:
-    """S5: a copy SIGKILLed half-way leaves no ``dest``; the next seeding copies the whole file."""
+    """A copy SIGKILLed half-way leaves no ``dest``; the next seeding copies the whole file."""
     path, digest = image
     seed, workspace = tmp_path / "handout", tmp_path / "workspace"
     seed.mkdir()
@@ -296,7 +296,7 @@ def test_a_copy_killed_halfway_leaves_no_file_that_seeding_takes_for_done(
 
 
 def test_a_variant_outside_the_session_is_refused(tmp_path: Path) -> None:
-    """S2: the check covers the folders from the session down; a variant elsewhere is not the session's."""
+    """The check covers the folders from the session down; a variant elsewhere is not the session's."""
     session = tmp_path / "session"
     session.mkdir()
     elsewhere = _variant(tmp_path / "other", "alice")
@@ -309,7 +309,7 @@ def test_a_variant_outside_the_session_is_refused(tmp_path: Path) -> None:
                                    "evidence/alice/evidence/net"])
 @pytest.mark.parametrize("how", ["owner", "mode"])
 def test_a_folder_someone_else_could_swap_a_link_into_is_refused(tmp_path: Path, where: str, how: str) -> None:
-    """S3: between the check and the bind only the session's owner (or root) may be able to change these folders."""
+    """Between the check and the bind only the session's owner (or root) may be able to change these folders."""
     session = tmp_path / "session"
     alice = _variant(session, "alice")
     assert checked_variant(alice, session) == alice
@@ -338,7 +338,7 @@ def open_dir() -> Iterator[Path]:
 
 
 def test_a_folder_the_check_cannot_read_refuses_the_variant(open_dir: Path) -> None:
-    """S1: os.fwalk skips a folder it cannot list unless told; a link in one must not pass (checked as uid 65534)."""
+    """os.fwalk skips a folder it cannot list unless told; a link in one must not pass (checked as uid 65534)."""
     session = open_dir / "session"
     alice = _variant(session, "alice")
     (alice / "net" / "shadow").symlink_to("/etc/shadow")
@@ -365,7 +365,7 @@ def test_a_folder_the_check_cannot_read_refuses_the_variant(open_dir: Path) -> N
 
 
 def test_a_file_that_vanishes_while_checked_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """S1: a file removed between the folder's listing and its stat is a DflabError naming it, not a traceback."""
+    """A file removed between the folder's listing and its stat is a DflabError naming it, not a traceback."""
     session = tmp_path / "session"
     alice = _variant(session, "alice")
     real_stat = os.stat

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from dflab.errors import DflabError
 from dflab.grading.gradebook import Status
-from dflab.session.collect import NOT_COLLECTED
+from dflab.session.collect import tally
 from dflab.session.manager import Session
 
 log = logging.getLogger("dflab.dashboard")
@@ -47,12 +47,10 @@ def _now() -> str:
 
 def collect(session_dir: Path, trainee: str | None, say: Callable[[str], None]) -> str:
     results = Session.existing(session_dir).collect()
-    statuses = ("collected", "unchanged", "untouched", "no work", NOT_COLLECTED)
-    counts = {s: sum(c.status == s for c in results) for s in statuses}
     for c in results:
         if c.reason:
             say(f"{c.trainee}: {c.status}: {c.reason}")
-    return ", ".join(f"{n} {status}" for status, n in counts.items() if n or status != NOT_COLLECTED)
+    return tally(results)
 
 
 def grade(session_dir: Path, trainee: str | None, say: Callable[[str], None], db: str | None = None) -> str:

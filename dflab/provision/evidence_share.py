@@ -88,51 +88,41 @@ def _unreadable(exc: OSError, where: Path) -> DflabError:
     return DflabError(f"cannot be read while checking a trainee's evidence: {exc.strerror or exc}", str(where))
 
 
-def _only_plain_files(evidence: Path, owners: frozenset[int]) -> None:
-    """Walk ``evidence`` by descriptor, following nothing; a folder it cannot list refuses the variant (``os.fwalk``
-    would skip it, and a link inside would pass unseen)."""
+def _only_plain_files(folder: Path, owners: frozenset[int], *, name: str | None = None,
+                      dir_fd: int | None = None) -> None:
+    """Walk ``folder`` by descriptor (opened as ``name`` in ``dir_fd`` below the top), following nothing; a folder
+    it cannot list refuses the variant (``os.fwalk`` would skip it, and a link inside would pass unseen)."""
     try:
-        fd = os.open(evidence, _FOLDER_FLAGS)
+        fd = os.open(folder if name is None else name, _FOLDER_FLAGS, dir_fd=dir_fd)
     except OSError as exc:
-        raise _unreadable(exc, evidence) from None
+        raise _unreadable(exc, folder) from None
     try:
-        _only_plain_files_in(fd, evidence, owners)
+        _only_ours(os.fstat(fd), str(folder), owners)
+        try:
+            names = sorted(os.listdir(fd))
+        except OSError as exc:
+            raise _unreadable(exc, folder) from None
+        for entry in names:
+            where = folder / entry
+            try:
+                info = os.stat(entry, dir_fd=fd, follow_symlinks=False)
+            except OSError as exc:
+                raise _unreadable(exc, where) from None
+            if stat.S_ISLNK(info.st_mode):
+                raise DflabError("is a symbolic link in a trainee's evidence: refused (a lab never follows one into "
+                                 "another variant or the host); rebuild the variant", str(where))
+            if stat.S_ISREG(info.st_mode) and info.st_nlink != 1:
+                raise DflabError(f"has {info.st_nlink} names (a hard link to a file elsewhere): refused in a "
+                                 "trainee's evidence; rebuild the variant", str(where))
+            if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+                raise DflabError("is neither a file nor a folder: refused in a trainee's evidence", str(where))
+            if stat.S_ISDIR(info.st_mode):
+                _only_plain_files(where, owners, name=entry, dir_fd=fd)
     finally:
         os.close(fd)
 
 
 _FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-
-
-def _only_plain_files_in(fd: int, folder: Path, owners: frozenset[int]) -> None:
-    _only_ours(os.fstat(fd), str(folder), owners)
-    try:
-        names = sorted(os.listdir(fd))
-    except OSError as exc:
-        raise _unreadable(exc, folder) from None
-    for name in names:
-        where = folder / name
-        try:
-            info = os.stat(name, dir_fd=fd, follow_symlinks=False)
-        except OSError as exc:
-            raise _unreadable(exc, where) from None
-        if stat.S_ISLNK(info.st_mode):
-            raise DflabError("is a symbolic link in a trainee's evidence: refused (a lab never follows one into "
-                             "another variant or the host); rebuild the variant", str(where))
-        if stat.S_ISREG(info.st_mode) and info.st_nlink != 1:
-            raise DflabError(f"has {info.st_nlink} names (a hard link to a file elsewhere): refused in a "
-                             "trainee's evidence; rebuild the variant", str(where))
-        if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
-            raise DflabError("is neither a file nor a folder: refused in a trainee's evidence", str(where))
-        if stat.S_ISDIR(info.st_mode):
-            try:
-                sub = os.open(name, _FOLDER_FLAGS, dir_fd=fd)
-            except OSError as exc:
-                raise _unreadable(exc, where) from None
-            try:
-                _only_plain_files_in(sub, where, owners)
-            finally:
-                os.close(sub)
 
 
 def identity(evidence: Path) -> str:

@@ -18,7 +18,7 @@ from rich.table import Table
 from dflab.checker.process import CheckerStatus
 from dflab.dashboard.progress import DEFAULT_STUCK_MINUTES
 from dflab.errors import DflabError
-from dflab.session.collect import NOT_COLLECTED
+from dflab.session.collect import NO_WORK, NOT_COLLECTED, tally
 from dflab.session.manager import READY_TIMEOUT, Outcome, Session, check_isolation
 
 SECRET_ENV = "DFLAB_COURSE_SECRET"
@@ -183,12 +183,9 @@ def session_collect(session_dir: Path) -> None:
         table.add_column(column)
     for c in results:
         table.add_row(c.trainee, c.status if not c.reason else f"{c.status}: {c.reason}",
-                      str(c.files) if c.status not in ("no work", NOT_COLLECTED) else "", c.timestamp)
+                      str(c.files) if c.status not in (NO_WORK, NOT_COLLECTED) else "", c.timestamp)
     console.print(table)
-    statuses = ("collected", "unchanged", "untouched", "no work", NOT_COLLECTED)
-    counts = {status: sum(c.status == status for c in results) for status in statuses}
-    console.print(", ".join(f"{n} {status}" for status, n in counts.items() if n or status != NOT_COLLECTED),
-                  highlight=False)
+    console.print(tally(results), highlight=False)
     refused = [c for c in results if c.status == NOT_COLLECTED]
     if refused:  # the others were collected; the exit status and one line say who was not, and why
         more = f" ({len(refused) - 1} more not collected: {', '.join(c.trainee for c in refused[1:])})" \

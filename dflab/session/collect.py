@@ -48,6 +48,15 @@ class Collected:
 
 
 NOT_COLLECTED = "not collected"
+NO_WORK = "no work"
+STATUSES = ("collected", "unchanged", "untouched", NO_WORK, NOT_COLLECTED)
+
+
+def tally(results: list[Collected]) -> str:
+    """``3 collected, 0 unchanged, 0 untouched, 1 no work`` (and ``N not collected`` when there are some): the
+    line `dflab session collect` and the dashboard's Collect end with."""
+    counts = {status: sum(c.status == status for c in results) for status in STATUSES}
+    return ", ".join(f"{n} {status}" for status, n in counts.items() if n or status != NOT_COLLECTED)
 
 
 def _prune(tree: Path) -> None:
@@ -140,7 +149,7 @@ def collect_one(trainee: str, lab: str, course_root: Path, source: str,
                 raise  # a file or folder was not copied (a full disk): never collect half a submission
             found = exported.is_dir()  # only pipes, sockets, devices were left out: nothing a submission holds
         if not found:
-            return Collected(trainee, "no work", 0, "")
+            return Collected(trainee, NO_WORK, 0, "")
         _prune(exported)
         files = hash_tree(exported)
         files.pop(TIMESTAMP, None)

@@ -24,6 +24,7 @@ GPT_ARRAY_SECTORS = GPT_ENTRIES * GPT_ENTRY_SIZE // SECTOR
 MBR_TYPES = {"fat32": 0x0C, "ext4": 0x83}  # FAT32 with LBA addressing, Linux
 GPT_ESP = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"
 GPT_BASIC_DATA = "ebd0a0a2-b9e5-4433-87c0-68b6b72699c7"
+GPT_MSR = "e3c9e316-0b5c-4db8-817d-f92df00215ae"  # Microsoft Reserved: Windows disks only, never a volume
 GPT_LINUX = "0fc63daf-8483-4772-8e79-3d69d8477de4"
 
 

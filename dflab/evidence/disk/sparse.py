@@ -29,28 +29,33 @@ def write_sparse(path: Path, size: int, pieces: Iterable[tuple[int, bytes]]) -> 
     every all-zero aligned block that no earlier piece wrote stays a hole."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
     try:
-        os.ftruncate(fd, size)
-        run: list[bytes] = []
-        run_at = run_end = 0
-        written_to = 0  # the end of the pieces placed so far: below it a hole no longer reads as zeros
-        data_end = 0  # the end of the bytes written so far: beyond it the image is still zeros
-        for offset, data in sorted(pieces, key=lambda piece: piece[0]):
-            parts = [(offset, data)] if offset < written_to else _nonzero(offset, data)
-            written_to = max(written_to, offset + len(data))
-            for at, part in parts:
-                gap = at - run_end
-                if run and 0 <= gap < BLOCK and data_end == run_end and run_end - run_at + gap + len(part) <= RUN:
-                    # the next file starts in the block after this one's last: fill the gap (zeros beyond
-                    # anything written, in blocks the data occupies anyway) and write both at once
-                    run += [_ZERO_BLOCK[:gap], part]
-                else:
-                    _flush(fd, run, run_at)
-                    run, run_at = [part], at
-                run_end = at + len(part)
-                data_end = max(data_end, run_end)
-        _flush(fd, run, run_at)
+        write_pieces(fd, size, pieces)
     finally:
         os.close(fd)
+
+
+def write_pieces(fd: int, size: int, pieces: Iterable[tuple[int, bytes]]) -> None:
+    """:func:`write_sparse` into the empty file open as ``fd`` (a caller's temporary file, renamed when done)."""
+    os.ftruncate(fd, size)
+    run: list[bytes] = []
+    run_at = run_end = 0
+    written_to = 0  # the end of the pieces placed so far: below it a hole no longer reads as zeros
+    data_end = 0  # the end of the bytes written so far: beyond it the image is still zeros
+    for offset, data in sorted(pieces, key=lambda piece: piece[0]):
+        parts = [(offset, data)] if offset < written_to else _nonzero(offset, data)
+        written_to = max(written_to, offset + len(data))
+        for at, part in parts:
+            gap = at - run_end
+            if run and 0 <= gap < BLOCK and data_end == run_end and run_end - run_at + gap + len(part) <= RUN:
+                # the next file starts in the block after this one's last: fill the gap (zeros beyond
+                # anything written, in blocks the data occupies anyway) and write both at once
+                run += [_ZERO_BLOCK[:gap], part]
+            else:
+                _flush(fd, run, run_at)
+                run, run_at = [part], at
+            run_end = at + len(part)
+            data_end = max(data_end, run_end)
+    _flush(fd, run, run_at)
 
 
 def _nonzero(offset: int, data: bytes) -> list[tuple[int, bytes]]:

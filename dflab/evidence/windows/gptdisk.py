@@ -24,7 +24,8 @@ from dataclasses import dataclass, replace
 from dflab.atomic import atomic_file
 from dflab.errors import DflabError
 from dflab.evidence.disk.fat32 import build_fat32
-from dflab.evidence.disk.partition import SECTOR, Placement, place, table_chunks
+from dflab.evidence.disk.partition import GPT_MSR, SECTOR, Placement, place, table_chunks
+from dflab.evidence.disk.sparse import write_pieces
 from dflab.evidence.windows.ntfs import Volume, VolumePlan, build_volume
 from dflab.scenario.case import Disk, DiskFile
 from dflab.scenario.case import Volume as PartitionVolume
@@ -34,7 +35,6 @@ ESP_SIZE = 100 * MIB
 MSR_SIZE = 16 * MIB
 TAIL = MIB
 """Left free after the Windows partition: the backup GPT's 33 sectors, rounded to the 1 MiB Windows aligns to."""
-MSR_TYPE = "e3c9e316-0b5c-4db8-817d-f92df00215ae"
 ESP_NAME = "EFI system partition"
 MSR_NAME = "Microsoft reserved partition"
 DATA_NAME = "Basic data partition"
@@ -66,12 +66,9 @@ class WindowsDisk:
     windows: Volume
 
     def write(self, path: str | os.PathLike[str]) -> None:
-        """Write the raw image (sparse where nothing was placed), atomically."""
+        """Write the raw image, atomically; zero blocks stay holes (the Linux disk's writer, :mod:`.disk.sparse`)."""
         with atomic_file(path) as fh:
-            fh.truncate(self.size)
-            for offset, data in self.chunks:
-                fh.seek(offset)
-                fh.write(data)
+            write_pieces(fh.fileno(), self.size, self.chunks)
 
 
 def disk_guid(seed: str, role: str) -> str:
@@ -99,7 +96,7 @@ def build_windows_disk(plan: WindowsDiskPlan) -> WindowsDisk:
                               "C:")
     size = MIB + ESP_SIZE + MSR_SIZE + plan.windows.size + TAIL
     disk = Disk("gpt", size, 0, disk_guid(plan.seed, "disk"), (esp, msr, windows), ())
-    parts = [replace(p, type=MSR_TYPE) if p.volume.id == "msr" else p for p in place(disk)]
+    parts = [replace(p, type=GPT_MSR) if p.volume.id == "msr" else p for p in place(disk)]
     chunks = list(table_chunks(disk, parts))
     start = {p.volume.id: p.start * SECTOR for p in parts}
     fat = build_fat32(replace(esp, label=ESP_LABEL), _esp_files(plan.installed_at), parts[0].start,
