@@ -1,9 +1,8 @@
 # The trainee lab image: JupyterLab with nbgrader, volatility3, pytsk3, scapy, The Sleuth Kit CLI,
 # tshark, ewf-tools, dcfldd and dflab, run as the non-root user `trainee`.
 #
-# Build (the context must hold `wheelhouse/`, made by environments/docker/wheelhouse.sh):
-#   environments/docker/wheelhouse.sh wheelhouse && docker build -t dflab/trainee .
-# or, with the wheelhouse kept elsewhere and a local base image:
+# Build with build-image.sh (it serves the wheelhouse, made by environments/docker/wheelhouse.sh, to the install step),
+# here with a local base image:
 #   environments/docker/build-image.sh /var/tmp/dflab-wheelhouse dflab/trainee --build-arg BASE_IMAGE=dflab/base:bookworm
 # Run (evidence read-only, token required, no outbound network):
 #   docker run -e DFLAB_TOKEN=... -v EVIDENCE:/evidence:ro -p 127.0.0.1:8888:8888 dflab/trainee
@@ -13,27 +12,11 @@
 # Public default for real users; tests and offline machines pass the debootstrap-made dflab/base:bookworm.
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 
-# --- Stage 1: the virtual environment with every third-party package, installed from the wheelhouse.
-# A separate stage keeps the wheel files out of the final image's layers.
-FROM ${BASE_IMAGE} AS venv
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-COPY wheelhouse/requirements.txt /tmp/wheelhouse/requirements.txt
-COPY wheelhouse/deps/ /tmp/wheelhouse/deps/
-RUN python3 -m venv /opt/dflab \
- && /opt/dflab/bin/pip install --no-index --find-links /tmp/wheelhouse/deps -r /tmp/wheelhouse/requirements.txt \
- # Trainees validate; collection reads their workspace (no nbgrader exchange), creating assignments and
- # grading are the instructor's: those nbgrader lab plugins are switched off for everyone using this
- # environment (their server extensions are off in jupyter_config.py).
- && /opt/dflab/bin/jupyter labextension disable --level=sys_prefix \
-      @jupyter/nbgrader:formgrader @jupyter/nbgrader:create-assignment @jupyter/nbgrader:course-list \
-      @jupyter/nbgrader:assignment-list @jupyter/nbgrader:menu \
- # jsonschema builds an IRI grammar (lark) at import when rfc3987-syntax is installed: 2.6 s of CPU in every
- # process that imports nbformat, a JupyterLab server included. Without it, jsonschema skips the "iri"
- # format check, which no notebook or Jupyter event schema uses; `pip check` stays clean (an extra's
- # dependency, not a requirement).
- && /opt/dflab/bin/pip uninstall -y rfc3987-syntax lark
-
-# --- Stage 2: the image trainees run.
+# One stage. The wheels reach the install step over loopback (build-image.sh serves the wheelhouse on 127.0.0.1
+# and builds with `--network host`), never through the build context: no wheel lands in a layer, and the 750 MB
+# virtual environment is written and committed once. (With the wheels copied in, a separate stage was needed to
+# keep them out of the image, and copying its venv across cost two more passes over 40,000 files: minutes of a
+# from-scratch build.)
 FROM ${BASE_IMAGE}
 ENV LANG=C.UTF-8 PYTHONDONTWRITEBYTECODE=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 
@@ -64,7 +47,24 @@ RUN useradd --uid 1000 --user-group --create-home --home-dir /home/trainee --she
  && mkdir -p /home/trainee/work /evidence \
  && chown trainee:trainee /home/trainee/work
 
-COPY --from=venv /opt/dflab /opt/dflab
+# The wheelhouse's requirements and the digest of every wheel: the cache key of the install step below (the wheels
+# themselves are not in the context), so a changed wheel set installs again.
+COPY wheelhouse/requirements.txt wheelhouse/deps.sha256 /tmp/wheelhouse/
+ARG WHEELHOUSE_URL
+RUN test -n "$WHEELHOUSE_URL" || { echo "WHEELHOUSE_URL is unset: build with environments/docker/build-image.sh" >&2; exit 1; } \
+ && python3 -m venv /opt/dflab \
+ && /opt/dflab/bin/pip install --no-index --find-links "$WHEELHOUSE_URL/deps/" -r /tmp/wheelhouse/requirements.txt \
+ # Trainees validate; collection reads their workspace (no nbgrader exchange), creating assignments and
+ # grading are the instructor's: those nbgrader lab plugins are switched off for everyone using this
+ # environment (their server extensions are off in jupyter_config.py).
+ && /opt/dflab/bin/jupyter labextension disable --level=sys_prefix \
+      @jupyter/nbgrader:formgrader @jupyter/nbgrader:create-assignment @jupyter/nbgrader:course-list \
+      @jupyter/nbgrader:assignment-list @jupyter/nbgrader:menu \
+ # jsonschema builds an IRI grammar (lark) at import when rfc3987-syntax is installed: 2.6 s of CPU in every
+ # process that imports nbformat, a JupyterLab server included. Without it, jsonschema skips the "iri"
+ # format check, which no notebook or Jupyter event schema uses; `pip check` stays clean (an extra's
+ # dependency, not a requirement).
+ && /opt/dflab/bin/pip uninstall -y rfc3987-syntax lark
 # dflab changes far more often than its dependencies: its wheel gets its own small layer, installed
 # without dependencies (they are all in the venv already; `pip check` proves it).
 COPY wheelhouse/dflab/ /tmp/dflab-wheel/

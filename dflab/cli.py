@@ -10,6 +10,7 @@ import importlib
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -75,17 +76,45 @@ def scenario_validate(spec: Path, trainee: str, secret: str | None, labs: tuple[
     Errors name the file, line and field (e.g. `nightjar.yaml:87: disk.files[5].mode: ...`), one line each.
     """
     from dflab.errors import SpecError
-    from dflab.lab_requires import find_lab, lab_problems, labs_for
-    from dflab.scenario.draw import DEMO_SECRET, iso, variant_seed
-    from dflab.scenario.load import load_spec
+    from dflab.lab_requires import find_lab, lab_platform, lab_problems, labs_for
+    from dflab.scenario.draw import DEMO_SECRET, variant_seed
+    from dflab.scenario.load import load_spec, platform_of
     from dflab.scenario.resolve import resolve
+    from dflab.scenario.spec import WindowsSpec
+    from dflab.scenario.workstation import plan_rows, resolve_workstation
 
     s = load_spec(spec)
     lab_dirs = [find_lab(lab) for lab in labs] if labs else labs_for(s.scenario)
-    case = resolve(s, variant_seed(secret or DEMO_SECRET, s.scenario, trainee), trainee)
+    for lab_dir in lab_dirs:  # a lab of the other platform lacks everything: say that once, not role by role
+        if (wanted := lab_platform(lab_dir)) not in (None, platform_of(s)):
+            raise SpecError(f"lab {lab_dir.name} reads a {wanted} case and {Path(spec).name} is a {platform_of(s)} "
+                            f"one: choose a {wanted} scenario", "--lab")
     table = Table(title=f"{s.scenario} v{s.version}: {s.title}", show_lines=False)
     table.add_column("evidence")
     table.add_column("planned", overflow="fold")
+    if isinstance(s, WindowsSpec):
+        for row in plan_rows(resolve_workstation(s, variant_seed(secret or DEMO_SECRET, s.scenario, trainee), trainee)):
+            table.add_row(*row)
+    else:
+        _linux_rows(table, resolve(s, variant_seed(secret or DEMO_SECRET, s.scenario, trainee), trainee))
+    console.print(table)
+    console.print(f"[green]ok[/green] {spec} is valid (variant {trainee!r} resolved)")
+    if not lab_dirs:
+        console.print(f"no bundled lab uses scenario {s.scenario!r} (check it against one with --lab)")
+        return
+    problems = {d.name: lab_problems(d, s, str(spec)) for d in lab_dirs}
+    for line in (line for lines in problems.values() for line in lines):
+        err_console.print(line, markup=False, highlight=False, emoji=False, soft_wrap=True)
+    if failed := [name for name, lines in problems.items() if lines]:
+        raise SpecError(f"{sum(map(len, problems.values()))} problem(s) above: lab(s) {', '.join(failed)} cannot run "
+                        "on this spec", str(spec))
+    console.print(f"[green]ok[/green] {spec} has every role and answer lab(s) {', '.join(problems)} require")
+
+
+def _linux_rows(table: Table, case: Any) -> None:
+    """What ``scenario validate`` shows of a Linux variant."""
+    from dflab.scenario.draw import iso
+
     deleted = [f.path for f in case.disk.files if f.deleted_at]
     table.add_row("disk", f"{case.disk.table.upper()} {case.disk.size_bytes // 2**20} MiB; "
                   + ", ".join(f"{v.fs} '{v.label}' {v.size_bytes // 2**20} MiB" for v in case.disk.volumes)
@@ -99,18 +128,6 @@ def scenario_validate(spec: Path, trainee: str, secret: str | None, labs: tuple[
     table.add_row("network", f"{len(n.dns)} DNS, {len(n.http)} HTTP, {len(n.ftp)} FTP, {len(n.raw)} raw{mail} flows "
                   f"+ {n.noise_packets} background packets")
     table.add_row("timeline", f"{len(case.timeline)} events")
-    console.print(table)
-    console.print(f"[green]ok[/green] {spec} is valid (variant {trainee!r} resolved)")
-    if not lab_dirs:
-        console.print(f"no bundled lab uses scenario {s.scenario!r} (check it against one with --lab)")
-        return
-    problems = {d.name: lab_problems(d, s, str(spec)) for d in lab_dirs}
-    for line in (line for lines in problems.values() for line in lines):
-        err_console.print(line, markup=False, highlight=False, emoji=False, soft_wrap=True)
-    if failed := [name for name, lines in problems.items() if lines]:
-        raise SpecError(f"{sum(map(len, problems.values()))} problem(s) above: lab(s) {', '.join(failed)} cannot run "
-                        "on this spec", str(spec))
-    console.print(f"[green]ok[/green] {spec} has every role and answer lab(s) {', '.join(problems)} require")
 
 
 @scenario.command("new")
@@ -130,9 +147,9 @@ def scenario_new(name: str, directory: Path | None, force: bool) -> None:
     field means and which values it allows. NAME is the scenario's id:
     a lowercase letter, then lowercase letters, digits, '-' or '_'.
     Example, then what to do next:
-      dflab scenario new heron
-      dflab scenario validate labs/scenarios/heron.yaml
-      dflab evidence build labs/scenarios/heron.yaml --out build/heron --trainee alice --trainee bob
+      dflab scenario new plover
+      dflab scenario validate labs/scenarios/plover.yaml
+      dflab evidence build labs/scenarios/plover.yaml --out build/plover --trainee alice --trainee bob
     Guide: docs/authoring-scenarios.md. (`dflab lab check`, which proves a
     lab on your case, is coming.)
     """

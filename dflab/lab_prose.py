@@ -42,7 +42,7 @@ from dflab.grading.checks import CheckFile, load_checks
 from dflab.lab_meta import GRADER_FILE, LAB_FILE, LabMeta, read_lab
 from dflab.scenario.load import load_spec
 from dflab.scenario.spec import TEMPLATE as SPEC_REFERENCE
-from dflab.scenario.spec import Spec
+from dflab.scenario.spec import Spec, WindowsSpec
 from dflab.yamlfile import read_text
 
 MAX_NOTEBOOK_BYTES = 32 * 1024 * 1024  # a lab's source notebook (the bundled ones are under 40 KB)
@@ -146,7 +146,7 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
-def answer_paths(spec: Spec, checks: CheckFile | None = None) -> dict[str, str]:
+def answer_paths(spec: Spec | WindowsSpec, checks: CheckFile | None = None) -> dict[str, str]:
     """Fact path (``files.payload.path``) -> the answer compared with it: every ``{ref}`` of the spec's ``answers:``
     and every key path the lab's grader reads (``facts.disk.volumes.root.fs`` is ``volumes.root.fs``)."""
     paths: dict[str, str] = {}
@@ -166,7 +166,7 @@ def answer_paths(spec: Spec, checks: CheckFile | None = None) -> dict[str, str]:
     return paths
 
 
-def case_facts(spec: Spec, answers: Mapping[str, str] | None = None) -> dict[str, _Group]:
+def case_facts(spec: Spec | WindowsSpec, answers: Mapping[str, str] | None = None) -> dict[str, _Group]:
     """What prose may name, by group: a fixed fact as its value, a drawn one or an answer as a withheld marker.
 
     ``answers``: fact path -> answer name (:func:`answer_paths`); a fact at such a path, or under it, is withheld.
@@ -190,12 +190,27 @@ def case_facts(spec: Spec, answers: Mapping[str, str] | None = None) -> dict[str
                 field: fact(f"{kind}.{ident}.{field}", *value) for field, value in fields.items()})
             for ident, fields in items.items()})
 
-    return {
+    common = {
         "case": _Group("case", {"id": spec.scenario, "title": spec.title.strip(), "summary": spec.summary.strip(),
                                 "version": spec.version}),
         "hosts": group("hosts", {h.id: {"hostname": (h.hostname, h.hostname), "ip": (h.ip, h.ip),
                                         "mac": (h.mac, h.mac, h.mac is None), "on_link": (h.on_link, h.on_link)}
                                  for h in spec.hosts}),
+        "events": group("events", {e.id: {"action": (e.action, e.action),
+                                          "description": (e.description, e.description)} for e in spec.timeline}),
+    }
+    if isinstance(spec, WindowsSpec):  # a Windows workstation's case: no volumes, files ... of the Linux schema
+        w = spec.workstation
+        return common | {
+            "users": group("users", {u.id: {"name": (u.name, u.name), "full_name": (u.full_name, u.full_name),
+                                            "rid": (u.rid, u.rid)} for u in spec.users}),
+            "workstation": _Group("workstation", {
+                "computer_name": fact("workstation.computer_name", w.computer_name, w.computer_name),
+                "time_zone": fact("workstation.time_zone", w.time_zone, w.time_zone),
+                "domain": fact("workstation.domain", w.domain, w.domain)}),
+        }
+    return {
+        "case": common["case"], "hosts": common["hosts"],
         "users": group("users", {u.id: {"name": (u.name, u.name), "full_name": (u.full_name, u.full_name),
                                         "uid": (u.uid, u.uid), "home": (u.name, f"/home/{u.name}"),
                                         "shell": (u.shell, u.shell)} for u in spec.users}),
@@ -212,8 +227,7 @@ def case_facts(spec: Spec, answers: Mapping[str, str] | None = None) -> dict[str
                                         "server": (f.server, f.server), "uri": (f.uri, f.uri),
                                         "qname": (f.qname, f.qname), "label": (f.label, f.label)}
                                  for f in spec.network.flows}),
-        "events": group("events", {e.id: {"action": (e.action, e.action),
-                                          "description": (e.description, e.description)} for e in spec.timeline}),
+        "events": common["events"],
         "disk": _Group("disk", {"table": fact("disk.table", spec.disk.table, spec.disk.table),
                                 "size": fact("disk.size", spec.disk.size, _size(spec.disk.size))}),
         "memory": _Group("memory", {"size": fact("memory.size", spec.memory.size, _size(spec.memory.size))}),
@@ -341,18 +355,18 @@ def render_notebook(text: str, facts: Mapping[str, _Group], name: str,
     return json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n", []  # nbformat's own layout
 
 
-def lab_facts(lab_dir: Path, spec: Spec) -> dict[str, _Group]:
+def lab_facts(lab_dir: Path, spec: Spec | WindowsSpec) -> dict[str, _Group]:
     """What the prose of the lab in ``lab_dir`` may name on ``spec``: its grader's answers withheld too."""
     return case_facts(spec, answer_paths(spec, load_checks(lab_dir / GRADER_FILE)))
 
 
-def _render_lab(lab_dir: Path, meta: LabMeta, spec: Spec) -> tuple[str, list[tuple[str, str]]]:
+def _render_lab(lab_dir: Path, meta: LabMeta, spec: Spec | WindowsSpec) -> tuple[str, list[tuple[str, str]]]:
     path = lab_dir / meta.source
     return render_notebook(read_text(path, MAX_NOTEBOOK_BYTES, "lab notebook"), lab_facts(lab_dir, spec), str(path),
                            meta.requires.roles())
 
 
-def prose_problems(lab_dir: Path, spec: Spec, meta: LabMeta | None = None) -> list[str]:
+def prose_problems(lab_dir: Path, spec: Spec | WindowsSpec, meta: LabMeta | None = None) -> list[str]:
     """One ``source.ipynb: cell N: what`` line per placeholder the lab's notebook cannot fill from ``spec``."""
     return [f"{where}: {what}" for where, what in _render_lab(lab_dir, meta or read_lab(lab_dir), spec)[1]]
 

@@ -24,8 +24,8 @@ from dflab.errors import DflabError
 from dflab.grading.checks import MAX_CHECKS_BYTES, CheckFile, load_checks
 from dflab.lab_meta import GRADER_FILE, LAB_FILE, REPO, LabMeta, Requires, read_lab
 from dflab.lab_prose import prose_problems
-from dflab.scenario.load import locate
-from dflab.scenario.spec import Spec
+from dflab.scenario.load import load_spec, locate, platform_of
+from dflab.scenario.spec import Spec, WindowsSpec
 from dflab.yamlfile import load_yaml, read_text, where
 
 BUNDLED_LABS = REPO / "labs"
@@ -38,8 +38,13 @@ SPEC_FIELD = {"volumes": "disk.volumes", "files": "disk.files", "hosts": "hosts"
 _FACT_ROLES = {("facts", "disk", "volumes"): "volumes", ("facts", "disk", "files"): "files"}
 
 
-def spec_roles(spec: Spec) -> dict[str, dict[str, Any]]:
-    """The spec's roles by kind: id -> its part of the spec, in the spec's order."""
+def spec_roles(spec: Spec | WindowsSpec) -> dict[str, dict[str, Any]]:
+    """The spec's roles by kind: id -> its part of the spec, in the spec's order. A Windows spec has hosts, users
+    and events (the story's steps); the Linux schema's volumes, files, processes and flows are none of its roles."""
+    if isinstance(spec, WindowsSpec):
+        return {"volumes": {}, "files": {}, "hosts": {h.id: h for h in spec.hosts},
+                "users": {u.id: u for u in spec.users}, "processes": {}, "flows": {},
+                "events": {e.id: e for e in spec.timeline}}
     return {"volumes": {v.id: v for v in spec.disk.volumes}, "files": {f.id: f for f in spec.disk.files},
             "hosts": {h.id: h for h in spec.hosts}, "users": {u.id: u for u in spec.users},
             "processes": {p.id: p for p in spec.memory.processes}, "flows": {f.id: f for f in spec.network.flows},
@@ -71,7 +76,7 @@ def _mismatches(kind: str, need: Any, part: Any, volumes: dict[str, Any]) -> Ite
         yield "kind", f"to be a {need.kind} flow (the spec's is {part.kind})"
 
 
-def unmet(lab: str, requires: Requires, answers: set[str], spec: Spec, name: str) -> list[str]:
+def unmet(lab: str, requires: Requires, answers: set[str], spec: Spec | WindowsSpec, name: str) -> list[str]:
     """One ``file:line: lab L requires ...`` line per role or answer ``spec`` lacks or has otherwise."""
     def at(field: str) -> str:
         return locate(spec, field) or name
@@ -118,10 +123,22 @@ def undeclared(lab_dir: Path, meta: LabMeta, checks: CheckFile) -> list[str]:
             for name, kind, role in grader_reads(checks) if kind != "answers" and role not in declared[kind]]
 
 
-def lab_problems(lab_dir: Path, spec: Spec, name: str) -> list[str]:
+def lab_platform(lab_dir: Path, meta: LabMeta | None = None) -> str | None:
+    """``linux`` or ``windows``: the platform of the case the lab is written for (lab.yaml ``scenario:``, beside the
+    lab folder or bundled), or None when no such spec is found. A lab reads one platform's evidence (ext4 and
+    volatility, or NTFS and the registry), never the other's."""
+    meta = meta or read_lab(lab_dir)
+    for folder in (lab_dir.parent / "scenarios", BUNDLED_LABS / "scenarios"):
+        if (folder / f"{meta.scenario}.yaml").is_file():
+            return platform_of(load_spec(folder / f"{meta.scenario}.yaml"))
+    return None
+
+
+def lab_problems(lab_dir: Path, spec: Spec | WindowsSpec, name: str) -> list[str]:
     """Everything that keeps the lab in ``lab_dir`` from running on ``spec`` (read from file ``name``): roles and
     answers the spec lacks, and placeholders in the notebook's prose it cannot fill (dflab/lab_prose.py: unknown,
-    drawn per trainee, or an answer), each at the notebook's cell."""
+    drawn per trainee, or an answer), each at the notebook's cell. A lab is checked on ``spec`` whatever case its
+    lab.yaml names, so a lab of the other platform shows as the roles and answers it would miss."""
     meta = read_lab(lab_dir)
     checks = load_checks(lab_dir / GRADER_FILE)
     answers = {role for _, kind, role in grader_reads(checks) if kind == "answers"}

@@ -234,6 +234,13 @@ def check_lab(lab: str, spec: Path, work: Path, *, labs_dir: Path = REPO / "labs
         raise DflabError(f"lab {lab} runs a live suspect or other processes beside the lab ({meta.hooks}: "
                          f"{', '.join(running)}); its solution needs a running lab to collect from, which lab check "
                          "does not start: test it through `dflab session`", str(labs_dir / lab / "lab.yaml"))
+    from dflab.lab_requires import lab_platform
+    from dflab.scenario.load import load_spec, platform_of
+
+    wanted, given = lab_platform(labs_dir / lab, meta), platform_of(load_spec(spec))
+    if wanted is not None and wanted != given:
+        raise DflabError(f"lab {lab} reads a {wanted} case and {spec.name} is a {given} one: choose a {wanted} "
+                         "scenario", "--scenario")
     work = ensure_writable_dir(work)
     if variants < len(ROLES):
         raise DflabError(f"lab check needs at least {len(ROLES)} variants, not {variants}", "--variants")

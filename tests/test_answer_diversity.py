@@ -96,7 +96,7 @@ def lab02_cells() -> dict[str, str]:
 
     return {"setup": one(r"^EVIDENCE = evidence_dir\(\)"), "parts": one(r"^parts = disk\.partitions\(IMAGE\)$"),
             "partitions": one(r"^root_start_sector = "), "files": one(r"^files = disk\.list_files"),
-            "archive": one(r"^archive_path, archive_true_type = ")}
+            "signatures": one(r"^root_tsk = pytsk3\.FS_Info"), "archive": one(r"^archive_path, archive_true_type = ")}
 
 
 def test_lab_02_solution_reads_every_drawn_layout_from_the_evidence(cohort: dict[str, Path],
@@ -114,7 +114,7 @@ def test_lab_02_solution_reads_every_drawn_layout_from_the_evidence(cohort: dict
     for trainee in by_layout.values():
         monkeypatch.setenv("DFLAB_EVIDENCE", str(cohort[trainee] / "evidence"))
         ns: dict[str, Any] = {"get_ipython": lambda: SimpleNamespace(system=lambda _command: None)}
-        for name in ("setup", "parts", "partitions", "files", "archive"):
+        for name in ("setup", "parts", "partitions", "files", "signatures", "archive"):
             exec(compile(cells[name], f"lab02:{name}", "exec"), ns)  # noqa: S102 - the repository's own notebook
         disk, answers = keys[trainee]["facts"]["disk"], keys[trainee]["answers"]
         assert (ns["partition_table"], ns["root_start_sector"], ns["root_fs"]) == \

@@ -26,6 +26,7 @@ from dflab.evidence.manifest import verify
 from dflab.forensics.disk import name_history, recover_from_journal
 from dflab.scenario.draw import DEMO_SECRET
 from dflab.scenario.load import load_spec
+from tests.haystack import small_text
 
 ROOT = Path(__file__).resolve().parents[1]
 NIGHTJAR = ROOT / "labs" / "scenarios" / "nightjar.yaml"
@@ -177,7 +178,7 @@ def test_an_interrupted_cohort_leaves_no_temporary_and_no_empty_folder(tmp_path,
 def test_a_failed_cli_build_leaves_no_folder(tmp_path):
     """A spec that validates but cannot be built (its files outgrow the root volume): one line, no output folder."""
     bad = tmp_path / "too-big.yaml"
-    text = NIGHTJAR.read_text()
+    text = small_text("nightjar")  # the small root (28 MiB), whichever way the bundled spec is shipped
     assert text.count("size: [3000, 9000]") == 1
     bad.write_text(text.replace("size: [3000, 9000]", "size: [15000000, 15000000]"))  # payroll, zipped in once more
     assert subprocess.run([sys.executable, "-m", "dflab.cli", "scenario", "validate", str(bad)],

@@ -291,3 +291,13 @@ def test_a_name_shows_as_one_printable_line_whatever_it_holds() -> None:
     assert shown(os.fsdecode(b"caf\xe9.ipynb")) == "caf\\xe9.ipynb"
     assert shown("x\ud800y") == "x\\ud800y"
     assert shown("n" * 300, limit=10) == "n" * 9 + "…"
+
+
+@pytest.mark.parametrize(("tail", "truncated"), [
+    ('"source": "print(\\"half', True),        # cut inside a string holding escaped quotes: it runs to the end
+    ('"source": "x\\\\', True),                # an escaped backslash last: still the same string
+    ('"source": "a\nb", "x": 1}', False),     # a raw newline in a string that closes later: damaged, not truncated
+])
+def test_a_notebook_cut_inside_a_string_is_truncated_whatever_quotes_it_escapes(tail: str, truncated: bool) -> None:
+    reason = check_notebook("n.ipynb", ('{"cells": [{"cell_type": "code", ' + tail).encode(), {"a"}, "lab")
+    assert reason.startswith("n.ipynb is truncated" if truncated else "n.ipynb is not a notebook (invalid JSON"), reason

@@ -8,6 +8,7 @@ well-behaved cells of the same notebook must keep theirs, and the next trainee m
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import os
 import stat
@@ -35,10 +36,18 @@ SANDBOXES = [pytest.param("local", marks=LOCAL_GROUP),
              pytest.param("docker", marks=pytest.mark.xdist_group("docker_image"))]
 
 
+@functools.cache
+def _course(base: Path) -> Path:
+    """Lab 02's course for alice and bob, made once per test process (memoised here: pytest keeps one fixture
+    definition per module that imports it, and tests/test_grading_sandbox_hardening.py grades the same course)."""
+    root = base / "lab02-course"
+    root.mkdir()
+    return LAB.build_course(root, base / "lab02-roster.csv")
+
+
 @pytest.fixture(scope="module")
 def course_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("course")
-    return LAB.build_course(root, root.parent / "roster.csv")
+    return _course(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture(params=SANDBOXES)

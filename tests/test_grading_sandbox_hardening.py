@@ -27,13 +27,14 @@ from dflab.grading.sandbox import base, runner
 from dflab.grading.sandbox.base import Limits, Sandbox, SandboxResult
 from dflab.grading.sandbox.docker_sandbox import DockerSandbox
 from dflab.grading.sandbox.local_sandbox import HOME_INODES, SHM_INODES, TMP_INODES, LocalSandbox
-from tests import hostile
+from tests import hostile, test_grading_sandbox
 from tests.docker_fixtures import XDIST_GROUP, trainee_image  # noqa: F401 (pytest fixture)
 from tests.hostile import runner as attacks
 from tests.labkit import Lab
 from tests.test_grading_sandbox import LAST_LOG, grade
 
-LOCAL = pytest.mark.xdist_group("sandbox_hardening_local")
+# The local sandbox group of tests/test_grading_sandbox.py: one worker, so lab 02's course is made once for both.
+LOCAL = test_grading_sandbox.LOCAL_GROUP
 DOCKER = pytest.mark.xdist_group(XDIST_GROUP)
 SANDBOXES = [pytest.param("local", marks=LOCAL), pytest.param("docker", marks=DOCKER)]
 LIMITS = Limits(wall_s=240, cell_timeout_s=60)
@@ -217,11 +218,7 @@ def test_the_kernel_cannot_choose_the_failure_reason(sandbox: Sandbox, tmp_path:
 
 
 # -- the same attacks in a graded lab: they cost no points ------------------------------------------------------
-@pytest.fixture(scope="module")
-def course_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("course")
-    return LAB.build_course(root, root.parent / "roster.csv")
-
+course_dir = test_grading_sandbox.course_dir  # lab 02's course, the one that module grades: made once per process
 
 @pytest.mark.parametrize("kind", SANDBOXES)
 def test_a_graded_submission_attacking_its_runner_loses_nothing(course_dir: Path, kind: str,

@@ -17,7 +17,7 @@ from dflab.i18n.units import lab_units
 from dflab.lab_cli import lab as lab_group
 
 REPO = Path(__file__).resolve().parents[1]
-LABS = ("01-live", "02-disk", "03-memory", "04-network", "05-capstone", "07-review")
+LABS = ("01-live", "02-disk", "03-memory", "04-network", "05-capstone", "07-review", "08-windows")
 LANGS = ("fr", "es")
 
 

@@ -33,8 +33,9 @@ def _named(path: Path) -> set[str]:
 
 
 def test_the_generic_packages_name_no_lab() -> None:
+    # Every lab, whatever its platform: lab 08 (Windows) is named by no generic module either.
     assert LAB_IDS == ["01-live", "02-disk", "03-memory", "04-network", "05-capstone", "06-acquire",
-                      "07-review"]
+                      "07-review", "08-windows"]
     found = {}
     for package in GENERIC:
         for path in sorted((ROOT / "dflab" / package).rglob("*.py")):
@@ -47,8 +48,9 @@ def test_the_generic_packages_name_no_lab() -> None:
 def test_the_grep_finds_a_planted_lab_name(tmp_path: Path) -> None:
     """The check above can fail: a lab's id or its code named in a generic module is found."""
     planted = tmp_path / "planted.py"
-    planted.write_text('if lab.id == "03-memory":\n    from dflab.live import suspect\n', encoding="utf-8")
-    assert _named(planted) == {"03-memory", "dflab.live"}
+    planted.write_text('if lab.id == "03-memory":\n    from dflab.live import suspect\n'
+                       'WINDOWS = "08-windows"\n', encoding="utf-8")
+    assert _named(planted) == {"03-memory", "dflab.live", "08-windows"}
 
 
 def test_hooks_come_from_the_lab_folder_and_a_broken_file_is_one_line(tmp_path: Path) -> None:

@@ -14,14 +14,21 @@ import pytest
 from dflab.errors import DflabError
 from dflab.grading.checks import load_checks
 from dflab.lab_meta import FlowRole, Requires, VolumeRole, for_trainees, load_lab, parse_lab
-from dflab.lab_requires import lab_problems, labs_for, undeclared
-from dflab.scenario.load import parse_spec
+from dflab.lab_requires import lab_platform, lab_problems, labs_for, undeclared
+from dflab.scenario.load import load_spec, parse_spec, platform_of
 from dflab.scenario.spec import FlowSpec, VolumeSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 LABS = ROOT / "labs"
 NIGHTJAR = LABS / "scenarios" / "nightjar.yaml"
+HERON = LABS / "scenarios" / "heron.yaml"
 LAB_IDS = sorted(p.parent.name for p in LABS.glob("*/lab.yaml"))
+# A lab reads one platform's evidence (ext4 and volatility, or NTFS and the registry): it is checked against the
+# bundled cases of its platform, and a Linux spec's shortfalls are the Linux labs'.
+CASES = {p.stem: p for p in sorted((LABS / "scenarios").glob("*.yaml"))}
+PLATFORMS = {name: platform_of(load_spec(path)) for name, path in CASES.items()}
+LAB_CASES = [(lab, case) for lab in LAB_IDS for case in CASES if PLATFORMS[case] == lab_platform(LABS / lab)]
+LINUX_LABS = [lab for lab in LAB_IDS if lab_platform(LABS / lab) == "linux"]
 
 
 def dflab(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -110,10 +117,21 @@ def test_only_requires_and_its_own_comments_are_left_out() -> None:
 
 
 @pytest.mark.parametrize("lab", LAB_IDS)
-def test_every_role_a_bundled_grader_reads_is_declared_and_nightjar_has_them_all(lab: str) -> None:
+def test_every_role_a_bundled_grader_reads_is_declared(lab: str) -> None:
     assert undeclared(LABS / lab, load_lab(LABS, lab), load_checks(LABS / lab / "grader.yaml")) == []
-    assert lab_problems(LABS / lab, parse_spec(NIGHTJAR.read_text(encoding="utf-8"), "nightjar.yaml"),
-                        "nightjar.yaml") == []
+
+
+def test_every_bundled_lab_has_a_bundled_case_of_its_platform() -> None:
+    """Each lab names a bundled scenario, so its platform is known and it is checked against at least one case."""
+    assert all(lab_platform(LABS / lab) in ("linux", "windows") for lab in LAB_IDS)
+    assert sorted({lab for lab, _ in LAB_CASES}) == LAB_IDS
+    assert {PLATFORMS[case] for case in CASES} == {"linux", "windows"}
+
+
+@pytest.mark.parametrize(("lab", "case"), LAB_CASES)
+def test_every_bundled_case_has_all_its_platforms_labs_require(lab: str, case: str) -> None:
+    spec = parse_spec(CASES[case].read_text(encoding="utf-8"), f"{case}.yaml")
+    assert lab_problems(LABS / lab, spec, f"{case}.yaml") == []
 
 
 def test_a_grader_reading_an_undeclared_role_is_the_labs_mistake_at_the_graders_line(tmp_path: Path) -> None:
@@ -171,17 +189,41 @@ def test_each_shortfall_of_a_spec_is_one_line_at_the_specs_line_for_each_lab_it_
     changes, broken = SHORTFALLS[case]
     text = edited(SPEC, *changes)
     spec = parse_spec(text, "case.yaml")
-    for lab in LAB_IDS:
+    for lab in LINUX_LABS:
         want = [f"case.yaml:{line_of(text, at)}: lab {lab}{what}"
                 for at, what in broken.get(lab, [])]
         assert lab_problems(LABS / lab, spec, "case.yaml") == want, lab
 
 
 def test_validate_passes_the_bundled_spec_against_every_lab_that_uses_it() -> None:
-    assert [d.name for d in labs_for("nightjar")] == LAB_IDS
+    assert [d.name for d in labs_for("nightjar")] == LINUX_LABS
     proc = dflab("scenario", "validate", str(NIGHTJAR))
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
-    assert f"has every role and answer lab(s) {', '.join(LAB_IDS)} require" in proc.stdout
+    assert f"has every role and answer lab(s) {', '.join(LINUX_LABS)} require" in proc.stdout
+
+
+def test_validate_passes_the_windows_spec_and_prints_its_plan() -> None:
+    """heron.yaml (platform: windows) through the CLI: the plan's table, then the labs that use it."""
+    windows = [lab for lab in LAB_IDS if lab_platform(LABS / lab) == "windows"]
+    assert windows and [d.name for d in labs_for("heron")] == windows
+    proc = dflab("scenario", "validate", str(HERON))
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert "heron v1: Operation Heron" in proc.stdout
+    for row in ("disk", "network", "timeline"):
+        assert f"│ {row} " in proc.stdout, row
+    assert f"ok {HERON} is valid (variant 'default' resolved)" in proc.stdout
+    assert f"has every role and answer lab(s) {', '.join(windows)} require" in proc.stdout
+
+
+def test_validate_of_the_windows_spec_against_a_linux_lab_fails_in_lines_not_a_traceback() -> None:
+    """A Windows case cannot serve a lab that reads ext4 and volatility: the command fails, each problem one line
+    at a file (the spec's, or the lab's notebook), the last line dflab's error naming the lab."""
+    proc = dflab("scenario", "validate", str(HERON), "--lab", "02-disk")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    *lines, last = proc.stderr.splitlines()
+    assert last.startswith("dflab: error: ") and "02-disk" in last, last
+    assert all(line.startswith((str(HERON), str(LABS / "02-disk"))) for line in lines), lines
+    assert "has every role" not in proc.stdout
 
 
 def test_validate_names_each_role_a_renamed_volume_takes_from_the_labs(tmp_path: Path) -> None:
@@ -206,7 +248,7 @@ def test_validate_names_each_role_a_renamed_volume_takes_from_the_labs(tmp_path:
 def test_validate_checks_a_lab_folder_given_with_lab_whatever_scenario_it_names(tmp_path: Path) -> None:
     shutil.copytree(LABS / "02-disk", tmp_path / "02-disk")
     path = tmp_path / "02-disk" / "lab.yaml"
-    path.write_text(edited(path.read_text(encoding="utf-8"), ("scenario: nightjar", "scenario: heron"),
+    path.write_text(edited(path.read_text(encoding="utf-8"), ("scenario: nightjar", "scenario: plover"),
                            ("  events: [download]", "  events: [download]\n  hosts: [mole]")), encoding="utf-8")
     proc = dflab("scenario", "validate", str(NIGHTJAR), "--lab", str(tmp_path / "02-disk"))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
@@ -220,8 +262,8 @@ def test_validate_checks_a_lab_folder_given_with_lab_whatever_scenario_it_names(
 
 
 def test_a_spec_no_lab_uses_is_valid_on_its_own(tmp_path: Path) -> None:
-    spec = tmp_path / "heron.yaml"
-    spec.write_text(SPEC.replace("scenario: nightjar", "scenario: heron"), encoding="utf-8")
+    spec = tmp_path / "plover.yaml"
+    spec.write_text(SPEC.replace("scenario: nightjar", "scenario: plover"), encoding="utf-8")
     proc = dflab("scenario", "validate", str(spec), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "no bundled lab uses scenario 'heron'" in proc.stdout
+    assert "no bundled lab uses scenario 'plover'" in proc.stdout

@@ -22,7 +22,7 @@ DPKG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (\S+) (\S+) (\S+)(?: (\
 
 def status_versions() -> dict[str, str]:
     """Package -> Version of the installed tree's /var/lib/dpkg/status."""
-    status = shared("debian-12", "desktop").contents["/var/lib/dpkg/status"].decode()
+    status = shared("debian-12", "desktop").status.decode()
     return {m["Package"]: m["Version"] for m in (dict(line.split(": ", 1) for line in stanza.splitlines()
                                                       if ": " in line and not line.startswith(" "))
                                                  for stanza in status.split("\n\n")) if "Package" in m}

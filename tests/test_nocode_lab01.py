@@ -36,7 +36,7 @@ from dflab.live.collect import LOG_NAME, read_log
 from dflab.live.criteria import CRITERIA
 from dflab.live.grading import check_collection
 from dflab.live.traits import expected_traits, suspect_seed
-from tests.docker_fixtures import trainee_image  # noqa: F401 -- the fixture
+from tests.docker_fixtures import XDIST_GROUP, trainee_image  # noqa: F401 -- the fixture
 from tests.livekit import run_as_trainee
 from tests.test_docker_image import _run_confined, container_name  # noqa: F401 -- the fixture
 from tests.test_nocode_path import (
@@ -56,7 +56,9 @@ from tests.test_nocode_path import (
     save_notebook,
 )
 
-pytestmark = pytest.mark.xdist_group(name="nocode_lab01")
+# Every test but the image's keeps to this group. xdist joins all of a test's groups into one name, so a
+# module-wide mark would send the image test to a group of its own, away from the worker that built the image.
+NOCODE = pytest.mark.xdist_group(name="nocode_lab01")
 
 REPO = Path(__file__).resolve().parents[1]
 LAB_ID = "01-live"
@@ -99,6 +101,7 @@ def type_inputs(walk: Walk, index: int, values: list[str]) -> None:
     cell.screenshot(path=str(walk.shots / f"{len(list(walk.shots.iterdir())):02d}-custody.png"))
 
 
+@NOCODE
 def test_lab_01_without_code_in_chromium_scores_full_marks(tmp_path: Path) -> None:
     shots = tmp_path / "screenshots-01"
     shots.mkdir()
@@ -161,6 +164,7 @@ def outputs(folder: Path, grade_id: str) -> str:
     return "\n".join(o.get("text", "") or o.get("evalue", "") for o in cell.outputs)
 
 
+@NOCODE
 @pytest.mark.parametrize(("order", "handover", "lost"), [
     (VOLATILITY_ORDER, True, set()),
     (["processes", "network_connections", "logged_in_users"], True, {"order"}),
@@ -190,6 +194,7 @@ def test_the_order_chosen_in_the_form_is_the_order_graded(order: list[str], hand
     assert want["beacon"].strip() in recovered
 
 
+@NOCODE
 def test_a_plan_naming_an_unknown_source_or_no_process_collects_nothing(tmp_path: Path) -> None:
     """What the prepared cells refuse is one line, before anything is logged."""
     from dflab.live.collect import Collector
@@ -204,6 +209,7 @@ def test_a_plan_naming_an_unknown_source_or_no_process_collects_nothing(tmp_path
     shutil.rmtree(tmp_path / CASE)
 
 
+@NOCODE
 def test_the_kernel_validates_custody_against_the_published_schema() -> None:
     """A lab's kernel reads the schema from the package (the repository's graders/ is not in a lab): the same text."""
     from dflab.live.custody import SCHEMA_PATH
@@ -233,6 +239,7 @@ def shell_commands(source: str) -> set[str]:
     return words
 
 
+@NOCODE
 def test_every_command_lab_01_runs_is_one_the_lab_names() -> None:
     """A prepared cell that starts using another command must add it here, and so to the image checks below."""
     cells = nbformat.read(REPO / "labs" / LAB_ID / "source.ipynb", as_version=4).cells
@@ -243,6 +250,9 @@ def test_every_command_lab_01_runs_is_one_the_lab_names() -> None:
     assert not missing, f"not on this Debian host, where the local backend runs lab 01: {missing}"
 
 
+# On the worker that builds the trainee image (its group): in this module's group it would prepare the image a second
+# time on the other worker (the wheelhouse pass, the dflab wheel, a cached build), after waiting for the first.
+@pytest.mark.xdist_group(name=XDIST_GROUP)
 def test_the_trainee_image_has_every_command_lab_01_names(trainee_image: str,  # noqa: F811 -- the fixture
                                                            container_name: Callable[[], str]) -> None:  # noqa: F811
     proc = _run_confined(container_name(), trainee_image,
@@ -254,6 +264,7 @@ def test_the_trainee_image_has_every_command_lab_01_names(trainee_image: str,  #
     assert first_process and ss_header.startswith("State") and strings_version.startswith("GNU strings")
 
 
+@NOCODE
 def test_the_order_form_saves_which_sources_in_what_order_and_refuses_an_answers_name(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """What the drop-downs hold is what the prepared cell receives: empty places skipped, a source picked twice kept at

@@ -37,7 +37,7 @@ from tests.test_lab_requires import edited
 
 ROOT = Path(__file__).resolve().parents[1]
 NIGHTJAR = ROOT / "labs" / "scenarios" / "nightjar.yaml"
-STARTER = template_text().replace(PLACEHOLDER, "heron")
+STARTER = template_text().replace(PLACEHOLDER, "plover")
 
 
 def dflab(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -120,7 +120,7 @@ MISTAKES = [
     ("hostname: gw,", 'hostname: "gw-{processes.bash.pid}",', "gw-{processes", "hosts.gateway.hostname",
      r"\{processes.bash.pid\} in 'gw-\{processes.bash.pid\}' is not known yet here: .*"),
     # -- text that is never templated holds no reference -----------------------------------------------------------
-    ('title: "Scenario heron: a price list leaves the company"', 'title: "Scenario {user}"', "title:", "title",
+    ('title: "Scenario plover: a price list leaves the company"', 'title: "Scenario {user}"', "title:", "title",
      r"this text is not a template: \{user\} would stay as written .*"),
     ("label: rootfs", 'label: "{hostname}"', "label:", "disk.volumes[0].label", r"this text is not a template: .*"),
     # -- once tracebacks ---------------------------------------------------------------------------------------------
@@ -144,7 +144,7 @@ MISTAKES = [
 def test_one_mistake_is_one_line_at_the_mistaken_field(tmp_path: Path, good: str, bad: str, needle: str, field: str,
                                                         what: str) -> None:
     text = edited(STARTER, (good, bad))
-    spec = tmp_path / "heron.yaml"
+    spec = tmp_path / "plover.yaml"
     spec.write_text(text)
     line = one_error_line(dflab("scenario", "validate", str(spec), cwd=tmp_path))
     expected = rf"{re.escape(str(spec))}:{line_of(text, needle)}: {re.escape(field)}: {what}"
@@ -154,7 +154,7 @@ def test_one_mistake_is_one_line_at_the_mistaken_field(tmp_path: Path, good: str
 def test_build_reports_an_answer_typo_at_its_line_and_builds_nothing(tmp_path: Path) -> None:
     """`dflab evidence build` reads the spec the same way: the answer's line, before any evidence is written."""
     text = edited(STARTER, ('"{files.tool.sha256}"', '"{files.tools.sha256}"'))
-    spec = tmp_path / "heron.yaml"
+    spec = tmp_path / "plover.yaml"
     spec.write_text(text)
     proc = dflab("evidence", "build", str(spec), "--out", str(tmp_path / "out"), "--trainee", "alice", "--secret", "s",
                  cwd=tmp_path)
@@ -167,7 +167,7 @@ def test_build_reports_an_answer_typo_at_its_line_and_builds_nothing(tmp_path: P
 
 
 def test_the_bundled_specs_validate(tmp_path: Path) -> None:
-    spec = tmp_path / "heron.yaml"
+    spec = tmp_path / "plover.yaml"
     spec.write_text(STARTER)
     for path in (spec, NIGHTJAR):
         proc = dflab("scenario", "validate", str(path), cwd=tmp_path)
@@ -179,18 +179,18 @@ def test_an_id_with_a_dash_is_a_reference_not_literal_text() -> None:
     """``{flows.dns-q.client_port}`` is the port (it used to stay in the evidence as written)."""
     text = edited(STARTER, ("- {id: dns, kind: dns", "- {id: dns-q, kind: dns"),
                   ('command: "chmod +x {tool}"', 'command: "chmod +x {tool} # {flows.dns-q.client_port}"'))
-    case = resolve(parse_spec(text, "heron.yaml"), variant_seed(DEMO_SECRET, "heron", "t"), "t")
+    case = resolve(parse_spec(text, "plover.yaml"), variant_seed(DEMO_SECRET, "plover", "t"), "t")
     port = next(q.client_port for q in case.network.dns if q.id == "dns-q")
     commands = [h.command for p in case.memory.processes for h in p.bash_history]
     assert any(c.endswith(f" # {port}") for c in commands) and not any("{" in c for c in commands), commands
     with pytest.raises(SpecError, match=r"unknown reference \{flows.dns-x.client_port\} .*\(flows are: dns-q, "):
-        parse_spec(text.replace("{flows.dns-q.client_port}", "{flows.dns-x.client_port}"), "heron.yaml")
+        parse_spec(text.replace("{flows.dns-q.client_port}", "{flows.dns-x.client_port}"), "plover.yaml")
 
 
 def test_doubled_braces_and_other_braces_are_plain_text() -> None:
     text = edited(STARTER, ('command: "chmod +x {tool}"', 'command: "echo ${{HOME}} {{user}} {tool}"'),
                   ('text: "{hostname}\\n"', 'text: "{hostname} {\\"a\\": 1} { x } {1..3} {}\\n"'))
-    case = resolve(parse_spec(text, "heron.yaml"), variant_seed(DEMO_SECRET, "heron", "t"), "t")
+    case = resolve(parse_spec(text, "plover.yaml"), variant_seed(DEMO_SECRET, "plover", "t"), "t")
     tool = case.facts["variables"]["tool"]
     commands = [h.command for p in case.memory.processes for h in p.bash_history]
     assert f"echo ${{HOME}} {{user}} {tool}" in commands, commands
@@ -208,10 +208,10 @@ def test_nightjar_fills_the_reference_in_its_transfer_mount() -> None:
 
 # -- the names the checks accept are the names dflab produces -------------------------------------------------------
 def spec_texts() -> list[tuple[str, str]]:
-    return [("nightjar", NIGHTJAR.read_text()), ("heron", STARTER)]
+    return [("nightjar", NIGHTJAR.read_text()), ("plover", STARTER)]
 
 
-@pytest.mark.parametrize(("scenario", "text"), spec_texts(), ids=["nightjar", "heron"])
+@pytest.mark.parametrize(("scenario", "text"), spec_texts(), ids=["nightjar", "plover"])
 def test_template_names_are_the_resolvers_namespace(scenario: str, text: str) -> None:
     from dflab.scenario.spec import names, template_groups
 
@@ -222,7 +222,7 @@ def test_template_names_are_the_resolvers_namespace(scenario: str, text: str) ->
         assert set(resolver.ns) == names(*template_groups(spec))
 
 
-@pytest.mark.parametrize(("scenario", "text"), spec_texts(), ids=["nightjar", "heron"])
+@pytest.mark.parametrize(("scenario", "text"), spec_texts(), ids=["nightjar", "plover"])
 def test_answer_names_are_the_answer_keys_namespace(tmp_path: Path, scenario: str, text: str) -> None:
     """spec.answer_groups lists what dflab.evidence.key.namespace holds (``.text`` only for a text file)."""
     from dflab.scenario.spec import answer_groups, names
@@ -253,7 +253,7 @@ def _field(loc: tuple[str | int, ...] | list[str]) -> str:
     return ".".join(out)
 
 
-@pytest.mark.parametrize(("scenario", "text"), spec_texts(), ids=["nightjar", "heron"])
+@pytest.mark.parametrize(("scenario", "text"), spec_texts(), ids=["nightjar", "plover"])
 def test_every_string_the_resolver_fills_is_checked_when_read(monkeypatch, scenario: str, text: str) -> None:
     """A string dflab fills must be one spec.templated_strings lists (and so is checked at its line when read)."""
     from dflab.scenario.spec import templated_strings

@@ -131,6 +131,32 @@ def release_problems(release: str, syslog: str, wtmp_hosts: list[str], tree: lis
     return problems
 
 
+def module_dep_problems(lsmod: list[str], dep: str) -> list[str]:
+    """Every module lsmod lists is one modules.dep indexes (``kernel/<path>/<name>.ko``, dashes for some)."""
+    indexed = {line.split(":")[0].rsplit("/", 1)[-1].removesuffix(".ko").replace("-", "_") for line in
+               dep.splitlines()}
+    return [f"{m} is loaded but not in modules.dep" for m in lsmod if m not in indexed]
+
+
+def kernel_package_problems(release: str, status: str, md5sums: str, read: Any) -> list[str]:
+    """dpkg's status holds ``linux-image-<release>`` installed, and its md5sums match the files it lists."""
+    import hashlib
+
+    problems = []
+    stanza = next((st for st in status.split("\n\n") if st.startswith(f"Package: linux-image-{release}\n")), "")
+    if "Status: install ok installed" not in stanza:
+        problems.append(f"no installed linux-image-{release} in dpkg's status")
+    if "Package: linux-image-amd64\n" not in status:
+        problems.append("no linux-image-amd64 meta-package in dpkg's status")
+    listed = [line.split("  ", 1) for line in md5sums.splitlines()]
+    if not any(path == f"boot/vmlinuz-{release}" for _, path in listed):
+        problems.append(f"md5sums do not list boot/vmlinuz-{release}")
+    for digest, path in listed:
+        if hashlib.md5(read("/" + path)).hexdigest() != digest:  # noqa: S324 - dpkg's digest
+            problems.append(f"/{path} does not match its md5sums line")
+    return problems
+
+
 def _isf_banner(ev: Path) -> str:
     (isf,) = (ev / "symbols" / "linux").glob("*.json")
     data = base64.b64decode(json.loads(isf.read_text())["symbols"]["linux_banner"]["constant_data"])
@@ -156,9 +182,20 @@ def test_memory_logs_and_disk_name_one_bookworm_kernel(built: Built, tmp_path: P
     syslog = built.read("/var/log/syslog").decode()
     hosts = _wtmp_boot_hosts(built.read("/var/log/wtmp"), tmp_path)
     assert release_problems(release, syslog, hosts, built.paths(), vmlinuz) == []
-    # The modules memory's lsmod would list are the ones this kernel's modules.dep indexes.
+    # The modules memory's lsmod lists are the ones this kernel's modules.dep indexes, at Debian's paths.
     dep = built.read(f"/usr/lib/modules/{release}/modules.dep").decode()
-    assert "kernel/drivers/ata/ahci.ko: kernel/drivers/ata/libahci.ko\n" in dep
+    assert "kernel/fs/ext4/ext4.ko: kernel/lib/crc16.ko kernel/fs/mbcache.ko kernel/fs/jbd2/jbd2.ko\n" in dep
+    lsmod = [str(r["Module Name"]) for r in run_vol(built.ev / "memory.lime", built.cache, "linux.lsmod.Lsmod")]
+    assert module_dep_problems(lsmod, dep) == []
+    assert any("mac_hid" in p for p in module_dep_problems([*lsmod, "mac_hid"], dep))
+    # The installed kernel is dpkg's: its image package's status and md5sums, which match the files on the disk.
+    status = built.read("/var/lib/dpkg/status").decode()
+    sums = built.read(f"/var/lib/dpkg/info/linux-image-{release}.md5sums").decode()
+    assert kernel_package_problems(release, status, sums, built.read) == []
+    planted = status.replace(f"Package: linux-image-{release}\n", "Package: linux-image-6.1.0-9-amd64\n")
+    assert any("no installed" in p for p in kernel_package_problems(release, planted, sums, built.read))
+    tampered = sums.replace(sums[:32], "0" * 32, 1)
+    assert any("md5sums" in p for p in kernel_package_problems(release, status, tampered, built.read))
     assert "CONFIG_CC_VERSION_TEXT=\"gcc-12 (Debian 12.2.0-14" in built.read(f"/boot/config-{release}").decode()
 
     # Planted: Ubuntu's banner, another kernel's ISF, a syslog and a tree of another release.
@@ -309,7 +346,7 @@ def test_kestrel_runs_the_php_debian_12_ships() -> None:
         assert implant.comm in {"php8.2", "php"} and implant.exe_path == "/usr/bin/php8.2"
         assert DEBIAN_BANNER.match(case.memory.banner.strip()), case.memory.banner
     # Its own HTTP clients are bookworm's wget and firefox-esr, as the installed tree's dpkg status lists them.
-    status = dpkg_versions(shared("debian-12", "desktop").contents["/var/lib/dpkg/status"].decode())
+    status = dpkg_versions(shared("debian-12", "desktop").status.decode())
     agents = [f.user_agent for f in spec.network.flows if f.kind == "http" and f.client == spec.suspect]
     assert len(agents) == 2 and user_agent_problems(agents, status) == []
 
@@ -409,3 +446,38 @@ def test_memory_runs_a_debian_12_gnome_desktop(built: Built) -> None:
     assert any("not gnome" in p for p in process_problems(pslist, psaux, ubuntu, passwd))
     no_gdm = [r for r in pslist if r["COMM"] != "gdm3"]
     assert any("no gdm3" in p for p in process_problems(no_gdm, psaux, envars, passwd))
+
+
+def executable_problems(elfs: list[dict[str, Any]], story: set[int], tree: set[str],
+                        lists: dict[str, set[str]], installed: set[str]) -> list[str]:
+    """Every program and library a system process maps (volatility3 ``linux.elfs``) is a file on the disk that an
+    installed package's dpkg list names: what memory runs, the installed system holds."""
+    problems = []
+    owner = {path: pkg for pkg, paths in lists.items() for path in paths}
+    for path in sorted({str(r["File Path"]) for r in elfs if r["PID"] not in story}):
+        if path not in tree:
+            problems.append(f"{path} runs in memory but is not on the disk")
+        elif owner.get(path) not in installed:
+            problems.append(f"{path} is on the disk but no installed package lists it")
+    return problems
+
+
+def test_every_program_memory_runs_is_an_installed_packages_file(built: Built) -> None:
+    elfs = run_vol(built.ev / "memory.lime", built.cache, "linux.elfs.Elfs")
+    ns = built.key["namespace"]
+    story = {v for k, v in ns.items() if k.startswith("processes.") and k.endswith(".pid")}
+    installed = set(dpkg_versions(built.read("/var/lib/dpkg/status").decode()))
+    lists = {}
+    for path in built.paths():
+        if path.startswith("/var/lib/dpkg/info/") and path.endswith(".list"):
+            name = path.rsplit("/", 1)[-1].removesuffix(".list").split(":")[0]
+            lists[name] = set(built.read(path).decode().splitlines())
+    tree = set(built.paths())
+    assert {r["PID"] for r in elfs} - story, "volatility lists no system process's programs"
+    assert executable_problems(elfs, story, tree, lists, installed) == []
+    # Planted: a daemon of a package the install lacks, a program that is not on the disk.
+    shell = next(r for r in elfs if str(r["File Path"]).endswith("/gnome-shell"))
+    assert any("no installed package" in p
+               for p in executable_problems(elfs, story, tree, lists, installed - {"gnome-shell"}))
+    gone = [{**shell, "File Path": "/usr/sbin/snapd"}]
+    assert any("not on the disk" in p for p in executable_problems(gone, story, tree, lists, installed))

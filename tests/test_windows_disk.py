@@ -8,6 +8,7 @@ are the reference. Every reader is shown catching a planted defect (a corrupted 
 
 from __future__ import annotations
 
+import os
 import struct
 import subprocess
 import uuid
@@ -170,7 +171,7 @@ class PartitionWindow:
 
 def test_windows_partition_holds_the_story_volume(disk, images):
     plan = disk_plan()
-    assert disk.windows.image == build_volume(replace(plan.windows, hidden_sectors=WINDOWS_LBA)).image
+    assert disk.windows.pieces == build_volume(replace(plan.windows, hidden_sectors=WINDOWS_LBA)).pieces
     with open(images["clean"], "rb") as fh:
         fh.seek(WINDOWS_LBA * 512)
         boot = fh.read(512)
@@ -192,6 +193,19 @@ def test_windows_partition_holds_the_story_volume(disk, images):
     finally:
         vol.close()
         window.close()
+
+
+def test_the_windows_volume_reaches_the_disk_as_its_used_extents(disk, images):
+    """The NTFS volume is handed to the disk writer as its pieces, at the partition's offset, never as one
+    partition-sized copy; what they leave out is zero in the image, and holes on the host."""
+    start, size = WINDOWS_LBA * 512, disk_plan().windows.size
+    inside = [(offset - start, data) for offset, data in disk.chunks if start <= offset < start + size]
+    assert inside == list(disk.windows.pieces) and len(inside) > 10
+    assert sum(len(data) for _, data in inside) < size // 4
+    with open(images["clean"], "rb") as fh:
+        fh.seek(start)
+        assert fh.read(size) == disk.windows.to_bytes()
+    assert os.stat(images["clean"]).st_blocks * 512 < size
 
 
 def test_the_disk_is_deterministic_and_its_guids_follow_the_seed(disk):

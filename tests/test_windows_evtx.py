@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import struct
 import uuid
 import warnings
@@ -41,7 +42,9 @@ from dflab.evidence.windows.evtx.events import (
     ServiceInstalled,
     build_logs,
 )
-from dflab.evidence.windows.evtx.log import EventData, EventLog
+from dflab.evidence.windows.evtx.lifecycle import admin_logon, logoff, security_shutdown
+from dflab.evidence.windows.evtx.log import ClassicData, EventData, EventLog
+from dflab.evidence.windows.evtx.routine import Uptime, uptime_events
 from tests.samples import sample
 
 # One worker builds the logs and walks the real ones once (``--dist loadgroup``).
@@ -116,6 +119,8 @@ def canonical(kind: int, shown: object, binary=bytes.fromhex) -> object:
     """
     if shown is None:
         shown = ""
+    if kind == v.STRING_ARRAY:
+        return tuple(shown)
     if isinstance(shown, int) and kind not in HEX_TYPES:
         return shown
     text = str(shown).rstrip("\0")
@@ -136,7 +141,7 @@ def decoded(value: v.Value) -> object:
     """The input value, decoded from its bytes by this test (not by the writer's encoder)."""
     data, kind = value.data, value.type
     if kind == v.STRING:
-        return data.decode("utf-16-le").rstrip("\0")
+        return xml_line_ends(data.decode("utf-16-le").rstrip("\0"))
     if kind in HEX_TYPES or kind in INT_TYPES - {v.INT32}:
         return int.from_bytes(data, "little")
     if kind == v.INT32:
@@ -158,14 +163,17 @@ def expected(log: EventLog) -> list[Rec]:
     out = []
     for ordinal, event in enumerate(log.events):
         moment = v.filetime(event.time)
-        data = tuple((name, decoded(value)) for name, value in event.payload.fields)
+        if isinstance(event.payload, ClassicData):  # absent strings read as none, an absent binary as empty
+            data = (("Data", tuple(event.payload.strings or ())), ("Binary", event.payload.binary or b""))
+        else:
+            data = tuple((name, decoded(value)) for name, value in event.payload.fields)
         out.append(Rec(log.first_record_id + ordinal, moment, moment, event.event_id, event.provider.name,
                        log.channel, event.computer, data))
     return out
 
 
 def types_of(log: EventLog) -> dict[str, int]:
-    return {name: value.type for event in log.events for name, value in event.payload.fields}
+    return {name: value.type for event in log.events for name, value in event.payload.fields if value.type != v.NULL}
 
 
 # --- the three parsers -----------------------------------------------------------------------------------------
@@ -174,11 +182,29 @@ def types_of(log: EventLog) -> dict[str, int]:
 def payload_from_xml(event: ET.Element) -> list[tuple[str, str]]:
     """EventData's Data by Name, or UserData's one element's children by tag."""
     data = event.find(f"{EVENT_NS}EventData")
+    if data is not None and len(data) and all(item.get("Name") is None for item in data):
+        return classic_from_xml(data)
     if data is not None:
         return [(item.get("Name"), item.text or "") for item in data]
     user = event.find(f"{EVENT_NS}UserData")
     assert user is not None and len(user) == 1, "neither EventData nor UserData"
     return [(item.tag.rsplit("}", 1)[-1], item.text or "") for item in user[0]]
+
+
+def classic_from_xml(data: ET.Element) -> list[tuple[str, object]]:
+    """A classic event's unnamed ``<Data>`` (its strings) and ``<Binary>``, each parser's way in one form:
+    libevtx and Rust write one ``<Data>`` per string, python-evtx one holding ``<string>…</string>`` escaped."""
+    strings: list[str] = []
+    binary = ""
+    for item in data:
+        text = item.text or ""
+        if item.tag.endswith("Binary"):
+            binary = text.strip()
+        elif "<string>" in text:
+            strings += re.findall(r"<string>(.*?)</string>", text, re.S)
+        else:
+            strings.append(text.strip())  # Rust indents an empty element's text
+    return [("Data", tuple(strings) if strings != [""] else ()), ("Binary", binary)]
 
 
 def system_from_xml(event: ET.Element) -> dict[str, str]:
@@ -228,6 +254,11 @@ def read_python_evtx(path: Path, kinds: dict[str, int]) -> list[Rec]:
     return out
 
 
+def xml_line_ends(text: str | None) -> str | None:
+    """A string as an XML parser hands it back: CR LF read as LF (4672's PrivilegeList holds CR LF TAB TAB TAB)."""
+    return text.replace("\r\n", "\n") if text else text
+
+
 def read_libevtx(path: Path, kinds: dict[str, int]) -> list[Rec]:
     log = pyevtx.file()
     log.open(str(path))
@@ -237,10 +268,11 @@ def read_libevtx(path: Path, kinds: dict[str, int]) -> list[Rec]:
         out = []
         for record in log.records:
             from_xml = rec_from_xml(record.xml_string, record.identifier, record.get_written_time_as_integer(), kinds)
-            strings = [canonical(kinds.get(name, v.STRING), record.get_string(index))
-                       for index, (name, _) in enumerate(from_xml.data)]
-            assert record.number_of_strings == len(from_xml.data)
-            assert strings == [value for _, value in from_xml.data], "libevtx: strings differ from its XML"
+            if [name for name, _ in from_xml.data] != ["Data", "Binary"]:  # a classic event's are its own
+                strings = [canonical(kinds.get(name, v.STRING), xml_line_ends(record.get_string(index)))
+                           for index, (name, _) in enumerate(from_xml.data)]
+                assert record.number_of_strings == len(from_xml.data)
+                assert strings == [value for _, value in from_xml.data], "libevtx: strings differ from its XML"
             assert record.event_identifier == from_xml.event_id and record.source_name == from_xml.provider
             assert record.channel_name == from_xml.channel and record.computer_name == from_xml.computer
             assert record.get_creation_time_as_integer() == from_xml.created
@@ -256,12 +288,16 @@ def rust_json_rec(entry: dict, kinds: dict[str, int]) -> Rec:
     event_id = system["EventID"]
     if isinstance(event_id, dict):  # with Qualifiers: {"#attributes": {...}, "#text": 7045}
         event_id = event_id["#text"]
-    if "EventData" in event:
+    if "EventData" in event and isinstance(event["EventData"].get("Data"), dict):  # classic: strings, binary
+        shown = event["EventData"]["Data"]["#text"]
+        strings = tuple(shown) if isinstance(shown, list) else (shown,) if shown else ()
+        payload = {"Data": strings, "Binary": event["EventData"]["Binary"] or ""}
+    elif "EventData" in event:
         payload = event["EventData"]
     else:
         (payload,) = event["UserData"].values()
-    fields = tuple((name, canonical(kinds.get(name, v.STRING), value)) for name, value in payload.items()
-                   if name != "#attributes")
+    fields = tuple((name, canonical(kinds.get(name, v.STRING), xml_line_ends(value) if isinstance(value, str)
+                                    else value)) for name, value in payload.items() if name != "#attributes")
     return Rec(entry["event_record_id"], filetime_of(entry["timestamp"]),
                filetime_of(system["TimeCreated"]["#attributes"]["SystemTime"]), int(event_id),
                system["Provider"]["#attributes"]["Name"], system["Channel"], system["Computer"], fields)
@@ -798,3 +834,44 @@ def test_event_shapes_are_those_of_real_logs(generated, real, event_id, ours, th
         assert [name for name, _ in my_fields] == [name for name, _ in real_fields]
     else:
         assert my_fields == real_fields
+
+
+def lifecycle_events() -> list:
+    """An administrator's logon (UAC's linked pair and 4672), its logoff, and one boot to shutdown."""
+    uptime = Uptime(T0 - timedelta(hours=1), T0 + timedelta(hours=5))  # past noon: 6013
+    return [*admin_logon(Logon(T0, 2, "maria", USER_SID, 0x5B9B00), 0x5B9A80, MACHINE),
+            *logoff(T0 + timedelta(hours=1), "maria", USER_SID, 2, (0x5B9A80, 0x5B9B00), MACHINE),
+            security_shutdown(uptime.shutdown, MACHINE),
+            *uptime_events(MACHINE, uptime, uptime.shutdown, "seed", "maria", USER_SID, Execution(560, 572))]
+
+
+@pytest.fixture(scope="module")
+def lifecycle(tmp_path_factory) -> dict[str, tuple[Path, EventLog]]:
+    folder = tmp_path_factory.mktemp("lifecycle")
+    out = {}
+    for name, log in build_logs(MACHINE, lifecycle_events()).items():
+        log.write(folder / name)
+        out[name] = (folder / name, log)
+    return out
+
+
+@pytest.mark.parametrize("name", ["Security.evtx", "System.evtx"])
+def test_logons_logoffs_boots_and_shutdowns_read_identically(lifecycle, name):
+    path, log = lifecycle[name]
+    assert_read_identically(path, log)
+    assert {e.event_id for e in log.events} == ({4624, 4672, 4647, 4634, 1100} if name == "Security.evtx" else
+                                                {12, 6009, 6005, 7036, 6013, 1074, 6006, 13})
+
+
+@pytest.mark.parametrize(("event_id", "ours", "computer"), [
+    (4672, "Security.evtx", "TestComputer"), (4634, "Security.evtx", "TestComputer"),
+    (12, "System.evtx", "WIN-P4SIAA0SQCO"), (13, "System.evtx", "DESKTOP-2KGM189"),
+    (1074, "System.evtx", "WIN-P4SIAA0SQCO"), (6005, "System.evtx", "WIN-P4SIAA0SQCO"),
+    (6006, "System.evtx", "WIN-P4SIAA0SQCO"), (6009, "System.evtx", "WIN-P4SIAA0SQCO"),
+    (6013, "System.evtx", "DESKTOP-2KGM189"),
+])
+def test_lifecycle_event_shapes_are_those_of_real_logs(lifecycle, real, event_id, ours, computer):
+    my_system, my_fields = _shapes(walk_file(lifecycle[ours][0].read_bytes()), event_id, MACHINE.computer)
+    real_system, real_fields = _shapes(real[ours], event_id, computer)
+    assert my_system == real_system
+    assert my_fields == real_fields

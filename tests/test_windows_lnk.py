@@ -218,8 +218,8 @@ def test_same_target_same_bytes(link: bytes) -> None:
 def test_mistakes_are_one_line_errors() -> None:
     with pytest.raises(DflabError, match="time zone"):
         fat_datetime(datetime(2026, 3, 2))  # noqa: DTZ001
-    with pytest.raises(DflabError, match="must be a file"):
-        shell_link(Target(VOLUME, ENTRIES[:-1], TARGET.object_id, TARGET.machine), RECENT)
+    with pytest.raises(DflabError, match="has no path"):
+        shell_link(Target(VOLUME, (), TARGET.object_id, TARGET.machine), RECENT)
     with pytest.raises(DflabError, match="NetBIOS"):
         shell_link(Target(VOLUME, ENTRIES, TARGET.object_id, "A-MACHINE-NAME-TOO-LONG"), RECENT)
     with pytest.raises(DflabError, match="8.3"):

@@ -22,6 +22,7 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 
 import pyfsntfs
@@ -149,14 +150,16 @@ def images(volume: Volume, tmp_path_factory) -> dict[str, Path]:
     number = volume.records["Windows/System32/svchostw.exe"]
     offset = volume.mft_lcn * 4096 + number * 1024
     clean = folder / "clean.img"
-    clean.write_bytes(volume.image)
-    si_changed = bytearray(volume.image)
+    volume.write(clean)  # the pieces written sparse, as the disk writer does
+    whole = volume.to_bytes()
+    assert clean.read_bytes() == whole
+    si_changed = bytearray(whole)
     record = si_changed[offset:offset + 1024]
     assert record[0x38:0x3C] == b"\x10\0\0\0"  # $STANDARD_INFORMATION first, its value at 0x18 into it
     created = 0x38 + 0x18
     struct.pack_into("<Q", si_changed, offset + created, struct.unpack_from("<Q", record, created)[0] + 86_400 * 10**7)
     (folder / "si_changed.img").write_bytes(si_changed)
-    torn = bytearray(volume.image)
+    torn = bytearray(whole)
     torn[offset + 1022:offset + 1024] = b"\xde\xad"  # the second sector no longer ends with the update sequence number
     (folder / "torn.img").write_bytes(torn)
     return {"clean": clean, "si_changed": folder / "si_changed.img", "torn": folder / "torn.img"}
@@ -428,11 +431,12 @@ def torn_records(data: bytes, record_size: int, magics: tuple[bytes, ...] = (b"F
 def test_every_record_is_protected(volume, images):
     """Every MFT record (in use or not), INDX block and restart page carries a complete update sequence array, as
     in a real Windows $MFT; the torn image's record is found."""
-    mft = volume.image[volume.mft_lcn * 4096:volume.mft_lcn * 4096 + 256 * 1024]
+    whole = volume.to_bytes()
+    mft = whole[volume.mft_lcn * 4096:volume.mft_lcn * 4096 + 256 * 1024]
     assert sum(1 for i in range(256) if mft[i * 1024:i * 1024 + 4] == b"FILE") == 256
     assert torn_records(mft, 1024) == []
-    assert torn_records(volume.image, 4096, (b"INDX", b"RSTR")) == []
-    assert sum(1 for o in range(0, len(volume.image), 4096) if volume.image[o:o + 4] == b"INDX") >= 2
+    assert torn_records(whole, 4096, (b"INDX", b"RSTR")) == []
+    assert sum(1 for o in range(0, len(whole), 4096) if whole[o:o + 4] == b"INDX") >= 2
     assert torn_records(sample("windows/ntfs/vsstest_MFT.bin").read_bytes(), 1024) == []
     torn_mft = images["torn"].read_bytes()[volume.mft_lcn * 4096:volume.mft_lcn * 4096 + 256 * 1024]
     assert torn_records(torn_mft, 1024) == [volume.records["Windows/System32/svchostw.exe"] * 1024]
@@ -529,10 +533,10 @@ def test_index_allocation_and_residency_follow_size(volume, images):
 
 def test_the_volume_is_deterministic_and_the_case_shows_in_it():
     first, second = build_volume(case_plan()), build_volume(case_plan())
-    assert first.image == second.image
+    assert first.pieces == second.pieces
     other = build_volume(replace(case_plan(), serial=1))
-    assert other.image != first.image
-    assert struct.unpack_from("<Q", first.image, 0x48)[0] == 0x5C3A_19E2_7B04_D1F6
+    assert other.pieces != first.pieces
+    assert struct.unpack_from("<Q", first.to_bytes(), 0x48)[0] == 0x5C3A_19E2_7B04_D1F6
 
 
 def test_plan_mistakes_are_one_line_errors():
@@ -592,10 +596,11 @@ def _records(mft: bytes, count: int) -> list[dict[str, object]]:
 
 def test_boot_sector_matches_a_real_windows_volume(volume):
     real = _qcow_bytes(sample("windows/ntfs/vsstest.qcow2"), 0, 512)
-    ours = volume.image[:512]
+    whole = volume.to_bytes()
+    ours = whole[:512]
     assert _boot_fields(ours) == _boot_fields(real)
     total = struct.unpack_from("<q", ours, 0x28)[0]
-    assert total == len(volume.image) // 512 - 1 and volume.image[total * 512:total * 512 + 512] == ours
+    assert total == len(whole) // 512 - 1 and whole[total * 512:total * 512 + 512] == ours
     real_total = struct.unpack_from("<q", real, 0x28)[0]
     assert real_total % 8 == 7  # Windows too: one sector short of whole clusters, the backup in the last sector
     # Windows puts $MFT about a third into the volume; so does the writer.
@@ -607,7 +612,7 @@ def test_mft_records_are_laid_out_as_windows_lays_them(volume):
     # 0–26: NTFS's files, the reserved records and $Extend's $Quota, $ObjId, $Reparse (the sample's 27 is a
     # $RmMetadata directory, which the writer does not make).
     real = _records(sample("windows/ntfs/vsstest_MFT.bin").read_bytes(), 27)
-    ours = _records(volume.image[volume.mft_lcn * 4096:], 27)
+    ours = _records(volume.to_bytes()[volume.mft_lcn * 4096:], 27)
     written_types = {0x10, 0x30, 0x60, 0x70, 0x80, 0x90, 0xA0, 0xB0}
     for mine, theirs in zip(ours, real, strict=True):
         for key in ("magic", "usa", "first", "flags", "sequence", "allocated", "number", "unused_size"):
@@ -697,7 +702,10 @@ def test_ntfs3g_checks_the_log_before_mounting_read_write(volume, tmp_path, vari
     the same log flagged in use, or in the version Windows keeps while the volume is live, is reported."""
     mountpoint, image = tmp_path / "mnt", tmp_path / "rw.img"
     mountpoint.mkdir()
-    image.write_bytes(volume.image if change is None else _with_restart_areas(volume.image, change))
+    if change is None:
+        volume.write(image)
+    else:
+        image.write_bytes(_with_restart_areas(volume.to_bytes(), change))
     mounted = subprocess.run([tool("ntfs-3g"), str(image), str(mountpoint)], capture_output=True, text=True,
                              timeout=120, check=True)
     try:
@@ -714,7 +722,7 @@ def test_ntfs3g_checks_the_log_before_mounting_read_write(volume, tmp_path, vari
 
 
 def _logfile_of(volume: Volume) -> bytes:
-    fs = pytsk3.FS_Info(_BytesImage(volume.image))
+    fs = pytsk3.FS_Info(_BytesImage(volume.to_bytes()))
     entry = fs.open_meta(inode=2)
     return entry.read_random(0, entry.info.meta.size)
 
@@ -729,3 +737,81 @@ class _BytesImage(pytsk3.Img_Info):
 
     def get_size(self) -> int:
         return len(self.data)
+
+
+# -- a volume of a real system disk's size, written sparse -------------------------------------------------------------
+
+LARGE = (32 << 30) - (118 << 20)
+"""The Windows partition of a 32 GiB disk as Setup lays it out (1 MiB + ESP + MSR before it, 1 MiB after)."""
+
+
+@pytest.fixture(scope="module")
+def sized(volume: Volume, images, tmp_path_factory) -> dict[str, tuple[Volume, Path]]:
+    """The case's volume at 16 MiB and at tens of GiB, each written as the disk writer writes it (sparse)."""
+    large = build_volume(replace(case_plan(), size=LARGE))
+    path = tmp_path_factory.mktemp("large") / "large.img"
+    large.write(path)
+    return {"small": (volume, images["clean"]), "large": (large, path)}
+
+
+def _clusters_in_use(image: Path) -> set[int]:
+    """Every cluster some record in use holds (each non-resident attribute's runs, holes left out), by TSK."""
+    fs = pytsk3.FS_Info(pytsk3.Img_Info(str(image)))
+    used: set[int] = set()
+    for number in range(fs.info.last_inum + 1):
+        entry = fs.open_meta(inode=number)
+        if not entry.info.meta or entry.info.meta.flags & pytsk3.TSK_FS_META_FLAG_UNALLOC:
+            continue
+        for attribute in entry:
+            if not attribute.info.flags & pytsk3.TSK_FS_ATTR_NONRES:
+                continue
+            for run in attribute:
+                if not run.flags & (pytsk3.TSK_FS_ATTR_RUN_FLAG_SPARSE | pytsk3.TSK_FS_ATTR_RUN_FLAG_FILLER):
+                    used.update(range(run.addr, run.addr + run.len))
+    return used
+
+
+@pytest.mark.parametrize("size", ["small", "large"])
+def test_bitmap_and_free_clusters_match_what_the_files_hold(sized, size):
+    """$Bitmap marks exactly the clusters the records in use hold (TSK's runs) plus its own bits past the volume's
+    end, as Windows and mkntfs set them; ntfs-3g's free count is then the volume's clusters less those in use."""
+    volume, image = sized[size]
+    used = _clusters_in_use(image)
+    bitmap = _run(tool("icat"), str(image), "6")
+    marked = {c for c in range(len(bitmap) * 8) if bitmap[c // 8] >> (c % 8) & 1}
+    assert marked == used | set(range(volume.clusters, len(bitmap) * 8))
+    assert len(bitmap) * 8 > volume.clusters  # there is a tail to set
+    info = _run(tool("ntfsinfo"), "-m", str(image)).decode()
+    assert f"Volume Size in Clusters: {volume.clusters}\n" in info
+    assert f"Free Clusters: {volume.clusters - len(used)} " in info
+
+
+def test_a_volume_of_tens_of_gib_costs_only_what_it_holds(sized, tmp_path):
+    """The same files on a 32 GiB disk's Windows volume: the pieces are its used extents (a few MiB), the image is
+    holes elsewhere, and TSK, ntfs-3g and libfsntfs read it as they read the small one, ntfsfix finding it clean."""
+    (small, small_image), (large, image) = sized["small"], sized["large"]
+    assert image.stat().st_size == LARGE and os.stat(image).st_blocks * 512 < 16 << 20
+    assert sum(len(data) for _, data in large.pieces) < 16 << 20
+    assert all(a + len(data) <= b for (a, data), (b, _) in pairwise(large.pieces))
+    assert large.mft_lcn == 786432 and large.records == small.records  # where Windows puts it on a system volume
+    fsstat = _run(tool("fsstat"), str(image)).decode()
+    assert f"Total Cluster Range: 0 - {large.clusters - 1}" in fsstat
+    assert f"First Cluster of MFT: {large.mft_lcn}" in fsstat
+
+    def listing(path: Path) -> list[str]:
+        return sorted(line.split(":\t", 1)[1] for line in _run(tool("fls"), "-r", "-p", str(path)).decode()
+                      .splitlines())
+
+    assert listing(image) == listing(small_image)
+    fix = subprocess.run([tool("ntfsfix"), "-n", str(image)], capture_output=True, text=True, timeout=120)
+    assert fix.returncode == 0 and "Checking the alternate boot sector... OK" in fix.stdout, fix.stdout + fix.stderr
+    implant = next(f for f in case_plan().files if f.path == "Windows/System32/svchostw.exe")
+    assert _run(tool("ntfscat"), str(image), "/" + implant.path) == implant.data
+    vol = pyfsntfs.volume()
+    vol.open(str(image))
+    try:
+        entry = vol.get_file_entry_by_path("\\Windows\\System32\\svchostw.exe")
+        assert entry.read_buffer(entry.get_size()) == implant.data
+        assert vol.get_serial_number() == case_plan().serial
+    finally:
+        vol.close()

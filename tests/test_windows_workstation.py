@@ -10,6 +10,7 @@ records it; a source shifted on purpose (a registry key's time, a journal record
 
 from __future__ import annotations
 
+import base64
 import codecs
 import hashlib
 import json
@@ -20,6 +21,7 @@ import sys
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import evtx as rust_evtx
@@ -37,8 +39,9 @@ from dflab.evidence.windows.registry.facts import SERVICE_STARTS, SERVICE_TYPES
 from dflab.evidence.windows.registry.ntuser import USER_ASSIST, USER_ASSIST_PROGRAMS
 from dflab.evidence.windows.wintypes import filetime
 from dflab.evidence.windows.workstation import Timeline, User, WorkstationCase, build_workstation
-from dflab.evidence.windows.workstation.logs import FIRST_RECORD_ID
+from dflab.evidence.windows.workstation.logs import security_before
 from tests.samples import tool
+from tests.test_windows_evtx import classic_from_xml
 from tests.test_windows_registry import hivex_view, libregf_view
 
 pytestmark = pytest.mark.xdist_group("windows_ntfs")
@@ -72,8 +75,8 @@ def iso(when: datetime | int) -> str:
     if isinstance(when, int):
         seconds, ticks = divmod(when, 10_000_000)
         text = (datetime(1601, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S")
-        return text + (f".{ticks:07d}" if ticks else "") + "Z"
-    fraction = f".{when.microsecond:06d}" if when.microsecond else ""
+        return text + (f".{ticks:07d}".rstrip("0") if ticks else "") + "Z"  # one spelling for every reader
+    fraction = f".{when.microsecond:06d}".rstrip("0") if when.microsecond else ""
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
 
 
@@ -182,14 +185,30 @@ def _canonical(text: str) -> str:
         return hex(int(text, 16))
     if len(text) == 36 and text.count("-") == 4:
         return "{" + text.lower() + "}"
+    if len(text) >= 19 and text[4] == text[7] == "-" and text[10] in " T" and text[13] == text[16] == ":":
+        return _when(text)  # a FILETIME field (Kernel-General's StartTime, StopTime): each parser spells it its way
     return text.lower() if len(text) == 38 and text.startswith("{") and text.count("-") == 4 else text
 
 
-def _rec(xml: str, created: str) -> Rec:
+def _when(text: str) -> str:
+    """A parser's spelling of a time (``2024-03-01 08:02:00+00:00``, ``…T08:02:00.000000000Z``) as ``iso`` gives it,
+    to the microsecond (python-evtx's precision)."""
+    day, _, rest = text.replace("T", " ").partition(" ")
+    clock = rest.replace("Z", "").split("+")[0]
+    whole, _, fraction = clock.partition(".")
+    moment = datetime.fromisoformat(f"{day} {whole}").replace(tzinfo=UTC)
+    return iso(moment.replace(microsecond=int((fraction + "000000")[:6])))
+
+
+def _rec(xml: str, created: str, binary=bytes.fromhex) -> Rec:
+    """``binary`` decodes a classic event's Binary: libevtx and Rust print hex, python-evtx base64."""
     event = ET.fromstring(xml)
     system = event.find(f"{EVENT_NS}System")
     payload = event.find(f"{EVENT_NS}EventData")
-    if payload is not None:
+    if payload is not None and len(payload) and all(d.get("Name") is None for d in payload):
+        (_, strings), (_, shown) = classic_from_xml(payload)  # EventLog's 6005, 6009, 6013, 6006
+        data = (("Data", "|".join(strings)), ("Binary", binary(shown).hex()))
+    elif payload is not None:
         data = tuple((d.get("Name"), _canonical(d.text or "")) for d in payload)
     else:
         (element,) = event.find(f"{EVENT_NS}UserData")
@@ -211,7 +230,7 @@ def read_python_evtx(path: Path) -> list[Rec]:
             when = datetime.fromisoformat(text.replace("Z", "").split("+")[0]).replace(tzinfo=UTC)
             millis = round(when.timestamp() * 1000)
             when = datetime.fromtimestamp(millis // 1000, UTC).replace(microsecond=(millis % 1000) * 1000)
-            out.append(_rec(xml, iso(when)))
+            out.append(_rec(xml, iso(when), base64.b64decode))
     return out
 
 
@@ -345,11 +364,17 @@ def story_times(sources: Sources, disk: Extracted, image: Path, facts: dict) -> 
     stat = {path: disk.istat(image, path) for path in (payload, implant, recycled_r, f"{USER}/Documents",
                                                        HIVES["SYSTEM"])}
     times["shutdown"]["MFT SI modified (SYSTEM hive)"] = stat[HIVES["SYSTEM"]]["si"]["File Modified"]
+    times["shutdown"]["System 13 (Kernel-General StopTime)"] = by_id[("System", 13)][-1].created
     times["downloaded"] = {"MFT SI created": stat[payload]["si"]["Created"],
                            "MFT FN created": stat[payload]["fn"]["Created"],
-                           "USN create": journal_time(rows, CASE.payload_name, "DATA_EXTEND FILE_CREATE CLOSE"),
-                           "USN Zone.Identifier": journal_time(rows, CASE.payload_name,
-                                                               "NAMED_DATA_EXTEND STREAM_CHANGE CLOSE")}
+                           "USN create (.crdownload)": journal_time(rows, f"{CASE.payload_name}.crdownload",
+                                                                    "FILE_CREATE")}
+    times["download_finished"] = {"MFT SI modified": stat[payload]["si"]["File Modified"],
+                                  "USN close (.crdownload)": journal_time(rows, f"{CASE.payload_name}.crdownload",
+                                                                          "DATA_EXTEND FILE_CREATE CLOSE"),
+                                  "USN rename": journal_time(rows, CASE.payload_name, "RENAME_NEW_NAME CLOSE"),
+                                  "USN Zone.Identifier": journal_time(rows, CASE.payload_name,
+                                                                      "NAMED_DATA_EXTEND STREAM_CHANGE CLOSE")}
     times["payload_run"].update({
         "MFT FN created (implant)": stat[implant]["fn"]["Created"],
         "MFT SI changed (implant)": stat[implant]["si"]["MFT Modified"],
@@ -366,6 +391,7 @@ def story_times(sources: Sources, disk: Extracted, image: Path, facts: dict) -> 
            "usb_removed": facts["usb"]["removed"], "log_cleared": facts["log_cleared"]["time"],
            "next_logon": facts["logons"][0]["time"], "returned": facts["logons"][1]["time"],
            "implant_started": facts["process"]["time"], "downloaded": facts["download"]["time"],
+           "download_finished": facts["browser"]["finished"],
            "file_recycled": facts["recycled"]["time"], "file_deleted": facts["deleted"]["time"],
            "shutdown": facts["last_shutdown"]}
     for step, when in key.items():
@@ -490,18 +516,23 @@ def test_event_logs_hold_what_the_answer_key_says_for_both_readers(built, source
     logs = read_logs(sources.logs)
     assert {rec.computer for records in logs.values() for rec in records} == {facts["computer_name"]}
     security = logs["Security"]
-    assert [rec.event_id for rec in security] == [1102, 4624, 4688, 4624]
-    # The clear took the earlier records with it; the ids go on where they were.
-    assert security[0].record_id == FIRST_RECORD_ID + 4
+    assert [rec.event_id for rec in security] == [1102, 4647, 4634, 4634, 4634, 4634, 4624, 4672, 4624, 4688,
+                                                  4624, 4672, 4624, 4647, 4634, 4634, 4634, 4634, 1100]
+    # The clear took the earlier records with it (weeks of them, and the story's 8 before it); the ids go on.
+    assert security[0].record_id == 1 + security_before(CASE) + 8 > 200  # this case: two boots before
+    assert [rec.record_id for rec in security] == list(range(security[0].record_id, security[-1].record_id + 1))
+    security = [rec for rec in security if dict(rec.data).get("ElevatedToken") != "%%1842"]  # key: limited ones
     local = next(rec for rec in security if rec.event_id == 4624 and rec.get("LogonType") == "2")
     assert local.get("IpAddress") == facts["logons"][0]["ip"]
+    assert int(local.get("IpPort")) == facts["logons"][0]["port"] == 0
     remote = next(rec for rec in security if rec.event_id == 4624 and rec.get("LogonType") == "10")
     assert remote.get("IpAddress") == facts["intruder"]["ip"] == facts["logons"][1]["ip"]
     assert int(remote.get("TargetLogonId"), 16) == int(facts["logons"][1]["logon_id"], 16)
+    assert int(remote.get("IpPort")) == facts["logons"][1]["port"]  # the returning visit's own client port
     process = next(rec for rec in security if rec.event_id == 4688)
     assert process.get("CommandLine") == facts["process"]["command_line"]
     assert int(process.get("NewProcessId"), 16) == facts["process"]["pid"]
-    (service,) = logs["System"]
+    (service,) = [rec for rec in logs["System"] if rec.event_id == 7045]
     assert (service.event_id, service.get("ServiceName"), service.get("ImagePath")) == (
         7045, facts["service"]["name"], facts["service"]["image_path"])
     (script,) = logs["PowerShell"]
@@ -511,7 +542,7 @@ def test_event_logs_hold_what_the_answer_key_says_for_both_readers(built, source
 def test_the_7045_announces_the_service_key_system_holds(built, sources):
     """Each reader of SYSTEM finds the key the System log's 7045 names, with the event's image path, start and
     type, and last written at the event's time (the SCM writes the key, then logs it)."""
-    (event,) = read_logs({"System": sources.logs["System"]})["System"]
+    (event,) = [rec for rec in read_logs({"System": sources.logs["System"]})["System"] if rec.event_id == 7045]
     service = built.facts["service"]
     assert (built.facts["service"]["hive"], service["key"]) == ("SYSTEM", rf"ControlSet001\Services\{service['name']}")
     system = regipy_registry.RegistryHive(str(sources.hives["SYSTEM"]), hive_type="system")
@@ -604,6 +635,17 @@ def test_same_case_same_bytes_other_seed_other_machine(built):
     assert other.facts["usb"]["serial"] != built.facts["usb"]["serial"]
 
 
+def test_each_remote_desktop_visit_has_its_own_client_port():
+    """mstsc opens every connection from a new ephemeral port, so the two visits never share one, for any seed."""
+    from dflab.evidence.windows.workstation.decisions import RDP_STEPS, _rdp_ports, decide
+
+    assert decide(CASE).intruder_ports == _rdp_ports(CASE.seed)
+    for n in range(5000):
+        ports = _rdp_ports(f"case-7/trainee-{n}")
+        assert tuple(ports) == RDP_STEPS and len(set(ports.values())) == 2, n
+        assert all(49152 <= p < 49152 + 16000 for p in ports.values()), n
+
+
 def test_a_mistaken_case_is_one_line_naming_what_is_wrong():
     with pytest.raises(DflabError, match="timeline.persisted"):
         replace(TIMELINE, persisted=TIMELINE.payload_run)
@@ -612,3 +654,66 @@ def test_a_mistaken_case_is_one_line_naming_what_is_wrong():
     with pytest.raises(DflabError, match="timeline.document_opened"):
         build_workstation(replace(CASE, timeline=replace(TIMELINE, document_opened=at(4, 9, 10, 30))))
 
+
+
+# -- the MFT's numbering and the journal's order, as Windows makes them ----------------------------------------------
+
+
+def fn_created(disk: Extracted, image: Path) -> list[tuple[int, str, str]]:
+    """(entry, $FILE_NAME created, path) for every file and folder of the case (entries from 64: NTFS's own and the
+    $Extend files come before), live and deleted, as fls and istat show them, in entry order."""
+    out = {}
+    for path, address in (*disk.live.items(), *disk.deleted.items()):
+        entry = int(address.split("-")[0])
+        if entry >= 64 and ":" not in path and not path.startswith("$") and entry not in out:  # not $OrphanFiles
+            out[entry] = (disk.istat(image, path)["fn"]["Created"], path)
+    return [(entry, *out[entry]) for entry in sorted(out)]
+
+
+def test_mft_entries_rise_with_creation_time(disk, image):
+    """Windows gives each new file the lowest free MFT entry, so on a volume used since its install the entry
+    numbers rise with the $FILE_NAME creation times: Windows' own files first, then the story's in time order."""
+    rows = fn_created(disk, image)
+    assert len(rows) > 60
+    late = [f"{a[2]} (entry {a[0]}, created {a[1]}) before {b[2]} (entry {b[0]}, created {b[1]})"
+            for a, b in pairwise(rows) if b[1].rstrip("Z") < a[1].rstrip("Z")]  # "…40Z" and "…40.5Z" in order
+    assert late == []
+    entries = {path: entry for entry, _, path in rows}
+    docs = f"{USER}/Documents"
+    assert entries[f"Windows/System32/{CASE.implant_name}"] > entries[f"{USER}/Downloads/{CASE.payload_name}"] \
+        > entries[f"{docs}/{CASE.documents[0]}"] > entries["Program Files/Google/Chrome/Application/chrome.exe"] \
+        > entries["Windows/System32/ntdll.dll"]
+    assert {"Users/Public/Documents", "Users/Default/AppData/Roaming"} <= set(entries)
+
+
+def test_the_journal_creates_each_folder_before_what_it_holds(disk, sources):
+    """A file's FILE_CREATE comes after its folder's, when the folder was created in the journal too (Chrome's
+    profile folders before History, the Recycle Bin before $I). usnparser gives each record's name and reference,
+    TSK each entry's path; a file renamed or moved since (``$R``, created in Documents) is left out."""
+    paths = {int(address.split("-")[0]): path for path, address in (*disk.deleted.items(), *disk.live.items())
+             if ":" not in path}
+    entries = {path: entry for entry, path in paths.items()}
+    first: dict[int, int] = {}
+    rows = usn_records(sources.journal, disk.folder)
+    for k, (label, ref, _) in enumerate(rows):
+        if "FILE_CREATE" in label.split(" (USN: ")[1]:
+            first.setdefault(int(ref.split("-")[0]), k)
+    late = []
+    for entry, k in first.items():
+        name = rows[k][0].split(" (USN: ")[0]
+        path = paths[entry]
+        parent = entries.get(path.rpartition("/")[0])
+        if path.rpartition("/")[2] == name and parent in first and first[parent] > k:
+            late.append(f"{path} (record {k}) before its folder (record {first[parent]})")
+    assert len(first) > 10 and late == []
+    history = entries[f"{USER}/AppData/Local/Google/Chrome/User Data/Default/History"]
+    assert first[entries[f"{USER}/AppData/Local/Google"]] < first[history]
+
+
+def test_the_deleted_files_entry_differs_between_trainees(built):
+    """What Windows made between its install and the story (Defender's and Windows Update's files, a count drawn
+    per case) moves the story's files to other entries on each trainee's volume."""
+    entries = {tuple(built.facts["deleted"]["mft"])}
+    for trainee in (13, 14):
+        entries.add(tuple(build_workstation(replace(CASE, seed=f"case-7/trainee-{trainee}")).facts["deleted"]["mft"]))
+    assert len(entries) == 3

@@ -8,6 +8,8 @@ Layout of one variant's build (the unit handed to a trainee is ``evidence/``;
     <out>/evidence/memory.raw|.lime    physical memory
     <out>/evidence/symbols/linux/*.json  volatility3 ISF symbol table for that memory
     <out>/evidence/network.pcap|.pcapng  capture of the suspect's segment
+    <out>/evidence/capture.pcapng      a Windows workstation's capture (``platform: windows``: disk.img is its
+                                       GPT disk; no memory)
     <out>/evidence/manifest.json       size + SHA-256 of every evidence file
     <out>/key/answer_key.json          answers and facts (never given to trainees)
 
@@ -38,7 +40,7 @@ from dflab.atomic import atomic_dir, ensure_writable_dir, write_bytes
 from dflab.evidence.disk import write_disk
 from dflab.evidence.disk.ewf import require_tools, write_e01
 from dflab.evidence.facts import SharedFacts
-from dflab.evidence.key import build_key
+from dflab.evidence.key import build_key, build_windows_key
 from dflab.evidence.kinds import CASE_KINDS, check_kinds
 from dflab.evidence.manifest import canonical_json, evidence_files, load_manifest, sha256_file, write_manifest
 from dflab.evidence.memory import write_memory
@@ -48,9 +50,10 @@ from dflab.lab_meta import REPO
 from dflab.scenario import ostree
 from dflab.scenario.case import Case
 from dflab.scenario.draw import variant_seed
-from dflab.scenario.load import load_spec
+from dflab.scenario.load import AnySpec, load_spec
 from dflab.scenario.resolve import resolve
-from dflab.scenario.spec import Spec
+from dflab.scenario.spec import Spec, WindowsSpec
+from dflab.scenario.workstation import ResolvedWorkstation, resolve_workstation
 
 EVIDENCE = "evidence"
 KEY = "key"
@@ -114,6 +117,50 @@ def write_case(case: Case, out: Path, lab_facts: dict[str, dict[str, Any]],
     return manifest_sha
 
 
+WINDOWS_DISK = "disk.img"
+WINDOWS_CAPTURE = "capture.pcapng"
+_CAPTURE_MODULE = "dflab.evidence.windows.workstation.capture"
+WINDOWS_FS = {"esp": "fat32", "windows": "ntfs"}  # the MSR holds no file system (dflab.evidence.windows.gptdisk)
+
+
+def _windows_capture() -> Any:
+    """The workstation's capture module (``workstation_capture``, ``capture_facts``), or None while this checkout
+    has none: a Windows variant is then built without its ``network`` kind, and its key has no ``facts.network``."""
+    try:
+        from dflab.evidence.windows.workstation import capture
+    except ModuleNotFoundError as exc:
+        if exc.name != _CAPTURE_MODULE:
+            raise
+        return None
+    return capture
+
+
+def write_windows_case(resolved: ResolvedWorkstation, out: Path, lab_facts: dict[str, dict[str, Any]],
+                       kinds: tuple[str, ...] = CASE_KINDS) -> str:
+    """:func:`write_case` for a Windows workstation: the GPT disk, the capture when ``kinds`` holds ``network``
+    (Windows memory is not written: ``memory`` asks for nothing here), the manifest and the key; the manifest hash.
+    Labs' ``materials`` hooks read a Linux case, so they add nothing to a Windows variant."""
+    from dflab.evidence.windows.workstation import build_workstation
+
+    ev = out / EVIDENCE
+    ev.mkdir()
+    station = build_workstation(resolved.case, resolved.decided)
+    station.disk.write(ev / WINDOWS_DISK)
+    network = None
+    capture = _windows_capture() if "network" in kinds else None
+    if capture is not None:
+        write_bytes(ev / WINDOWS_CAPTURE, capture.workstation_capture(resolved.case, station.decided))
+        network = {**capture.capture_facts(resolved.case, station.decided), "file": WINDOWS_CAPTURE}
+    manifest_sha = write_manifest(ev, resolved.scenario_id, resolved.variant)
+    disk = {"table": "gpt", "size": station.disk.size,
+            "volumes": {p.volume.id: {"index": p.index, "start_sector": p.start, "sectors": p.sectors, "type": p.type,
+                                      "fs": WINDOWS_FS.get(p.volume.id)} for p in station.disk.partitions}}
+    key = build_windows_key(resolved, station.decided, station.facts, disk, network, manifest_sha,
+                            load_manifest(ev)["files"], lab_facts=lab_facts)
+    write_bytes(out / KEY / KEY_FILE, canonical_json(key))
+    return manifest_sha
+
+
 def _missing_dirs(path: Path) -> list[Path]:
     """``path`` and its ancestors that do not exist yet, deepest first: what creating ``path`` would make."""
     out = []
@@ -135,15 +182,21 @@ def _remove_empty(dirs: Iterable[Path]) -> None:
 LABS = REPO / "labs"  # the bundled labs: whose hooks add facts to keys built without a course's own labs folder
 
 
-def build_variant(spec: Spec, secret: str, trainee: str, out: Path, *, force: bool = False,
+def build_variant(spec: AnySpec, secret: str, trainee: str, out: Path, *, force: bool = False,
                   kinds: Iterable[str] = CASE_KINDS, labs_dir: Path = LABS) -> BuildResult:
     """Build one trainee's variant into ``out`` (atomically; ``force`` replaces an existing build); the key holds
     what the hooks of the labs in ``labs_dir`` add (:func:`dflab.lab_hooks.labs_key_facts`)."""
     t0 = time.perf_counter()
     written = check_kinds(kinds, "evidence kinds")
-    case = resolve(spec, variant_seed(secret, spec.scenario, trainee), trainee)
-    with atomic_dir(out, replace=force) as tmp:
-        manifest_sha = write_case(case, tmp, labs_key_facts(labs_dir, trainee, secret), written, labs_dir)
+    seed = variant_seed(secret, spec.scenario, trainee)
+    if isinstance(spec, WindowsSpec):
+        resolved = resolve_workstation(spec, seed, trainee)
+        with atomic_dir(out, replace=force) as tmp:
+            manifest_sha = write_windows_case(resolved, tmp, labs_key_facts(labs_dir, trainee, secret), written)
+    else:
+        case = resolve(spec, seed, trainee)
+        with atomic_dir(out, replace=force) as tmp:
+            manifest_sha = write_case(case, tmp, labs_key_facts(labs_dir, trainee, secret), written, labs_dir)
     size = sum(p.stat().st_blocks * 512 for p in out.rglob("*") if p.is_file())
     return BuildResult(trainee, out, manifest_sha, time.perf_counter() - t0, size)
 
@@ -169,9 +222,9 @@ def build_cohort(spec_path: Path, secret: str, trainees: Iterable[str], out_root
     """
     spec = load_spec(spec_path)  # fail fast, in this process, on a bad spec, a missing tool or output directory
     written = check_kinds(kinds, "evidence kinds")
-    if spec.disk.e01:
+    if isinstance(spec, Spec) and spec.disk.e01:
         require_tools(f"{spec_path}: disk.e01")
-    for volume in spec.disk.volumes:
+    for volume in spec.disk.volumes if isinstance(spec, Spec) else ():
         if volume.os is not None:  # made here, before the workers fork: each inherits it (ostree's module docstring)
             ostree.shared(volume.os.distribution, volume.os.profile)
     made = _missing_dirs(out_root)

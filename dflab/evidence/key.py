@@ -156,3 +156,144 @@ def build_key(case: Case, disk: dict[str, Any], memory: dict[str, Any] | None, n
                   **{section: dict(values) for section, values in sorted((lab_facts or {}).items())}},
         "namespace": ns,
     }
+
+
+# -- a Windows workstation's key (platform: windows) ---------------------------------------------------------------
+# The same format and sections as the Linux key; ``facts.windows`` is the workstation's answer key
+# (dflab.evidence.windows.workstation.answers) with its lists keyed by role, and the namespace addresses the same
+# facts by the spec's roles: users and hosts by id, the story's steps by timeline id, documents by what the story
+# does with them (opened, recycled, deleted), logons by the step that made them.
+WINDOWS_FACTS = {
+    "workstation": ("computer_name", "time_zone", "domain", "machine_sid"),
+    "usb": ("serial", "device", "vid_pid", "inserted", "removed"),
+    "files.payload": ("name", "path", "url", "sha256", "size", "mft_entry", "zone_id", "downloaded"),
+    "files.implant": ("name", "path", "sha256", "size", "mft_entry", "si_created", "fn_created"),
+    "service": ("name", "image_path", "start_type", "installed"),
+    "run_value": ("name", "data", "last_written"),
+    "processes.implant": ("pid", "command_line", "started"),
+    "log_cleared": ("time", "user"),
+    "recycled": ("original", "time", "index_file", "data_file", "mft_entry"),
+    "intruder": ("ip", "workstation"),
+    "prefetch.implant": ("run_count", "last_run"),
+}
+WINDOWS_ROLE_FACTS = {"users": ("name", "rid", "sid", "full_name"), "hosts": ("hostname", "ip"), "events": ("time",),
+                      "documents": ("name", "path", "sha256", "size", "mft_entry"),
+                      "logons": ("type", "time", "logon_id", "ip", "port")}
+LOGON_STEPS = ("next_logon", "returned")
+"""The logons whose 4624 survives the cleared Security log (dflab.evidence.windows.workstation.answers)."""
+
+
+def windows_namespace_names(spec: Any) -> set[str]:
+    """Every name a Windows spec's ``answers:`` can use (checked when a variant is resolved, before any build)."""
+    from dflab.scenario.workstation import DOCUMENT_ROLES
+
+    roles = {"users": [u.id for u in spec.users], "hosts": [h.id for h in spec.hosts],
+             "events": [e.id for e in spec.timeline], "documents": list(DOCUMENT_ROLES), "logons": list(LOGON_STEPS)}
+    out = {f"{group}.{field}" for group, fields in WINDOWS_FACTS.items() for field in fields}
+    out |= {f"{group}.{ident}.{field}" for group, fields in WINDOWS_ROLE_FACTS.items() for ident in roles[group]
+            for field in fields}
+    return out | {f"variables.{name}" for name in spec.variables}
+
+
+def _mft(ref: list[int]) -> dict[str, int]:
+    return {"entry": ref[0], "sequence": ref[1]}
+
+
+def windows_facts(resolved: Any, decided: Any, facts: dict[str, Any]) -> dict[str, Any]:
+    """The workstation's answer key reshaped so that graders address it by role (no list index): accounts by user
+    id, logons by timeline step, MFT references as {entry, sequence}, each document by its role; with the hashes
+    and sizes of the files the story wrote (``decided.contents``)."""
+    import hashlib
+
+    from dflab.evidence.windows.workstation.decisions import windows_path
+    from dflab.scenario.workstation import DOCUMENT_ROLES
+
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in facts.items()}
+    role_of = {u.rid: ident for ident, u in resolved.users.items()}  # by RID: two accounts may share a name's case
+    out["accounts"] = {role_of[a["rid"]]: a for a in facts["accounts"]}
+    step_of = {hex(n): step for step, n in decided.logon_ids.items()}
+    out["logons"] = {step_of[entry["logon_id"]]: entry for entry in facts["logons"]}
+    for section in out.values():
+        if isinstance(section, dict) and isinstance(section.get("mft"), list):
+            section["mft"] = _mft(section["mft"])
+
+    def content(path: str) -> dict[str, Any]:
+        data = decided.contents[path]
+        return {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+
+    out["download"].update(content(decided.payload))
+    out["implant"].update(content(decided.implant))
+    mft_of = {"opened": out["document_opened"]["mft"], "recycled": out["recycled"]["mft"],
+              "deleted": out["deleted"]["mft"]}
+    out["documents"] = {role: {"name": resolved.documents[role], "path": windows_path(path), "mft": mft_of[role],
+                               **content(path)}
+                        for role, path in zip(DOCUMENT_ROLES, decided.documents, strict=True)}
+    return out
+
+
+def windows_namespace(resolved: Any, wfacts: dict[str, Any]) -> dict[str, Any]:
+    """The flat name → value map a Windows spec's answer templates read (:func:`windows_namespace_names`)."""
+    w = wfacts
+    case = resolved.case
+    groups: dict[str, dict[str, Any]] = {
+        "workstation": {"computer_name": w["computer_name"], "time_zone": w["time_zone"], "domain": case.domain_name,
+                        "machine_sid": w["machine_sid"]},
+        "usb": {k: w["usb"][k] for k in WINDOWS_FACTS["usb"]},
+        "files.payload": {"name": case.payload_name, "path": w["download"]["path"], "url": w["download"]["url"],
+                          "sha256": w["download"]["sha256"], "size": w["download"]["size"],
+                          "mft_entry": w["download"]["mft"]["entry"], "zone_id": w["download"]["zone_id"],
+                          "downloaded": w["download"]["time"]},
+        "files.implant": {"name": case.implant_name, "path": w["implant"]["path"], "sha256": w["implant"]["sha256"],
+                          "size": w["implant"]["size"], "mft_entry": w["implant"]["mft"]["entry"],
+                          "si_created": w["implant"]["si_created"], "fn_created": w["implant"]["fn_created"]},
+        "service": {k: w["service"][k] for k in WINDOWS_FACTS["service"]},
+        "run_value": {"name": w["run_key"]["value"], "data": w["run_key"]["data"],
+                      "last_written": w["run_key"]["last_written"]},
+        "processes.implant": {"pid": w["process"]["pid"], "command_line": w["process"]["command_line"],
+                              "started": w["process"]["time"]},
+        "log_cleared": {k: w["log_cleared"][k] for k in WINDOWS_FACTS["log_cleared"]},
+        "recycled": {"original": w["recycled"]["original"], "time": w["recycled"]["time"],
+                     "index_file": w["recycled"]["index_file"], "data_file": w["recycled"]["data_file"],
+                     "mft_entry": w["recycled"]["mft"]["entry"]},
+        "intruder": {k: w["intruder"][k] for k in WINDOWS_FACTS["intruder"]},
+        "prefetch.implant": {k: w["prefetch"]["implant"][k] for k in WINDOWS_FACTS["prefetch.implant"]},
+    }
+    for ident, u in resolved.users.items():
+        groups[f"users.{ident}"] = {"name": u.name, "rid": u.rid, "sid": w["accounts"][ident]["sid"],
+                                    "full_name": u.full_name}
+    for ident, (hostname, ip) in resolved.hosts.items():
+        groups[f"hosts.{ident}"] = {"hostname": hostname, "ip": ip}
+    for ev, when in resolved.events:
+        groups[f"events.{ev.id}"] = {"time": iso(when.timestamp())}
+    for role, doc in w["documents"].items():
+        groups[f"documents.{role}"] = {"name": doc["name"], "path": doc["path"], "sha256": doc["sha256"],
+                                       "size": doc["size"], "mft_entry": doc["mft"]["entry"]}
+    for step, logon in w["logons"].items():
+        groups[f"logons.{step}"] = {k: logon[k] for k in WINDOWS_ROLE_FACTS["logons"]}
+    ns = {f"{group}.{field}": value for group, fields in groups.items() for field, value in fields.items()}
+    return ns | {f"variables.{k}": v for k, v in resolved.variables.items()}
+
+
+def build_windows_key(resolved: Any, decided: Any, facts: dict[str, Any], disk: dict[str, Any],
+                      network: dict[str, Any] | None, manifest_sha256: str, evidence_items: list[dict[str, Any]], *,
+                      lab_facts: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The answer key of one Windows variant: ``resolved`` (dflab.scenario.workstation), the ``decided`` facts and
+    the workstation's ``facts`` (answers.py) from its build, the GPT disk's partitions by volume role (``disk``:
+    ``volumes.windows.start_sector``), ``network`` when the capture was written."""
+    wfacts = windows_facts(resolved, decided, facts)
+    ns = windows_namespace(resolved, wfacts)
+    return {
+        "format": KEY_FORMAT,
+        "scenario": resolved.scenario_id,
+        "scenario_version": resolved.scenario_version,
+        "title": resolved.title,
+        "variant": resolved.variant,
+        "evidence_manifest_sha256": manifest_sha256,
+        "evidence_items": list(evidence_items),
+        "answers": render_answers(resolved.answers, ns, resolved.scenario_id),
+        "timeline": [{"time": iso(when.timestamp()), "id": ev.id, "action": ev.action, "description": ev.description,
+                      "sources": list(ev.sources), "refs": list(ev.refs)} for ev, when in resolved.events],
+        "facts": {"windows": wfacts, "disk": disk, **({"network": network} if network is not None else {}),
+                  **{section: dict(values) for section, values in sorted((lab_facts or {}).items())}},
+        "namespace": ns,
+    }

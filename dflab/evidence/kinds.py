@@ -28,7 +28,8 @@ def check_kinds(kinds: Iterable[str], where: str) -> tuple[str, ...]:
 
 
 # Evidence files by kind, as the writers name them (manifest paths, relative to evidence/).
-_FILE_PREFIXES = (("disk.", "disk"), ("memory.", "memory"), ("symbols/", "memory"), ("network.", "network"))
+_FILE_PREFIXES = (("disk.", "disk"), ("memory.", "memory"), ("symbols/", "memory"), ("network.", "network"),
+                  ("capture.", "network"))  # capture.pcapng: a Windows workstation's (dflab.evidence.build)
 
 
 def kinds_held(manifest_paths: Iterable[str]) -> set[str]:

@@ -30,6 +30,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import resource
 import select
 import signal
@@ -375,7 +376,8 @@ def check_notebook(name: str, data: bytes, expected: set[str], lab: str, limits:
     try:
         data_ = json.loads(text, parse_int=bounded_int)
     except json.JSONDecodeError as exc:
-        runs_to_end = exc.msg.startswith("Unterminated string") and '"' not in text[exc.pos + 1:]
+        # A string that runs to the end: no closing quote after it, escaped ones (\") aside.
+        runs_to_end = exc.msg.startswith("Unterminated string") and '"' not in re.sub(r"\\.", "", text[exc.pos + 1:])
         if exc.pos >= len(text.rstrip()) or runs_to_end:
             return f"{name} is truncated (the JSON ends early, at line {exc.lineno}): re-save and resubmit"
         return f"{name} is not a notebook (invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg})"

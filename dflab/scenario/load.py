@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from dflab.errors import SpecError
-from dflab.scenario.spec import Spec, layout_problems
+from dflab.scenario.spec import Spec, WindowsSpec, layout_problems
 from dflab.yamlfile import (
     MAX_ALIASES,
     MAX_DEPTH,
@@ -29,35 +29,55 @@ from dflab.yamlfile import (
     where,
 )
 
-__all__ = ["MAX_ALIASES", "MAX_DEPTH", "MAX_NODES", "MAX_SPEC_BYTES", "load_spec", "locate", "locate_path",
-           "parse_spec"]
+__all__ = ["MAX_ALIASES", "MAX_DEPTH", "MAX_NODES", "MAX_SPEC_BYTES", "PLATFORMS", "AnySpec", "load_spec", "locate",
+           "locate_path", "parse_spec", "platform_of"]
 MAX_SPEC_BYTES = 1024 * 1024  # a story, not a data set: the bundled spec is 12 KB
 # Where each loaded spec came from (file name and line index), so errors found later, when a variant is resolved,
 # still name file and line. Keyed by id(): a frozen pydantic model with dict fields is not hashable.
-_ORIGINS: dict[int, tuple[weakref.ref[Spec], str, Lines]] = {}
+_ORIGINS: dict[int, tuple[weakref.ref[AnySpec], str, Lines]] = {}
 
 
-def load_spec(path: str | Path) -> Spec:
+PLATFORMS = ("linux", "windows")
+"""``platform:`` at a spec's top: a Linux case (the default; :class:`Spec`) or a Windows workstation's
+(:class:`WindowsSpec`, resolved by :mod:`dflab.scenario.workstation`)."""
+AnySpec = Spec | WindowsSpec
+
+
+def platform_of(spec: AnySpec) -> str:
+    """``linux`` or ``windows``: which evidence a spec's variants hold, so which labs can read them."""
+    return "windows" if isinstance(spec, WindowsSpec) else "linux"
+
+
+def load_spec(path: str | Path) -> AnySpec:
     """Read and validate a spec file; raise :class:`SpecError` naming file, line and field."""
     return parse_spec(read_text(path, MAX_SPEC_BYTES, "scenario spec", SpecError), os.fspath(path))
 
 
-def parse_spec(text: str, name: str = "<spec>") -> Spec:
-    """Validate spec text; ``name`` is used in error messages."""
+def parse_spec(text: str, name: str = "<spec>") -> AnySpec:
+    """Validate spec text; ``name`` is used in error messages. ``platform:`` chooses the schema."""
     if len(text) > MAX_SPEC_BYTES:
         raise SpecError(f"scenario spec is larger than {MAX_SPEC_BYTES // 1024} KiB", name)
     data, lines = load_yaml(text, name, SpecError)
     if not isinstance(data, dict):
         raise SpecError("a scenario spec is a YAML mapping (scenario:, title:, hosts:, ...)", name)
-    spec = validate(Spec, data, name, lines, SpecError)
-    for loc, msg in layout_problems(spec):
-        raise SpecError(f"{dotted(loc)}: {msg}", where(name, lines, loc))
+    platform = data.get("platform", "linux")
+    if platform not in PLATFORMS:
+        raise SpecError(f"platform: {platform!r} is not one dflab builds (choose from {', '.join(PLATFORMS)})",
+                        where(name, lines, ("platform",)))
+    spec: AnySpec
+    if platform == "windows":
+        spec = validate(WindowsSpec, data, name, lines, SpecError)
+    else:
+        # The Linux schema has no platform field: saying the default aloud changes nothing (nor any byte).
+        spec = validate(Spec, {k: v for k, v in data.items() if k != "platform"}, name, lines, SpecError)
+        for loc, msg in layout_problems(spec):
+            raise SpecError(f"{dotted(loc)}: {msg}", where(name, lines, loc))
     key = id(spec)
     _ORIGINS[key] = (weakref.ref(spec, lambda _: _ORIGINS.pop(key, None)), name, lines)
     return spec
 
 
-def locate_path(spec: Spec, loc: tuple[str | int, ...]) -> str | None:
+def locate_path(spec: AnySpec, loc: tuple[str | int, ...]) -> str | None:
     """``file:line`` of a field given by its pydantic path (``("answers", "tool_sha256")``), for a spec read by
     :func:`parse_spec`; None for one built in code."""
     entry = _ORIGINS.get(id(spec))
@@ -66,7 +86,7 @@ def locate_path(spec: Spec, loc: tuple[str | int, ...]) -> str | None:
     return where(entry[1], entry[2], loc)
 
 
-def locate(spec: Spec, field: str) -> str | None:
+def locate(spec: AnySpec, field: str) -> str | None:
     """``file:line`` of a field named the way the resolver names it (``disk.files.payload.created``: list items by
     their ``id``, or by index), for a spec read by :func:`parse_spec`; None for one built in code."""
     entry = _ORIGINS.get(id(spec))

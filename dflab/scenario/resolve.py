@@ -68,7 +68,8 @@ from dflab.scenario.spec import (
     names,
     template_groups,
 )
-from dflab.scenario.system import system_processes
+from dflab.scenario.system import Desktop, system_processes
+from dflab.scenario.traces import kinds as story_kinds
 from dflab.yamlfile import dotted
 
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -225,10 +226,32 @@ class _Resolver:
             pids[p.id] = pid
             self.ns[f"processes.{p.id}.pid"] = pid
         story = [self.process(p, pids, users) for p in specs]
-        procs = sorted(system_processes(boot, set(pids.values())) + story, key=lambda pr: pr.pid)
+        # The routine the logs tell (dflab.scenario.traces.story) is decided before the system's processes, from
+        # the story's alone, and memory's daemons and desktop are the ones it names: logind's and
+        # NetworkManager's pids, rsyslog's, the user's GNOME session opened at the greeter that morning.
+        routine = self.routine(users, {p.id: pr for p, pr in zip(specs, story, strict=True)})
+        system = system_processes(boot, set(pids.values()), **routine)
+        procs = sorted(system + story, key=lambda pr: pr.pid)
         by_uid = {u.uid: u for u in users.values()}
         return with_environments(procs, Login(by_uid, self.ssh_peer(), logind_session(self.seed),
                                               self.seed))
+
+    def routine(self, users: dict[str, User], story: dict[str, Process]) -> dict[str, Any]:
+        """What the system's processes take from the logs' plan: the incident boot's daemon pids and the user's
+        desktop session (its uid, login time, worker pid), when a log file names the story's login shell; else
+        only the host's name (the defaults: the greeter at the login screen)."""
+        hostname = self.ns[f"hosts.{self.spec.suspect}.hostname"]  # what avahi announces
+        logs = [f for f in self.spec.disk.files if f.content.kind in story_kinds.LOGS and f.content.process]
+        if not logs:
+            return {"hostname": hostname}
+        f = logs[0]
+        where = f"disk.files.{f.id}.content.process"
+        boot = self.at(self.spec.memory.boot, "memory.boot")
+        p = story_kinds.story(self, users, story, f.content.process, where, boot, boot)
+        today = p.today
+        return {"hostname": hostname, "logind": today.logind, "network_manager": today.network_manager,
+                "rsyslog": today.rsyslog, "greeter": today.greeter,
+                "desktop": Desktop(p.user.uid, p.user.gid, int(p.desktop), today.pid_at(p.desktop))}
 
     def ssh_peer(self) -> SshPeer:
         """The workstation a remote login to the suspect came from: an address of the suspect's /24 that no host
@@ -372,7 +395,8 @@ class _Resolver:
             raise self.fail(f"{where}.type_lies", "type_lies is set but the content's magic bytes do not contradict "
                                                   "the name")
         return DiskFile(f.id, f.volume, path, data, modified, accessed, changed, created,
-                        uid=owner.uid if owner else 0, gid=owner.gid if owner else 0, mode=f.mode,
+                        uid=owner.uid if owner else 0,
+                        gid=owner.gid if owner else accounts.GID[LOG_GROUPS.get(kind, "root")], mode=f.mode,
                         deleted_at=deleted, slack=slack,
                         true_type=file_type(data))
 
@@ -635,6 +659,11 @@ class _Resolver:
                            "user_ids": [u.id for u in s.users],
                            "variables": {k: self.ns[k] for k in s.variables}},
                     shutdown_at=shutdown)
+
+
+# The group Debian 12 gives a log nobody owns: rsyslog's files are root:adm (its ``$FileGroup adm``, so members
+# of adm read them), the login records root:utmp (systemd-tmpfiles' wtmp/btmp lines, lastlog by login(1)).
+LOG_GROUPS = {"authlog": "adm", "syslog": "adm", "wtmp": "utmp", "btmp": "utmp", "lastlog": "utmp"}
 
 
 def _room_for_slack(size: int, slack: int, lo: int, hi: int) -> int:

@@ -1180,3 +1180,344 @@ def layout_problems(spec: Spec) -> Iterator[tuple[tuple[str | int, ...], str]]:
             yield (("disk", "files", i, "content", "size"),
                    f"file {f.id} can be {_human(biggest)}, more than its volume {f.volume} "
                    f"({_human(size_of[f.volume])})")
+
+
+# -- the Windows workstation spec (platform: windows) -------------------------------------------------------------
+# A Windows case tells one story, the workstation's (dflab.evidence.windows.workstation.description): its timeline's
+# ids are that story's steps, each a role the spec must place, in this order. What is drawn per trainee (names,
+# addresses, times) comes from variables and the timeline's ranges, as in the Linux spec.
+WINDOWS_STEPS = ("installed", "logon", "usb_inserted", "document_opened", "usb_removed", "remote_logon", "downloaded",
+                 "payload_run", "persisted", "log_cleared", "file_recycled", "file_deleted", "next_logon", "returned",
+                 "shutdown")
+WINDOWS_TIME_ZONES = ("W. Europe Standard Time", "Romance Standard Time", "GMT Standard Time")
+"""Time zones whose TimeZoneInformation dflab states as Windows 10 does (``description.TIME_ZONES``: biases, switch
+dates and tzres.dll ids); another needs those added there first. ``time_zone`` may be ``{variable}`` drawing one."""
+RIDS = (1000, 99_999)  # local accounts Windows creates count up from 1000
+
+
+class WindowsUserSpec(Strict):
+    """A local account; ``rid`` is the last part of its SID."""
+
+    id: ID
+    name: str
+    rid: Value = 1001
+    full_name: str = ""
+
+    @field_validator("rid")
+    @classmethod
+    def _rid(cls, v: Any) -> Any:
+        return check_range(v, *RIDS, "rid")
+
+
+class DownloadSpec(Strict):
+    """Where the payload came from: ``scheme://<server's hostname><path>``; ``server`` is a host id."""
+
+    server: str
+    path: str
+    scheme: Literal["http", "https"] = "http"
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        if not v.startswith("/") or any(c.isspace() for c in v) or "?" in v or "#" in v:
+            raise ValueError(f"path {v!r} is a URL path: it starts with '/' and holds no spaces, query ('?') or "
+                             "fragment ('#'): the request line would not carry what History and Zone.Identifier say")
+        return v
+
+
+class DocumentsSpec(Strict):
+    """The documents copied from the USB stick, by what the story does with each (plain file names, templated)."""
+
+    opened: str
+    recycled: str
+    deleted: str
+
+
+class WorkstationSpec(Strict):
+    """The machine and the story's names. ``user`` is the victim (a user id) whose password the intruder uses;
+    ``intruder``, ``download.server`` and ``c2`` are host ids."""
+
+    computer_name: str
+    time_zone: str = WINDOWS_TIME_ZONES[0]
+    domain: str = "WORKGROUP"
+    user: str
+    other_users: tuple[str, ...] = ()
+    intruder: str
+    download: DownloadSpec
+    c2: str | None = None
+    payload: str
+    implant: str
+    service: str
+    run_value: str | None = None
+    """The Run value's name; None: the service's name (as older specs had it)."""
+    documents: DocumentsSpec
+
+    @field_validator("time_zone")
+    @classmethod
+    def _time_zone(cls, v: str) -> str:
+        if v not in WINDOWS_TIME_ZONES and not TEMPLATE.search(v):
+            raise ValueError(f"time zone {v!r} is not one dflab writes (choose from {', '.join(WINDOWS_TIME_ZONES)})")
+        return v
+
+
+class WindowsSpec(Strict):
+    """A Windows workstation case (``platform: windows``): the Linux spec's conventions (start, variables, hosts,
+    users, a timeline placed with ``after``/``seconds``, ``answers``), the machine in ``workstation:``."""
+
+    platform: Literal["windows"]
+    scenario: ID
+    version: int = 1
+    title: str
+    summary: str = ""
+    start: Value
+    variables: dict[str, Value] = Field(default_factory=dict)
+    hosts: tuple[HostSpec, ...] = ()
+    users: tuple[WindowsUserSpec, ...]
+    workstation: WorkstationSpec
+    timeline: tuple[Event, ...]
+    answers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("start")
+    @classmethod
+    def _start(cls, v: Any) -> Any:
+        return Spec._start(v)
+
+    @field_validator("variables")
+    @classmethod
+    def _variable_names(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return Spec._variable_names(v)
+
+    @model_validator(mode="after")
+    def _references(self) -> WindowsSpec:
+        """Ids, the story's steps and ``{...}`` references, each at the line of the field holding it."""
+        for loc, what in windows_problems(self):
+            raise FieldError(loc, what)
+        return self
+
+
+def windows_template_names(spec: WindowsSpec) -> set[str]:
+    """The names a Windows spec's own strings can use: variables, ``start``, hosts' ip and hostname, users' names."""
+    return {*spec.variables, "start", *(f"hosts.{h.id}.{f}" for h in spec.hosts for f in ("ip", "hostname")),
+            *(f"users.{u.id}.name" for u in spec.users)}
+
+
+def windows_problems(spec: WindowsSpec) -> Iterator[Problem]:
+    """(field path, what) for each broken id, step or reference of a Windows spec, in file order."""
+    for kind, path, items in (("host", ("hosts",), spec.hosts), ("user", ("users",), spec.users),
+                              ("event", ("timeline",), spec.timeline)):
+        first: dict[str, int] = {}
+        for i, item in enumerate(items):
+            if item.id in first:
+                yield (*path, i, "id"), f"duplicate {kind} id {item.id!r} (also {'.'.join(path)}[{first[item.id]}])"
+            first.setdefault(item.id, i)
+    hosts, users = {h.id for h in spec.hosts}, {u.id for u in spec.users}
+    w = spec.workstation
+    for loc, kind, value, known in ((("workstation", "user"), "user", w.user, users),
+                                    (("workstation", "intruder"), "host", w.intruder, hosts),
+                                    (("workstation", "download", "server"), "host", w.download.server, hosts),
+                                    (("workstation", "c2"), "host", w.c2, hosts),
+                                    *((("workstation", "other_users", i), "user", u, users)
+                                      for i, u in enumerate(w.other_users))):
+        if what := _unknown_id(kind, value, known):
+            yield loc, what
+    if w.user in w.other_users:
+        yield ("workstation", "other_users"), f"{w.user!r} is the workstation's user: list only the others"
+    yield from _name_problems(spec)  # the names (hosts, users, workstation) stand before the timeline in a spec
+    yield from _step_problems(spec.timeline)
+    yield from _range_problems(spec)
+    known = windows_template_names(spec)
+    texts: list[tuple[Loc, Any]] = [(("start",), spec.start), (("workstation", "computer_name"), w.computer_name),
+                                    (("workstation", "time_zone"), w.time_zone),
+                                    (("workstation", "domain"), w.domain),
+                                    (("workstation", "download", "path"), w.download.path),
+                                    (("workstation", "payload"), w.payload), (("workstation", "implant"), w.implant),
+                                    (("workstation", "service"), w.service),
+                                    (("workstation", "run_value"), w.run_value or "")]
+    texts += [(("workstation", "documents", role), getattr(w.documents, role)) for role in ("opened", "recycled",
+                                                                                           "deleted")]
+    texts += [(("hosts", i, f), getattr(h, f)) for i, h in enumerate(spec.hosts) for f in ("hostname", "ip")]
+    texts += [(("users", i, f), getattr(u, f)) for i, u in enumerate(spec.users) for f in ("name", "full_name")]
+    texts += [(("variables", name), v) for name, v in spec.variables.items()]
+    for loc, value in texts:
+        for text in choices(value) or ([value] if isinstance(value, str) else []):
+            for m in TEMPLATE.finditer(text) if isinstance(text, str) else ():
+                if m["ref"] is not None and m["ref"] not in known:
+                    yield loc, (f"unknown reference {{{m['ref']}}} in {text!r} (a Windows spec's strings can use: "
+                                f"{', '.join(sorted(known))})")
+
+
+def _step_problems(timeline: tuple[Event, ...]) -> Iterator[Problem]:
+    """The timeline is the story's steps (:data:`WINDOWS_STEPS`), each once, in order, each after an earlier one."""
+    order = ", ".join(WINDOWS_STEPS)
+    seen: list[str] = []
+    for i, ev in enumerate(timeline):
+        if ev.id not in WINDOWS_STEPS:
+            yield ("timeline", i, "id"), (f"{ev.id!r} is not a step of the workstation's story "
+                                          f"(its steps, in order: {order})")
+        elif seen and WINDOWS_STEPS.index(ev.id) < WINDOWS_STEPS.index(seen[-1]):
+            yield ("timeline", i, "id"), (f"step {ev.id!r} comes after {seen[-1]!r} here, before it in the story "
+                                          f"(its steps, in order: {order})")
+        if ev.after != "start" and ev.after not in seen:
+            why = "it comes later in the timeline" if ev.after in {e.id for e in timeline} else "no event has that id"
+            yield ("timeline", i, "after"), (f"{ev.after!r} is not an earlier event: {why} "
+                                             f"(earlier events: {', '.join(['start', *seen])})")
+        seen.append(ev.id)
+    missing = [step for step in WINDOWS_STEPS if step not in seen]
+    if missing:  # said where it belongs: at the step before it in the story, else at the first event
+        index = WINDOWS_STEPS.index(missing[0])
+        before = [i for i, step in enumerate(seen) if WINDOWS_STEPS.index(step) < index] if seen else []
+        where = "after this step" if before else "before this step"
+        yield ("timeline", before[-1] if before else 0, "id"), (f"the story's step {missing[0]!r} is missing {where} "
+                                                                 f"(its steps, in order: {order})")
+
+
+# The writers' least gaps between two steps (seconds; the later must fall strictly after the earlier plus this):
+# decisions.decide copies the documents 40, 43, 46 s after the stick arrives; the browser session starts 104 s before
+# the download (98 s of search and reading, 6 s of launch); the payload (at most 100,003 bytes at 40 kB/s: 3 s)
+# runs after its download and Prefetch's 10 s; explorer starts the Run value's implant 9 s after the next logon.
+STEP_GAPS: dict[tuple[str, str], int] = {("usb_inserted", "document_opened"): 46, ("remote_logon", "downloaded"): 104,
+                                         ("downloaded", "payload_run"): 13, ("next_logon", "returned"): 9}
+
+
+def _range_problems(spec: WindowsSpec) -> Iterator[Problem]:
+    """Each step falls after the one before it (and the writers' gaps, :data:`STEP_GAPS`) for EVERY draw of the
+    timeline's ranges, not only the trainee's: the least gap is the later step's own ``seconds`` minima down to
+    the common ancestor less the earlier step's maxima."""
+    index = {ev.id: i for i, ev in enumerate(spec.timeline)}
+    if set(index) != set(WINDOWS_STEPS) or any(ev.after != "start" and ev.after not in index for ev in spec.timeline):
+        return  # _step_problems says what is wrong with the steps themselves
+
+    def chain(step: str) -> list[str]:
+        out: list[str] = []
+        while step != "start" and step not in out:
+            out.append(step)
+            step = spec.timeline[index[step]].after
+        return out
+
+    for earlier, later in zip(WINDOWS_STEPS, WINDOWS_STEPS[1:], strict=False):
+        a, b = chain(earlier), chain(later)
+        least = (sum(spec.timeline[index[s]].seconds[0] for s in b if s not in a)
+                 - sum(spec.timeline[index[s]].seconds[1] for s in a if s not in b))
+        gap = STEP_GAPS.get((earlier, later), 0)
+        if least <= gap:
+            need = f"more than {gap} s after it (the writers' least gap)" if gap else "strictly after it"
+            yield (("timeline", index[later], "seconds"),
+                   f"step {later} can fall {least:g} s after {earlier} for some trainees; it must fall {need}: "
+                   "raise this range's minimum")
+    if spec.start is not None:
+        yield from _browser_date_problems(spec, index, chain("downloaded"))
+
+
+def _browser_date_problems(spec: WindowsSpec, index: dict[str, int], chain: list[str]) -> Iterator[Problem]:
+    """The download cannot happen before the case's Chrome release existed (its User-Agent and History say it)."""
+    from datetime import UTC, datetime
+
+    from dflab.evidence.windows.browser.version import CHROME_RELEASED, CHROME_VERSION
+
+    starts = [s for s in _expand(spec, spec.start) if s is not None]
+    try:
+        earliest = min(parse_iso(s).timestamp() for s in starts) if starts else None
+    except (ValueError, TypeError):
+        return
+    if earliest is None:
+        return
+    first = earliest + sum(spec.timeline[index[s]].seconds[0] for s in chain)
+    released = datetime.combine(CHROME_RELEASED, datetime.min.time(), UTC).timestamp()
+    if first < released:
+        yield (("timeline", index["downloaded"], "seconds"),
+               f"the download can fall on {datetime.fromtimestamp(first, UTC).date()}, before Chrome "
+               f"{CHROME_VERSION} (the case's browser) was released on {CHROME_RELEASED}: move start later")
+
+
+_MAX_EXPANSIONS = 512
+
+
+def _expand(spec: WindowsSpec, value: Any, depth: int = 0) -> list[str | None]:
+    """Every text a spec field can become over all trainees (choices crossed, bounded; an int draw by its bounds, a
+    hex draw by one of its length); None where a part is a draw of another kind (a time, an address)."""
+    options = choices(value)
+    if options is None:  # a draw: its extremes where they differ in kind, else one like those it makes
+        kind, arg = next(iter(value.items())) if isinstance(value, dict) and len(value) == 1 else (None, None)
+        if kind == "int" and isinstance(arg, (list, tuple)):
+            return [str(b) for b in arg]
+        if kind == "hex" and isinstance(arg, int) and 0 < arg <= 255:
+            return ["f" * arg]
+        return [None]
+    out: list[str | None] = []
+    variables = spec.variables
+    hosts = {f"hosts.{h.id}.hostname": h.hostname for h in spec.hosts} | {f"hosts.{h.id}.ip": h.ip for h in spec.hosts}
+    users = {f"users.{u.id}.name": u.name for u in spec.users}
+    for option in options:
+        if isinstance(option, datetime) or hasattr(option, "isoformat"):  # YAML reads 2024-07-17 as a date
+            option = option.isoformat()
+        if not isinstance(option, str) or depth > 8:
+            out.append(None if not isinstance(option, (int, float)) or isinstance(option, bool) else str(option))
+            continue
+        texts: list[str | None] = [option]
+        for m in TEMPLATE.finditer(option):
+            ref = m["ref"]
+            if ref is None:
+                continue
+            source = variables.get(ref, hosts.get(ref, users.get(ref)))
+            subs = _expand(spec, source, depth + 1) if ref in variables or ref in hosts or ref in users else [None]
+            texts = [None if t is None or v is None else t.replace(m[0], v, 1) for t in texts for v in subs]
+            texts = list(dict.fromkeys(texts))[:_MAX_EXPANSIONS]
+        out.extend(t if t is None else t.replace("{{", "{").replace("}}", "}") for t in texts)
+    return list(dict.fromkeys(out))[:_MAX_EXPANSIONS]
+
+
+def _name_problems(spec: WindowsSpec) -> Iterator[Problem]:
+    """Every name a trainee's case can hold is one Windows accepts (file, account, computer and host names, unicast
+    addresses, a download URL without query or fragment), each found at its field's line for all trainees."""
+    from dflab.evidence.windows.workstation import description as d
+
+    w = spec.workstation
+    checks: list[tuple[Loc, Any, Any]] = [(("workstation", "computer_name"), w.computer_name, d.computer_name_problem),
+                                          (("workstation", "payload"), w.payload, d.file_name_problem),
+                                          (("workstation", "implant"), w.implant, d.file_name_problem),
+                                          (("workstation", "service"), w.service, d.service_name_problem),
+                                          (("workstation", "time_zone"), w.time_zone, _time_zone_problem),
+                                          (("workstation", "download", "path"), w.download.path,
+                                           lambda v: d.url_path_problem(f"http://host{v}"))]
+    checks += [(("workstation", "documents", role), getattr(w.documents, role), d.file_name_problem)
+               for role in ("opened", "recycled", "deleted")]
+    checks += [(("users", i, "name"), u.name, d.account_name_problem) for i, u in enumerate(spec.users)]
+    checks += [(("hosts", i, "hostname"), h.hostname, d.host_name_problem) for i, h in enumerate(spec.hosts)]
+    if w.run_value is not None:
+        checks.append((("workstation", "run_value"), w.run_value, d.service_name_problem))
+    for loc, value, problem in checks:
+        for text in _expand(spec, value):
+            if text is not None and (why := problem(text)):
+                yield loc, f"{text[:40]!r}{'...' if len(text) > 40 else ''}: {why}"
+                break
+    for i, h in enumerate(spec.hosts):
+        for address in _ip_corners(h.ip):
+            if why := d.unicast_problem(address):
+                yield ("hosts", i, "ip"), f"{address}: {why}"
+                break
+    names = [(i, t.lower()) for i, u in enumerate(spec.users) for t in _expand(spec, u.name) if t is not None]
+    for k, (i, name) in enumerate(names):
+        clash = next((j for j, other in names[:k] if other == name and j != i), None)
+        if clash is not None:
+            yield ("users", i, "name"), (f"{name!r} is also users[{clash}]'s name (ignoring case) for some trainees: "
+                                         "Windows refuses a second account of the same name")
+            break
+
+
+def _time_zone_problem(name: str) -> str | None:
+    return None if name in WINDOWS_TIME_ZONES else (f"not a time zone dflab writes (choose from "
+                                                    f"{', '.join(WINDOWS_TIME_ZONES)})")
+
+
+def _ip_corners(value: Any) -> list[str]:
+    """The addresses a host's ``ip`` can be that decide whether all are unicast: a literal or choice, else the
+    first and last of an ``ip_in`` network (the blocks Windows refuses are whole CIDR blocks)."""
+    import ipaddress
+
+    if isinstance(value, dict) and set(value) == {"ip_in"}:
+        try:
+            net = ipaddress.IPv4Network(str(value["ip_in"]), strict=False)
+        except ValueError:
+            return []
+        return [str(net[0]), str(net[-1])] if net.prefixlen >= 31 else [str(net[1]), str(net[-2])]
+    return [v for v in (choices(value) or []) if isinstance(v, str) and "{" not in v]

@@ -8,10 +8,14 @@ greeter runs as ``Debian-gdm`` in session ``c1``; once the user has logged in at
 greeter and the user's GNOME on Wayland runs under their uid, its services children of their ``systemd --user``
 (a child subreaper: what the session starts ends up under it), their Firefox ESR with its content processes.
 
-PIDs are those of a freshly booted host: services below 700, the greeter after them, the user's session right
-after its ``gdm-session-worker`` (the pid auth.log's ``gdm-password[pid]`` names). Start times are seconds after
-the boot, or after the desktop login. Executables are the ones Debian 12's packages install (the installed tree
-of :mod:`dflab.scenario.ostree` holds each, so memory and disk name the same inode).
+Who logged in, when, and the pids the logs print (logind's, NetworkManager's, rsyslogd's, the greeter's and the
+desktop's workers) are decided once by the logs' plan, which the resolver builds before this table
+(:meth:`dflab.scenario.resolve._Resolver.routine`) and passes in. PIDs follow one layout (:mod:`dflab.scenario.pids`):
+fixed services and drawn daemons in disjoint slots below 700, the greeter after them, the user's session from its
+``gdm-session-worker`` on (the pid auth.log's ``gdm-password][pid]`` and wtmp's tty2 record name), stepping over
+the story's own pids. Start times are seconds after the boot, or after the desktop login. Executables are the
+ones Debian 12's packages install (the installed tree of :mod:`dflab.scenario.ostree` holds each, so memory and
+disk name the same inode).
 """
 
 from __future__ import annotations
@@ -22,16 +26,27 @@ from dataclasses import dataclass
 
 from dflab.scenario.case import Process, Socket
 from dflab.scenario.ostree.accounts import SYSTEM_USERS
+from dflab.scenario.pids import (  # the pid layout of a boot, shared with the logs' routine
+    DESKTOP_PIDS,
+    DESKTOP_SPAN,
+    GDM_PID,
+    GREETER_PID,
+    GREETER_PIDS,
+    LOGIND_PID,
+    LOGIND_PIDS,
+    NETWORK_MANAGER_PID,
+    NETWORK_MANAGER_PIDS,
+    RSYSLOG_PID,
+    RSYSLOG_PIDS,
+    SSHD_PID,
+    Pids,
+)
 
 # (uid, gid) of bookworm's system accounts, as /etc/passwd of the installed tree has them.
 _IDS = {name: (uid, gid) for name, uid, gid, *_ in SYSTEM_USERS}
 ROOT = _IDS["root"]
 GDM = _IDS["Debian-gdm"]
 
-SSHD_PID = 640  # the listener the story's logins fork from ("parent: pid:640" in the bundled scenarios)
-GDM_PID = 655
-LOGIND_PID = 566  # when the caller does not pass the boot's own (the traces draw it per boot)
-NETWORK_MANAGER_PID = 612
 SYSTEMD = "/usr/lib/systemd/systemd"
 FIREFOX = "/usr/lib/firefox-esr/firefox-esr"
 
@@ -59,7 +74,6 @@ _SERVICES: tuple[tuple[int, str, tuple[str, ...], int, str, str], ...] = (
     (530, "dbus-daemon", ("@dbus-daemon", "--system", "--address=systemd:", "--nofork", "--nopidfile",
                           "--systemd-activation", "--syslog-only"), 3, "/usr/bin/dbus-daemon", "messagebus"),
     (535, "polkitd", ("/usr/lib/polkit-1/polkitd", "--no-debug"), 3, "/usr/lib/polkit-1/polkitd", "polkitd"),
-    (538, "rsyslogd", ("/usr/sbin/rsyslogd", "-n", "-iNONE"), 3, "/usr/sbin/rsyslogd", "root"),
     (588, "cupsd", ("/usr/sbin/cupsd", "-l"), 4, "/usr/sbin/cupsd", "root"),
     (SSHD_PID, "sshd", ("sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups",), 5, "/usr/sbin/sshd", "root"),
     (GDM_PID, "gdm3", ("/usr/sbin/gdm3",), 5, "/usr/sbin/gdm3", "root"),
@@ -81,17 +95,27 @@ class Desktop:
     uid: int
     gid: int
     login: int  # epoch seconds: when gdm-password opened the session (auth.log, wtmp's tty2 record)
-    worker: int  # pid of its gdm-session-worker, auth.log's ``gdm-password][pid]``
+    worker: int  # pid of its gdm-session-worker, auth.log's ``gdm-password][pid]`` and wtmp's tty2 record's pid
 
 
 def system_processes(boot_time: int, taken: set[int], *, hostname: str = "debian", logind: int = LOGIND_PID,
-                     network_manager: int = NETWORK_MANAGER_PID, desktop: Desktop | None = None) -> list[Process]:
-    """The standard process table; PIDs the story already uses are left out.
+                     network_manager: int = NETWORK_MANAGER_PID, rsyslog: int = RSYSLOG_PID,
+                     greeter: int = GREETER_PID, desktop: Desktop | None = None) -> list[Process]:
+    """The standard process table; PIDs the story already uses are left out of the fixed services, and the
+    user's session, whose pids run on from its worker, steps over them.
 
-    ``hostname`` is what avahi announces (Debian's installer proposes "debian"); ``logind`` and
-    ``network_manager`` are the boot's pids as the logs name them; ``desktop`` the user's graphical login, or
-    None for the greeter waiting at the login screen.
+    ``hostname`` is what avahi announces (Debian's installer proposes "debian"); ``logind``, ``network_manager``,
+    ``rsyslog`` and ``greeter`` are the boot's pids as the logs name them, each in its slot (``*_PIDS``);
+    ``desktop`` the user's graphical login (GDM then has stopped the greeter), or None for the greeter waiting
+    at the login screen.
     """
+    for name, pid, slot in (("logind", logind, LOGIND_PIDS), ("network_manager", network_manager,
+                                                              NETWORK_MANAGER_PIDS), ("rsyslog", rsyslog, RSYSLOG_PIDS),
+                            ("greeter", greeter, GREETER_PIDS)):
+        if pid not in slot:
+            raise ValueError(f"{name} pid {pid} is outside its slot {slot}: it could take a fixed service's")
+    if desktop is not None and desktop.worker not in DESKTOP_PIDS:
+        raise ValueError(f"the desktop's worker pid {desktop.worker} is outside {DESKTOP_PIDS}")
     rows = [Process(1, 0, "systemd", ("/sbin/init",), 0, 0, boot_time, SYSTEMD)]
     rows += [Process(pid, 0 if pid == 2 else 2, comm, (), 0, 0, boot_time + after, kernel_thread=True)
              for pid, comm, after in _KERNEL_THREADS]
@@ -103,17 +127,17 @@ def system_processes(boot_time: int, taken: set[int], *, hostname: str = "debian
               "/usr/sbin/avahi-daemon"),
         _proc(531, 528, "avahi-daemon", ("avahi-daemon: chroot helper",), avahi, boot_time + 3,
               "/usr/sbin/avahi-daemon"),
+        _proc(rsyslog, 1, "rsyslogd", ("/usr/sbin/rsyslogd", "-n", "-iNONE"), ROOT, boot_time + 3,
+              "/usr/sbin/rsyslogd"),
         _proc(logind, 1, "systemd-logind", ("/lib/systemd/systemd-logind",), ROOT, boot_time + 3,
               "/usr/lib/systemd/systemd-logind"),
         _proc(network_manager, 1, "NetworkManager", ("/usr/sbin/NetworkManager", "--no-daemon"), ROOT,
               boot_time + 3, "/usr/sbin/NetworkManager"),
     ]
-    rows += _user_session(desktop) if desktop is not None else _greeter(boot_time + 6)
-    by_pid: dict[int, Process] = {}
-    for p in rows:
-        if p.pid not in taken and p.pid not in by_pid:
-            by_pid[p.pid] = p
-    return [by_pid[pid] for pid in sorted(by_pid)]
+    fixed = [p for p in rows if p.pid not in taken]
+    session = _user_session(desktop, taken) if desktop is not None else \
+        [p for p in _greeter(greeter, boot_time + 6) if p.pid not in taken]
+    return sorted(fixed + session, key=lambda p: p.pid)
 
 
 def _proc(pid: int, ppid: int, comm: str, args: tuple[str, ...], ids: tuple[int, int], start: int,
@@ -122,83 +146,86 @@ def _proc(pid: int, ppid: int, comm: str, args: tuple[str, ...], ids: tuple[int,
     return Process(pid, ppid, comm[:15], args, ids[0], ids[1], start, exe, sockets=sockets)
 
 
-def _user_manager(pid: int, ids: tuple[int, int], start: int) -> list[Process]:
+def _user_manager(pid: int, ids: tuple[int, int], start: int, sd_pam: int | None = None) -> list[Process]:
     """logind's ``user@UID.service``: the user's ``systemd --user`` and the ``(sd-pam)`` that closes its PAM."""
     return [_proc(pid, 1, "systemd", ("/lib/systemd/systemd", "--user"), ids, start, SYSTEMD),
-            _proc(pid + 1, pid, "(sd-pam)", ("(sd-pam)",), ids, start, SYSTEMD)]
+            _proc(sd_pam or pid + 1, pid, "(sd-pam)", ("(sd-pam)",), ids, start, SYSTEMD)]
 
 
-def _gsd(first_pid: int, ppid: int, ids: tuple[int, int], start: int) -> list[Process]:
-    return [_proc(first_pid + k, ppid, name, (f"/usr/libexec/{name}",), ids, start, f"/usr/libexec/{name}")
-            for k, name in enumerate(_GSD)]
-
-
-def _greeter(start: int) -> list[Process]:
-    """GDM's login screen (session c1): gnome-shell as Debian-gdm, under ``dbus-run-session`` as GDM starts it."""
+def _greeter(g: int, start: int) -> list[Process]:
+    """GDM's login screen (session c1): gnome-shell as Debian-gdm, under ``dbus-run-session`` as GDM starts it;
+    ``g`` its gdm-session-worker, the greeter's session the next :data:`GREETER_SPAN` pids."""
     autostart = ("--autostart", "/usr/share/gdm/greeter/autostart")
+    gsd = [_proc(g + 70 + k, g + 20, name, (f"/usr/libexec/{name}",), GDM, start + 3, f"/usr/libexec/{name}")
+           for k, name in enumerate(_GSD)]
     return [
-        _proc(690, GDM_PID, "gdm-session-worker", ("gdm-session-worker [pam/gdm-launch-environment]",), ROOT,
+        _proc(g, GDM_PID, "gdm-session-worker", ("gdm-session-worker [pam/gdm-launch-environment]",), ROOT,
               start, "/usr/libexec/gdm-session-worker"),
-        *_user_manager(700, GDM, start),
-        _proc(706, 690, "gdm-wayland-session",
+        *_user_manager(g + 10, GDM, start),
+        _proc(g + 16, g, "gdm-wayland-session",
               ("/usr/libexec/gdm-wayland-session", "dbus-run-session", "--", "gnome-session", *autostart), GDM,
               start, "/usr/libexec/gdm-wayland-session"),
-        _proc(708, 706, "dbus-run-session", ("dbus-run-session", "--", "gnome-session", *autostart), GDM, start,
-              "/usr/bin/dbus-run-session"),
-        _proc(709, 708, "dbus-daemon", ("dbus-daemon", "--nofork", "--print-address", "4", "--session"), GDM,
+        _proc(g + 18, g + 16, "dbus-run-session", ("dbus-run-session", "--", "gnome-session", *autostart), GDM,
+              start, "/usr/bin/dbus-run-session"),
+        _proc(g + 19, g + 18, "dbus-daemon", ("dbus-daemon", "--nofork", "--print-address", "4", "--session"), GDM,
               start, "/usr/bin/dbus-daemon"),
-        _proc(710, 708, "gnome-session-binary", ("/usr/libexec/gnome-session-binary", *autostart), GDM, start,
-              "/usr/libexec/gnome-session-binary"),
-        _proc(716, 700, "pipewire", ("/usr/bin/pipewire",), GDM, start + 1, "/usr/bin/pipewire"),
-        _proc(717, 700, "wireplumber", ("/usr/bin/wireplumber",), GDM, start + 1, "/usr/bin/wireplumber"),
-        _proc(725, 710, "gnome-shell", ("/usr/bin/gnome-shell",), GDM, start + 1, "/usr/bin/gnome-shell"),
-        *_gsd(760, 710, GDM, start + 3),
+        _proc(g + 20, g + 18, "gnome-session-binary", ("/usr/libexec/gnome-session-binary", *autostart), GDM,
+              start, "/usr/libexec/gnome-session-binary"),
+        _proc(g + 26, g + 10, "pipewire", ("/usr/bin/pipewire",), GDM, start + 1, "/usr/bin/pipewire"),
+        _proc(g + 27, g + 10, "wireplumber", ("/usr/bin/wireplumber",), GDM, start + 1, "/usr/bin/wireplumber"),
+        _proc(g + 35, g + 20, "gnome-shell", ("/usr/bin/gnome-shell",), GDM, start + 1, "/usr/bin/gnome-shell"),
+        *gsd,
     ]
 
 
-def _user_session(d: Desktop) -> list[Process]:
-    """The user's GNOME on Wayland after a password login at the greeter, and the Firefox they opened."""
-    ids, w, t = (d.uid, d.gid), d.worker, d.login
-    manager = w + 5
-    shell = w + 40
+def _user_session(d: Desktop, taken: set[int]) -> list[Process]:
+    """The user's GNOME on Wayland after a password login at the greeter, and the Firefox they opened.
+
+    Offsets count the pids handed out since the worker's (a login forks helpers that exit: the gaps), each
+    stepping over a pid the story holds, so the session never takes one and ends below
+    ``pids.desktop_end``."""
+    at = Pids(d.worker, taken)
+    ids, t = (d.uid, d.gid), d.login
+    w, manager, shell = at(0), at(5), at(40)
     rows = [
         _proc(w, GDM_PID, "gdm-session-worker", ("gdm-session-worker [pam/gdm-password]",), ROOT, t,
               "/usr/libexec/gdm-session-worker"),
         # pam_gnome_keyring starts it in the worker's PAM stack; it daemonizes, so init adopts it.
-        _proc(w + 3, 1, "gnome-keyring-daemon", ("/usr/bin/gnome-keyring-daemon", "--daemonize", "--login"), ids,
+        _proc(at(3), 1, "gnome-keyring-daemon", ("/usr/bin/gnome-keyring-daemon", "--daemonize", "--login"), ids,
               t, "/usr/bin/gnome-keyring-daemon"),
-        *_user_manager(manager, ids, t),
-        _proc(w + 8, manager, "pipewire", ("/usr/bin/pipewire",), ids, t, "/usr/bin/pipewire"),
-        _proc(w + 9, manager, "wireplumber", ("/usr/bin/wireplumber",), ids, t, "/usr/bin/wireplumber"),
-        _proc(w + 10, manager, "dbus-daemon", ("/usr/bin/dbus-daemon", "--session", "--address=systemd:",
+        *_user_manager(manager, ids, t, at(6)),
+        _proc(at(8), manager, "pipewire", ("/usr/bin/pipewire",), ids, t, "/usr/bin/pipewire"),
+        _proc(at(9), manager, "wireplumber", ("/usr/bin/wireplumber",), ids, t, "/usr/bin/wireplumber"),
+        _proc(at(10), manager, "dbus-daemon", ("/usr/bin/dbus-daemon", "--session", "--address=systemd:",
                                                "--nofork", "--nopidfile", "--systemd-activation", "--syslog-only"),
               ids, t, "/usr/bin/dbus-daemon"),
-        _proc(w + 12, w, "gdm-wayland-session", ("/usr/libexec/gdm-wayland-session", "/usr/bin/gnome-session"),
+        _proc(at(12), w, "gdm-wayland-session", ("/usr/libexec/gdm-wayland-session", "/usr/bin/gnome-session"),
               ids, t + 1, "/usr/libexec/gdm-wayland-session"),
-        _proc(w + 14, w + 12, "gnome-session-binary", ("/usr/libexec/gnome-session-binary",), ids, t + 1,
+        _proc(at(14), at(12), "gnome-session-binary", ("/usr/libexec/gnome-session-binary",), ids, t + 1,
               "/usr/libexec/gnome-session-binary"),
-        _proc(w + 20, manager, "gnome-session-ctl", ("/usr/libexec/gnome-session-ctl", "--monitor"), ids, t + 2,
+        _proc(at(20), manager, "gnome-session-ctl", ("/usr/libexec/gnome-session-ctl", "--monitor"), ids, t + 2,
               "/usr/libexec/gnome-session-ctl"),
-        _proc(w + 22, manager, "gnome-session-binary",
+        _proc(at(22), manager, "gnome-session-binary",
               ("/usr/libexec/gnome-session-binary", "--systemd-service", "--session=gnome"), ids, t + 2,
               "/usr/libexec/gnome-session-binary"),
         _proc(shell, manager, "gnome-shell", ("/usr/bin/gnome-shell",), ids, t + 2, "/usr/bin/gnome-shell"),
-        _proc(w + 60, manager, "xdg-permission-store", ("/usr/libexec/xdg-permission-store",), ids, t + 3,
+        _proc(at(50), manager, "xdg-permission-store", ("/usr/libexec/xdg-permission-store",), ids, t + 3,
               "/usr/libexec/xdg-permission-store"),
-        _proc(w + 66, manager, "gnome-shell-calendar-server", ("/usr/libexec/gnome-shell-calendar-server",), ids,
+        _proc(at(54), manager, "gnome-shell-calendar-server", ("/usr/libexec/gnome-shell-calendar-server",), ids,
               t + 4, "/usr/libexec/gnome-shell-calendar-server"),
-        _proc(w + 70, manager, "xdg-document-portal", ("/usr/libexec/xdg-document-portal",), ids, t + 4,
+        _proc(at(58), manager, "xdg-document-portal", ("/usr/libexec/xdg-document-portal",), ids, t + 4,
               "/usr/libexec/xdg-document-portal"),
-        *_gsd(w + 80, manager, ids, t + 4),
+        *[_proc(at(64 + k), manager, name, (f"/usr/libexec/{name}",), ids, t + 4, f"/usr/libexec/{name}")
+          for k, name in enumerate(_GSD)],
         # mutter starts Xwayland on demand (for the first X11 client) with its own auth file.
-        _proc(w + 100, shell, "Xwayland", ("/usr/bin/Xwayland", ":0", "-rootless", "-noreset", "-accessx", "-core",
-                                           "-auth", f"/run/user/{d.uid}/.mutter-Xwaylandauth.{_suffix(d)}",
-                                           "-listenfd", "4", "-listenfd", "5", "-displayfd", "6", "-initfd", "7",
-                                           "-byteswappedclients"), ids, t + 5, "/usr/bin/Xwayland"),
-        _proc(w + 110, manager, "xdg-desktop-portal", ("/usr/libexec/xdg-desktop-portal",), ids, t + 6,
+        _proc(at(80), shell, "Xwayland", ("/usr/bin/Xwayland", ":0", "-rootless", "-noreset", "-accessx", "-core",
+                                          "-auth", f"/run/user/{d.uid}/.mutter-Xwaylandauth.{_suffix(d)}",
+                                          "-listenfd", "4", "-listenfd", "5", "-displayfd", "6", "-initfd", "7",
+                                          "-byteswappedclients"), ids, t + 5, "/usr/bin/Xwayland"),
+        _proc(at(88), manager, "xdg-desktop-portal", ("/usr/libexec/xdg-desktop-portal",), ids, t + 6,
               "/usr/libexec/xdg-desktop-portal"),
     ]
-    return rows + _firefox(w + 160, manager, ids, t + 40, d)
+    return rows + _firefox(at, manager, ids, t + 40, d)
 
 
 def _suffix(d: Desktop) -> str:
@@ -208,9 +235,10 @@ def _suffix(d: Desktop) -> str:
     return "".join(alphabet[b % len(alphabet)] for b in digest[:6])
 
 
-def _firefox(pid: int, manager: int, ids: tuple[int, int], start: int, d: Desktop) -> list[Process]:
+def _firefox(at: Pids, manager: int, ids: tuple[int, int], start: int, d: Desktop) -> list[Process]:
     """firefox-esr as the dock launches it (the user manager adopts it) and its children, which Firefox execs
     from its own binary with ``-contentproc`` and the parent's pid and IPC channel id."""
+    pid = at(_FIREFOX_AT)
     channel = "{" + str(uuid.UUID(bytes=hashlib.sha256(f"firefox {d.uid} {d.login}".encode()).digest()[:16],
                                   version=4)) + "}"
     rows = [_proc(pid, manager, "firefox-esr", (FIREFOX,), ids, start, FIREFOX)]
@@ -221,17 +249,40 @@ def _firefox(pid: int, manager: int, ids: tuple[int, int], start: int, d: Deskto
         args = (FIREFOX, "-contentproc", *child, "-prefsLen", "31398", "-prefMapSize", "244806",
                 "-greomni", "/usr/lib/firefox-esr/omni.ja", "-appomni", "/usr/lib/firefox-esr/browser/omni.ja",
                 "-appDir", "/usr/lib/firefox-esr/browser", channel, str(pid), "true", kind)
-        rows.append(_proc(pid + 20 + 9 * k, pid, comm, args, ids, start + 1 + k // 3, FIREFOX))
+        rows.append(_proc(at(_FIREFOX_AT + 6 + 7 * k), pid, comm, args, ids, start + 1 + k // 3, FIREFOX))
     return rows
 
 
-# The modules `lsmod` lists on the QEMU/KVM guest, in load order (ostree's modules.dep indexes the same names).
+_FIREFOX_AT = 110  # Firefox's pid counted from the worker's: the desktop's own start took the pids before it
+assert _FIREFOX_AT + 6 + 7 * len(_FIREFOX_CHILDREN) < DESKTOP_SPAN, "the session outgrows pids.DESKTOP_SPAN"
+
+
+# The modules `lsmod` lists on this guest (QEMU's i440FX + PIIX machine, as memory's kernel log and iomem say: PIIX
+# IDE, an e1000, a floppy, the std VGA as bochs, a UHCI USB tablet) running bookworm's 6.1 kernel with GNOME, in
+# load order: the initramfs's storage and root file system (Debian builds libata, SCSI and ext4 as modules: the
+# installed /boot/config says CONFIG_EXT4_FS=m), systemd's own (autofs4, ip_tables, its modprobe@ units: configfs,
+# fuse, loop, dm_mod, drm), udev's for the devices it finds, binfmt_misc at its automount, then vfat with Debian's
+# default code page and iocharset (nls_cp437, nls_ascii) when udisks mounts the TRANSFER volume at the login.
+# No Ubuntu module (mac_hid, nls_iso8859_1). ostree's modules.dep indexes the same names at Debian's paths.
 # (name, core size, text size), sizes in bytes as /proc/modules gives them, rounded to pages.
 KERNEL_MODULES: tuple[tuple[str, int, int], ...] = (
-    ("floppy", 118784, 73728), ("pata_acpi", 16384, 4096), ("i2c_piix4", 32768, 12288),
-    ("libahci", 49152, 28672), ("ahci", 45056, 20480), ("e1000", 159744, 98304),
-    ("psmouse", 176128, 110592), ("crc32_pclmul", 16384, 8192), ("autofs4", 49152, 28672),
-    ("x_tables", 53248, 24576), ("ip_tables", 32768, 12288), ("msr", 16384, 4096),
-    ("sch_fq_codel", 20480, 12288), ("mac_hid", 16384, 4096), ("serio_raw", 20480, 4096),
-    ("input_leds", 16384, 4096), ("joydev", 32768, 16384), ("nls_iso8859_1", 16384, 4096),
+    ("scsi_common", 16384, 4096), ("scsi_mod", 282624, 200704), ("libata", 401408, 278528),
+    ("ata_piix", 40960, 20480), ("ata_generic", 16384, 4096), ("crc64", 20480, 8192),
+    ("crc64_rocksoft", 20480, 4096), ("crc_t10dif", 20480, 4096), ("t10_pi", 16384, 4096),
+    ("sd_mod", 61440, 36864), ("floppy", 131072, 86016), ("e1000", 163840, 106496),
+    ("psmouse", 212992, 135168), ("crc32c_generic", 16384, 4096), ("crc16", 16384, 4096),
+    ("mbcache", 16384, 8192), ("jbd2", 167936, 106496), ("ext4", 1007616, 696320),
+    ("crc32_pclmul", 16384, 8192), ("crc32c_intel", 24576, 12288), ("autofs4", 53248, 28672),
+    ("x_tables", 57344, 28672), ("ip_tables", 36864, 12288), ("configfs", 57344, 32768),
+    ("fuse", 163840, 106496), ("loop", 32768, 16384), ("dm_mod", 184320, 118784), ("drm", 614400, 401408),
+    ("button", 24576, 8192), ("evdev", 28672, 12288), ("serio_raw", 20480, 8192), ("pcspkr", 16384, 4096),
+    ("joydev", 28672, 16384), ("qemu_fw_cfg", 20480, 8192), ("i2c_piix4", 32768, 12288),
+    ("usb_common", 16384, 4096), ("usbcore", 348160, 233472), ("ehci_hcd", 98304, 49152),
+    ("ehci_pci", 20480, 8192), ("uhci_hcd", 57344, 32768), ("hid", 159744, 98304), ("usbhid", 65536, 36864),
+    ("hid_generic", 16384, 4096), ("cdrom", 73728, 45056), ("sr_mod", 28672, 12288), ("sg", 40960, 24576),
+    ("cryptd", 28672, 12288), ("crypto_simd", 16384, 4096), ("aesni_intel", 393216, 184320),
+    ("ghash_clmulni_intel", 16384, 8192), ("drm_kms_helper", 212992, 135168), ("ttm", 94208, 57344),
+    ("drm_ttm_helper", 16384, 4096), ("drm_vram_helper", 24576, 12288), ("bochs", 20480, 8192),
+    ("binfmt_misc", 28672, 12288), ("fat", 94208, 57344), ("vfat", 24576, 12288), ("nls_cp437", 20480, 4096),
+    ("nls_ascii", 16384, 4096),
 )

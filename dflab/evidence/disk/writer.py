@@ -147,7 +147,7 @@ def _os_facts(case: Case, volume: Volume, built: BuiltFs) -> dict[str, object]:
     installed = [f for f in built.files if f.startswith(ostree.ID_PREFIX)]
     return {"distribution": volume.os.distribution, "profile": volume.os.profile,
             "installed_at": volume.os.installed_at, "updated_at": volume.os.updated_at,
-            "packages": len(ostree.shared(volume.os.distribution, volume.os.profile).catalog.packages),
+            "packages": ostree.installed_packages(volume.os.distribution, volume.os.profile),
             "files": len(installed), "last_inode": built.last_inode,
             "shown": shown}
 

@@ -20,6 +20,7 @@ from dflab.evidence.memory.kernel import KernelImage
 from dflab.evidence.memory.kmem import MODULES_VADDR, KernelMemory
 from dflab.evidence.memory.physmem import PAGE
 from dflab.scenario.case import Case
+from dflab.scenario.ostree.contents import code
 from dflab.scenario.system import KERNEL_MODULES
 
 MODULE_STATE_LIVE = 0
@@ -39,7 +40,7 @@ class KernelModule:
 
 def kernel_modules(case: Case) -> tuple[KernelModule, ...]:
     """The modules loaded on the case's host, in load order."""
-    del case  # every case's host is the same Ubuntu guest; a story module would be added here
+    del case  # every case's host is the same Debian 12 guest (system.KERNEL_MODULES); a story module would go here
     return tuple(KernelModule(*m) for m in KERNEL_MODULES)
 
 
@@ -56,10 +57,16 @@ def build_modules(kernel: KernelImage, modules: tuple[KernelModule, ...], rng: r
     first = cursor
     addrs: dict[str, int] = {}
     for m in modules:
+        body = random.Random(f"dflab/memory/module/{m.name}")  # the module's bytes: its build's, not the case's
         for off in range(0, m.core_size, PAGE):
             frame = km.phys.alloc_frame()
             kernel.tables.map_kernel_page(cursor + off, frame, executable=off < m.text_size)
             km.vmap(cursor + off, frame)
+            # A loaded module's core is its code, then its data: never pages of zeros. The first data page holds
+            # struct module and its symbol tables (written below, every field not set left zero, as the kernel
+            # zeroes it), the rest the module's own data.
+            km.write(cursor + off, code(body, PAGE) if off < m.text_size else
+                     bytes(PAGE) if off == m.text_size else _data(body))
         mod = cursor + m.text_size
         km.fill(mod, "module", {
             "state": MODULE_STATE_LIVE, "name": m.name.encode(), "mkobj.mod": mod,
@@ -77,6 +84,14 @@ def build_modules(kernel: KernelImage, modules: tuple[KernelModule, ...], rng: r
     km.link_list(sym["modules"], [km.addr_of(a, "module", "list") for a in newest_first])
     km.link_list(km.addr_of(kset, "kset", "list"), [km.addr_of(a, "module", "mkobj.kobj.entry") for a in newest_first])
     return addrs
+
+
+_DATA = bytes(b if b >= 0xA0 else 0 for b in range(256))  # data is mostly zero bytes between its values
+
+
+def _data(r: random.Random) -> bytes:
+    """A page of a module's data: counters, flags, pointers and strings among zeros."""
+    return r.randbytes(PAGE).translate(_DATA)
 
 
 def _module_symbols(km: KernelMemory, mod: int, text: int) -> None:

@@ -1,9 +1,10 @@
-"""The host's network interfaces on ``init_net``: ``lo`` and ``eth0`` with the case's address and MAC.
+"""The host's network interfaces on ``init_net``: ``lo`` and the NIC as the logs name it (``ens3``), with the
+case's address and MAC.
 
 ``linux.ip.Link`` and ``linux.ip.Addr`` walk ``net_namespace_list`` → each
 ``net.dev_base_head`` → ``net_device.dev_list``, then ``ip_ptr->ifa_list``
 (IPv4) and ``ip6_ptr->addr_list`` (IPv6).  Addresses are stored in network
-byte order as the kernel keeps them; ``eth0`` carries the suspect host's IPv4
+byte order as the kernel keeps them; the NIC carries the suspect host's IPv4
 address and, as every IPv6-enabled interface does, an EUI-64 link-local
 address derived from its MAC.
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 from dflab.evidence.memory.kmem import KernelMemory
 from dflab.scenario.case import Case
+from dflab.scenario.traces.syslog import NIC
 
 IFF_UP, IFF_BROADCAST, IFF_LOOPBACK, IFF_MULTICAST = 0x1, 0x2, 0x8, 0x1000
 LINK_STATE_START, LINK_STATE_PRESENT = 1 << 0, 1 << 1
@@ -54,7 +56,7 @@ def interfaces(case: Case) -> tuple[Interface, ...]:
     return (
         Interface(1, "lo", "00:00:00:00:00:00", IFF_UP | IFF_LOOPBACK, IF_OPER_UNKNOWN, 65536, "noqueue",
                   ("127.0.0.1", 8, RT_SCOPE_HOST), ("::1", 128, IFA_HOST)),
-        Interface(2, "eth0", host.mac.lower(), IFF_UP | IFF_BROADCAST | IFF_MULTICAST, IF_OPER_UP, 1500,
+        Interface(2, NIC, host.mac.lower(), IFF_UP | IFF_BROADCAST | IFF_MULTICAST, IF_OPER_UP, 1500,
                   "fq_codel", (host.ip, LAN_PREFIX, RT_SCOPE_UNIVERSE), (_link_local(host.mac), 64, IFA_LINK)),
     )
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from dflab.evidence.memory.cstruct import U64, array, base, ptr, struct
 from dflab.evidence.memory.kmem import KernelMemory
 from dflab.evidence.memory.ram_map import iomem_tree
+from dflab.scenario.traces.syslog import NIC
 
 LOG_BUF_SHIFT = 18  # CONFIG_LOG_BUF_SHIFT of Ubuntu's kernels: a 256 KiB text ring
 DESC_COUNT_BITS = LOG_BUF_SHIFT - 5  # PRB_AVGBITS: one descriptor per 32 bytes of text
@@ -47,8 +48,8 @@ def boot_log(banner: str, release: str, size: int, mac: str, disk_bytes: int, pa
     sectors = disk_bytes // 512
     lines = [
         LogLine(0.0, LOG_NOTICE, banner.rstrip("\n"), None),
-        LogLine(0.0, LOG_INFO, f"Command line: BOOT_IMAGE=/boot/vmlinuz-{release} root=UUID={root_uuid} ro quiet "
-                               "splash", None),
+        LogLine(0.0, LOG_INFO, f"Command line: BOOT_IMAGE=/boot/vmlinuz-{release} root=UUID={root_uuid} ro quiet",
+                 None),  # Debian's GRUB_CMDLINE_LINUX_DEFAULT ("splash" is Ubuntu's)
         LogLine(0.0, LOG_INFO, "BIOS-provided physical RAM map:", None),
         *e820,
         LogLine(0.0, LOG_INFO, "DMI: QEMU Standard PC (i440FX + PIIX, 1996), BIOS 1.15.0-1 04/01/2014", None),
@@ -63,13 +64,14 @@ def boot_log(banner: str, release: str, size: int, mac: str, disk_bytes: int, pa
                                    f"({disk_bytes / 1e9:.2f} GB/{disk_bytes / 2**30:.2f} GiB)", 1),
         LogLine(1.391, LOG_INFO, " sda: " + " ".join(partitions), 1),
         LogLine(1.392, LOG_NOTICE, "sd 0:0:0:0: [sda] Attached SCSI disk", 1),
+        LogLine(1.502, LOG_INFO, f"e1000 0000:00:03.0 {NIC}: renamed from eth0", 1),  # udev's predictable name
     ]
     if root is not None:
         lines.append(LogLine(2.604, LOG_INFO, f"EXT4-fs ({root}): mounted filesystem with ordered data mode. "
                                               "Opts: (null). Quota mode: none.", 1))
     lines += [
-        LogLine(4.118, LOG_INFO, "e1000: eth0 NIC Link is Up 1000 Mbps Full Duplex, Flow Control: RX", 1),
-        LogLine(4.123, LOG_INFO, "IPv6: ADDRCONF(NETDEV_CHANGE): eth0: link becomes ready", 1),
+        LogLine(4.118, LOG_INFO, f"e1000: {NIC} NIC Link is Up 1000 Mbps Full Duplex, Flow Control: RX", 1),
+        LogLine(4.123, LOG_INFO, f"IPv6: ADDRCONF(NETDEV_CHANGE): {NIC}: link becomes ready", 1),
     ]
     return lines
 

@@ -37,6 +37,9 @@ class CaptureInfo:
     seed: int
 
 
+_PAD = (b"", b"\0", b"\0\0", b"\0\0\0")
+
+
 def _option(code: int, value: bytes) -> bytes:
     return struct.pack("<HH", code, len(value)) + value + bytes(-len(value) % 4)
 
@@ -78,3 +81,28 @@ def write_pcapng(path: Path, frames: Sequence[Frame], info: CaptureInfo) -> None
         out.write(_block(5, struct.pack("<I", 0) + _ts(stop) + _options(
             (2, _ts(info.start_us * 1000 + rng.randint(0, 999))), (3, _ts(stop)),
             (4, struct.pack("<Q", len(frames))), (5, struct.pack("<Q", 0)))))
+
+
+def pcapng_bytes(frames: Sequence[Frame], info: CaptureInfo, *, hardware: str = HARDWARE, os: str = OS,
+                 application: str = APPLICATION, interface: str = INTERFACE) -> bytes:
+    """The pcapng :func:`write_pcapng` writes, as bytes, for a capture box described by the keyword arguments."""
+    rng = random.Random(info.seed)
+    out = [_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1) + _options(
+               (2, hardware.encode()), (3, os.encode()), (4, application.encode()))),
+           _block(1, struct.pack("<HHI", LINKTYPE_ETHERNET, 0, SNAPLEN) + _options(
+               (2, interface.encode()), (9, b"\x09"), (12, os.encode())))]
+    bits = rng.getrandbits  # rng.randint(0, 999), drawn as it draws it (10 bits, again while >= 1000), inlined
+    epb = struct.Struct("<IIIIIII")  # block type, length, interface, timestamp (high, low), captured, original
+    for t_us, frame in frames:
+        while (ns := bits(10)) >= 1000:
+            pass
+        ns += t_us * 1000
+        size = len(frame)
+        block = 32 + size + (-size & 3)
+        out += (epb.pack(6, block, 0, ns >> 32, ns & 0xFFFFFFFF, size, size), frame,
+                _PAD[-size & 3] + block.to_bytes(4, "little"))  # joined once at the end: no frame copied twice
+    stop = info.end_us * 1000 + rng.randint(0, 999)
+    out.append(_block(5, struct.pack("<I", 0) + _ts(stop) + _options(
+        (2, _ts(info.start_us * 1000 + rng.randint(0, 999))), (3, _ts(stop)),
+        (4, struct.pack("<Q", len(frames))), (5, struct.pack("<Q", 0)))))
+    return b"".join(out)

@@ -21,18 +21,20 @@ from __future__ import annotations
 
 import bisect
 import random
+import struct
 from dataclasses import dataclass, field
 
 from dflab.evidence.network.conversation import Conversation
 from dflab.evidence.network.frames import ACK, FIN, PSH, RST, SYN, tcp_frame
-from dflab.evidence.network.profiles import MSS, data_options
-from dflab.evidence.network.segment import Endpoint, derived_seed
+from dflab.evidence.network.profiles import MSS, NOP, TS
+from dflab.evidence.network.segment import Endpoint, derived_seed, randint
 
 INITIAL_CWND = 10  # segments (RFC 6928)
 MAX_CWND = 400
 DELACK_US = 40_000  # Linux's minimum delayed-ACK timeout
 TLP_MIN_US = 10_000
 AUTOTUNE_AFTER = 32_768  # received bytes after which receive-buffer autotuning starts to open the window
+_DATA_TS = struct.Struct("!BBBBII")  # what data_options() writes when timestamps are on: NOP NOP TS, TSval, TSecr
 
 
 @dataclass
@@ -89,7 +91,7 @@ class TcpSession:
 
     def _gap(self, me: _Side, size: int) -> int:
         """Time between two back-to-back frames of ``me`` at the capture point: its link's serialisation."""
-        return size * 8_000_000 // (me.ep.mbps * 1_000_000) + self.rng.randint(2, 40)
+        return size * 8_000_000 // (me.ep.mbps * 1_000_000) + randint(self.rng, 2, 40)
 
     def _next_time(self, by_client: bool) -> int:
         """When ``by_client``'s side can send: after its own last frame and after reacting to the peer's."""
@@ -124,29 +126,34 @@ class TcpSession:
         return min(me.rcv_wnd >> me.ep.os.wscale, 0xFFFF)
 
     def _emit(self, t_us: int, from_client: bool, flags: int, payload: bytes = b"", *, resent: bool = False) -> None:
+        # Called for every frame of every session (70,000 in a Windows capture): the options and the window are
+        # written here rather than through data_options() and _window(), with the same values.
         me, peer = self._sides[from_client], self._sides[not from_client]
+        ep, size = me.ep, len(payload)
         tsval = (t_us // 1000 + me.ts_offset) & 0xFFFFFFFF
-        ts = (tsval, self._echo(me, peer, t_us) if flags & ACK else 0)
         if flags & SYN:
-            offer_ts = me.ep.os.timestamps and (from_client or self.timestamps)
-            options = me.ep.os.syn_options(ts if offer_ts else None, wscale=True, sack=True)
+            ts = (tsval, self._echo(me, peer, t_us) if flags & ACK else 0)
+            offer_ts = ep.os.timestamps and (from_client or self.timestamps)
+            options = ep.os.syn_options(ts if offer_ts else None, wscale=True, sack=True)
+            window = self._window(me, flags, self.timestamps)
         else:
-            options = data_options(ts if self.timestamps else None)
-        seq = me.seq - len(payload) if resent else me.seq
-        frame = tcp_frame(me.ep.mac, peer.ep.mac, me.ep.ip_raw, peer.ep.ip_raw, me.ep.ttl,
-                          self._ip_id(me, t_us, flags), True, me.port, peer.port, seq, peer.seq, flags,
-                          self._window(me, flags, self.timestamps), options, payload)
+            options = (_DATA_TS.pack(NOP, NOP, TS, 10, tsval, self._echo(me, peer, t_us) if flags & ACK else 0)
+                       if self.timestamps else b"")
+            window = min(me.rcv_wnd >> ep.os.wscale, 0xFFFF)
+        seq = me.seq - size if resent else me.seq
+        frame = tcp_frame(ep.mac, peer.ep.mac, ep.ip_raw, peer.ep.ip_raw, ep.ttl, self._ip_id(me, t_us, flags), True,
+                          me.port, peer.port, seq, peer.seq, flags, window, options, payload)
         if not resent:
-            me.seq = (me.seq + len(payload) + (1 if flags & (SYN | FIN) else 0)) & 0xFFFFFFFF
-            peer.received += len(payload)
+            me.seq = (me.seq + size + (1 if flags & (SYN | FIN) else 0)) & 0xFFFFFFFF
+            peer.received += size
             if peer.received > AUTOTUNE_AFTER:  # a bulk transfer: the receive buffer grows with it
-                peer.rcv_wnd = min(peer.ep.os.rcv_window_max, peer.rcv_wnd + 2 * len(payload))
+                peer.rcv_wnd = min(peer.ep.os.rcv_window_max, peer.rcv_wnd + 2 * size)
         me.sent += 1
         me.last_t = max(me.last_t, t_us)
         me.times.append(t_us)
         me.tsvals.append(tsval)
         self._spoke.add(from_client)
-        self.conv.add(t_us, from_client, frame, 0 if resent else len(payload))
+        self.conv.add(t_us, from_client, frame, 0 if resent else size)
 
     def open(self) -> None:
         """Three-way handshake, the SYN exactly at the session's start time."""

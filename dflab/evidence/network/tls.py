@@ -31,15 +31,18 @@ KEY_SIZES = {X25519MLKEM768: 1216, X25519: 32, SECP256R1: 65}  # client key shar
 SERVER_KEY_SIZES = {X25519MLKEM768: 1120, X25519: 32}
 
 
-def _ext(kind: int, body: bytes) -> bytes:
+def extension(kind: int, body: bytes) -> bytes:
+    """A TLS extension: its type, its length, its body."""
     return struct.pack("!HH", kind, len(body)) + body
 
 
-def _vec16(items: Sequence[int]) -> bytes:
+def vec16(items: Sequence[int]) -> bytes:
+    """A vector of 16-bit values behind its length in bytes (cipher suites, groups, signature schemes)."""
     return struct.pack("!H", 2 * len(items)) + b"".join(struct.pack("!H", i) for i in items)
 
 
-def _record(kind: int, body: bytes, version: int = 0x0303) -> bytes:
+def record(kind: int, body: bytes, version: int = 0x0303) -> bytes:
+    """A TLS record: content type, legacy version, length, body."""
     return struct.pack("!BHH", kind, version, len(body)) + body
 
 
@@ -55,35 +58,35 @@ def client_hello(rng: random.Random, sni: str) -> tuple[bytes, bytes]:
                       for g in (X25519MLKEM768, X25519, SECP256R1))
     alpn = b"".join(bytes([len(p)]) + p for p in (b"h2", b"http/1.1"))
     extensions = b"".join((
-        _ext(0x0000, struct.pack("!HBH", len(host) + 3, 0, len(host)) + host),  # server_name
-        _ext(0x0017, b""),  # extended_master_secret
-        _ext(0xFF01, b"\x00"),  # renegotiation_info
-        _ext(0x000A, _vec16(GROUPS)),  # supported_groups
-        _ext(0x000B, b"\x01\x00"),  # ec_point_formats: uncompressed
-        _ext(0x0023, b""),  # session_ticket
-        _ext(0x0010, struct.pack("!H", len(alpn)) + alpn),  # ALPN
-        _ext(0x0005, b"\x01\x00\x00\x00\x00"),  # status_request (OCSP)
-        _ext(0x0022, _vec16((0x0403, 0x0503, 0x0603, 0x0203))),  # delegated_credentials
-        _ext(0x0012, b""),  # signed_certificate_timestamp
-        _ext(0x0033, struct.pack("!H", len(shares)) + shares),  # key_share
-        _ext(0x002B, b"\x04\x03\x04\x03\x03"),  # supported_versions: TLS 1.3, 1.2
-        _ext(0x000D, _vec16(SIGNATURES)),  # signature_algorithms
-        _ext(0x002D, b"\x01\x01"),  # psk_key_exchange_modes: psk_dhe_ke
-        _ext(0x001C, b"\x40\x01"),  # record_size_limit
-        _ext(0x001B, b"\x06\x00\x01\x00\x02\x00\x03"),  # compress_certificate: zlib, brotli, zstd
+        extension(0x0000, struct.pack("!HBH", len(host) + 3, 0, len(host)) + host),  # server_name
+        extension(0x0017, b""),  # extended_master_secret
+        extension(0xFF01, b"\x00"),  # renegotiation_info
+        extension(0x000A, vec16(GROUPS)),  # supported_groups
+        extension(0x000B, b"\x01\x00"),  # ec_point_formats: uncompressed
+        extension(0x0023, b""),  # session_ticket
+        extension(0x0010, struct.pack("!H", len(alpn)) + alpn),  # ALPN
+        extension(0x0005, b"\x01\x00\x00\x00\x00"),  # status_request (OCSP)
+        extension(0x0022, vec16((0x0403, 0x0503, 0x0603, 0x0203))),  # delegated_credentials
+        extension(0x0012, b""),  # signed_certificate_timestamp
+        extension(0x0033, struct.pack("!H", len(shares)) + shares),  # key_share
+        extension(0x002B, b"\x04\x03\x04\x03\x03"),  # supported_versions: TLS 1.3, 1.2
+        extension(0x000D, vec16(SIGNATURES)),  # signature_algorithms
+        extension(0x002D, b"\x01\x01"),  # psk_key_exchange_modes: psk_dhe_ke
+        extension(0x001C, b"\x40\x01"),  # record_size_limit
+        extension(0x001B, b"\x06\x00\x01\x00\x02\x00\x03"),  # compress_certificate: zlib, brotli, zstd
     ))
-    body = (b"\x03\x03" + rng.randbytes(32) + bytes([32]) + session_id + _vec16(CIPHERS) + b"\x01\x00"
+    body = (b"\x03\x03" + rng.randbytes(32) + bytes([32]) + session_id + vec16(CIPHERS) + b"\x01\x00"
             + struct.pack("!H", len(extensions)) + extensions)
-    return _record(HANDSHAKE, _handshake(1, body), 0x0301), session_id
+    return record(HANDSHAKE, _handshake(1, body), 0x0301), session_id
 
 
 def server_hello(rng: random.Random, session_id: bytes, group: int) -> bytes:
     """ServerHello (TLS_AES_128_GCM_SHA256, ``group``'s key share) and the ChangeCipherSpec after it."""
     share = struct.pack("!HH", group, SERVER_KEY_SIZES[group]) + rng.randbytes(SERVER_KEY_SIZES[group])
-    extensions = _ext(0x0033, share) + _ext(0x002B, b"\x03\x04")
+    extensions = extension(0x0033, share) + extension(0x002B, b"\x03\x04")
     body = (b"\x03\x03" + rng.randbytes(32) + bytes([32]) + session_id + struct.pack("!HB", 0x1301, 0)
             + struct.pack("!H", len(extensions)) + extensions)
-    return _record(HANDSHAKE, _handshake(2, body)) + _record(CCS, b"\x01")
+    return record(HANDSHAKE, _handshake(2, body)) + record(CCS, b"\x01")
 
 
 def encrypted(rng: random.Random, size: int) -> bytes:
@@ -91,7 +94,7 @@ def encrypted(rng: random.Random, size: int) -> bytes:
     out = bytearray()
     while True:
         part = min(size, MAX_RECORD)
-        out += _record(APPDATA, rng.randbytes(part + 1 + TAG))
+        out += record(APPDATA, rng.randbytes(part + 1 + TAG))
         size -= part
         if size <= 0:
             return bytes(out)
@@ -121,7 +124,7 @@ def tls_session(session: TcpSession, rng: random.Random, sni: str, exchanges: Se
               + encrypted(rng, rng.choice((79, 264, 520))) + encrypted(rng, 36))
     session.send(False, flight, reply=True, think_us=rng.randint(300, 4_000))
     for n, ex in enumerate(exchanges):
-        head = (_record(CCS, b"\x01") + encrypted(rng, 36)) if n == 0 else b""  # client Finished with the first
+        head = (record(CCS, b"\x01") + encrypted(rng, 36)) if n == 0 else b""  # client Finished with the first
         session.send(True, head + encrypted(rng, ex.request), reply=True, think_us=ex.idle_us)
         tickets = encrypted(rng, rng.randint(180, 260)) + encrypted(rng, rng.randint(180, 260)) if n == 0 else b""
         session.send(False, tickets + encrypted(rng, ex.response), think_us=ex.server_us)

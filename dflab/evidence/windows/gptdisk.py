@@ -7,7 +7,8 @@ every Windows 10 image. Partition names are the ones Windows gives ("EFI system 
 partition", "Basic data partition"); every GUID is drawn from the plan's seed, so the same plan gives the same disk.
 
 The partition table and the FAT32 file system come from ``dflab.evidence.disk`` (``place``/``table_chunks`` and
-``build_fat32``), the NTFS volume from ``dflab.evidence.windows.ntfs``. Two things that real Windows disks show
+``build_fat32``), the NTFS volume from ``dflab.evidence.windows.ntfs`` (its used extents, each placed at the
+partition's offset: a partition of tens of GiB costs only what it holds). Two things that real Windows disks show
 are not written, because the shared GPT writer has no field for them: GPT attribute bits (all 0 here), and the
 WinRE Recovery partition Windows 10 2004 and later put after the Windows partition (not needed for the case).
 The ESP holds the boot manager's paths with placeholder files that say they are placeholders: the evidence is
@@ -103,5 +104,5 @@ def build_windows_disk(plan: WindowsDiskPlan) -> WindowsDisk:
                       plan.installed_at)
     chunks += [(start["esp"] + offset, data) for offset, data in fat.chunks]
     ntfs = build_volume(replace(plan.windows, hidden_sectors=parts[2].start))
-    chunks.append((start["windows"], ntfs.image))
+    chunks += [(start["windows"] + offset, data) for offset, data in ntfs.pieces]
     return WindowsDisk(size, tuple(sorted(chunks, key=lambda c: c[0])), tuple(parts), ntfs)

@@ -17,9 +17,15 @@ system's own story (logs, a browser profile, documents) add files beside it.
 from __future__ import annotations
 
 from dflab.scenario.case import Case, DiskFile, Volume
+from dflab.scenario.ostree.dpkg import KERNEL_PACKAGES
 from dflab.scenario.ostree.tree import ID_PREFIX, LOADED, os_files, shared
 
-__all__ = ["ID_PREFIX", "LOADED", "extra_files", "files_for", "shared"]
+__all__ = ["ID_PREFIX", "LOADED", "extra_files", "files_for", "installed_packages", "shared"]
+
+
+def installed_packages(distribution: str, profile: str) -> int:
+    """How many packages dpkg's status lists installed: the shared catalog's and the case's kernel packages."""
+    return len(shared(distribution, profile).catalog.packages) + KERNEL_PACKAGES
 
 
 def extra_files(case: Case, volume: Volume) -> list[DiskFile]:

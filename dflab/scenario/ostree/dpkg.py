@@ -11,6 +11,7 @@ import hashlib
 import random
 from collections.abc import Mapping
 
+from dflab.scenario.kernel import DebianKernel
 from dflab.scenario.ostree.catalog import Catalog, Entry, Package
 
 INFO = "/var/lib/dpkg/info"
@@ -46,7 +47,7 @@ def database(catalog: Catalog, contents: Mapping[str, bytes]) -> dict[str, bytes
                 out[f"{base}.{script}"] = _script(p, script)
         size = sum(len(contents[e.path]) for e in entries) // 1024 + len(entries) // 8 + 1
         stanzas.append(_stanza(p, size, conffiles, contents, catalog, r))
-    out["/var/lib/dpkg/status"] = ("\n".join(stanzas)).encode()
+    out[STATUS] = ("\n".join(stanzas)).encode()
     out["/var/lib/dpkg/available"] = b""
     out["/var/lib/dpkg/diversions"] = b""
     out["/var/lib/dpkg/statoverride"] = b""
@@ -88,3 +89,55 @@ def _stanza(p: Package, size: int, conffiles: list[Entry], contents: Mapping[str
     lines.append(f"Description: {p.description}")
     lines.append(f" This package provides {p.description[0].lower() + p.description[1:]}.")
     return "\n".join(lines) + "\n"
+
+
+# The running kernel's packages (dflab.scenario.kernel.debian_kernel): drawn per case, so not in the shared catalog.
+# bookworm installs the signed image (source linux-signed-amd64) and its meta-package linux-image-amd64.
+KERNEL_MAINTAINER = "Debian Kernel Team <debian-kernel@lists.debian.org>"
+KERNEL_PACKAGES = 2  # linux-image-<release> and linux-image-amd64: what kernel_stanzas adds to the status
+STATUS = "/var/lib/dpkg/status"
+
+
+def kernel_stanzas(k: DebianKernel) -> list[str]:
+    """dpkg's status stanzas of ``linux-image-<release>`` and ``linux-image-amd64`` as bookworm's packages have
+    them (their control fields; Installed-Size is the real image package's, modules included)."""
+    signed = f"Source: linux-signed-amd64 ({k.version.replace('-', '+')})"
+    image = [f"Package: linux-image-{k.release}", "Status: install ok installed", "Priority: optional",
+             "Section: kernel", "Installed-Size: 398460", f"Maintainer: {KERNEL_MAINTAINER}", "Architecture: amd64",
+             signed, f"Version: {k.version}", "Depends: kmod, linux-base (>= 4.3~), initramfs-tools (>= 0.120+deb8u2)"
+             " | linux-initramfs-tool", "Recommends: firmware-linux-free, apparmor",
+             "Suggests: linux-doc-6.1, debian-kernel-handbook, grub-pc | grub-efi-amd64 | extlinux",
+             "Breaks: fwupdate (<< 12-7), initramfs-tools (<< 0.120+deb8u2), wireless-regdb (<< 2019.06.03-1~)",
+             "Description: Linux 6.1 for 64-bit PCs (signed)",
+             " The Linux kernel 6.1 and modules for use on PCs with AMD64, Intel 64 or",
+             " VIA Nano processors.", " .", " The kernel image is signed for use with Secure Boot.",
+             f"Built-Using: linux (= {k.version})"]
+    meta = ["Package: linux-image-amd64", "Status: install ok installed", "Priority: optional", "Section: kernel",
+            "Installed-Size: 13", f"Maintainer: {KERNEL_MAINTAINER}", "Architecture: amd64", signed,
+            f"Version: {k.version}", f"Depends: linux-image-{k.release} (= {k.version})",
+            "Description: Linux for 64-bit PCs (meta-package)",
+            " This package depends on the latest Linux kernel and modules for use on PCs",
+            " with AMD64, Intel 64 or VIA Nano processors.", f"Built-Using: linux (= {k.version})"]
+    return ["\n".join(image) + "\n", "\n".join(meta) + "\n"]
+
+
+def with_stanzas(status: bytes, stanzas: list[str]) -> bytes:
+    """``status`` with ``stanzas`` among its own, in package-name order as dpkg writes the file."""
+    parts = status.decode().split("\n\n")
+    merged = sorted([p.rstrip("\n") + "\n" for p in parts if p.strip()] + stanzas,
+                    key=lambda s: s.split("\n", 1)[0].removeprefix("Package: "))
+    return "\n".join(merged).encode()
+
+
+def kernel_info(k: DebianKernel, packaged: Mapping[str, bytes]) -> dict[str, bytes]:
+    """``info/linux-image-<release>.{list,md5sums}`` for the image package's files on the disk (``packaged``:
+    path -> bytes; what depmod generates at install, modules.dep, is no package's), and the meta-package's list."""
+    base = f"{INFO}/linux-image-{k.release}"
+    paths = {"/."}
+    for path in packaged:
+        parts = path.split("/")
+        paths.update("/".join(parts[:i]) for i in range(2, len(parts) + 1))
+    sums = "".join(f"{_md5(data)}  {path[1:]}\n" for path, data in sorted(packaged.items()))
+    return {f"{base}.list": ("\n".join(sorted(paths)) + "\n").encode(), f"{base}.md5sums": sums.encode(),
+            f"{INFO}/linux-image-amd64.list": "\n".join(("/.", "/usr", "/usr/share", "/usr/share/doc",
+                                                          "/usr/share/doc/linux-image-amd64", "")).encode()}

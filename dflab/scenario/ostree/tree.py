@@ -24,11 +24,12 @@ from dataclasses import dataclass
 from functools import cache
 
 from dflab.scenario.case import DiskFile, OsInstall, User, Volume
+from dflab.scenario.kernel import debian_kernel
 from dflab.scenario.ostree import contents as c
 from dflab.scenario.ostree import etc, texts
 from dflab.scenario.ostree.accounts import GID
 from dflab.scenario.ostree.catalog import EXE_MODE, Catalog, Entry, load
-from dflab.scenario.ostree.dpkg import database, info_name
+from dflab.scenario.ostree.dpkg import STATUS, database, info_name, kernel_stanzas, with_stanzas
 from dflab.scenario.traces.packages import Unpack, log_times, package_logs, previous_version
 
 MAX_SIZE = 5 << 19  # the largest program or library: keeps a variant's data near 80 MB (libxul.so is 2.5 MiB)
@@ -66,9 +67,12 @@ class Shared:
     """What every case of ``(distribution, profile)`` installs identically."""
 
     catalog: Catalog
-    contents: dict[str, bytes]  # path -> bytes: packaged files and dpkg's database
+    contents: dict[str, bytes]  # path -> bytes: packaged files and dpkg's database but its status
     owner: dict[str, str]  # path -> package, dpkg's database files included
     entries: dict[str, Entry]
+    # dpkg's status of the shared packages: each case adds its kernel's (drawn per case), so the file on the disk
+    # is the case's, never these bytes, and what reads ``contents`` as the disk's (memory's page cache) skips it.
+    status: bytes = b""
 
 
 @cache
@@ -84,7 +88,8 @@ def shared(distribution: str, profile: str) -> Shared:
         contents[path] = data
         leaf = path.rsplit("/", 1)[-1]
         owner[path] = names.get(leaf.rsplit(".", 1)[0], "")
-    return Shared(catalog, contents, owner, {e.path: e for e in catalog.entries})
+    status = contents.pop(STATUS)
+    return Shared(catalog, contents, owner, {e.path: e for e in catalog.entries}, status)
 
 
 def _rng(*labels: str) -> random.Random:
@@ -203,6 +208,8 @@ def os_files(seed: bytes, volume: Volume, install: OsInstall, hostname: str, use
             pkg = sh.owner.get(path, "")
             when = unpacked.get(pkg, last_dpkg)
             add(path, data, when, when, EXE_MODE if path.endswith(("inst", "rm")) else 0o644)
+    # The case's kernel is one of bookworm's, drawn per case: its packages are in this case's status alone.
+    add(STATUS, with_stanzas(sh.status, kernel_stanzas(debian_kernel(seed))), last_dpkg, last_dpkg, 0o644)
     for name, target in ALTERNATIVES.items():
         add(f"/etc/alternatives/{name}", b"", install_end, install_end, 0o777, link=target)
         add(f"/var/lib/dpkg/alternatives/{name}", f"auto\n/usr/bin/{name}\n\n{target}\n50\n\n".encode(),

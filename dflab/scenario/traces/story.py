@@ -6,7 +6,10 @@ systemd's timers fire. On the incident's day the story happens on top of that ro
 shows, the SSH login from the workstation :func:`~dflab.scenario.environ` names, the acquisition. Every generator
 of this package renders the same :class:`Plan`, so auth.log's ``CRON[1234]`` is syslog's, wtmp's sessions are
 auth.log's, and the story's lines are drawn exactly like the routine's (microseconds, process ids, intervals):
-nothing but their content separates them.
+nothing but their content separates them. The resolver builds the incident boot's plan before memory's process
+table and hands memory its values (daemon pids, the user's desktop session and its worker), so the logs and
+memory name the same processes; the plan's pid floor comes from the spec's processes alone, never from that
+table (:mod:`dflab.scenario.pids` lays out where each kind of pid falls).
 
 All times are UTC epoch seconds (floats where a log shows microseconds): the case has no time zone of its own,
 so the workstation's clock is UTC and every log says ``+00:00``.
@@ -20,17 +23,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from dflab.errors import SpecError
+from dflab.scenario import pids as slots
 from dflab.scenario.case import Process, User
 from dflab.scenario.draw import rng
-from dflab.scenario.environ import SshPeer
+from dflab.scenario.environ import DESKTOP_SESSION_ID, SshPeer
 from dflab.scenario.kernel import kernel_identity, logind_session
+from dflab.scenario.pids import BOOT_CEILING, DESKTOP_PIDS, desktop_end
 
 DAY = 86400
 SSH_TTY = "pts/0"  # the story's login shell's terminal (its fds 0-2 in memory)
 DESKTOP_TTY = "tty2"  # GDM's Wayland session on Debian 12: last(1) shows "tty2  tty2"
-DESKTOP_SESSION = 2  # logind's number of the user's desktop session: the greeter's is c1, the first user's 2
-LOGIND_PID = (560, 640)  # systemd-logind starts early; its pid is stable across a boot
-NM_PID = (600, 700)
+DESKTOP_SESSION = int(DESKTOP_SESSION_ID)  # logind's number of the user's desktop: the greeter's is c1
 
 
 class Source(Protocol):
@@ -67,16 +70,23 @@ class Boot:
 
     start: float
     end: float | None  # None: still up at the acquisition
-    logind: int
+    logind: int  # the daemons' pids, each drawn in its slot of dflab.scenario.pids (memory's, on the last boot)
     network_manager: int
+    rsyslog: int
+    greeter: int  # the greeter's gdm-session-worker (``gdm-launch-environment][N]``)
     cron: tuple[tuple[float, int], ...]  # (time, pid) of each hourly run
     dhcp: tuple[float, ...]  # lease renewals
     timers: tuple[tuple[float, str, str], ...]  # (time, unit, description) of systemd timers that fired
-    pids: tuple[tuple[float, int], ...] = ()  # the pid of each marked moment (a greeter's login, a failed try)
+    pids: tuple[tuple[float, int], ...] = ()  # each marked moment's pid: the greeter's login first, then the rest
     up: float = 0.0  # when systemd-update-utmp wrote the boot record
 
     def pid_at(self, t: float) -> int:
         return dict(self.pids)[t]
+
+    @property
+    def login(self) -> float:
+        """The user's login at the greeter (the first marked moment): GDM stops the greeter right after it."""
+        return self.pids[0][0]
 
 
 @dataclass(frozen=True)
@@ -131,15 +141,18 @@ def plan(src: Source, user: User, shell: Process, processes: dict[int, Process],
         if d.weekday() < 5:
             days.append(_day(src.seed, d))
         d += timedelta(days=1)
-    bounds = [(day.boot, day.shutdown, (day.login,) + ((day.failed,) if day.failed else ())) for day in days]
+    bounds = [(day.boot, day.shutdown, day.login, (day.failed,) if day.failed else ()) for day in days]
     failed_ssh = sshd.start_time - r.uniform(25, 70)
     # The incident's morning starts as every working day: the user logs in at the greeter, and that desktop's
     # Firefox is what the capture's browsing and places.sqlite's visits of the day come from.
     desktop = min(boot + rng(src.seed, "traces", "today").uniform(50, 240), (boot + failed_ssh) / 2)
-    bounds.append((float(boot), None, (desktop, failed_ssh)))
-    story_pids = sorted(p.pid for p in processes.values())
-    boots = tuple(_boot(src.seed, s, e, marks, acquired, sshd.pid, sshd.start_time, story_pids[-1])
-                  for s, e, marks in bounds)
+    bounds.append((float(boot), None, desktop, (failed_ssh,)))
+    # The pid floor of the incident's boot comes from the story's processes alone (the spec's), never from the
+    # system table memory builds from this plan: the resolver decides the plan first.
+    story = frozenset(p.pid for p in processes.values())
+    boots = tuple(_boot(src.seed, s, e, login, marks, acquired, (sshd.start_time, sshd.pid) if e is None else None,
+                        story)
+                  for s, e, login, marks in bounds)
     session = logind_session(src.seed)  # logind's "New session N" is the shell's XDG_SESSION_ID in memory
     suspect = src.spec.suspect
     # The memory image's kernel release and banner, from the one place the resolver decides them.
@@ -163,18 +176,23 @@ def _day(seed: bytes, day: datetime) -> Day:
     return Day(boot, login, logout, logout + r.uniform(15, 90), failed)
 
 
-def _boot(seed: bytes, start: float, end: float | None, marks: tuple[float, ...], acquired: int,
-          sshd_pid: int, login: int, last_story_pid: int) -> Boot:
+def _boot(seed: bytes, start: float, end: float | None, login: float, marks: tuple[float, ...], acquired: int,
+          anchor: tuple[int, int] | None, story: frozenset[int]) -> Boot:
+    """One boot: its daemons' pids in their slots, the greeter's login at ``login`` (its worker's pid in
+    :data:`DESKTOP_PIDS`), the pids of the other ``marks`` and of cron's runs on the kernel's rising line."""
     r = rng(seed, "traces", "boot", datetime.fromtimestamp(start, tz=UTC).date().isoformat())
     until = end if end is not None else float(acquired)
-    pid = _pids(r, start, until, (login, sshd_pid), last_story_pid) if end is None else _pids(r, start, until)
+    logind, nm = r.choice(slots.LOGIND_PIDS), r.choice(slots.NETWORK_MANAGER_PIDS)
+    rsyslog, greeter = r.choice(slots.RSYSLOG_PIDS), r.choice(slots.GREETER_PIDS)
+    worker = r.choice(DESKTOP_PIDS)
+    pid = _pids(r, start, login, worker, desktop_end(worker, story), anchor, max(story, default=0), story)
     cron_times = []
     hour = datetime.fromtimestamp(start, tz=UTC).replace(minute=17, second=1, microsecond=0).timestamp()
     while hour < until:
         if hour > start + 40:
             cron_times.append(hour + r.uniform(0.001, 0.08))
         hour += 3600
-    given = {t: pid(t) for t in sorted(set(cron_times) | set(marks))}  # in time order: pids only rise
+    given = {t: pid(t) for t in sorted(set(cron_times) | set(marks) | {login})}  # in time order: pids only rise
     cron = [(t, given[t]) for t in cron_times]
     dhcp = []
     t = start + r.uniform(1800, 2100)
@@ -189,30 +207,41 @@ def _boot(seed: bytes, start: float, end: float | None, marks: tuple[float, ...]
         t = start + r.uniform(300, 6 * 3600)
         if t < until:
             timers.append((t, unit, what))
-    return Boot(start, end, r.randint(*LOGIND_PID), r.randint(*NM_PID), tuple(cron), tuple(dhcp),
-                tuple(sorted(timers)), tuple((t, given[t]) for t in marks), start + r.uniform(3.5, 5.5))
+    return Boot(start, end, logind, nm, rsyslog, greeter, tuple(cron), tuple(dhcp), tuple(sorted(timers)),
+                tuple((t, given[t]) for t in (login, *marks)), start + r.uniform(3.5, 5.5))
 
 
-def _pids(r: Any, start: float, until: float, anchor: tuple[int, int] | None = None,
-          after: int = 0) -> Callable[[float], int]:
-    """Process ids as the kernel hands them out: rising with time since boot. On the incident's boot the story's
-    own pids are fixed points: lines before the SSH login get smaller ones, lines after it larger ones than any
-    story process."""
+def _pids(r: Any, start: float, login: float, worker: int, session_end: int, anchor: tuple[int, int] | None,
+          after: int, story: frozenset[int]) -> Callable[[float], int]:
+    """Process ids as the kernel hands them out: rising with time since boot. Before the greeter's login they stay
+    between the boot's own (below :data:`BOOT_CEILING`) and the login's worker; the login's worker is ``worker``
+    and its session takes the pids up to ``session_end``, so what forks later gets larger ones. On the incident's
+    boot the story's own pids are fixed points (``anchor``: the SSH login's sshd, its time and pid): lines before
+    it get pids between the desktop's and its, lines after it larger ones than any story process; none is ever a
+    story process's (``story``)."""
     rate = r.uniform(0.03, 0.08)
+    early = max((worker - 4 - BOOT_CEILING) / max(login - start, 1.0), 0.0)
+    low = session_end + 10
     if anchor is not None:
-        at, pid = anchor
-        before = max((pid - 940) / max(at - start, 1.0), 0.001)
+        at, sshd = anchor
+        before = max((sshd - 30 - low) / max(at - login, 1.0), 0.001)
 
-        def line(t: float) -> int:
-            return int(900 + (t - start) * before) if t < at else int(after + 40 + (t - at) * rate)
-    else:
-        def line(t: float) -> int:
-            return int(900 + (t - start) * rate)
+    def line(t: float) -> int:
+        if t < login:
+            return min(int(BOOT_CEILING + (t - start) * early), worker - 4)
+        if anchor is None:
+            return int(low + (t - login) * rate)
+        return int(low + (t - login) * before) if t < at else int(after + 40 + (t - at) * rate)
 
     last = [0]
 
     def pid(t: float) -> int:
-        p = max(line(t) + r.randint(0, 3), last[0] + 1)
+        if t == login:
+            p = worker
+        else:
+            p = max(line(t) + r.randint(0, 3), last[0] + 1)
+            while p in story:
+                p += 1
         last[0] = p
         return p
 

@@ -10,9 +10,13 @@ after Sunday, when logrotate's timer catches up) and end at the acquisition. Eac
 from __future__ import annotations
 
 from dflab.scenario.draw import rng
+from dflab.scenario.pids import GDM_UID
 from dflab.scenario.traces.story import DESKTOP_SESSION, Boot, Plan, iso_us
 
 RSYSLOG = "8.2302.0"
+# The e1000 at PCI 0000:00:03.0 of QEMU's i440FX machine (memory's kernel log and iomem) as systemd-udevd's
+# predictable naming renames it: slot 3, ``ens3`` (enp1s0 would be a q35 machine's NIC behind a PCIe port).
+NIC = "ens3"
 Line = tuple[float, str, str]  # (time, tag with pid, message)
 
 
@@ -37,10 +41,15 @@ def auth_log(p: Plan) -> bytes:
                 (t + 0.004, logind, "Watching system buttons on /dev/input/event2 (Power Button)"),
                 (t + 0.005, logind, "Watching system buttons on /dev/input/event0 (AT Translated Set 2 keyboard)")]
         greeter = t + r.uniform(2.0, 5.0)
-        gpid = boot.logind + r.randint(300, 400)
-        out += [(greeter, f"gdm-launch-environment][{gpid}]",
-                 "pam_unix(gdm-launch-environment:session): session opened for user Debian-gdm(uid=117) by (uid=0)"),
+        gdm = f"gdm-launch-environment][{boot.greeter}]"
+        out += [(greeter, gdm, "pam_unix(gdm-launch-environment:session): session opened for user "
+                               f"Debian-gdm(uid={GDM_UID}) by (uid=0)"),
                 (greeter + 0.02, logind, "New session c1 of user Debian-gdm.")]
+        # Once the user's session runs, GDM stops the greeter: memory then shows no Debian-gdm session.
+        closed = boot.login + r.uniform(2.5, 6.0)
+        out += [(closed, gdm, "pam_unix(gdm-launch-environment:session): session closed for user Debian-gdm"),
+                (closed + 0.004, logind, "Session c1 logged out. Waiting for processes to exit."),
+                (closed + r.uniform(0.3, 1.2), logind, "Removed session c1.")]
         for when, pid in boot.cron:
             out += [(when, f"CRON[{pid}]", "pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)"),
                     (when + r.uniform(0.002, 0.02), f"CRON[{pid}]", "pam_unix(cron:session): session closed for user "
@@ -95,7 +104,7 @@ def syslog(p: Plan) -> bytes:
         nm = kernel + r.uniform(0.05, 0.4)
         lease = nm + r.uniform(1.4, 2.6)
         nm_tag = f"NetworkManager[{boot.network_manager}]"
-        start = f"[origin software=\"rsyslogd\" swVersion=\"{RSYSLOG}\" x-pid=\"{boot.logind - 11}\" " \
+        start = f"[origin software=\"rsyslogd\" swVersion=\"{RSYSLOG}\" x-pid=\"{boot.rsyslog}\" " \
                 "x-info=\"https://www.rsyslog.com\"] start"
         out += [(journald, "systemd[1]", "Started systemd-journald.service - Journal Service."),
                 (rsyslog, "rsyslogd", f"imuxsock: Acquired UNIX socket '/run/systemd/journal/syslog' (fd 3) from "
@@ -107,13 +116,13 @@ def syslog(p: Plan) -> bytes:
                 (kernel + 0.0002, "kernel", "[    0.000000] BIOS-provided physical RAM map:"),
                 (nm, nm_tag, f"<info>  [{nm:.4f}] NetworkManager (version 1.42.4) is starting... (boot:"
                              f"{rng(p.seed, 'boot-id', str(k)).getrandbits(128):032x})"),
-                (lease, nm_tag, f"<info>  [{lease:.4f}] dhcp4 (enp1s0): state changed new lease, address={p.ip}"),
+                (lease, nm_tag, f"<info>  [{lease:.4f}] dhcp4 ({NIC}): state changed new lease, address={p.ip}"),
                 (lease + r.uniform(0.5, 1.2), "systemd[1]", "Reached target graphical.target - Graphical Interface.")]
         for when, pid in boot.cron:
             out.append((when + 0.0005, f"CRON[{pid + 1}]", "(root) CMD (cd / && run-parts --report /etc/cron.hourly)"))
         for when in boot.dhcp:
             out.append((when, f"NetworkManager[{boot.network_manager}]",
-                        f"<info>  [{when:.4f}] dhcp4 (enp1s0): state changed new lease, address={p.ip}"))
+                        f"<info>  [{when:.4f}] dhcp4 ({NIC}): state changed new lease, address={p.ip}"))
         for when, unit, what in boot.timers:
             done = when + r.uniform(0.05, 3.0)
             out += [(when, "systemd[1]", f"Starting {unit} - {what}..."),
@@ -126,7 +135,7 @@ def syslog(p: Plan) -> bytes:
                                                        f"{DESKTOP_SESSION} of User {p.user.name}..."),
                     (day.shutdown + 1.1, "systemd[1]", "Reached target shutdown.target - System Shutdown."),
                     (day.shutdown + 1.2, "rsyslogd", "[origin software=\"rsyslogd\" swVersion=\"" + RSYSLOG + "\" "
-                                                     "x-pid=\"" + str(boot.logind - 11) + "\" "
+                                                     "x-pid=\"" + str(boot.rsyslog) + "\" "
                                                      "x-info=\"https://www.rsyslog.com\"] exiting on signal 15.")]
     out += _user_session(p, p.desktop + 0.03, DESKTOP_SESSION)
     out += _user_session(p, p.login + 0.02, p.session, first=False)  # the user's manager runs since the desktop

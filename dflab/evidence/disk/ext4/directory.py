@@ -306,6 +306,12 @@ class Directory:
         return bytes(raw)
 
     def _render_index(self, block: Index, seed: int) -> bytes:
+        """A dx root or node, byte for byte as Linux and e2fsprogs write it.
+
+        TSK knows no htree: it reads the (hash, block) pairs in the slack of ``..`` or of the node's empty record
+        as deleted entries (``fls -d`` shows ``info/^`` -> inode 6, a logical block number).  A real disk shows
+        the same phantoms; tests/test_ext4_deleted_names.py holds both to that.
+        """
         bs = self.block_size
         raw = bytearray(bs)
         if block.levels is not None:

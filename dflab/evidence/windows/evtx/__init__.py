@@ -8,6 +8,7 @@
 from dflab.evidence.windows.evtx.events import (
     Execution,
     LogCleared,
+    Logged,
     Logon,
     Machine,
     ProcessCreated,
@@ -16,7 +17,7 @@ from dflab.evidence.windows.evtx.events import (
     WindowsEvent,
     build_logs,
 )
-from dflab.evidence.windows.evtx.log import Event, EventData, EventLog, Provider, UserData
+from dflab.evidence.windows.evtx.log import ClassicData, Event, EventData, EventLog, Provider, UserData
 
-__all__ = ["Event", "EventData", "EventLog", "Execution", "LogCleared", "Logon", "Machine", "ProcessCreated",
-           "Provider", "ScriptBlock", "ServiceInstalled", "UserData", "WindowsEvent", "build_logs"]
+__all__ = ["ClassicData", "Event", "EventData", "EventLog", "Execution", "LogCleared", "Logged", "Logon", "Machine",
+           "ProcessCreated", "Provider", "ScriptBlock", "ServiceInstalled", "UserData", "WindowsEvent", "build_logs"]

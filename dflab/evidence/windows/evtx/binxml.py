@@ -122,7 +122,9 @@ class Instance:
             raise ValueError(f"{self.template.root.name}: {len(self.values)} values for holes 0..{max(holes)}")
         for index, value in enumerate(self.values):
             kind = BINXML if isinstance(value, Instance) else value.type
-            hole = holes.get(index, Sub(index, NULL))
+            if index not in holes:  # carried, never shown: the classic template's process id, opcode, version
+                continue
+            hole = holes[index]
             if kind == NULL and not hole.optional:  # libevtx refuses it, and Windows writes "" instead
                 raise ValueError(f"{self.template.root.name}: value {index} is Null in a normal substitution")
             if kind != hole.type and not (kind == NULL and hole.optional):

@@ -50,7 +50,7 @@ class Chunk:
         size = len(body) - start + 4
         body += struct.pack("<I", size)
         struct.pack_into("<I", body, start + 4, size)
-        if len(body) > CHUNK_SIZE:
+        if len(body) >= CHUNK_SIZE:  # a record ending exactly at the chunk's end: libevtx drops it, so never
             self.body.rollback(mark)
             if not self.record_ids:
                 raise DflabError(f"event is {size} bytes, more than one chunk holds", f"event record {record_id}")

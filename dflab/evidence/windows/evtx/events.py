@@ -13,18 +13,19 @@ file, and record ids go on from where they were (the cleared records keep their 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from dflab.errors import DflabError
 from dflab.evidence.windows.evtx import values as v
-from dflab.evidence.windows.evtx.log import Event, EventData, EventLog, Provider, UserData
+from dflab.evidence.windows.evtx.log import ClassicData, Event, EventData, EventLog, Provider, UserData
 
 SECURITY_AUDITING = Provider("Microsoft-Windows-Security-Auditing", "54849625-5478-4994-a5ba-3e3b0328c30d")
 EVENTLOG = Provider("Microsoft-Windows-Eventlog", "fc65ddd8-d6ef-4962-83d5-6e5cfe9ce148", in_template=True)
 SERVICE_CONTROL_MANAGER = Provider("Service Control Manager", "555908d1-a6d7-4695-8e1e-26931d2012f4",
                                    event_source_name="Service Control Manager", in_template=True)
+EVENTLOG_SOURCE = Provider("EventLog", None, classic=True)  # the NT source of 6005, 6006, 6009, 6013
 POWERSHELL = Provider("Microsoft-Windows-PowerShell", "a0c1853b-5c40-4b15-8766-3cf1c58f985a")
 
 SECURITY = "Security"
@@ -84,6 +85,8 @@ class Logon:
     process_name: str = r"C:\Windows\System32\svchost.exe"
     process_id: int = 0
     elevated: bool = False
+    linked_logon_id: int = 0
+    """An administrator's logon under UAC is two sessions, the elevated and the limited, each naming the other."""
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,31 @@ class ScriptBlock:
     activity_id: str | None = None
 
 
-WindowsEvent = Logon | ProcessCreated | LogCleared | ServiceInstalled | ScriptBlock
+@dataclass(frozen=True)
+class Logged:
+    """Any other event, given as its provider writes it: channel, header facts, and ``EventData`` fields in the
+    order of the provider's manifest (logoffs, special privileges, a machine's boots and shutdowns)."""
+
+    time: datetime
+    channel: str
+    provider: Provider
+    event_id: int
+    fields: tuple[tuple[str, v.Value], ...]
+    execution: Execution
+    version: int = 0
+    level: int = 4
+    task: int = 0
+    opcode: int = 0
+    keywords: int = AUDIT_SUCCESS
+    user_sid: str | None = None
+    qualifiers: int | None = None
+    user_data: str | None = None
+    """The ``UserData`` element (in the Eventlog's namespace) holding the fields, for events written so (1100)."""
+    classic: ClassicData | None = None
+    """A classic event's insertion strings and binary (its ``fields`` are then empty)."""
+
+
+WindowsEvent = Logon | ProcessCreated | LogCleared | ServiceInstalled | ScriptBlock | Logged
 
 
 def _lsa(text: str) -> v.Value:
@@ -165,7 +192,8 @@ def _logon(event: Logon, machine: Machine) -> Event:
         ("IpPort", _lsa(str(event.ip_port))), ("ImpersonationLevel", _lsa("%%1833")),
         ("RestrictedAdminMode", _lsa("%%1843" if remote else "-")), ("TargetOutboundUserName", _lsa("-")),
         ("TargetOutboundDomainName", _lsa("-")), ("VirtualAccount", _lsa("%%1843")),
-        ("TargetLinkedLogonId", v.hex_int64(0)), ("ElevatedToken", _lsa("%%1842" if event.elevated else "%%1843")),
+        ("TargetLinkedLogonId", v.hex_int64(event.linked_logon_id)),
+        ("ElevatedToken", _lsa("%%1842" if event.elevated else "%%1843")),
     ))
     return Event(SECURITY_AUDITING, 4624, 2, 0, 12544, 0, AUDIT_SUCCESS, event.time, data, machine.computer,
                  None, machine.lsass.process_id, machine.lsass.thread_id)
@@ -229,11 +257,23 @@ def _channel_events(event: WindowsEvent, machine: Machine) -> tuple[str, list[Ev
         return SYSTEM, [_service(event, machine)]
     if isinstance(event, ScriptBlock):
         return POWERSHELL_OPERATIONAL, _script_parts(event, machine)
+    if isinstance(event, Logged):
+        return event.channel, [Event(event.provider, event.event_id, event.version, event.level, event.task,
+                                     event.opcode, event.keywords, event.time,
+                                     event.classic if event.classic is not None else
+                                     EventData(event.fields) if event.user_data is None else
+                                     UserData(event.user_data, LOG_CLEARED_NAMESPACE, event.fields),
+                                     machine.computer, event.user_sid, event.execution.process_id,
+                                     event.execution.thread_id, qualifiers=event.qualifiers)]
     raise DflabError(f"not a Windows event kind: {type(event).__name__}", "windows events")
 
 
-def build_logs(machine: Machine, events: Sequence[WindowsEvent], first_record_id: int = 1) -> dict[str, EventLog]:
-    """One EventLog per channel that has events, keyed by its file name, records in time order (stable)."""
+def build_logs(machine: Machine, events: Sequence[WindowsEvent],
+               first_record_id: int | Mapping[str, int] = 1) -> dict[str, EventLog]:
+    """One EventLog per channel that has events, keyed by its file name, records in time order (stable).
+
+    ``first_record_id``: the number of each channel's first event (by channel; absent ones start at 1), one more
+    than the records the log held before (a cleared log's count them too: Windows never restarts the numbers)."""
     for event in events:
         if event.time.tzinfo is None:
             raise DflabError("event time has no time zone; give UTC times", f"{type(event).__name__} {event.time}")
@@ -248,7 +288,8 @@ def build_logs(machine: Machine, events: Sequence[WindowsEvent], first_record_id
     for channel, records in by_channel.items():
         cleared = max((i for i, record in enumerate(records) if record.event_id == 1102
                        and record.provider == EVENTLOG), default=0)
-        log = EventLog(channel, first_record_id=first_record_id + cleared)
+        first = first_record_id if isinstance(first_record_id, int) else first_record_id.get(channel, 1)
+        log = EventLog(channel, first_record_id=first + cleared)
         log.events.extend(records[cleared:])
         logs[FILE_NAMES[channel]] = log
     return logs

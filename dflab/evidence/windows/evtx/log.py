@@ -44,9 +44,12 @@ class Provider:
     """An event publisher. ``in_template``: Windows writes its name, GUID and channel literally (classic style)."""
 
     name: str
-    guid: str
+    guid: str | None
     event_source_name: str | None = None
     in_template: bool = False
+    classic: bool = False
+    """An NT event source (the EventLog service's 6005, 6006, 6009, 6013): a System without GUID, version, opcode,
+    correlation or execution, and ``ClassicData`` as payload."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,30 @@ class EventData:
 
     def template(self) -> Template:
         return _event_data_template(tuple((name, value.type) for name, value in self.fields))
+
+    def values(self) -> tuple[v.Value, ...]:
+        return tuple(value for _, value in self.fields)
+
+
+@dataclass(frozen=True)
+class ClassicData:
+    """A classic event's ``<EventData><Data>`` (its insertion strings, an array) and ``<Binary>``; the value
+    between them, the binary's length, is carried but not shown, as Windows writes it."""
+
+    strings: tuple[str, ...] | None
+    binary: bytes | None
+
+    @property
+    def fields(self) -> tuple[Field, ...]:
+        return (("Data", v.null() if self.strings is None else v.string_array(self.strings)),
+                ("Binary", v.null() if self.binary is None else v.binary(self.binary)))
+
+    def template(self) -> Template:
+        return _CLASSIC_DATA
+
+    def values(self) -> tuple[v.Value, ...]:
+        (_, strings), (_, binary) = self.fields
+        return strings, v.uint32(len(self.binary or b"")), binary
 
 
 @dataclass(frozen=True)
@@ -71,6 +98,9 @@ class UserData:
         return _user_data_template(self.element, self.namespace,
                                    tuple((name, value.type) for name, value in self.fields))
 
+    def values(self) -> tuple[v.Value, ...]:
+        return tuple(value for _, value in self.fields)
+
 
 # Templates are built once per shape: the same object for every record of that shape, so its GUID (a hash of the
 # whole shape) is computed once, not per record.
@@ -79,6 +109,10 @@ def _event_data_template(fields: tuple[tuple[str, int], ...]) -> Template:
     return Template(Element("EventData", children=tuple(
         Element("Data", (("Name", Text(name)),), (Sub(index, kind, optional=False),))
         for index, (name, kind) in enumerate(fields))))
+
+
+_CLASSIC_DATA = Template(Element("EventData", children=(Element("Data", children=(Sub(0, v.STRING_ARRAY),)),
+                                                       Element("Binary", children=(Sub(2, v.BINARY),)))))
 
 
 @functools.lru_cache(maxsize=256)
@@ -99,7 +133,7 @@ class Event:
     opcode: int
     keywords: int
     time: datetime
-    payload: EventData | UserData
+    payload: EventData | UserData | ClassicData
     computer: str
     user_sid: str | None
     process_id: int
@@ -110,6 +144,8 @@ class Event:
 
 @functools.lru_cache(maxsize=256)
 def _system_template(provider: Provider, channel: str, computer: str, user_data: bool) -> Template:
+    if provider.classic:
+        return _classic_system_template(provider, channel, computer)
     if provider.in_template:
         names: tuple = (("Name", Text(provider.name)), ("Guid", Text("{" + str(uuid.UUID(provider.guid)) + "}")))
         if provider.event_source_name is not None:
@@ -140,8 +176,25 @@ def _system_template(provider: Provider, channel: str, computer: str, user_data:
     return Template(Element("Event", (("xmlns", Text(EVENT_NAMESPACE)),), (system, payload)))
 
 
+def _classic_system_template(provider: Provider, channel: str, computer: str) -> Template:
+    """The NT event source's System, as the real 6005/6009 carry it (python-evtx's template view of them)."""
+    system = Element("System", children=(
+        Element("Provider", (("Name", Text(provider.name)),)),
+        Element("EventID", (("Qualifiers", Sub(4, v.UINT16)),), (Sub(3, v.UINT16),)),
+        Element("Level", children=(Sub(0, v.UINT8),)),
+        Element("Task", children=(Sub(2, v.UINT16),)),
+        Element("Keywords", children=(Sub(5, v.HEX_INT64),)),
+        Element("TimeCreated", (("SystemTime", Sub(6, v.FILETIME_TYPE)),)),
+        Element("EventRecordID", children=(Sub(10, v.UINT64),)),
+        Element("Channel", children=(Text(channel),)),
+        Element("Computer", children=(Text(computer),)),
+        Element("Security", (("UserID", Sub(12, v.SID_TYPE)),)),
+    ))
+    return Template(Element("Event", (("xmlns", Text(EVENT_NAMESPACE)),), (system, Sub(19, v.BINXML))))
+
+
 def _instance(event: Event, channel: str, record_id: int) -> Instance:
-    payload = Instance(event.payload.template(), tuple(value for _, value in event.payload.fields))
+    payload = Instance(event.payload.template(), event.payload.values())
     common = [
         v.uint8(event.level), v.uint8(event.opcode), v.uint16(event.task), v.uint16(event.event_id),
         v.null() if event.qualifiers is None else v.uint16(event.qualifiers), v.hex_int64(event.keywords),
@@ -149,7 +202,7 @@ def _instance(event: Event, channel: str, record_id: int) -> Instance:
         v.uint32(event.process_id), v.uint32(event.thread_id), v.uint64(record_id), v.uint8(event.version),
         v.null() if event.user_sid is None else v.sid(event.user_sid),
     ]
-    if event.provider.in_template:
+    if event.provider.in_template or event.provider.classic:
         rest: list = [v.null()] * 5 + [v.null(), payload]
     else:
         rest = [v.null(), v.string(event.provider.name), v.guid(event.provider.guid), v.string(channel), payload]
@@ -166,7 +219,8 @@ class EventLog:
     events: list[Event] = field(default_factory=list)
 
     def event(self, provider: Provider, event_id: int, *, version: int, level: int, task: int, opcode: int,
-              keywords: int, time: datetime, payload: EventData | UserData, computer: str, user_sid: str | None,
+              keywords: int, time: datetime, payload: EventData | UserData | ClassicData, computer: str,
+              user_sid: str | None,
               process_id: int, thread_id: int, qualifiers: int | None = None,
               activity_id: str | None = None) -> int:
         """Append an event; returns its record id (EventRecordID), the next in this log."""

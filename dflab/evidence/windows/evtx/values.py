@@ -32,6 +32,7 @@ SID_TYPE = 0x13
 HEX_INT32 = 0x14
 HEX_INT64 = 0x15
 BINXML = 0x21
+STRING_ARRAY = 0x81  # the array flag (0x80) on String: classic EventLog messages' insertion strings
 
 @dataclass(frozen=True)
 class Value:
@@ -104,3 +105,8 @@ def guid(value: uuid.UUID | str) -> Value:
 
 def binary(data: bytes) -> Value:
     return Value(BINARY, bytes(data))
+
+
+def string_array(texts: tuple[str, ...]) -> Value:
+    """UTF-16LE strings, each NUL-terminated, one after the other (the classic ``<Data>`` of 6009, 6013)."""
+    return Value(STRING_ARRAY, b"".join((text + "\0").encode("utf-16-le") for text in texts))

@@ -72,7 +72,9 @@ def object_id(created: datetime, mac: bytes, clock_sequence: int) -> uuid.UUID:
 
 
 def _header(file: Entry) -> bytes:
-    return struct.pack("<I16sIIQQQIiIHHII", 0x4C, SHELL_LINK_CLSID.bytes_le, FLAGS, file.attributes,
+    # A folder's link has no working directory (Explorer writes none: the folder is where it would be).
+    flags = FLAGS & ~HAS_WORKING_DIR if file.directory else FLAGS
+    return struct.pack("<I16sIIQQQIiIHHII", 0x4C, SHELL_LINK_CLSID.bytes_le, flags, file.attributes,
                        filetime(file.created), filetime(file.accessed), filetime(file.modified), file.size, 0,
                        SW_SHOWNORMAL, 0, 0, 0, 0)
 
@@ -122,14 +124,15 @@ def relative_path(link_folder: str, target_path: str) -> str:
 
 def shell_link(target: Target, link_folder: str) -> bytes:
     """The .lnk bytes for ``target``, stored in ``link_folder`` (``C:\\Users\\<user>\\AppData\\Roaming\\Microsoft\\
-    Windows\\Recent`` for a document Explorer opened)."""
-    if not target.entries or target.entries[-1].directory:
-        raise DflabError("a document link's last path component must be a file", target.path)
+    Windows\\Recent`` for a document Explorer opened, and for the folder it was opened from: ``target`` a folder)."""
+    if not target.entries:
+        raise DflabError("a link's target has no path", target.path)
     if not 0 <= target.volume.serial < 1 << 32:
         raise DflabError("volume serial must fit 32 bits", hex(target.volume.serial))
     file = target.entries[-1]
     if not 0 <= file.size < 1 << 32:
         raise DflabError("a link header holds sizes below 4 GiB", target.path)
+    working = b"" if file.directory else _string(ntpath.dirname(target.path))
     return (_header(file) + id_list(target.volume.drive, target.entries) + _link_info(target)
-            + _string(relative_path(link_folder, target.path)) + _string(ntpath.dirname(target.path))
+            + _string(relative_path(link_folder, target.path)) + working
             + _tracker(target) + volume_id_block(target.volume.guid) + b"\0\0\0\0")

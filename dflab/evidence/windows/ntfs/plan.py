@@ -41,6 +41,20 @@ def path_key(path: str) -> tuple[tuple[int, ...], ...]:
     return tuple(collation_key(name) for name in path.split("/")) if path else ()
 
 
+def creation_order(files: tuple[PlannedFile, ...] | list[PlannedFile]) -> list[PlannedFile]:
+    """``files`` in the order Windows created them: by $FILE_NAME creation time (what Windows set when the name was
+    made, which SetFileTime does not reach; a file moved keeps its record, so its creation), ties by path (a parent
+    before its children, its names in collation order)."""
+    return sorted(files, key=lambda f: ((f.fn_times or f.si_times).created, path_key(f.path)))
+
+
+def record_numbers(files: tuple[PlannedFile, ...] | list[PlannedFile], first: int) -> dict[str, int]:
+    """Path → MFT record number, as Windows hands them out on a fresh volume: the lowest free entry at each creation,
+    so numbers rise with creation time from ``first``. A file deleted for good frees its entry, which nothing here
+    reuses: the case's deleted file stays recoverable (a record reused would be overwritten)."""
+    return {f.path: first + i for i, f in enumerate(creation_order(files))}
+
+
 @dataclass(frozen=True)
 class Stream:
     """A named alternate data stream (``Zone.Identifier``, say)."""

@@ -8,22 +8,31 @@ a clean Windows 10 $LogFile (mkntfs leaves it unwritten). The writer models a vo
 (4 KiB clusters, 1 KiB MFT records, 4 KiB index blocks, NTFS 3.1) to which the plan's files were then added.
 
 Layout, in order: records 0–15 are NTFS's own files, 16–23 reserved (formatted, not in use), 24–27 the $Extend
-files ($Quota, $ObjId, $Reparse, $UsnJrnl), the plan's files from ``first_user_record`` in plan order. Clusters are
-given out in record order from cluster 2 ($Boot holds 0–1, so $MFTMirr lands at 2 as on Windows), each stream one
-contiguous run, nothing fragmented, except $MFT itself: Windows puts it a third into the volume, and so does this.
+files ($Quota, $ObjId, $Reparse, $UsnJrnl), the plan's files from ``first_user_record`` in the order Windows
+created them (``plan.record_numbers``: by $FILE_NAME creation time, as Windows gives each new file the lowest free
+entry). Clusters are given out in record order from cluster 2 ($Boot holds 0–1, so $MFTMirr lands at 2 as on
+Windows), each stream one contiguous run, nothing fragmented, except $MFT itself: Windows puts it a third into
+the volume, or at cluster 786432 (3 GiB in) when that comes first, and so does this.
 
 What the story did shows as NTFS leaves it: a file deleted for good keeps its record and clusters, written but
 marked free (in-use flag clear, sequence number raised, out of $MFT's and the volume's bitmaps, its name out of the
 folder's index, the folder's modified and MFT-changed times those of the delete), so it is recoverable until
 reused; the plan's journal records go into $UsnJrnl:$J after its purged (sparse) head, and each file's
 $STANDARD_INFORMATION keeps the USN of its last record.
+
+The bytes come out as the volume's used extents (``Volume.pieces``: boot sectors, cluster runs, index blocks), never
+as one partition-sized buffer, so a system volume of tens of GiB costs memory and time only for what it holds.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 
+from dflab.atomic import atomic_file
 from dflab.errors import DflabError
+from dflab.evidence.disk.sparse import write_pieces
 from dflab.evidence.windows.ntfs import index as idx
 from dflab.evidence.windows.ntfs import secure
 from dflab.evidence.windows.ntfs.attrdef import attrdef_bytes
@@ -48,6 +57,7 @@ from dflab.evidence.windows.ntfs.plan import (
     USN_MAX_SIZE,
     VolumePlan,
     path_key,
+    record_numbers,
 )
 from dflab.evidence.windows.ntfs.record import (
     DIRECTORY,
@@ -69,6 +79,9 @@ CLUSTER = 4096
 MIRRORED = 4
 """Records copied to $MFTMirr: one cluster's worth, as Windows does with 4 KiB clusters."""
 MIN_MFT_RECORDS = 256
+MFT_LCN_MAX = 786432
+"""Where Windows 10's format puts $MFT on a volume of more than 9 GiB (fsstat of real system volumes: "First Cluster
+of MFT: 786432"); a smaller one has it a third in (the 1 GiB sample of ``tests/test_windows_ntfs.py``)."""
 FILE_NAME_INDEX_PRESENT = 0x10000000
 """$FILE_NAME flag of a directory (Windows has no DOS attribute for it in $STANDARD_INFORMATION)."""
 _META = HIDDEN | SYSTEM
@@ -142,15 +155,34 @@ def _fits(node: _Node, attributes: list[Attribute]) -> bool:
 
 @dataclass(frozen=True)
 class Volume:
-    """The written volume and where its parts went (for tests and for the next increments' facts)."""
+    """The written volume and where its parts went (for tests and for the next increments' facts).
 
-    image: bytes
+    The bytes are ``pieces``, ``(offset, bytes)`` in offset order, never overlapping, over a volume of ``size``
+    bytes that is zero everywhere else: the extents in use (boot sectors, each stream's cluster run, index blocks,
+    the $MFT), so a volume of tens of GiB costs memory and time only for what it holds; the disk writer writes them
+    sparse (:mod:`dflab.evidence.disk.sparse`). A deleted file's run is among them: its clusters are free, not
+    wiped."""
+
+    size: int
+    pieces: tuple[tuple[int, bytes], ...]
     records: dict[str, int]
     """Path (``/``-separated, from the root) → MFT record number, for the plan's files."""
     mft_lcn: int
     clusters: int
     usns: tuple[int, ...] = ()
     """USN of each of the plan's journal records, in plan order."""
+
+    def to_bytes(self) -> bytes:
+        """The whole volume as one bytes object, ``size`` long: for small volumes (tests), never for evidence."""
+        image = bytearray(self.size)
+        for offset, data in self.pieces:
+            image[offset:offset + len(data)] = data
+        return bytes(image)
+
+    def write(self, path: str | os.PathLike[str]) -> None:
+        """The volume alone as a raw image, atomically; what the pieces leave zero stays holes."""
+        with atomic_file(path) as fh:
+            write_pieces(fh.fileno(), self.size, self.pieces)
 
 
 class _Builder:
@@ -164,6 +196,9 @@ class _Builder:
         self.next_lcn = 2
         self.bitmap = bytearray(((self.clusters + 7) // 8 + 7) & ~7)
         self._mark(0, 2)
+        # $Bitmap is a whole number of 8 bytes: its bits past the last cluster are set, as Windows and mkntfs set
+        # them, so readers that count its clear bits (ntfs-3g's free clusters) count no cluster that isn't there.
+        self._mark(self.clusters, len(self.bitmap) * 8 - self.clusters)
         self.by_key: dict[tuple[tuple[int, ...], ...], _Node] = {}
         self.journal_data = b""
         self.usns: list[int] = []
@@ -229,10 +264,9 @@ class _Builder:
     def add_plan_files(self) -> dict[str, int]:
         by_path = self.by_key
         by_path[()] = self.nodes[5]
-        taken: dict[int, set[str]] = {}
-        numbers: dict[str, int] = {}
-        for i, planned in enumerate(self.plan.files):
-            number = self.plan.first_user_record + i
+        numbers = record_numbers(self.plan.files, self.plan.first_user_record)
+        for planned in self.plan.files:  # plan order: each parent's node exists before its children's
+            number = numbers[planned.path]
             parent = by_path[path_key(planned.parent)]
             node = _Node(number, planned.name, parent.number, parent.sequence, planned.si_times,
                          planned.fn_times or planned.si_times, planned.dos_attributes,
@@ -240,11 +274,8 @@ class _Builder:
                          directory=planned.is_directory)
             if not planned.is_directory:
                 node.streams = [("", planned.data or b"")] + [(s.name, s.data) for s in planned.streams]
-            if self.plan.short_names:
-                self._name_for_dos(node, taken.setdefault(parent.number, set()))
             self.nodes[number] = node
             by_path[path_key(planned.path)] = node
-            numbers[planned.path] = number
             if planned.deleted is None:
                 parent.children.append(node)
                 continue
@@ -252,6 +283,11 @@ class _Builder:
             node.deleted = filetime(planned.deleted)
             later = max(parent.si.modified, node.deleted)
             parent.si = replace(parent.si, modified=later, mft_changed=max(parent.si.mft_changed, later))
+        if self.plan.short_names:  # 8.3 names are derived as each file is created: in record order
+            taken: dict[int, set[str]] = {}
+            for number in sorted(numbers.values()):
+                node = self.nodes[number]
+                self._name_for_dos(node, taken.setdefault(node.parent, set()))
         return numbers
 
     @staticmethod
@@ -371,8 +407,9 @@ class _Builder:
 
     def allocate(self) -> None:
         mft_clusters = _clusters(self.nodes[0].size())
-        self.nodes[0].runs[""] = Run(self.clusters // 3, mft_clusters)
-        self._mark(self.clusters // 3, mft_clusters)
+        mft_lcn = min(self.clusters // 3, MFT_LCN_MAX)
+        self.nodes[0].runs[""] = Run(mft_lcn, mft_clusters)
+        self._mark(mft_lcn, mft_clusters)
         self.nodes[7].runs[""] = Run(0, 2)
         for number in sorted(self.nodes):
             node = self.nodes[number]
@@ -404,8 +441,8 @@ class _Builder:
 
     # -- bytes ------------------------------------------------------------------------------------------------------
 
-    def write(self) -> bytes:
-        image = bytearray(self.plan.size)
+    def pieces(self) -> list[tuple[int, bytes]]:
+        """The volume's bytes as ``(offset, bytes)`` pieces in offset order: everything outside them is zero."""
         records = self.nodes[0].size() // RECORD_SIZE
         mft = bytearray()
         for number in range(records):
@@ -422,6 +459,10 @@ class _Builder:
                 raise DflabError(str(exc), node.name) from None
         contents: dict[tuple[int, str], bytes] = {(0, ""): bytes(mft), (1, ""): bytes(mft[:MIRRORED * RECORD_SIZE]),
                                                   (0, "$BITMAP"): self.mft_bitmap(), (6, ""): bytes(self.bitmap)}
+        mft_lcn, mirror_lcn = self.nodes[0].runs[""].lcn, self.nodes[1].runs[""].lcn
+        boot = boot_sector(self.sectors, mft_lcn, mirror_lcn, self.plan.serial, self.plan.hidden_sectors)
+        # $Boot's run (clusters 0-1) holds the boot sector and zeros; the backup is the volume's last sector.
+        pieces: list[tuple[int, bytes]] = [(0, boot), (self.sectors * SECTOR, boot)]
         for number, node in self.nodes.items():
             for name, run in node.runs.items():
                 data = contents.get((number, name))
@@ -431,20 +472,20 @@ class _Builder:
                     data = dict(node.streams).get(name, b"")
                     if isinstance(data, int):
                         continue
-                image[run.lcn * CLUSTER:run.lcn * CLUSTER + len(data)] = data
+                if data:
+                    pieces.append((run.lcn * CLUSTER, data))
             if node.index_run is not None and node.layout is not None:
-                for vcn, block in enumerate(node.layout.blocks):
-                    offset = (node.index_run.lcn + vcn) * CLUSTER
-                    image[offset:offset + idx.INDEX_BLOCK] = idx.index_block(vcn, block, False)
-        mft_lcn, mirror_lcn = self.nodes[0].runs[""].lcn, self.nodes[1].runs[""].lcn
-        boot = boot_sector(self.sectors, mft_lcn, mirror_lcn, self.plan.serial, self.plan.hidden_sectors)
-        image[0:SECTOR] = boot
-        image[self.sectors * SECTOR:(self.sectors + 1) * SECTOR] = boot
-        return bytes(image)
+                blocks = b"".join(idx.index_block(vcn, block, False) for vcn, block in enumerate(node.layout.blocks))
+                pieces.append((node.index_run.lcn * CLUSTER, blocks))
+        pieces.sort(key=lambda piece: piece[0])
+        for (offset, data), (following, _) in pairwise(pieces):
+            if offset + len(data) > following:
+                raise AssertionError(f"NTFS layout bug: the piece at {offset} runs into the one at {following}")
+        return pieces
 
 
 def build_volume(plan: VolumePlan) -> Volume:
-    """The volume ``plan`` describes, as bytes of its partition (``plan.size`` long)."""
+    """The volume ``plan`` describes: its partition's bytes (``plan.size`` long) as the pieces in use."""
     builder = _Builder(plan)
     needed = plan.first_user_record + len(plan.files)
     records = max(MIN_MFT_RECORDS, (needed + 63) // 64 * 64)
@@ -454,5 +495,6 @@ def build_volume(plan: VolumePlan) -> Volume:
     builder.decide_residency()
     builder.lay_out_indexes()
     builder.allocate()
-    image = builder.write()
-    return Volume(image, numbers, builder.nodes[0].runs[""].lcn, builder.clusters, tuple(builder.usns))
+    pieces = builder.pieces()
+    return Volume(plan.size, tuple(pieces), numbers, builder.nodes[0].runs[""].lcn, builder.clusters,
+                  tuple(builder.usns))

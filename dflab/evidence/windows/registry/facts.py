@@ -49,6 +49,8 @@ class Account:
     password_last_set: datetime | None = None
     logon_count: int = 0
     disabled: bool = False
+    admin: bool = False
+    """A member of Builtin\\Administrators (the account Windows Setup creates is one)."""
 
 
 @dataclass(frozen=True)

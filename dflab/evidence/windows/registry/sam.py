@@ -24,6 +24,9 @@ _V_ENTRIES = 17
 _V_HEADER = 12 * _V_ENTRIES  # 0xCC: offset, length, unknown for each field; offsets count from its end
 _V_USERNAME, _V_FULL_NAME, _V_COMMENT = 1, 2, 3
 _DOMAIN_USERS = 513
+BUILTIN = r"SAM\Domains\Builtin"
+ADMINISTRATORS = 0x220  # S-1-5-32-544
+_C_HEADER = 0x34  # the alias' C value: fixed fields, then name, comment and members; offsets count from its end
 
 
 def user_f(account: Account) -> bytes:
@@ -57,6 +60,37 @@ def domain_v(machine_sid: str) -> bytes:
     return struct.pack("<III", 0, 0, 0) * 4 + sid_bytes(machine_sid)
 
 
+def alias_c(rid: int, name: str, comment: str, members: list[str]) -> bytes:
+    """An alias' C value as samparse and Impacket read it: RID, then (offset, length) of its name at 0x10, its
+    comment at 0x1C and its members' binary SIDs at 0x28, their count at 0x30."""
+    parts = [name.encode("utf-16-le"), comment.encode("utf-16-le"), b"".join(sid_bytes(sid) for sid in members)]
+    data, spans = bytearray(), []
+    for part in parts:
+        spans.append((len(data), len(part)))
+        data += part + b"\0" * (-len(part) % 4)
+    (name_at, name_len), (comment_at, comment_len), (members_at, members_len) = spans
+    return struct.pack("<IIQIIIIIIIII", rid, 3, 0, name_at, name_len, 0, comment_at, comment_len, 0,
+                       members_at, members_len, len(members)) + bytes(data)
+
+
+def administrators(hive: Hive, facts: WorkstationFacts, accounts: list[Account]) -> None:
+    """Builtin\\Administrators (S-1-5-32-544) listing Administrator and every account marked ``admin``, and the
+    reverse map Windows keeps beside it (Aliases\\Members\\<machine SID>\\<RID>: the aliases each user is in)."""
+    members = [a for a in accounts if a.rid == 500 or a.admin]
+    installed = facts.installed
+    changed = max(a.created for a in members)
+    hive.key(rf"{BUILTIN}\Aliases\Names\Administrators", installed).value("", ADMINISTRATORS, b"")
+    hive.key(rf"{BUILTIN}\Aliases\{ADMINISTRATORS:08X}", changed).value(
+        "C", ValueType.BINARY, alias_c(ADMINISTRATORS, "Administrators", ADMINISTRATORS_COMMENT,
+                                       [f"{facts.machine_sid}-{a.rid}" for a in members]))
+    for account in members:
+        hive.key(rf"{BUILTIN}\Aliases\Members\{facts.machine_sid}\{account.rid:08X}", account.created).value(
+            "", 1, struct.pack("<I", ADMINISTRATORS))
+
+
+ADMINISTRATORS_COMMENT = "Administrators have complete and unrestricted access to the computer/domain"
+
+
 def sam_hive(facts: WorkstationFacts) -> Hive:
     """SAM of ``facts``' machine: Administrator (500), Guest (501), DefaultAccount (503), WDAGUtilityAccount
     (504) disabled as Windows 10 leaves them, and ``facts``' accounts."""
@@ -75,7 +109,7 @@ def sam_hive(facts: WorkstationFacts) -> Hive:
         .value("F", ValueType.BINARY, struct.pack("<HHI", 3, 0, 0) + bytes(64) + struct.pack("<I", next_rid)
                + bytes(12))
         .value("V", ValueType.BINARY, domain_v(facts.machine_sid)))
-    hive.key(r"SAM\Domains\Builtin\Aliases\Names", installed)
+    administrators(hive, facts, accounts)
     for account in accounts:
         sid = f"{facts.machine_sid}-{account.rid}"
         hive.key(rf"{USERS}\Names\{account.name}", account.created).value("", account.rid, b"")

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
+import uuid
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from dflab.errors import DflabError
 from dflab.evidence.windows.registry import Service, UsbStick
@@ -55,7 +58,9 @@ class Decisions:
     machine_sid: str
     user_sid: str
     intruder_ip: str
-    intruder_port: int
+    intruder_ports: dict[str, int]
+    """The intruder's client port per Remote Desktop logon step (``remote_logon``, ``returned``): a client picks a new
+    ephemeral port for each connection, so the 4624 (IpPort) and the capture's RDP session of one visit share one."""
     intruder_workstation: str
     volume_serial: int
     recycle_id: str
@@ -80,6 +85,94 @@ class Decisions:
     script_block_id: str
     implant_started: datetime
     """When explorer.exe started the Run value's program after the next logon (the 4688 that survives)."""
+    activity: Activity
+    """The user-activity artefacts' facts: the browser session and download, Recent's links, Prefetch."""
+
+
+# -- user activity: Chrome's History, Explorer's Recent links, Prefetch ------------------------------------------------
+
+CHROME_PROFILE = "AppData/Local/Google/Chrome/User Data/Default"
+RECENT = "AppData/Roaming/Microsoft/Windows/Recent"
+PREFETCH = "Windows/Prefetch"
+CHROME_LAUNCH = timedelta(seconds=6)
+"""From Chrome's start (its profile made, History created) to the first page typed."""
+PREFETCH_DELAY = timedelta(seconds=10)
+"""The Prefetch trace covers a process's first ten seconds; its run time and the .pf are written then."""
+DOWNLOAD_RATE = 40_000
+"""Bytes a second the download came at (a slow server abroad): its end is start + size / rate, at least 1 s."""
+CHROME_CLOSED = timedelta(seconds=20)
+"""From the download's end to the intruder closing Chrome (History's handle closed)."""
+HARDDISK_VOLUME = 2
+"""C:'s device, ``\\Device\\HarddiskVolume2``: the ESP is volume 1, the MSR gets no volume device."""
+DOWNLOAD_MIME = "application/octet-stream"
+"""The Content-Type the download server sent, which Chrome stores (the capture's HTTP response says the same)."""
+SYSTEM_DLLS = (("ntdll.dll", 2_012_968), ("kernel32.dll", 773_168), ("KernelBase.dll", 2_987_944),
+               ("locale.nls", 831_960), ("msvcrt.dll", 637_360), ("advapi32.dll", 675_192), ("sechost.dll", 656_432),
+               ("rpcrt4.dll", 1_177_008), ("bcryptPrimitives.dll", 485_328), ("ws2_32.dll", 434_616))
+"""What a plain Win32 program loads in its first ten seconds (and Prefetch lists), with Windows 10 22H2's sizes;
+``locale.nls`` is read, not mapped. The case's copies are stand-ins of those sizes, the same on every case."""
+
+
+@dataclass(frozen=True)
+class Activity:
+    """What the user-activity artefacts share. Paths are volume paths; times UTC-aware."""
+
+    chrome_started: datetime
+    download_started: datetime
+    """Chrome's start_time: the ``.crdownload`` is created (the file's $SI created time)."""
+    download_finished: datetime
+    """Chrome's end_time: the partial file renamed to its name and Zone.Identifier written."""
+    download_page: str
+    """The page the download was started from: History's referrer and tab URL, Zone.Identifier's ReferrerUrl."""
+    page_title: str
+    search_terms: str
+    partial_name: str
+    history: str
+    document_link: str
+    folder_link: str
+    volume_guid: uuid.UUID
+    volume_object_id: uuid.UUID
+    link_clock_sequence: int
+    dlls: tuple[str, ...]
+    payload_runs: tuple[datetime, ...]
+    implant_runs: tuple[datetime, ...]
+    """When each process started (Prefetch records each PREFETCH_DELAY later)."""
+
+
+def link_name(name: str) -> str:
+    """The name Explorer gives a document's link in Recent (and RecentDocs names): the name less its extension."""
+    return (name.rsplit(".", 1)[0] if "." in name else name) + ".lnk"
+
+
+def _activity(case: WorkstationCase, home: str, payload_size: int, implant_started: datetime) -> Activity:
+    seed, t = case.seed, case.timeline
+    folder = case.download_url.rsplit("/", 1)[0]
+    stem = case.payload_name.rsplit(".", 1)[0]
+    terms = re.sub(r"[^0-9A-Za-z]+", " ", stem).strip().lower() + " download"
+    started = t.downloaded
+    finished = started + timedelta(seconds=max(1, -(-payload_size // DOWNLOAD_RATE)))
+    # leading_to's visits: the engine typed 98 s before the download (11 s, 37 s, 50 s of reading).
+    chrome_started = started - timedelta(seconds=98) - CHROME_LAUNCH
+    if chrome_started <= t.remote_logon:
+        raise DflabError("the download starts too soon after the remote logon for the browser session before it "
+                         f"(allow {98 + CHROME_LAUNCH.seconds} s)", f"timeline.downloaded {started.isoformat()}")
+    if finished + PREFETCH_DELAY >= t.payload_run:
+        raise DflabError(f"the payload runs before its download ended ({finished.isoformat()})",
+                         f"timeline.payload_run {t.payload_run.isoformat()}")
+
+    def guid(what: str) -> uuid.UUID:
+        return uuid.UUID(bytes=blob(seed, what, 16), version=4)
+
+    return Activity(
+        chrome_started=chrome_started, download_started=started, download_finished=finished,
+        download_page=folder + "/", page_title=f"Index of {urlsplit(folder + '/').path}", search_terms=terms,
+        partial_name=f"{case.payload_name}.crdownload", history=f"{home}/{CHROME_PROFILE}/History",
+        document_link=f"{home}/{RECENT}/{link_name(case.documents[0])}",
+        folder_link=f"{home}/{RECENT}/{link_name('Documents')}",  # the folder the document was opened from
+        volume_guid=guid("volume-guid"), volume_object_id=guid("volume-object-id"),
+        link_clock_sequence=draw(seed, "link-clock-sequence", 1 << 14),
+        dlls=tuple(f"{SYSTEM32}/{name}" for name, _ in SYSTEM_DLLS),
+        payload_runs=(t.payload_run,), implant_runs=(t.payload_run, implant_started))
 
 
 _OFFICE_PARTS = {"docx": "word/document.xml", "xlsx": "xl/workbook.xml", "pptx": "ppt/presentation.xml"}
@@ -100,6 +193,24 @@ def _document(seed: str, path: str, index: int, saved: datetime) -> bytes:
             entry.create_system = 0  # as Office writes it, whatever machine builds the case
             container.writestr(entry, text)
     return out.getvalue()
+
+
+RDP_STEPS = ("remote_logon", "returned")
+"""The timeline steps at which the intruder logs on over Remote Desktop (4624 type 10), each a connection of its own."""
+
+
+def _rdp_ports(seed: str) -> dict[str, int]:
+    """One client port per RDP connection, drawn from the dynamic range the intruder's Windows client uses; two
+    connections hours apart never reuse one (the first keeps the draw a single port used to have)."""
+    ports: dict[str, int] = {}
+    for step in RDP_STEPS:
+        what = "port" if step == RDP_STEPS[0] else f"port/{step}"
+        port, attempt = 49152 + draw(seed, what, 16000), 0
+        while port in ports.values():
+            attempt += 1
+            port = 49152 + draw(seed, f"{what}/{attempt}", 16000)
+        ports[step] = port
+    return ports
 
 
 def decide(case: WorkstationCase) -> Decisions:
@@ -134,13 +245,16 @@ def decide(case: WorkstationCase) -> Decisions:
     contents[payload] = b"MZ\x90\x00" + blob(seed, "payload", 40_000 + draw(seed, "payload-size", 60_000))
     contents[implant] = b"MZ\x90\x00" + blob(seed, "implant", 20_000 + draw(seed, "implant-size", 30_000))
     implant_command = f'"{windows_path(implant)}" -k netsvcs'
-    zone = (f"[ZoneTransfer]\r\nZoneId=3\r\nReferrerUrl={case.download_url.rsplit('/', 1)[0]}/\r\n"
+    activity = _activity(case, home, len(contents[payload]), t.next_logon + IMPLANT_START_DELAY)
+    for (name, size), path in zip(SYSTEM_DLLS, activity.dlls, strict=True):
+        contents[path] = b"MZ\x90\x00" + blob("windows-10-22h2", f"system32/{name}", size - 4)
+    zone = (f"[ZoneTransfer]\r\nZoneId=3\r\nReferrerUrl={activity.download_page}\r\n"
             f"HostUrl={case.download_url}\r\n").encode()
     return Decisions(
         machine_sid=machine_sid,
         user_sid=f"{machine_sid}-{case.user.rid}",
         intruder_ip=f"203.0.113.{1 + draw(seed, 'ip', 254)}",
-        intruder_port=49152 + draw(seed, "port", 16000),
+        intruder_ports=_rdp_ports(seed),
         intruder_workstation=f"DESKTOP-{''.join(_ID_CHARS[draw(seed, f'ws/{i}', 36)] for i in range(7))}",
         volume_serial=draw(seed, "volume-serial", 1 << 64),
         recycle_id="".join(_ID_CHARS[draw(seed, f"recycle/{i}", 36)] for i in range(6)),
@@ -148,5 +262,5 @@ def decide(case: WorkstationCase) -> Decisions:
         implant_command=implant_command, service=Service(case.service_name, implant_command, t.persisted),
         zone_identifier=zone, contents=contents,
         document_copied=copied, script_block_id=hashlib.sha256(f"{seed}\0script".encode()).hexdigest()[:32],
-        implant_started=t.next_logon + IMPLANT_START_DELAY,
+        implant_started=t.next_logon + IMPLANT_START_DELAY, activity=activity,
     )

@@ -11,6 +11,7 @@ from dflab.evidence.windows.registry import Account, Implant, ProgramRun, Recent
 
 from .decisions import Decisions
 from .description import WorkstationCase
+from .logs import uptimes
 
 KNOWN_FOLDERS = {"Downloads": "{374DE290-123F-4565-9164-39C4925E467B}"}
 """FOLDERID_* of the profile folders UserAssist names programs by (it writes the folder's id, not its path)."""
@@ -29,16 +30,19 @@ def registry_facts(case: WorkstationCase, decided: Decisions) -> WorkstationFact
     t = case.timeline
     user = case.user
     owner = Account(user.name, user.rid, t.installed, full_name=user.full_name, last_logon=t.returned,
-                    password_last_set=t.installed, logon_count=len(LOGON_STEPS))
+                    password_last_set=t.installed, admin=True,
+                    logon_count=len(LOGON_STEPS) + len(uptimes(case)) - 1)  # a logon each day the System log shows
     others = tuple(Account(u.name, u.rid, t.installed, full_name=u.full_name, password_last_set=t.installed)
                    for u in case.other_users)
     return WorkstationFacts(
         computer_name=case.computer_name.upper(), machine_sid=decided.machine_sid, installed=t.installed,
         last_shutdown=t.shutdown, owner=owner, other_accounts=others, time_zone=case.time_zone,
         registered_owner=user.full_name or user.name, usb=decided.usb,
-        implant=Implant(case.service_name, decided.implant_command, t.persisted),
+        implant=Implant(case.run_value_name, decided.implant_command, t.persisted),
         programs_run=(ProgramRun(known_folder_path(decided.payload), 1, t.payload_run),),
-        recent_docs=(RecentDoc(case.documents[0], t.document_opened),),
+        # Opening the document adds it and the folder it was opened from, as Recent's two links do.
+        recent_docs=(RecentDoc(case.documents[0], t.document_opened),
+                     RecentDoc(decided.documents[0].rsplit("/", 2)[1], t.document_opened)),
         services=(decided.service,),
     )
 
