@@ -72,7 +72,7 @@ def small_spec(name: str = "nightjar") -> Spec:
 
 
 def with_memory_text(name: str, size: str) -> str:
-    """The YAML of :func:`with_memory`: what ``benchmarks/evidence.py`` writes to a file for ``build_cohort``."""
+    """The YAML of :func:`with_memory`."""
     text = haystack_text(name)
     marker = "\nmemory:\n  size: "
     assert text.count(marker) == 1, f"{name}.yaml's memory size is not where tests/haystack.py looks"
@@ -82,5 +82,5 @@ def with_memory_text(name: str, size: str) -> str:
 
 def with_memory(name: str, size: str) -> Spec:
     """The ``name`` case (an installed system on its root) with ``size`` of memory (e.g. ``256MiB``, #14 item 5's
-    figure, the bundled one): the page cache has the installed files to hold."""
+    figure): the page cache has the installed files to hold."""
     return parse_spec(with_memory_text(name, size), f"{name}.yaml (haystack, memory {size})")

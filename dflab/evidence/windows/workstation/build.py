@@ -3,7 +3,7 @@
 ``build_workstation`` is the whole pipeline: decide the shared facts, write the hives and logs, plan the volume
 that holds them with the story's files, lay the disk out, and state the answer key from the same decisions (never
 read back from the bytes, so a writer that drops a fact is caught by the readers, not copied into the key). The one
-thing the key takes from a writer is each file's MFT entry: the volume writer numbers records in plan order, and
+thing the key takes from a writer is each file's MFT entry: the volume writer numbers records by creation time, and
 its ``Volume.records`` is that numbering's single statement.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from dflab.atomic import write_bytes
@@ -40,18 +40,10 @@ class Workstation:
         write_bytes(answers, (json.dumps(self.facts, indent=2, sort_keys=True) + "\n").encode())
 
 
-def placed(case: WorkstationCase, decided: Decisions) -> Decisions:
-    """``decided`` with the intruder's address the case places (a scenario spec draws it from its own range), so
-    the logs, the key and the capture all name that one; a case that places none keeps the drawn one."""
-    if case.intruder_ip is None or case.intruder_ip == decided.intruder_ip:
-        return decided
-    return replace(decided, intruder_ip=case.intruder_ip)
-
-
 def build_workstation(case: WorkstationCase, decided: Decisions | None = None) -> Workstation:
     """The case's disk and answer key; the same case (seed included) always gives the same bytes. ``decided`` is
     ``decide(case)`` when the caller already made it (resolving a spec does, to check the writers' limits)."""
-    decided = placed(case, decide(case) if decided is None else decided)
+    decided = decide(case) if decided is None else decided
     hives = workstation_hives(registry_facts(case, decided))
     logs = event_logs(case, decided)
     planned = story_files(case, decided, hives, {name: log.to_bytes() for name, log in logs.items()},

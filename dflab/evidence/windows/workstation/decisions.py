@@ -253,7 +253,8 @@ def decide(case: WorkstationCase) -> Decisions:
     return Decisions(
         machine_sid=machine_sid,
         user_sid=f"{machine_sid}-{case.user.rid}",
-        intruder_ip=f"203.0.113.{1 + draw(seed, 'ip', 254)}",
+        # The address the case places (a scenario spec draws it from its own range), else one drawn here.
+        intruder_ip=case.intruder_ip or f"203.0.113.{1 + draw(seed, 'ip', 254)}",
         intruder_ports=_rdp_ports(seed),
         intruder_workstation=f"DESKTOP-{''.join(_ID_CHARS[draw(seed, f'ws/{i}', 36)] for i in range(7))}",
         volume_serial=draw(seed, "volume-serial", 1 << 64),
