@@ -240,9 +240,11 @@ def evidence_verify(evidence_dir: Path) -> None:
     problems = verify(evidence_dir)
     if problems:
         for p in problems:
-            err_console.print(f"[red]MISMATCH[/red] {evidence_dir / p.path}: {p.problem}")
+            err_console.print(f"[red]MISMATCH[/red] {evidence_dir / p.path}: {p.problem}", highlight=False,
+                              soft_wrap=True)  # one line per file, however long its path (grep, logs)
         raise EvidenceError(f"{len(problems)} file(s) do not match the manifest", str(evidence_dir))
-    console.print(f"[green]verified[/green] {evidence_dir}: every file matches manifest.json")
+    console.print(f"[green]verified[/green] {evidence_dir}: every file matches manifest.json", highlight=False,
+                  soft_wrap=True)
 
 
 # Command groups that live beside their feature, imported only when named: session, grade and course pull in

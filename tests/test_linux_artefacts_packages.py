@@ -67,7 +67,7 @@ def test_dpkg_and_apt_logs_name_the_status_versions(tmp_path: Path) -> None:
     text = logs["/var/log/dpkg.log"].decode()  # the upgrade was in February: dpkg.log is March's, empty
     assert text == "" and "upgrade wget:amd64" in logs["/var/log/dpkg.log.1"].decode()
     history = logs["/var/log/apt/history.log.1"].decode()
-    assert "Commandline: packagekit role='update-packages'\nRequested-By: jdoe (1001)\n" in history
+    assert "Commandline: apt upgrade\nRequested-By: jdoe (1001)\n" in history
     term = logs["/var/log/apt/term.log.1"].decode()
     assert f"Unpacking wget ({status['wget']}) over ({previous_version(status['wget'])}) ..." in term
     # The install was 13 months before: logrotate's twelve months no longer hold it.
@@ -86,8 +86,37 @@ def test_dpkg_and_apt_logs_name_the_status_versions(tmp_path: Path) -> None:
     assert any("not the bookworm version" in p for p in log_problems(bad, status))
 
 
+def downgrades(history: str) -> list[str]:
+    """Every history.log ``Upgrade:`` pair that dpkg itself does not order old < new."""
+    pairs = re.findall(r"(\S+):\w+ \(([^,()]+), ([^()]+)\)", history)
+    assert pairs
+    return [f"{name} {old} -> {new}" for name, old, new in pairs
+            if subprocess.run(["dpkg", "--compare-versions", new, "gt", old]).returncode != 0]
+
+
+def test_upgrades_go_up_by_dpkgs_ordering() -> None:
+    """An upgrade goes from an older version to a newer one as dpkg compares them (``1~deb12u1`` sorts before
+    ``1``: a ``~deb12u1`` rebuild replaced an older upstream, never its own ``X-1``), the status holds the newer,
+    and the command history.log names is a program the installed tree has (no PackageKit on this desktop)."""
+    status = status_versions()
+    logs = package_logs(unpacks(), NOW, ("jdoe", 1001), 61234)
+    history = logs["/var/log/apt/history.log.1"].decode()
+    assert downgrades(history) == []
+    for name in ("firefox-esr", "systemd", "libssl3", "bind9-host"):
+        assert f"{name}:amd64 ({previous_version(status[name])}, {status[name]})" in history
+    tree = shared("debian-12", "desktop")
+    for command in set(re.findall(r"^Commandline: (\S+)", history, re.M)):
+        assert f"/usr/bin/{command}" in tree.contents, command
+    assert "/usr/bin/pkcon" not in tree.contents and "packagekit" not in status
+    # Planted: the old rule (``X-1~deb12u1`` over ``X-1``) is a downgrade dpkg sees.
+    assert downgrades("Upgrade: systemd:amd64 (252.33-1, 252.33-1~deb12u1)") == ["systemd 252.33-1 -> 252.33-1~deb12u1"]
+
+
 def test_previous_versions_are_bookworm_s() -> None:
     assert previous_version("1.21.3-1+deb12u1") == "1.21.3-1"
-    assert previous_version("252.33-1~deb12u1") == "252.33-1"
+    assert previous_version("252.33-1~deb12u1") == "252.32-1~deb12u1"
+    assert previous_version("128.14.0esr-1~deb12u1") == "128.13.0esr-1~deb12u1"
+    assert previous_version("2:2.6.1-4~deb12u2") == "2:2.6.1-4~deb12u1"
+    assert previous_version("1:43.6-2~deb12u1") == "1:43.5-2~deb12u1"
     assert previous_version("2.36-9+deb12u9") == "2.36-9+deb12u8"
     assert previous_version("1.42.4-1") is None

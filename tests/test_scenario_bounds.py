@@ -19,10 +19,10 @@ from dflab.scenario.draw import variant_seed
 from dflab.scenario.load import MAX_ALIASES, MAX_DEPTH, MAX_NODES, MAX_SPEC_BYTES, load_spec, parse_spec
 from dflab.scenario.resolve import resolve
 from dflab.scenario.spec import MAX_DISK_BYTES, MAX_FILE_BYTES, MAX_MEMORY_BYTES, MAX_NOISE_PACKETS
+from tests.haystack import small_text
 
 ROOT = Path(__file__).resolve().parents[1]
-NIGHTJAR = ROOT / "labs" / "scenarios" / "nightjar.yaml"
-TEXT = NIGHTJAR.read_text()
+TEXT = small_text("nightjar")  # the bundled case without its installed system: the sizes edited below
 
 
 def dflab(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -21,9 +21,12 @@ import pytest
 
 from dflab.evidence.build import build_variant
 from dflab.scenario.case import Case
-from dflab.scenario.draw import DEMO_SECRET
+from dflab.scenario.draw import DEMO_SECRET, variant_seed
+from dflab.scenario.kernel import BOOKWORM_KERNELS
 from dflab.scenario.load import load_spec
+from dflab.scenario.ostree import accounts
 from dflab.scenario.ostree.accounts import GID, SYSTEM_USERS
+from dflab.scenario.ostree.sysmap import system_map
 from dflab.scenario.pids import GDM_UID
 from dflab.scenario.resolve import resolve
 from tests.test_memory_writer import run_vol
@@ -304,3 +307,57 @@ def test_the_pid_slots_hold_no_fixed_pid_and_no_other_slot() -> None:
     greeter = {p.pid for p in system.system_processes(0, set(), greeter=last)} - {p.pid for p in
                                                                                  system.system_processes(0, set())}
     assert max(greeter) < last + pids.GREETER_SPAN <= pids.BOOT_CEILING < min(pids.DESKTOP_PIDS)
+
+
+# ---- the kernel's System.map is memory's symbols; a root without an installed system has Debian's passwd ----------
+
+IMAGE = (0xFFFFFFFF81000000, 0xFFFFFFFF81800000)  # the kernel image's link addresses (no KASLR shift)
+
+
+def sysmap_problems(text: str, isf: dict[str, Any], kallsyms: list[dict[str, Any]]) -> list[str]:
+    """``System.map`` against the ISF's symbols in the kernel image and volatility's kallsyms of the same kernel:
+    every symbol at one address in all three, with kallsyms' type letter."""
+    problems = []
+    mapped = {}
+    for line in text.splitlines():
+        address, kind, name = line.split(" ")
+        mapped[name] = (int(address, 16), kind)
+    image = {n: int(e["address"]) for n, e in isf["symbols"].items() if IMAGE[0] <= int(e["address"]) < IMAGE[1]}
+    for name, address in sorted(image.items()):
+        if mapped.get(name, (None,))[0] != address:
+            problems.append(f"{name}: the ISF has {address:#x}, System.map {mapped.get(name)}")
+    problems += [f"{name} is in System.map, not in the ISF" for name in sorted(set(mapped) - set(image))]
+    core = [r for r in kallsyms if r["ModuleName"] == "kernel"]
+    unlisted = {n for n in mapped if not n.startswith("kallsyms_")} - {r["SymbolName"] for r in core}
+    if unlisted:  # kallsyms lists every image symbol but its own tables, as scripts/kallsyms leaves them out
+        problems.append(f"System.map has symbols volatility's kallsyms does not: {sorted(unlisted)[:5]}")
+    for r in core:
+        address = int(r["Addr"]) | 0xFFFF000000000000  # volatility prints kernel addresses without sign extension
+        if mapped.get(r["SymbolName"]) != (address, r["Type"]):
+            problems.append(f"kallsyms has {r['SymbolName']} {r['Type']} at {address:#x}, System.map "
+                            f"{mapped.get(r['SymbolName'])}")
+    return problems
+
+
+def test_system_map_holds_the_symbols_of_the_isf_and_kallsyms_memory_ships(built: Built) -> None:
+    key = json.loads((built.out / "key" / "answer_key.json").read_text())
+    kernel = next(k for k in BOOKWORM_KERNELS if k.release == key["facts"]["memory"]["kernel_release"])
+    (isf_path,) = (built.ev / "symbols" / "linux").glob("*.json")
+    isf = json.loads(isf_path.read_text())
+    kallsyms = built.vol("linux.kallsyms.Kallsyms")
+    text = system_map(kernel).decode()
+    assert sysmap_problems(text, isf, kallsyms) == []
+    moved = text.replace(" D init_task\n", " D init_tasks\n")
+    assert any("init_task" in p for p in sysmap_problems(moved, isf, kallsyms))
+    first = text.splitlines()[0]
+    shifted = text.replace(first, f"{int(first[:16], 16) + 0x200000:016x}{first[16:]}", 1)  # a KASLR-shifted map
+    assert any("the ISF has" in p for p in sysmap_problems(shifted, isf, kallsyms))
+    assert any("does not" in p for p in sysmap_problems(text, isf, [r for r in kallsyms if r["SymbolName"] != "_end"]))
+
+
+def test_the_passwd_of_a_root_without_an_installed_system_is_debian_12s(built: Built) -> None:
+    spec = load_spec(SCENARIOS / "nightjar.yaml")
+    case = resolve(spec, variant_seed(DEMO_SECRET, spec.scenario, "session"), "session")
+    passwd = built.read("/etc/passwd").decode()
+    assert passwd == accounts.passwd(case.users).decode()
+    assert "syslog:x:" not in passwd and passwd.startswith("root:x:0:0:root:/root:/bin/bash\n")

@@ -15,9 +15,10 @@ import shutil
 import sqlite3
 import struct
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import LnkParse3
 import pyfwsi
@@ -29,6 +30,7 @@ from regipy import registry as regipy_registry
 
 from dflab.evidence.windows.prefetch import prefetch_hash
 from dflab.evidence.windows.workstation import build_workstation
+from dflab.evidence.windows.workstation.activity import CHROME_EXE
 from dflab.evidence.windows.workstation.decisions import PREFETCH_DELAY
 from dflab.evidence.windows.workstation.netplan import plan_network
 from tests.samples import tool
@@ -43,6 +45,7 @@ from tests.test_windows_workstation import (
     journal_time,
     listing,
     read_libevtx,
+    read_python_evtx,
     usn_records,
     windows_partition,
 )
@@ -402,6 +405,134 @@ def test_prefetch_runs_match_the_security_log_and_the_mft(built, tsk, journal, t
     moved = dict(implant, mft={"entry": implant["mft"]["entry"] + 1, "sequence": implant["mft"]["sequence"]})
     found = prefetch_problems(pf, tsk.node(volume_path(implant["file"])), tsk, moved, [], monkeypatch)
     assert [p.split(": ", 1)[0] for p in found] == ["executable reference"], found
+
+
+# -- Chrome's and PowerShell's Prefetch, History and PowerShell's log -------------------------------------------------
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def read_pf(pf: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[int, list[datetime], dict[str, int]]:
+    """Run count, run times (newest first) and each loaded file's MFT reference by volume path, as libscca reads
+    them; windowsprefetch must give the same count and times."""
+    f = pyscca.file()
+    f.open(str(pf))
+    runs = [f.get_last_run_time(k).replace(tzinfo=UTC) for k in range(min(f.run_count, 8))]
+    p = windowsprefetch(pf, monkeypatch)
+    assert p.runCount == f.run_count
+    assert [datetime.fromisoformat(t).replace(tzinfo=UTC) for t in p.timestamps] == runs, "windowsprefetch differs"
+    volume = f.get_volume_information(0).device_path
+    refs = {f.get_filename(k)[len(volume) + 1:].replace("\\", "/"): f.get_file_metrics_entry(k).file_reference
+            for k in range(f.number_of_file_metrics_entries)}
+    return f.run_count, runs, refs
+
+
+def _site(url: str) -> str:
+    host = urlsplit(url).hostname or ""
+    return host if host.replace(".", "").isdigit() else ".".join(host.split(".")[-2:])
+
+
+def chrome_prefetch_problems(pf: Path, pf_node: Node, tsk: Tsk, history: Path, history_node: Node,
+                             monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What CHROME.EXE's .pf says that History (sqlite3), its file's times and the MFT (pytsk3) contradict: the
+    browser process made History as it started; each site History visits had its renderer started just before;
+    every process started before the download; the .pf was made after the first run and rewritten after the last."""
+    count, runs, refs = read_pf(pf, monkeypatch)
+    starts = sorted(r - WINDOWS_PREFETCH_LAG for r in runs)
+    visits = cli(history, "SELECT u.url, v.visit_time FROM visits v JOIN urls u ON u.id = v.url ORDER BY v.visit_time")
+    (download,) = cli(history, "SELECT start_time FROM downloads")
+    first_visit: dict[str, datetime] = {}
+    for visit in visits:
+        first_visit.setdefault(_site(visit["url"]), _at(webkit_iso(visit["visit_time"])))
+    problems = []
+    if count != len(runs) or not 6 <= count <= 8:
+        problems.append(f"run count {count} with {len(runs)} run times (a browser, its children, a renderer a site)")
+    if iso(starts[0]) != history_node.created:
+        problems.append(f"the first chrome.exe started at {iso(starts[0])}, History was made at {history_node.created}")
+    for site, when in first_visit.items():
+        if not any(timedelta(0) <= when - start <= timedelta(seconds=1) for start in starts):
+            problems.append(f"no chrome.exe started in the second before the first visit to {site} ({iso(when)})")
+    if starts[-1] > _at(webkit_iso(download["start_time"])):
+        problems.append(f"a chrome.exe started at {iso(starts[-1])}, after the download began")
+    if (pf_node.created, pf_node.modified) != (iso(runs[-1]), iso(runs[0])):
+        problems.append(f".pf made {pf_node.created}, written {pf_node.modified}: not its first and last run")
+    return problems + reference_problems(refs, tsk)
+
+
+def reference_problems(refs: dict, tsk: Tsk) -> list[str]:
+    """The files a .pf names whose MFT reference (entry | sequence << 48) is not the one TSK reads on the volume."""
+    problems = []
+    for path, ref in refs.items():
+        node = tsk.fs.open("/" + path).info.meta
+        if ref != node.addr | node.seq << 48:
+            problems.append(f"{path}: the .pf's MFT reference is not TSK's")
+    return problems
+
+
+def powershell_prefetch_problems(pf: Path, pf_node: Node, tsk: Tsk, records: list,
+                                 monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What POWERSHELL.EXE's .pf says that PowerShell's log (40961 as the console starts, the 4104 it ran) and the
+    MFT contradict: one run, the process started just before its console, its script block within its trace."""
+    count, runs, refs = read_pf(pf, monkeypatch)
+    console = [_at(r.created) for r in records if r.event_id == 40961]
+    scripts = [_at(r.created) for r in records if r.event_id == 4104]
+    problems = [] if count == len(runs) == len(console) == 1 else [f"{count} runs, {len(console)} consoles"]
+    started = runs[0] - WINDOWS_PREFETCH_LAG
+    if not all(timedelta(0) < c - started < timedelta(seconds=2) for c in console):
+        problems.append(f"the console started at {[iso(c) for c in console]}, not just after {iso(started)}")
+    if not scripts or not all(timedelta(0) < s - started < WINDOWS_PREFETCH_LAG for s in scripts):
+        problems.append(f"the script blocks at {[iso(s) for s in scripts]} are not within the trace from "
+                        f"{iso(started)}")
+    if pf_node.created != iso(runs[0]):
+        problems.append(f".pf made {pf_node.created}, not at its run {iso(runs[0])}")
+    return problems + reference_problems(refs, tsk)
+
+
+def _pf(tsk: Tsk, stem: str, folder: Path) -> tuple[Path, Node]:
+    (name,) = [e.info.name.name.decode() for e in tsk.fs.open_dir("/Windows/Prefetch")
+               if e.info.name.name.decode().startswith(stem + "-")]
+    path = folder / name
+    path.write_bytes(tsk.read(f"Windows/Prefetch/{name}"))
+    return path, tsk.node(f"Windows/Prefetch/{name}")
+
+
+def test_chrome_and_powershell_prefetch_match_history_and_powershell_s_log(built, tsk, tmp_path, monkeypatch):
+    history = tmp_path / "History"
+    history.write_bytes(tsk.read(volume_path(built.facts["browser"]["history"])))
+    history_node = tsk.node(volume_path(built.facts["browser"]["history"]))
+    chrome, chrome_node = _pf(tsk, "CHROME.EXE", tmp_path)
+    device_path = DEVICE + "\\" + CHROME_EXE.upper().replace("/", "\\")
+    assert chrome.name == f"CHROME.EXE-{prefetch_hash(device_path):08X}.pf"
+    assert chrome_prefetch_problems(chrome, chrome_node, tsk, history, history_node, monkeypatch) == []
+
+    log = tmp_path / "PowerShell.evtx"
+    log.write_bytes(tsk.read("Windows/System32/winevt/Logs/Microsoft-Windows-PowerShell%4Operational.evtx"))
+    records = read_libevtx(log)
+    assert [(r.event_id, r.created) for r in records] == [(r.event_id, r.created) for r in read_python_evtx(log)]
+    powershell, powershell_node = _pf(tsk, "POWERSHELL.EXE", tmp_path)
+    assert powershell.name == "POWERSHELL.EXE-920BBA2A.pf"  # the name every Windows 10 gives it on C:
+    assert powershell_prefetch_problems(powershell, powershell_node, tsk, records, monkeypatch) == []
+    (script,) = [r for r in records if r.event_id == 4104]
+    assert script.created == iso(CASE.timeline.persisted)
+
+    # Planted: History's visits a minute later (no renderer then), the script block a minute after the trace.
+    planted = tmp_path / "planted-History"
+    shutil.copy(history, planted)
+    with sqlite3.connect(planted) as db:
+        db.execute("UPDATE visits SET visit_time = visit_time + 60000000")
+    db.close()
+    found = chrome_prefetch_problems(chrome, chrome_node, tsk, planted, history_node, monkeypatch)
+    assert found and all(p.startswith("no chrome.exe started") for p in found), found
+    late = [replace(r, created=iso(_at(r.created) + timedelta(minutes=1))) if r.event_id == 4104 else r
+            for r in records]
+    found = powershell_prefetch_problems(powershell, powershell_node, tsk, late, monkeypatch)
+    assert [p.split(" at ")[0] for p in found] == ["the script blocks"], found
+    # Planted: another program's .pf in Chrome's place (its runs fit nothing History says).
+    (tmp_path / "other").mkdir()
+    other, other_node = _pf(tsk, "POWERSHELL.EXE", tmp_path / "other")
+    assert chrome_prefetch_problems(other, other_node, tsk, history, history_node, monkeypatch)
 
 
 def test_activity_artefacts_are_the_same_for_the_same_case_and_differ_for_another(built):

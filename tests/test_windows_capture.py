@@ -15,11 +15,12 @@ examiner decodes it as TLS, as here.
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import Evtx.Evtx as python_evtx
@@ -255,6 +256,49 @@ def test_key_figures_are_what_tshark_counts(pcap, facts):
     times = [epoch_us(t) for (t,) in fields(pcap, "frame.number == 1 || frame.number == " + str(facts["packets"]),
                                             "frame.time_epoch")]
     assert first <= times[0] and times[-1] <= last
+
+
+def certificates(path: Path) -> list[tuple[str, str, str, datetime, datetime]]:
+    """Every certificate the capture shows, as tshark's X.509 dissector reads it: (subject's and issuer's common
+    names, serial number, notBefore, notAfter), in frame order."""
+    out, names, times, serial = [], [], [], ""
+    text = run("tshark", "-r", str(path), *RDP_AS_TLS, "-Y", "tls.handshake.certificate", "-O", "tls", "-V")
+    for line in text.splitlines() + ["signedCertificate"]:
+        line = line.strip()
+        if line.startswith("signedCertificate"):
+            if names:
+                assert len(names) == len(times) == 2, (names, times)
+                out.append((names[1], names[0], serial, *times))
+            names, times = [], []
+        elif line.startswith("serialNumber:"):
+            serial = line.split(": ", 1)[1]
+        elif line.startswith("rdnSequence:"):  # the issuer's, then the subject's
+            names.append(re.findall(r"id-at-commonName=([^,)]*)", line)[-1])
+        elif line.startswith("utcTime:"):
+            times.append(datetime.strptime(line.split(": ", 1)[1], "%Y-%m-%d %H:%M:%S (UTC)").replace(tzinfo=UTC))
+    return out
+
+
+def test_servers_certificates_are_dated_as_real_servers_are(pcap, facts):
+    """Each TLS 1.2 server shows one certificate on every connection, its leaf issued to a second of its own some
+    time before the capture, every certificate of its chain valid from the first packet to the last; the C2's is
+    Let's Encrypt's (R10 or R11 since June 2024, R3 retired), 90 days less a second, issued days to weeks before."""
+    start, end = (datetime.fromtimestamp(key_us(facts[k]) // 1_000_000, UTC) for k in ("start", "end"))
+    seen = certificates(pcap)
+    authorities = {issuer for subject, issuer, *_ in seen if issuer != subject}  # the CAs (RDP's signs itself)
+    issued: dict[str, set[tuple[str, str, datetime, datetime]]] = {}
+    for subject, issuer, serial, not_before, not_after in seen:
+        assert not_before < start and end < not_after, (subject, not_before, not_after, start, end)
+        if subject not in authorities:  # a server's own certificate
+            issued.setdefault(subject, set()).add((issuer, serial, not_before, not_after))
+    assert facts["c2_host"] in issued and len(issued) >= 5, sorted(issued)
+    assert all(len(certs) == 1 for certs in issued.values()), issued  # one certificate per server
+    firsts = [not_before for ((_, _, not_before, _),) in issued.values()]
+    assert len(set(firsts)) == len(firsts), sorted(firsts)
+    ((issuer, _, not_before, not_after),) = issued[facts["c2_host"]]
+    first_beacon = datetime.fromtimestamp(key_us(facts["beacons"]["first"]) // 1_000_000, UTC)
+    assert issuer in ("R10", "R11") and not_after - not_before == timedelta(days=90, seconds=-1), issued
+    assert timedelta(days=1) < first_beacon - not_before < timedelta(days=60), (not_before, first_beacon)
 
 
 def test_tcp_from_the_workstation_is_windows_10s_stack(pcap, facts):

@@ -167,13 +167,19 @@ def expected(log: EventLog) -> list[Rec]:
             data = (("Data", tuple(event.payload.strings or ())), ("Binary", event.payload.binary or b""))
         else:
             data = tuple((name, decoded(value)) for name, value in event.payload.fields)
+            if getattr(event.payload, "binary", None) is not None:
+                data += (("Binary", event.payload.binary),)
         out.append(Rec(log.first_record_id + ordinal, moment, moment, event.event_id, event.provider.name,
                        log.channel, event.computer, data))
     return out
 
 
 def types_of(log: EventLog) -> dict[str, int]:
-    return {name: value.type for event in log.events for name, value in event.payload.fields if value.type != v.NULL}
+    kinds = {name: value.type for event in log.events for name, value in event.payload.fields
+             if value.type != v.NULL}
+    if any(getattr(event.payload, "binary", None) is not None for event in log.events):
+        kinds["Binary"] = v.BINARY
+    return kinds
 
 
 # --- the three parsers -----------------------------------------------------------------------------------------
@@ -184,8 +190,8 @@ def payload_from_xml(event: ET.Element) -> list[tuple[str, str]]:
     data = event.find(f"{EVENT_NS}EventData")
     if data is not None and len(data) and all(item.get("Name") is None for item in data):
         return classic_from_xml(data)
-    if data is not None:
-        return [(item.get("Name"), item.text or "") for item in data]
+    if data is not None:  # named Data, and the Binary a classic-keyword event carries after them (7036)
+        return [("Binary" if item.tag == f"{EVENT_NS}Binary" else item.get("Name"), item.text or "") for item in data]
     user = event.find(f"{EVENT_NS}UserData")
     assert user is not None and len(user) == 1, "neither EventData nor UserData"
     return [(item.tag.rsplit("}", 1)[-1], item.text or "") for item in user[0]]
@@ -288,12 +294,12 @@ def rust_json_rec(entry: dict, kinds: dict[str, int]) -> Rec:
     event_id = system["EventID"]
     if isinstance(event_id, dict):  # with Qualifiers: {"#attributes": {...}, "#text": 7045}
         event_id = event_id["#text"]
-    if "EventData" in event and isinstance(event["EventData"].get("Data"), dict):  # classic: strings, binary
+    if isinstance(event.get("EventData"), dict) and isinstance(event["EventData"].get("Data"), dict):  # classic
         shown = event["EventData"]["Data"]["#text"]
         strings = tuple(shown) if isinstance(shown, list) else (shown,) if shown else ()
         payload = {"Data": strings, "Binary": event["EventData"]["Binary"] or ""}
     elif "EventData" in event:
-        payload = event["EventData"]
+        payload = event["EventData"] or {}  # an empty EventData (PowerShell's 40961) is null
     else:
         (payload,) = event["UserData"].values()
     fields = tuple((name, canonical(kinds.get(name, v.STRING), xml_line_ends(value) if isinstance(value, str)

@@ -19,6 +19,7 @@ import os
 import struct
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,6 +36,7 @@ from dflab.evidence.windows.registry import (
     Hive,
     Implant,
     Layout,
+    NetworkInterface,
     ProgramRun,
     RecentDoc,
     Service,
@@ -94,6 +96,14 @@ FACTS = WorkstationFacts(
     typed_paths=(Typed("E:\\", at(8, 9, 42)), Typed(r"\\nas01\projecten", at(6, 8, 30))),
     run_mru=(Typed("cmd", at(8, 10, 2)), Typed("powershell -ep bypass", at(8, 10, 4)), Typed("cmd", at(8, 10, 6))),
     services=(SERVICE,),
+    host_name="Desktop-7K2Q9RM",
+    network=NetworkInterface(
+        uuid.UUID("5c1b2a7e-8d44-4f0b-9e3a-6b2c0d9f1e47"), "Intel(R) Ethernet Connection (7) I219-LM",
+        "3c:52:82:1a:2b:3c", "192.168.10.37", "255.255.255.0", "192.168.10.1", "192.168.10.1", "74:4d:28:9a:bc:de",
+        ("192.168.10.1", "9.9.9.9"), 86_400, 43_200, 75_600, at(8, 7, 56, 12), domain="office.lan",
+        profile_guid=uuid.UUID("0e8b6f3a-2c4d-4e5f-8a9b-1c2d3e4f5a6b"),
+        first_connected=datetime(2024, 2, 12, 9, 40, 2, tzinfo=UTC), last_connected=at(8, 7, 56, 40),
+        local_times=(datetime(2024, 2, 12, 10, 40, 2), datetime(2024, 3, 8, 8, 56, 40))),
 )
 
 

@@ -208,8 +208,9 @@ def _rec(xml: str, created: str, binary=bytes.fromhex) -> Rec:
     if payload is not None and len(payload) and all(d.get("Name") is None for d in payload):
         (_, strings), (_, shown) = classic_from_xml(payload)  # EventLog's 6005, 6009, 6013, 6006
         data = (("Data", "|".join(strings)), ("Binary", binary(shown).hex()))
-    elif payload is not None:
-        data = tuple((d.get("Name"), _canonical(d.text or "")) for d in payload)
+    elif payload is not None:  # named fields, and the Binary a classic-keyword event carries after them (7036)
+        data = tuple(("Binary", binary(d.text or "").hex()) if d.tag == f"{EVENT_NS}Binary"
+                     else (d.get("Name"), _canonical(d.text or "")) for d in payload)
     else:
         (element,) = event.find(f"{EVENT_NS}UserData")
         data = tuple((child.tag.rsplit("}", 1)[-1], _canonical(child.text or "")) for child in element)
@@ -535,7 +536,9 @@ def test_event_logs_hold_what_the_answer_key_says_for_both_readers(built, source
     (service,) = [rec for rec in logs["System"] if rec.event_id == 7045]
     assert (service.event_id, service.get("ServiceName"), service.get("ImagePath")) == (
         7045, facts["service"]["name"], facts["service"]["image_path"])
-    (script,) = logs["PowerShell"]
+    # The console starting (40961, its IPC thread's 53504, 40962), then the script block.
+    assert [rec.event_id for rec in logs["PowerShell"]] == [40961, 53504, 40962, 4104]
+    script = logs["PowerShell"][-1]
     assert script.event_id == 4104 and facts["run_key"]["value"] in script.get("ScriptBlockText")
 
 

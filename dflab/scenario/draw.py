@@ -39,6 +39,19 @@ def rng(seed: bytes, *labels: str) -> random.Random:
     return random.Random(int.from_bytes(h, "big"))
 
 
+def number(seed: str, what: str, below: int) -> int:
+    """A number in 0 .. below-1 for ``what`` under a case's seed written as text (a Windows case carries its variant
+    seed as hex): the first 8 bytes of SHA-256(seed NUL what), so it needs no RNG object and is the same on every
+    machine and Python version. The Windows workstation's identities (SIDs, serials, pids, logon ids) are these."""
+    return int.from_bytes(hashlib.sha256(f"{seed}\0{what}".encode()).digest()[:8], "big") % below
+
+
+def stream(seed: str, what: str, size: int) -> bytes:
+    """``size`` bytes for ``what`` under a case's seed written as text: SHAKE-256(seed NUL what), one call however
+    long (a file's content that is its own and reproducible)."""
+    return hashlib.shake_256(f"{seed}\0{what}".encode()).digest(size)
+
+
 def draw(spec: Any, seed: bytes, name: str) -> Any:
     """Draw one value.  Literals pass through; a single-key mapping names the distribution.
 

@@ -378,13 +378,8 @@ class _Resolver:
             data = content.bash_history((h.time, h.command) for h in proc.bash_history)
         elif kind in content.TRACE_KINDS:
             data = content.trace(self, f, users, procs, member)
-        elif next(v for v in self.spec.disk.volumes if v.id == f.volume).os is not None:  # passwd of an install
+        else:  # passwd: Debian 12's system accounts and the case's users, installed system or not
             data = accounts.passwd(users.values())
-        else:  # passwd
-            lines = ["root:x:0:0:root:/root:/bin/bash", "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin",
-                     "syslog:x:104:110::/home/syslog:/usr/sbin/nologin"]
-            lines += [f"{u.name}:x:{u.uid}:{u.gid}:{u.full_name},,,:{u.home}:{u.shell}" for u in users.values()]
-            data = ("\n".join(lines) + "\n").encode()
         modified = self.at(f.modified, f"{where}.modified") if f.modified else created
         accessed = self.at(f.accessed, f"{where}.accessed") if f.accessed else modified
         deleted = self.at(f.deleted, f"{where}.deleted") if f.deleted else None

@@ -17,7 +17,7 @@ cd "$(dirname "$0")/../.."
 need_apt=()
 for pair in fls:sleuthkit tshark:tshark fsck.fat:dosfstools e2fsck:e2fsprogs npm:npm ewfacquire:ewf-tools faketime:faketime \
     dcfldd:dcfldd xz:xz-utils file:file pdfinfo:poppler-utils exiftool:libimage-exiftool-perl sqlite3:sqlite3 \
-    ntfs-3g:ntfs-3g sgdisk:gdisk fdisk:fdisk rifiuti-vista:rifiuti2; do
+    ntfs-3g:ntfs-3g sgdisk:gdisk fdisk:fdisk rifiuti-vista:rifiuti2 modinfo:kmod cpio:cpio zstd:zstd; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair#*:}")
 done
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need_apt+=(postgresql)
@@ -70,7 +70,7 @@ if [ ! -x .venv/node/node_modules/.bin/configurable-http-proxy ]; then
   npm install --silent --no-audit --no-fund --prefix .venv/node configurable-http-proxy@4 >/dev/null
 fi
 ln -sf ../node/node_modules/.bin/configurable-http-proxy .venv/bin/configurable-http-proxy
-for tool in fls icat mmls fsstat istat tshark fsck.fat e2fsck ewfacquire ewfverify ewfinfo faketime dcfldd xz file; do
+for tool in fls icat mmls fsstat istat tshark fsck.fat e2fsck ewfacquire ewfverify ewfinfo faketime dcfldd xz file modinfo cpio zstd; do
   command -v "$tool" >/dev/null || { echo "install-deps: $tool is still missing" >&2; exit 1; }
 done
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || { echo "install-deps: PostgreSQL's initdb is missing" >&2; exit 1; }

@@ -12,8 +12,10 @@ byte-for-byte reproducible.
 
 from __future__ import annotations
 
+import array
 import random
 import struct
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +85,32 @@ def write_pcapng(path: Path, frames: Sequence[Frame], info: CaptureInfo) -> None
             (4, struct.pack("<Q", len(frames))), (5, struct.pack("<Q", 0)))))
 
 
+def _sub_microseconds(rng: random.Random, n: int) -> list[int]:
+    """``[rng.randint(0, 999) for _ in range(n)]``, the same numbers and the generator left in the same state.
+
+    ``randint(0, 999)`` takes ``getrandbits(10)`` (one 32-bit output of the Mersenne Twister, its top 10 bits) until
+    one is below 1000; ``getrandbits(32 * m)`` is the next m outputs, the first in the lowest bits. So the outputs
+    are drawn in bulk, filtered, and the generator is set back and moved on by exactly the outputs used."""
+    state = rng.getstate()
+    out: list[int] = []
+    used = 0
+    while len(out) < n:
+        want = (n - len(out)) * 1025 // 1000 + 64
+        words = array.array("I", rng.getrandbits(32 * want).to_bytes(4 * want, "little"))
+        if sys.byteorder == "big":
+            words.byteswap()
+        for word in words:
+            used += 1
+            if (value := word >> 22) < 1000:
+                out.append(value)
+                if len(out) == n:
+                    break
+    rng.setstate(state)
+    if used:
+        rng.getrandbits(32 * used)
+    return out
+
+
 def pcapng_bytes(frames: Sequence[Frame], info: CaptureInfo, *, hardware: str = HARDWARE, os: str = OS,
                  application: str = APPLICATION, interface: str = INTERFACE) -> bytes:
     """The pcapng :func:`write_pcapng` writes, as bytes, for a capture box described by the keyword arguments."""
@@ -91,16 +119,20 @@ def pcapng_bytes(frames: Sequence[Frame], info: CaptureInfo, *, hardware: str = 
                (2, hardware.encode()), (3, os.encode()), (4, application.encode()))),
            _block(1, struct.pack("<HHI", LINKTYPE_ETHERNET, 0, SNAPLEN) + _options(
                (2, interface.encode()), (9, b"\x09"), (12, os.encode())))]
-    bits = rng.getrandbits  # rng.randint(0, 999), drawn as it draws it (10 bits, again while >= 1000), inlined
-    epb = struct.Struct("<IIIIIII")  # block type, length, interface, timestamp (high, low), captured, original
-    for t_us, frame in frames:
-        while (ns := bits(10)) >= 1000:
-            pass
+    # An Enhanced Packet Block: type, length, interface, timestamp (high, low), captured and original length, the
+    # frame, padding and the length again; what depends only on the frame's size is made once per size.
+    stamp = struct.Struct("<II").pack
+    shapes: dict[int, tuple[bytes, bytes, bytes]] = {}
+    for (t_us, frame), ns in zip(frames, _sub_microseconds(rng, len(frames)), strict=True):
         ns += t_us * 1000
         size = len(frame)
-        block = 32 + size + (-size & 3)
-        out += (epb.pack(6, block, 0, ns >> 32, ns & 0xFFFFFFFF, size, size), frame,
-                _PAD[-size & 3] + block.to_bytes(4, "little"))  # joined once at the end: no frame copied twice
+        shape = shapes.get(size)
+        if shape is None:
+            block = 32 + size + (-size & 3)
+            shape = shapes[size] = (struct.pack("<III", 6, block, 0), struct.pack("<II", size, size),
+                                    _PAD[-size & 3] + block.to_bytes(4, "little"))
+        head, sizes, tail = shape
+        out += (head + stamp(ns >> 32, ns & 0xFFFFFFFF) + sizes, frame, tail)  # joined once: no frame copied twice
     stop = info.end_us * 1000 + rng.randint(0, 999)
     out.append(_block(5, struct.pack("<I", 0) + _ts(stop) + _options(
         (2, _ts(info.start_us * 1000 + rng.randint(0, 999))), (3, _ts(stop)),

@@ -25,7 +25,7 @@ import struct
 from dataclasses import dataclass, field
 
 from dflab.evidence.network.conversation import Conversation
-from dflab.evidence.network.frames import ACK, FIN, PSH, RST, SYN, tcp_frame
+from dflab.evidence.network.frames import _DF, ACK, FIN, IP_LEN, MIN_FRAME, PSH, RST, SYN
 from dflab.evidence.network.profiles import MSS, NOP, TS
 from dflab.evidence.network.segment import Endpoint, derived_seed, randint
 
@@ -34,7 +34,13 @@ MAX_CWND = 400
 DELACK_US = 40_000  # Linux's minimum delayed-ACK timeout
 TLP_MIN_US = 10_000
 AUTOTUNE_AFTER = 32_768  # received bytes after which receive-buffer autotuning starts to open the window
-_DATA_TS = struct.Struct("!BBBBII")  # what data_options() writes when timestamps are on: NOP NOP TS, TSval, TSecr
+_DATA_TS_WORD = int.from_bytes(bytes((NOP, NOP, TS, 10)), "big")  # data_options()' first word: NOP NOP TS, length
+# Ethernet, IPv4 without options and TCP's fixed 20 bytes, what a side always sends the same in three pieces (the
+# Ethernet header with IP's version and TOS; DF, TTL and protocol; addresses and ports); then the same followed by
+# data_options()' NOP NOP TS, TSval, TSecr.
+_HEAD = struct.Struct("!16sHH4sH12sIIHHHH")
+_HEAD_TS = struct.Struct("!16sHH4sH12sIIHHHH4sII")
+_DATA_TS_BYTES = bytes((NOP, NOP, TS, 10))
 
 
 @dataclass
@@ -51,6 +57,13 @@ class _Side:
     received: int = 0  # payload bytes it has received
     times: list[int] = field(default_factory=list)  # capture times of its frames, in order
     tsvals: list[int] = field(default_factory=list)
+    # What every frame of this side repeats, worked out once (set by TcpSession): the Ethernet header, the IPv4
+    # header's checksum over its fixed fields, the TCP checksum's over the pseudo-header and ports.
+    head: bytes = b""
+    mid: bytes = b""
+    ends: bytes = b""
+    ip_fixed: int = 0
+    tcp_fixed: int = 0
 
 
 class TcpSession:
@@ -67,6 +80,13 @@ class TcpSession:
             False: _Side(server, conv.server_port, rng.getrandbits(32), rng.getrandbits(16),
                          self._ts_offset(server, client), t_us),
         }
+        for me, peer in ((self._sides[True], self._sides[False]), (self._sides[False], self._sides[True])):
+            addresses = int.from_bytes(me.ep.ip_raw + peer.ep.ip_raw, "big")
+            me.head = peer.ep.mac + me.ep.mac + b"\x08\x00\x45\x00"
+            me.mid = struct.pack("!HBB", _DF, me.ep.ttl, 6)
+            me.ends = me.ep.ip_raw + peer.ep.ip_raw + struct.pack("!HH", me.port, peer.port)
+            me.ip_fixed = 0x4500 + _DF + (me.ep.ttl << 8 | 6) + addresses
+            me.tcp_fixed = addresses + 6 + me.port + peer.port
         self._start = t_us
         self._not_before = t_us
         self._spoke: set[bool] = set()
@@ -96,21 +116,16 @@ class TcpSession:
     def _next_time(self, by_client: bool) -> int:
         """When ``by_client``'s side can send: after its own last frame and after reacting to the peer's."""
         me, peer = self._sides[by_client], self._sides[not by_client]
-        t = me.last_t + self._gap(me, 66) if by_client in self._spoke else me.last_t
+        if by_client in self._spoke:  # self._gap(me, 66), written out
+            r = self.rng.getrandbits(6)
+            while r >= 39:
+                r = self.rng.getrandbits(6)
+            t = me.last_t + 528_000_000 // (me.ep.mbps * 1_000_000) + 2 + r
+        else:
+            t = me.last_t
         if (not by_client) in self._spoke:
             t = max(t, peer.last_t + me.ep.react_us(self.rng))
         return max(t, self._not_before)
-
-    def _ip_id(self, me: _Side, t_us: int, flags: int) -> int:
-        habit = me.ep.os.ip_id
-        if habit == "global":
-            return (me.ep.id_base + t_us * me.ep.id_rate // 1_000_000 + me.sent) & 0xFFFF
-        if habit == "random":
-            return self.rng.getrandbits(16)
-        if flags & SYN and flags & ACK:  # ip_build_and_send_pkt: a SYN-ACK with DF carries ID 0
-            return 0
-        value, me.ip_id = me.ip_id, (me.ip_id + 1) & 0xFFFF
-        return value
 
     def _echo(self, me: _Side, peer: _Side, t_us: int) -> int:
         """TSecr: the peer's latest TSval that reached ``me`` before ``t_us`` (a round trip earlier if remote)."""
@@ -126,8 +141,10 @@ class TcpSession:
         return min(me.rcv_wnd >> me.ep.os.wscale, 0xFFFF)
 
     def _emit(self, t_us: int, from_client: bool, flags: int, payload: bytes = b"", *, resent: bool = False) -> None:
-        # Called for every frame of every session (70,000 in a Windows capture): the options and the window are
-        # written here rather than through data_options() and _window(), with the same values.
+        # Called for every frame of every session (60,000 in a Windows capture), so it is written out here rather
+        # than through data_options(), _window(), frames.tcp_frame() and Conversation.add(), with the same bytes:
+        # headers packed by one struct, both checksums summed from the fields the side fixed once (frames.py says
+        # why the sum of a buffer's words is the buffer read as one integer, modulo 0xFFFF).
         me, peer = self._sides[from_client], self._sides[not from_client]
         ep, size = me.ep, len(payload)
         tsval = (t_us // 1000 + me.ts_offset) & 0xFFFFFFFF
@@ -136,13 +153,47 @@ class TcpSession:
             offer_ts = ep.os.timestamps and (from_client or self.timestamps)
             options = ep.os.syn_options(ts if offer_ts else None, wscale=True, sack=True)
             window = self._window(me, flags, self.timestamps)
+            option_sum = int.from_bytes(options, "big")
         else:
-            options = (_DATA_TS.pack(NOP, NOP, TS, 10, tsval, self._echo(me, peer, t_us) if flags & ACK else 0)
-                       if self.timestamps else b"")
+            options = b""
             window = min(me.rcv_wnd >> ep.os.wscale, 0xFFFF)
-        seq = me.seq - size if resent else me.seq
-        frame = tcp_frame(ep.mac, peer.ep.mac, ep.ip_raw, peer.ep.ip_raw, ep.ttl, self._ip_id(me, t_us, flags), True,
-                          me.port, peer.port, seq, peer.seq, flags, window, options, payload)
+            if self.timestamps:
+                tsecr = self._echo(me, peer, t_us) if flags & ACK else 0
+                option_sum = _DATA_TS_WORD << 64 | tsval << 32 | tsecr
+            else:
+                option_sum = 0
+        habit = ep.os.ip_id
+        if habit == "global":
+            ip_id = (ep.id_base + t_us * ep.id_rate // 1_000_000 + me.sent) & 0xFFFF
+        elif habit == "random":
+            ip_id = self.rng.getrandbits(16)
+        elif flags & SYN and flags & ACK:  # ip_build_and_send_pkt: a SYN-ACK with DF carries ID 0
+            ip_id = 0
+        else:
+            ip_id, me.ip_id = me.ip_id, (me.ip_id + 1) & 0xFFFF
+        seq = (me.seq - size) & 0xFFFFFFFF if resent else me.seq
+        ack = peer.seq if flags & ACK else 0
+        opt_len = len(options) if options else (12 if option_sum else 0)
+        offset_flags = (20 + opt_len) << 10 | flags
+        length = 20 + opt_len + size
+        if size:
+            payload_sum = int.from_bytes(payload, "big")
+            if size & 1:
+                payload_sum <<= 8
+        else:
+            payload_sum = 0
+        rest = (me.tcp_fixed + length + seq + ack + offset_flags + window + option_sum + payload_sum) % 0xFFFF
+        ip_rest = (me.ip_fixed + IP_LEN + length + ip_id) % 0xFFFF
+        ip_sum = 0xFFFF - ip_rest if ip_rest else 0
+        tcp_sum = 0xFFFF - rest if rest else 0
+        if options or not option_sum:
+            frame = _HEAD.pack(me.head, IP_LEN + length, ip_id, me.mid, ip_sum, me.ends, seq, ack, offset_flags,
+                               window, tcp_sum, 0) + options + payload
+            if len(frame) < MIN_FRAME:  # a mirror port hands it over padded to the Ethernet minimum
+                frame += bytes(MIN_FRAME - len(frame))
+        else:
+            frame = _HEAD_TS.pack(me.head, IP_LEN + length, ip_id, me.mid, ip_sum, me.ends, seq, ack, offset_flags,
+                                  window, tcp_sum, 0, _DATA_TS_BYTES, tsval, tsecr) + payload
         if not resent:
             me.seq = (me.seq + size + (1 if flags & (SYN | FIN) else 0)) & 0xFFFFFFFF
             peer.received += size
@@ -150,10 +201,16 @@ class TcpSession:
                 peer.rcv_wnd = min(peer.ep.os.rcv_window_max, peer.rcv_wnd + 2 * size)
         me.sent += 1
         me.last_t = max(me.last_t, t_us)
-        me.times.append(t_us)
-        me.tsvals.append(tsval)
+        if self.timestamps or flags & SYN:  # what _echo() reads
+            me.times.append(t_us)
+            me.tsvals.append(tsval)
         self._spoke.add(from_client)
-        self.conv.add(t_us, from_client, frame, 0 if resent else size)
+        conv, d = self.conv, 0 if from_client else 1
+        conv.frames.append((t_us, frame))
+        conv.packets[d] += 1
+        conv.frame_bytes[d] += len(frame)
+        if not resent:
+            conv.payload_bytes[d] += size
 
     def open(self) -> None:
         """Three-way handshake, the SYN exactly at the session's start time."""
@@ -186,28 +243,42 @@ class TcpSession:
         self._settle(from_client, t)
         t = max(t, snd.last_t + self._gap(snd, 66))
         acks: list[tuple[int, int]] = [(t, 0)]  # (time seen, bytes of this message acknowledged)
+        opened, last_need = 0, 0  # acks[opened]: the first ACK that can open the window for ``need`` bytes
         pending = 0
-        for off in range(0, len(data), self.payload):
-            chunk = data[off:off + self.payload]
+        # The loop runs once per segment (60,000 a Windows capture): _gap() is written out, drawing as it draws.
+        bits, emit, payload, size = self.rng.getrandbits, self._emit, self.payload, len(data)
+        rate = snd.ep.mbps * 1_000_000
+        window = snd.cwnd * payload
+        for off in range(0, size, payload):
+            chunk = data[off:off + payload]
             end = off + len(chunk)
-            final = end == len(data)
+            final = end == size
             if off:
-                t += self._gap(snd, 66 + len(chunk))
-            need = end - min(snd.cwnd * self.payload, max(rcv.rcv_wnd, 2 * self.payload))
+                r = bits(6)  # randint(2, 40)
+                while r >= 39:
+                    r = bits(6)
+                t += (66 + len(chunk)) * 8_000_000 // rate + 2 + r
+            need = end - min(window, max(rcv.rcv_wnd, 2 * payload))
             if need > 0:  # the window is full: wait for the ACK that opens it
-                ack_t = next((at for at, upto in acks if upto >= need), acks[-1][0])
+                if need < last_need:  # (the receiver's window grew faster than the data)
+                    opened = 0
+                last_need = need
+                while opened < len(acks) and acks[opened][1] < need:
+                    opened += 1
+                ack_t = acks[opened][0] if opened < len(acks) else acks[-1][0]
                 t = max(t, ack_t + snd.ep.react_us(self.rng))
-            self._emit(t, from_client, (PSH | ACK) if final else ACK, chunk)
+            emit(t, from_client, (PSH | ACK) if final else ACK, chunk)
             pending += 1
             if final and self.loss and self.rng.random() < self.loss:
                 pto = max(TLP_MIN_US, 2 * max(snd.ep.rtt_us, rcv.ep.rtt_us))
                 t += pto
-                self._emit(t, from_client, PSH | ACK, chunk, resent=True)
+                emit(t, from_client, PSH | ACK, chunk, resent=True)
             if pending == 2 or (final and not reply):
                 at = max(t + rcv.ep.react_us(self.rng), rcv.last_t + 1)
-                self._emit(at, not from_client, ACK)
+                emit(at, not from_client, ACK)
                 acks.append((at, end))
                 snd.cwnd = min(MAX_CWND, snd.cwnd + pending)
+                window = snd.cwnd * payload
                 pending = 0
         if reply and pending:
             self._owed = (not from_client, max(t + rcv.ep.react_us(self.rng) + DELACK_US, rcv.last_t + 1))

@@ -17,7 +17,6 @@ for reading, not booting.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import uuid
 from dataclasses import dataclass, replace
@@ -30,6 +29,7 @@ from dflab.evidence.disk.sparse import write_pieces
 from dflab.evidence.windows.ntfs import Volume, VolumePlan, build_volume
 from dflab.scenario.case import Disk, DiskFile
 from dflab.scenario.case import Volume as PartitionVolume
+from dflab.scenario.draw import number, stream
 
 MIB = 1 << 20
 ESP_SIZE = 100 * MIB
@@ -74,7 +74,7 @@ class WindowsDisk:
 
 def disk_guid(seed: str, role: str) -> str:
     """A version-4-shaped GUID drawn from ``seed`` and ``role``: Windows makes random ones, the case a fixed one."""
-    return str(uuid.UUID(bytes=hashlib.sha256(f"{seed}/{role}".encode()).digest()[:16], version=4))
+    return str(uuid.UUID(bytes=stream(seed, f"gpt/{role}", 16), version=4))
 
 
 def _esp_files(at: int) -> list[DiskFile]:
@@ -87,8 +87,7 @@ def build_windows_disk(plan: WindowsDiskPlan) -> WindowsDisk:
     if plan.windows.size % MIB:
         raise DflabError("the Windows partition must be a whole number of MiB, as Windows Setup makes it",
                          str(plan.windows.size))
-    serial = plan.esp_serial or int.from_bytes(hashlib.sha256(f"{plan.seed}/esp-serial".encode()).digest()[:4],
-                                               "little")
+    serial = plan.esp_serial or number(plan.seed, "esp-serial", 1 << 32)
     # The shared partition writer takes each volume's GPT name from its label and its type from its file system and
     # mount point (ESP for /boot/efi, basic data for any other non-ext4 volume); the MSR's type is set after placing.
     esp = PartitionVolume("esp", "fat32", ESP_NAME, ESP_SIZE, serial, disk_guid(plan.seed, "esp"), "/boot/efi")

@@ -5,8 +5,10 @@ desktop's root file system, modelled on a real install: packages from a shipped 
 package names and versions) with their programs (valid ELF, code-like bytes), shared objects and their symbolic
 link chains, man pages, documentation, translations, configuration, and dpkg's database whose ``md5sums`` match
 the bytes on disk (:mod:`.dpkg`); accounts consistent with the case's users (:mod:`.accounts`); the files that
-name the case (:mod:`.etc`). Times: each package unpacked minutes after the install time, a share of them
-replaced at the last upgrade, every file's mtime its package's build date as dpkg keeps it.
+name the case (:mod:`.etc`); the running kernel's, drawn per trainee and made once per release: the signed ``.ko``
+files of the modules memory's lsmod lists (:mod:`.modules`), ``System.map`` at the addresses of memory's ISF
+(:mod:`.sysmap`) and the initramfs (:mod:`.initrd`). Times: each package unpacked minutes after the install time,
+a share of them replaced at the last upgrade, every file's mtime its package's build date as dpkg keeps it.
 
 The packaged bytes are made once per process and shared by every case (:mod:`.tree`: ``shared``); a cohort build
 makes them before it forks its workers, which inherit them (:func:`dflab.evidence.build.build_cohort`). The disk
@@ -53,4 +55,4 @@ def files_for(case: Case, volume: Volume) -> list[DiskFile]:
     planned = frozenset(f.path for f in story + extra)
     return extra + os_files(bytes.fromhex(case.seed), volume, volume.os, case.host(case.suspect_host).hostname,
                             case.users, case.disk.volumes, planned=planned, read_at=read_at,
-                            now=case.memory.acquired_at)
+                            now=case.memory.acquired_at, boot=boot)

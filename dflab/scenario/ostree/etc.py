@@ -11,10 +11,14 @@ import base64
 import hashlib
 import random
 import struct
+from functools import cache
 
 from dflab.scenario.case import User, Volume
 from dflab.scenario.kernel import DebianKernel, debian_kernel
 from dflab.scenario.ostree import accounts, dpkg
+from dflab.scenario.ostree.initrd import initrd
+from dflab.scenario.ostree.modules import MODULE_NEEDS, MODULE_PATHS, module_files
+from dflab.scenario.ostree.sysmap import system_map
 
 SHIPPED: dict[str, str] = {
     "/etc/os-release": 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\n'
@@ -108,51 +112,6 @@ def _key(r: random.Random, kind: str, hostname: str) -> tuple[bytes, bytes]:
     return private, pub
 
 
-# Where Debian's 6.1 packages put the modules memory's lsmod lists (dflab.scenario.system.KERNEL_MODULES), and
-# what each needs: modules.dep's lines. bookworm's modules are uncompressed .ko files.
-MODULE_PATHS = {
-    "scsi_common": "drivers/scsi/scsi_common", "scsi_mod": "drivers/scsi/scsi_mod", "libata": "drivers/ata/libata",
-    "ata_piix": "drivers/ata/ata_piix", "ata_generic": "drivers/ata/ata_generic", "crc64": "lib/crc64",
-    "crc64_rocksoft": "lib/crc64-rocksoft", "crc_t10dif": "lib/crc-t10dif", "t10_pi": "block/t10-pi",
-    "sd_mod": "drivers/scsi/sd_mod", "floppy": "drivers/block/floppy",
-    "e1000": "drivers/net/ethernet/intel/e1000/e1000", "psmouse": "drivers/input/mouse/psmouse",
-    "crc32c_generic": "crypto/crc32c_generic", "crc16": "lib/crc16", "mbcache": "fs/mbcache",
-    "jbd2": "fs/jbd2/jbd2", "ext4": "fs/ext4/ext4", "crc32_pclmul": "arch/x86/crypto/crc32-pclmul",
-    "crc32c_intel": "arch/x86/crypto/crc32c-intel", "autofs4": "fs/autofs/autofs4",
-    "x_tables": "net/netfilter/x_tables", "ip_tables": "net/ipv4/netfilter/ip_tables",
-    "configfs": "fs/configfs/configfs", "fuse": "fs/fuse/fuse", "loop": "drivers/block/loop",
-    "dm_mod": "drivers/md/dm-mod", "drm": "drivers/gpu/drm/drm", "button": "drivers/acpi/button",
-    "evdev": "drivers/input/evdev", "serio_raw": "drivers/input/serio/serio_raw",
-    "pcspkr": "drivers/input/misc/pcspkr", "joydev": "drivers/input/joydev",
-    "qemu_fw_cfg": "drivers/firmware/qemu_fw_cfg", "i2c_piix4": "drivers/i2c/busses/i2c-piix4",
-    "usb_common": "drivers/usb/common/usb-common", "usbcore": "drivers/usb/core/usbcore",
-    "ehci_hcd": "drivers/usb/host/ehci-hcd", "ehci_pci": "drivers/usb/host/ehci-pci",
-    "uhci_hcd": "drivers/usb/host/uhci-hcd", "hid": "drivers/hid/hid", "usbhid": "drivers/hid/usbhid/usbhid",
-    "hid_generic": "drivers/hid/hid-generic", "cdrom": "drivers/cdrom/cdrom", "sr_mod": "drivers/scsi/sr_mod",
-    "sg": "drivers/scsi/sg", "cryptd": "crypto/cryptd", "crypto_simd": "crypto/crypto_simd",
-    "aesni_intel": "arch/x86/crypto/aesni-intel", "ghash_clmulni_intel": "arch/x86/crypto/ghash-clmulni-intel",
-    "drm_kms_helper": "drivers/gpu/drm/drm_kms_helper", "ttm": "drivers/gpu/drm/ttm/ttm",
-    "drm_ttm_helper": "drivers/gpu/drm/drm_ttm_helper", "drm_vram_helper": "drivers/gpu/drm/drm_vram_helper",
-    "bochs": "drivers/gpu/drm/tiny/bochs", "binfmt_misc": "fs/binfmt_misc", "fat": "fs/fat/fat",
-    "vfat": "fs/fat/vfat", "nls_cp437": "fs/nls/nls_cp437", "nls_ascii": "fs/nls/nls_ascii",
-}
-_SCSI = ("scsi_mod", "scsi_common")
-_USB = ("usbcore", "usb_common")
-_DRM = ("drm_kms_helper", "drm")
-# What depmod lists after each module: every module it needs, directly or not, as its modules.dep line does.
-MODULE_NEEDS = {
-    "scsi_mod": ("scsi_common",), "libata": _SCSI, "ata_piix": ("libata", *_SCSI), "ata_generic": ("libata", *_SCSI),
-    "crc64_rocksoft": ("crc64",), "t10_pi": ("crc64_rocksoft", "crc_t10dif", "crc64"),
-    "sd_mod": ("t10_pi", "crc64_rocksoft", "crc_t10dif", "crc64", *_SCSI), "ext4": ("crc16", "mbcache", "jbd2"),
-    "ip_tables": ("x_tables",), "usbcore": ("usb_common",), "ehci_hcd": _USB, "ehci_pci": ("ehci_hcd", *_USB),
-    "uhci_hcd": _USB, "usbhid": ("hid", *_USB), "hid_generic": ("hid",), "sr_mod": ("cdrom", *_SCSI), "sg": _SCSI,
-    "crypto_simd": ("cryptd",), "aesni_intel": ("crypto_simd", "cryptd"), "drm_kms_helper": ("drm",),
-    "ttm": ("drm",), "drm_ttm_helper": ("ttm", "drm"),
-    "drm_vram_helper": ("drm_ttm_helper", "ttm", *_DRM), "bochs": ("drm_vram_helper", "drm_ttm_helper", "ttm", *_DRM),
-    "vfat": ("fat",),
-}
-
-
 def _bzimage(r: random.Random, k: DebianKernel) -> bytes:
     """/boot/vmlinuz-<release>: a bzImage whose setup header names the build as Debian's does, so ``file`` prints
     ``Linux kernel x86 boot executable bzImage, version 6.1.0-39-amd64 (debian-kernel@lists.debian.org) #1 ...``
@@ -174,10 +133,16 @@ def _bzimage(r: random.Random, k: DebianKernel) -> bytes:
 
 def kernel_files(seed: bytes) -> list[tuple[str, bytes, int, int, int]]:
     """The running kernel's files (:func:`dflab.scenario.kernel.debian_kernel`, the release memory's banner and
-    the logs name): ``/boot``'s image and config, ``/usr/lib/modules/<release>``'s index of the loaded modules."""
+    the logs name): ``/boot``'s image and config, ``/usr/lib/modules/<release>``'s index of the loaded modules and
+    their ``.ko`` files (:mod:`.modules`), ``System.map`` (:mod:`.sysmap`) and the initramfs (:mod:`.initrd`). The same
+    for every case running that kernel: made once per release."""
+    return list(_kernel_files(debian_kernel(seed)))
+
+
+@cache
+def _kernel_files(k: DebianKernel) -> tuple[tuple[str, bytes, int, int, int], ...]:
     from dflab.scenario.system import KERNEL_MODULES  # the memory's lsmod
 
-    k = debian_kernel(seed)
     r = random.Random(hashlib.sha256(b"dflab/ostree/kernel\0" + k.release.encode()).digest())
     upstream = k.version.split("-")[0]
     config = (f"#\n# Automatically generated file; DO NOT EDIT.\n# Linux/x86 {upstream} Kernel Configuration\n#\n"
@@ -194,17 +159,29 @@ def kernel_files(seed: bytes) -> list[tuple[str, bytes, int, int, int]]:
                   for m in modules)  # depmod writes them in modules.order's order
     order = "".join(f"kernel/{MODULE_PATHS[m]}.ko\n" for m in modules)
     base = f"/usr/lib/modules/{k.release}"
-    return [(f"/boot/vmlinuz-{k.release}", _bzimage(r, k), 0o644, 0, 0),
+    return ((f"/boot/vmlinuz-{k.release}", _bzimage(r, k), 0o644, 0, 0),
             (f"/boot/config-{k.release}", config.encode(), 0o644, 0, 0),
+            (f"/boot/System.map-{k.release}", system_map(k), 0o644, 0, 0),
+            (f"/boot/initrd.img-{k.release}", initrd(k), 0o644, 0, 0),
             (f"{base}/modules.dep", dep.encode(), 0o644, 0, 0),
-            (f"{base}/modules.order", order.encode(), 0o644, 0, 0)]
+            (f"{base}/modules.order", order.encode(), 0o644, 0, 0),
+            *((path, data, 0o644, 0, 0) for path, data in module_files(k.release).items()))
+
+
+# What no package ships: depmod and update-initramfs write them when the package is installed.
+GENERATED = ("/modules.dep", "/initrd.img-")
 
 
 def kernel_package(seed: bytes) -> list[tuple[str, bytes, int, int, int]]:
     """dpkg's info files of the running kernel's package: its list and the md5sums of the files it put on the disk
-    (:func:`kernel_files` but modules.dep, which depmod writes at install)."""
-    packaged = {path: data for path, data, *_ in kernel_files(seed) if not path.endswith("/modules.dep")}
-    return [(path, data, 0o644, 0, 0) for path, data in dpkg.kernel_info(debian_kernel(seed), packaged).items()]
+    (:func:`kernel_files` but what :data:`GENERATED` names, which no package ships)."""
+    return list(_kernel_package(debian_kernel(seed)))
+
+
+@cache
+def _kernel_package(k: DebianKernel) -> tuple[tuple[str, bytes, int, int, int], ...]:
+    packaged = {path: data for path, data, *_ in _kernel_files(k) if not any(g in path for g in GENERATED)}
+    return tuple((path, data, 0o644, 0, 0) for path, data in dpkg.kernel_info(k, packaged).items())
 
 
 def case_files(seed: bytes, hostname: str, users: tuple[User, ...], volumes: tuple[Volume, ...], root: Volume,

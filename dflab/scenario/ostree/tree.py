@@ -156,11 +156,13 @@ def _type(path: str, data: bytes) -> str:
 
 def os_files(seed: bytes, volume: Volume, install: OsInstall, hostname: str, users: tuple[User, ...],
              volumes: tuple[Volume, ...], *, planned: frozenset[str] = frozenset(),
-             read_at: dict[str, int] | None = None, now: int | None = None) -> list[DiskFile]:
+             read_at: dict[str, int] | None = None, now: int | None = None,
+             boot: float | None = None) -> list[DiskFile]:
     """The installed system's files on ``volume`` for one case, in install order; paths in ``planned`` (the story's
     and later writers' files) are left to them. ``read_at`` gives paths read since (a boot's programs and
     libraries): their atime. ``now``: when the disk was last running; with it, dpkg's and apt's logs of the install
-    and the upgrade as logrotate left them then (the first user asked for the upgrade through PackageKit)."""
+    and the upgrade as logrotate left them then (the first user ran ``apt upgrade``), each month's file created by the
+    logrotate run the routine's syslog shows (``boot``: the incident's boot, memory's)."""
     sh = shared(install.distribution, install.profile)
     r = random.Random(hashlib.sha256(b"dflab/ostree/times\0" + seed + b"\0" + volume.id.encode()).digest())
     packages = sh.catalog.packages
@@ -227,7 +229,7 @@ def os_files(seed: bytes, volume: Volume, install: OsInstall, hostname: str, use
         unpacks += [Unpack(p.name, p.arch, p.version, unpacked[p.name], previous_version(p.version)) for p in upgraded]
         requested_by = (users[0].name, users[0].uid) if users else None
         for path, data in sorted(package_logs(unpacks, now, requested_by, len(files)).items()):
-            created, modified = log_times(path, unpacks, now)
+            created, modified = log_times(path, unpacks, now, seed, boot)
             # apt's term.log holds what the maintainer scripts printed: root and the adm group only, as apt makes it
             mode, gid = (0o640, GID["adm"]) if "/term.log" in path else (0o644, 0)
             add(path, data, created, modified, mode, 0, gid)

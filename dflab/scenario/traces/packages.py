@@ -4,20 +4,24 @@
 An examiner reads these to date the system (when it was installed, when it was last upgraded, whether a package
 was added during the incident) and holds them against dpkg's status: every version here is the one the status
 lists (:mod:`dflab.scenario.ostree.dpkg`), and an upgrade's previous version is the bookworm release or stable
-update it replaced (``+deb12u2`` replaced ``+deb12u1``, ``+deb12u1`` the release's). Formats are dpkg 1.21's
-``log_message`` lines and apt 2.6's history and terminal logs; a desktop's upgrades come from GNOME Software through
-PackageKit, so history.log names it and the user who asked. logrotate keeps twelve months of each (``monthly``,
-``rotate 12``, ``compress``, ``delaycompress``): the current month plain, the last one as ``.1``, older ones gzip'd.
+update it replaced, always older by dpkg's ordering (``+deb12u2`` replaced ``+deb12u1``, ``+deb12u1`` the
+release's, ``~deb12u1`` an older upstream's rebuild). Formats are dpkg 1.21's ``log_message`` lines and apt 2.6's
+history and terminal logs; the catalog installs no PackageKit, so the upgrades are the first user's (a sudoer)
+``sudo apt upgrade``: history.log names the command and the user who asked. logrotate keeps twelve months of each
+(``monthly``, ``rotate 12``, ``compress``, ``delaycompress``): the current month plain, the last one as ``.1``,
+older ones gzip'd.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from dflab.scenario.ostree.contents import gzip9n
+from dflab.scenario.traces.story import rotation
 
 ROTATE = 12  # months logrotate keeps (/etc/logrotate.d/dpkg, /etc/logrotate.d/apt)
 _STABLE_UPDATE = re.compile(r"^(.*[+~]deb12u)(\d+)$")
@@ -35,13 +39,28 @@ class Unpack:
 
 
 def previous_version(version: str) -> str | None:
-    """The version a bookworm stable update replaced: ``+deb12u3`` -> ``+deb12u2``, ``+deb12u1`` -> the release's;
-    None for a version no stable update made (it is the release's own: nothing older in bookworm)."""
+    """The version a bookworm stable update replaced, older by dpkg's ordering: ``+deb12u3`` -> ``+deb12u2``,
+    ``+deb12u1`` -> the release's; a ``~deb12uN`` rebuild (a newer upstream brought to bookworm, which sorts
+    *before* the plain ``X-R``) -> ``~deb12u(N-1)``, and ``~deb12u1`` -> the rebuild of the upstream before it
+    (its last non-zero number one lower: ``128.14.0esr-1~deb12u1`` -> ``128.13.0esr-1~deb12u1``). None for a
+    version no stable update made (it is the release's own: nothing older in bookworm)."""
     m = _STABLE_UPDATE.match(version)
     if m is None:
         return None
     stem, n = m.group(1), int(m.group(2))
-    return f"{stem}{n - 1}" if n > 1 else stem[: -len("+deb12u")]
+    if n > 1:
+        return f"{stem}{n - 1}"
+    if stem.endswith("+deb12u"):
+        return stem[: -len("+deb12u")]
+    base = stem[: -len("~deb12u")]  # [epoch:]upstream[-revision]
+    epoch, _, rest = base.rpartition(":") if ":" in base else ("", "", base)
+    upstream, dash, revision = rest.rpartition("-") if "-" in rest else (rest, "", "")
+    numbers = [d for d in re.finditer(r"\d+", upstream) if int(d.group())]
+    if not numbers:
+        return None
+    last = numbers[-1]
+    older = f"{upstream[:last.start()]}{int(last.group()) - 1}{upstream[last.end():]}"
+    return f"{epoch + ':' if epoch else ''}{older}{dash}{revision}~deb12u1"
 
 
 def _stamp(t: int) -> str:
@@ -92,8 +111,8 @@ def _dpkg_lines(run: list[Unpack], trigger: tuple[str, str] | None) -> list[tupl
 def _history(run: list[Unpack], requested_by: tuple[str, int] | None) -> str:
     fresh = ", ".join(f"{u.name}:{u.arch} ({u.version})" for u in run if u.previous is None)
     upgraded = ", ".join(f"{u.name}:{u.arch} ({u.previous}, {u.version})" for u in run if u.previous is not None)
-    lines = [f"Start-Date: {_apt_stamp(run[0].at)}", "Commandline: packagekit role='update-packages'"
-             if upgraded and not fresh else "Commandline: apt-get install"]
+    lines = [f"Start-Date: {_apt_stamp(run[0].at)}",
+             "Commandline: apt upgrade" if upgraded and not fresh else "Commandline: apt-get install"]
     if requested_by is not None:
         lines.append(f"Requested-By: {requested_by[0]} ({requested_by[1]})")
     lines += ([f"Install: {fresh}"] if fresh else []) + ([f"Upgrade: {upgraded}"] if upgraded else [])
@@ -153,14 +172,25 @@ def package_logs(unpacks: Iterable[Unpack], now: int, requested_by: tuple[str, i
             **_rotated("/var/log/apt/term.log", term, now)}
 
 
-def log_times(path: str, unpacks: Iterable[Unpack], now: int) -> tuple[int, int]:
-    """``(created, modified)`` of one file :func:`package_logs` returned: logrotate makes each month's file as the
-    month starts (the install made the first one, mid-month), the month's last unpack is its last write, and
-    rotating renames and compresses without touching the modification time."""
+def log_times(path: str, unpacks: Iterable[Unpack], now: int, seed: bytes | None = None,
+              boot: float | None = None) -> tuple[int, int]:
+    """``(created, modified)`` of one file :func:`package_logs` returned: logrotate makes each month's file at its
+    first run of the month (the install made the first one, mid-month), the month's last unpack is its last write,
+    and rotating renames and compresses without touching the modification time. With the case's ``seed`` (and
+    ``boot``, the incident's boot) that run is the routine's (:func:`~dflab.scenario.traces.story.rotation`): the
+    first ``logrotate.service`` syslog shows in the month, with the machine up, never midnight while it was off;
+    without it, the month's first second."""
     parts = path.rsplit("/", 1)[-1].split(".")  # dpkg.log, dpkg.log.1, dpkg.log.2.gz
     back = int(parts[2]) if len(parts) > 2 else 0
     year, month = _month(now)
     y, m = divmod(year * 12 + month - 1 - back, 12)
     times = [u.at for u in unpacks if u.at <= now]
-    created = max(int(datetime(y, m + 1, 1, tzinfo=UTC).timestamp()), min(times, default=now))
+    rotated = int(datetime(y, m + 1, 1, tzinfo=UTC).timestamp())
+    if seed is not None:
+
+        start, end = rotation(seed, rotated, boot)
+        # logrotate reads /etc/logrotate.d in name order: apt's logs a moment before dpkg's, within the run
+        at = start + (end - start) * (0.2 if "/apt/" in path else 0.6)
+        rotated = min(math.ceil(at) if math.ceil(at) <= end else int(at), now)
+    created = max(rotated, min(times, default=now))
     return created, max((t for t in times if _month(t) == (y, m + 1)), default=created)

@@ -76,9 +76,10 @@ class Boot:
     greeter: int  # the greeter's gdm-session-worker (``gdm-launch-environment][N]``)
     cron: tuple[tuple[float, int], ...]  # (time, pid) of each hourly run
     dhcp: tuple[float, ...]  # lease renewals
-    timers: tuple[tuple[float, str, str], ...]  # (time, unit, description) of systemd timers that fired
+    timers: tuple[tuple[float, float, str, str], ...]  # (start, end, unit, description) of timers that fired
     pids: tuple[tuple[float, int], ...] = ()  # each marked moment's pid: the greeter's login first, then the rest
     up: float = 0.0  # when systemd-update-utmp wrote the boot record
+    runlevel: float = 0.0  # when graphical.target was reached and systemd-update-utmp-runlevel wrote runlevel 5
 
     def pid_at(self, t: float) -> int:
         return dict(self.pids)[t]
@@ -199,16 +200,47 @@ def _boot(seed: bytes, start: float, end: float | None, login: float, marks: tup
     while t < until:
         dhcp.append(t)
         t += r.uniform(1750, 1850)  # half the 3600 s lease, as the DHCP client renews it
-    timers = []
-    for unit, what in (("apt-daily.service", "Daily apt download activities"),
-                       ("man-db.service", "Daily man-db regeneration"),
-                       ("logrotate.service", "Rotate log files"),
-                       ("apt-daily-upgrade.service", "Daily apt upgrade and clean activities")):
+    up = start + r.uniform(3.5, 5.5)
+    # graphical.target waits for GDM and the units before it: seconds after the boot record, each boot its own
+    graphical = up + rng(seed, "traces", "runlevel", datetime.fromtimestamp(start, tz=UTC).isoformat()).uniform(
+        1.5, 9.0)
+    return Boot(start, end, logind, nm, rsyslog, greeter, tuple(cron), tuple(dhcp), _timers(seed, start, until),
+                tuple((t, given[t]) for t in (login, *marks)), up, graphical)
+
+
+TIMERS = (("apt-daily.service", "Daily apt download activities"),
+          ("man-db.service", "Daily man-db regeneration"),
+          ("logrotate.service", "Rotate log files"),
+          ("apt-daily-upgrade.service", "Daily apt upgrade and clean activities"))
+
+
+def _timers(seed: bytes, start: float, until: float) -> tuple[tuple[float, float, str, str], ...]:
+    """The daily timers a boot at ``start`` catches up on (``Persistent=true``: the machine is off at midnight),
+    each run's start and end, drawn from the boot's date and time alone so :func:`rotation` finds them again."""
+    r = rng(seed, "traces", "timers", datetime.fromtimestamp(start, tz=UTC).isoformat())
+    runs = []
+    for unit, what in TIMERS:
         t = start + r.uniform(300, 6 * 3600)
+        done = t + r.uniform(0.05, 3.0)
         if t < until:
-            timers.append((t, unit, what))
-    return Boot(start, end, logind, nm, rsyslog, greeter, tuple(cron), tuple(dhcp), tuple(sorted(timers)),
-                tuple((t, given[t]) for t in (login, *marks)), start + r.uniform(3.5, 5.5))
+            runs.append((t, done, unit, what))
+    return tuple(sorted(runs))
+
+
+def rotation(seed: bytes, after: float, boot: float | None = None) -> tuple[float, float]:
+    """``(start, end)`` of the first logrotate.service run at or after ``after`` in the routine (a working day's
+    boot, or ``boot`` on its own date: the incident's): what logrotate renames and creates, it does then, with the
+    machine up, never at midnight while it is off. The run syslog logs as ``Starting logrotate.service``."""
+    d = datetime.fromtimestamp(after, tz=UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    for _ in range(31):
+        own = boot is not None and datetime.fromtimestamp(boot, tz=UTC).date() == d.date()
+        if own or d.weekday() < 5:
+            start = float(boot) if own and boot is not None else _day(seed, d).boot
+            for t, done, unit, _ in _timers(seed, start, float("inf")):
+                if unit == "logrotate.service" and t >= after:
+                    return t, done
+        d += timedelta(days=1)
+    raise ValueError(f"no logrotate run within a month after {after}")
 
 
 def _pids(r: Any, start: float, login: float, worker: int, session_end: int, anchor: tuple[int, int] | None,

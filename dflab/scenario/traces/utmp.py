@@ -42,7 +42,8 @@ def wtmp(p: Plan) -> bytes:
             continue
         up = boot.up
         out.append((up, record(BOOT_TIME, 0, "~", "~~", "reboot", p.kernel, up)))
-        out.append((up + 0.6, record(RUN_LVL, 0x35, "~", "~~", "runlevel", p.kernel, up + 0.6)))
+        # systemd-update-utmp-runlevel writes runlevel 5 once graphical.target is reached: seconds on, per boot
+        out.append((boot.runlevel, record(RUN_LVL, 0x35, "~", "~~", "runlevel", p.kernel, boot.runlevel)))
         if boot.end is not None:
             out.append((boot.end, record(RUN_LVL, 0x30, "~~", "~~", "shutdown", p.kernel, boot.end)))
     for day, boot in zip(p.days, p.boots, strict=False):

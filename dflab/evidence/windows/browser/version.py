@@ -16,7 +16,10 @@ CHROME_RELEASED = date(2024, 8, 13)
 Tuesday 13 August 2024 (127.0.6533.119/.120 for Windows and Mac). It stayed current until Chrome 128's stable
 release (128.0.6613.84/.85, 20 August 2024), so a case's story falls between the two: the scenario spec refuses a
 download before this day (dflab.scenario.spec), and heron's incident days are 14-19 August 2024. Source: the
-Chrome Releases blog (chromereleases.googleblog.com, 2024/08); re-check there when changing the version."""
+Chrome Releases blog (chromereleases.googleblog.com, 2024/08); re-check there when changing the version. The
+order of the builds (127.0.6533.100, then .120, then 128.0.6613.85) is confirmed by Chromium-based Brave's
+desktop changelog (brave/brave-browser CHANGELOG_DESKTOP.md: 1.68.141 "Upgraded Chromium to 127.0.6533.120", the
+next release to 128.0.6613.85 with the log range 127.0.6533.120..128.0.6613.85); the day is the blog's."""
 CHROME_SUPERSEDED = date(2024, 8, 20)
 """Chrome 128's stable release: after it the browser would have updated itself within days."""
 EDGE_VERSION = "127.0.2651.98"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from dflab.errors import DflabError
 from dflab.evidence.windows.evtx import values as v
@@ -166,9 +166,35 @@ class Logged:
     """The ``UserData`` element (in the Eventlog's namespace) holding the fields, for events written so (1100)."""
     classic: ClassicData | None = None
     """A classic event's insertion strings and binary (its ``fields`` are then empty)."""
+    binary: bytes | None = None
+    """``EventData``'s ``<Binary>`` after the named fields (7036's service key name and state)."""
 
 
 WindowsEvent = Logon | ProcessCreated | LogCleared | ServiceInstalled | ScriptBlock | Logged
+
+CONSOLE_STARTING = timedelta(milliseconds=380)
+IPC_LISTENING = timedelta(milliseconds=560)
+CONSOLE_READY = timedelta(milliseconds=1_240)
+"""From powershell.exe's start to its console's 40961 (starting up), the IPC thread's 53504 and 40962 (ready for
+input): Windows PowerShell 5.1 loading the CLR and its engine on a desktop, about a second and a quarter."""
+
+
+def console_started(started: datetime, process_id: int, thread_id: int, user_sid: str) -> list[Logged]:
+    """What every Windows PowerShell console writes to the Operational log as it starts, before any script block:
+    40961 (console starting, task 4 opcode 1, no data), 53504 (its named-pipe IPC thread listening, task 111 opcode
+    10, logged from that thread: its process id and app domain) and 40962 (console ready, opcode 2). Version 1,
+    Informational, keywords 0, as Windows 10's PowerShell writes them."""
+    main = Execution(process_id, thread_id)
+    ipc = Execution(process_id, thread_id + 0x38)
+    return [
+        Logged(started + CONSOLE_STARTING, POWERSHELL_OPERATIONAL, POWERSHELL, 40961, (), main, version=1, task=4,
+               opcode=1, keywords=0, user_sid=user_sid),
+        Logged(started + IPC_LISTENING, POWERSHELL_OPERATIONAL, POWERSHELL, 53504, (
+            ("param1", v.string(str(process_id))), ("param2", v.string("DefaultAppDomain"))), ipc, version=1,
+               task=111, opcode=10, keywords=0, user_sid=user_sid),
+        Logged(started + CONSOLE_READY, POWERSHELL_OPERATIONAL, POWERSHELL, 40962, (), main, version=1, task=4,
+               opcode=2, keywords=0, user_sid=user_sid),
+    ]
 
 
 def _lsa(text: str) -> v.Value:
@@ -261,7 +287,7 @@ def _channel_events(event: WindowsEvent, machine: Machine) -> tuple[str, list[Ev
         return event.channel, [Event(event.provider, event.event_id, event.version, event.level, event.task,
                                      event.opcode, event.keywords, event.time,
                                      event.classic if event.classic is not None else
-                                     EventData(event.fields) if event.user_data is None else
+                                     EventData(event.fields, event.binary) if event.user_data is None else
                                      UserData(event.user_data, LOG_CLEARED_NAMESPACE, event.fields),
                                      machine.computer, event.user_sid, event.execution.process_id,
                                      event.execution.thread_id, qualifiers=event.qualifiers)]

@@ -54,15 +54,21 @@ class Provider:
 
 @dataclass(frozen=True)
 class EventData:
-    """``<EventData><Data Name="…">`` fields in the order the provider's manifest declares them."""
+    """``<EventData><Data Name="…">`` fields in the order the provider's manifest declares them, and the
+    ``<Binary>`` a classic-keyword event carries after them (the Service Control Manager's 7036: its service's key
+    name and state); as in :class:`ClassicData`, the binary's length is a value between them, not shown."""
 
     fields: tuple[Field, ...]
+    binary: bytes | None = None
 
     def template(self) -> Template:
-        return _event_data_template(tuple((name, value.type) for name, value in self.fields))
+        return _event_data_template(tuple((name, value.type) for name, value in self.fields), self.binary is not None)
 
     def values(self) -> tuple[v.Value, ...]:
-        return tuple(value for _, value in self.fields)
+        named = tuple(value for _, value in self.fields)
+        if self.binary is None:
+            return named
+        return (*named, v.uint32(len(self.binary)), v.binary(self.binary))
 
 
 @dataclass(frozen=True)
@@ -105,10 +111,12 @@ class UserData:
 # Templates are built once per shape: the same object for every record of that shape, so its GUID (a hash of the
 # whole shape) is computed once, not per record.
 @functools.lru_cache(maxsize=1024)
-def _event_data_template(fields: tuple[tuple[str, int], ...]) -> Template:
-    return Template(Element("EventData", children=tuple(
-        Element("Data", (("Name", Text(name)),), (Sub(index, kind, optional=False),))
-        for index, (name, kind) in enumerate(fields))))
+def _event_data_template(fields: tuple[tuple[str, int], ...], binary: bool = False) -> Template:
+    data = tuple(Element("Data", (("Name", Text(name)),), (Sub(index, kind, optional=False),))
+                 for index, (name, kind) in enumerate(fields))
+    if binary:
+        data += (Element("Binary", children=(Sub(len(fields) + 1, v.BINARY),)),)
+    return Template(Element("EventData", children=data))
 
 
 _CLASSIC_DATA = Template(Element("EventData", children=(Element("Data", children=(Sub(0, v.STRING_ARRAY),)),

@@ -11,7 +11,6 @@ the ``seed``, so the same case gives the same log.
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from dflab.evidence.windows.evtx.events import (
 )
 from dflab.evidence.windows.evtx.lifecycle import KERNEL_GENERAL, system_shutdown
 from dflab.evidence.windows.evtx.log import ClassicData
+from dflab.scenario import draw as seeded
 
 BOOT_SERVICES = (
     "Windows Event Log", "Group Policy Client", "DHCP Client", "DNS Client", "Network Location Awareness",
@@ -48,6 +48,32 @@ TRIGGERED = (
     "AppX Deployment Service (AppXSVC)", "Client License Service (ClipSVC)", "Windows Biometric Service",
 )
 """Services started on demand and stopped when idle: what fills most of a workstation's System log."""
+SERVICE_KEYS = {
+    "Windows Event Log": "EventLog", "Group Policy Client": "gpsvc", "DHCP Client": "Dhcp", "DNS Client": "Dnscache",
+    "Network Location Awareness": "NlaSvc", "Network List Service": "netprofm",
+    "Network Store Interface Service": "nsi", "Windows Defender Firewall": "mpssvc", "Base Filtering Engine": "BFE",
+    "Windows Audio Endpoint Builder": "AudioEndpointBuilder", "Windows Audio": "Audiosrv",
+    "Security Accounts Manager": "SamSs", "Print Spooler": "Spooler", "Task Scheduler": "Schedule",
+    "Windows Management Instrumentation": "Winmgmt", "Cryptographic Services": "CryptSvc",
+    "Windows Font Cache Service": "FontCache", "Connected User Experiences and Telemetry": "DiagTrack",
+    "Windows Search": "WSearch", "Security Center": "wscsvc", "User Manager": "UserManager",
+    "Shell Hardware Detection": "ShellHWDetection", "Windows Push Notifications System Service": "WpnService",
+    "Windows License Manager Service": "LicenseManager", "Remote Desktop Services": "TermService",
+    "Remote Desktop Services UserMode Port Redirector": "UmRdpService", "Delivery Optimization": "DoSvc",
+    "Microsoft Defender Antivirus Service": "WinDefend", "Diagnostic Policy Service": "DPS",
+    "Distributed Link Tracking Client": "TrkWks",
+    "Windows Update": "wuauserv", "Background Intelligent Transfer Service": "BITS",
+    "Windows Modules Installer": "TrustedInstaller", "WinHTTP Web Proxy Auto-Discovery Service": "WinHttpAutoProxySvc",
+    "Device Setup Manager": "DsmSvc", "Network Setup Service": "NetSetupSvc",
+    "Windows Error Reporting Service": "WerSvc", "Microsoft Store Install Service": "InstallService",
+    "Update Orchestrator Service": "UsoSvc", "Software Protection": "sppsvc",
+    "Microsoft Account Sign-in Assistant": "wlidsvc", "Windows Time": "W32Time",
+    "Device Association Service": "DeviceAssociationService", "AppX Deployment Service (AppXSVC)": "AppXSvc",
+    "Client License Service (ClipSVC)": "ClipSVC", "Windows Biometric Service": "WbioSrvc",
+}
+"""Each service's key name under ``Services`` (what 7036's binary names), by the display name its text shows."""
+SERVICE_RUNNING, SERVICE_STOPPED = 4, 1
+"""SERVICE_RUNNING and SERVICE_STOPPED, the state 7036's binary gives after the key name."""
 STOPPED_AT_SHUTDOWN = ("Windows Search", "Windows Push Notifications System Service", "User Manager",
                        "Remote Desktop Services", "Print Spooler")
 
@@ -94,14 +120,22 @@ def systemtime(moment: datetime) -> bytes:
 
 
 def _draw(seed: str, what: str, below: int) -> int:
-    return int.from_bytes(hashlib.sha256(f"{seed}\0routine\0{what}".encode()).digest()[:8], "big") % below
+    return seeded.number(seed, f"routine\0{what}", below)
+
+
+def service_state_binary(key_name: str, running: bool) -> bytes:
+    """7036's ``<Binary>``: the service's key name, a slash and its state's number, UTF-16LE with a NUL
+    (``BITS/4``: 4200490054005300 2F003400 0000), as the SCM writes it."""
+    return f"{key_name}/{SERVICE_RUNNING if running else SERVICE_STOPPED}\0".encode("utf-16-le")
 
 
 def service_state(time: datetime, name: str, running: bool, services: Execution) -> Logged:
-    """7036, a service entered the running or stopped state."""
+    """7036, a service entered the running or stopped state: its display name and state, and the binary naming
+    its key."""
     return Logged(time, SYSTEM, SERVICE_CONTROL_MANAGER, 7036, (
         ("param1", v.string(name)), ("param2", v.string("running" if running else "stopped"))),
-        services, keywords=0x8080000000000000, qualifiers=16384)
+        services, keywords=0x8080000000000000, qualifiers=16384,
+        binary=service_state_binary(SERVICE_KEYS.get(name, name), running))
 
 
 def os_started(boot: datetime, kernel: Execution, windows: Windows) -> Logged:

@@ -8,7 +8,19 @@ all at the paths Windows keeps them, for the disk writer to place.
 
 from __future__ import annotations
 
-from .facts import Account, Implant, ProgramRun, RecentDoc, Service, TimeZone, Typed, UsbStick, WorkstationFacts
+from .facts import (
+    Account,
+    FixedVolume,
+    Implant,
+    NetworkInterface,
+    ProgramRun,
+    RecentDoc,
+    Service,
+    TimeZone,
+    Typed,
+    UsbStick,
+    WorkstationFacts,
+)
 from .model import Hive, Key, ValueType
 from .ntuser import ntuser_hive, usrclass_hive
 from .regf import Layout
@@ -17,9 +29,9 @@ from .software import software_hive
 from .system import system_hive
 
 __all__ = [
-    "Account", "Hive", "Implant", "Key", "Layout", "ProgramRun", "RecentDoc", "Service", "TimeZone", "Typed",
-    "UsbStick", "ValueType", "WorkstationFacts", "ntuser_hive", "sam_hive", "software_hive", "system_hive",
-    "usrclass_hive", "workstation_hives",
+    "Account", "FixedVolume", "Hive", "Implant", "Key", "Layout", "NetworkInterface", "ProgramRun", "RecentDoc",
+    "Service", "TimeZone", "Typed", "UsbStick", "ValueType", "WorkstationFacts", "ntuser_hive", "sam_hive",
+    "software_hive", "system_hive", "usrclass_hive", "workstation_hives",
 ]
 
 CONFIG = "Windows/System32/config"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from dflab.errors import DflabError
 
@@ -79,6 +79,70 @@ class UsbStick:
         """The device container Plug and Play groups the stick's nodes under, derived from its identity (Windows
         makes one at first arrival; a stable one here keeps the hives a function of the facts)."""
         return uuid.uuid5(_CONTAINER_NAMESPACE, f"{self.vendor_id:04x}:{self.product_id:04x}:{self.serial}")
+
+
+@dataclass(frozen=True)
+class NetworkInterface:
+    """The wired NIC and the DHCP lease it held when the machine was shut down (Tcpip's ``Interfaces\\{GUID}``),
+    and the network Windows' Network List Service made a profile for (SOFTWARE's ``NetworkList``).
+
+    Lease times are what the DHCP client stores: ``obtained`` is the last ACK's time (the capture's, or a renewal
+    at T1 after it); T1, T2 and the end follow from the ACK's lease. Addresses are dotted quads, MACs colon-hex.
+    """
+
+    guid: uuid.UUID
+    description: str
+    mac: str
+    ip: str
+    subnet_mask: str
+    dhcp_server: str
+    gateway: str
+    gateway_mac: str
+    name_servers: tuple[str, ...]
+    lease_s: int
+    renewal_s: int
+    rebinding_s: int
+    obtained: datetime
+    domain: str = ""
+    """Option 15 of the ACK (``DhcpDomain``); empty when the server sends none (then no value is written)."""
+    card_number: int = 2
+    """Its ``NetworkCards\\<n>`` (Windows numbers the first physical adapter 2 on most installs)."""
+    profile_guid: uuid.UUID = uuid.UUID(int=0)
+    profile_name: str = "Network"
+    first_connected: datetime | None = None
+    last_connected: datetime | None = None
+    """When the network was first and last connected (UTC: the profile key's times)."""
+    local_times: tuple[datetime, datetime] | None = None
+    """The same two as the machine's clock showed them (naive): NetworkList's DateCreated and DateLastConnected are
+    local SYSTEMTIMEs."""
+
+    @property
+    def lease_terminates(self) -> datetime:
+        return self.obtained + timedelta(seconds=self.lease_s)
+
+    @property
+    def t1(self) -> datetime:
+        return self.obtained + timedelta(seconds=self.renewal_s)
+
+    @property
+    def t2(self) -> datetime:
+        return self.obtained + timedelta(seconds=self.rebinding_s)
+
+
+@dataclass(frozen=True)
+class FixedVolume:
+    """A volume of the system disk as the mount manager records it: its volume GUID, the GPT partition's unique
+    GUID it lives on, and its drive letter (None for the EFI system partition, which has none)."""
+
+    volume_guid: uuid.UUID
+    partition_guid: uuid.UUID
+    letter: str | None = None
+
+    @property
+    def mounted_data(self) -> bytes:
+        """MountedDevices' data for a GPT partition: ``DMIO:ID:`` and the partition's GUID (as stored, little
+        endian fields), the same under the letter and under the volume's GUID."""
+        return b"DMIO:ID:" + self.partition_guid.bytes_le
 
 
 @dataclass(frozen=True)
@@ -203,6 +267,13 @@ class WorkstationFacts:
     """Commands typed into Win+R."""
     services: tuple[Service, ...] = ()
     """Services installed after Windows (its own are not written: a case's SYSTEM holds only what it tells)."""
+    host_name: str = ""
+    """Tcpip's ``Hostname``: the computer name as typed at Setup (``ComputerName`` is its upper case); empty: the
+    computer name."""
+    fixed_volumes: tuple[FixedVolume, ...] = ()
+    """The system disk's volumes in MountedDevices (C: and the ESP), there since Setup."""
+    network: NetworkInterface | None = None
+    """The wired NIC and its DHCP lease (None: no Tcpip interface, NetworkCards or NetworkList entry)."""
 
     def __post_init__(self) -> None:
         if len(self.boot_key) != 16:

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from dflab.evidence.windows.wintypes import filetime
 
-from .facts import Account, ProgramRun, RecentDoc, Typed, WorkstationFacts
+from .facts import Account, ProgramRun, RecentDoc, Typed, UsbStick, WorkstationFacts
 from .model import Hive, Key, ValueType
 from .security import classes_descriptor, user_descriptor
 
@@ -124,6 +124,18 @@ def _user_assist(hive: Hive, runs: Iterable[ProgramRun], since: datetime) -> Non
                 key.value(rot13(run.path), ValueType.BINARY, user_assist_data(run))
 
 
+def mount_point_key(usb: UsbStick) -> str:
+    """MountPoints2's key of the stick's volume, named by the GUID MountedDevices gives it (``\\??\\Volume{…}``)."""
+    return rf"{EXPLORER}\MountPoints2\{{{usb.volume_guid}}}"
+
+
+def _mount_points(hive: Hive, usb: UsbStick) -> None:
+    """Explorer of the user logged on when the stick's volume arrived adds its GUID (first arrival) and rewrites
+    the key at each later one; ``BaseClass`` says it is a drive."""
+    hive.key(mount_point_key(usb), usb.first_inserted).value("BaseClass", ValueType.SZ, "Drive")
+    hive.key(mount_point_key(usb), usb.last_inserted)
+
+
 def ntuser_hive(facts: WorkstationFacts, account: Account) -> Hive:
     """NTUSER.DAT of ``account`` on ``facts``' machine (its profile exists from its first logon)."""
     sid = facts.sid(account)
@@ -147,6 +159,8 @@ def ntuser_hive(facts: WorkstationFacts, account: Account) -> Hive:
         _recent_docs(hive, facts.recent_docs)
         _typed_paths(hive, facts.typed_paths)
         _run_mru(hive, facts.run_mru)
+        if facts.usb is not None:
+            _mount_points(hive, facts.usb)
     return hive
 
 

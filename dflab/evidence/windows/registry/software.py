@@ -1,11 +1,15 @@
 """The SOFTWARE hive: the Windows version and install time, the profile list, Run-key persistence, the USB
-stick's volume name under Windows Portable Devices."""
+stick's volume name under Windows Portable Devices, the network card and the network it was connected to."""
 
 from __future__ import annotations
 
+import hashlib
+import struct
+from datetime import datetime
+
 from dflab.evidence.windows.wintypes import filetime, sid_bytes
 
-from .facts import WorkstationFacts
+from .facts import NetworkInterface, WorkstationFacts
 from .model import Hive, ValueType
 from .system import usbstor_device_id
 
@@ -65,6 +69,51 @@ def _profiles(hive: Hive, facts: WorkstationFacts) -> None:
             .value("LocalProfileLoadTimeHigh", ValueType.DWORD, load >> 32))
 
 
+def systemtime(when: datetime) -> bytes:
+    """A SYSTEMTIME (year, month, day of week with Sunday 0, day, hour, minute, second, ms) of a wall-clock time."""
+    return struct.pack("<8H", when.year, when.month, (when.weekday() + 1) % 7, when.day, when.hour, when.minute,
+                       when.second, when.microsecond // 1000)
+
+
+def network_signature(nic: NetworkInterface) -> str:
+    """The Unmanaged signature's key name: the Network List Service's hex identity of an unauthenticated network
+    (its fixed head for a wired one, then a digest of what identifies it: the gateway's MAC)."""
+    digest = hashlib.sha256(f"{nic.gateway_mac}\0{nic.profile_name}".encode()).hexdigest().upper()
+    return "010103000F0000F0080000000F0000F0" + digest
+
+
+def _network(hive: Hive, nic: NetworkInterface, installed: datetime) -> None:
+    """NetworkCards names the adapter by its NetCfg GUID (Tcpip's interface key); NetworkList holds the profile
+    Windows made when the LAN was first connected (a wired, unmanaged network, ``Public`` until told otherwise)
+    and the signature tying it to the gateway's MAC. Its dates are local time, as the service writes them."""
+    guid = "{" + str(nic.guid).upper() + "}"
+    (hive.key(rf"{CURRENT_VERSION}\NetworkCards\{nic.card_number}", installed)
+        .value("Description", ValueType.SZ, nic.description)
+        .value("ServiceName", ValueType.SZ, guid))
+    first = nic.first_connected or installed
+    last = nic.last_connected or first
+    local_first, local_last = nic.local_times or (first.replace(tzinfo=None), last.replace(tzinfo=None))
+    profile = "{" + str(nic.profile_guid).upper() + "}"
+    for part in ("Profiles", r"Signatures\Unmanaged"):  # Setup's; a network's keys are added below them
+        hive.key(rf"{CURRENT_VERSION}\NetworkList\{part}", installed)
+    hive.key(rf"{CURRENT_VERSION}\NetworkList\Profiles\{profile}", first)
+    (hive.key(rf"{CURRENT_VERSION}\NetworkList\Profiles\{profile}", last)
+        .value("ProfileName", ValueType.SZ, nic.profile_name)
+        .value("Description", ValueType.SZ, nic.profile_name)
+        .value("Managed", ValueType.DWORD, 0)
+        .value("Category", ValueType.DWORD, 0)
+        .value("DateCreated", ValueType.BINARY, systemtime(local_first))
+        .value("NameType", ValueType.DWORD, 6)
+        .value("DateLastConnected", ValueType.BINARY, systemtime(local_last)))
+    (hive.key(rf"{CURRENT_VERSION}\NetworkList\Signatures\Unmanaged\{network_signature(nic)}", first)
+        .value("ProfileGuid", ValueType.SZ, profile)
+        .value("Description", ValueType.SZ, nic.profile_name)
+        .value("Source", ValueType.DWORD, 8)
+        .value("DnsSuffix", ValueType.SZ, nic.domain or "<none>")
+        .value("FirstNetwork", ValueType.SZ, nic.profile_name)
+        .value("DefaultGatewayMac", ValueType.BINARY, bytes.fromhex(nic.gateway_mac.replace(":", ""))))
+
+
 def software_hive(facts: WorkstationFacts) -> Hive:
     """SOFTWARE of ``facts``' machine."""
     hive = Hive("ROOT", facts.installed, file_name=r"\SystemRoot\System32\Config\SOFTWARE")
@@ -87,5 +136,7 @@ def software_hive(facts: WorkstationFacts) -> Hive:
                   rf"#{usb.serial}&0#{{53f56307-b6bf-11d0-94f2-00a0c91efb8b}}").upper().replace("\\", "#")
         (hive.key(rf"Microsoft\Windows Portable Devices\Devices\{device}", usb.first_inserted)
             .value("FriendlyName", ValueType.SZ, usb.volume_label or f"{usb.drive_letter.upper()}:\\"))
+    if facts.network is not None:
+        _network(hive, facts.network, facts.installed)
     return hive
 

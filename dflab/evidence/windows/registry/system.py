@@ -14,7 +14,7 @@ from datetime import datetime
 
 from dflab.evidence.windows.wintypes import filetime
 
-from .facts import Service, TimeZone, UsbStick, WorkstationFacts
+from .facts import NetworkInterface, Service, TimeZone, UsbStick, WorkstationFacts
 from .model import Hive, ValueType
 
 CONTROL_SET = "ControlSet001"
@@ -23,6 +23,8 @@ DISK_INTERFACE = "{53f56307-b6bf-11d0-94f2-00a0c91efb8b}"
 VOLUME_INTERFACE = "{53f5630d-b6bf-11d0-94f2-00a0c91efb8b}"
 DEVICE_DATES = "{83da6326-97a6-4088-9453-a1923f573b29}"
 """DEVPKEY_Device_InstallDate (0064) … LastRemovalDate (0067): the property set of a device's times."""
+NET_CLASS = "{4D36E972-E325-11CE-BFC1-08002BE10318}"
+"""The network adapters' device class: ``Control\\Network\\{class}\\{NIC}\\Connection`` names the connection."""
 DEVICE_NAMES = "{540b947e-8b40-45bc-a8a2-6a0b894cbda2}"
 DEVPROP_FILETIME = 0xFFFF0010
 DEVPROP_STRING = 0xFFFF0012
@@ -135,6 +137,52 @@ def _usb(hive: Hive, usb: UsbStick) -> None:
     mounted.value(rf"\??\Volume{{{usb.volume_guid}}}", ValueType.BINARY, target)
 
 
+def interface_key(nic: NetworkInterface) -> str:
+    """Tcpip's key of ``nic`` below the root of SYSTEM (its GUID braced, upper case, as NetCfg writes it)."""
+    return rf"{CONTROL_SET}\Services\Tcpip\Parameters\Interfaces\{{{str(nic.guid).upper()}}}"
+
+
+def _unix(when: datetime) -> int:
+    return int(when.timestamp())
+
+
+def gateway_hardware(nic: NetworkInterface) -> bytes:
+    """``DhcpGatewayHardware``: the gateway's address, the hardware address's length (a DWORD), its MAC, as the DHCP
+    client stores the gateway's ARP answer (the real SYSTEM among the samples: ``c0a80101 06000000 0018f8ea2ea2``)."""
+    return (bytes(int(p) for p in nic.gateway.split(".")) + struct.pack("<I", 6)
+            + bytes.fromhex(nic.gateway_mac.replace(":", "")))
+
+
+def _network(hive: Hive, nic: NetworkInterface, installed: datetime) -> None:
+    """The NIC's Tcpip interface holding its DHCP lease (rewritten at each renewal, so last written when the lease
+    was obtained) and its connection's name; the DHCP values in the order Windows 10's client writes them."""
+    (hive.key(interface_key(nic), nic.obtained)
+        .value("EnableDHCP", ValueType.DWORD, 1)
+        .value("Domain", ValueType.SZ, "")
+        .value("NameServer", ValueType.SZ, "")
+        .value("DhcpIPAddress", ValueType.SZ, nic.ip)
+        .value("DhcpSubnetMask", ValueType.SZ, nic.subnet_mask)
+        .value("DhcpServer", ValueType.SZ, nic.dhcp_server)
+        .value("Lease", ValueType.DWORD, nic.lease_s)
+        .value("LeaseObtainedTime", ValueType.DWORD, _unix(nic.obtained))
+        .value("T1", ValueType.DWORD, _unix(nic.t1))
+        .value("T2", ValueType.DWORD, _unix(nic.t2))
+        .value("LeaseTerminatesTime", ValueType.DWORD, _unix(nic.lease_terminates))
+        .value("AddressType", ValueType.DWORD, 0)
+        .value("IsServerNapAware", ValueType.DWORD, 0)
+        .value("DhcpConnForceBroadcastFlag", ValueType.DWORD, 0)
+        .value("DhcpNameServer", ValueType.SZ, " ".join(nic.name_servers))
+        .value("DhcpDefaultGateway", ValueType.MULTI_SZ, [nic.gateway])
+        .value("DhcpSubnetMaskOpt", ValueType.MULTI_SZ, [nic.subnet_mask])
+        .value("DhcpGatewayHardware", ValueType.BINARY, gateway_hardware(nic))
+        .value("DhcpGatewayHardwareCount", ValueType.DWORD, 1))
+    if nic.domain:
+        hive.key(interface_key(nic), nic.obtained).value("DhcpDomain", ValueType.SZ, nic.domain)
+    (hive.key(rf"{CONTROL_SET}\Control\Network\{NET_CLASS}\{{{str(nic.guid).upper()}}}\Connection", installed)
+        .value("Name", ValueType.SZ, "Ethernet")
+        .value("MediaSubType", ValueType.DWORD, 1))
+
+
 def system_hive(facts: WorkstationFacts) -> Hive:
     """SYSTEM of ``facts``' machine (its base block names it ``SYSTEM``, as winload loads it)."""
     installed = facts.installed
@@ -144,9 +192,14 @@ def system_hive(facts: WorkstationFacts) -> Hive:
         .value("Failed", ValueType.DWORD, 0).value("LastKnownGood", ValueType.DWORD, 1))
     hive.key(rf"{CONTROL_SET}\Control\ComputerName\ComputerName", installed).value(
         "ComputerName", ValueType.SZ, facts.computer_name)
+    # The DNS host name as Setup took it from the computer name (the DHCP client sends it in option 12).
     (hive.key(rf"{CONTROL_SET}\Services\Tcpip\Parameters", installed)
-        .value("Hostname", ValueType.SZ, facts.computer_name.lower())
-        .value("NV Hostname", ValueType.SZ, facts.computer_name.lower()))
+        .value("Hostname", ValueType.SZ, facts.host_name or facts.computer_name)
+        .value("NV Hostname", ValueType.SZ, facts.host_name or facts.computer_name)
+        .value("Domain", ValueType.SZ, "")
+        .value("NV Domain", ValueType.SZ, ""))
+    if facts.network is not None:
+        _network(hive, facts.network, installed)
     _time_zone(hive, facts.time_zone, installed)
     scrambled = scrambled_boot_key(facts.boot_key)
     for i, part in enumerate(("JD", "Skew1", "GBG", "Data")):
@@ -156,7 +209,11 @@ def system_hive(facts: WorkstationFacts) -> Hive:
         "ShutdownTime", ValueType.BINARY, struct.pack("<Q", filetime(facts.last_shutdown)))
     for service in facts.services:
         _service(hive, service)
-    hive.key("MountedDevices", installed)
+    mounted = hive.key("MountedDevices", installed)
+    for volume in facts.fixed_volumes:  # Setup's: the letter (if any) and the volume's GUID name one partition
+        if volume.letter:
+            mounted.value(rf"\DosDevices\{volume.letter.upper()}:", ValueType.BINARY, volume.mounted_data)
+        mounted.value(rf"\??\Volume{{{volume.volume_guid}}}", ValueType.BINARY, volume.mounted_data)
     if facts.usb is not None:
         _usb(hive, facts.usb)
     return hive

@@ -1,6 +1,12 @@
 """The user-activity artefacts on the volume, from the decisions: Chrome's History with the download, Explorer's
-Recent links to the document opened and its folder, the Prefetch files of the payload and the implant, and the
-change journal's records of each (the ``.crdownload`` renamed, the links made, each .pf written and rewritten).
+Recent links to the document opened and its folder, the Prefetch files of the payload, the implant, Chrome and
+PowerShell, and the change journal's records of each (the ``.crdownload`` renamed, the links made, each .pf written
+and rewritten).
+
+Prefetch counts processes, not sessions: Chrome's browser process starts its crash handler, GPU process, network
+and storage services and a renderer within two seconds, then a renderer per site it navigates to (site isolation),
+each a run of ``chrome.exe``; PowerShell ran once, started by the payload to install the persistence (its 4688 is
+cleared with the Security log; its console's 40961 and the script block's 4104 remain in PowerShell's log).
 
 A link and a .pf hold MFT references, so they are made last, from the whole plan's numbering (``Numbering``: the
 volume writer's ``record_numbers``, by creation time, and the 8.3 names it derives in that order), computed on the
@@ -13,12 +19,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from dflab.evidence.windows import lnk, prefetch
 from dflab.evidence.windows.browser import Download, Visit, history, leading_to, search_url
 from dflab.evidence.windows.browser.history import DANGER_USER_VALIDATED
+from dflab.evidence.windows.browser.version import CHROME_VERSION
 from dflab.evidence.windows.lnk.link import object_id
 from dflab.evidence.windows.ntfs import PlannedFile, VolumePlan, creation_order, record_numbers
 from dflab.evidence.windows.ntfs.shortname import is_short, short_name
@@ -30,10 +37,12 @@ from .decisions import (
     HARDDISK_VOLUME,
     PREFETCH,
     PREFETCH_DELAY,
+    SYSTEM32,
     Decisions,
     windows_path,
 )
 from .description import WorkstationCase
+from .logs import powershell_started
 
 FIRST_USER_RECORD = next(f.default for f in fields(VolumePlan) if f.name == "first_user_record")
 FIRST_USE = 1
@@ -75,8 +84,49 @@ def prefetch_volume(case: WorkstationCase, decided: Decisions) -> prefetch.Volum
 
 
 def executables(decided: Decisions) -> dict[str, tuple[datetime, ...]]:
-    """Each traced program's volume path → when it started."""
+    """The story's own programs (payload, implant): volume path → when each of its processes started."""
     return {decided.payload: decided.activity.payload_runs, decided.implant: decided.activity.implant_runs}
+
+
+CHROME_HOME = "Program Files/Google/Chrome/Application"
+CHROME_EXE = f"{CHROME_HOME}/chrome.exe"
+POWERSHELL_EXE = f"{SYSTEM32}/WindowsPowerShell/v1.0/powershell.exe"
+CHROME_CHILDREN = (timedelta(milliseconds=210), timedelta(milliseconds=930), timedelta(milliseconds=1_020),
+                   timedelta(milliseconds=1_240), timedelta(milliseconds=1_570))
+"""After the browser process: the crashpad handler, the GPU process, the network service, the storage service and
+the new tab's renderer (each a ``chrome.exe --type=…``)."""
+RENDERER_AHEAD = timedelta(milliseconds=180)
+"""A navigation to a new site starts its renderer just before the page's load is committed (History's time)."""
+
+
+def _site(url: str) -> str:
+    host = urlsplit(url).hostname or ""
+    return host if host.replace(".", "").isdigit() else ".".join(host.split(".")[-2:])
+
+
+def chrome_runs(case: WorkstationCase, decided: Decisions) -> tuple[datetime, ...]:
+    """Every ``chrome.exe`` process of the intruder's session, in order: the browser when History was made, its
+    children, then a renderer for each site of History's visits (the search engine, the download's host)."""
+    started = decided.activity.chrome_started
+    runs = [started, *(started + delay for delay in CHROME_CHILDREN)]
+    seen: set[str] = set()
+    for visit in visits(case, decided):
+        if _site(visit.url) not in seen:
+            seen.add(_site(visit.url))
+            runs.append(visit.time - RENDERER_AHEAD)
+    return tuple(sorted(runs))
+
+
+def traced(case: WorkstationCase, decided: Decisions) -> dict[str, tuple[datetime, ...]]:
+    """Every program Prefetch traced in the story: volume path → when each of its processes started."""
+    return {**executables(decided), CHROME_EXE: chrome_runs(case, decided),
+            POWERSHELL_EXE: (powershell_started(case),)}
+
+
+def loaded(case: WorkstationCase, decided: Decisions, exe: str) -> tuple[str, ...]:
+    """What ``exe`` loads in its first ten seconds, itself last: Windows' DLLs, and Chrome's own chrome.dll."""
+    own = (f"{CHROME_HOME}/{CHROME_VERSION}/chrome.dll",) if exe == CHROME_EXE else ()
+    return (*decided.activity.dlls, *own, exe)
 
 
 def _device_path(path: str) -> str:
@@ -86,7 +136,7 @@ def _device_path(path: str) -> str:
 def prefetch_paths(case: WorkstationCase, decided: Decisions) -> dict[str, str]:
     """Each traced program's volume path → its .pf's volume path."""
     volume = prefetch_volume(case, decided)
-    return {exe: f"{PREFETCH}/{prefetch.file_name(_device_path(exe), volume)}" for exe in executables(decided)}
+    return {exe: f"{PREFETCH}/{prefetch.file_name(_device_path(exe), volume)}" for exe in traced(case, decided)}
 
 
 def touches(case: WorkstationCase, decided: Decisions) -> list[tuple[str, datetime]]:
@@ -94,7 +144,7 @@ def touches(case: WorkstationCase, decided: Decisions) -> list[tuple[str, dateti
     a, opened = decided.activity, case.timeline.document_opened
     out = [(a.history, a.chrome_started), (a.document_link, opened), (a.folder_link, opened)]
     pfs = prefetch_paths(case, decided)
-    return out + [(pfs[exe], runs[0] + PREFETCH_DELAY) for exe, runs in executables(decided).items()]
+    return out + [(pfs[exe], runs[0] + PREFETCH_DELAY) for exe, runs in traced(case, decided).items()]
 
 
 @dataclass(frozen=True)
@@ -165,13 +215,14 @@ def workstation_mac(case: WorkstationCase, decided: Decisions) -> str:
 def prefetch_files(case: WorkstationCase, decided: Decisions, planned: list[PlannedFile]) -> dict[str, bytes]:
     """Each program's .pf by volume path, as Windows left it after its last run (run count, last run times)."""
     numbering = Numbering.of(planned)
+    sizes = {f.path: len(f.data or b"") for f in planned}
     volume = prefetch_volume(case, decided)
     out = {}
-    for (exe, runs), pf in zip(executables(decided).items(), prefetch_paths(case, decided).values(), strict=True):
-        loaded = tuple(prefetch.LoadedFile(_device_path(path), len(decided.contents[path]), numbering.records[path],
-                                           FIRST_USE, data_only=path.lower().endswith(".nls"))
-                       for path in (*decided.activity.dlls, exe))
-        out[pf] = prefetch.mam(prefetch.scca(_device_path(exe), volume, loaded,
+    for (exe, runs), pf in zip(traced(case, decided).items(), prefetch_paths(case, decided).values(), strict=True):
+        files = tuple(prefetch.LoadedFile(_device_path(path), sizes[path], numbering.records[path], FIRST_USE,
+                                          data_only=path.lower().endswith(".nls"))
+                      for path in loaded(case, decided, exe))
+        out[pf] = prefetch.mam(prefetch.scca(_device_path(exe), volume, files,
                                              tuple(r + PREFETCH_DELAY for r in runs)))
     return out
 
@@ -195,7 +246,7 @@ def journal(case: WorkstationCase, decided: Decisions) -> list[UsnEvent]:
     out += [*created(a.document_link, opened), *created(a.folder_link, opened)]
     rewrite = Reason.DATA_TRUNCATION
     for exe, pf in prefetch_paths(case, decided).items():
-        runs = executables(decided)[exe]
+        runs = traced(case, decided)[exe]
         out += created(pf, runs[0] + PREFETCH_DELAY)
         for run in runs[1:]:  # a later run rewrites the .pf whole
             when = run + PREFETCH_DELAY

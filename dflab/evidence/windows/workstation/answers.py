@@ -87,9 +87,9 @@ def _activity(case: WorkstationCase, decided: Decisions, mft: Callable[[str], li
         return {"entry": entry, "sequence": sequence}
 
     def traced(exe: str) -> dict[str, Any]:
-        runs = [utc(r + PREFETCH_DELAY) for r in sorted(activity.executables(decided)[exe], reverse=True)]
+        runs = [utc(r + PREFETCH_DELAY) for r in sorted(activity.traced(case, decided)[exe], reverse=True)]
         return {"file": windows_path(pfs[exe]), "executable": windows_path(exe), "run_count": len(runs),
-                "last_run": runs[0], "run_times": runs, "mft": ref(exe)}
+                "last_run": runs[0], "run_times": runs[:8], "mft": ref(exe)}  # a .pf keeps the last eight
 
     return {
         "browser": {"history": windows_path(a.history), "chrome_version": CHROME_VERSION,
@@ -103,5 +103,6 @@ def _activity(case: WorkstationCase, decided: Decisions, mft: Callable[[str], li
                          "created": utc(case.timeline.document_opened),
                          "machine": case.computer_name.lower(),
                          "volume_serial": f"{decided.volume_serial & 0xFFFF_FFFF:08X}"},
-        "prefetch": {"payload": traced(decided.payload), "implant": traced(decided.implant)},
+        "prefetch": {"payload": traced(decided.payload), "implant": traced(decided.implant),
+                     "chrome": traced(activity.CHROME_EXE), "powershell": traced(activity.POWERSHELL_EXE)},
     }

@@ -89,8 +89,9 @@ def _conv_facts(conv: Conversation) -> dict[str, Any]:
 class _Story:
     """Makes the story's conversations, each from its own random stream (so none depends on the background)."""
 
-    def __init__(self, case: WorkstationCase, decided: Decisions, plan: NetworkPlan) -> None:
-        self.case, self.decided, self.plan = case, decided, plan
+    def __init__(self, case: WorkstationCase, decided: Decisions, plan: NetworkPlan,
+                 window: tuple[int, int]) -> None:
+        self.case, self.decided, self.plan, self.window = case, decided, plan, window
         self.seed = case.seed
         self.ws = plan.endpoint(plan.workstation_ip, WINDOWS, self.seed)
         self.resolver = plan.endpoint(plan.gateway_ip, LINUX, self.seed)
@@ -231,8 +232,13 @@ class _Story:
         rng = random.Random(derived_seed(self.seed, "beacons"))
         t, plan = self.case.timeline, self.plan
         server = plan.endpoint(plan.c2_ip, LINUX, self.seed)
-        leaf = wintls.certificate(rng, plan.c2_host, "R3", t.installed, t.installed.replace(
-            year=t.installed.year + 1))
+        # A cheap server's certificate: Let's Encrypt's, 90 days, issued days to weeks before the capture (its
+        # dates and CA from a stream of their own, its bytes from this one); the leaf alone, as a server
+        # configured with cert.pem rather than fullchain.pem sends it (Schannel fetches the CA's by AIA).
+        dates = random.Random(derived_seed(self.seed, "c2-certificate"))
+        authority = dates.choice(wintls.LETS_ENCRYPT)
+        leaf = wintls.certificate(rng, plan.c2_host, authority.name,
+                                  *wintls.leaf_validity(dates, authority, *self.window, (2, 28)))
         runs = ((us(t.payload_run) + rng.randint(2 * SECOND, 6 * SECOND), plan.rdp[0][2]),
                 (us(self.decided.implant_started) + rng.randint(1 * SECOND, 4 * SECOND), plan.rdp[1][2]))
         period = plan.beacon_period_s * SECOND
@@ -300,19 +306,20 @@ def build(case: WorkstationCase, decided: Decisions) -> Built:
     if key in _cache and _cache[key][0] is decided:
         return _cache[key][1]
     plan = plan_network(case, decided)
-    story = _Story(case, decided, plan)
+    start = plan.rdp[0][1] - (8 * 60 * SECOND + derived_seed(case.seed, "capture-start") % (7 * 60 * SECOND))
+    end = plan.rdp[1][2] + (3 * 60 * SECOND + derived_seed(case.seed, "capture-end") % (9 * 60 * SECOND))
+    story = _Story(case, decided, plan, (start, end))
     rdp = story.rdp()
     google = story.google()
     download = story.download()
     beacons = story.beacons()
-    start = plan.rdp[0][1] - (8 * 60 * SECOND + derived_seed(case.seed, "capture-start") % (7 * 60 * SECOND))
-    end = plan.rdp[1][2] + (3 * 60 * SECOND + derived_seed(case.seed, "capture-end") % (9 * 60 * SECOND))
     background = Background(case, decided, plan, story.ws, story.resolver, set(story.ports), start, end).frames()
-    planned_frames = [f for conv in story.convs for f in conv.frames]
-    tagged = [(f, True) for f in planned_frames] + [(f, False) for f in background if start <= f[0] <= end]
-    tagged.sort(key=lambda x: x[0][0])
-    frames = [f for f, _ in tagged]
-    planned = frozenset(i for i, (_, mine) in enumerate(tagged) if mine)
+    every = [f for conv in story.convs for f in conv.frames]  # the story's first, then the background's
+    mine = len(every)
+    every += [f for f in background if start <= f[0] <= end]
+    order = sorted(range(len(every)), key=[t for t, _ in every].__getitem__)  # stable: ties keep this order
+    frames = [every[i] for i in order]
+    planned = frozenset(n for n, i in enumerate(order) if i < mine)
     facts = {
         "workstation_ip": plan.workstation_ip, "workstation_mac": plan.workstation_mac, "gateway_ip": plan.gateway_ip,
         "resolver_ip": plan.gateway_ip, "intruder_ip": plan.intruder_ip,

@@ -1,13 +1,13 @@
 """Every fact the artefacts share, decided once from the case: identities drawn from the seed, paths, contents.
 
-Windows draws SIDs, serials, process and logon ids at random; the case draws them from its seed (SHA-256 of the seed
-and what is drawn), so the same case always gives the same machine and different seeds give different trainees
-different answers. The registry, the event logs and the volume read these, never the seed.
+Windows draws SIDs, serials, process and logon ids at random; the case draws them from its seed
+(``dflab.scenario.draw.number``/``stream``: SHA-256 of the seed and what is drawn), so the same case always gives
+the same machine and different seeds give different trainees different answers. The registry, the event logs and
+the volume read these, never the seed.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import re
 import uuid
@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from dflab.errors import DflabError
 from dflab.evidence.windows.registry import Service, UsbStick
+from dflab.scenario.draw import number, stream
 
 from .description import WorkstationCase
 
@@ -31,19 +32,9 @@ PROCESSES = ("lsass", "svchost", "services", "eventlog", "explorer", "explorer2"
 _ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
-def draw(seed: str, what: str, below: int) -> int:
-    """A number in 0 .. below-1 drawn from ``seed`` for ``what`` (stable across Python versions and machines)."""
-    return int.from_bytes(hashlib.sha256(f"{seed}\0{what}".encode()).digest()[:8], "big") % below
-
-
-def blob(seed: str, what: str, size: int) -> bytes:
-    """``size`` bytes drawn from ``seed`` for ``what``: a file's content that is its own and reproducible."""
-    out = bytearray()
-    counter = 0
-    while len(out) < size:
-        out += hashlib.sha256(f"{seed}\0{what}\0{counter}".encode()).digest()
-        counter += 1
-    return bytes(out[:size])
+# The seed's derivations have one owner, dflab.scenario.draw; named here as the workstation's modules call them.
+draw = number
+blob = stream
 
 
 def windows_path(path: str) -> str:
@@ -262,6 +253,6 @@ def decide(case: WorkstationCase) -> Decisions:
         usb=usb, logon_ids=logon_ids, pids=pids, home=home, documents=documents, payload=payload, implant=implant,
         implant_command=implant_command, service=Service(case.service_name, implant_command, t.persisted),
         zone_identifier=zone, contents=contents,
-        document_copied=copied, script_block_id=hashlib.sha256(f"{seed}\0script".encode()).hexdigest()[:32],
+        document_copied=copied, script_block_id=stream(seed, "script", 16).hex(),
         implant_started=t.next_logon + IMPLANT_START_DELAY, activity=activity,
     )

@@ -26,7 +26,11 @@ from . import activity
 from .decisions import CONFIG, LOGS, PREFETCH_DELAY, SYSTEM32, Decisions, blob, draw
 from .description import WorkstationCase
 
-VOLUME_SIZE = 64 << 20
+VOLUME_SIZE = 2 << 30
+"""The Windows volume: 2 GiB, written sparse (only the used extents: a few MiB on disk). Windows 10 itself asks for
+32 GB; what bounds this one is the evidence manifest, whose SHA-256 reads every apparent byte (~1.3 s per variant
+for 2 GiB here; 32 GiB would be ~20 s per variant, past the 30-variants-in-60-s bar), and the same bytes for the
+trainee's own hashing. A 64 MiB volume holding Windows was an examiner's first tell (fsstat)."""
 ZONE_STREAM = "Zone.Identifier"
 
 
@@ -76,7 +80,7 @@ def _activity_files(case: WorkstationCase, decided: Decisions, before: list[Plan
     out.append(PlannedFile(a.history, times(a.chrome_started, *[a.download_finished] * 3),
                            activity.history_bytes(case, decided)))
     made = [PlannedFile(path, times(t.document_opened), b"") for path in (a.document_link, a.folder_link)]
-    runs = activity.executables(decided)
+    runs = activity.traced(case, decided)
     for exe, pf in activity.prefetch_paths(case, decided).items():
         first, last = runs[exe][0] + PREFETCH_DELAY, runs[exe][-1] + PREFETCH_DELAY
         made.append(PlannedFile(pf, times(first, last, last, last), b""))
@@ -125,7 +129,18 @@ def _since_install(case: WorkstationCase) -> tuple[list[str], list[PlannedFile],
     return standing, out, made
 
 
-CHROME_HOME = "Program Files/Google/Chrome/Application"
+CHROME_HOME = activity.CHROME_HOME
+POWERSHELL_SIZE = 448_000
+"""powershell.exe's size in Windows 10 22H2 (a stand-in of that size, the same on every case, as the DLLs)."""
+
+
+def _windows_powershell(t_installed: datetime) -> list[PlannedFile]:
+    """Windows PowerShell as Setup installs it: its folders and powershell.exe, of the install."""
+    exe = activity.POWERSHELL_EXE
+    folders = [exe.rsplit("/", 2)[0], exe.rsplit("/", 1)[0]]
+    return [*(PlannedFile(path, times(t_installed)) for path in folders),
+            PlannedFile(exe, times(t_installed),
+                        b"MZ\x90\x00" + blob("windows-10-22h2", "system32/powershell.exe", POWERSHELL_SIZE - 4))]
 
 
 def _chrome_install(case: WorkstationCase) -> list[tuple[PlannedFile, datetime]]:
@@ -193,6 +208,7 @@ def story_files(case: WorkstationCase, decided: Decisions, hives: dict[str, byte
     data = decided.contents
     files = [folder(path) for path in _folders(decided) + _setup_profiles() + standing] + since_install
     files = [replace(f, attributes=READ_ONLY[f.path]) if f.path in READ_ONLY else f for f in files]
+    files += _windows_powershell(t.installed)
     files += [PlannedFile(path, times(t.installed, t.shutdown, t.shutdown), content)
               for path, content in sorted(hives.items())]
     files += [PlannedFile(f"{LOGS}/{name}", times(t.installed, last_events[name], last_events[name]), content)

@@ -20,7 +20,7 @@ from dflab.evidence.windows.evtx import (
     WindowsEvent,
     build_logs,
 )
-from dflab.evidence.windows.evtx.events import SECURITY
+from dflab.evidence.windows.evtx.events import SECURITY, console_started
 from dflab.evidence.windows.evtx.lifecycle import admin_logon, logoff, security_shutdown
 from dflab.evidence.windows.evtx.log import EventLog
 from dflab.evidence.windows.evtx.routine import Uptime, Windows, system_history
@@ -50,6 +50,16 @@ def persistence_script(case: WorkstationCase, decided: Decisions) -> str:
             f"-StartupType Automatic\n"
             f"Set-ItemProperty -Path 'HKLM:\\SOFTWARE\\{RUN_KEY}' -Name '{case.run_value_name}' "
             f"-Value '{decided.implant_command}'\n")
+
+
+POWERSHELL_STARTUP = timedelta(milliseconds=1_630)
+"""From powershell.exe's start (its 4688, the Prefetch trace's start) to the persistence script's 4104: the console
+starts up (40961, 53504, 40962 at ``events.CONSOLE_*``), then reads the script from its standard input."""
+
+
+def powershell_started(case: WorkstationCase) -> datetime:
+    """When the payload started powershell.exe: the script block it compiled is the story's ``persisted``."""
+    return case.timeline.persisted - POWERSHELL_STARTUP
 
 
 def elevated_logon_id(limited: int) -> int:
@@ -100,8 +110,9 @@ def story_events(case: WorkstationCase, decided: Decisions) -> list[WindowsEvent
         *admin(remote("remote_logon")),
         ProcessCreated(t.payload_run, pid["payload"], payload, f'"{payload}"', pid["explorer"], EXPLORER, user, sid,
                        ids["remote_logon"]),
-        ProcessCreated(t.persisted, pid["powershell"], POWERSHELL, f"{POWERSHELL} -NoProfile -Command -",
+        ProcessCreated(powershell_started(case), pid["powershell"], POWERSHELL, f"{POWERSHELL} -NoProfile -Command -",
                        pid["payload"], payload, user, sid, ids["remote_logon"]),
+        *console_started(powershell_started(case), pid["powershell"], pid["powershell"] + 4, sid),
         ScriptBlock(t.persisted, persistence_script(case, decided), decided.script_block_id, sid, pid["powershell"],
                     pid["powershell"] + 4, warning=True),
         ServiceInstalled(service.installed, service.shown_name, service.image_path, service.service_type,

@@ -6,6 +6,11 @@ is a /24 behind a router that is also its DHCP server and DNS resolver (dnsmasq,
 intruder connects from ``Decisions.intruder_ip`` (a home line abroad), the payload comes from the host of the case's
 download URL (its address when the URL names one), and the implant calls a server of its own by name (a domain
 under the documentation names, as the addresses are documentation ranges).
+
+The DHCP lease is decided here too, since SYSTEM's Tcpip key records it and the capture shows its renewals: the
+length dnsmasq hands out, and the ACK at the final boot the System log shows (a few seconds in, before the Network
+List Service identifies the LAN). Windows renews at T1 (half the lease) counted from LeaseObtainedTime, which it
+keeps in whole seconds, so every later ACK falls in the second ``dhcp_ack_second(k)``.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from dflab.evidence.network.segment import Endpoint, derived_seed
 
 from .decisions import Decisions, draw
 from .description import WorkstationCase
+from .logs import uptimes
 
 SECOND = 1_000_000
 EPHEMERAL = (49152, 65535)  # Windows' dynamic port range (netsh int ipv4 show dynamicport tcp)
@@ -30,6 +36,7 @@ _ROUTER_OUIS = ("74:4d:28", "18:e8:29", "b4:fb:e4", "dc:9f:db", "e8:48:b8")
 C2_PORT = 443
 _C2_WORDS = ("cdn", "sync", "update", "static", "api", "edge", "cloud", "assets", "telemetry", "files")
 RDP_PORT = 3389
+DHCP_LEASES = (3_600, 43_200, 86_400)  # an hour (a busy router's), twelve hours, dnsmasq's default day
 
 
 def us(when: datetime) -> int:
@@ -63,6 +70,18 @@ class NetworkPlan:
     beacon_jitter: float  # the share of the period a beacon may come early or late
     c2_idle_s: int  # how long the C2 server keeps an idle connection before closing it
     uplink_hops: int  # routers from the segment to the office provider's core
+    dhcp_lease_s: int  # the lease the router hands out (T1 half of it, T2 seven eighths)
+    dhcp_first_ack_us: int  # the router's ACK at the final boot
+
+    @property
+    def dhcp_renewal_s(self) -> int:
+        """T1: when the client renews, counted from the lease's last ACK."""
+        return self.dhcp_lease_s // 2
+
+    def dhcp_ack_second(self, k: int) -> int:
+        """The whole second (since the epoch) of the ``k``-th ACK: the boot's (0), then each renewal at T1 of the
+        one before (its request a fraction of a second into that second, the router's answer within it)."""
+        return self.dhcp_first_ack_us // SECOND + k * self.dhcp_renewal_s
 
     def endpoint(self, ip: str, os: OsProfile = LINUX, seed: str = "") -> Endpoint:
         """The endpoint of ``ip`` as seen at the mirror port (the workstation, a LAN host or a remote one)."""
@@ -117,4 +136,6 @@ def plan_network(case: WorkstationCase, decided: Decisions) -> NetworkPlan:
         beacon_jitter=0.2,
         c2_idle_s=(5, 10, 15, 20, 30)[draw(seed, "net/c2-idle", 5)],
         uplink_hops=4 + draw(seed, "net/uplink", 4),
+        dhcp_lease_s=DHCP_LEASES[draw(seed, "net/dhcp-lease", len(DHCP_LEASES))],
+        dhcp_first_ack_us=us(uptimes(case)[-1].boot) + 8 * SECOND + draw(seed, "net/dhcp-boot", 7 * SECOND),
     )

@@ -3,10 +3,12 @@
 Walked through the capture window from one random stream (the case's seed), the machine does what it does on its
 own, day and night: telemetry and settings calls, Windows Update's scan, Defender's cloud, the notification
 service, login.live.com, each over Schannel TLS 1.2 with its name in the SNI after a Dnscache lookup (A and AAAA,
-no repeat within the record's TTL); crypt32 asking ctldl.windowsupdate.com whether its trust lists changed (plain
-HTTP, ``304 Not Modified``); the Network Connectivity Status Indicator fetching
-``www.msftconnecttest.com/connecttest.txt``; W32Time's poll of time.windows.com from port 123 (a workgroup
-machine syncs once a week, so one poll falls in a day's window at most); the DHCP lease renewed at half its time;
+no repeat within the record's TTL), each front end showing one certificate on every connection (its leaf issued
+some days to months before the capture by one of Microsoft's CAs, no two sites in one second); crypt32 asking
+ctldl.windowsupdate.com whether its trust lists changed (plain HTTP, ``304 Not Modified``); the Network
+Connectivity Status Indicator fetching ``www.msftconnecttest.com/connecttest.txt``; W32Time's poll of
+time.windows.com from port 123 (a workgroup machine syncs once a week, so one poll falls in a day's window at
+most); the plan's DHCP lease renewed at half its time;
 its own and its neighbours' LAN chatter: SSDP searches, LLMNR and NetBIOS name queries (``wpad`` among them),
 mDNS, ARP. While someone is logged on, Chrome's own calls go out (updates, Safe Browsing, the optimisation
 guide), and once the user is back at the keyboard, they browse (:data:`~dflab.evidence.network.sites.SITES`).
@@ -18,7 +20,7 @@ import ipaddress
 import random
 import struct
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from scapy.layers.dhcp import BOOTP, DHCP
 from scapy.layers.inet import IP, UDP
@@ -44,7 +46,6 @@ from .netplan import EPHEMERAL, SECOND, NetworkPlan, us
 from .windns import global_ip_id, windows_lookup
 
 MINUTE = 60 * SECOND
-CERT_VALID_AFTER = timedelta(days=365)  # the servers' certificates run a year past the case (no Feb 29 trap)
 
 
 def _h(name: str, provider: str, *chain: str) -> Host:
@@ -108,6 +109,8 @@ class Background:
         self.nth = 0
         self.answers: dict[str, Answer] = {}
         self.servers: dict[str, Endpoint] = {}
+        self.chains: dict[str, tuple[bytes, bytes]] = {}
+        self.issued: set[datetime] = {case.timeline.installed.replace(microsecond=0)}  # the RDP certificate's
         lan = ipaddress.IPv4Network(plan.lan)
         taken = {plan.workstation_ip, plan.gateway_ip}
         self.neighbours: list[tuple[Endpoint, str]] = []
@@ -159,6 +162,21 @@ class Background:
             self.servers[ip] = self.plan.endpoint(ip, PROVIDERS[host.provider].os, self.case.seed)
         return self.servers[ip]
 
+    def _chain(self, host: Host) -> tuple[bytes, bytes]:
+        """The certificates ``host``'s front end presents, the same on every connection: its own leaf, issued to the
+        second some days to months before the capture by one of Microsoft's CAs (drawn per site), valid past its
+        end, then that CA's certificate."""
+        if host.name not in self.chains:
+            rng = random.Random(derived_seed(self.case.seed, "certificate", host.name))
+            authority = rng.choice(wintls.MICROSOFT)
+            not_before, not_after = wintls.leaf_validity(rng, authority, self.start, self.end, (3, 240))
+            while not_before in self.issued:  # two sites' leaves are never issued in one second
+                not_before, not_after = not_before - timedelta(seconds=1), not_after - timedelta(seconds=1)
+            self.issued.add(not_before)
+            leaf = wintls.certificate(rng, host.name, authority.name, not_before, not_after)
+            self.chains[host.name] = (leaf, wintls.intermediate(authority, self.start, self.end))
+        return self.chains[host.name]
+
     def _emit(self, frames: list[Frame]) -> None:
         self.frames_out.extend(frames)
 
@@ -189,11 +207,7 @@ class Background:
         conv = Conversation("tcp", self.ws, self._port(), self._server(host), 443)
         session = TcpSession(conv, self.rng, known)
         session.open()
-        chain = tuple(wintls.certificate(self.rng, name, issuer, self.case.timeline.installed,
-                                         self.case.timeline.shutdown + CERT_VALID_AFTER)
-                      for name, issuer in ((host.name, "Microsoft Azure TLS Issuing CA 05"),
-                                           ("Microsoft Azure TLS Issuing CA 05", "DigiCert Global Root G2")))
-        wintls.handshake(session, self.rng, host.name, chain, alpn=self.rng.random() < 0.5)
+        wintls.handshake(session, self.rng, host.name, self._chain(host), alpn=self.rng.random() < 0.5)
         session.send(True, wintls.encrypted(self.rng, request), reply=True, think_us=self.rng.randint(100, 3_000))
         session.send(False, wintls.encrypted(self.rng, response), think_us=self.rng.randint(5_000, 120_000))
         if self.rng.random() < 0.5:  # the service's front end closes the idle keep-alive connection
@@ -305,28 +319,36 @@ class Background:
         self._emit(conv.frames)
 
     def _dhcp(self) -> None:
-        """The lease renewed at half its time: a unicast REQUEST from port 68, the router's ACK."""
-        lease = self.rng.choice((3_600, 43_200, 86_400))
-        at = self.start + self.rng.randint(0, lease // 2) * SECOND
-        gw = self.plan.endpoint(self.plan.gateway_ip, LINUX, self.case.seed)
+        """The plan's lease renewed at T1 (half its time) from the final boot's ACK on, while the machine is up:
+        a unicast REQUEST from port 68 a fraction of a second into the renewal's second, the router's ACK."""
+        plan = self.plan
+        lease = plan.dhcp_lease_s
+        gw = plan.endpoint(plan.gateway_ip, LINUX, self.case.seed)
         mac = self.ws.mac
-        while at < self.end:
-            xid = self.rng.getrandbits(32)
-            options = [("message-type", "request"), ("client_id", b"\x01" + mac),
-                       ("hostname", self.case.computer_name.encode()),
-                       (81, b"\x00\x00\x00" + self.case.computer_name.encode()), ("vendor_class_id", b"MSFT 5.0"),
-                       ("param_req_list", [1, 3, 6, 15, 31, 33, 43, 44, 46, 47, 119, 121, 249, 252]), "end"]
-            request = bytes(BOOTP(chaddr=mac + bytes(10), xid=xid, ciaddr=self.ws.ip, flags=0) / DHCP(options=options))
-            ack_options = [("message-type", "ack"), ("server_id", gw.ip), ("lease_time", lease),
-                           ("renewal_time", lease // 2), ("rebinding_time", lease * 7 // 8),
-                           ("subnet_mask", "255.255.255.0"), ("router", gw.ip), ("name_server", gw.ip), "end"]
-            ack = bytes(BOOTP(op=2, chaddr=mac + bytes(10), xid=xid, ciaddr=self.ws.ip, yiaddr=self.ws.ip,
-                              siaddr=gw.ip) / DHCP(options=ack_options))
+        options = [("message-type", "request"), ("client_id", b"\x01" + mac),
+                   ("hostname", self.case.computer_name.encode()),
+                   (81, b"\x00\x00\x00" + self.case.computer_name.encode()), ("vendor_class_id", b"MSFT 5.0"),
+                   ("param_req_list", [1, 3, 6, 15, 31, 33, 43, 44, 46, 47, 119, 121, 249, 252]), "end"]
+        request_0 = bytes(BOOTP(chaddr=mac + bytes(10), xid=0, ciaddr=self.ws.ip, flags=0) / DHCP(options=options))
+        ack_options = [("message-type", "ack"), ("server_id", gw.ip), ("lease_time", lease),
+                       ("renewal_time", lease // 2), ("rebinding_time", lease * 7 // 8),
+                       ("subnet_mask", "255.255.255.0"), ("router", gw.ip), ("name_server", gw.ip), "end"]
+        ack_0 = bytes(BOOTP(op=2, chaddr=mac + bytes(10), xid=0, ciaddr=self.ws.ip, yiaddr=self.ws.ip,
+                            siaddr=gw.ip) / DHCP(options=ack_options))
+        up_to = min(self.end, us(self.case.timeline.shutdown))
+        # The first renewal inside the window (not the boot's own exchange: the story's window opens after it).
+        k = max(1, -(-(self.start // SECOND - plan.dhcp_ack_second(0)) // plan.dhcp_renewal_s))
+        while (second := plan.dhcp_ack_second(k) * SECOND) < up_to:
+            at = second + self.rng.randint(2_000, 900_000)  # the renewal timer's latency; the ACK in that second
+            k += 1
+            if at < self.start:
+                continue
+            xid = self.rng.getrandbits(32).to_bytes(4, "big")  # BOOTP's xid, bytes 4-7: the rest is the same
+            request, ack = request_0[:4] + xid + request_0[8:], ack_0[:4] + xid + ack_0[8:]
             conv = Conversation("udp", self.ws, 68, gw, 67)
             datagram(conv, at, True, request, global_ip_id(self.ws, at, 0), False)
             datagram(conv, at + gw.react_us(self.rng), False, ack, self.rng.getrandbits(16), False)
             self._emit(conv.frames)
-            at += lease // 2 * SECOND + self.rng.randint(0, 5) * SECOND
 
     def _multicast(self, t: int, sender: Endpoint, kind: str, payload: bytes, ttl: int, sport: int = 0) -> None:
         ip, mac, port = MCAST[kind]

@@ -4,7 +4,8 @@ Windows 10 does not enable TLS 1.3 in Schannel, so its clients (Windows Update, 
 client, an implant using WinHTTP) offer TLS 1.2 with Schannel's cipher suites and extensions in its order. A
 client connecting to an address, not a name, sends no server_name. A first connection gets the full handshake:
 ServerHello, the server's certificate chain (in the clear in TLS 1.2, so it is real DER here: names, validity,
-a key and a signature of the right sizes, the bytes of key and signature from the case's RNG), its ECDHE key
+a key and a signature of the right sizes, the bytes of key and signature from the case's RNG; a server's leaf dated
+as its CA issues them, :func:`leaf_validity`, its CA's certificate the real one's names and dates), its ECDHE key
 exchange and ServerHelloDone; the client's key, ChangeCipherSpec and Finished, then the server's. Schannel caches
 the session (10 hours), so a later connection to the same server from the same process resumes it: ServerHello
 echoing the session id, ChangeCipherSpec, Finished. Application data is AES-GCM records (8-byte explicit nonce,
@@ -16,7 +17,8 @@ from __future__ import annotations
 import random
 import struct
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from dflab.evidence.network.tcp import TcpSession
 from dflab.evidence.network.tls import extension as _ext
@@ -93,15 +95,24 @@ def _int(value: bytes) -> bytes:
     return _der(0x02, (b"\x00" + value) if value[0] & 0x80 else value)
 
 
-def _name(common_name: str) -> bytes:
-    return _seq(_der(0x31, _seq(_oid("2.5.4.3"), _der(0x0C, common_name.encode()))))
+def _name(name: str | tuple[str, str, str]) -> bytes:
+    """A distinguished name: a common name alone, or (country, organization, common name) as CAs spell theirs."""
+    if isinstance(name, str):
+        return _seq(_der(0x31, _seq(_oid("2.5.4.3"), _der(0x0C, name.encode()))))
+    country, org, common = name
+    return _seq(_der(0x31, _seq(_oid("2.5.4.6"), _der(0x13, country.encode()))),
+                _der(0x31, _seq(_oid("2.5.4.10"), _der(0x13, org.encode()))),
+                _der(0x31, _seq(_oid("2.5.4.3"), _der(0x13, common.encode()))))
 
 
 def _time(when: datetime) -> bytes:
     return _der(0x17, when.strftime("%y%m%d%H%M%SZ").encode())
 
 
-def certificate(rng: random.Random, subject: str, issuer: str, not_before: datetime, not_after: datetime) -> bytes:
+Name = str | tuple[str, str, str]
+
+
+def certificate(rng: random.Random, subject: Name, issuer: Name, not_before: datetime, not_after: datetime) -> bytes:
     """An RSA-2048 certificate's DER signed with SHA-256 (modulus and signature are the RNG's bytes)."""
     sha256_rsa = _seq(_oid("1.2.840.113549.1.1.11"), b"\x05\x00")
     modulus = bytes([0x80 | rng.getrandbits(7)]) + rng.randbytes(255)
@@ -113,8 +124,71 @@ def certificate(rng: random.Random, subject: str, issuer: str, not_before: datet
     return _seq(tbs, sha256_rsa, _der(0x03, b"\x00" + rng.randbytes(256)))
 
 
+# -- the servers' certificates -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Authority:
+    """An issuing CA as its certificate names it, the root that signed it, its own validity (the real one's), and
+    how long the leaves it issues live (``lifetime``: days, low and high; Let's Encrypt's end a second short)."""
+
+    name: tuple[str, str, str]
+    root: tuple[str, str, str]
+    valid: tuple[datetime, datetime]
+    lifetime: tuple[int, int]
+
+    @property
+    def common_name(self) -> str:
+        return self.name[2]
+
+
+def _utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)
+
+
+_DIGICERT_G2 = ("US", "DigiCert Inc", "DigiCert Global Root G2")
+_ISRG_X1 = ("US", "Internet Security Research Group", "ISRG Root X1")
+# Let's Encrypt's RSA intermediates since June 2024 (R3 retired): leaves of 90 days.
+LETS_ENCRYPT = tuple(Authority(("US", "Let's Encrypt", cn), _ISRG_X1,
+                               (_utc(2024, 3, 13), _utc(2027, 3, 12, 23, 59, 59)), (90, 90)) for cn in ("R10", "R11"))
+# What Microsoft's front ends present: Azure's issuing CAs under DigiCert Global Root G2, leaves of six months to a
+# year.
+MICROSOFT = (*(Authority(("US", "Microsoft Corporation", f"Microsoft Azure RSA TLS Issuing CA {n}"), _DIGICERT_G2,
+                         (_utc(2023, 6, 8), _utc(2026, 8, 25, 23, 59, 59)), (180, 365))
+               for n in ("03", "04", "07", "08")),
+             Authority(("US", "DigiCert Inc", "DigiCert Global G2 TLS RSA SHA256 2020 CA1"), _DIGICERT_G2,
+                       (_utc(2021, 3, 30), _utc(2031, 3, 29, 23, 59, 59)), (180, 365)))
+
+
+def _second(t_us: int) -> datetime:
+    return datetime.fromtimestamp(t_us // 1_000_000, UTC)
+
+
+def leaf_validity(rng: random.Random, authority: Authority, first_us: int, last_us: int,
+                  age_days: tuple[int, int]) -> tuple[datetime, datetime]:
+    """When a leaf of ``authority`` was issued (to the second, ``age_days`` before ``first_us``, its first use) and
+    when it ends: a lifetime drawn from the CA's, always past ``last_us`` (the capture's last packet)."""
+    days = rng.randint(*authority.lifetime)
+    lifetime = timedelta(days=days) - (timedelta(seconds=1) if authority in LETS_ENCRYPT else timedelta())
+    first, last = _second(first_us), _second(last_us) + timedelta(seconds=1)
+    oldest = min(timedelta(days=age_days[1]), lifetime - (last - first) - timedelta(days=1))
+    youngest = min(timedelta(days=age_days[0]), oldest)
+    age = rng.randint(int(youngest.total_seconds()), int(oldest.total_seconds()))
+    not_before = first - timedelta(seconds=age)
+    return not_before, not_before + lifetime
+
+
+def intermediate(authority: Authority, first_us: int, last_us: int) -> bytes:
+    """The CA's own certificate, the same bytes in every case (its dates the real one's, widened only if a case
+    falls outside them)."""
+    rng = random.Random(authority.common_name)
+    not_before = min(authority.valid[0], _second(first_us) - timedelta(days=365))
+    not_after = max(authority.valid[1], _second(last_us) + timedelta(days=365))
+    return certificate(rng, authority.name, authority.root, not_before, not_after)
+
+
 def encrypted(rng: random.Random, size: int, kind: int = APPDATA) -> bytes:
     """Records carrying ``size`` bytes of plaintext, AES-GCM as TLS 1.2 frames it."""
+    if size <= MAX_RECORD:  # one record: most messages
+        return record(kind, rng.randbytes(size + GCM_OVERHEAD))
     out = bytearray()
     while True:
         part = min(size, MAX_RECORD)
