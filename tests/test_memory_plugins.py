@@ -18,6 +18,7 @@ import json
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -331,6 +332,32 @@ def test_envars_show_the_ssh_login_the_shell_state_and_a_service(built, vol) -> 
     assert set(env[cron.pid]) == {"LANG", "PATH", "INVOCATION_ID", "JOURNAL_STREAM", "SYSTEMD_EXEC_PID"}
     assert env[cron.pid]["SYSTEMD_EXEC_PID"] == str(cron.pid)
     assert len(env[cron.pid]["INVOCATION_ID"]) == 32 and env[cron.pid]["JOURNAL_STREAM"].startswith("8:")
+
+
+def test_psaux_shows_each_story_process_command_line_as_the_case_gives_it(built, vol) -> None:
+    """systemd, both sshd (listener and the login's), bash and the implant: psaux reads mm->arg_start..arg_end
+    from each process's stack, and must print the case's own argv, joined by spaces: compared with the case's
+    ``args``, not with what the writer reported."""
+    _, case, _ = built
+    args = {r["PID"]: r["ARGS"] for r in vol("linux.psaux.PsAux").rows}
+    bash = next(p for p in _visible(case) if p.comm == "bash")
+    implant = next(p for p in _visible(case) if p.ppid == bash.pid)
+    chosen = [p for p in _visible(case) if p.pid == 1 or p.comm == "sshd"] + [bash, implant]
+    assert len(chosen) == 5
+    assert {p.pid: args.get(p.pid) for p in chosen} == {p.pid: " ".join(p.args) for p in chosen}
+    assert all(p.args and all(p.args) for p in chosen)
+
+
+def test_creation_times_are_nanosecond_precise_and_follow_the_forks(built, vol) -> None:
+    """No task started on a whole second (the kernel's start_boottime is in ns), each is the case's second, and
+    within one second the pids, handed out in fork order, start in pid order."""
+    _, case, _ = built
+    rows = vol("linux.pslist.PsList").rows
+    started = {r["PID"]: datetime.fromisoformat(str(r["CREATION TIME"])).timestamp() for r in rows}
+    assert {pid: int(t) for pid, t in started.items()} == {p.pid: p.start_time for p in _visible(case)}
+    assert [pid for pid, t in started.items() if t == int(t)] == []
+    ordered = sorted((int(t), pid, t) for pid, t in started.items())
+    assert all(a[0] != b[0] or a[2] <= b[2] for a, b in zip(ordered, ordered[1:], strict=False))
 
 
 def test_root_mount_hangs_on_the_unlisted_rootfs(vol) -> None:

@@ -95,12 +95,47 @@ def visible(case: Case) -> list:
 
 def test_pslist_lists_every_visible_process_with_ids_creds_and_creation_time(case, vol, written):
     facts = {p["pid"]: p for p in written[1]["processes"]}
-    rows = {(r["PID"], r["PPID"], r["COMM"], r["UID"], r["GID"], r["CREATION TIME"], r["OFFSET (V)"])
+    rows = {(r["PID"], r["PPID"], r["COMM"], r["UID"], r["GID"], iso(int(_started(r))), r["OFFSET (V)"])
             for r in vol("linux.pslist")}
     expected = {(p.pid, p.ppid, p.comm, p.uid, p.gid, iso(p.start_time), facts[p.pid]["task_virtual"])
                 for p in visible(case)}
     assert rows == expected
     assert HIDDEN_PID not in {r[0] for r in rows}
+
+
+def _started(row: dict[str, object]) -> float:
+    return datetime.fromisoformat(str(row["CREATION TIME"])).timestamp()
+
+
+def test_start_times_have_a_sub_second_part_in_fork_order(case, vol):
+    """The kernel keeps nanoseconds: no creation time is a whole second, pids forked in one second start in
+    pid order, and no child starts before its parent."""
+    started = {r["PID"]: _started(r) for r in vol("linux.pslist")}
+    whole = sorted(pid for pid, t in started.items() if t == int(t))
+    assert not whole, f"creation times of whole seconds: pids {whole}"
+    by_pid = {p.pid: p for p in visible(case)}
+    for pid, t in started.items():
+        parent = by_pid[pid].ppid
+        assert parent not in started or started[parent] <= t, f"pid {pid} starts before its parent {parent}"
+    same_second = sorted((int(t), pid, t) for pid, t in started.items())
+    for (sec_a, pid_a, t_a), (sec_b, pid_b, t_b) in zip(same_second, same_second[1:], strict=False):
+        assert sec_a != sec_b or t_a <= t_b, f"pid {pid_b} forked after {pid_a} but starts first"
+
+
+def test_task_structs_sit_in_order_3_slabs_of_their_own_size(vol, written):
+    """task_struct objects come from their slab cache: sizeof(task_struct) apart at least, within 32 KiB slabs
+    of whole pages, the slabs spread over the direct map."""
+    out, facts = written
+    isf = json.loads((out / facts["symbols"]).read_text())
+    size = isf["user_types"]["task_struct"]["size"]
+    assert size >= 0x2000, f"sizeof(task_struct) is {size:#x}: a 6.1 kernel's is about 9.7 KiB"
+    tasks = sorted(r["OFFSET (V)"] for r in vol("linux.pslist"))
+    gaps = [b - a for a, b in zip(tasks, tasks[1:], strict=False)]
+    assert min(gaps) >= size, f"task_structs {min(gaps):#x} bytes apart, sizeof is {size:#x}"
+    slab = 8 * 4096
+    slabs = {t // slab for t in tasks}
+    assert all((t % slab) % (-(-size // 64) * 64) == 0 and t % slab + size <= slab for t in tasks)
+    assert len(slabs) >= len(tasks) // 3 and max(slabs) - min(slabs) > len(slabs), "slabs packed together"
 
 
 def test_pstree_nests_children_under_their_parents(case, vol):

@@ -23,7 +23,9 @@ def test_the_windows_figures_as_json():
     f = out["windows"]
     assert f["path"] == "WorkstationCase build_workstation"
     assert f["variants"] == 3 and f["workers"] == 2
-    assert abs(f["ratio_to_cp"] - f["single_build_s"] / f["cp_same_bytes_s"]) < 0.02 * f["ratio_to_cp"]  # rounding
+    # the figures are rounded (ratio to 2 decimals, times to 3): a ratio under 1 (the 2 GiB volume's copy costs more
+    # than building its pieces) moves by up to 0.005 from its own rounding alone
+    assert abs(f["ratio_to_cp"] - f["single_build_s"] / f["cp_same_bytes_s"]) < 0.02 * f["ratio_to_cp"] + 0.01
     assert f["within_targets"] == {"ratio_to_cp": f["ratio_to_cp"] <= 10, "variants_wall_s": f["variants_wall_s"] <= 60}
     assert f["target_ratio_to_cp"] == 10 and f["target_variants_wall_s"] == 60
     assert 0 < f["disk_du_bytes"] < f["disk_bytes"] // 4 and f["disk_bytes"] <= f["evidence_bytes"]

@@ -96,7 +96,8 @@ def build_image(case: Case) -> MemoryImage:
     def open_library(path: str) -> int:
         return vfs.open_file(path, 0, 0)[0]
 
-    tasks = TaskBuilder(kernel, vfs, AddressSpace(km, kernel.tables, rng, open_library), mem).build()
+    tasks = TaskBuilder(kernel, vfs, AddressSpace(km, kernel.tables, rng, open_library), mem,
+                        _rng(case, b"dflab/memory/tasks")).build()
     build_kthreads(km, kernel.sym, [(t.proc, t.task) for t in tasks if t.proc.kernel_thread])
     build_pid_idr(km, kernel.sym, [(t.proc.pid, t.task) for t in tasks])
     build_perf_event_lists(km, [kernel.sym["init_task"], *(t.task for t in tasks)])

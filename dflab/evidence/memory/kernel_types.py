@@ -39,6 +39,9 @@ BPF_PROG_TYPES = {name: value for value, name in enumerate((  # enum bpf_prog_ty
     "BPF_PROG_TYPE_SCHED_ACT", "BPF_PROG_TYPE_TRACEPOINT", "BPF_PROG_TYPE_XDP", "BPF_PROG_TYPE_PERF_EVENT",
     "BPF_PROG_TYPE_CGROUP_SKB", "BPF_PROG_TYPE_CGROUP_SOCK", "BPF_PROG_TYPE_LWT_IN", "BPF_PROG_TYPE_LWT_OUT",
     "BPF_PROG_TYPE_LWT_XMIT", "BPF_PROG_TYPE_SOCK_OPS", "BPF_PROG_TYPE_SK_SKB", "BPF_PROG_TYPE_CGROUP_DEVICE"))}
+TASK_STRUCT_SIZE = 0x2600  # sizeof(struct task_struct) the ISF gives (/proc/slabinfo's objsize: 9728)
+_TASK_HEAD = 0x188  # the modelled members before ``thread``
+_FPU_BYTES = TASK_STRUCT_SIZE - _TASK_HEAD - 32 - 16  # less thread_struct's other members and fpu's own
 XA_CHUNK_SIZE = 64  # slots per XArray node (XA_CHUNK_SHIFT 6)
 
 
@@ -169,7 +172,11 @@ def build_kernel_types() -> TypeTable:
                     ("env_end", U64), ("context", struct("mm_context_t")), ("owner", _p("task_struct")),
                     ("exe_file", _p("file"))])
 
-    # Tasks.
+    # Tasks. The CPU state ends the task_struct, as in the kernel: its xsave area makes the task ~9.7 KiB
+    # (TASK_STRUCT_SIZE, Debian 12's 6.1 on x86-64), so the task_struct cache holds three per order-3 slab.
+    d("fpu", [("last_cpu", U32), ("avx512_timestamp", U64), ("__fpstate", array(_FPU_BYTES, U8))])
+    d("thread_struct", [("sp", U64), ("es", U16), ("ds", U16), ("fsindex", U16), ("gsindex", U16),
+                        ("fsbase", U64), ("gsbase", U64), ("fpu", struct("fpu"))])
     d("task_struct", [("__state", U32), ("stack", VOID_P), ("usage", struct("refcount_struct")),
                       ("flags", U32), ("ptrace", U32), ("on_cpu", S32), ("prio", S32),
                       ("sched_class", _p("sched_class")), ("tasks", struct("list_head")),
@@ -186,7 +193,11 @@ def build_kernel_types() -> TypeTable:
                       ("files", _p("files_struct")), ("nsproxy", _p("nsproxy")),
                       ("set_child_tid", ptr(S32)), ("thread_pid", _p("pid")),
                       ("perf_event_list", struct("list_head")),
-                      ("pid_links", array(PIDTYPE_MAX, struct("hlist_node")))])
+                      ("pid_links", array(PIDTYPE_MAX, struct("hlist_node"))),
+                      ("thread", struct("thread_struct"))])
+    if t.layouts["task_struct"].size != TASK_STRUCT_SIZE:
+        raise AssertionError(f"task_struct is {t.layouts['task_struct'].size:#x} bytes, not {TASK_STRUCT_SIZE:#x}: "
+                             "adjust _TASK_HEAD")
     _pids(t)
 
     # Networking.

@@ -10,6 +10,7 @@ offsets.
 
 from __future__ import annotations
 
+import random
 import struct
 
 from dflab.errors import EvidenceError
@@ -22,6 +23,9 @@ KERNEL_PHYS = 0x0100_0000  # the kernel image is loaded at 16 MiB
 KERNEL_IMAGE_SIZE = 0x0080_0000  # text, data and the boot page tables
 MODULES_VADDR = 0xFFFF_FFFF_C000_0000  # where loaded modules live (vmalloc'ed 4 KiB pages)
 _SLAB_ALIGN = 64
+# Caches with objects of their own size, as SLUB sizes them on x86-64 (mm/slub.c calculate_order): the page order of
+# one slab. task_struct's slabs are order 3 (8 pages: three objects of ~9.7 KiB, as /proc/slabinfo shows).
+CACHE_ORDER = {"task_struct": 3}
 SECTION_START = {"text": KERNEL_PHYS, "data": KERNEL_PHYS + 0x20_0000, "bss": KERNEL_PHYS + 0x60_0000}  # physical
 
 Value = int | bytes
@@ -38,6 +42,7 @@ class KernelMemory:
         self._slab_page = 0
         self._slab_used = PAGE
         self._vmap: dict[int, int] = {}  # module-area page -> physical frame
+        self._caches: dict[str, list[int]] = {}  # cache name -> free object addresses of its current slab
 
     @staticmethod
     def to_phys(vaddr: int) -> int:
@@ -109,6 +114,26 @@ class KernelMemory:
             start = 0
         self._slab_used = start + nbytes
         return PAGE_OFFSET + self._slab_page + start
+
+    def new_cached(self, type_name: str, rng: random.Random) -> int:
+        """A zeroed ``type_name`` from its own slab cache: objects of ``sizeof`` rounded to the cache line,
+        as many as fit in a slab of ``CACHE_ORDER`` pages, each slab a buddy block somewhere in the direct map.
+        Objects are handed out in the freelist's shuffled order (``CONFIG_SLAB_FREELIST_RANDOM``, on in
+        Debian's kernels), and some slots stay free: the objects of tasks that have exited."""
+        size = -(-self.types.layouts[type_name].size // _SLAB_ALIGN) * _SLAB_ALIGN
+        order = CACHE_ORDER[type_name]
+        free = self._caches.setdefault(type_name, [])
+        while True:
+            if not free:
+                slab = PAGE_OFFSET + self.phys.alloc_block(order)
+                slots = [slab + i * size for i in range((PAGE << order) // size)]
+                rng.shuffle(slots)
+                free.extend(slots)
+            vaddr = free.pop()
+            if rng.random() >= 0.25:  # else an exited task's object, left free
+                break
+        self.write(vaddr, bytes(self.types.layouts[type_name].size))
+        return vaddr
 
     def new(self, type_name: str, values: dict[str, Value] | None = None) -> int:
         """Allocate a zeroed ``type_name`` object, fill ``values`` and return its address."""

@@ -72,6 +72,22 @@ class PhysicalMemory:
                 self._free_count -= 1
                 return frame * PAGE
 
+    def alloc_block(self, order: int) -> int:
+        """Physical address of ``2**order`` free, contiguous frames aligned to their size, as the buddy
+        allocator hands out a slab of that order (deterministic for a given seed)."""
+        count = 1 << order
+        if self._free_count < count:
+            raise EvidenceError("the case does not fit into the memory size", "memory.size_bytes")
+        blocks = self.size // PAGE // count
+        for _ in range(100_000):
+            first = self._rng.randrange(1, blocks) * count
+            frames = range(first, first + count)
+            if not any(f in self._used for f in frames):
+                self._used.update(frames)
+                self._free_count -= count
+                return first * PAGE
+        raise EvidenceError(f"no free block of {count} pages", "memory.size_bytes")
+
     def write(self, addr: int, data: bytes) -> None:
         """Copy ``data`` to physical address ``addr`` (may span pages)."""
         if addr < 0 or addr + len(data) > self.size:

@@ -4,11 +4,15 @@
 from that list (its own links poisoned like ``list_del`` leaves them) but its
 ``task_struct`` still carries a ``*_sched_class`` pointer, which is what
 ``linux.psscan`` searches physical memory for.  Creation times are
-``start_boottime`` (ns since boot) added to the boot time kept in ``tk_core``.
+``start_boottime`` (ns since boot) added to the boot time kept in ``tk_core``:
+the case's whole second plus a drawn sub-second part (:func:`start_fractions`).
+Each ``task_struct`` comes from its own slab cache (``KernelMemory.new_cached``):
+order-3 slabs of three ~9.7 KiB objects, spread through the direct map.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +35,14 @@ LIST_POISON1, LIST_POISON2 = 0xDEAD_0000_0000_0100, 0xDEAD_0000_0000_0122
 _SHELLS = ("bash", "sh", "dash")
 TTY, DEV_NULL = "/dev/pts/0", "/dev/null"
 MAX_FDS = 512  # one page of file pointers
+SSHD_LISTENER = 640  # dflab.scenario.pids.SSHD_PID: a child of it is a connection's "sshd: user [priv]"
+FIRST_ACCEPT = 0.05  # the earliest "Accepted password" after that fork, in seconds (dflab.scenario.traces.story)
+# Processes whose first lines the logs print (dflab.scenario.traces.syslog: rsyslogd's start, logind's seat,
+# NetworkManager's "is starting", the greeter's and the desktop's gdm PAM sessions) at drawn moments the case
+# does not carry: the second they start in starts them within its first LOGGED_WITHIN s, so a log line of
+# that second almost always follows them (an exact match needs the plan's moments: see the module's notes).
+LOGGED = frozenset({"rsyslogd", "systemd-logind", "NetworkManager", "gdm-session-wor"})
+LOGGED_WITHIN = 0.02
 
 
 @dataclass
@@ -68,6 +80,33 @@ def _validate(memory: Memory) -> None:
             raise EvidenceError("a kernel thread has no files, sockets, history or user mappings", _where(p))
 
 
+def start_fractions(processes: tuple[Process, ...] | list[Process], rng: random.Random) -> dict[int, int]:
+    """The sub-second part (ns) of each process's start: the case keeps whole seconds, the kernel nanoseconds.
+
+    Within one second, pids are handed out in fork order, so the fractions rise with the pid, and a child never
+    starts before its parent. A connection's ``sshd: user [priv]`` forks as sshd accepts the TCP connection, before
+    the password the logs accept at least :data:`FIRST_ACCEPT` s later; it and the :data:`LOGGED` daemons start
+    early in their second, with whatever forked in that second before them.
+    """
+    by_second: dict[int, list[Process]] = {}
+    for p in processes:
+        by_second.setdefault(p.start_time, []).append(p)
+    out: dict[int, int] = {}
+    by_pid = {p.pid: p for p in processes}
+    for group in by_second.values():
+        group.sort(key=lambda p: p.pid)
+        logged = any(p.comm in LOGGED or (p.ppid == SSHD_LISTENER and p.comm == "sshd") for p in group)
+        top = int((LOGGED_WITHIN if logged else 1.0) * NSEC)
+        draws = sorted(rng.randrange(1_000, top) for _ in group)
+        last = 0
+        for p, ns in zip(group, draws, strict=True):
+            parent = by_pid.get(p.ppid)
+            if parent is not None and parent.start_time == p.start_time and parent.pid in out:
+                ns = max(ns, out[parent.pid] + rng.randrange(20_000, 900_000))  # fork, then exec
+            last = out[p.pid] = min(max(ns, last + 1_000), NSEC - 1)
+    return out
+
+
 def vol_args(proc: Process) -> str:
     """The ARGS column of ``linux.psaux`` for ``proc``."""
     if proc.kernel_thread:
@@ -83,7 +122,10 @@ def is_shell(proc: Process) -> bool:
 class TaskBuilder:
     """Creates every task of ``memory`` in the kernel built by ``build_kernel``."""
 
-    def __init__(self, kernel: KernelImage, vfs: Vfs, aspace: AddressSpace, memory: Memory) -> None:
+    def __init__(self, kernel: KernelImage, vfs: Vfs, aspace: AddressSpace, memory: Memory,
+                 rng: random.Random | None = None) -> None:
+        """``rng`` draws the sub-second part of each start time and where each task sits in its slab."""
+        self.rng = rng if rng is not None else random.Random(memory.banner)
         self.k = kernel
         self.km = kernel.km
         self.vfs = vfs
@@ -94,7 +136,8 @@ class TaskBuilder:
         _validate(self.memory)
         km, sym = self.km, self.k.sym
         init_task = sym["init_task"]
-        addrs = {p.pid: km.new("task_struct") for p in self.memory.processes}
+        self.fractions = start_fractions(self.memory.processes, self.rng)
+        addrs = {p.pid: km.new_cached("task_struct", self.rng) for p in self.memory.processes}
         addrs[0] = init_task
         facts = [self._task(p, addrs[p.pid], addrs[p.ppid]) for p in self.memory.processes]
         self._init_task(init_task, facts)  # before linking: it resets the idle task's own list heads
@@ -146,7 +189,7 @@ class TaskBuilder:
         cred = km.new("cred", {**cred_values, **{f"{n}.val": proc.uid for n in ("uid", "suid", "euid", "fsuid")},
                                **{f"{n}.val": proc.gid for n in ("gid", "sgid", "egid", "fsgid")}})
         self._common(task, pid=proc.pid, comm=proc.comm, parent=parent, cred=cred,
-                     start_ns=(proc.start_time - mem.boot_time) * NSEC)
+                     start_ns=(proc.start_time - mem.boot_time) * NSEC + self.fractions[proc.pid])
         values: dict[str, int | bytes] = {"__state": TASK_INTERRUPTIBLE, "sched_class": sym["fair_sched_class"]}
         if proc.kernel_thread:
             values.update(flags=PF_KTHREAD | PF_NOFREEZE, files=sym["init_files"], fs=sym["init_fs"])
