@@ -93,7 +93,7 @@ def test_the_root_volume_is_a_haystack_of_an_installed_system(root: Root):
     assert len(regular) >= 5000, len(regular)
     for wanted in ("/usr/bin/bash", "/usr/sbin/sshd", "/usr/lib/x86_64-linux-gnu/libc.so.6",
                    "/usr/share/doc/bash/copyright", "/usr/share/doc/bash/changelog.Debian.gz",
-                   "/usr/share/man/man1/bash.1.gz", "/var/lib/dpkg/status", "/etc/os-release"):
+                   "/usr/share/man/man1/bash.1.gz", "/var/lib/dpkg/status", "/usr/lib/os-release"):
         assert wanted in regular, wanted
     status = root.read("/var/lib/dpkg/status").decode()
     installed = ostree.installed_packages("debian-12", "desktop")
@@ -101,7 +101,7 @@ def test_the_root_volume_is_a_haystack_of_an_installed_system(root: Root):
     # The key's count is dpkg's: the shared catalog and the case's kernel packages.
     assert root.facts["os"]["root"]["packages"] == installed
     assert "Package: openssh-server" in status and "Version: 1:9.2p1-2+deb12u" in status
-    assert b'VERSION_CODENAME=bookworm' in root.read("/etc/os-release")
+    assert b'VERSION_CODENAME=bookworm' in root.read("/usr/lib/os-release")
 
 
 def test_dpkg_md5sums_match_every_packaged_file_on_the_disk(root: Root):

@@ -19,6 +19,7 @@ system's own story (logs, a browser profile, documents) add files beside it.
 from __future__ import annotations
 
 from dflab.scenario.case import Case, DiskFile, Volume
+from dflab.scenario.ostree import etc
 from dflab.scenario.ostree.dpkg import KERNEL_PACKAGES
 from dflab.scenario.ostree.tree import ID_PREFIX, LOADED, os_files, shared
 
@@ -55,4 +56,4 @@ def files_for(case: Case, volume: Volume) -> list[DiskFile]:
     planned = frozenset(f.path for f in story + extra)
     return extra + os_files(bytes.fromhex(case.seed), volume, volume.os, case.host(case.suspect_host).hostname,
                             case.users, case.disk.volumes, planned=planned, read_at=read_at,
-                            now=case.memory.acquired_at, boot=boot)
+                            now=case.memory.acquired_at, boot=boot, nameserver=etc.nameserver(case))

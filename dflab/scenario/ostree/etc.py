@@ -1,8 +1,8 @@
-"""Configuration that names the case (host name, file system UUIDs, users, keys) or that Debian writes at install
-time rather than shipping in a package, plus the text of the package-shipped files an examiner reads first.
+"""Configuration that names the case (host name, file system UUIDs, users, keys, the DNS server) or that Debian
+writes at install time rather than shipping in a package.
 
-:data:`SHIPPED` holds the real text of well-known conffiles (shared by every case); :func:`case_files` the files
-only the installer, ``adduser`` and the first boot write, which differ per case.
+:func:`case_files` holds the files only the installer, ``adduser``, NetworkManager and the first boot write, which
+differ per case; the package-shipped text an examiner reads first is :mod:`.shipped`'s, shared by every case.
 """
 
 from __future__ import annotations
@@ -13,72 +13,14 @@ import random
 import struct
 from functools import cache
 
-from dflab.scenario.case import User, Volume
+from dflab.scenario.case import Case, User, Volume
 from dflab.scenario.kernel import DebianKernel, debian_kernel
 from dflab.scenario.ostree import accounts, dpkg
 from dflab.scenario.ostree.initrd import initrd
 from dflab.scenario.ostree.modules import MODULE_NEEDS, MODULE_PATHS, module_files
+from dflab.scenario.ostree.shipped import SHIPPED, SSHD_CONFIG
 from dflab.scenario.ostree.sysmap import system_map
 
-SHIPPED: dict[str, str] = {
-    "/etc/os-release": 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\n'
-                       'VERSION="12 (bookworm)"\nVERSION_CODENAME=bookworm\nID=debian\n'
-                       'HOME_URL="https://www.debian.org/"\nSUPPORT_URL="https://www.debian.org/support"\n'
-                       'BUG_REPORT_URL="https://bugs.debian.org/"\n',
-    "/etc/debian_version": "12.12\n",
-    "/etc/issue": "Debian GNU/Linux 12 \\n \\l\n\n",
-    "/etc/issue.net": "Debian GNU/Linux 12\n",
-    "/etc/host.conf": "multi on\n",
-    "/etc/motd": "\nThe programs included with the Debian GNU/Linux system are free software;\nthe exact distribution "
-                 "terms for each program are described in the\nindividual files in /usr/share/doc/*/copyright.\n\n"
-                 "Debian GNU/Linux comes with ABSOLUTELY NO WARRANTY, to the extent\npermitted by applicable law.\n",
-    "/etc/ssh/ssh_config": "\n# This is the ssh client system-wide configuration file.  See\n# ssh_config(5) for more "
-                           "information.\n\nInclude /etc/ssh/ssh_config.d/*.conf\n\nHost *\n#   ForwardAgent no\n"
-                           "#   ForwardX11 no\n#   PasswordAuthentication yes\n#   Port 22\n#   Protocol 2\n"
-                           "    SendEnv LANG LC_*\n    HashKnownHosts yes\n    GSSAPIAuthentication yes\n",
-    "/etc/sudoers": "#\n# This file MUST be edited with the 'visudo' command as root.\n#\n"
-                    "Defaults\tenv_reset\nDefaults\tmail_badpass\nDefaults\tsecure_path=\"/usr/local/sbin:/usr/local/"
-                    "bin:/usr/sbin:/usr/bin:/sbin:/bin\"\nDefaults\tuse_pty\n\n# User privilege specification\n"
-                    "root\tALL=(ALL:ALL) ALL\n\n# Allow members of group sudo to execute any command\n"
-                    "%sudo\tALL=(ALL:ALL) ALL\n\n@includedir /etc/sudoers.d\n",
-    "/etc/crontab": "# /etc/crontab: system-wide crontab\nSHELL=/bin/sh\nPATH=/usr/local/sbin:/usr/local/bin:/sbin:"
-                    "/bin:/usr/sbin:/usr/bin\n\n# Example of job definition:\n# m h dom mon dow user\tcommand\n"
-                    "17 *\t* * *\troot\tcd / && run-parts --report /etc/cron.hourly\n"
-                    "25 6\t* * *\troot\ttest -x /usr/sbin/anacron || { cd / && run-parts --report /etc/cron.daily; }\n"
-                    "47 6\t* * 7\troot\ttest -x /usr/sbin/anacron || { cd / && run-parts --report /etc/cron.weekly; }\n"
-                    "52 6\t1 * *\troot\ttest -x /usr/sbin/anacron || { cd / && run-parts --report /etc/cron.monthly; }"
-                    "\n#\n",
-    "/etc/profile": "# /etc/profile: system-wide .profile file for the Bourne shell (sh(1))\n\nif [ \"$(id -u)\" -eq 0 "
-                    "]; then\n  PATH=\"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\"\nelse\n  PATH=\""
-                    "/usr/local/bin:/usr/bin:/bin:/usr/local/games:/usr/games\"\nfi\nexport PATH\n\n"
-                    "if [ -d /etc/profile.d ]; then\n  for i in /etc/profile.d/*.sh; do\n"
-                    "    if [ -r $i ]; then\n      . $i\n    fi\n  done\n"
-                    "  unset i\nfi\n",
-    "/etc/skel/.bash_logout": "# ~/.bash_logout: executed by bash(1) when login shell exits.\n\n# when leaving the "
-                              "console clear the screen to increase privacy\n\nif [ \"$SHLVL\" = 1 ]; then\n    [ -x "
-                              "/usr/bin/clear_console ] && /usr/bin/clear_console -q\nfi\n",
-    "/etc/skel/.profile": "# ~/.profile: executed by the command interpreter for login shells.\n\n# if running bash\n"
-                          "if [ -n \"$BASH_VERSION\" ]; then\n    # include .bashrc if it exists\n    if [ -f \"$HOME/"
-                          ".bashrc\" ]; then\n\t. \"$HOME/.bashrc\"\n    fi\nfi\n\n# set PATH so it includes user's "
-                          "private bin if it exists\nif [ -d \"$HOME/bin\" ] ; then\n"
-                          "    PATH=\"$HOME/bin:$PATH\"\nfi\n",
-    "/etc/skel/.bashrc": "# ~/.bashrc: executed by bash(1) for non-login shells.\n\n# If not running interactively, "
-                         "don't do anything\ncase $- in\n    *i*) ;;\n      *) return;;\nesac\n\nHISTCONTROL=ignoreboth"
-                         "\nshopt -s histappend\nHISTSIZE=1000\nHISTFILESIZE=2000\nshopt -s checkwinsize\n\n"
-                         "if [ -x /usr/bin/dircolors ]; then\n    alias ls='ls --color=auto'\n    alias grep='grep "
-                         "--color=auto'\nfi\n\nif ! shopt -oq posix; then\n  if [ -f /usr/share/bash-completion/"
-                         "bash_completion ]; then\n    . /usr/share/bash-completion/bash_completion\n  fi\nfi\n",
-    "/etc/dpkg/origins/debian": "Vendor: Debian\nVendor-URL: https://www.debian.org/\nBugs: debbugs://bugs.debian.org\n",
-    "/etc/debconf.conf": "# This is the main config file for debconf.\nConfig: configdb\nTemplates: templatedb\n\n"
-                         "Name: config\nDriver: File\nMode: 644\nReject-Type: password\nFilename: /var/cache/debconf/"
-                         "config.dat\n",
-}
-SSHD_CONFIG = ("\n# This is the sshd server system-wide configuration file.  See\n"
-               "# sshd_config(5) for more information.\n\nInclude /etc/ssh/sshd_config.d/*.conf\n\n"
-               "#Port 22\n#AddressFamily any\n#ListenAddress 0.0.0.0\n\n"
-               "#LoginGraceTime 2m\n#PermitRootLogin prohibit-password\n#StrictModes yes\n#MaxAuthTries 6\n\n"
-               "#PubkeyAuthentication yes\n\nKbdInteractiveAuthentication no\n\nUsePAM yes\n\nX11Forwarding yes\n"
-               "PrintMotd no\n\nAcceptEnv LANG LC_*\n\nSubsystem\tsftp\t/usr/lib/openssh/sftp-server\n")
 SOURCES = ("deb http://deb.debian.org/debian/ bookworm main non-free-firmware\n"
            "deb-src http://deb.debian.org/debian/ bookworm main non-free-firmware\n\n"
            "deb http://security.debian.org/debian-security bookworm-security main non-free-firmware\n"
@@ -182,6 +124,18 @@ def kernel_package(seed: bytes) -> list[tuple[str, bytes, int, int, int]]:
 def _kernel_package(k: DebianKernel) -> tuple[tuple[str, bytes, int, int, int], ...]:
     packaged = {path: data for path, data, *_ in _kernel_files(k) if not any(g in path for g in GENERATED)}
     return tuple((path, data, 0o644, 0, 0) for path, data in dpkg.kernel_info(k, packaged).items())
+
+
+def nameserver(case: Case) -> str | None:
+    """The DNS server the suspect's DHCP lease named, as the capture shows it: the resolver its own queries went to,
+    else the segment's default gateway (a home router answers DNS); ``None`` when neither names a known host."""
+    network = case.network
+    ours = [q.resolver for q in network.dns if q.client == case.suspect_host]
+    host_id = ours[0] if ours else network.gateway
+    try:
+        return case.host(host_id).ip or None
+    except KeyError:
+        return None
 
 
 def case_files(seed: bytes, hostname: str, users: tuple[User, ...], volumes: tuple[Volume, ...], root: Volume,

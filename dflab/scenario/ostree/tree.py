@@ -20,15 +20,15 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 from dflab.scenario.case import DiskFile, OsInstall, User, Volume
 from dflab.scenario.kernel import debian_kernel
 from dflab.scenario.ostree import contents as c
-from dflab.scenario.ostree import etc, texts
+from dflab.scenario.ostree import etc, shipped, texts
 from dflab.scenario.ostree.accounts import GID
-from dflab.scenario.ostree.catalog import EXE_MODE, Catalog, Entry, load
+from dflab.scenario.ostree.catalog import EXE_MODE, LINK_MODE, Catalog, Entry, load
 from dflab.scenario.ostree.dpkg import STATUS, database, info_name, kernel_stanzas, with_stanzas
 from dflab.scenario.traces.packages import Unpack, log_times, package_logs, previous_version
 
@@ -60,6 +60,11 @@ EMPTY_DIRS: dict[str, tuple[int, str]] = {
     "/etc/sudoers.d": (0o750, "root"), "/etc/profile.d": (0o755, "root"),
 }
 USER_DIRS = ("Desktop", "Documents", "Downloads", "Music", "Pictures", "Public", "Templates", "Videos")
+# What a GNOME session makes in a home at the first login (GLib's user directories, mode 0700).
+USER_XDG_DIRS = (".config", ".local", ".local/share", ".cache")
+# bookworm's base-files ships os-release under /usr/lib, /etc/os-release a relative symbolic link to it.
+MOVED = {"/etc/os-release": ("/usr/lib/os-release", "../usr/lib/os-release")}
+STATUS_OLD = "/var/lib/dpkg/status-old"
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,7 @@ class Shared:
 def shared(distribution: str, profile: str) -> Shared:
     """The installed system's bytes, made once per process (see the module docstring)."""
     del profile  # one profile per distribution so far: the desktop
-    catalog = load(distribution)
+    catalog = _as_shipped(load(distribution))
     pool = [c.sentence(_rng("pool", str(i))) for i in range(400)]
     contents = {e.path: _content(e, catalog, pool) for e in catalog.entries}
     owner = {e.path: e.package for e in catalog.entries}
@@ -90,6 +95,22 @@ def shared(distribution: str, profile: str) -> Shared:
         owner[path] = names.get(leaf.rsplit(".", 1)[0], "")
     status = contents.pop(STATUS)
     return Shared(catalog, contents, owner, {e.path: e for e in catalog.entries}, status)
+
+
+def _as_shipped(catalog: Catalog) -> Catalog:
+    """The catalog with the files :data:`MOVED` names where the package really puts them: the file at its new path,
+    a symbolic link at the old one (so dpkg's md5sums and conffiles list the file, never the link)."""
+    entries: list[Entry] = []
+    for e in catalog.entries:
+        if e.path in MOVED and e.kind != "link":
+            path, target = MOVED[e.path]
+            entries += [replace(e, path=path), replace(e, kind="link", link=target, mode=LINK_MODE)]
+        else:
+            entries.append(e)
+    by_package: dict[str, list[Entry]] = {}
+    for e in entries:
+        by_package.setdefault(e.package, []).append(e)
+    return replace(catalog, entries=tuple(entries), by_package={k: tuple(v) for k, v in by_package.items()})
 
 
 def _rng(*labels: str) -> random.Random:
@@ -129,8 +150,8 @@ def _content(e: Entry, catalog: Catalog, pool: list[str]) -> bytes:
     if e.kind == "py":
         return texts.python_source(r, leaf)
     if e.kind == "conf":
-        shipped = etc.SHIPPED.get(e.path)
-        return shipped.encode() if shipped is not None else texts.config(r, e.path, e.package)
+        text = shipped.SHIPPED.get(e.path)
+        return text.encode() if text is not None else texts.config(r, e.path, e.package)
     if e.kind == "png":
         return c.icon(r, int(e.args[0]) if e.args else 64)
     if e.kind == "gz":
@@ -157,12 +178,14 @@ def _type(path: str, data: bytes) -> str:
 def os_files(seed: bytes, volume: Volume, install: OsInstall, hostname: str, users: tuple[User, ...],
              volumes: tuple[Volume, ...], *, planned: frozenset[str] = frozenset(),
              read_at: dict[str, int] | None = None, now: int | None = None,
-             boot: float | None = None) -> list[DiskFile]:
+             boot: float | None = None, nameserver: str | None = None) -> list[DiskFile]:
     """The installed system's files on ``volume`` for one case, in install order; paths in ``planned`` (the story's
     and later writers' files) are left to them. ``read_at`` gives paths read since (a boot's programs and
     libraries): their atime. ``now``: when the disk was last running; with it, dpkg's and apt's logs of the install
     and the upgrade as logrotate left them then (the first user ran ``apt upgrade``), each month's file created by the
-    logrotate run the routine's syslog shows (``boot``: the incident's boot, memory's)."""
+    logrotate run the routine's syslog shows (``boot``: the incident's boot, memory's). ``nameserver``: the DNS server
+    the case's network names (:func:`.etc.nameserver`), written to ``/etc/resolv.conf`` as NetworkManager does at
+    each boot's lease."""
     sh = shared(install.distribution, install.profile)
     r = random.Random(hashlib.sha256(b"dflab/ostree/times\0" + seed + b"\0" + volume.id.encode()).digest())
     packages = sh.catalog.packages
@@ -211,7 +234,11 @@ def os_files(seed: bytes, volume: Volume, install: OsInstall, hostname: str, use
             when = unpacked.get(pkg, last_dpkg)
             add(path, data, when, when, EXE_MODE if path.endswith(("inst", "rm")) else 0o644)
     # The case's kernel is one of bookworm's, drawn per case: its packages are in this case's status alone.
-    add(STATUS, with_stanzas(sh.status, kernel_stanzas(debian_kernel(seed))), last_dpkg, last_dpkg, 0o644)
+    status = with_stanzas(sh.status, kernel_stanzas(debian_kernel(seed)))
+    add(STATUS, status, last_dpkg, last_dpkg, 0o644)
+    # dpkg keeps the status before its last write: the last package the upgrade configured was still half-configured
+    last = max(upgraded, key=lambda p: (unpacked[p.name], p.name)).name if upgraded else None
+    add(STATUS_OLD, _status_before(status, last), last_dpkg - 1, last_dpkg - 1, 0o644)
     for name, target in ALTERNATIVES.items():
         add(f"/etc/alternatives/{name}", b"", install_end, install_end, 0o777, link=target)
         add(f"/var/lib/dpkg/alternatives/{name}", f"auto\n/usr/bin/{name}\n\n{target}\n50\n\n".encode(),
@@ -223,6 +250,11 @@ def os_files(seed: bytes, volume: Volume, install: OsInstall, hostname: str, use
         when = install_end + 1 + i // 6
         add(path, data, when, when, mode, uid, gid)
         owner_uid[uid] = gid
+    for path, text in shipped.INSTALLED.items():  # what the installer and maintainer scripts wrote
+        add(path, text.encode(), install_end, install_end, 0o644)
+    if nameserver:  # NetworkManager rewrites it (a rename) at each boot's DHCP lease
+        lease = int(boot) + 7 if boot is not None else install_end
+        add("/etc/resolv.conf", shipped.resolv_conf(nameserver).encode(), lease, lease, 0o644)
     if now is not None:
         unpacks = [Unpack(p.name, p.arch, (previous_version(p.version) if p in upgraded else None) or p.version,
                           installed[p.name]) for p in packages]
@@ -239,6 +271,7 @@ def os_files(seed: bytes, volume: Volume, install: OsInstall, hostname: str, use
     dirs = dict(EMPTY_DIRS)
     for u in users:
         dirs.update({f"{u.home}/{d}": (0o755, str(u.uid)) for d in USER_DIRS})
+        dirs.update({f"{u.home}/{d}": (0o700, str(u.uid)) for d in USER_XDG_DIRS})
     for path, (mode, group) in dirs.items():
         if path in below or path in taken:
             continue  # holds something: the file system dates it by its entries
@@ -248,6 +281,16 @@ def os_files(seed: bytes, volume: Volume, install: OsInstall, hostname: str, use
         files.append(DiskFile(ID_PREFIX + path, volume.id, path, b"", when, when, when, when, uid=uid, gid=gid,
                               mode=mode, true_type="empty", is_dir=True))
     return files
+
+
+def _status_before(status: bytes, package: str | None) -> bytes:
+    """dpkg's ``status-old``: ``status`` as it was before dpkg's last write, ``package`` not yet configured."""
+    stanzas = status.split(b"\n\n")
+    name = f"Package: {package}\n".encode()
+    for i, stanza in enumerate(stanzas):
+        if package is not None and stanza.lstrip(b"\n").startswith(name):
+            stanzas[i] = stanza.replace(b"Status: install ok installed\n", b"Status: install ok half-configured\n", 1)
+    return b"\n\n".join(stanzas)
 
 
 def _upgraded_directories(files: list[DiskFile], first_unpacked: dict[str, int], planned: frozenset[str],
