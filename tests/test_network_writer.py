@@ -28,7 +28,7 @@ from dflab.errors import EvidenceError
 from dflab.evidence.network import write_network
 from dflab.evidence.network.conversation import to_us
 from dflab.evidence.network.noise import SECOND, NoiseMaker, _State
-from dflab.evidence.network.pcapio import APPLICATION, HARDWARE, INTERFACE, OS
+from dflab.evidence.network.pcapio import APPLICATION, HARDWARE, INTERFACE, OS, _sub_microseconds
 from dflab.evidence.network.segment import Segment
 from dflab.evidence.network.sites import SITES
 from dflab.evidence.network.writer import Capture, build_capture
@@ -476,3 +476,15 @@ def test_a_name_goes_back_to_the_wire_once_firefox_s_cache_lets_it_go() -> None:
     assert asked(t) == 4  # A and AAAA, each answered
     assert asked(t + 30 * SECOND) == 0  # Firefox's cache
     assert asked(t + 90 * SECOND) == 4  # gone from Firefox's cache: glibc asks again, the TTL notwithstanding
+
+
+@pytest.mark.parametrize("n", [0, 1, 37, 5000])
+def test_sub_microseconds_are_randint_drawn_in_bulk(n: int) -> None:
+    """pcapng's sub-microsecond digits are drawn in bulk from the Mersenne Twister's outputs: the very numbers
+    ``randint(0, 999)`` gives one by one, and the generator left where those calls leave it (what is drawn after
+    them, the capture's end time, depends on it)."""
+    import random
+
+    bulk, single = random.Random(n), random.Random(n)
+    assert _sub_microseconds(bulk, n) == [single.randint(0, 999) for _ in range(n)]
+    assert bulk.getstate() == single.getstate()

@@ -35,8 +35,6 @@ LIST_POISON1, LIST_POISON2 = 0xDEAD_0000_0000_0100, 0xDEAD_0000_0000_0122
 _SHELLS = ("bash", "sh", "dash")
 TTY, DEV_NULL = "/dev/pts/0", "/dev/null"
 MAX_FDS = 512  # one page of file pointers
-SSHD_LISTENER = 640  # dflab.scenario.pids.SSHD_PID: a child of it is a connection's "sshd: user [priv]"
-FIRST_ACCEPT = 0.05  # the earliest "Accepted password" after that fork, in seconds (dflab.scenario.traces.story)
 # Processes whose first lines the logs print (dflab.scenario.traces.syslog: rsyslogd's start, logind's seat,
 # NetworkManager's "is starting", the greeter's and the desktop's gdm PAM sessions) at drawn moments the case
 # does not carry: the second they start in starts them within its first LOGGED_WITHIN s, so a log line of
@@ -84,9 +82,10 @@ def start_fractions(processes: tuple[Process, ...] | list[Process], rng: random.
     """The sub-second part (ns) of each process's start: the case keeps whole seconds, the kernel nanoseconds.
 
     Within one second, pids are handed out in fork order, so the fractions rise with the pid, and a child never
-    starts before its parent. A connection's ``sshd: user [priv]`` forks as sshd accepts the TCP connection, before
-    the password the logs accept at least :data:`FIRST_ACCEPT` s later; it and the :data:`LOGGED` daemons start
-    early in their second, with whatever forked in that second before them.
+    starts before its parent. A connection's ``sshd: user [priv]`` (an sshd forked by sshd) starts as the listener
+    accepts the TCP connection, before the password the logs accept at least 0.05 s later
+    (dflab.scenario.traces.story); it and the :data:`LOGGED` daemons start early in their second, with whatever
+    forked in that second before them.
     """
     by_second: dict[int, list[Process]] = {}
     for p in processes:
@@ -95,7 +94,8 @@ def start_fractions(processes: tuple[Process, ...] | list[Process], rng: random.
     by_pid = {p.pid: p for p in processes}
     for group in by_second.values():
         group.sort(key=lambda p: p.pid)
-        logged = any(p.comm in LOGGED or (p.ppid == SSHD_LISTENER and p.comm == "sshd") for p in group)
+        logged = any(p.comm in LOGGED or (p.comm == "sshd" and getattr(by_pid.get(p.ppid), "comm", "") == "sshd")
+                     for p in group)
         top = int((LOGGED_WITHIN if logged else 1.0) * NSEC)
         draws = sorted(rng.randrange(1_000, top) for _ in group)
         last = 0

@@ -1,8 +1,8 @@
 """Ethernet/IPv4 frames packed with :mod:`struct`, their Internet checksums summed as integers.
 
 Building one layered scapy packet costs about a millisecond, far too slow for captures of thousands of packets,
-so headers are packed directly: Ethernet II, a 20-byte IPv4 header (DF as the sender's stack sets it), TCP with
-whatever options the sender's profile writes, or UDP. The checksums (RFC 1071) are not summed word by word:
+so headers are packed directly: Ethernet II, a 20-byte IPv4 header (DF as the sender's stack sets it), and UDP
+here; TCP's frames, whose fixed fields a session sums once per side, in :mod:`.tcp` (``TcpSession._emit``). The checksums (RFC 1071) are not summed word by word:
 since 2**16 is 1 modulo 0xFFFF, the one's-complement sum of big-endian 16-bit words is the whole buffer read as one
 integer, modulo 0xFFFF (0 standing for 0xFFFF once anything was added), so each header's fields are added as
 numbers and a payload is read with one ``int.from_bytes``: the same values as scapy's
@@ -38,7 +38,6 @@ def ip_bytes(ip: str) -> bytes:
     return ipaddress.IPv4Address(ip).packed
 
 
-_IPV4_TCP = struct.Struct("!BBHHHBBH4s4sHHIIBBHHH")  # IPv4 header (no options), then TCP's fixed 20 bytes
 _IPV4 = struct.Struct("!BBHHHBBH4s4s")
 _UDP = struct.Struct("!HHHH")
 
@@ -68,23 +67,6 @@ def _ipv4(length: int, ip_id: int, df: bool, ttl: int, proto: int, src_ip: bytes
 def pad(frame: bytes) -> bytes:
     """Pad a frame to the Ethernet minimum, as it crosses the wire (and a mirror port hands it to the capture)."""
     return frame + b"\x00" * (MIN_FRAME - len(frame)) if len(frame) < MIN_FRAME else frame
-
-
-def tcp_frame(src_mac: bytes, dst_mac: bytes, src_ip: bytes, dst_ip: bytes, ttl: int, ip_id: int, df: bool,
-              sport: int, dport: int, seq: int, ack: int, flags: int, window: int, options: bytes = b"",
-              payload: bytes = b"") -> bytes:
-    """One Ether/IPv4/TCP frame; ``options`` must be a multiple of 4 bytes long."""
-    seq &= 0xFFFFFFFF
-    ack = ack & 0xFFFFFFFF if flags & ACK else 0
-    offset_flags = (20 + len(options)) << 10 | flags  # data offset (in words) in the top 4 bits, then the flags
-    length = 20 + len(options) + len(payload)
-    addresses = int.from_bytes(src_ip + dst_ip, "big")
-    cksum = _fold(addresses + 6 + length + sport + dport + seq + ack + offset_flags + window  # pseudo-header, head
-                  + int.from_bytes(options, "big") + _payload_sum(payload))
-    return dst_mac + src_mac + _ETH_IPV4 + _IPV4_TCP.pack(
-        0x45, 0, IP_LEN + length, ip_id & 0xFFFF, _DF if df else 0, ttl, 6,
-        _ip_sum(IP_LEN + length, ip_id, df, ttl, 6, addresses), src_ip, dst_ip,
-        sport, dport, seq, ack, offset_flags >> 8, flags, window, cksum, 0) + options + payload
 
 
 def udp_frame(src_mac: bytes, dst_mac: bytes, src_ip: bytes, dst_ip: bytes, ttl: int, ip_id: int, df: bool,

@@ -46,23 +46,9 @@ class Endpoint:
 
     def react_us(self, rng: random.Random) -> int:
         """Delay until this endpoint's answer to something it just saw shows up in the capture."""
-        # randint(rng, 25, 260) if local, else rtt + randint(rng, 0, max(1, rtt // 8)) + randint(rng, 20, 200),
-        # written out (the same draws): it runs for most frames of a capture.
-        bits = rng.getrandbits
         if self.local:
-            r = bits(8)
-            while r >= 236:
-                r = bits(8)
-            return 25 + r
-        n = max(1, self.rtt_us // 8) + 1
-        k = n.bit_length()
-        r = bits(k)
-        while r >= n:
-            r = bits(k)
-        s = bits(8)
-        while s >= 181:
-            s = bits(8)
-        return self.rtt_us + r + 20 + s
+            return randint(rng, 25, 260)
+        return self.rtt_us + randint(rng, 0, max(1, self.rtt_us // 8)) + randint(rng, 20, 200)
 
 
 def randint(rng: random.Random, low: int, high: int) -> int:

@@ -116,13 +116,7 @@ class TcpSession:
     def _next_time(self, by_client: bool) -> int:
         """When ``by_client``'s side can send: after its own last frame and after reacting to the peer's."""
         me, peer = self._sides[by_client], self._sides[not by_client]
-        if by_client in self._spoke:  # self._gap(me, 66), written out
-            r = self.rng.getrandbits(6)
-            while r >= 39:
-                r = self.rng.getrandbits(6)
-            t = me.last_t + 528_000_000 // (me.ep.mbps * 1_000_000) + 2 + r
-        else:
-            t = me.last_t
+        t = me.last_t + self._gap(me, 66) if by_client in self._spoke else me.last_t
         if (not by_client) in self._spoke:
             t = max(t, peer.last_t + me.ep.react_us(self.rng))
         return max(t, self._not_before)
@@ -141,10 +135,10 @@ class TcpSession:
         return min(me.rcv_wnd >> me.ep.os.wscale, 0xFFFF)
 
     def _emit(self, t_us: int, from_client: bool, flags: int, payload: bytes = b"", *, resent: bool = False) -> None:
-        # Called for every frame of every session (60,000 in a Windows capture), so it is written out here rather
-        # than through data_options(), _window(), frames.tcp_frame() and Conversation.add(), with the same bytes:
-        # headers packed by one struct, both checksums summed from the fields the side fixed once (frames.py says
-        # why the sum of a buffer's words is the buffer read as one integer, modulo 0xFFFF).
+        # Called for every frame of every session (60,000 in a Windows capture): the frame is packed here by one
+        # struct rather than through data_options(), _window() and Conversation.add(), with the same bytes, both
+        # checksums summed from the fields the side fixed once (frames.py says why the sum of a buffer's words is
+        # the buffer read as one integer, modulo 0xFFFF).
         me, peer = self._sides[from_client], self._sides[not from_client]
         ep, size = me.ep, len(payload)
         tsval = (t_us // 1000 + me.ts_offset) & 0xFFFFFFFF
@@ -245,19 +239,14 @@ class TcpSession:
         acks: list[tuple[int, int]] = [(t, 0)]  # (time seen, bytes of this message acknowledged)
         opened, last_need = 0, 0  # acks[opened]: the first ACK that can open the window for ``need`` bytes
         pending = 0
-        # The loop runs once per segment (60,000 a Windows capture): _gap() is written out, drawing as it draws.
-        bits, emit, payload, size = self.rng.getrandbits, self._emit, self.payload, len(data)
-        rate = snd.ep.mbps * 1_000_000
+        emit, payload, size = self._emit, self.payload, len(data)
         window = snd.cwnd * payload
         for off in range(0, size, payload):
             chunk = data[off:off + payload]
             end = off + len(chunk)
             final = end == size
             if off:
-                r = bits(6)  # randint(2, 40)
-                while r >= 39:
-                    r = bits(6)
-                t += (66 + len(chunk)) * 8_000_000 // rate + 2 + r
+                t += self._gap(snd, 66 + len(chunk))
             need = end - min(window, max(rcv.rcv_wnd, 2 * payload))
             if need > 0:  # the window is full: wait for the ACK that opens it
                 if need < last_need:  # (the receiver's window grew faster than the data)

@@ -35,6 +35,11 @@ class TimeZone:
     in_daylight_time: bool = False
     """Whether the machine was last running on daylight time (``ActiveTimeBias`` = bias + daylight bias)."""
 
+    @property
+    def active_bias(self) -> int:
+        """Minutes from local time to UTC then (``ActiveTimeBias``: UTC = local + bias)."""
+        return self.bias + (self.daylight_bias if self.in_daylight_time else self.standard_bias)
+
 
 @dataclass(frozen=True)
 class Account:

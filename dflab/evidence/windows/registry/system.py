@@ -71,7 +71,7 @@ def _service(hive: Hive, service: Service) -> None:
 
 def _time_zone(hive: Hive, tz: TimeZone, when: datetime) -> None:
     key = hive.key(rf"{CONTROL_SET}\Control\TimeZoneInformation", when)
-    active = tz.bias + (tz.daylight_bias if tz.in_daylight_time else tz.standard_bias)
+    active = tz.active_bias
     (key.value("Bias", ValueType.DWORD, tz.bias)
         .value("DaylightBias", ValueType.DWORD, tz.daylight_bias)
         .value("DaylightName", ValueType.SZ, tz.daylight_name)

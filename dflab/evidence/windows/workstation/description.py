@@ -250,3 +250,9 @@ class WorkstationCase:
         rids = [u.rid for u in (self.user, *self.other_users)]
         if len(set(rids)) != len(rids) or min(rids) < 1000:
             raise DflabError(f"user RIDs {rids} repeat or fall below 1000", "workstation users")
+
+
+def local_time(key_name: str, when: datetime) -> datetime:
+    """``when`` as the clock of a machine in time zone ``key_name`` showed it (naive: Windows keeps local times
+    without an offset), daylight time applied when it was in force then."""
+    return (when - timedelta(minutes=time_zone_at(key_name, when).active_bias)).replace(tzinfo=None)

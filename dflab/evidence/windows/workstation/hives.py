@@ -31,7 +31,7 @@ from dflab.evidence.windows.registry import (
 from dflab.evidence.windows.wintypes import filetime
 
 from .decisions import Decisions, blob, draw
-from .description import WorkstationCase, time_zone_at
+from .description import WorkstationCase, local_time
 from .logs import uptimes
 from .netplan import plan_network
 
@@ -91,11 +91,6 @@ def nic(case: WorkstationCase, decided: Decisions) -> NetworkInterface:
     first = uptimes(case)[0].boot + FIRST_CONNECTED
     latest = uptimes(case)[-1].boot + FIRST_CONNECTED
 
-    def local(when: datetime) -> datetime:
-        tz = time_zone_at(case.time_zone.key_name, when)
-        offset = tz.bias + (tz.daylight_bias if tz.in_daylight_time else tz.standard_bias)
-        return (when - timedelta(minutes=offset)).replace(tzinfo=None)
-
     prefix = plan.workstation_mac[:8]
     return NetworkInterface(
         guid=uuid.UUID(bytes=blob(case.seed, "nic-guid", 16), version=4),
@@ -104,7 +99,8 @@ def nic(case: WorkstationCase, decided: Decisions) -> NetworkInterface:
         gateway_mac=plan.gateway_mac, name_servers=(plan.gateway_ip,), lease_s=plan.dhcp_lease_s,
         renewal_s=renewal, rebinding_s=plan.dhcp_lease_s * 7 // 8, obtained=obtained, domain="",
         profile_guid=uuid.UUID(bytes=blob(case.seed, "network-profile", 16), version=4),
-        first_connected=first, last_connected=latest, local_times=(local(first), local(latest)))
+        first_connected=first, last_connected=latest,
+        local_times=(local_time(case.time_zone.key_name, first), local_time(case.time_zone.key_name, latest)))
 
 
 def registry_facts(case: WorkstationCase, decided: Decisions) -> WorkstationFacts:
