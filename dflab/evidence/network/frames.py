@@ -2,7 +2,8 @@
 
 Building one layered scapy packet costs about a millisecond, far too slow for captures of thousands of packets,
 so headers are packed directly: Ethernet II, a 20-byte IPv4 header (DF as the sender's stack sets it), and UDP
-here; TCP's frames, whose fixed fields a session sums once per side, in :mod:`.tcp` (``TcpSession._emit``). The checksums (RFC 1071) are not summed word by word:
+here; TCP's frames, whose fixed fields a session sums once per side, in :mod:`.tcp` (``TcpSession._emit``).
+The checksums (RFC 1071) are not summed word by word:
 since 2**16 is 1 modulo 0xFFFF, the one's-complement sum of big-endian 16-bit words is the whole buffer read as one
 integer, modulo 0xFFFF (0 standing for 0xFFFF once anything was added), so each header's fields are added as
 numbers and a payload is read with one ``int.from_bytes``: the same values as scapy's
