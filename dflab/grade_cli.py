@@ -42,8 +42,9 @@ def grade(lab: str, course_dir: Path, workers: int | None, student: str | None, 
     pipe, device or socket), not a notebook (bad UTF-8, truncated or invalid
     JSON), another lab's notebook, over a limit (50 MiB in all, 1,000 cells,
     JSON nested 64 deep, 2 MiB of sources, 20 MiB of saved outputs: see
-    dflab/grading/validate.py), or from a trainee not in the gradebook or
-    without evidence. Scores go to nbgrader's gradebook; every trainee's
+    dflab/grading/validate.py; a lab whose trainees hand in files may allow
+    more in all: grading.hand_in_mib in its lab.yaml), or from a trainee
+    not in the gradebook or without evidence. Scores go to nbgrader's gradebook; every trainee's
     status and reason to its dflab_grading_status table.
 
     \b

@@ -132,6 +132,9 @@ class ManualGrade(_Strict):
 class Grading(_Strict):
     autograded_points: int | None = Field(default=None, ge=0, le=10_000)
     manual: tuple[ManualGrade, ...] = ()
+    # MiB a submission may hold, all its files together, for a lab whose trainees hand in files beside the notebook
+    # (an evidence file): `dflab grade` refuses more. Unset: dflab.grading.validate's default (50 MiB).
+    hand_in_mib: int | None = Field(default=None, ge=1, le=1024)
 
 
 _ROLE_ID = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")  # a spec's ids (dflab.scenario.spec.ID)

@@ -131,6 +131,22 @@ def graded(root: Path, student: str, nb: nbformat.NotebookNode, acquisition: Pat
     return scores
 
 
+def answered(course: Path, student: str) -> nbformat.NotebookNode:
+    """The solution with ``student``'s answers typed in and the acquisition's commands (every shell cell, the seizure
+    record's re-hash, the record's save) left out: what a hand-in is graded beside when a test is about the hand-in,
+    without the sandbox acquiring the 1 GiB drive again. The solution's own re-runs (each trainee's in
+    test_solution_..., the Docker sandbox's, the session's) acquire it for real."""
+    mine = key(course, student)["evidence_items"][0]
+    typed = [["disk.img", mine["sha256"], mine["size"]]]
+    nb = LAB.typed_in(course, dict.fromkeys(("source_hash_before", "raw_image_hash", "e01_image_hash",
+                                             "source_hash_after"), typed) | {"HANDED_IN": "acquisition"})
+    for code in (c for c in nb.cells if c.cell_type == "code"):
+        if code.source.startswith("%%bash") or "verify_evidence(EVIDENCE)" in code.source \
+                or "HANDED_IN = CASE" in code.source:
+            code.source = "pass"
+    return nb
+
+
 def reason(root: Path, student: str, grade_id: str) -> str:
     """The one line autograding left in test cell ``grade_id`` ("" when it scored)."""
     outputs = LAB.feedback(root, student, grade_id)
@@ -199,8 +215,9 @@ def test_lab_metadata_answers_checks_and_manual_cell_agree(course_dir: Path) -> 
 @LAB_06
 def test_solution_scores_every_automatic_point_from_each_trainees_own_hand_in(
         course_dir: Path, hand_ins: dict[str, Path]) -> None:
-    for student in ("alice", "bob"):
-        assert graded(course_dir, student, LAB.source_nb(course_dir), hand_ins[student]) == AUTO
+    # bob's notebook acquires his drive again in the sandbox; alice's hand-in is graded beside her typed answers.
+    for student, nb in (("alice", answered(course_dir, "alice")), ("bob", LAB.source_nb(course_dir))):
+        assert graded(course_dir, student, nb, hand_ins[student]) == AUTO
         assert all(reason(course_dir, student, g) == "" for g in AUTO)
     done = LAB.autograded_nb(course_dir, "bob")
     # The grading sandbox presents the exhibit as the trainees' labs do: a file on a read-only mount.
@@ -247,7 +264,7 @@ def test_an_e01_that_stops_short_scores_zero_on_the_image(course_dir: Path, hand
     half = key(course_dir, "alice")["facts"]["disk"]["size_bytes"] // 2
     ewfacquire(drive_of(course_dir, "alice"), folder / "suspect-drive", record, at=record["acquisition_started_utc"],
                extra=("-B", str(half)))
-    assert graded(course_dir, "alice", LAB.source_nb(course_dir), folder) == \
+    assert graded(course_dir, "alice", answered(course_dir, "alice"), folder) == \
         AUTO | {"check-acquired-image": 0.0, "check-acquired-hashes": 0.0}
     assert reason(course_dir, "alice", "check-acquired-image") == \
         "acquired_image: the E01's media is shorter than your drive: the acquisition stopped short"
@@ -264,7 +281,7 @@ def test_a_neighbours_e01_scores_zero_on_the_image(course_dir: Path, hand_ins: d
     folder = copy_of(hand_ins["alice"], tmp_path)
     record = record_of(folder)
     ewfacquire(drive_of(course_dir, "bob"), folder / "suspect-drive", record, at=record["acquisition_started_utc"])
-    assert graded(course_dir, "alice", LAB.source_nb(course_dir), folder) == \
+    assert graded(course_dir, "alice", answered(course_dir, "alice"), folder) == \
         AUTO | {"check-acquired-image": 0.0, "check-acquired-hashes": 0.0}
     why = reason(course_dir, "alice", "check-acquired-image")
     assert why == ("acquired_image: the E01's media is not your drive (its SHA-256 differs): an image of another "
@@ -278,7 +295,7 @@ def test_a_record_whose_case_number_is_not_the_e01_headers_scores_zero_on_the_he
         course_dir: Path, hand_ins: dict[str, Path], tmp_path: Path) -> None:
     folder = copy_of(hand_ins["bob"], tmp_path)
     write_record(folder, record_of(folder) | {"case_number": "OP-2026-9999"})
-    assert graded(course_dir, "bob", LAB.source_nb(course_dir), folder) == AUTO | {"check-acquired-header": 0.0}
+    assert graded(course_dir, "bob", answered(course_dir, "bob"), folder) == AUTO | {"check-acquired-header": 0.0}
     assert reason(course_dir, "bob", "check-acquired-header") == \
         "acquired_header: the record's case_number is not the E01 header's case number (ewfinfo shows it)"
 
@@ -291,7 +308,7 @@ def test_a_record_whose_times_are_out_of_order_scores_zero_on_the_times(
     swapped = {"acquisition_started_utc": record["acquisition_finished_utc"],
                "acquisition_finished_utc": "2020-01-01T00:00:00Z"}
     write_record(folder, record | swapped)
-    assert graded(course_dir, "bob", LAB.source_nb(course_dir), folder) == AUTO | {"check-acquired-times": 0.0}
+    assert graded(course_dir, "bob", answered(course_dir, "bob"), folder) == AUTO | {"check-acquired-times": 0.0}
     assert reason(course_dir, "bob", "check-acquired-times") == \
         "acquired_times: the record's acquisition finishes before it starts"
 
@@ -429,7 +446,7 @@ def test_a_hostile_hand_in_is_graded_without_crashing(course_dir: Path, hand_ins
     link to the key in the hand-in gets the whole submission refused before anything of it runs (dflab's scan)."""
     garbage = copy_of(hand_ins["bob"], tmp_path / "garbage")
     (garbage / "record.json").write_bytes(b'{"acquisition_started_utc": NaN, ')
-    assert graded(course_dir, "bob", LAB.source_nb(course_dir), garbage) == \
+    assert graded(course_dir, "bob", answered(course_dir, "bob"), garbage) == \
         AUTO | {"check-acquired-header": 0.0, "check-acquired-times": 0.0, "check-acquired-hashes": 0.0}
     assert reason(course_dir, "bob", "check-acquired-times") == \
         "acquired_times: record.json handed in is not valid JSON (as the notebook's save cell writes it)"
@@ -437,7 +454,7 @@ def test_a_hostile_hand_in_is_graded_without_crashing(course_dir: Path, hand_ins
     linked = copy_of(hand_ins["bob"], tmp_path / "linked")
     (linked / "record.json").unlink()
     (linked / "record.json").symlink_to(course_dir / "evidence" / "bob" / "key" / "answer_key.json")
-    assert graded(course_dir, "bob", LAB.source_nb(course_dir), linked) == dict.fromkeys(AUTO, 0.0)
+    assert graded(course_dir, "bob", answered(course_dir, "bob"), linked) == dict.fromkeys(AUTO, 0.0)
     assert "submission refused: acquisition/record.json is a symbolic link" in LAST_LOG[0], LAST_LOG[0][-3000:]
 
 

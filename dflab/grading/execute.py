@@ -19,20 +19,22 @@ A drop-in replacement for ``nbgrader.preprocessors.Execute`` in
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode, from_dict
 from nbgrader import utils
+from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Enum, Float, Integer, List, Unicode
 
 from dflab.grading.preprocessor import student_id, trainee_evidence
 from dflab.grading.sandbox import KINDS, Limits, SandboxResult, pick_sandbox
 from dflab.grading.sandbox.docker_sandbox import DEFAULT_IMAGE
-from dflab.grading.validate import Refused, open_submission, scan
-from dflab.provision.trainee_container import GRADING_LIMITS
+from dflab.grading.validate import Refused, lab_limits, open_submission, scan
+from dflab.provision.trainee_container import GRADING_LIMITS, HAND_IN_BYTES
 
 ERROR_NAME = "Sandbox"
 
@@ -101,7 +103,10 @@ class SandboxedExecute(NbGraderPreprocessor):
             self.log.warning("submission refused: %s", problem)
             merge_outputs(nb, SandboxResult(None, "error", f"submission refused: {problem}", 0.0))
             return nb, resources
-        result = sandbox.run(nb, workdir, evidence, self.limits)
+        # The lab's own hand-in size (its lab.yaml in the course's source/): room for its files in the sandbox.
+        handed_in = lab_limits(Path(CourseDirectory(parent=self).root), str(resources["nbgrader"]["assignment"]))
+        limits = replace(self.limits, hand_in_bytes=max(handed_in.submission_bytes, HAND_IN_BYTES))
+        result = sandbox.run(nb, workdir, evidence, limits)
         self.log.info("%s sandbox: %s in %.1f s%s", sandbox.kind, result.status, result.seconds,
                       f" ({result.reason})" if result.reason else "")
         merge_outputs(nb, result)

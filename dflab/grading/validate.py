@@ -39,7 +39,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,8 @@ from typing import Any
 import nbformat
 
 from dflab.grading.sanitize import one_line
+from dflab.lab_meta import read_lab
+from dflab.provision.trainee_container import HAND_IN_BYTES
 
 MiB = 1 << 20
 
@@ -60,7 +62,7 @@ class ReadLimits:
     hostile one to seconds and at most ``parse_memory_bytes`` of memory.
     """
 
-    submission_bytes: int = 50 * MiB  # all files nbgrader picks up (its ignore patterns applied), together
+    submission_bytes: int = HAND_IN_BYTES  # all files nbgrader picks up (its ignore patterns applied), together
     entries: int = 10_000  # files and folders in the submission folder, ignored ones included
     dir_depth: int = 32  # folders inside folders
     cells: int = 1_000  # per notebook
@@ -76,6 +78,15 @@ class ReadLimits:
 
 LIMITS = ReadLimits()
 MAX_SUBMISSION_BYTES = LIMITS.submission_bytes
+
+
+def lab_limits(root: Path, lab: str) -> ReadLimits:
+    """:data:`LIMITS` with the submission size the course's copy of the lab's metadata asks for
+    (``source/<lab>/lab.yaml``, ``grading.hand_in_mib``); the defaults when it asks for none."""
+    if not (root / "source" / lab / "lab.yaml").is_file():
+        return LIMITS
+    mib = read_lab(root / "source" / lab).grading.hand_in_mib
+    return LIMITS if mib is None else replace(LIMITS, submission_bytes=mib * MiB)
 _CHUNK = MiB
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # NONBLOCK: a FIFO swapped in never hangs
@@ -91,15 +102,16 @@ class LabShape:
 
     lab: str
     notebooks: dict[str, set[str]]  # file name -> grade ids of its nbgrader cells
+    limits: ReadLimits = LIMITS  # what is read of one submission (the lab's own hand-in size: lab_limits)
 
     @classmethod
     def from_source(cls, root: Path, lab: str) -> LabShape:
-        """Read ``source/<lab>/*.ipynb`` (the instructor's notebooks)."""
+        """Read ``source/<lab>/*.ipynb`` (the instructor's notebooks) and the lab's limits (:func:`lab_limits`)."""
         notebooks = {}
         for path in sorted((root / "source" / lab).glob("*.ipynb")):
             nb = nbformat.read(path, as_version=4)
             notebooks[path.name] = _grade_ids(nb)
-        return cls(lab, notebooks)
+        return cls(lab, notebooks, lab_limits(root, lab))
 
 
 @dataclass(frozen=True)
@@ -538,8 +550,10 @@ def notebook_problem(name: str, data: bytes, expected: set[str], lab: str, limit
 
 # -- the verdict ---------------------------------------------------------------------------------------------
 def validate(root: Path, student: str, shape: LabShape, known: set[str], ignore: Sequence[str],
-             limits: ReadLimits = LIMITS) -> Verdict:
-    """Check ``submitted/<student>/<lab>/`` can be graded; see the module doc for what is refused."""
+             limits: ReadLimits | None = None) -> Verdict:
+    """Check ``submitted/<student>/<lab>/`` can be graded (within ``limits``, by default the lab's:
+    ``shape.limits``); see the module doc for what is refused."""
+    limits = shape.limits if limits is None else limits
     try:
         with open_submission(root, student, shape.lab) as top:
             return _validate(root, top, student, shape, known, ignore, limits)

@@ -38,7 +38,7 @@ from dflab.grading.course import course_config, tools_on_path
 from dflab.grading.preprocessor import with_sanitizer
 from dflab.grading.queue import Job, Queue
 from dflab.grading.sanitize import PrintableStream, one_line
-from dflab.grading.validate import Refused, copy_submission
+from dflab.grading.validate import Refused, copy_submission, lab_limits
 
 MAX_REASON = 300
 PR_SET_PDEATHSIG = 1
@@ -99,7 +99,8 @@ def grade_job(api: NbGraderAPI, root: Path, lab: str, job: Job, staged: Path, fe
     mine.mkdir(mode=0o700, parents=True)
     try:
         try:
-            sha = copy_submission(root, job.student, lab, mine / lab, list(api.coursedir.ignore))
+            sha = copy_submission(root, job.student, lab, mine / lab, list(api.coursedir.ignore),
+                                  lab_limits(root, lab))
         except (Refused, OSError) as exc:
             return "failed", f"not graded: {exc}"
         if sha != job.sha256:

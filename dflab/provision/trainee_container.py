@@ -46,6 +46,9 @@ HOME = "/home/trainee"
 WORKSPACE = f"{HOME}/work"  # the trainee's work volume (a session's, a hub's)
 LAB_SEED_TARGET = "/srv/lab"  # where a lab container sees its seed (read-only), copied into the workspace once
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
+# All the files of one submission, together (dflab grade refuses more; a lab's lab.yaml may allow more:
+# grading.hand_in_mib)
+HAND_IN_BYTES = 50 * MiB
 CELL_TIMEOUT_S = 300  # a forensic cell may hash or carve a whole image: generous, but not unbounded
 MIN_MEMORY_BYTES = 6 * MiB  # the engine refuses a smaller memory limit
 MEMORY_TEXT = re.compile(r"^([1-9][0-9]*)([kmg]?)$")
@@ -88,6 +91,7 @@ class Limits:
     # The grading runner's own limits (a lab runs no runner, so it ignores them):
     cell_timeout_s: int = CELL_TIMEOUT_S
     max_output_bytes: int = 10 * MiB  # all outputs of one executed notebook
+    hand_in_bytes: int = HAND_IN_BYTES  # the submission's files staged beside it (a lab's grading.hand_in_mib)
 
     @property
     def memory(self) -> str:

@@ -37,7 +37,7 @@ from nbformat.notebooknode import NotebookNode
 
 from dflab.errors import DflabError
 from dflab.grading.sandbox import runner
-from dflab.provision.trainee_container import CELL_TIMEOUT_S, Limits, MiB  # noqa: F401 -- CELL_TIMEOUT_S: re-exported
+from dflab.provision.trainee_container import CELL_TIMEOUT_S, HAND_IN_BYTES, Limits, MiB  # noqa: F401 -- CELL_TIMEOUT_S: re-exported
 
 Status = Literal["ok", "timeout", "killed", "oom", "output_too_large", "error"]
 Outcome = tuple[NotebookNode | None, Status, str, int | None]  # notebook, status, reason, cell where it stopped
@@ -75,15 +75,17 @@ def max_notebook_bytes(limits: Limits) -> int:
 # writes and the log, together.  PRIVATE_ROOM holds the staged copy of the assignment folder and the notebook
 # handed to the runner (a validated submission is at most 50 MiB, its notebook included: dflab.grading.validate),
 # the local sandbox's home template (~64 KiB) and the log; on top of it, room for the result and the temporary
-# copy it is written through (2 x max_notebook_bytes).  With the default 10 MiB output cap: 200 MiB.  Its pages
-# are memory, used only as they are written, charged to whoever writes them (a Docker run's container).
+# copy it is written through (2 x max_notebook_bytes).  With the default 10 MiB output cap: 200 MiB.  A lab that
+# lets its trainees hand in more (``limits.hand_in_bytes``: an evidence file) gets twice the difference on top: the
+# larger copy staged, and as much again written beside it by the run (the notebook re-makes what was handed in).
+# Its pages are memory, used only as they are written, charged to whoever writes them (a Docker run's container).
 PRIVATE_ROOM = 128 * MiB
 PRIVATE_INODES = 16_384  # a validated submission has at most 10,000 files and folders; a run makes a dozen more
 
 
 def private_bytes(limits: Limits) -> int:
-    """The size of one run's private folder on the host (documented in the module docstring)."""
-    return PRIVATE_ROOM + 2 * max_notebook_bytes(limits)
+    """The size of one run's private folder on the host (documented above)."""
+    return PRIVATE_ROOM + 2 * max_notebook_bytes(limits) + 2 * max(0, limits.hand_in_bytes - HAND_IN_BYTES)
 
 
 @contextlib.contextmanager
