@@ -45,7 +45,8 @@ class Facts:
     def __init__(self, case: Case) -> None:
         procs = {p.pid: p for p in case.memory.processes}
         self.shell = next(p for p in case.memory.processes if p.pid == case.facts["process_ids"]["bash"])
-        self.sshd = procs[self.shell.ppid]
+        session = procs[self.shell.ppid]  # sshd: USER@pts/0, the user's; its parent the [priv] monitor that logs
+        self.sshd = procs[session.ppid] if session.args[0].endswith("@pts/0") else session
         env = dict(self.shell.environ)
         ip, port, _ = env["SSH_CLIENT"].split()
         self.peer, self.port = ip, int(port)

@@ -335,15 +335,15 @@ def test_envars_show_the_ssh_login_the_shell_state_and_a_service(built, vol) -> 
 
 
 def test_psaux_shows_each_story_process_command_line_as_the_case_gives_it(built, vol) -> None:
-    """systemd, both sshd (listener and the login's), bash and the implant: psaux reads mm->arg_start..arg_end
-    from each process's stack, and must print the case's own argv, joined by spaces: compared with the case's
-    ``args``, not with what the writer reported."""
+    """systemd, the three sshd (listener, the login's monitor and session), bash and the implant: psaux reads
+    mm->arg_start..arg_end from each process's stack, and must print the case's own argv, joined by spaces:
+    compared with the case's ``args``, not with what the writer reported."""
     _, case, _ = built
     args = {r["PID"]: r["ARGS"] for r in vol("linux.psaux.PsAux").rows}
     bash = next(p for p in _visible(case) if p.comm == "bash")
     implant = next(p for p in _visible(case) if p.ppid == bash.pid)
     chosen = [p for p in _visible(case) if p.pid == 1 or p.comm == "sshd"] + [bash, implant]
-    assert len(chosen) == 5
+    assert len(chosen) == 6
     assert {p.pid: args.get(p.pid) for p in chosen} == {p.pid: " ".join(p.args) for p in chosen}
     assert all(p.args and all(p.args) for p in chosen)
 

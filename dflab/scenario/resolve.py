@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import math
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from dflab.errors import SpecError
@@ -43,6 +45,7 @@ from dflab.scenario.case import (
 )
 from dflab.scenario.draw import draw, epoch, iso, rng
 from dflab.scenario.environ import Login, SshPeer, with_environments
+from dflab.scenario.hours import Hours
 from dflab.scenario.kernel import kernel_identity, logind_session
 from dflab.scenario.load import locate, locate_path
 from dflab.scenario.ostree import accounts
@@ -68,14 +71,20 @@ from dflab.scenario.spec import (
     names,
     template_groups,
 )
-from dflab.scenario.system import Desktop, system_processes
+from dflab.scenario.system import Desktop, ssh_sessions, system_processes
 from dflab.scenario.traces import kinds as story_kinds
+from dflab.scenario.traces.story import rotation
 from dflab.yamlfile import dotted
 
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 EPHEMERAL = (32768, 60999)
 SECTOR_BYTES = 512  # every cluster and block size of the disk writers is a multiple of it
 SHUTDOWN_AFTER_S = (60, 600)  # the last of memory acquisition and disk writes, to the host's shutdown
+# What dpkg's runs take (dflab.scenario.ostree.tree: a few seconds per package), kept inside the user's session
+INSTALL_SPAN_S = 3 * 3600
+UPGRADE_SPAN_S = 30 * 60
+ROTATED = ("authlog", "syslog", "wtmp", "btmp")  # the logs logrotate makes anew (rsyslog's weekly, wtmp/btmp monthly)
+_FILE_TIME = re.compile(r"disk\.files\.(?P<id>[a-z][a-z0-9_-]*)\.(?P<field>created|modified|accessed|changed|deleted)")
 
 
 class _Resolver:
@@ -86,6 +95,8 @@ class _Resolver:
         self.ns: dict[str, Any] = {}
         self.times: dict[str, int] = {}
         self.names = names(*template_groups(spec))  # every name the spec's strings can use (checked when loaded)
+        self._hours: Hours | None = None
+        self._file_times: dict[str, dict[str, int | None]] = {}
 
     # -- helpers -----------------------------------------------------------------------------------
     def fail(self, where: str, what: str) -> SpecError:
@@ -136,6 +147,20 @@ class _Resolver:
         return n
 
     def at(self, ref: str, where: str) -> int:
+        """The time ``ref`` names: exactly, but for a planned disk file's own times (``disk.files.<id>.created``
+        and the like), which :meth:`file_times` keeps inside the machine's on-periods; every reader of a file's
+        times (its content's metadata too: :mod:`dflab.scenario.traces.kinds`) gets the same value here."""
+        m = _FILE_TIME.fullmatch(where)
+        if m is not None:
+            f = next((f for f in self.spec.disk.files if f.id == m["id"]), None)
+            if f is not None and getattr(f, m["field"]) == ref:
+                t = self.file_times(f)[m["field"]]
+                assert t is not None
+                return t
+        return self.exact(ref, where)
+
+    def exact(self, ref: str, where: str) -> int:
+        """The time ``ref`` names to the second: its event's, plus or minus its offset."""
         m = TIME_REF.match(ref)
         if not m:
             raise self.fail(where, f"not a time reference: {ref!r} (use @event, @event+30s, @event-2d)")
@@ -146,6 +171,81 @@ class _Resolver:
             delta = float(m["num"]) * _UNIT_SECONDS[m["unit"]]
             t += int(delta) if m["sign"] == "+" else -int(delta)
         return t
+
+    @property
+    def hours(self) -> Hours:
+        """The machine's on-periods (:mod:`dflab.scenario.hours`), from memory's boot to the acquisition."""
+        if self._hours is None:
+            mem = self.spec.memory
+            self._hours = Hours(self.seed, self.exact(mem.boot, "memory.boot"),
+                                self.exact(mem.acquired, "memory.acquired"))
+        return self._hours
+
+    def on_hours(self, ref: str, t: int, label: str, *names: str, span: int = 0) -> int:
+        """``t`` (what ``ref`` names exactly) as the machine's routine allows it: a day offset (``@start-20d``)
+        keeps its date, its time of day drawn from ``(label, *names, ref)`` within the user's session that day
+        (the latest working day before it when the machine was off), never past the event it is counted from.
+        Any other reference stays exact."""
+        m = TIME_REF.match(ref)
+        if m is None or m["unit"] != "d":
+            return t
+        event = self.times[m["event"]]
+        r = rng(self.seed, label, *names, ref)
+        if m["sign"] == "-":
+            return self.hours.place(t, r, before=event, span=span)
+        return self.hours.place(t, r, after=event, span=span)
+
+    def file_times(self, f: FileSpec) -> dict[str, int | None]:
+        """A planned file's created, modified, accessed, changed and deleted times: day offsets inside the machine's
+        on-periods (:meth:`on_hours`, drawn per file and reference: equal references of one file stay equal), in
+        the order a file system keeps them where the spec's exact times have it (created <= modified <= changed,
+        accessed not before created; an archive's member may keep an older modification)."""
+        if f.id in self._file_times:
+            return self._file_times[f.id]
+        where = f"disk.files.{f.id}"
+
+        def t(field: str) -> int | None:
+            ref = getattr(f, field)
+            if not ref:
+                return None
+            return self.on_hours(ref, self.exact(ref, f"{where}.{field}"), "file-time", f.id)
+
+        def exact(field: str) -> int | None:
+            ref = getattr(f, field)
+            return self.exact(ref, f"{where}.{field}") if ref else None
+
+        def after(placed: int | None, was: int | None, first: int, first_was: int) -> int | None:
+            """``placed`` kept not before ``first`` when the spec has it so (an unpacked archive's member keeps
+            its older modification: only an order the spec's times hold is kept)."""
+            return max(placed, first) if placed is not None and was is not None and was >= first_was else placed
+
+        c0 = exact("created")
+        created = t("created")
+        assert created is not None and c0 is not None
+        if f.content.kind in ROTATED and created != c0:
+            created = self.rotated(created, f.created)
+        m0 = exact("modified") or c0
+        modified = after(t("modified"), m0, created, c0) or created
+        accessed = after(t("accessed"), exact("accessed"), created, c0) or modified
+        deleted = t("deleted")
+        changed = after(t("changed"), exact("changed") or exact("deleted") or m0, modified, m0) or (deleted or modified)
+        self._file_times[f.id] = {"created": created, "modified": modified, "accessed": accessed,
+                                  "changed": changed, "deleted": deleted}
+        return self._file_times[f.id]
+
+    def rotated(self, placed: int, ref: str) -> int:
+        """A rotated log's creation on ``placed``'s day: logrotate's run that day in the routine (the one syslog
+        shows as ``Starting logrotate.service``), not past the event ``ref`` counts from; else ``placed``."""
+        m = TIME_REF.match(ref)
+        assert m is not None
+        day = datetime.fromtimestamp(placed, tz=UTC).replace(hour=0, minute=0, second=0)
+        start, end = rotation(self.seed, day.timestamp(), self.hours.boot)
+        at = math.ceil((start + end) / 2)
+        if at > end:
+            at = int(start) + 1
+        if at - day.timestamp() >= 86400 or at > self.times[m["event"]]:
+            return placed
+        return at
 
     # -- stages ------------------------------------------------------------------------------------
     def variables(self) -> None:
@@ -166,6 +266,7 @@ class _Resolver:
 
     def hosts(self) -> tuple[Host, ...]:
         out = []
+        macs = {h.mac.lower() for h in self.spec.hosts if h.mac}
         for h in self.spec.hosts:
             where = f"hosts.{h.id}"
             ip = str(self.value(h.ip, f"host:{h.id}:ip", f"{where}.ip"))
@@ -176,8 +277,13 @@ class _Resolver:
             if h.mac:
                 mac = h.mac
             else:
+                # The NIC memory's kernel log names is QEMU's e1000 (dflab.evidence.memory.printk): a libvirt guest's
+                # MAC, QEMU's OUI 52:54:00 and three drawn bytes (never one another host of the spec holds).
                 r = rng(self.seed, "mac", h.id)
-                mac = "02:" + ":".join(f"{r.randrange(256):02x}" for _ in range(5))
+                mac = "52:54:00:" + ":".join(f"{r.randrange(256):02x}" for _ in range(3))
+                while mac in macs:
+                    mac = "52:54:00:" + ":".join(f"{r.randrange(256):02x}" for _ in range(3))
+                macs.add(mac)
             host = Host(h.id, self.fill(h.hostname, f"{where}.hostname"), ip, mac)
             self.ns.update({f"hosts.{h.id}.ip": host.ip, f"hosts.{h.id}.hostname": host.hostname,
                             f"hosts.{h.id}.mac": host.mac})
@@ -230,7 +336,14 @@ class _Resolver:
         # the story's alone, and memory's daemons and desktop are the ones it names: logind's and
         # NetworkManager's pids, rsyslog's, the user's GNOME session opened at the greeter that morning.
         routine = self.routine(users, {p.id: pr for p, pr in zip(specs, story, strict=True)})
-        system = system_processes(boot, set(pids.values()), **routine)
+        root = next((k for k, v in enumerate(self.spec.disk.volumes, start=1) if v.mount == "/"), None)
+        places = next((f for f in self.spec.disk.files if f.content.kind == "places"), None)
+        mounts = {v.id: v.mount.rstrip("/") for v in self.spec.disk.volumes}
+        profile = None if places is None else mounts[places.volume] + self.fill(places.path.rsplit("/", 1)[0],
+                                                                                f"disk.files.{places.id}.path")
+        system = system_processes(boot, set(pids.values()), root_device=None if root is None else f"sda{root}",
+                                  firefox_profile=profile, **routine)
+        story = ssh_sessions(story, {p.pid for p in system})  # sshd: USER@pts/0 between [priv] and the shell
         procs = sorted(system + story, key=lambda pr: pr.pid)
         by_uid = {u.uid: u for u in users.values()}
         return with_environments(procs, Login(by_uid, self.ssh_peer(), logind_session(self.seed),
@@ -328,8 +441,9 @@ class _Resolver:
         for f in d.files:
             make(f)
         out = [made[f.id] for f in d.files]
+        taken = {(f.volume, f.path.lower()) for f in out}
         for i, fill in enumerate(d.filler):
-            out.extend(self.filler(i, fill, users))
+            out.extend(self.filler(i, fill, users, taken))
         paths: set[tuple[str, str]] = set()
         for f in out:
             if (f.volume, f.path) in paths and f.deleted_at is None:
@@ -380,10 +494,10 @@ class _Resolver:
             data = content.trace(self, f, users, procs, member)
         else:  # passwd: Debian 12's system accounts and the case's users, installed system or not
             data = accounts.passwd(users.values())
-        modified = self.at(f.modified, f"{where}.modified") if f.modified else created
-        accessed = self.at(f.accessed, f"{where}.accessed") if f.accessed else modified
-        deleted = self.at(f.deleted, f"{where}.deleted") if f.deleted else None
-        changed = self.at(f.changed, f"{where}.changed") if f.changed else (deleted or modified)
+        times = self.file_times(f)
+        modified, accessed, changed = times["modified"], times["accessed"], times["changed"]
+        deleted = times["deleted"]
+        assert modified is not None and accessed is not None and changed is not None
         owner = users[f.owner] if f.owner else None
         path = self.fill(f.path, f"{where}.path")
         if f.type_lies and not extension_lies(path, data):
@@ -395,7 +509,11 @@ class _Resolver:
                         deleted_at=deleted, slack=slack,
                         true_type=file_type(data))
 
-    def filler(self, index: int, fill: FillerSpec, users: dict[str, User]) -> list[DiskFile]:
+    def filler(self, index: int, fill: FillerSpec, users: dict[str, User],
+               taken: set[tuple[str, str]]) -> list[DiskFile]:
+        """The rule's files, each saved in the user's session of a working day within ``created`` and opened again
+        later that day or the next, named as people name documents (``taken``: the volume's paths so far, in
+        lower case, since FAT ignores case; a name already there gets `` (2)``, as a file manager's copy does)."""
         r = rng(self.seed, "filler", str(index))
         owner = users[fill.owner] if fill.owner else None
         where = f"disk.filler.{index}"
@@ -407,7 +525,6 @@ class _Resolver:
         for n in range(r.randint(*fill.count)):
             template = r.choice(fill.directories)
             directory = self.fill(template, f"{where}.directories.{fill.directories.index(template)}")
-            stem = "_".join(r.sample(content.WORDS, 2))
             ext = r.choice(("txt", "txt", "pdf", "png", "csv"))
             if ext == "pdf":
                 data = content.pdf(content.text(r, 500).decode().splitlines())
@@ -415,10 +532,15 @@ class _Resolver:
                 data = content.png(r, r.randint(8, 48), r.randint(8, 48))
             else:
                 data = content.text(r, r.randint(300, 12000))
-            t = r.randint(lo, hi)
-            out.append(DiskFile(f"filler-{index}-{n}", fill.volume, f"{directory}/{stem}_{n}.{ext}", data, t,
-                                t + r.randint(0, 86400), t, t, uid=owner.uid if owner else 0,
-                                gid=owner.gid if owner else 0, true_type=file_type(data)))
+            t = self.hours.between(lo, hi, r)
+            if t is None:  # the machine was off all along: the latest working day before ``hi``
+                t = self.hours.place(hi, r, before=hi)
+            # opened again later, the same day or the next, before the incident's boot
+            read = self.hours.between(t, max(t, min(t + 86400, int(self.hours.boot) - 1)), r) or t
+            path = _free(fill.volume, f"{directory}/{_document_name(r, ext, t)}", taken)
+            out.append(DiskFile(f"filler-{index}-{n}", fill.volume, path, data, t, read, t, t,
+                                uid=owner.uid if owner else 0, gid=owner.gid if owner else 0,
+                                true_type=file_type(data)))
         return out
 
     def flows(self, files: dict[str, DiskFile], hosts: dict[str, Host]) -> Network:
@@ -556,8 +678,8 @@ class _Resolver:
         if os is None:
             return None
         where = f"disk.volumes.{volume_id}.os"
-        installed = self.at(os.installed, f"{where}.installed")
-        updated = self.at(os.updated, f"{where}.updated")
+        installed = self.on_system_hours(os.installed, f"{where}.installed", volume_id, INSTALL_SPAN_S)
+        updated = self.on_system_hours(os.updated, f"{where}.updated", volume_id, UPGRADE_SPAN_S)
         if not installed < updated:
             raise self.fail(f"{where}.updated", "the last upgrade comes after the install")
         first = min((self.at(f.created, f"disk.files.{f.id}.created") for f in self.spec.disk.files
@@ -566,6 +688,19 @@ class _Resolver:
             raise self.fail(f"{where}.installed", "the operating system is installed before the volume's first "
                                                   "planned file is created")
         return OsInstall(os.distribution, os.profile, installed, updated)
+
+    def on_system_hours(self, ref: str, where: str, volume_id: str, span: int) -> int:
+        """The install or the last upgrade (``sudo apt upgrade``, the user's: apt's history names them) of a
+        volume's system, with ``span`` seconds for dpkg's run: in the user's session of its day, as every file's
+        day offset (:meth:`on_hours`); any other reference exact when the machine is up all along, else moved into
+        that day's session (or the latest working day's before it) too. One decision, which the installed tree's
+        files and dpkg's and apt's logs all read (:class:`~dflab.scenario.case.OsInstall`)."""
+        t = self.exact(ref, where)
+        placed = self.on_hours(ref, t, "os-time", volume_id, where.rsplit(".", 1)[1], span=span)
+        if placed != t or (self.hours.on(t) and self.hours.on(t + span)):
+            return placed
+        return self.hours.place(t, rng(self.seed, "os-time", volume_id, where.rsplit(".", 1)[1], ref),
+                                before=t, span=span)
 
     def shutdown_at(self, memory_acquired: int, files: tuple[DiskFile, ...]) -> int:
         """When the suspect host stopped: a drawn while after the memory acquisition and the disk's last write
@@ -675,6 +810,53 @@ def _room_for_slack(size: int, slack: int, lo: int, hi: int) -> int:
     wanted = min(max(offset, 1), SECTOR_BYTES - slack)
     moved = size - offset + wanted
     return moved + SECTOR_BYTES if moved < lo and moved + SECTOR_BYTES <= hi else moved
+
+
+_TOPICS = ("budget", "expenses", "invoices", "vendor list", "payments", "travel claims", "training plan",
+           "team meeting", "quarterly review", "cash flow", "bank reconciliation", "forecast", "headcount",
+           "suppliers", "petty cash", "audit findings", "accruals", "purchase orders", "timesheet", "month end",
+           "pricing", "contracts", "insurance", "fixed assets", "payroll changes", "board pack", "tax return")
+
+
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+
+
+def _document_name(r: Any, ext: str, t: int) -> str:
+    """A name as people give documents: a topic, maybe a date or a version, in one of the usual spellings, or the
+    name GNOME's screenshot tool gives (its second is the file's creation)."""
+    d = datetime.fromtimestamp(t, tz=UTC)
+    month = _MONTHS[d.month - 1]  # not strftime's %B: that follows the process's locale
+    topic = r.choice(_TOPICS)
+    if ext == "png" and r.random() < 0.5:
+        return f"Screenshot from {d:%Y-%m-%d %H-%M-%S}.png"
+    forms = {
+        "txt": [topic + " notes", f"notes {d.day} {month[:3]}", topic, topic + " todo",
+                f"{topic} {d:%Y-%m-%d}", "call with " + r.choice(("supplier", "bank", "auditors", "it support"))],
+        "pdf": [f"{topic} {month} {d.year}", f"invoice {r.randint(1000, 99999)}", f"statement {d:%Y%m}",
+                topic + " final", f"{topic} v{r.randint(2, 5)}", f"scan {d:%Y%m%d}"],
+        "csv": [f"{topic} {d:%Y-%m}", f"export {d:%Y%m%d}", f"{topic} q{(d.month - 1) // 3 + 1} {d.year}",
+                topic + " export"],
+        "png": [topic + " chart", f"scan {d:%Y%m%d}", topic + " diagram"],
+    }
+    stem = r.choice(forms[ext])
+    style = r.random()
+    if style < 0.4:
+        stem = stem.replace(" ", "_")
+    elif style < 0.7:
+        stem = " ".join(w[:1].upper() + w[1:] for w in stem.split(" "))
+    return f"{stem}.{ext}"
+
+
+def _free(volume: str, path: str, taken: set[tuple[str, str]]) -> str:
+    """``path``, or ``name (2).ext`` and on when the volume already holds it (case ignored, as FAT does)."""
+    head, dot, ext = path.rpartition(".")
+    candidate, k = path, 1
+    while (volume, candidate.lower()) in taken:
+        k += 1
+        candidate = f"{head} ({k}){dot}{ext}"
+    taken.add((volume, candidate.lower()))
+    return candidate
 
 
 def _uuid(seed: bytes, *labels: str) -> str:

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from dflab.scenario.case import Process, Socket
+from dflab.scenario.case import OpenFile, Process, Socket
 from dflab.scenario.ostree.accounts import SYSTEM_USERS
 from dflab.scenario.pids import (  # the pid layout of a boot, shared with the logs' routine
     DESKTOP_PIDS,
@@ -32,6 +32,7 @@ from dflab.scenario.pids import (  # the pid layout of a boot, shared with the l
     GDM_PID,
     GREETER_PID,
     GREETER_PIDS,
+    JBD2_PID,
     LOGIND_PID,
     LOGIND_PIDS,
     NETWORK_MANAGER_PID,
@@ -39,7 +40,10 @@ from dflab.scenario.pids import (  # the pid layout of a boot, shared with the l
     RSYSLOG_PID,
     RSYSLOG_PIDS,
     SSHD_PID,
+    UDISKS_PID,
+    UPOWER_AT,
     Pids,
+    service_starts,
 )
 
 # (uid, gid) of bookworm's system accounts, as /etc/passwd of the installed tree has them.
@@ -66,7 +70,6 @@ _KERNEL_THREADS: tuple[tuple[int, str, int], ...] = (
 # Root services and the daemons of the system's own accounts, started by PID 1:
 # (pid, comm, args, seconds after boot, exe, account).
 _SERVICES: tuple[tuple[int, str, tuple[str, ...], int, str, str], ...] = (
-    (298, "systemd-journal", ("/lib/systemd/systemd-journald",), 1, "/usr/lib/systemd/systemd-journald", "root"),
     (331, "systemd-udevd", ("/lib/systemd/systemd-udevd",), 1, "/usr/lib/systemd/systemd-udevd", "root"),
     (497, "systemd-timesyn", ("/lib/systemd/systemd-timesyncd",), 2, "/usr/lib/systemd/systemd-timesyncd",
      "systemd-timesync"),
@@ -76,6 +79,7 @@ _SERVICES: tuple[tuple[int, str, tuple[str, ...], int, str, str], ...] = (
     (535, "polkitd", ("/usr/lib/polkit-1/polkitd", "--no-debug"), 3, "/usr/lib/polkit-1/polkitd", "polkitd"),
     (588, "cupsd", ("/usr/sbin/cupsd", "-l"), 4, "/usr/sbin/cupsd", "root"),
     (SSHD_PID, "sshd", ("sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups",), 5, "/usr/sbin/sshd", "root"),
+    (UDISKS_PID, "udisksd", ("/usr/libexec/udisks2/udisksd",), 5, "/usr/libexec/udisks2/udisksd", "root"),
     (GDM_PID, "gdm3", ("/usr/sbin/gdm3",), 5, "/usr/sbin/gdm3", "root"),
 )
 
@@ -100,14 +104,19 @@ class Desktop:
 
 def system_processes(boot_time: int, taken: set[int], *, hostname: str = "debian", logind: int = LOGIND_PID,
                      network_manager: int = NETWORK_MANAGER_PID, rsyslog: int = RSYSLOG_PID,
-                     greeter: int = GREETER_PID, desktop: Desktop | None = None) -> list[Process]:
+                     greeter: int = GREETER_PID, desktop: Desktop | None = None, root_device: str | None = None,
+                     firefox_profile: str | None = None) -> list[Process]:
     """The standard process table; PIDs the story already uses are left out of the fixed services, and the
     user's session, whose pids run on from its worker, steps over them.
 
     ``hostname`` is what avahi announces (Debian's installer proposes "debian"); ``logind``, ``network_manager``,
     ``rsyslog`` and ``greeter`` are the boot's pids as the logs name them, each in its slot (``*_PIDS``);
     ``desktop`` the user's graphical login (GDM then has stopped the greeter), or None for the greeter waiting
-    at the login screen.
+    at the login screen. ``root_device`` is the root file system's block device as the kernel names it ("sda2"):
+    ext4 mounting it started its journal's ``jbd2/sda2-8`` and its ``ext4-rsv-conver`` (without it, neither is
+    listed); ``firefox_profile`` the user's Firefox profile folder, whose databases Firefox holds open. The
+    moments journald, rsyslogd and NetworkManager start are :func:`dflab.scenario.pids.service_starts`'s, the
+    logs' first lines of each a moment later.
     """
     for name, pid, slot in (("logind", logind, LOGIND_PIDS), ("network_manager", network_manager,
                                                               NETWORK_MANAGER_PIDS), ("rsyslog", rsyslog, RSYSLOG_PIDS),
@@ -116,9 +125,15 @@ def system_processes(boot_time: int, taken: set[int], *, hostname: str = "debian
             raise ValueError(f"{name} pid {pid} is outside its slot {slot}: it could take a fixed service's")
     if desktop is not None and desktop.worker not in DESKTOP_PIDS:
         raise ValueError(f"the desktop's worker pid {desktop.worker} is outside {DESKTOP_PIDS}")
+    starts = {comm: int(t) for comm, t in service_starts(float(boot_time), rsyslog, network_manager).items()}
+    threads = list(_KERNEL_THREADS)
+    if root_device is not None:  # the root's journal and ext4's conversion workqueue, as the initramfs mounts it
+        threads += [(JBD2_PID, f"jbd2/{root_device}-8"[:15], 1), (JBD2_PID + 1, "ext4-rsv-conver", 1)]
     rows = [Process(1, 0, "systemd", ("/sbin/init",), 0, 0, boot_time, SYSTEMD)]
     rows += [Process(pid, 0 if pid == 2 else 2, comm, (), 0, 0, boot_time + after, kernel_thread=True)
-             for pid, comm, after in _KERNEL_THREADS]
+             for pid, comm, after in threads]
+    rows.append(_proc(298, 1, "systemd-journal", ("/lib/systemd/systemd-journald",), ROOT,
+                      starts["systemd-journal"], "/usr/lib/systemd/systemd-journald"))
     rows += [_proc(pid, 1, comm, args, _IDS[account], boot_time + after, exe)
              for pid, comm, args, after, exe, account in _SERVICES]
     avahi = _IDS["avahi"]
@@ -127,15 +142,18 @@ def system_processes(boot_time: int, taken: set[int], *, hostname: str = "debian
               "/usr/sbin/avahi-daemon"),
         _proc(531, 528, "avahi-daemon", ("avahi-daemon: chroot helper",), avahi, boot_time + 3,
               "/usr/sbin/avahi-daemon"),
-        _proc(rsyslog, 1, "rsyslogd", ("/usr/sbin/rsyslogd", "-n", "-iNONE"), ROOT, boot_time + 3,
+        _proc(rsyslog, 1, "rsyslogd", ("/usr/sbin/rsyslogd", "-n", "-iNONE"), ROOT, starts["rsyslogd"],
               "/usr/sbin/rsyslogd"),
         _proc(logind, 1, "systemd-logind", ("/lib/systemd/systemd-logind",), ROOT, boot_time + 3,
               "/usr/lib/systemd/systemd-logind"),
         _proc(network_manager, 1, "NetworkManager", ("/usr/sbin/NetworkManager", "--no-daemon"), ROOT,
-              boot_time + 3, "/usr/sbin/NetworkManager"),
+              starts["NetworkManager"], "/usr/sbin/NetworkManager"),
+        # upower.service is D-Bus activated: the greeter's gnome-shell (its power indicator) asks for it.
+        _proc(greeter + UPOWER_AT, 1, "upowerd", ("/usr/libexec/upowerd",), ROOT, boot_time + 8,
+              "/usr/libexec/upowerd"),
     ]
     fixed = [p for p in rows if p.pid not in taken]
-    session = _user_session(desktop, taken) if desktop is not None else \
+    session = _user_session(desktop, taken, firefox_profile) if desktop is not None else \
         [p for p in _greeter(greeter, boot_time + 6) if p.pid not in taken]
     return sorted(fixed + session, key=lambda p: p.pid)
 
@@ -178,7 +196,7 @@ def _greeter(g: int, start: int) -> list[Process]:
     ]
 
 
-def _user_session(d: Desktop, taken: set[int]) -> list[Process]:
+def _user_session(d: Desktop, taken: set[int], profile: str | None = None) -> list[Process]:
     """The user's GNOME on Wayland after a password login at the greeter, and the Firefox they opened.
 
     Offsets count the pids handed out since the worker's (a login forks helpers that exit: the gaps), each
@@ -215,6 +233,7 @@ def _user_session(d: Desktop, taken: set[int]) -> list[Process]:
               t + 4, "/usr/libexec/gnome-shell-calendar-server"),
         _proc(at(58), manager, "xdg-document-portal", ("/usr/libexec/xdg-document-portal",), ids, t + 4,
               "/usr/libexec/xdg-document-portal"),
+        _proc(at(61), manager, "gvfsd", ("/usr/libexec/gvfsd",), ids, t + 4, "/usr/libexec/gvfsd"),
         *[_proc(at(64 + k), manager, name, (f"/usr/libexec/{name}",), ids, t + 4, f"/usr/libexec/{name}")
           for k, name in enumerate(_GSD)],
         # mutter starts Xwayland on demand (for the first X11 client) with its own auth file.
@@ -225,7 +244,7 @@ def _user_session(d: Desktop, taken: set[int]) -> list[Process]:
         _proc(at(88), manager, "xdg-desktop-portal", ("/usr/libexec/xdg-desktop-portal",), ids, t + 6,
               "/usr/libexec/xdg-desktop-portal"),
     ]
-    return rows + _firefox(at, manager, ids, t + 40, d)
+    return rows + _firefox(at, manager, ids, t + 40, d, profile)
 
 
 def _suffix(d: Desktop) -> str:
@@ -235,13 +254,15 @@ def _suffix(d: Desktop) -> str:
     return "".join(alphabet[b % len(alphabet)] for b in digest[:6])
 
 
-def _firefox(at: Pids, manager: int, ids: tuple[int, int], start: int, d: Desktop) -> list[Process]:
+def _firefox(at: Pids, manager: int, ids: tuple[int, int], start: int, d: Desktop,
+             profile: str | None = None) -> list[Process]:
     """firefox-esr as the dock launches it (the user manager adopts it) and its children, which Firefox execs
     from its own binary with ``-contentproc`` and the parent's pid and IPC channel id."""
     pid = at(_FIREFOX_AT)
     channel = "{" + str(uuid.UUID(bytes=hashlib.sha256(f"firefox {d.uid} {d.login}".encode()).digest()[:16],
                                   version=4)) + "}"
-    rows = [_proc(pid, manager, "firefox-esr", (FIREFOX,), ids, start, FIREFOX)]
+    main = _proc(pid, manager, "firefox-esr", (FIREFOX,), ids, start, FIREFOX)
+    rows = [replace(main, open_files=_firefox_files(profile))]
     tabs = 0
     for k, (comm, kind) in enumerate(_FIREFOX_CHILDREN, start=1):
         tabs += kind == "tab"
@@ -253,6 +274,20 @@ def _firefox(at: Pids, manager: int, ids: tuple[int, int], start: int, d: Deskto
     return rows
 
 
+def _firefox_files(profile: str | None) -> tuple[OpenFile, ...]:
+    """What Firefox's main process holds open besides its stdio (/dev/null, as the dock starts it): the
+    randomness it reads, its two omni.ja archives (read through the whole session), the fonts fontconfig handed
+    it, and its profile's databases (places.sqlite, which the history holds): files the installed tree and the
+    profile on the disk hold, so memory names their inodes (the fact model)."""
+    paths = ["/dev/urandom", "/usr/lib/firefox-esr/omni.ja", "/usr/lib/firefox-esr/browser/omni.ja",
+             *(f"/usr/share/fonts/truetype/dejavu/{name}.ttf" for name in _FONTS)]
+    held = [OpenFile(fd, path) for fd, path in zip((5, 9, 11, 27, 28, 29, 31, 33), paths, strict=True)]
+    if profile is not None:
+        held.append(OpenFile(41, f"{profile}/places.sqlite"))
+    return tuple(held)
+
+
+_FONTS = ("DejaVuSans", "DejaVuSans-Bold", "DejaVuSansMono", "DejaVuSerif", "DejaVuSerif-Bold")
 _FIREFOX_AT = 110  # Firefox's pid counted from the worker's: the desktop's own start took the pids before it
 assert _FIREFOX_AT + 6 + 7 * len(_FIREFOX_CHILDREN) < DESKTOP_SPAN, "the session outgrows pids.DESKTOP_SPAN"
 
@@ -286,3 +321,28 @@ KERNEL_MODULES: tuple[tuple[str, int, int], ...] = (
     ("binfmt_misc", 28672, 12288), ("fat", 94208, 57344), ("vfat", 24576, 12288), ("nls_cp437", 20480, 4096),
     ("nls_ascii", 16384, 4096),
 )
+
+
+def ssh_sessions(story: list[Process], taken: set[int]) -> list[Process]:
+    """``story`` with OpenSSH 9.2's session process under each interactive login: the ``sshd: USER [priv]``
+    monitor (root, the pid auth.log's ``sshd[N]`` names) forks, once the password is accepted, ``sshd:
+    USER@pts/0`` as the user, which allocates the terminal and forks the login shell. Its pid is the second
+    handed out after the monitor's (the pre-authentication ``[net]`` child took the first and exited), never one
+    of ``taken``; the shell becomes its child."""
+    by_pid = {p.pid: p for p in story}
+    out = list(story)
+    for shell in story:
+        priv = by_pid.get(shell.ppid)
+        if priv is None or priv.comm != "sshd" or priv.uid != 0 or not priv.args \
+                or not priv.args[0].endswith(" [priv]") or not shell.args or not shell.args[0].startswith("-"):
+            continue
+        user = priv.args[0][len("sshd: "):-len(" [priv]")]
+        tty = next((f.path for f in shell.open_files if f.fd == 0 and f.path.startswith("/dev/pts/")), "/dev/pts/0")
+        pid = Pids(priv.pid + 1, taken | set(by_pid))(1)
+        if pid >= shell.pid:
+            continue  # no pid left between the monitor and the shell: the table stays as the spec wrote it
+        session = Process(pid, priv.pid, "sshd", (f"sshd: {user}@{tty[len('/dev/'):]}",), shell.uid, shell.gid,
+                          shell.start_time, "/usr/sbin/sshd", open_files=(OpenFile(7, "/dev/ptmx"),))
+        out = [replace(p, ppid=pid) if p.pid == shell.pid else p for p in out] + [session]
+        by_pid[pid] = session
+    return sorted(out, key=lambda p: p.pid)

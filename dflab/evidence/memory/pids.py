@@ -56,7 +56,9 @@ def build_kthreads(km: KernelMemory, sym: dict[str, int], threads: list[tuple[Pr
     """Give each kernel thread (``(process, task address)``) its ``struct kthread``.
 
     kthreadd itself is started by ``kernel_thread()``, not ``kthread_create()``, and has none."""
-    for name in sorted({thread_function(p.comm) for p, _ in threads}):
+    # Every thread function this kernel has, whichever threads the case runs (jbd2's only with an ext4 root): the
+    # text's layout is the kernel's, the same in every image and in the installed System.map.
+    for name in sorted({fn for _, fn in THREAD_FUNCTIONS}):
         if name not in sym:
             sym[name] = place_function(km, name)
     for proc, task in threads:

@@ -35,11 +35,12 @@ LIST_POISON1, LIST_POISON2 = 0xDEAD_0000_0000_0100, 0xDEAD_0000_0000_0122
 _SHELLS = ("bash", "sh", "dash")
 TTY, DEV_NULL = "/dev/pts/0", "/dev/null"
 MAX_FDS = 512  # one page of file pointers
-# Processes whose first lines the logs print (dflab.scenario.traces.syslog: rsyslogd's start, logind's seat,
-# NetworkManager's "is starting", the greeter's and the desktop's gdm PAM sessions) at drawn moments the case
-# does not carry: the second they start in starts them within its first LOGGED_WITHIN s, so a log line of
-# that second almost always follows them (an exact match needs the plan's moments: see the module's notes).
-LOGGED = frozenset({"rsyslogd", "systemd-logind", "NetworkManager", "gdm-session-wor"})
+# Processes whose first lines the logs print (dflab.scenario.traces.syslog: systemd's "Started" of journald,
+# rsyslogd's start, logind's seat, NetworkManager's "is starting", the greeter's and the desktop's gdm PAM
+# sessions): the second they start in starts them within its first LOGGED_WITHIN s. The logs print the first
+# line of journald, rsyslogd and NetworkManager at least 0.03 s after the moment the plan starts them
+# (dflab.scenario.pids.service_starts), whose whole second the case keeps, so memory's start precedes it.
+LOGGED = frozenset({"systemd-journal", "rsyslogd", "systemd-logind", "NetworkManager", "gdm-session-wor"})
 LOGGED_WITHIN = 0.02
 
 

@@ -11,12 +11,17 @@ The capture host is one machine with one habit of its own, walked through the ca
   60 s after it starts, then five times further apart each time up to every 25 minutes; systemd-timesyncd polls
   the Debian pool's server at 32 s doubling to 2048 s from boot, Linux re-checks the resolver's MAC a few seconds
   after a lookup when the entry has gone stale, and the router asks for the workstation's address now and then;
-  the segment carries other hosts' ARP broadcasts too.
+  the segment carries other hosts' ARP broadcasts too;
+* NetworkManager renews the DHCP lease at the times the logs show (:mod:`.dhcp`, from
+  :func:`dflab.scenario.traces.story.renewals`: the logs' plan owns them, the capture reads them);
+* the office's other devices browse with multicast DNS and the workstation's avahi answers for its name and asks
+  for printers (:mod:`.mdns`).
 
-Everything is drawn from ``random.Random(network.noise_seed)``: a trainee's capture is reproducible and differs
+Everything else is drawn from ``random.Random(network.noise_seed)``: a trainee's capture is reproducible and differs
 from the next trainee's. Exactly ``network.noise_packets`` frames come out: random activities arrive at the rate
 that spreads the budget left over the time left, whatever does not fit is left out, and ARP broadcasts fill the
-last few frames. Frames after the capture's end (a connection still open) are cut, as the capture cut them.
+last few frames; the renewals are taken out of the budget first, as they are the logs' and always there. Frames
+after the capture's end (a connection still open) are cut, as the capture cut them.
 Only integer draws and plain arithmetic decide anything (no logarithms: a libm may round them differently), so
 the bytes are the same on every machine.
 """
@@ -28,13 +33,15 @@ import random
 from dataclasses import dataclass, field, replace
 
 from dflab.errors import EvidenceError
+from dflab.evidence.network import mdns
 from dflab.evidence.network.arp import arp_exchange
 from dflab.evidence.network.conversation import Conversation, Frame, to_us, udp_exchange
+from dflab.evidence.network.dhcp import renewal
 from dflab.evidence.network.dns import Answer, lookup
 from dflab.evidence.network.frames import arp_frame, pad
 from dflab.evidence.network.http import http_exchange, response_bytes
 from dflab.evidence.network.ntp import ntp_messages
-from dflab.evidence.network.segment import EPHEMERAL, Endpoint, Segment
+from dflab.evidence.network.segment import EPHEMERAL, Endpoint, Segment, derived_seed
 from dflab.evidence.network.sites import (
     APPS,
     CONNECTIVITY,
@@ -52,6 +59,7 @@ from dflab.evidence.network.sites import (
 from dflab.evidence.network.tcp import TcpSession
 from dflab.evidence.network.tls import Exchange, close_notify, tls_session
 from dflab.scenario.case import Case
+from dflab.scenario.traces.story import renewals
 
 SECOND = 1_000_000
 FIREFOX_IDLE_S = 115  # network.http.keep-alive.timeout
@@ -68,7 +76,11 @@ NUD_DELAY = 5 * SECOND  # Linux's delay_first_probe_time
 # (60 min), telemetry pings (every 10 to 40 min).
 POLLS = ((SERVICES[3], 1800, 1800), (SERVICES[4], 3600, 3600), (SERVICES[2], 600, 2400))
 CANONICAL = b'<meta http-equiv="refresh" content="0;url=https://support.mozilla.org/kb/captive-portal"/>\n'
-PERIODIC_SIZE = {"ntp": 2, "check": 16, "router-arp": 2, "poll": 40}
+PERIODIC_SIZE = {"ntp": 2, "check": 16, "router-arp": 2, "poll": 40, "mdns": 2}
+# The segment's mDNS habits: (role, stack, seconds between two of its queries, low and high)
+MDNS_ROLES = (("cast-phone", "linux", 120, 600), ("tv", "linux", 0, 0), ("printer", "linux", 0, 0),
+              ("laptop", "windows", 240, 900), ("macbook", "apple", 120, 700), ("colleague", "linux", 300, 1500))
+AVAHI_BROWSE_S = (12, 25)  # seconds after boot cups-browsed starts browsing for printers through avahi
 ACTIVITIES = (("visit", 55), ("app", 20), ("upload", 10), ("service", 10))
 
 
@@ -94,6 +106,7 @@ class _Event:
     t: int
     kind: str
     host: Host | None = None
+    detail: str = ""  # an mDNS event's querier
 
 
 class NoiseMaker:
@@ -118,6 +131,8 @@ class NoiseMaker:
         self.answers = self._addresses()
         self.state = _State(ports=set(self.reserved))
         self.others = self._lan_neighbours(case)
+        self._mdns_setup(case)
+        self.leases = self._leases(case)
 
     # -- addresses -------------------------------------------------------------------------------------------
     def _draw(self, prefixes: tuple[str, ...] | str, pool: list[str]) -> str:
@@ -184,8 +199,12 @@ class NoiseMaker:
         """Exactly ``budget`` frames, grouped by the activity they belong to."""
         if budget <= 0:
             return []
+        units: list[list[Frame]] = [unit for unit in self.leases if unit]
+        budget -= sum(len(unit) for unit in units)
+        if budget < 0:
+            raise EvidenceError(f"noise_packets leaves no room for the {len(units)} DHCP renewals the logs show "
+                                "inside the capture window", "network.noise_packets")
         clockwork = self._schedule()
-        units: list[list[Frame]] = []
         spent, mean, done = 0, 150.0, 0  # frames so far; running mean size of a random activity, and their count
         t, i = self.lo, 0
         while True:
@@ -196,7 +215,7 @@ class NoiseMaker:
                 break
             if t_clock <= t_next:
                 event, i, t = clockwork[i], i + 1, t_clock
-                unit = self._commit(event.kind, t, budget - spent, event.host)
+                unit = self._commit(event.kind, t, budget - spent, event.host, event.detail)
             else:
                 t = t_next
                 first = self.rng.choices([k for k, _ in ACTIVITIES], [w for _, w in ACTIVITIES])[0]
@@ -220,11 +239,13 @@ class NoiseMaker:
             t_next = self.rng.randint(t, self.hi)
         return t_next
 
-    def _commit(self, kind: str, t: int, room: int, host: Host | None = None) -> list[Frame]:
+    def _commit(self, kind: str, t: int, room: int, host: Host | None = None, detail: str = "") -> list[Frame]:
         """Render activity ``kind`` at ``t``; keep it (and what the workstation learnt) if it fits in ``room``."""
         state = self.state.copy()
         if host is not None:  # a poll of that host
             frames = self._call(t, host, state)
+        elif kind == "mdns":
+            frames = self._mdns(t, detail)
         else:
             frames = getattr(self, "_" + kind.replace("-", "_"))(t, state)
         frames = [f for f in frames if f[0] <= self.end]
@@ -258,6 +279,15 @@ class NoiseMaker:
             while at < self.hi:
                 out.append(_Event(at, "poll", host))
                 at += self.rng.randint(low, high) * SECOND
+        for role, _, low, high in MDNS_ROLES:
+            if not high:
+                continue  # answers only
+            at = self.lo + self.rng.randint(0, high) * SECOND + self.rng.randint(0, 999_999)
+            while at < self.hi:
+                out.append(_Event(at, "mdns", detail=role))
+                at += self.rng.randint(low, high) * SECOND + self.rng.randint(0, 999_999)
+        browse = self.boot + self.rng.randint(*AVAHI_BROWSE_S) * SECOND + self.rng.randint(0, 999_999)
+        out += [_Event(at, "mdns", detail="avahi") for at in mdns.continuous(browse, self.lo, self.hi)]
         return sorted(out, key=lambda e: e.t)
 
     def _broadcast(self, t: int) -> Frame:
@@ -265,8 +295,62 @@ class NoiseMaker:
         who = self.rng.choice(self.others)
         if self.rng.random() < 0.5:
             return t, pad(arp_frame(1, self.gateway.mac, self.gateway.ip, b"\0" * 6, who))
-        mac = bytes([0x52, 0x54, 0x00]) + ipaddress.IPv4Address(who).packed[1:]
-        return t, pad(arp_frame(1, mac, who, b"\0" * 6, self.gateway.ip))
+        return t, pad(arp_frame(1, _neighbour_mac(who), who, b"\0" * 6, self.gateway.ip))
+
+    # -- the logs' DHCP renewals and the segment's mDNS ----------------------------------------------------
+    def _leases(self, case: Case) -> list[list[Frame]]:
+        """The DHCP renewals of the incident's boot that fall inside the capture window, at the logs' times."""
+        if case.network.capture_host != case.suspect_host:
+            return []
+        from dflab.scenario.ostree.etc import nameserver  # the DNS server /etc/resolv.conf names
+
+        dns = nameserver(case) or self.gateway.ip
+        rng = random.Random(derived_seed(case.seed, "network-dhcp"))
+        hostname = case.host(case.suspect_host).hostname
+        out = []
+        for logged in renewals(bytes.fromhex(case.seed), float(case.memory.boot_time),
+                               float(case.memory.acquired_at)):
+            if self.start <= to_us(logged) <= self.end:
+                frames = renewal(rng, logged, self.client, self.gateway, hostname, dns)
+                out.append([f for f in frames if self.start <= f[0] <= self.end])
+        return out
+
+    def _mdns_setup(self, case: Case) -> None:
+        """Who speaks mDNS on the segment: the other machines in their roles, the suspect's avahi."""
+        self.devices = {role: mdns.Device(ip, _neighbour_mac(ip), stack)
+                        for (role, stack, _, _), ip in zip(MDNS_ROLES, self.others, strict=False)}
+        self.avahi = mdns.Avahi(mdns.Device(self.client.ip, self.client.mac, "linux"),
+                                case.host(case.network.capture_host).hostname)
+        self.cast = mdns.googlecast(self.rng, self.devices["tv"].ip)
+        ip = self.devices["printer"].ip  # one printer: IPP and IPPS, named alike (each from the same draws)
+        self.printers = [mdns.printer(random.Random(derived_seed(case.seed, "mdns-printer")), ip, kind)
+                         for kind in ("_ipp._tcp.local", "_ipps._tcp.local")]
+
+    def _mdns(self, t: int, who: str) -> list[Frame]:
+        """One querier's query and the answers it draws."""
+        if who == "avahi":  # cups-browsed's browse, the printer's PTRs known: it stays silent
+            left = self.rng.randint(mdns.SERVICE_TTL // 2, mdns.SERVICE_TTL)  # both cached from one answer
+            known = [p.ptr(left) for p in self.printers]
+            return [self.avahi.device.frame(self.rng, t, mdns.query([(p.kind, mdns.PTR) for p in self.printers],
+                                                                    known))]
+        device = self.devices[who]
+        if who == "colleague":  # ssh <host>.local, or a look at whose address that is
+            name, qtype = ((self.avahi.host, mdns.A) if self.rng.random() < 0.8
+                           else (mdns.reverse_v4(self.client.ip), mdns.PTR))
+            answer = self.avahi.answer(name, qtype)
+            frames = [device.frame(self.rng, t, mdns.query([(name, qtype)]))]
+            if answer is not None:
+                at = t + self.client.react_us(self.rng) + self.rng.randint(200, 3_000)
+                frames.append(self.avahi.device.frame(self.rng, at, answer))
+            return frames
+        if who == "macbook":
+            kinds = ["_airplay._tcp.local", "_raop._tcp.local", "_spotify-connect._tcp.local"]
+            return [device.frame(self.rng, t, mdns.query([(k, mdns.PTR) for k in kinds]))]
+        service = self.cast if who == "cast-phone" or self.rng.random() < 0.6 else self.printers[0]
+        responder = self.devices["tv" if service is self.cast else "printer"]
+        shared = t + self.rng.randint(20_000, 120_000)  # a shared answer's random delay
+        return [device.frame(self.rng, t, mdns.query([(service.kind, mdns.PTR)])),
+                responder.frame(self.rng, shared, service.response())]
 
     # -- activities ------------------------------------------------------------------------------------------
     def _resolve(self, t: int, host: Host, state: _State) -> tuple[list[Frame], int]:
@@ -399,3 +483,8 @@ class NoiseMaker:
     def _router_arp(self, t: int, state: _State) -> list[Frame]:
         """The router re-checks the workstation's MAC (broadcast who-has, unicast is-at)."""
         return arp_exchange(self.rng, t, self.gateway, self.client)
+
+
+def _neighbour_mac(ip: str) -> bytes:
+    """The MAC of another machine of the segment (a VM's: QEMU's OUI, then its address's last three bytes)."""
+    return bytes([0x52, 0x54, 0x00]) + ipaddress.IPv4Address(ip).packed[1:]

@@ -272,6 +272,7 @@ def os_files(seed: bytes, volume: Volume, install: OsInstall, hostname: str, use
     for u in users:
         dirs.update({f"{u.home}/{d}": (0o755, str(u.uid)) for d in USER_DIRS})
         dirs.update({f"{u.home}/{d}": (0o700, str(u.uid)) for d in USER_XDG_DIRS})
+    below |= {p.rsplit("/", i)[0] for p in dirs for i in range(1, p.count("/"))}  # ~/.local holds ~/.local/share
     for path, (mode, group) in dirs.items():
         if path in below or path in taken:
             continue  # holds something: the file system dates it by its entries

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from dflab.errors import SpecError
@@ -128,6 +128,9 @@ def plan(src: Source, user: User, shell: Process, processes: dict[int, Process],
     """The routine around the story from ``since`` (a log's rotation: its file's creation) to ``until`` (its last
     write), drawn from the seed and each day's date (same spec + seed, same days in every window)."""
     sshd = processes.get(shell.ppid)
+    if sshd is None:  # the shell's parent is the session's ``sshd: USER@pts/0`` (dflab.scenario.system): its monitor
+        sshd = max((p for p in processes.values() if p.comm == "sshd" and p.uid == 0 and p.pid < shell.pid
+                    and p.args and p.args[0].endswith(" [priv]")), key=lambda p: p.pid, default=None)
     if sshd is None:
         raise src.fail(where, f"the login shell (pid {shell.pid}) has no parent process in memory: an SSH login "
                               "needs its sshd")
@@ -166,6 +169,14 @@ def plan(src: Source, user: User, shell: Process, processes: dict[int, Process],
                 float(min(until, acquired)))
 
 
+def working_day(seed: bytes, day: date) -> Day | None:
+    """The routine's day on ``day`` (a date before the incident's), None on a weekend: the machine stays off.
+    :mod:`dflab.scenario.hours` reads the on-periods from it."""
+    if day.weekday() >= 5:
+        return None
+    return _day(seed, datetime(day.year, day.month, day.day, tzinfo=UTC))
+
+
 def _day(seed: bytes, day: datetime) -> Day:
     """A working day, drawn from its date alone: every window that includes it sees the same day."""
     r = rng(seed, "traces", "day", day.date().isoformat())
@@ -195,17 +206,32 @@ def _boot(seed: bytes, start: float, end: float | None, login: float, marks: tup
         hour += 3600
     given = {t: pid(t) for t in sorted(set(cron_times) | set(marks) | {login})}  # in time order: pids only rise
     cron = [(t, given[t]) for t in cron_times]
-    dhcp = []
+    dhcp = renewals(seed, start, until)
+    # The renewals were drawn from this stream once: its draws stay taken, so the boot record's time, drawn next,
+    # is what it was.
     t = start + r.uniform(1800, 2100)
     while t < until:
-        dhcp.append(t)
-        t += r.uniform(1750, 1850)  # half the 3600 s lease, as the DHCP client renews it
+        t += r.uniform(1750, 1850)
     up = start + r.uniform(3.5, 5.5)
     # graphical.target waits for GDM and the units before it: seconds after the boot record, each boot its own
     graphical = up + rng(seed, "traces", "runlevel", datetime.fromtimestamp(start, tz=UTC).isoformat()).uniform(
         1.5, 9.0)
     return Boot(start, end, logind, nm, rsyslog, greeter, tuple(cron), tuple(dhcp), _timers(seed, start, until),
                 tuple((t, given[t]) for t in (login, *marks)), up, graphical)
+
+
+def renewals(seed: bytes, start: float, until: float) -> tuple[float, ...]:
+    """When NetworkManager renews its DHCP lease during the boot at ``start``, up to ``until`` (its end, else the
+    acquisition): the moments syslog's ``state changed new lease`` lines carry, the ACK just received. Drawn from
+    the boot's start alone, so the capture of the workstation's segment (:mod:`dflab.evidence.network.dhcp`) asks
+    this function for the very times the logs show: the plan owns them, nobody draws them again."""
+    r = rng(seed, "traces", "dhcp", datetime.fromtimestamp(start, tz=UTC).isoformat())
+    out = []
+    t = start + r.uniform(1800, 2100)
+    while t < until:
+        out.append(t)
+        t += r.uniform(1750, 1850)  # half the 3600 s lease, as the DHCP client renews it
+    return tuple(out)
 
 
 TIMERS = (("apt-daily.service", "Daily apt download activities"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from dflab.scenario.draw import rng
-from dflab.scenario.pids import GDM_UID
+from dflab.scenario.pids import GDM_UID, service_starts
 from dflab.scenario.traces.story import DESKTOP_SESSION, Boot, Plan, iso_us
 
 RSYSLOG = "8.2302.0"
@@ -108,12 +108,14 @@ def syslog(p: Plan) -> bytes:
     out: list[Line] = []
     for k, boot in _booted(p):
         t = boot.start
-        # Each boot's own pace: the moments its services come up are drawn, never fixed offsets from the boot.
-        journald = t + r.uniform(1.8, 2.7)
-        rsyslog = journald + r.uniform(0.3, 0.9)
+        # Each boot's own pace: when its services start is decided once (pids.service_starts, memory's start times
+        # too); each first line follows its daemon's start (as many draws as ever: later lines keep their times).
+        up = service_starts(t, boot.rsyslog, boot.network_manager)
+        journald = up["systemd-journal"] + r.uniform(0.05, 0.4)  # systemd's "Started" once journald is ready
+        rsyslog = up["rsyslogd"] + r.uniform(0.03, 0.12)
         kernel = rsyslog + r.uniform(0.02, 0.09)  # imklog reads the ring buffer once rsyslog runs
         fpu = kernel + gap(r, 0.00002, 0.0004)  # imklog's lines of one read of the ring buffer
-        nm = kernel + r.uniform(0.05, 0.4)
+        nm = up["NetworkManager"] + r.uniform(0.03, 0.15)
         lease = nm + r.uniform(1.4, 2.6)
         nm_tag = f"NetworkManager[{boot.network_manager}]"
         start = f"[origin software=\"rsyslogd\" swVersion=\"{RSYSLOG}\" x-pid=\"{boot.rsyslog}\" " \
