@@ -66,6 +66,15 @@ def small_text(name: str) -> str:
     return _edited(name, text, SMALL_EDITS[name]) if INSTALLED in text else text
 
 
+def small_spec_file(name: str, folder: Path) -> Path:
+    """:func:`small_text` written to ``folder/<name>.yaml``: for a course whose tests are about grading, not the
+    evidence (``init_course(scenario=...)``): the sandboxes, the grading service, hostile submissions. The labs'
+    own tests and the no-code path run on the bundled case."""
+    path = folder / f"{name}.yaml"
+    path.write_text(small_text(name), encoding="utf-8")
+    return path
+
+
 def small_spec(name: str = "nightjar") -> Spec:
     """The bundled ``name`` case without the haystack: a small root of the story's files, the small memory."""
     return parse_spec(small_text(name), f"{name}.yaml (small)")

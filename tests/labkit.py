@@ -20,6 +20,8 @@ from nbgrader.api import Gradebook
 
 from dflab.grading.checks import CheckFile, load_checks, lookup
 from dflab.grading.course import init_course
+from dflab.lab_meta import load_lab
+from tests.haystack import small_spec_file
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "test-secret"
@@ -65,10 +67,12 @@ class Lab:
         """The lab's check file (graders/<id>.yaml)."""
         return load_checks(ROOT / "labs" / self.id / "grader.yaml")
 
-    def build_course(self, root: Path, roster: Path) -> Path:
-        """`init_course` for alice and bob in ``root``, with the roster written at ``roster``; returns ``root``."""
+    def build_course(self, root: Path, roster: Path, *, small: bool = False) -> Path:
+        """`init_course` for alice and bob in ``root``, with the roster written at ``roster``; returns ``root``.
+        ``small``: on the lab's case without its installed system (tests/haystack.py), for tests about grading."""
         roster.write_text(ROSTER)
-        result = init_course(root, roster, self.id, SECRET)
+        scenario = small_spec_file(load_lab(ROOT / "labs", self.id).scenario, roster.parent) if small else None
+        result = init_course(root, roster, self.id, SECRET, scenario=scenario)
         assert result.evidence_built == ["alice", "bob"] and result.students_added == ["alice", "bob"] \
             and result.released
         return root

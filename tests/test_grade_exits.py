@@ -30,6 +30,7 @@ from dflab.grading.service import (
 from dflab.grading.validate import LIMITS
 from dflab.session.collect import collect_one
 from tests.docker_fixtures import trainee_image  # noqa: F401 (pytest fixture)
+from tests.haystack import small_spec_file
 from tests.hostile import files as hf
 from tests.labkit import SECRET, Lab
 
@@ -39,7 +40,8 @@ ROSTER = "id,name\nalice,Alice\nbob,Bob\n"
 
 def _course(base: Path) -> Path:
     (base / "roster.csv").write_text(ROSTER)
-    return init_course(base / "course", base / "roster.csv", LAB.id, SECRET).root
+    return init_course(base / "course", base / "roster.csv", LAB.id, SECRET,
+                       scenario=small_spec_file("nightjar", base)).root
 
 
 def _grade(root: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -29,6 +29,7 @@ from dflab.grading.queue import Queue
 from dflab.grading.sandbox import Limits, pick_sandbox
 from dflab.grading.validate import LIMITS, LabShape, check_notebook, notebook_problem, shown, validate
 from tests.docker_fixtures import trainee_image  # noqa: F401 (pytest fixture)
+from tests.haystack import small_spec_file
 from tests.hostile import files as hf
 from tests.labkit import SECRET, Lab
 
@@ -62,9 +63,10 @@ def build_cohort(base: Path) -> tuple[Path, dict[str, str]]:
     notebook checks, which come before the evidence check: a refusal for missing evidence is a wrong reason here.
     """
     (base / "graded.csv").write_text(ROSTER)
-    init_course(base / "course", base / "graded.csv", LAB.id, SECRET)
+    init_course(base / "course", base / "graded.csv", LAB.id, SECRET, scenario=small_spec_file("nightjar", base))
     (base / "roster.csv").write_text(ROSTER + "".join(f"{s},{s.title()}\n" for s in PARSER_ATTACKS))
-    root = init_course(base / "course", base / "roster.csv", LAB.id, SECRET, build_evidence=False).root
+    root = init_course(base / "course", base / "roster.csv", LAB.id, SECRET, build_evidence=False,
+                       scenario=small_spec_file("nightjar", base)).root
     assert sorted(p.name for p in (root / "evidence").iterdir()) == ["alice", "bob", "mallory"]
     solution, reader = LAB.source_nb(root), hf.key_reader(LAB.source_nb(root))
     submitted = root / "submitted"
@@ -206,7 +208,8 @@ def test_a_submission_swapped_after_validation_is_not_graded(tmp_path: Path) -> 
     by a link to the key, or edited, between validation and grading is failed with a reason; an unchanged
     submission of the same run is graded."""
     (tmp_path / "roster.csv").write_text(ROSTER)
-    root = init_course(tmp_path / "course", tmp_path / "roster.csv", LAB.id, SECRET).root
+    root = init_course(tmp_path / "course", tmp_path / "roster.csv", LAB.id, SECRET,
+                       scenario=small_spec_file("nightjar", tmp_path)).root
     reader = hf.key_reader(LAB.source_nb(root))
     url = gradebook.normalise_url(gradebook.default_url(root))
     shape = LabShape.from_source(root, LAB.id)

@@ -28,6 +28,7 @@ from dflab.grading import gradebook
 from dflab.grading.course import CONFIG_FILE, config_text, init_course
 from dflab.grading.export import feedback_files, key_values, leaks
 from dflab.grading.service import EXIT_GRADED, EXIT_NOT_ALL_GRADED, Report, grade
+from tests.haystack import small_spec_file
 from tests.labkit import ROOT, SECRET, Lab, leaked_forms, solution_cells
 from tests.pgserver import postgres_server
 
@@ -88,7 +89,8 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The course with every submission in place, plus an ungraded copy of it for the kill-and-resume test."""
     base = tmp_path_factory.mktemp("grade")
     (base / "roster.csv").write_text(ROSTER)
-    root = init_course(base / "course", base / "roster.csv", LAB.id, SECRET).root
+    root = init_course(base / "course", base / "roster.csv", LAB.id, SECRET,
+                       scenario=small_spec_file("nightjar", base)).root
     _submit(root, "alice", LAB.source_nb(root))
     _submit(root, "bob", _partial(root))
     _submit(root, "carol", LAB.released_nb(root))

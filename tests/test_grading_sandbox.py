@@ -42,7 +42,7 @@ def _course(base: Path) -> Path:
     definition per module that imports it, and tests/test_grading_sandbox_hardening.py grades the same course)."""
     root = base / "lab02-course"
     root.mkdir()
-    return LAB.build_course(root, base / "lab02-roster.csv")
+    return LAB.build_course(root, base / "lab02-roster.csv", small=True)  # about the sandboxes, not the evidence
 
 
 @pytest.fixture(scope="module")

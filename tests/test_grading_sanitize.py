@@ -65,6 +65,7 @@ from dflab.grading.sanitize import (
 )
 from dflab.grading.worker import failure_reason, grade_one
 from dflab.lab.answers import ANSWER_MIME
+from tests.haystack import small_spec_file
 from tests.labkit import ROOT, SECRET, Lab, nbgrader
 
 LAB = Lab("02-disk", "02-disk.ipynb")
@@ -160,7 +161,8 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The course with every submission, graded by `dflab grade` once; carol also by `nbgrader autograde`."""
     base = tmp_path_factory.mktemp("sanitize")
     (base / "roster.csv").write_text(ROSTER)
-    root = init_course(base / "course", base / "roster.csv", LAB.id, SECRET).root
+    root = init_course(base / "course", base / "roster.csv", LAB.id, SECRET,
+                       scenario=small_spec_file("nightjar", base)).root
     alice = LAB.source_nb(root)
     alice.cells.append(new_code_cell(HONEST))
     _submit(root, "alice", alice)

@@ -246,8 +246,9 @@ def network_reader(step: str) -> Reader:
             first = one(r"^\s*1 (\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)", text, "first packet")
             return {"capture_start": f"{first[1]}T{first[2]}Z"}
         if step == "conversations":
-            rows = re.findall(r"^(\d[\d.]+)\s+<->\s+(\d[\d.]+)\s", text, re.MULTILINE)
-            [host] = set.intersection(*({a, b} for a, b in rows))  # one end of every conversation
+            rows = [(a, b) for a, b in re.findall(r"^(\d[\d.]+)\s+<->\s+(\d[\d.]+)\s", text, re.MULTILINE)
+                    if "224." not in (a[:4], b[:4])]  # multicast (mDNS to 224.0.0.251) reaches every machine
+            [host] = set.intersection(*({a, b} for a, b in rows))  # one end of every unicast conversation
             return {"suspect_ip": host}
         if step == "http-objects":
             served = re.findall(r"^([\w.+-]+/[\w.+-]+)\t(http://\S+)$", text, re.MULTILINE)

@@ -272,15 +272,18 @@ def os_files(seed: bytes, volume: Volume, install: OsInstall, hostname: str, use
     for u in users:
         dirs.update({f"{u.home}/{d}": (0o755, str(u.uid)) for d in USER_DIRS})
         dirs.update({f"{u.home}/{d}": (0o700, str(u.uid)) for d in USER_XDG_DIRS})
-    below |= {p.rsplit("/", i)[0] for p in dirs for i in range(1, p.count("/"))}  # ~/.local holds ~/.local/share
+    holding = {p.rsplit("/", i)[0] for p in dirs for i in range(1, p.count("/"))}  # ~/.local holds ~/.local/share
     for path, (mode, group) in dirs.items():
         if path in below or path in taken:
             continue  # holds something: the file system dates it by its entries
         uid = int(group) if group.isdigit() else 0
         gid = owner_uid.get(uid, uid) if group.isdigit() else GID.get(group, 0)
         when = install.installed_at if path.count("/") == 1 else install_end  # debootstrap makes the top level first
-        files.append(DiskFile(ID_PREFIX + path, volume.id, path, b"", when, when, when, when, uid=uid, gid=gid,
-                              mode=mode, true_type="empty", is_dir=True))
+        # A folder made with the one inside it (~/.local, then ~/.local/share): made just before it, and changed by
+        # the new name, so its mtime is not older than its subfolder's creation.
+        made, changed = (when - 1, when + 1) if path in holding else (when, when)
+        files.append(DiskFile(ID_PREFIX + path, volume.id, path, b"", changed, changed, changed, made, uid=uid,
+                              gid=gid, mode=mode, true_type="empty", is_dir=True))
     return files
 
 

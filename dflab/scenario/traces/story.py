@@ -207,11 +207,6 @@ def _boot(seed: bytes, start: float, end: float | None, login: float, marks: tup
     given = {t: pid(t) for t in sorted(set(cron_times) | set(marks) | {login})}  # in time order: pids only rise
     cron = [(t, given[t]) for t in cron_times]
     dhcp = renewals(seed, start, until)
-    # The renewals were drawn from this stream once: its draws stay taken, so the boot record's time, drawn next,
-    # is what it was.
-    t = start + r.uniform(1800, 2100)
-    while t < until:
-        t += r.uniform(1750, 1850)
     up = start + r.uniform(3.5, 5.5)
     # graphical.target waits for GDM and the units before it: seconds after the boot record, each boot its own
     graphical = up + rng(seed, "traces", "runlevel", datetime.fromtimestamp(start, tz=UTC).isoformat()).uniform(
