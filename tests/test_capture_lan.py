@@ -29,8 +29,9 @@ from pathlib import Path
 import pytest
 import pytsk3
 
+from tests.haystack import haystack_text
+
 ROOT = Path(__file__).resolve().parents[1]
-SPEC = ROOT / "labs" / "scenarios" / "nightjar.yaml"
 LEASE = re.compile(r"^(\S+) \S+ NetworkManager\[\d+\]: <info>  \[[\d.]+\] dhcp4 \(\w+\): state changed new lease, "
                    r"address=([\d.]+)$")
 KERNEL_MAC = re.compile(rb"e1000 0000:00:03\.0 eth0: \(PCI:33MHz:32-bit\) ([0-9a-f:]{17})")
@@ -72,7 +73,9 @@ def _read(image: Path, path: str) -> bytes:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     out = tmp_path_factory.mktemp("nightjar")
-    subprocess.run([sys.executable, "-m", "dflab.cli", "evidence", "build", str(SPEC), "--out", str(out),
+    spec = out / "nightjar.yaml"  # with its installed system: /etc/resolv.conf is NetworkManager's
+    spec.write_text(haystack_text("nightjar"), encoding="utf-8")
+    subprocess.run([sys.executable, "-m", "dflab.cli", "evidence", "build", str(spec), "--out", str(out),
                     "--trainee", "default", "--force"], check=True, capture_output=True, timeout=900)
     evidence = out / "default" / "evidence"
     return Built(evidence / "network.pcap", _read(evidence / "disk.img", "/var/log/syslog"),

@@ -14,7 +14,7 @@ import pytest
 
 from dflab.evidence.build import build_variant
 from dflab.scenario.draw import DEMO_SECRET
-from dflab.scenario.load import load_spec
+from tests.haystack import haystack_spec
 from tests.test_memory_writer import run_vol
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,8 +52,8 @@ class Built:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     root = tmp_path_factory.mktemp("desktop")
-    result = build_variant(load_spec(ROOT / "labs" / "scenarios" / "nightjar.yaml"), DEMO_SECRET, "desktop",
-                           root / "nightjar")
+    # with its installed system: Firefox's and the daemons' files are the installed tree's
+    result = build_variant(haystack_spec("nightjar"), DEMO_SECRET, "desktop", root / "nightjar")
     return Built(result.out, root / "volcache")
 
 
