@@ -34,7 +34,7 @@ from dflab.grading.preprocessor import student_id, trainee_evidence
 from dflab.grading.sandbox import KINDS, Limits, SandboxResult, pick_sandbox
 from dflab.grading.sandbox.docker_sandbox import DEFAULT_IMAGE
 from dflab.grading.validate import Refused, lab_limits, open_submission, scan
-from dflab.provision.trainee_container import GRADING_LIMITS, HAND_IN_BYTES
+from dflab.provision.trainee_container import GRADING_LIMITS
 
 ERROR_NAME = "Sandbox"
 
@@ -105,7 +105,7 @@ class SandboxedExecute(NbGraderPreprocessor):
             return nb, resources
         # The lab's own hand-in size (its lab.yaml in the course's source/): room for its files in the sandbox.
         handed_in = lab_limits(Path(CourseDirectory(parent=self).root), str(resources["nbgrader"]["assignment"]))
-        limits = replace(self.limits, hand_in_bytes=max(handed_in.submission_bytes, HAND_IN_BYTES))
+        limits = replace(self.limits, hand_in_bytes=handed_in.submission_bytes)  # base.private_bytes floors it
         result = sandbox.run(nb, workdir, evidence, limits)
         self.log.info("%s sandbox: %s in %.1f s%s", sandbox.kind, result.status, result.seconds,
                       f" ({result.reason})" if result.reason else "")
