@@ -1,13 +1,12 @@
-"""Nightjar and Kestrel with an installed Debian 12 on the root volume (#14 item 5), and as small as bundled.
+"""Nightjar and Kestrel with an installed Debian 12 on the root volume (#14 item 5), as bundled, and small.
 
 The haystack: the root volume holds an installed Debian 12 (``disk.volumes[].os``, some 6,800 files), the disk is
-1 GiB apparent (sparse) and memory 256 MiB. The bundled specs leave it off for now (with it shipped, the suite
-needed more temporary space than this machine has and some 65 minutes; the labs work on it):
-``haystack_spec``/``haystack_text`` turn it on for the tests of the installed system (tests/test_ostree.py, the
-fact model's mapped files, the memory fill, the story's consistency and hours) and ``benchmarks/evidence.py``;
-``small_spec``/``small_text``/``small_spec_file`` are the case without it (the bundled spec while it is off; the
-grading machinery's courses). Both are made from the bundled spec by the edits below, whichever way it is shipped,
-so the story, its draws and every answer's role are the bundled ones; only the sizes and the installed system differ.
+1 GiB apparent (sparse) and memory 256 MiB, as the bundled specs ship them. ``haystack_spec``/``haystack_text`` are
+the bundled case with it (the tests of the installed system say so by asking for it); ``small_spec``/``small_text``
+are the case without it, as small as it was shipped before (a story-only root, the small memory), for the tests
+that are about the story alone and for ``benchmarks/evidence.py``'s baseline. Both are made from the bundled spec
+by the edits below, whichever way it is shipped, so the story, its draws and every answer's role are the bundled
+ones; only the sizes and the installed system differ.
 """
 
 from __future__ import annotations

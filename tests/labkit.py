@@ -12,10 +12,12 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbgrader.api import Gradebook
 
 from dflab.grading.checks import CheckFile, load_checks, lookup
@@ -29,6 +31,11 @@ SECRET = "test-secret"
 # (tests/test_grading_sandbox.py).
 LOCAL_SANDBOX = ("--SandboxedExecute.sandbox=local",)
 ROSTER = "id,name,email\nalice,Alice Adams,alice@example.org\nbob,Bob Brown,bob@example.org\n"
+# A lab test about grading (a blank release, partial or copied answers, deleted cells, hostile hand-ins, nbgrader
+# validate) rather than the lesson: it runs on the lab's case without the installed system (tests/haystack.py),
+# which grades the same way at a fraction of the cost; the lesson's own tests (each trainee's solution, the no-code
+# path, the real session) run on the bundled case. See `course_fixtures`.
+ABOUT_GRADING = pytest.mark.about_grading
 
 
 def nbgrader(root: Path, *args: str, evidence: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -170,3 +177,40 @@ class Lab:
         assert out["ename"] == "AnswerCheck"
         assert out["evalue"] == (f"{name}: no answer recorded (was the cell run?) "
                                  f"[NameError: name '{name}' is not defined]")
+
+
+def course_fixtures(lab: Lab) -> tuple[Callable[..., Path], Callable[..., Path], Callable[..., Path]]:
+    """A lab module's courses for alice and bob: two module-scoped ones, each built when a test first asks for it
+    (and emptied when the module ends, as every module fixture's folders are: tests/conftest.py),
+    ``bundled_course`` on the lab's case as bundled and ``small_course`` on it without the installed system; and
+    ``course_dir``, the one a test runs on (``small_course`` for a test marked `ABOUT_GRADING`). Bind all three in
+    the module: ``bundled_course, small_course, course_dir = course_fixtures(LAB)``."""
+
+    def built(factory: pytest.TempPathFactory, small: bool) -> Path:
+        root = factory.mktemp("small-course" if small else "course")
+        roster = roster_of(root)
+        factory.mktemp(roster.parent.name, numbered=False)
+        return lab.build_course(root, roster, small=small)
+
+    @pytest.fixture(scope="module")
+    def bundled_course(tmp_path_factory: pytest.TempPathFactory) -> Path:
+        return built(tmp_path_factory, small=False)
+
+    @pytest.fixture(scope="module")
+    def small_course(tmp_path_factory: pytest.TempPathFactory) -> Path:
+        return built(tmp_path_factory, small=True)
+
+    return bundled_course, small_course, course_dir
+
+
+def roster_of(course: Path) -> Path:
+    """The roster a course of :func:`course_fixtures` was built from (in a folder of its own beside the course, with
+    the small case's spec when it is one: modules may share a basetemp)."""
+    return course.with_name(f"{course.name}-roster") / "roster.csv"
+
+
+@pytest.fixture
+def course_dir(request: pytest.FixtureRequest) -> Path:
+    """The course a lab test runs on: ``small_course`` for a test marked `ABOUT_GRADING`, else ``bundled_course``."""
+    small = request.node.get_closest_marker("about_grading") is not None
+    return request.getfixturevalue("small_course" if small else "bundled_course")

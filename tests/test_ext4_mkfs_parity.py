@@ -23,6 +23,7 @@ import re
 import shutil
 import struct
 import subprocess
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -323,7 +324,13 @@ def mounted(image: Path, part: dict, where: Path) -> Iterator[tuple[Path, str]]:
                       if line.split()[1] == str(where))
         yield where, Path(source).name
     finally:
-        subprocess.run(["umount", str(where)], check=True)
+        # Another process walking the tree (a backup, an indexer, du) keeps it busy for a moment: wait, then detach.
+        for _ in range(40):
+            if subprocess.run(["umount", str(where)], capture_output=True, check=False).returncode == 0:
+                break
+            time.sleep(0.25)
+        else:
+            subprocess.run(["umount", "--lazy", str(where)], check=True)
 
 
 def kernel_log() -> list[str]:

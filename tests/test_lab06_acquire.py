@@ -32,7 +32,8 @@ from nbgrader.api import Gradebook
 from dflab.grading.checks import check_answer
 from dflab.lab.recorded import answer_names
 from tests import docker_fixtures
-from tests.labkit import LOCAL_SANDBOX, ROOT, SECRET, Lab, key, leaked_forms, nbgrader
+from tests.labkit import ABOUT_GRADING, LOCAL_SANDBOX, ROOT, SECRET, Lab, course_fixtures, key, leaked_forms, nbgrader
+from tests.tempspace import empty
 from tests.test_session_local import contents, endpoints
 from tests.test_session_local_isolation import in_terminal, kill_leftovers
 
@@ -53,11 +54,7 @@ LAB_06 = pytest.mark.xdist_group("lab-06-acquire")
 trainee_image = docker_fixtures.trainee_image
 
 
-@pytest.fixture(scope="module")
-def course_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("course")
-    roster = tmp_path_factory.mktemp("roster") / "roster.csv"
-    return LAB.build_course(root, roster)
+bundled_course, small_course, course_dir = course_fixtures(LAB)
 
 
 def run_as_trainee(course: Path, student: str, nb: nbformat.NotebookNode, folder: Path) -> nbformat.NotebookNode:
@@ -97,9 +94,21 @@ class HandIns(dict[str, Path]):
 
 
 @pytest.fixture(scope="module")
-def hand_ins(course_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """What alice and bob hand in after running the solution (see HandIns)."""
-    return HandIns(course_dir, tmp_path_factory.mktemp("trainee-runs"))
+def runs_by_course(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[Path, HandIns]]:
+    """Each course's HandIns, emptied when the module ends (an E01 of the bundled drive is some 87 MB)."""
+    runs: dict[Path, HandIns] = {}
+    yield runs
+    for made in runs.values():
+        empty(made.runs)
+
+
+@pytest.fixture
+def hand_ins(course_dir: Path, runs_by_course: dict[Path, HandIns],
+             tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """What alice and bob hand in after running the solution on the test's course (see HandIns)."""
+    if course_dir not in runs_by_course:
+        runs_by_course[course_dir] = HandIns(course_dir, tmp_path_factory.mktemp("trainee-runs"))
+    return runs_by_course[course_dir]
 
 
 def copy_of(hand_in: Path, tmp_path: Path) -> Path:
@@ -230,6 +239,7 @@ def test_solution_scores_every_automatic_point_from_each_trainees_own_hand_in(
 
 
 @LAB_06
+@ABOUT_GRADING
 def test_the_release_scores_zero(course_dir: Path) -> None:
     assert graded(course_dir, "bob", LAB.released_nb(course_dir), None, record_written=False) == \
         dict.fromkeys(AUTO, 0.0)
@@ -242,6 +252,7 @@ def test_the_release_scores_zero(course_dir: Path) -> None:
 
 
 @LAB_06
+@ABOUT_GRADING
 def test_typed_hashes_without_an_acquisition_score_only_what_the_seizure_record_gives(course_dir: Path) -> None:
     """The weakness the hand-in closes: the drive's hash and size read off manifest.json and typed into every answer
     earn the four typed points, and nothing of the six the acquisition is worth."""
@@ -255,6 +266,7 @@ def test_typed_hashes_without_an_acquisition_score_only_what_the_seizure_record_
 # ----------------------------------------------------------------------------------------------- each criterion
 
 @LAB_06
+@ABOUT_GRADING
 def test_an_e01_that_stops_short_scores_zero_on_the_image(course_dir: Path, hand_ins: dict[str, Path],
                                                           tmp_path: Path) -> None:
     """ewfacquire told to stop at half the drive, with the record's details at the record's time: the image (and the
@@ -274,6 +286,7 @@ def test_an_e01_that_stops_short_scores_zero_on_the_image(course_dir: Path, hand
 
 
 @LAB_06
+@ABOUT_GRADING
 def test_a_neighbours_e01_scores_zero_on_the_image(course_dir: Path, hand_ins: dict[str, Path],
                                                    tmp_path: Path) -> None:
     """alice hands in an E01 of bob's drive, made with her own case details at her own times: only what ties the
@@ -291,6 +304,7 @@ def test_a_neighbours_e01_scores_zero_on_the_image(course_dir: Path, hand_ins: d
 
 
 @LAB_06
+@ABOUT_GRADING
 def test_a_record_whose_case_number_is_not_the_e01_headers_scores_zero_on_the_header(
         course_dir: Path, hand_ins: dict[str, Path], tmp_path: Path) -> None:
     folder = copy_of(hand_ins["bob"], tmp_path)
@@ -301,6 +315,7 @@ def test_a_record_whose_case_number_is_not_the_e01_headers_scores_zero_on_the_he
 
 
 @LAB_06
+@ABOUT_GRADING
 def test_a_record_whose_times_are_out_of_order_scores_zero_on_the_times(
         course_dir: Path, hand_ins: dict[str, Path], tmp_path: Path) -> None:
     folder = copy_of(hand_ins["bob"], tmp_path)
@@ -314,6 +329,7 @@ def test_a_record_whose_times_are_out_of_order_scores_zero_on_the_times(
 
 
 @LAB_06
+@ABOUT_GRADING
 def test_each_criterion_catches_its_own_fault(course_dir: Path, hand_ins: dict[str, Path], tmp_path: Path) -> None:
     """The grader's verdicts, criterion by criterion, on hand-ins broken one way each (no notebook run: the compare
     kind as `check_answer` calls it)."""
@@ -374,6 +390,7 @@ def test_each_criterion_catches_its_own_fault(course_dir: Path, hand_ins: dict[s
 # ----------------------------------------------------------------------------------------------- hostile hand-ins
 
 @LAB_06
+@ABOUT_GRADING
 def test_hostile_hand_ins_get_verdicts_and_read_nothing_outside(course_dir: Path, hand_ins: dict[str, Path],
                                                                 tmp_path: Path) -> None:
     """Links to the key, a FIFO, a 2 GiB sparse file named like the E01, garbage and NaN in the record, names no file
@@ -440,6 +457,7 @@ def test_hostile_hand_ins_get_verdicts_and_read_nothing_outside(course_dir: Path
 
 
 @LAB_06
+@ABOUT_GRADING
 def test_a_hostile_hand_in_is_graded_without_crashing(course_dir: Path, hand_ins: dict[str, Path],
                                                       tmp_path: Path) -> None:
     """Through real autograding: garbage in record.json costs the record's three criteria and nothing else, and a

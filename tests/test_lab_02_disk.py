@@ -19,26 +19,35 @@ from dflab.course_cli import course
 from dflab.errors import DflabError
 from dflab.grading.checks import check_answer, lookup
 from dflab.grading.course import init_course
-from tests.labkit import SECRET, Lab, key, leaked_forms, nbgrader, solution_cells
+from tests.labkit import (
+    ABOUT_GRADING,
+    SECRET,
+    Lab,
+    course_fixtures,
+    key,
+    leaked_forms,
+    nbgrader,
+    roster_of,
+    solution_cells,
+)
 
 LAB = Lab("02-disk", "02-disk.ipynb")
 pytestmark = pytest.mark.xdist_group("lab-02-disk")  # one worker: the course is built once per module
 
 
-@pytest.fixture(scope="module")
-def course_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("course")
-    return LAB.build_course(root, root.parent / "roster.csv")
+bundled_course, small_course, course_dir = course_fixtures(LAB)
 
 
 def test_solution_scores_full_marks_against_each_trainees_own_evidence(course_dir: Path) -> None:
     LAB.assert_full_marks(course_dir, 13)
 
 
+@ABOUT_GRADING
 def test_blank_release_scores_zero(course_dir: Path) -> None:
     LAB.assert_blank_scores_zero(course_dir, "check-payload-hash", "payload_sha256")
 
 
+@ABOUT_GRADING
 def test_partly_answered_scores_the_expected_partial_marks(course_dir: Path) -> None:
     nb = LAB.source_nb(course_dir)
     by_id = {c.metadata["nbgrader"]["grade_id"]: c for c in solution_cells(nb)}
@@ -53,6 +62,7 @@ def test_partly_answered_scores_the_expected_partial_marks(course_dir: Path) -> 
         LAB.autograded_nb(course_dir, "alice").cells[-1])
 
 
+@ABOUT_GRADING
 def test_deleted_cells_score_zero_not_their_previous_grade(course_dir: Path) -> None:
     full = LAB.points(course_dir)
     assert LAB.submit_and_grade(course_dir, "alice", LAB.source_nb(course_dir)) == full
@@ -65,6 +75,7 @@ def test_deleted_cells_score_zero_not_their_previous_grade(course_dir: Path) -> 
     assert out["evalue"] == "tampered: test cell 'check-note' was deleted"
 
 
+@ABOUT_GRADING
 def test_copied_answers_score_only_where_the_variants_coincide(course_dir: Path) -> None:
     full = LAB.points(course_dir)
     copied = LAB.typed_in(course_dir, LAB.expected_values(course_dir, "alice", "key"))  # alice's answers, as literals
@@ -95,10 +106,12 @@ def test_release_has_no_solution_code_and_no_answer_values(course_dir: Path) -> 
             assert not (leaked := leaked_forms(text, value)), f"{student}: {leaked[0]!r} released"
 
 
+@ABOUT_GRADING
 def test_nbgrader_validate(course_dir: Path) -> None:
     LAB.assert_validates(course_dir)
 
 
+@ABOUT_GRADING
 def test_submission_without_evidence_fails_alone_with_a_clear_reason(course_dir: Path) -> None:
     dest = course_dir / "submitted" / "carol" / LAB.id
     dest.mkdir(parents=True)
@@ -120,7 +133,7 @@ def tree_digest(root: Path) -> dict[str, str]:
 
 
 def test_course_init_is_idempotent_and_rejects_a_bad_roster(course_dir: Path) -> None:
-    roster = course_dir.parent / "roster.csv"
+    roster = roster_of(course_dir)
     before = tree_digest(course_dir)
     run = CliRunner().invoke(course, ["init", str(course_dir), "--roster", str(roster), "--lab", LAB.id,
                                       "--secret", SECRET])
@@ -130,7 +143,7 @@ def test_course_init_is_idempotent_and_rejects_a_bad_roster(course_dir: Path) ->
     with pytest.raises(DflabError, match=r"\.dflab-course\.json: this course was built with a different course secret"):
         init_course(course_dir, roster, LAB.id, "another-secret")
     assert tree_digest(course_dir) == before
-    bad = course_dir.parent / "bad.csv"
+    bad = roster.parent / "bad.csv"
     bad.write_text("id,name\nalice,A\nAlice B,B\n")
     with pytest.raises(DflabError, match=r"bad.csv:3: trainee id 'Alice B' must be"):
         init_course(course_dir, bad, LAB.id, SECRET)

@@ -17,17 +17,14 @@ import pytest
 import yaml
 
 from dflab.grading.checks import check_answer, lookup
-from tests.labkit import ROOT, Lab, key, leaked_forms, solution_cells
+from tests.labkit import ABOUT_GRADING, ROOT, Lab, course_fixtures, key, leaked_forms, solution_cells
 
 LAB = Lab("03-memory", "03-memory.ipynb")
 FULL_MARKS = 15
 pytestmark = pytest.mark.xdist_group("lab-03-memory")  # one worker: the course is built once per module
 
 
-@pytest.fixture(scope="module")
-def course_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("course")
-    return LAB.build_course(root, root.parent / "roster.csv")
+bundled_course, small_course, course_dir = course_fixtures(LAB)
 
 
 def expected_values(root: Path, student: str) -> dict[str, object]:
@@ -69,10 +66,12 @@ def test_solution_scores_full_marks_against_each_trainees_own_evidence(course_di
         assert f"{want['hidden_comm']} ({want['hidden_pid']})   <== not in pslist: hidden" in tree.outputs[0]["text"]
 
 
+@ABOUT_GRADING
 def test_blank_release_scores_zero(course_dir: Path) -> None:
     LAB.assert_blank_scores_zero(course_dir, "check-hidden-pid", "hidden_pid")
 
 
+@ABOUT_GRADING
 def test_partly_answered_scores_the_expected_partial_marks(course_dir: Path) -> None:
     nb = LAB.source_nb(course_dir)
     by_id = {c.metadata["nbgrader"]["grade_id"]: c for c in solution_cells(nb)}
@@ -90,6 +89,7 @@ def test_partly_answered_scores_the_expected_partial_marks(course_dir: Path) -> 
     assert expected_values(course_dir, "alice")["injected_address"].removeprefix("0x") not in shown
 
 
+@ABOUT_GRADING
 def test_copied_answers_score_only_where_the_variants_coincide(course_dir: Path) -> None:
     full = LAB.points(course_dir)
     copied = LAB.typed_in(course_dir, expected_values(course_dir, "alice"))  # alice's answers, as literals
@@ -114,5 +114,6 @@ def test_release_has_no_solution_code_and_no_answer_values(course_dir: Path) -> 
             assert not leaked_forms(text, value), f"{student}: {name} released"
 
 
+@ABOUT_GRADING
 def test_nbgrader_validate(course_dir: Path) -> None:
     LAB.assert_validates(course_dir)

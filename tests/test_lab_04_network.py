@@ -23,18 +23,14 @@ from nbclient import NotebookClient
 from dflab.grading.checks import check_answer
 from dflab.grading.preprocessor import answer_names
 from dflab.lab.answers import ANSWER_MIME
-from tests.labkit import ROOT, Lab, key, leaked_forms, solution_cells
+from tests.labkit import ABOUT_GRADING, ROOT, Lab, course_fixtures, key, leaked_forms, solution_cells
 
 LAB = Lab("04-network", "04-network.ipynb")
 FULL_MARKS = 17
 pytestmark = pytest.mark.xdist_group("lab-04-network")  # one worker: the course is built once per module
 
 
-@pytest.fixture(scope="module")
-def course_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("course")
-    roster = tmp_path_factory.mktemp("roster") / "roster.csv"  # not next to lab 02's: modules may share a basetemp
-    return LAB.build_course(root, roster)
+bundled_course, small_course, course_dir = course_fixtures(LAB)
 
 
 def expected_values(root: Path, student: str) -> dict[str, object]:
@@ -56,10 +52,12 @@ def test_solution_scores_full_marks_against_each_trainees_own_evidence(course_di
     LAB.assert_full_marks(course_dir, FULL_MARKS)
 
 
+@ABOUT_GRADING
 def test_blank_release_scores_zero(course_dir: Path) -> None:
     LAB.assert_blank_scores_zero(course_dir, "check-payload-hash", "payload_sha256")
 
 
+@ABOUT_GRADING
 def test_partly_answered_scores_the_expected_partial_marks(course_dir: Path) -> None:
     nb = LAB.source_nb(course_dir)
     by_id = {c.metadata["nbgrader"]["grade_id"]: c for c in solution_cells(nb)}
@@ -89,6 +87,7 @@ def copied_answers(root: Path, values_from: str) -> dict[str, object]:
     return values
 
 
+@ABOUT_GRADING
 def test_alices_answers_graded_as_bob_score_only_where_the_variants_coincide(course_dir: Path) -> None:
     full = LAB.points(course_dir)
     copied = LAB.typed_in(course_dir, copied_answers(course_dir, "alice"))
@@ -121,6 +120,7 @@ def test_release_has_no_solution_code_and_no_answer_values(course_dir: Path) -> 
             assert not (leaked := leaked_forms(text, value)), f"{student}: {leaked[0]!r} released"
 
 
+@ABOUT_GRADING
 def test_nbgrader_validate(course_dir: Path) -> None:
     LAB.assert_validates(course_dir)
 

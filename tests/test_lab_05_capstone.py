@@ -19,7 +19,7 @@ from nbgrader.api import Gradebook
 
 from dflab.grading.checks import Check, check_answer, compare_citations, compare_timeline, lookup
 from dflab.grading.preprocessor import answer_names
-from tests.labkit import ROOT, Lab, key, leaked_forms, solution_cells
+from tests.labkit import ABOUT_GRADING, ROOT, Lab, course_fixtures, key, leaked_forms, solution_cells
 
 LAB = Lab("05-capstone", "05-capstone.ipynb")
 AUTO_POINTS = 13      # the autograded cells
@@ -77,11 +77,7 @@ def test_citation_check_needs_manifest_items_with_their_hashes_and_the_required_
 
 
 
-@pytest.fixture(scope="module")
-def course_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("course")
-    roster = tmp_path_factory.mktemp("roster") / "roster.csv"  # not next to other labs': modules may share a basetemp
-    return LAB.build_course(root, roster)
+bundled_course, small_course, course_dir = course_fixtures(LAB)
 
 
 def auto_points(root: Path) -> dict[str, float]:
@@ -127,6 +123,7 @@ def test_solution_scores_every_automatic_point_and_leaves_the_narrative_to_an_in
         assert all(LAB.feedback(course_dir, student, g) == [] for g in full)
 
 
+@ABOUT_GRADING
 def test_blank_release_scores_zero(course_dir: Path) -> None:
     assert graded(course_dir, "bob", LAB.released_nb(course_dir), narrative_written=False) == \
         dict.fromkeys(auto_points(course_dir), 0.0)
@@ -134,6 +131,7 @@ def test_blank_release_scores_zero(course_dir: Path) -> None:
     assert out["evalue"].startswith("report_citations: no answer recorded (was the cell run?) [NameError: ")
 
 
+@ABOUT_GRADING
 def test_partly_answered_scores_the_expected_partial_marks(course_dir: Path) -> None:
     nb = LAB.source_nb(course_dir)
     by_id = {c.metadata["nbgrader"]["grade_id"]: c for c in solution_cells(nb)}
@@ -182,6 +180,7 @@ def typed_in_findings(nb, rows: str):
     return nb
 
 
+@ABOUT_GRADING
 def test_each_trainees_answers_pass_only_against_their_own_key(course_dir: Path) -> None:
     full = auto_points(course_dir)
     copied = typed_in_findings(LAB.typed_in(course_dir, copied_answers(course_dir, "alice")), "_rows")
@@ -199,6 +198,7 @@ def test_each_trainees_answers_pass_only_against_their_own_key(course_dir: Path)
         assert scores[grade_id] == 0, grade_id
 
 
+@ABOUT_GRADING
 def test_citations_copied_from_the_manifest_score_nothing(course_dir: Path) -> None:
     """Issue 13: every trainee can read manifest.json, so its items and hashes alone must not earn the citations;
     each cited exhibit needs a fact only an analysis of this trainee's variant yields."""
@@ -227,5 +227,6 @@ def test_release_has_no_solutions_no_hidden_tests_and_no_answer_values(course_di
             assert not (leaked := leaked_forms(text, value)), f"{student}: {leaked[0]!r} released"
 
 
+@ABOUT_GRADING
 def test_nbgrader_validate(course_dir: Path) -> None:
     LAB.assert_validates(course_dir)

@@ -1,5 +1,6 @@
 """`dflab lab check LAB --scenario SPEC` (issue 15, items 4 and 5): every bundled lab proves itself on every bundled
-case, and a lab that leaks, is copyable or has a wrong solution is caught.
+case (its story and draws: each pair on the case without its installed system, one pair as bundled; see
+AS_BUNDLED), and a lab that leaks, is copyable or has a wrong solution is caught.
 
 Everything is real: the variants are built, nbgrader grades the three submissions in the local grading
 sandbox, the comparisons are the grader's own. Each lab x case pair is one test (about a minute each), with the
@@ -33,6 +34,7 @@ from dflab.lab_meta import read_lab
 from dflab.lab_requires import lab_platform
 from dflab.labcheck import SECRET, VARIANTS, check_lab, cohort, lifecycle_hooks
 from dflab.scenario.load import load_spec, platform_of
+from tests.haystack import SMALL_EDITS, small_text
 
 ROOT = Path(__file__).resolve().parents[1]
 NIGHTJAR = ROOT / "labs" / "scenarios" / "nightjar.yaml"
@@ -60,23 +62,49 @@ LAB_06_DISTINCT = (dict.fromkeys(("source_hash_before", "raw_image_hash", "e01_i
                    | dict.fromkeys(("acquired_image", "acquired_header", "acquired_times", "acquired_hashes")))
 
 
-@pytest.fixture(scope="session")
-def case_cohort(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
-    """``case`` -> lab check's cohort of that case (its secret, trainees and the case's kinds, as init_course builds
-    them), built once per run: xdist's workers share the run's folder and take turns through a lock, so whichever
-    first needs a case builds it and the other reads it."""
-    shared = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        shared = shared.parent  # the run's folder, above each worker's own
+# Each pair runs on its case without the installed system (tests/haystack.py: the same story, draws and answers; what
+# lab check finds, the copy share and the distinct answers are the case's, not its size), and one pair on the case as
+# bundled, end to end on the installed system: the memory lab on Nightjar (volatility over its 256 MiB). The labs' own
+# tests run each solution on the bundled case.
+AS_BUNDLED = ("03-memory", "nightjar")
 
-    def built(case: str) -> Path:
-        root = shared / f"lab-check-cohort-{case}"
-        with (shared / f"lab-check-cohort-{case}.lock").open("w") as lock:
+
+def shared_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The run's folder, which xdist's workers share (above each worker's own)."""
+    shared = tmp_path_factory.getbasetemp()
+    return shared.parent if os.environ.get("PYTEST_XDIST_WORKER") else shared
+
+
+def case_spec(case: str, bundled: bool, shared: Path) -> Path:
+    """The spec lab check runs ``case`` from: as bundled, or without its installed system (a file in ``shared``)."""
+    if bundled or case not in SMALL_EDITS:
+        return ROOT / "labs" / "scenarios" / f"{case}.yaml"
+    folder = shared / "lab-check-small-specs"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{case}.yaml"
+    if not path.is_file():
+        fresh = folder / f".{case}.{os.getpid()}.yaml"
+        fresh.write_text(small_text(case), encoding="utf-8")
+        fresh.replace(path)  # whole, whichever worker writes it
+    return path
+
+
+@pytest.fixture(scope="session")
+def case_cohort(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, bool], Path]:
+    """(``case``, as bundled?) -> lab check's cohort of that case (its secret, trainees and the case's kinds, as
+    init_course builds them), built once per run: xdist's workers share the run's folder and take turns through a
+    lock, so whichever first needs a case builds it and the other reads it."""
+    shared = shared_folder(tmp_path_factory)
+
+    def built(case: str, bundled: bool) -> Path:
+        name = f"lab-check-cohort-{case}{'' if bundled else '-small'}"
+        root = shared / name
+        with (shared / f"{name}.lock").open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this worker dies
             if not (root / "complete").is_file():
                 shutil.rmtree(root, ignore_errors=True)  # a build another worker did not finish
-                build_cohort(ROOT / "labs" / "scenarios" / f"{case}.yaml", SECRET, cohort(VARIANTS),
-                             root / "evidence", kinds=CASE_KINDS)
+                build_cohort(case_spec(case, bundled, shared), SECRET, cohort(VARIANTS), root / "evidence",
+                             kinds=CASE_KINDS)
                 (root / "complete").touch()
         return root / "evidence"
 
@@ -92,7 +120,7 @@ def seed_kept_course(work: Path, variants: Path) -> None:
 
 def test_the_pairs_cover_both_bundled_cases_and_labs_02_to_05() -> None:
     """The parametrisation below is found on disk: it must at least hold what the issue promises."""
-    assert {"nightjar", "kestrel"} <= set(CASES)
+    assert {"nightjar", "kestrel"} <= set(CASES) and AS_BUNDLED in PAIRS
     assert {"02-disk", "03-memory", "04-network", "05-capstone", "06-acquire"} <= set(CHECKED_LABS)
     assert "01-live" not in CHECKED_LABS
 
@@ -104,11 +132,13 @@ PAIRS = [(lab, case) for lab in CHECKED_LABS for case in CASES
 
 @pytest.mark.parametrize(("lab", "case"), PAIRS)
 def test_every_bundled_lab_passes_lab_check_on_every_bundled_case(lab: str, case: str, tmp_path: Path,
-                                                                   case_cohort: Callable[[str], Path]) -> None:
-    spec = ROOT / "labs" / "scenarios" / f"{case}.yaml"
+                                                                   tmp_path_factory: pytest.TempPathFactory,
+                                                                   case_cohort: Callable[[str, bool], Path]) -> None:
+    bundled = (lab, case) == AS_BUNDLED
+    spec = case_spec(case, bundled, shared_folder(tmp_path_factory))
     shared = lab in CASE_EVIDENCE_LABS
     if shared:
-        seed_kept_course(tmp_path, case_cohort(case))
+        seed_kept_course(tmp_path, case_cohort(case, bundled))
     proc = subprocess.run([*DFLAB, "lab", "check", lab, "--scenario", str(spec), "--keep", str(tmp_path),
                            "--json"], capture_output=True, text=True, timeout=1200)
     assert proc.stdout, proc.stderr[-2000:]
