@@ -47,6 +47,8 @@ class Facts:
         self.shell = next(p for p in case.memory.processes if p.pid == case.facts["process_ids"]["bash"])
         session = procs[self.shell.ppid]  # sshd: USER@pts/0, the user's; its parent the [priv] monitor that logs
         self.sshd = procs[session.ppid] if session.args[0].endswith("@pts/0") else session
+        # utmp's SSH login names the monitor's post-authentication child (OpenSSH's mm_answer_pty: s->pid = m_pid)
+        self.ssh_session = session
         env = dict(self.shell.environ)
         ip, port, _ = env["SSH_CLIENT"].split()
         self.peer, self.port = ip, int(port)
@@ -185,7 +187,7 @@ def wtmp_problems(data: bytes, f: Facts, tmp: Path) -> list[str]:
     if len(ssh) != 1:
         return [*problems, f"{len(ssh)} SSH logins"]
     r = ssh[0]
-    if (r[1], r[4].rstrip(b"\0").decode(), r[5].rstrip(b"\0").decode()) != (f.sshd.pid, f.user.name, f.peer):
+    if (r[1], r[4].rstrip(b"\0").decode(), r[5].rstrip(b"\0").decode()) != (f.ssh_session.pid, f.user.name, f.peer):
         problems.append("the SSH login record's pid, user or host is not memory's")
     if r[11][:4] != bytes(int(x) for x in f.peer.split(".")):
         problems.append("ut_addr_v6 is not the peer's address")
@@ -199,7 +201,7 @@ def wtmp_problems(data: bytes, f: Facts, tmp: Path) -> list[str]:
     if not boots or any(not line.endswith(f.release) for line in boots):
         problems.append("a reboot record names another kernel")
     dump = run("utmpdump", str(path))
-    if f"[{f.sshd.pid:05d}] [ts/0] [{f.user.name}" not in dump:
+    if f"[{f.ssh_session.pid:05d}] [ts/0] [{f.user.name}" not in dump:
         problems.append("utmpdump does not show the SSH login")
     return problems
 

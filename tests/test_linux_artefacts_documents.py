@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import random
+import re
 import subprocess
 import zipfile
 from datetime import UTC, datetime
@@ -154,6 +155,13 @@ def test_pdf_by_reportlab(case: Case, tmp_path: Path) -> None:
     assert any("pdfinfo says" in p for p in pdf_problems(planted, f, who, tmp_path))
 
 
+def taken_by_name(f: DiskFile) -> str:
+    """When the photo's name (an Android phone's IMG_YYYYMMDD_HHMMSS) says it was taken, as EXIF writes times."""
+    stamp = re.fullmatch(r"IMG_(\d{8})_(\d{6})\.jpg", f.path.rsplit("/", 1)[-1])
+    assert stamp, f"{f.path}: the test reads a photo named as Android phones name them"
+    return datetime.strptime("".join(stamp.groups()), "%Y%m%d%H%M%S").strftime("%Y:%m:%d %H:%M:%S")
+
+
 def jpeg_problems(data: bytes, f: DiskFile, tmp: Path) -> list[str]:
     path = tmp / "photo.jpg"
     path.write_bytes(data)
@@ -162,11 +170,13 @@ def jpeg_problems(data: bytes, f: DiskFile, tmp: Path) -> list[str]:
         problems.append("file does not see a JPEG")
     tags = json.loads(run("exiftool", "-json", "-DateTimeOriginal", "-OffsetTimeOriginal", "-Make", "-Model",
                           str(path)))[0]
-    taken = datetime.fromtimestamp(f.crtime, tz=UTC).strftime("%Y:%m:%d %H:%M:%S")
+    taken = taken_by_name(f)  # taken on the phone, copied to the computer later
+    if datetime.strptime(taken, "%Y:%m:%d %H:%M:%S").replace(tzinfo=UTC).timestamp() > f.crtime:
+        problems.append("taken after it was copied")
     if tags.get("DateTimeOriginal") != taken or tags.get("OffsetTimeOriginal") != "+00:00":
         problems.append(f"exiftool says taken {tags.get('DateTimeOriginal')} {tags.get('OffsetTimeOriginal')}")
-    if not tags.get("Make") or not tags.get("Model"):
-        problems.append("no camera make and model")
+    if tags.get("Make") in (None, "", "Apple", "Canon") or not tags.get("Model"):
+        problems.append(f"camera {tags.get('Make')} {tags.get('Model')}: not one that names photos so")
     exif = Image.open(path).getexif().get_ifd(0x8769)
     if exif.get(0x9003) != taken:  # DateTimeOriginal, read by Pillow
         problems.append(f"Pillow reads DateTimeOriginal {exif.get(0x9003)}")
@@ -176,9 +186,10 @@ def jpeg_problems(data: bytes, f: DiskFile, tmp: Path) -> list[str]:
 def test_jpeg_exif_by_exiftool_and_pillow(case: Case, tmp_path: Path) -> None:
     f = case.file("photo")
     assert jpeg_problems(f.content, f, tmp_path) == []
-    taken = datetime.fromtimestamp(f.crtime, tz=UTC).strftime("%Y:%m:%d %H:%M:%S").encode()
-    planted = f.content.replace(taken, b"2019:01:01 00:00:00")
+    planted = f.content.replace(taken_by_name(f).encode(), b"2019:01:01 00:00:00")
     assert any("exiftool says" in p for p in jpeg_problems(planted, f, tmp_path))
+    iphone = documents.jpeg(random.Random(1), int(f.crtime), name="IMG_0815.jpg")  # what the old photo said
+    assert any(p.startswith("camera ") or "exiftool says" in p for p in jpeg_problems(iphone, f, tmp_path))
 
 
 def test_jpeg_encoder_bytes_are_pinned() -> None:

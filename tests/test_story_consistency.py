@@ -16,6 +16,7 @@ import base64
 import ipaddress
 import json
 import re
+import struct
 import subprocess
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -131,6 +132,19 @@ def release_problems(release: str, syslog: str, wtmp_hosts: list[str], tree: lis
     return problems
 
 
+def bzimage_problems(image: bytes) -> list[str]:
+    """/boot/vmlinuz as large as bookworm's 6.1 amd64 images (some 7.7-8.0 MB), its setup header's syssize (the
+    protected-mode part, in 16-byte paragraphs, after setup_sects + 1 sectors) covering the rest of the file."""
+    problems = []
+    if not 7_000_000 <= len(image) <= 9_000_000:
+        problems.append(f"vmlinuz is {len(image)} bytes: bookworm's are some 7.7-8.0 MB")
+    setup = (image[0x1F1] or 4) + 1
+    syssize = struct.unpack_from("<I", image, 0x1F4)[0] * 16
+    if not 0 <= syssize - (len(image) - 512 * setup) < 16:
+        problems.append(f"syssize says {syssize} bytes after the setup, the file holds {len(image) - 512 * setup}")
+    return problems
+
+
 def module_dep_problems(lsmod: list[str], dep: str) -> list[str]:
     """Every module lsmod lists is one modules.dep indexes (``kernel/<path>/<name>.ko``, dashes for some)."""
     indexed = {line.split(":")[0].rsplit("/", 1)[-1].removesuffix(".ko").replace("-", "_") for line in
@@ -179,6 +193,9 @@ def test_memory_logs_and_disk_name_one_bookworm_kernel(built: Built, tmp_path: P
     assert built.key["facts"]["memory"]["kernel_release"] == release
     (tmp_path / "vmlinuz").write_bytes(built.read(f"/boot/vmlinuz-{release}"))
     vmlinuz = run("file", "-b", str(tmp_path / "vmlinuz"))
+    image = (tmp_path / "vmlinuz").read_bytes()
+    assert bzimage_problems(image) == []
+    assert bzimage_problems(image[:540672]) != []  # e0d1723's image: 540 KB
     syslog = built.read("/var/log/syslog").decode()
     hosts = _wtmp_boot_hosts(built.read("/var/log/wtmp"), tmp_path)
     assert release_problems(release, syslog, hosts, built.paths(), vmlinuz) == []

@@ -206,6 +206,28 @@ def test_filler_is_named_as_people_name_documents(written: Written) -> None:
     assert len(indexed) <= 2, indexed  # a trailing number is not the file's index in its rule
 
 
+# Folders named for a kind of file, as people keep them (a CSV export in Pictures or a screenshot in Documents is an
+# examiner's question nobody's habit answers).
+KEPT_IN = {"Pictures": {"png"}, "assets": {"png"}, "SCANS": {"png", "pdf"}, "Documents": {"txt", "pdf", "csv"},
+           "REPORTS": {"txt", "pdf", "csv"}}
+
+
+@pytest.mark.parametrize("scenario", ["nightjar", "kestrel"])
+def test_filler_sits_in_folders_that_hold_its_type(scenario: str) -> None:
+    spec = haystack_spec(scenario)
+    misplaced, seen = [], set()
+    for trainee in (f"t{k:02d}" for k in range(8)):
+        case = resolve(spec, variant_seed(DEMO_SECRET, spec.scenario, trainee), trainee)
+        for f in case.disk.files:
+            if f.id.startswith("filler-"):
+                folder, ext = f.path.rsplit("/", 2)[-2], f.path.rsplit(".", 1)[-1]
+                seen.add(folder)
+                if ext not in KEPT_IN.get(folder, {ext}):
+                    misplaced.append(f"{trainee} {f.path}")
+    assert misplaced == []
+    assert seen & set(KEPT_IN)  # the rule saw folders it is about
+
+
 def _days(ref: str) -> float | None:
     """How many days before ``@start`` a ``@start-Nd`` reference is; None for any other."""
     m = TIME_REF.match(ref)

@@ -226,6 +226,24 @@ def desktop_problems(pslist: list[dict[str, Any]], envars: list[dict[str, Any]],
     return problems
 
 
+def ssh_login_problems(pslist: list[dict[str, Any]], wtmp: list[list[str]]) -> list[str]:
+    """wtmp's SSH login against memory: OpenSSH's monitor records it under its post-authentication child's pid
+    (``sshd: USER@pts/0``, running as the user: mm_answer_pty's ``s->pid = pmonitor->m_pid``), the login shell's
+    parent, not under its own ([priv], root)."""
+    logins = [r for r in wtmp if r[0] == "7" and r[4] == "pts/0"]
+    if not logins:
+        return ["wtmp records no SSH login"]
+    pid = int(logins[-1][1])
+    by_pid = {r["PID"]: r for r in pslist}
+    session = by_pid.get(pid)
+    if session is None or session["COMM"] != "sshd" or session["UID"] == 0:
+        return [f"wtmp's SSH login pid {pid} is {session and (session['COMM'], session['UID'])} in memory, not the "
+                "user's sshd session process"]
+    if not any(r["PPID"] == pid and r["COMM"] == "bash" for r in pslist):
+        return [f"wtmp's SSH login pid {pid} has no login shell under it in memory"]
+    return []
+
+
 def test_memory_shows_the_users_desktop_session_the_logs_open_and_no_greeter(built: Built, tmp_path: Path) -> None:
     pslist = built.vol("linux.pslist.PsList")
     envars = built.vol("linux.envars.Envars")
@@ -233,6 +251,10 @@ def test_memory_shows_the_users_desktop_session_the_logs_open_and_no_greeter(bui
     (tmp_path / "wtmp").write_bytes(built.read("/var/log/wtmp"))
     wtmp = wtmp_rows(run("utmpdump", str(tmp_path / "wtmp")))
     assert desktop_problems(pslist, envars, auth, wtmp) == []
+    assert ssh_login_problems(pslist, wtmp) == []
+    monitor = next(r["PID"] for r in pslist if r["COMM"] == "sshd" and r["UID"] == 0 and r["PPID"] != 1)
+    as_before = [[*r[:1], str(monitor), *r[2:]] if r[4] == "pts/0" else r for r in wtmp]  # the [priv] process's pid
+    assert any("not the user's sshd session" in p for p in ssh_login_problems(pslist, as_before))
     syslog = built.read("/var/log/syslog").decode()
     assert daemon_problems([(r["PID"], r["COMM"]) for r in pslist], auth, syslog) == []
 

@@ -84,7 +84,6 @@ SHUTDOWN_AFTER_S = (60, 600)  # the last of memory acquisition and disk writes, 
 INSTALL_SPAN_S = 3 * 3600
 UPGRADE_SPAN_S = 30 * 60
 ROTATED = ("authlog", "syslog", "wtmp", "btmp")  # the logs logrotate makes anew (rsyslog's weekly, wtmp/btmp monthly)
-_FILE_TIME = re.compile(r"disk\.files\.(?P<id>[a-z][a-z0-9_-]*)\.(?P<field>created|modified|accessed|changed|deleted)")
 
 
 class _Resolver:
@@ -147,16 +146,7 @@ class _Resolver:
         return n
 
     def at(self, ref: str, where: str) -> int:
-        """The time ``ref`` names: exactly, but for a planned disk file's own times (``disk.files.<id>.created``
-        and the like), which :meth:`file_times` keeps inside the machine's on-periods; every reader of a file's
-        times (its content's metadata too: :mod:`dflab.scenario.traces.kinds`) gets the same value here."""
-        m = _FILE_TIME.fullmatch(where)
-        if m is not None:
-            f = next((f for f in self.spec.disk.files if f.id == m["id"]), None)
-            if f is not None and getattr(f, m["field"]) == ref:
-                t = self.file_times(f)[m["field"]]
-                assert t is not None
-                return t
+        """The time ``ref`` names, exactly (a planned disk file's own times are :meth:`file_times`')."""
         return self.exact(ref, where)
 
     def exact(self, ref: str, where: str) -> int:
@@ -461,7 +451,8 @@ class _Resolver:
         if slack and size is not None and not isinstance(c.size, int):
             size = _room_for_slack(size, len(slack), c.size[0], c.size[1])
         kind = c.kind
-        created = self.at(f.created, f"{where}.created")
+        created = self.file_times(f)["created"]
+        assert created is not None
         if kind == "text":
             data = content.text(r, size or 2048)
         elif kind == "literal":
@@ -523,9 +514,9 @@ class _Resolver:
             raise self.fail(f"{where}.created", "created needs [earlier, later]")
         out = []
         for n in range(r.randint(*fill.count)):
-            template = r.choice(fill.directories)
-            directory = self.fill(template, f"{where}.directories.{fill.directories.index(template)}")
             ext = r.choice(("txt", "txt", "pdf", "png", "csv"))
+            template = r.choice([d for d in fill.directories if _holds(d, ext)] or fill.directories)
+            directory = self.fill(template, f"{where}.directories.{fill.directories.index(template)}")
             if ext == "pdf":
                 data = content.pdf(content.text(r, 500).decode().splitlines())
             elif ext == "png":
@@ -682,7 +673,7 @@ class _Resolver:
         updated = self.on_system_hours(os.updated, f"{where}.updated", volume_id, UPGRADE_SPAN_S)
         if not installed < updated:
             raise self.fail(f"{where}.updated", "the last upgrade comes after the install")
-        first = min((self.at(f.created, f"disk.files.{f.id}.created") for f in self.spec.disk.files
+        first = min((self.file_times(f)["created"] or installed + 1 for f in self.spec.disk.files
                      if f.volume == volume_id), default=installed + 1)
         if installed >= first:
             raise self.fail(f"{where}.installed", "the operating system is installed before the volume's first "
@@ -820,6 +811,18 @@ _TOPICS = ("budget", "expenses", "invoices", "vendor list", "payments", "travel 
 
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December")
+
+
+# What people keep in folders named for a kind of file (the last part of the path, case ignored): pictures and
+# screenshots in Pictures, scans as images or PDFs, papers in Documents; any other folder (Downloads, Desktop, a
+# project's) holds anything.
+_FOLDER_TYPES = {"pictures": {"png"}, "photos": {"png"}, "screenshots": {"png"}, "assets": {"png"},
+                 "scans": {"png", "pdf"}, "documents": {"txt", "pdf", "csv"}, "reports": {"txt", "pdf", "csv"}}
+
+
+def _holds(directory: str, ext: str) -> bool:
+    """Whether a file of type ``ext`` is at home in ``directory`` (a spec's template, placeholders unfilled)."""
+    return ext in _FOLDER_TYPES.get(directory.rstrip("/").rsplit("/", 1)[-1].lower(), {ext})
 
 
 def _document_name(r: Any, ext: str, t: int) -> str:

@@ -70,7 +70,10 @@ def _bzimage(r: random.Random, k: DebianKernel) -> bytes:
     setup[0x20E:0x210] = struct.pack("<H", where - 0x200)  # kernel_version, relative to the header's sector
     setup[where:where + len(version)] = version
     setup[0x211] = 0x01  # loadflags: LOADED_HIGH
-    return bytes(setup) + r.randbytes(512 * 1024)
+    # The compressed kernel after the setup: bookworm's 6.1 amd64 images are some 7.7-8.0 MB in all.
+    payload = r.randbytes(r.randint(7_650_000, 7_950_000) - len(setup))
+    setup[0x1F4:0x1F8] = struct.pack("<I", (len(payload) + 15) // 16)  # syssize, in 16-byte paragraphs
+    return bytes(setup) + payload
 
 
 def kernel_files(seed: bytes) -> list[tuple[str, bytes, int, int, int]]:

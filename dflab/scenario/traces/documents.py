@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import random
+import re
 import zipfile
 from datetime import UTC, datetime
 
@@ -117,11 +118,40 @@ def pdf(lines: list[str], title: str, author: str, created: int) -> bytes:
 
 CAMERAS = (("Apple", "iPhone 13", "iOS 17.3"), ("samsung", "SM-G991B", "G991BXXU9EWK2"),
            ("Google", "Pixel 7", "HDR+ 1.0.540104767zd"), ("Canon", "Canon EOS 250D", "Firmware Version 1.0.2"))
+# How a camera names its photos (the name a photo keeps when copied off the phone or the card) -> the cameras that
+# name them so: IMG_20260214_101512 is an Android phone's (Xiaomi's among others), 20260214_101512 a
+# Samsung's, PXL_20260214_101512345 a Pixel's; IMG_0815 an iPhone's or a Canon's, DSC_0147 a Nikon's.
+NAMED_BY = (
+    (re.compile(r"IMG_(\d{8})_(\d{6})"), (("Xiaomi", "Redmi Note 12", ""),)),  # Xiaomi's camera writes no Software
+    (re.compile(r"(\d{8})_(\d{6})"), (("samsung", "SM-G991B", "G991BXXU9EWK2"),)),
+    (re.compile(r"PXL_(\d{8})_(\d{6})\d{3}"), (("Google", "Pixel 7", "HDR+ 1.0.540104767zd"),)),
+    (re.compile(r"IMG_\d{4}"), (CAMERAS[0], CAMERAS[3])),
+    (re.compile(r"DSC_\d{4}"), (("NIKON CORPORATION", "NIKON D3500", "Ver.1.20"),)),
+)
 
 
-def jpeg(r: random.Random, taken: int, offset: str = "+00:00", size: tuple[int, int] = (800, 600)) -> bytes:
-    """A photo-like JPEG (sky, ground, shapes) whose EXIF says which camera took it and when (``taken``, shown in
-    the camera's local time with its ``OffsetTimeOriginal``)."""
+def camera(name: str, copied: int) -> tuple[tuple[tuple[str, str, str], ...], int]:
+    """The cameras that name a photo ``name`` (a file name, its extension aside) and when it was taken: the moment
+    its name carries (the camera's clock, read as UTC) when it has one no later than ``copied`` (the file's creation
+    where it is now), else ``copied``. A name no camera gives: any camera, taken at ``copied``."""
+    stem = name.rsplit(".", 1)[0]
+    for pattern, cameras in NAMED_BY:
+        if m := pattern.fullmatch(stem):
+            if m.groups():
+                try:
+                    taken = int(datetime.strptime("".join(m.groups()), "%Y%m%d%H%M%S").replace(tzinfo=UTC).timestamp())
+                except ValueError:  # 20261399_...: not a date
+                    return cameras, copied
+                return cameras, taken if taken <= copied else copied
+            return cameras, copied
+    return CAMERAS, copied
+
+
+def jpeg(r: random.Random, taken: int, offset: str = "+00:00", size: tuple[int, int] = (800, 600),
+         name: str = "") -> bytes:
+    """A photo-like JPEG (sky, ground, shapes) whose EXIF says which camera took it and when (shown in the camera's
+    local time with its ``OffsetTimeOriginal``): for a file named ``name``, a camera that names its photos so, at
+    the time the name carries (see :func:`camera`); else any camera, at ``taken``."""
     import piexif
     from PIL import Image, ImageDraw
 
@@ -143,12 +173,13 @@ def jpeg(r: random.Random, taken: int, offset: str = "+00:00", size: tuple[int, 
         rw, rh = r.randint(20, w // 4), r.randint(20, h // 4)
         colour = (r.randrange(256), r.randrange(256), r.randrange(256))
         (draw.ellipse if r.random() < 0.5 else draw.rectangle)([x, y, x + rw, y + rh], fill=colour)
-    make, model, software = r.choice(CAMERAS)
+    cameras, taken = camera(name, taken) if name else (CAMERAS, taken)
+    make, model, software = r.choice(cameras)
     local = datetime.fromtimestamp(taken, tz=UTC)
     stamp = local.strftime("%Y:%m:%d %H:%M:%S").encode()
     exif = piexif.dump({
         "0th": {piexif.ImageIFD.Make: make.encode(), piexif.ImageIFD.Model: model.encode(),
-                piexif.ImageIFD.Software: software.encode(), piexif.ImageIFD.DateTime: stamp,
+                **({piexif.ImageIFD.Software: software.encode()} if software else {}), piexif.ImageIFD.DateTime: stamp,
                 piexif.ImageIFD.Orientation: 1, piexif.ImageIFD.XResolution: (72, 1),
                 piexif.ImageIFD.YResolution: (72, 1), piexif.ImageIFD.ResolutionUnit: 2},
         "Exif": {piexif.ExifIFD.DateTimeOriginal: stamp, piexif.ExifIFD.DateTimeDigitized: stamp,

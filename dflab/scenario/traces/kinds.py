@@ -38,8 +38,9 @@ def make(src: Source, f: Any, users: dict[str, User], procs: dict[str, Process],
     where = f"disk.files.{f.id}"
     c = f.content
     owner = users[f.owner] if f.owner else None
-    created = src.at(f.created, f"{where}.created")
-    modified = src.at(f.modified, f"{where}.modified") if f.modified else created
+    times = src.file_times(f)  # the file's own times, as the disk keeps them
+    created, modified = times["created"], times["modified"]
+    assert created is not None and modified is not None
     r = rng(src.seed, "file", f.id, c.kind)
     if c.kind in LOGS:
         return _RENDER[c.kind](story(src, users, procs, c.process, f"{where}.content.process", created, modified))
@@ -64,7 +65,7 @@ def make(src: Source, f: Any, users: dict[str, User], procs: dict[str, Process],
         return documents.xlsx(title, header, rows, author, created, modified)
     if c.kind == "pdf_report":
         return documents.pdf([title, *(lines[1:] or _paragraphs(r))], title, author, created)
-    return documents.jpeg(r, created)
+    return documents.jpeg(r, created, name=name)
 
 
 def story(src: Source, users: dict[str, User], procs: dict[str, Process], shell_id: str | None, where: str,

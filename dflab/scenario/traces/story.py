@@ -46,6 +46,8 @@ class Source(Protocol):
 
     def at(self, ref: str, where: str) -> int: ...
 
+    def file_times(self, f: Any) -> dict[str, int | None]: ...
+
     def fill(self, text: str, where: str) -> str: ...
 
     def ssh_peer(self) -> SshPeer: ...
@@ -112,6 +114,10 @@ class Plan:
     boots: tuple[Boot, ...]  # earlier days' boots, then the incident day's
     since: float  # the file's rotation (its creation): what it holds begins there
     until: float  # its last write (its modification, at the latest the acquisition)
+    # The pid utmp records the SSH login under: OpenSSH's monitor records it for its post-authentication child
+    # (``sshd: USER@pts/0``, the shell's parent: mm_answer_pty sets ``s->pid = pmonitor->m_pid``); the [priv]
+    # process's where the table has no such child.
+    session_pid: int
 
     @property
     def today(self) -> Boot:
@@ -128,6 +134,7 @@ def plan(src: Source, user: User, shell: Process, processes: dict[int, Process],
     """The routine around the story from ``since`` (a log's rotation: its file's creation) to ``until`` (its last
     write), drawn from the seed and each day's date (same spec + seed, same days in every window)."""
     sshd = processes.get(shell.ppid)
+    session_pid = shell.ppid
     if sshd is None:  # the shell's parent is the session's ``sshd: USER@pts/0`` (dflab.scenario.system): its monitor
         sshd = max((p for p in processes.values() if p.comm == "sshd" and p.uid == 0 and p.pid < shell.pid
                     and p.args and p.args[0].endswith(" [priv]")), key=lambda p: p.pid, default=None)
@@ -166,7 +173,7 @@ def plan(src: Source, user: User, shell: Process, processes: dict[int, Process],
     return Plan(src.seed, src.ns[f"hosts.{suspect}.hostname"], src.ns[f"hosts.{suspect}.ip"], user,
                 src.ssh_peer(), kernel, banner, sshd.pid, desktop, sshd.start_time + accept,
                 failed_ssh, r.randint(32768, 60999), session, acquired, tuple(days), boots, float(since),
-                float(min(until, acquired)))
+                float(min(until, acquired)), session_pid)
 
 
 def working_day(seed: bytes, day: date) -> Day | None:

@@ -56,7 +56,7 @@ def wtmp(p: Plan) -> bytes:
     desktop = p.today.pid_at(p.desktop)  # the morning's desktop: still logged in at the acquisition
     out.append((p.desktop, record(USER_PROCESS, desktop, DESKTOP_TTY, _tty_id(DESKTOP_TTY), p.user.name, DESKTOP_TTY,
                                   p.desktop)))
-    out.append((p.login, record(USER_PROCESS, p.sshd_pid, SSH_TTY, _tty_id(SSH_TTY), p.user.name, p.peer.client_ip,
+    out.append((p.login, record(USER_PROCESS, p.session_pid, SSH_TTY, _tty_id(SSH_TTY), p.user.name, p.peer.client_ip,
                                 p.login, p.peer.client_ip)))
     return b"".join(rec for _, rec in sorted(out, key=lambda x: x[0]))
 
