@@ -33,7 +33,6 @@ from dflab.grading.checks import check_answer
 from dflab.lab.recorded import answer_names
 from tests import docker_fixtures
 from tests.labkit import ABOUT_GRADING, LOCAL_SANDBOX, ROOT, SECRET, Lab, course_fixtures, key, leaked_forms, nbgrader
-from tests.tempspace import empty
 from tests.test_session_local import contents, endpoints
 from tests.test_session_local_isolation import in_terminal, kill_leftovers
 
@@ -94,21 +93,19 @@ class HandIns(dict[str, Path]):
 
 
 @pytest.fixture(scope="module")
-def runs_by_course(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[Path, HandIns]]:
-    """Each course's HandIns, emptied when the module ends (an E01 of the bundled drive is some 87 MB)."""
-    runs: dict[Path, HandIns] = {}
-    yield runs
-    for made in runs.values():
-        empty(made.runs)
+def runs_by_course(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[Path, HandIns]]:
+    """Where each course's HandIns run (one folder of the module's: emptied when it ends, tests/conftest.py; an E01
+    of the bundled drive is some 87 MB), and the HandIns made so far."""
+    return tmp_path_factory.mktemp("trainee-runs"), {}
 
 
 @pytest.fixture
-def hand_ins(course_dir: Path, runs_by_course: dict[Path, HandIns],
-             tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def hand_ins(course_dir: Path, runs_by_course: tuple[Path, dict[Path, HandIns]]) -> dict[str, Path]:
     """What alice and bob hand in after running the solution on the test's course (see HandIns)."""
-    if course_dir not in runs_by_course:
-        runs_by_course[course_dir] = HandIns(course_dir, tmp_path_factory.mktemp("trainee-runs"))
-    return runs_by_course[course_dir]
+    folder, made = runs_by_course
+    if course_dir not in made:
+        made[course_dir] = HandIns(course_dir, folder / course_dir.name)
+    return made[course_dir]
 
 
 def copy_of(hand_in: Path, tmp_path: Path) -> Path:

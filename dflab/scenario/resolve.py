@@ -73,7 +73,7 @@ from dflab.scenario.spec import (
 )
 from dflab.scenario.system import Desktop, ssh_sessions, system_processes
 from dflab.scenario.traces import kinds as story_kinds
-from dflab.scenario.traces.story import rotation
+from dflab.scenario.traces.story import FileTimes, rotation
 from dflab.yamlfile import dotted
 
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -95,7 +95,7 @@ class _Resolver:
         self.times: dict[str, int] = {}
         self.names = names(*template_groups(spec))  # every name the spec's strings can use (checked when loaded)
         self._hours: Hours | None = None
-        self._file_times: dict[str, dict[str, int | None]] = {}
+        self._file_times: dict[str, FileTimes] = {}
 
     # -- helpers -----------------------------------------------------------------------------------
     def fail(self, where: str, what: str) -> SpecError:
@@ -185,7 +185,7 @@ class _Resolver:
             return self.hours.place(t, r, before=event, span=span)
         return self.hours.place(t, r, after=event, span=span)
 
-    def file_times(self, f: FileSpec) -> dict[str, int | None]:
+    def file_times(self, f: FileSpec) -> FileTimes:
         """A planned file's created, modified, accessed, changed and deleted times: day offsets inside the machine's
         on-periods (:meth:`on_hours`, drawn per file and reference: equal references of one file stay equal), in
         the order a file system keeps them where the spec's exact times have it (created <= modified <= changed,
@@ -219,8 +219,8 @@ class _Resolver:
         accessed = after(t("accessed"), exact("accessed"), created, c0) or modified
         deleted = t("deleted")
         changed = after(t("changed"), exact("changed") or exact("deleted") or m0, modified, m0) or (deleted or modified)
-        self._file_times[f.id] = {"created": created, "modified": modified, "accessed": accessed,
-                                  "changed": changed, "deleted": deleted}
+        assert modified is not None and accessed is not None and changed is not None
+        self._file_times[f.id] = FileTimes(created, modified, accessed, changed, deleted)
         return self._file_times[f.id]
 
     def rotated(self, placed: int, ref: str) -> int:
@@ -451,8 +451,7 @@ class _Resolver:
         if slack and size is not None and not isinstance(c.size, int):
             size = _room_for_slack(size, len(slack), c.size[0], c.size[1])
         kind = c.kind
-        created = self.file_times(f)["created"]
-        assert created is not None
+        created = self.file_times(f).created
         if kind == "text":
             data = content.text(r, size or 2048)
         elif kind == "literal":
@@ -486,9 +485,7 @@ class _Resolver:
         else:  # passwd: Debian 12's system accounts and the case's users, installed system or not
             data = accounts.passwd(users.values())
         times = self.file_times(f)
-        modified, accessed, changed = times["modified"], times["accessed"], times["changed"]
-        deleted = times["deleted"]
-        assert modified is not None and accessed is not None and changed is not None
+        modified, accessed, changed, deleted = times.modified, times.accessed, times.changed, times.deleted
         owner = users[f.owner] if f.owner else None
         path = self.fill(f.path, f"{where}.path")
         if f.type_lies and not extension_lies(path, data):
@@ -673,7 +670,7 @@ class _Resolver:
         updated = self.on_system_hours(os.updated, f"{where}.updated", volume_id, UPGRADE_SPAN_S)
         if not installed < updated:
             raise self.fail(f"{where}.updated", "the last upgrade comes after the install")
-        first = min((self.file_times(f)["created"] or installed + 1 for f in self.spec.disk.files
+        first = min((self.file_times(f).created for f in self.spec.disk.files
                      if f.volume == volume_id), default=installed + 1)
         if installed >= first:
             raise self.fail(f"{where}.installed", "the operating system is installed before the volume's first "

@@ -173,7 +173,7 @@ def jpeg(r: random.Random, taken: int, offset: str = "+00:00", size: tuple[int, 
         rw, rh = r.randint(20, w // 4), r.randint(20, h // 4)
         colour = (r.randrange(256), r.randrange(256), r.randrange(256))
         (draw.ellipse if r.random() < 0.5 else draw.rectangle)([x, y, x + rw, y + rh], fill=colour)
-    cameras, taken = camera(name, taken) if name else (CAMERAS, taken)
+    cameras, taken = camera(name, taken)
     make, model, software = r.choice(cameras)
     local = datetime.fromtimestamp(taken, tz=UTC)
     stamp = local.strftime("%Y:%m:%d %H:%M:%S").encode()

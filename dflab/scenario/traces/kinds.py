@@ -39,8 +39,7 @@ def make(src: Source, f: Any, users: dict[str, User], procs: dict[str, Process],
     c = f.content
     owner = users[f.owner] if f.owner else None
     times = src.file_times(f)  # the file's own times, as the disk keeps them
-    created, modified = times["created"], times["modified"]
-    assert created is not None and modified is not None
+    created, modified = times.created, times.modified
     r = rng(src.seed, "file", f.id, c.kind)
     if c.kind in LOGS:
         return _RENDER[c.kind](story(src, users, procs, c.process, f"{where}.content.process", created, modified))

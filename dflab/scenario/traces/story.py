@@ -36,6 +36,17 @@ DESKTOP_TTY = "tty2"  # GDM's Wayland session on Debian 12: last(1) shows "tty2 
 DESKTOP_SESSION = int(DESKTOP_SESSION_ID)  # logind's number of the user's desktop: the greeter's is c1
 
 
+@dataclass(frozen=True)
+class FileTimes:
+    """A planned disk file's own times, as the disk keeps them (the resolver decides them once)."""
+
+    created: int
+    modified: int
+    accessed: int
+    changed: int
+    deleted: int | None
+
+
 class Source(Protocol):
     """The part of the scenario resolver a trace reads: the seed, the namespace, the event times."""
 
@@ -46,7 +57,7 @@ class Source(Protocol):
 
     def at(self, ref: str, where: str) -> int: ...
 
-    def file_times(self, f: Any) -> dict[str, int | None]: ...
+    def file_times(self, f: Any) -> FileTimes: ...
 
     def fill(self, text: str, where: str) -> str: ...
 
